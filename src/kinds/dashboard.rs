@@ -1,0 +1,255 @@
+//! `Dashboard`: a CloudWatch dashboard, its body compared as JSON by meaning.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Attrs, Issues, Kind};
+use crate::aws::{Aws, AwsError, AwsResultExt, Env};
+use crate::diff::canonical;
+
+const SERVICE: &str = "cloudwatch";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Spec {
+    /// The dashboard body, written as a YAML mapping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    /// A JSON (or YAML) file relative to the manifest; inlined into `body` at load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_file: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub arn: String,
+    pub body: Value,
+}
+
+pub fn dashboard_arn(env: &Env, name: &str) -> String {
+    format!("arn:aws:cloudwatch::{}:dashboard/{name}", env.account_id)
+}
+
+pub struct Dashboard;
+
+impl Kind for Dashboard {
+    const NAME: &'static str = "Dashboard";
+    type Spec = Spec;
+    type Live = Live;
+    const DOCUMENT_FIELDS: &'static [&'static str] = &["body"];
+
+    fn validate_name(name: &str) -> Result<(), String> {
+        super::check_name(
+            name,
+            255,
+            |c| c.is_ascii_alphanumeric() || c == '-' || c == '_',
+            "dashboard names allow A-Z, a-z, 0-9, - and _",
+        )
+    }
+
+    fn validate(s: &Spec, issues: &mut Issues) {
+        match (&s.body, &s.body_file) {
+            (Some(_), Some(_)) => issues.at("bodyFile", "set either body or bodyFile, not both"),
+            (None, None) => issues.at("body", "the dashboard needs a body (a mapping) or a bodyFile"),
+            (Some(b), None) => check_body(b, issues),
+            _ => {}
+        }
+    }
+
+    fn load_files(spec: &mut Value, base: &Path) -> Result<(), (String, String)> {
+        let Some(file) = spec.get("bodyFile").and_then(Value::as_str).map(str::to_string) else {
+            return Ok(());
+        };
+        let path = base.join(&file);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ("bodyFile".to_string(), format!("cannot read {}: {e}", path.display())))?;
+        let body = if file.ends_with(".yaml") || file.ends_with(".yml") {
+            let docs = crate::manifest::yaml::parse_documents(&text)
+                .map_err(|e| ("bodyFile".to_string(), format!("{}:{}: {}", path.display(), e.pos, e.message)))?;
+            docs.first()
+                .map(|d| d.to_json())
+                .transpose()
+                .map_err(|(pos, m)| ("bodyFile".to_string(), format!("{}:{pos}: {m}", path.display())))?
+                .unwrap_or(Value::Null)
+        } else {
+            serde_json::from_str(&text).map_err(|e| {
+                (
+                    "bodyFile".to_string(),
+                    format!("{}:{}:{}: invalid JSON: {e}", path.display(), e.line(), e.column()),
+                )
+            })?
+        };
+        let mut issues = Issues::default();
+        check_body(&body, &mut issues);
+        if let Some((_, m)) = issues.0.first() {
+            return Err(("bodyFile".to_string(), format!("{}: {m}", path.display())));
+        }
+        spec["body"] = body;
+        Ok(())
+    }
+
+    fn normalize(spec: &Spec, _env: &Env) -> Value {
+        json!({"body": canonical(spec.body.as_ref().unwrap_or(&Value::Null))})
+    }
+
+    fn live_state(live: &Live, _env: &Env) -> Value {
+        json!({"body": canonical(&live.body)})
+    }
+
+    fn attributes(live: &Live) -> Attrs {
+        Attrs::from([("arn".to_string(), live.arn.clone())])
+    }
+
+    async fn observe(aws: &Aws, wanted: &BTreeMap<String, Value>) -> Result<BTreeMap<String, Live>, AwsError> {
+        // ListDashboards first; GetDashboard only for declared dashboards that exist.
+        let mut existing = BTreeMap::new();
+        let mut token = None;
+        loop {
+            let out = aws
+                .clients
+                .cloudwatch
+                .list_dashboards()
+                .set_next_token(token.take())
+                .send()
+                .await
+                .aws(SERVICE, "ListDashboards")?;
+            for e in out.dashboard_entries() {
+                if let Some(n) = e.dashboard_name()
+                    && wanted.contains_key(n)
+                {
+                    existing.insert(n.to_string(), e.dashboard_arn().map(str::to_string));
+                }
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        futures::stream::iter(existing)
+            .map(|(name, arn)| async move {
+                let out = aws
+                    .clients
+                    .cloudwatch
+                    .get_dashboard()
+                    .dashboard_name(&name)
+                    .send()
+                    .await
+                    .aws(SERVICE, "GetDashboard")?;
+                let raw = out.dashboard_body().unwrap_or("{}");
+                let body = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+                let arn = arn
+                    .or_else(|| out.dashboard_arn().map(str::to_string))
+                    .unwrap_or_else(|| dashboard_arn(&aws.env, &name));
+                Ok::<_, AwsError>((name, Live { arn, body }))
+            })
+            .buffer_unordered(8)
+            .try_collect()
+            .await
+    }
+
+    async fn apply(aws: &Aws, name: &str, spec: &Spec, live: Option<&Live>) -> Result<Attrs, AwsError> {
+        let body = spec.body.clone().unwrap_or(Value::Null);
+        let out = aws
+            .clients
+            .cloudwatch
+            .put_dashboard()
+            .dashboard_name(name)
+            .dashboard_body(body.to_string())
+            .send()
+            .await
+            .aws(SERVICE, "PutDashboard")?;
+        for m in out.dashboard_validation_messages() {
+            tracing::warn!(dashboard = name, path = m.data_path(), "{}", m.message().unwrap_or_default());
+        }
+        let arn = live.map(|l| l.arn.clone()).unwrap_or_else(|| dashboard_arn(&aws.env, name));
+        Ok(Attrs::from([("arn".to_string(), arn)]))
+    }
+
+    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
+        aws.clients
+            .cloudwatch
+            .delete_dashboards()
+            .dashboard_names(name)
+            .send()
+            .await
+            .aws(SERVICE, "DeleteDashboards")?;
+        Ok(())
+    }
+}
+
+/// The checks AWS makes on a body that we can make offline.
+fn check_body(body: &Value, issues: &mut Issues) {
+    let Some(widgets) = body.get("widgets") else {
+        issues.at("body", "the body needs a `widgets` list");
+        return;
+    };
+    let Some(widgets) = widgets.as_array() else {
+        issues.at("body.widgets", "`widgets` must be a list");
+        return;
+    };
+    if widgets.len() > 500 {
+        issues.at("body.widgets", "a dashboard holds at most 500 widgets");
+    }
+    for (i, w) in widgets.iter().enumerate() {
+        let path = format!("body.widgets[{i}]");
+        match w.get("type").and_then(Value::as_str) {
+            Some("metric" | "text" | "log" | "alarm" | "explorer" | "custom") => {}
+            Some(t) => issues.at(&format!("{path}.type"), format!("unknown widget type `{t}`")),
+            None => issues.at(&path, "each widget needs a `type`"),
+        }
+        for dim in ["width", "height"] {
+            if let Some(n) = w.get(dim).and_then(Value::as_i64)
+                && !(1..=24).contains(&n)
+            {
+                issues.at(&format!("{path}.{dim}"), format!("{dim} must be between 1 and 24"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_compare_by_meaning() {
+        let env = Env::default();
+        let desired = Dashboard::normalize(
+            &Spec {
+                body: Some(json!({"widgets": [{"type": "text", "x": 0, "width": 6, "properties": {"markdown": "hi"}}]})),
+                body_file: None,
+            },
+            &env,
+        );
+        // AWS returns the same JSON with other key order and float numbers.
+        let live: Value = serde_json::from_str(
+            r#"{"widgets":[{"properties":{"markdown":"hi"},"width":6.0,"x":0,"type":"text"}]}"#,
+        )
+        .unwrap();
+        let live = Dashboard::live_state(&Live { arn: String::new(), body: live }, &env);
+        assert!(Dashboard::diff(&desired, &live).is_empty());
+    }
+
+    #[test]
+    fn a_changed_widget_is_one_document_diff() {
+        let env = Env::default();
+        let d = Dashboard::normalize(&Spec { body: Some(json!({"widgets": [{"type": "text", "width": 6}]})), body_file: None }, &env);
+        let l = Dashboard::live_state(&Live { arn: String::new(), body: json!({"widgets": [{"type": "text", "width": 12}]}) }, &env);
+        let diffs = Dashboard::diff(&d, &l);
+        assert_eq!(diffs.len(), 1);
+        assert_eq!(diffs[0].path, "body");
+    }
+
+    #[test]
+    fn body_checks() {
+        let mut i = Issues::default();
+        check_body(&json!({"widgets": [{"type": "chart", "width": 30}]}), &mut i);
+        let msgs: Vec<_> = i.0.iter().map(|(_, m)| m.as_str()).collect();
+        assert!(msgs.iter().any(|m| m.contains("unknown widget type")));
+        assert!(msgs.iter().any(|m| m.contains("between 1 and 24")));
+    }
+}

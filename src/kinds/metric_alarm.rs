@@ -1,0 +1,804 @@
+//! `MetricAlarm`: a CloudWatch metric alarm on one metric, metric math, or an anomaly band.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use aws_sdk_cloudwatch::types::{
+    AlarmType, ComparisonOperator, CompositeAlarm, Dimension, Metric, MetricDataQuery, MetricStat, StandardUnit,
+    Statistic, Tag,
+};
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Attrs, Issues, Kind, with_owner};
+use crate::aws::{Aws, AwsError, AwsResultExt, Env};
+
+const SERVICE: &str = "cloudwatch";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Spec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions_enabled: Option<bool>,
+    #[serde(default, rename = "okActions", skip_serializing_if = "Vec::is_empty")]
+    pub ok_actions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarm_actions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub insufficient_data_actions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extended_statistic: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dimensions: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    pub evaluation_periods: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datapoints_to_alarm: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    pub comparison_operator: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treat_missing_data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluate_low_sample_count_percentile: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<MetricQuery>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_metric_id: Option<String>,
+    /// Absent: tags are not managed (and not read). Present, even `{}`: exactly these tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MetricQuery {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_stat: Option<MetricStatSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_data: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MetricStatSpec {
+    pub metric: MetricSpec,
+    pub period: i32,
+    pub stat: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MetricSpec {
+    pub namespace: String,
+    pub metric_name: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dimensions: BTreeMap<String, String>,
+}
+
+/// One live alarm; `tags` is `None` when they were not read.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub arn: String,
+    pub spec: Spec,
+    pub state: Option<String>,
+}
+
+/// Every alarm in the account, from one paginated DescribeAlarms walk.
+#[derive(Debug, Default)]
+pub struct AlarmPages {
+    pub metric: HashMap<String, aws_sdk_cloudwatch::types::MetricAlarm>,
+    pub composite: HashMap<String, CompositeAlarm>,
+}
+
+/// DescribeAlarms for both alarm types, 100 a page, following NextToken; shared by both alarm kinds.
+pub async fn all_alarms(aws: &Aws) -> Result<Arc<AlarmPages>, AwsError> {
+    aws.cache
+        .alarms
+        .get_or_init(|| async {
+            let mut pages = AlarmPages::default();
+            let mut token: Option<String> = None;
+            loop {
+                let out = aws
+                    .clients
+                    .cloudwatch
+                    .describe_alarms()
+                    .alarm_types(AlarmType::MetricAlarm)
+                    .alarm_types(AlarmType::CompositeAlarm)
+                    .max_records(100)
+                    .set_next_token(token.take())
+                    .send()
+                    .await
+                    .aws(SERVICE, "DescribeAlarms")?;
+                for a in out.metric_alarms() {
+                    if let Some(n) = a.alarm_name() {
+                        pages.metric.insert(n.to_string(), a.clone());
+                    }
+                }
+                for a in out.composite_alarms() {
+                    if let Some(n) = a.alarm_name() {
+                        pages.composite.insert(n.to_string(), a.clone());
+                    }
+                }
+                match out.next_token() {
+                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                    _ => break,
+                }
+            }
+            Ok(Arc::new(pages))
+        })
+        .await
+        .clone()
+}
+
+/// ListTagsForResource for each ARN, a few at a time (CloudWatch has no batch tag read).
+pub async fn read_tags(aws: &Aws, arns: Vec<(String, String)>) -> Result<HashMap<String, BTreeMap<String, String>>, AwsError> {
+    futures::stream::iter(arns)
+        .map(|(name, arn)| async move {
+            let out = aws
+                .clients
+                .cloudwatch
+                .list_tags_for_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .aws(SERVICE, "ListTagsForResource")?;
+            let tags = out
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                .collect();
+            Ok::<_, AwsError>((name, tags))
+        })
+        .buffer_unordered(8)
+        .try_collect()
+        .await
+}
+
+/// Brings tags to `want` with TagResource and UntagResource, touching only the difference.
+pub async fn sync_tags(
+    aws: &Aws,
+    arn: &str,
+    want: &BTreeMap<String, String>,
+    have: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    let add: Vec<Tag> = want
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    let remove: Vec<String> = have.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+    if !add.is_empty() {
+        aws.clients
+            .cloudwatch
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(add))
+            .send()
+            .await
+            .aws(SERVICE, "TagResource")?;
+    }
+    if !remove.is_empty() {
+        aws.clients
+            .cloudwatch
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .aws(SERVICE, "UntagResource")?;
+    }
+    Ok(())
+}
+
+pub fn alarm_arn(env: &Env, name: &str) -> String {
+    format!("arn:aws:cloudwatch:{}:{}:alarm:{name}", env.region, env.account_id)
+}
+
+fn dims_to_map(dims: &[Dimension]) -> BTreeMap<String, String> {
+    dims.iter()
+        .filter_map(|d| Some((d.name()?.to_string(), d.value()?.to_string())))
+        .collect()
+}
+
+fn map_to_dims(m: &BTreeMap<String, String>) -> Option<Vec<Dimension>> {
+    Some(m.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build()).collect())
+}
+
+/// Reads a live alarm back into the manifest's shape.
+pub fn spec_from_live(a: &aws_sdk_cloudwatch::types::MetricAlarm) -> Spec {
+    Spec {
+        alarm_description: a.alarm_description().filter(|s| !s.is_empty()).map(str::to_string),
+        actions_enabled: a.actions_enabled(),
+        ok_actions: a.ok_actions().to_vec(),
+        alarm_actions: a.alarm_actions().to_vec(),
+        insufficient_data_actions: a.insufficient_data_actions().to_vec(),
+        metric_name: a.metric_name().map(str::to_string),
+        namespace: a.namespace().map(str::to_string),
+        statistic: a.statistic().map(|s| s.as_str().to_string()),
+        extended_statistic: a.extended_statistic().map(str::to_string),
+        dimensions: dims_to_map(a.dimensions()),
+        period: a.period(),
+        unit: a.unit().map(|u| u.as_str().to_string()),
+        evaluation_periods: a.evaluation_periods().unwrap_or(1),
+        datapoints_to_alarm: a.datapoints_to_alarm(),
+        threshold: a.threshold(),
+        comparison_operator: a.comparison_operator().map(|c| c.as_str().to_string()).unwrap_or_default(),
+        treat_missing_data: a.treat_missing_data().map(str::to_string),
+        evaluate_low_sample_count_percentile: a
+            .evaluate_low_sample_count_percentile()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        metrics: a
+            .metrics()
+            .iter()
+            .map(|q| MetricQuery {
+                id: q.id().unwrap_or_default().to_string(),
+                expression: q.expression().map(str::to_string),
+                label: q.label().map(str::to_string),
+                metric_stat: q.metric_stat().map(|ms| MetricStatSpec {
+                    metric: ms
+                        .metric()
+                        .map(|m| MetricSpec {
+                            namespace: m.namespace().unwrap_or_default().to_string(),
+                            metric_name: m.metric_name().unwrap_or_default().to_string(),
+                            dimensions: dims_to_map(m.dimensions()),
+                        })
+                        .unwrap_or_default(),
+                    period: ms.period().unwrap_or_default(),
+                    stat: ms.stat().unwrap_or_default().to_string(),
+                    unit: ms.unit().map(|u| u.as_str().to_string()),
+                }),
+                return_data: q.return_data(),
+                period: q.period(),
+                account_id: q.account_id().map(str::to_string),
+            })
+            .collect(),
+        threshold_metric_id: a.threshold_metric_id().map(str::to_string),
+        tags: None,
+    }
+}
+
+/// The canonical form both sides are compared in. Defaults are filled in
+/// (`treatMissingData: missing`, `datapointsToAlarm = evaluationPeriods`,
+/// `actionsEnabled: true`, `returnData: true`), action lists are sorted, and
+/// empty dimension maps are dropped.
+pub fn canonical(spec: &Spec, tags: Option<&BTreeMap<String, String>>) -> Value {
+    let sorted = |v: &Vec<String>| {
+        let mut v = v.clone();
+        v.sort();
+        v
+    };
+    let mut obj = json!({
+        "actionsEnabled": spec.actions_enabled.unwrap_or(true),
+        "okActions": sorted(&spec.ok_actions),
+        "alarmActions": sorted(&spec.alarm_actions),
+        "insufficientDataActions": sorted(&spec.insufficient_data_actions),
+        "evaluationPeriods": spec.evaluation_periods,
+        "datapointsToAlarm": spec.datapoints_to_alarm.unwrap_or(spec.evaluation_periods),
+        "comparisonOperator": spec.comparison_operator,
+        "treatMissingData": spec.treat_missing_data.clone().unwrap_or_else(|| "missing".into()),
+    });
+    let m = obj.as_object_mut().expect("object");
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            m.insert(k.to_string(), v);
+        }
+    };
+    put("alarmDescription", spec.alarm_description.clone().map(Value::from));
+    put("metricName", spec.metric_name.clone().map(Value::from));
+    put("namespace", spec.namespace.clone().map(Value::from));
+    put("statistic", spec.statistic.clone().map(Value::from));
+    put("extendedStatistic", spec.extended_statistic.clone().map(Value::from));
+    put(
+        "dimensions",
+        (!spec.dimensions.is_empty()).then(|| json!(spec.dimensions)),
+    );
+    put("period", spec.period.map(Value::from));
+    put("unit", spec.unit.clone().map(Value::from));
+    put("threshold", spec.threshold.map(Value::from));
+    put(
+        "evaluateLowSampleCountPercentile",
+        spec.evaluate_low_sample_count_percentile.clone().map(Value::from),
+    );
+    put("thresholdMetricId", spec.threshold_metric_id.clone().map(Value::from));
+    if !spec.metrics.is_empty() {
+        let metrics: Vec<Value> = spec
+            .metrics
+            .iter()
+            .map(|q| {
+                let mut q = q.clone();
+                q.return_data = Some(q.return_data.unwrap_or(true));
+                serde_json::to_value(q).expect("serializable")
+            })
+            .collect();
+        put("metrics", Some(Value::Array(metrics)));
+    }
+    put("tags", tags.map(|t| json!(t)));
+    obj
+}
+
+pub fn validate_actions(lists: [(&str, &Vec<String>); 3], issues: &mut Issues) {
+    for (field, list) in lists {
+        if list.len() > 5 {
+            issues.at(field, format!("at most 5 actions are allowed, found {}", list.len()));
+        }
+        for (i, a) in list.iter().enumerate() {
+            if !a.starts_with("arn:") && !a.starts_with("${") {
+                issues.at(
+                    &format!("{field}[{i}]"),
+                    format!("`{a}` is not an ARN; use an ARN or a reference such as ${{Topic/NAME.arn}}"),
+                );
+            }
+        }
+    }
+}
+
+fn valid_period(p: i32) -> bool {
+    p == 10 || p == 30 || (p > 0 && p % 60 == 0)
+}
+
+fn one_of(issues: &mut Issues, path: &str, value: &str, allowed: &[&str]) {
+    if !allowed.contains(&value) {
+        issues.at(path, format!("`{value}` is not valid; expected one of {}", allowed.join(", ")));
+    }
+}
+
+const ANOMALY_OPERATORS: &[&str] = &[
+    "LessThanLowerOrGreaterThanUpperThreshold",
+    "LessThanLowerThreshold",
+    "GreaterThanUpperThreshold",
+];
+
+pub struct MetricAlarm;
+
+impl Kind for MetricAlarm {
+    const NAME: &'static str = "MetricAlarm";
+    type Spec = Spec;
+    type Live = Live;
+
+    fn validate_name(name: &str) -> Result<(), String> {
+        super::check_name(name, 255, |c| !c.is_control(), "alarm names cannot contain control characters")
+    }
+
+    fn validate(s: &Spec, issues: &mut Issues) {
+        if s.statistic.is_some() && s.extended_statistic.is_some() {
+            issues.at("extendedStatistic", "set either statistic or extendedStatistic, not both");
+        }
+        if let Some(st) = &s.statistic {
+            one_of(issues, "statistic", st, Statistic::values());
+        }
+        if let Some(es) = &s.extended_statistic
+            && !["p", "tm", "wm", "tc", "ts", "PR", "TM", "WM", "TC", "TS", "IQM"]
+                .iter()
+                .any(|p| es.starts_with(p))
+        {
+            issues.at("extendedStatistic", format!("`{es}` is not a percentile or trimmed statistic such as p99 or tm90"));
+        }
+        one_of(issues, "comparisonOperator", &s.comparison_operator, ComparisonOperator::values());
+        if let Some(t) = &s.treat_missing_data {
+            one_of(issues, "treatMissingData", t, &["breaching", "notBreaching", "ignore", "missing"]);
+        }
+        if let Some(e) = &s.evaluate_low_sample_count_percentile {
+            one_of(issues, "evaluateLowSampleCountPercentile", e, &["evaluate", "ignore"]);
+        }
+        if let Some(u) = &s.unit {
+            one_of(issues, "unit", u, StandardUnit::values());
+        }
+        if s.evaluation_periods < 1 {
+            issues.at("evaluationPeriods", "must be at least 1");
+        }
+        if let Some(d) = s.datapoints_to_alarm
+            && (d < 1 || d > s.evaluation_periods)
+        {
+            issues.at("datapointsToAlarm", format!("must be between 1 and evaluationPeriods ({})", s.evaluation_periods));
+        }
+        if let Some(p) = s.period
+            && !valid_period(p)
+        {
+            issues.at("period", format!("{p} is not a valid period; use 10, 30 or a multiple of 60"));
+        }
+        match (&s.metric_name, s.metrics.is_empty()) {
+            (Some(_), false) => issues.at("metrics", "set either metricName (one metric) or metrics (metric math), not both"),
+            (None, true) => issues.at("comparisonOperator", "the alarm needs a metric: set metricName with namespace, or metrics"),
+            (Some(_), true) => {
+                if s.namespace.is_none() {
+                    issues.at("metricName", "namespace is required with metricName");
+                }
+                if s.statistic.is_none() && s.extended_statistic.is_none() {
+                    issues.at("metricName", "statistic or extendedStatistic is required with metricName");
+                }
+                if s.period.is_none() {
+                    issues.at("metricName", "period is required with metricName");
+                }
+            }
+            (None, false) => {
+                for f in ["namespace", "statistic", "extendedStatistic", "period"] {
+                    let set = match f {
+                        "namespace" => s.namespace.is_some(),
+                        "statistic" => s.statistic.is_some(),
+                        "extendedStatistic" => s.extended_statistic.is_some(),
+                        _ => s.period.is_some(),
+                    };
+                    if set {
+                        issues.at(f, format!("{f} cannot be used with metrics; put it in each metricStat"));
+                    }
+                }
+                if !s.dimensions.is_empty() {
+                    issues.at("dimensions", "dimensions cannot be used with metrics; put them in each metricStat.metric");
+                }
+                let mut ids = BTreeSet::new();
+                let mut returning = 0;
+                for (i, q) in s.metrics.iter().enumerate() {
+                    let valid_id = q.id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                        && q.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if !valid_id {
+                        issues.at(&format!("metrics[{i}].id"), format!("`{}` is not a valid id; start with a lowercase letter, then letters, digits or _", q.id));
+                    }
+                    if !ids.insert(q.id.clone()) {
+                        issues.at(&format!("metrics[{i}].id"), format!("id `{}` is used twice", q.id));
+                    }
+                    if q.expression.is_some() == q.metric_stat.is_some() {
+                        issues.at(&format!("metrics[{i}]"), "set exactly one of expression and metricStat");
+                    }
+                    if let Some(ms) = &q.metric_stat
+                        && !valid_period(ms.period)
+                    {
+                        issues.at(&format!("metrics[{i}].metricStat.period"), format!("{} is not a valid period; use 10, 30 or a multiple of 60", ms.period));
+                    }
+                    if q.return_data.unwrap_or(true) {
+                        returning += 1;
+                    }
+                }
+                let expected = if s.threshold_metric_id.is_some() { 2 } else { 1 };
+                if returning != expected {
+                    issues.at(
+                        "metrics",
+                        format!("exactly {expected} of the metrics must have returnData: true (the default); set returnData: false on the others"),
+                    );
+                }
+            }
+        }
+        match (&s.threshold_metric_id, s.threshold) {
+            (Some(_), Some(_)) => issues.at("threshold", "set either threshold or thresholdMetricId, not both"),
+            (None, None) => issues.at("comparisonOperator", "threshold is required (or thresholdMetricId for an anomaly band)"),
+            (Some(id), None) => {
+                if !s.metrics.iter().any(|q| &q.id == id) {
+                    issues.at("thresholdMetricId", format!("`{id}` is not the id of one of the metrics"));
+                }
+                if !ANOMALY_OPERATORS.contains(&s.comparison_operator.as_str()) {
+                    issues.at("comparisonOperator", format!("an anomaly band needs one of {}", ANOMALY_OPERATORS.join(", ")));
+                }
+            }
+            (None, Some(_)) => {
+                if ANOMALY_OPERATORS.contains(&s.comparison_operator.as_str()) {
+                    issues.at("comparisonOperator", "this operator needs thresholdMetricId (an anomaly band)");
+                }
+            }
+        }
+        validate_actions(
+            [
+                ("okActions", &s.ok_actions),
+                ("alarmActions", &s.alarm_actions),
+                ("insufficientDataActions", &s.insufficient_data_actions),
+            ],
+            issues,
+        );
+    }
+
+    fn normalize(spec: &Spec, env: &Env) -> Value {
+        let tags = spec.tags.as_ref().map(|t| with_owner(t, env));
+        canonical(spec, tags.as_ref())
+    }
+
+    fn live_state(live: &Live, _env: &Env) -> Value {
+        canonical(&live.spec, live.spec.tags.as_ref())
+    }
+
+    fn attributes(live: &Live) -> Attrs {
+        Attrs::from([("arn".to_string(), live.arn.clone())])
+    }
+
+    async fn observe(aws: &Aws, wanted: &BTreeMap<String, Value>) -> Result<BTreeMap<String, Live>, AwsError> {
+        let pages = all_alarms(aws).await?;
+        let mut out = BTreeMap::new();
+        let mut tag_reads = Vec::new();
+        for (name, spec) in wanted {
+            let Some(a) = pages.metric.get(name) else { continue };
+            let arn = a.alarm_arn().map(str::to_string).unwrap_or_else(|| alarm_arn(&aws.env, name));
+            if spec.get("tags").is_some() {
+                tag_reads.push((name.clone(), arn.clone()));
+            }
+            out.insert(
+                name.clone(),
+                Live {
+                    arn,
+                    spec: spec_from_live(a),
+                    state: a.state_value().map(|s| s.as_str().to_string()),
+                },
+            );
+        }
+        for (name, tags) in read_tags(aws, tag_reads).await? {
+            if let Some(l) = out.get_mut(&name) {
+                l.spec.tags = Some(tags);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn apply(aws: &Aws, name: &str, spec: &Spec, live: Option<&Live>) -> Result<Attrs, AwsError> {
+        let env = &aws.env;
+        let arn = live.map(|l| l.arn.clone()).unwrap_or_else(|| alarm_arn(env, name));
+        let want_tags = spec.tags.as_ref().map(|t| with_owner(t, env));
+        let config_changed = match live {
+            None => true,
+            Some(l) => canonical(spec, None) != canonical(&l.spec, None),
+        };
+        if config_changed {
+            let metrics: Option<Vec<MetricDataQuery>> = (!spec.metrics.is_empty()).then(|| {
+                spec.metrics
+                    .iter()
+                    .map(|q| {
+                        MetricDataQuery::builder()
+                            .id(&q.id)
+                            .set_expression(q.expression.clone())
+                            .set_label(q.label.clone())
+                            .set_return_data(q.return_data)
+                            .set_period(q.period)
+                            .set_account_id(q.account_id.clone())
+                            .set_metric_stat(q.metric_stat.as_ref().map(|ms| {
+                                MetricStat::builder()
+                                    .metric(
+                                        Metric::builder()
+                                            .namespace(&ms.metric.namespace)
+                                            .metric_name(&ms.metric.metric_name)
+                                            .set_dimensions(map_to_dims(&ms.metric.dimensions))
+                                            .build(),
+                                    )
+                                    .period(ms.period)
+                                    .stat(&ms.stat)
+                                    .set_unit(ms.unit.as_deref().map(StandardUnit::from))
+                                    .build()
+                            }))
+                            .build()
+                    })
+                    .collect()
+            });
+            // Tags on PutMetricAlarm only count at creation; updates go through TagResource.
+            let create_tags = match (live, &want_tags) {
+                (None, Some(t)) => t.clone(),
+                (None, None) => with_owner(&BTreeMap::new(), env),
+                _ => BTreeMap::new(),
+            };
+            aws.clients
+                .cloudwatch
+                .put_metric_alarm()
+                .alarm_name(name)
+                .set_alarm_description(spec.alarm_description.clone())
+                .actions_enabled(spec.actions_enabled.unwrap_or(true))
+                .set_ok_actions(Some(spec.ok_actions.clone()))
+                .set_alarm_actions(Some(spec.alarm_actions.clone()))
+                .set_insufficient_data_actions(Some(spec.insufficient_data_actions.clone()))
+                .set_metric_name(spec.metric_name.clone())
+                .set_namespace(spec.namespace.clone())
+                .set_statistic(spec.statistic.as_deref().map(Statistic::from))
+                .set_extended_statistic(spec.extended_statistic.clone())
+                .set_dimensions((!spec.dimensions.is_empty()).then(|| map_to_dims(&spec.dimensions)).flatten())
+                .set_period(spec.period)
+                .set_unit(spec.unit.as_deref().map(StandardUnit::from))
+                .evaluation_periods(spec.evaluation_periods)
+                .set_datapoints_to_alarm(spec.datapoints_to_alarm)
+                .set_threshold(spec.threshold)
+                .comparison_operator(ComparisonOperator::from(spec.comparison_operator.as_str()))
+                .set_treat_missing_data(spec.treat_missing_data.clone())
+                .set_evaluate_low_sample_count_percentile(spec.evaluate_low_sample_count_percentile.clone())
+                .set_metrics(metrics)
+                .set_threshold_metric_id(spec.threshold_metric_id.clone())
+                .set_tags((!create_tags.is_empty()).then(|| {
+                    create_tags
+                        .iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect()
+                }))
+                .send()
+                .await
+                .aws(SERVICE, "PutMetricAlarm")?;
+        }
+        if let (Some(l), Some(want)) = (live, &want_tags) {
+            let have = l.spec.tags.clone().unwrap_or_default();
+            sync_tags(aws, &arn, want, &have).await?;
+        }
+        Ok(Attrs::from([("arn".to_string(), arn)]))
+    }
+
+    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
+        aws.clients
+            .cloudwatch
+            .delete_alarms()
+            .alarm_names(name)
+            .send()
+            .await
+            .aws(SERVICE, "DeleteAlarms")?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Spec {
+        Spec {
+            metric_name: Some("CPUUtilization".into()),
+            namespace: Some("AWS/EC2".into()),
+            statistic: Some("Average".into()),
+            period: Some(300),
+            evaluation_periods: 2,
+            threshold: Some(80.0),
+            comparison_operator: "GreaterThanThreshold".into(),
+            dimensions: BTreeMap::from([("InstanceId".into(), "i-1".into())]),
+            ..Spec::default()
+        }
+    }
+
+    fn errors(s: &Spec) -> Vec<String> {
+        let mut i = Issues::default();
+        MetricAlarm::validate(s, &mut i);
+        i.0.into_iter().map(|(_, m)| m).collect()
+    }
+
+    #[test]
+    fn defaults_equal_explicit_values() {
+        let implicit = base();
+        let explicit = Spec {
+            treat_missing_data: Some("missing".into()),
+            datapoints_to_alarm: Some(2),
+            actions_enabled: Some(true),
+            ..base()
+        };
+        assert_eq!(canonical(&implicit, None), canonical(&explicit, None));
+    }
+
+    fn live_alarm(dims: &[(&str, &str)], state: aws_sdk_cloudwatch::types::StateValue) -> aws_sdk_cloudwatch::types::MetricAlarm {
+        let mut b = aws_sdk_cloudwatch::types::MetricAlarm::builder()
+            .metric_name("CPUUtilization")
+            .namespace("AWS/EC2")
+            .statistic(Statistic::Average)
+            .period(300)
+            .evaluation_periods(2)
+            .threshold(80.0)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .set_ok_actions(Some(vec![]))
+            .set_metrics(Some(vec![]))
+            .state_value(state.clone())
+            .state_reason(format!("{state:?}"));
+        for (k, v) in dims {
+            b = b.dimensions(Dimension::builder().name(*k).value(*v).build());
+        }
+        b.build()
+    }
+
+    #[test]
+    fn dimension_order_and_empty_lists_do_not_matter() {
+        use aws_sdk_cloudwatch::types::StateValue;
+        let live = live_alarm(&[("InstanceId", "i-1")], StateValue::Ok);
+        assert_eq!(canonical(&spec_from_live(&live), None), canonical(&base(), None));
+        let mut two = base();
+        two.dimensions.insert("A".into(), "b".into());
+        let reversed = live_alarm(&[("InstanceId", "i-1"), ("A", "b")], StateValue::Ok);
+        assert_eq!(canonical(&spec_from_live(&reversed), None), canonical(&two, None));
+        // An empty dimension list means absent.
+        let mut none = base();
+        none.dimensions.clear();
+        assert!(canonical(&none, None).get("dimensions").is_none());
+    }
+
+    #[test]
+    fn state_fields_are_never_compared() {
+        use aws_sdk_cloudwatch::types::StateValue;
+        let a = live_alarm(&[("InstanceId", "i-1")], StateValue::Alarm);
+        let b = live_alarm(&[("InstanceId", "i-1")], StateValue::Ok);
+        assert_eq!(canonical(&spec_from_live(&a), None), canonical(&spec_from_live(&b), None));
+    }
+
+    #[test]
+    fn actions_compare_as_sets() {
+        let mut a = base();
+        a.alarm_actions = vec!["arn:b".into(), "arn:a".into()];
+        let mut b = base();
+        b.alarm_actions = vec!["arn:a".into(), "arn:b".into()];
+        assert_eq!(canonical(&a, None), canonical(&b, None));
+    }
+
+    #[test]
+    fn owner_tag_joins_declared_tags() {
+        let mut s = base();
+        s.tags = Some(BTreeMap::from([("team".into(), "ops".into())]));
+        let env = Env {
+            owner: "lab".into(),
+            ..Env::default()
+        };
+        let v = MetricAlarm::normalize(&s, &env);
+        assert_eq!(v["tags"], json!({"team": "ops", "vigil:owner": "lab"}));
+        // Without `tags`, tags are not managed at all.
+        assert!(MetricAlarm::normalize(&base(), &env).get("tags").is_none());
+    }
+
+    #[test]
+    fn validation_catches_what_aws_rejects() {
+        assert!(errors(&base()).is_empty());
+        let mut s = base();
+        s.extended_statistic = Some("p99".into());
+        assert!(errors(&s).iter().any(|e| e.contains("not both")));
+        let mut s = base();
+        s.period = Some(90);
+        assert!(errors(&s).iter().any(|e| e.contains("multiple of 60")));
+        let mut s = base();
+        s.statistic = Some("Avg".into());
+        assert!(errors(&s).iter().any(|e| e.contains("`Avg` is not valid")));
+        let mut s = base();
+        s.datapoints_to_alarm = Some(3);
+        assert!(errors(&s).iter().any(|e| e.contains("between 1 and evaluationPeriods")));
+        let mut s = base();
+        s.alarm_actions = vec!["my-topic".into()];
+        assert!(errors(&s).iter().any(|e| e.contains("not an ARN")));
+    }
+
+    #[test]
+    fn anomaly_band_needs_two_returning_metrics() {
+        let s = Spec {
+            evaluation_periods: 2,
+            comparison_operator: "LessThanLowerOrGreaterThanUpperThreshold".into(),
+            threshold_metric_id: Some("ad1".into()),
+            metrics: vec![
+                MetricQuery {
+                    id: "m1".into(),
+                    metric_stat: Some(MetricStatSpec {
+                        metric: MetricSpec {
+                            namespace: "AWS/EC2".into(),
+                            metric_name: "CPUUtilization".into(),
+                            dimensions: BTreeMap::new(),
+                        },
+                        period: 300,
+                        stat: "Average".into(),
+                        unit: None,
+                    }),
+                    ..Default::default()
+                },
+                MetricQuery {
+                    id: "ad1".into(),
+                    expression: Some("ANOMALY_DETECTION_BAND(m1, 2)".into()),
+                    ..Default::default()
+                },
+            ],
+            ..Spec::default()
+        };
+        assert!(errors(&s).is_empty(), "{:?}", errors(&s));
+        let mut bad = s.clone();
+        bad.threshold = Some(1.0);
+        assert!(errors(&bad).iter().any(|e| e.contains("not both")));
+    }
+}

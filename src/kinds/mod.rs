@@ -1,0 +1,332 @@
+//! The kinds vigil manages. `kinds!` below is the one list: adding a kind is a
+//! module implementing [`Kind`] plus one line there.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::aws::{Aws, AwsError, Env};
+use crate::diff::FieldDiff;
+use crate::manifest::yaml::{self, Node, Pos, Seg};
+
+/// Attributes a reference may read, such as `arn`.
+pub type Attrs = BTreeMap<String, String>;
+
+/// Validation findings, each at a path inside the spec.
+#[derive(Debug, Default)]
+pub struct Issues(pub Vec<(Vec<Seg>, String)>);
+
+impl Issues {
+    /// Records `message` at `path`, written like `metrics[0].id`.
+    pub fn at(&mut self, path: &str, message: impl Into<String>) {
+        self.0.push((parse_path(path), message.into()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+pub fn parse_path(path: &str) -> Vec<Seg> {
+    let mut segs = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let mut rest = part;
+        if let Some(i) = rest.find('[') {
+            if i > 0 {
+                segs.push(Seg::Key(rest[..i].to_string()));
+            }
+            rest = &rest[i..];
+            while let Some(r) = rest.strip_prefix('[') {
+                let end = r.find(']').unwrap_or(r.len());
+                if let Ok(n) = r[..end].parse() {
+                    segs.push(Seg::Index(n));
+                }
+                rest = r.get(end + 1..).unwrap_or("");
+            }
+        } else {
+            segs.push(Seg::Key(rest.to_string()));
+        }
+    }
+    segs
+}
+
+/// What one resource looks like live, with the kind's own detail kept for apply.
+#[derive(Clone)]
+pub struct Observed {
+    /// Normalized, in the same shape as the desired state.
+    pub state: Value,
+    pub attrs: Attrs,
+    /// Facts worth telling the user, such as a pending subscription.
+    pub notes: Vec<String>,
+    pub detail: Arc<dyn Any + Send + Sync>,
+}
+
+impl Debug for Observed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observed")
+            .field("state", &self.state)
+            .field("attrs", &self.attrs)
+            .field("notes", &self.notes)
+            .finish()
+    }
+}
+
+/// Per-run memo of list calls that several kinds share (one DescribeAlarms walk for both alarm kinds).
+#[derive(Debug, Default)]
+pub struct ObserveCache {
+    pub alarms: tokio::sync::OnceCell<Result<Arc<metric_alarm::AlarmPages>, AwsError>>,
+}
+
+/// One kind of AWS resource.
+pub trait Kind: Send + Sync + 'static {
+    const NAME: &'static str;
+    /// The manifest's `spec`, mirroring the AWS API input in lowerCamelCase.
+    type Spec: DeserializeOwned + Serialize + Clone + Debug + Send + Sync;
+    /// What observe learned about one live resource.
+    type Live: Send + Sync + 'static;
+    /// Attributes that `${Kind/name.attr}` may read.
+    const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
+    /// Top-level fields compared and shown as whole documents (JSON bodies).
+    const DOCUMENT_FIELDS: &'static [&'static str] = &[];
+    /// Whether deleting needs `vigil/deletion-policy: delete` to happen.
+    const RETAIN_BY_DEFAULT: bool = false;
+
+    fn validate_name(name: &str) -> Result<(), String>;
+
+    /// Checks what AWS would reject, beyond types.
+    fn validate(spec: &Self::Spec, issues: &mut Issues);
+
+    /// Inlines files the spec points at (such as `bodyFile`), relative to the manifest.
+    fn load_files(_spec: &mut Value, _base: &Path) -> Result<(), (String, String)> {
+        Ok(())
+    }
+
+    /// The canonical desired state; defaults filled in, order-free parts sorted.
+    fn normalize(spec: &Self::Spec, env: &Env) -> Value;
+
+    /// The canonical live state, in the same shape as [`Kind::normalize`].
+    fn live_state(live: &Self::Live, env: &Env) -> Value;
+
+    fn attributes(live: &Self::Live) -> Attrs;
+
+    fn notes(_live: &Self::Live) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Field-level differences; pure.
+    fn diff(desired: &Value, live: &Value) -> Vec<FieldDiff> {
+        crate::diff::diff(desired, live, Self::DOCUMENT_FIELDS)
+    }
+
+    /// Reads the live state of the wanted resources (name to spec as written, or
+    /// null when only the name is known) in as few calls as the APIs allow.
+    fn observe(
+        aws: &Aws,
+        wanted: &BTreeMap<String, Value>,
+    ) -> impl Future<Output = Result<BTreeMap<String, Self::Live>, AwsError>> + Send;
+
+    /// Creates or updates; returns the attributes of the result.
+    fn apply(
+        aws: &Aws,
+        name: &str,
+        spec: &Self::Spec,
+        live: Option<&Self::Live>,
+    ) -> impl Future<Output = Result<Attrs, AwsError>> + Send;
+
+    fn delete(aws: &Aws, name: &str, live: &Self::Live) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// A type-checked spec, or located problems.
+pub type CheckResult = Result<Value, Vec<(Pos, String)>>;
+
+fn check<K: Kind>(name: &str, node: &Node, base: &Path) -> CheckResult {
+    let mut errors = Vec::new();
+    if let Err(msg) = K::validate_name(name) {
+        errors.push((Pos::default(), format!("metadata.name: {msg}")));
+    }
+    let spec: K::Spec = match yaml::from_node(node) {
+        Ok(s) => s,
+        Err(e) => {
+            errors.push((e.pos.unwrap_or(node.pos), e.message));
+            return Err(errors);
+        }
+    };
+    let mut issues = Issues::default();
+    K::validate(&spec, &mut issues);
+    for (path, msg) in issues.0 {
+        errors.push((node.locate(&path).pos, msg));
+    }
+    let mut json = node.to_json().map_err(|e| vec![e])?;
+    if let Err((field, msg)) = K::load_files(&mut json, base) {
+        let pos = node.get(&field).map_or(node.pos, |n| n.pos);
+        errors.push((pos, msg));
+    }
+    if errors.is_empty() { Ok(json) } else { Err(errors) }
+}
+
+fn spec_from<K: Kind>(spec: &Value) -> Result<K::Spec, String> {
+    serde_json::from_value(spec.clone()).map_err(|e| format!("{} spec after resolving references: {e}", K::NAME))
+}
+
+fn normalize<K: Kind>(spec: &Value, env: &Env) -> Result<Value, String> {
+    Ok(K::normalize(&spec_from::<K>(spec)?, env))
+}
+
+async fn observe<K: Kind>(aws: &Aws, wanted: &BTreeMap<String, Value>) -> Result<BTreeMap<String, Observed>, AwsError> {
+    let live = K::observe(aws, wanted).await?;
+    Ok(live
+        .into_iter()
+        .map(|(name, l)| {
+            let obs = Observed {
+                state: K::live_state(&l, &aws.env),
+                attrs: K::attributes(&l),
+                notes: K::notes(&l),
+                detail: Arc::new(l),
+            };
+            (name, obs)
+        })
+        .collect())
+}
+
+fn detail<K: Kind>(obs: &Observed) -> &K::Live {
+    obs.detail
+        .downcast_ref::<K::Live>()
+        .expect("observed detail matches its kind")
+}
+
+async fn apply<K: Kind>(aws: &Aws, name: &str, spec: &Value, live: Option<&Observed>) -> Result<Attrs, AwsError> {
+    let spec = spec_from::<K>(spec).map_err(|m| AwsError::other("vigil", "Apply", m))?;
+    K::apply(aws, name, &spec, live.map(detail::<K>)).await
+}
+
+async fn delete<K: Kind>(aws: &Aws, name: &str, live: &Observed) -> Result<(), AwsError> {
+    K::delete(aws, name, detail::<K>(live)).await
+}
+
+macro_rules! kinds {
+    ($($variant:ident => $module:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// Every kind, in the order used to break ties when sorting.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        pub enum KindId { $($variant),* }
+
+        impl KindId {
+            pub const ALL: &'static [KindId] = &[$(KindId::$variant),*];
+
+            pub fn name(self) -> &'static str {
+                match self { $(KindId::$variant => <$module::$variant as Kind>::NAME),* }
+            }
+
+            pub fn parse(s: &str) -> Option<KindId> {
+                Self::ALL.iter().copied().find(|k| k.name() == s)
+            }
+
+            pub fn attribute_ok(self, attr: &str) -> bool {
+                match self { $(KindId::$variant => <$module::$variant as Kind>::ATTRIBUTES.iter().any(|a| {
+                    *a == attr || (a.ends_with(".*") && attr.starts_with(&a[..a.len() - 1]) && attr.len() > a.len() - 1)
+                })),* }
+            }
+
+            pub fn attributes(self) -> &'static [&'static str] {
+                match self { $(KindId::$variant => <$module::$variant as Kind>::ATTRIBUTES),* }
+            }
+
+            pub fn retain_by_default(self) -> bool {
+                match self { $(KindId::$variant => <$module::$variant as Kind>::RETAIN_BY_DEFAULT),* }
+            }
+
+            pub fn check(self, name: &str, node: &Node, base: &Path) -> CheckResult {
+                match self { $(KindId::$variant => check::<$module::$variant>(name, node, base)),* }
+            }
+
+            pub fn normalize(self, spec: &Value, env: &Env) -> Result<Value, String> {
+                match self { $(KindId::$variant => normalize::<$module::$variant>(spec, env)),* }
+            }
+
+            pub fn diff(self, desired: &Value, live: &Value) -> Vec<FieldDiff> {
+                match self { $(KindId::$variant => <$module::$variant as Kind>::diff(desired, live)),* }
+            }
+
+            pub fn observe<'a>(self, aws: &'a Aws, wanted: &'a BTreeMap<String, Value>) -> BoxFuture<'a, Result<BTreeMap<String, Observed>, AwsError>> {
+                match self { $(KindId::$variant => Box::pin(observe::<$module::$variant>(aws, wanted))),* }
+            }
+
+            pub fn apply<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value, live: Option<&'a Observed>) -> BoxFuture<'a, Result<Attrs, AwsError>> {
+                match self { $(KindId::$variant => Box::pin(apply::<$module::$variant>(aws, name, spec, live))),* }
+            }
+
+            pub fn delete<'a>(self, aws: &'a Aws, name: &'a str, live: &'a Observed) -> BoxFuture<'a, Result<(), AwsError>> {
+                match self { $(KindId::$variant => Box::pin(delete::<$module::$variant>(aws, name, live))),* }
+            }
+        }
+    };
+}
+
+kinds! {
+    Topic => topic,
+    MetricAlarm => metric_alarm,
+    CompositeAlarm => composite_alarm,
+    Dashboard => dashboard,
+}
+
+impl std::fmt::Display for KindId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Tags as a sorted map, plus the owner tag.
+pub fn with_owner(tags: &BTreeMap<String, String>, env: &Env) -> BTreeMap<String, String> {
+    let mut t = tags.clone();
+    if !env.owner.is_empty() {
+        t.insert(OWNER_TAG.to_string(), env.owner.clone());
+    }
+    t
+}
+
+/// The tag that marks what vigil created.
+pub const OWNER_TAG: &str = "vigil:owner";
+
+/// Validates `name` against a character set and length, with a helpful message.
+pub fn check_name(name: &str, max: usize, allowed: impl Fn(char) -> bool, what: &str) -> Result<(), String> {
+    if name.is_empty() || name.chars().count() > max {
+        return Err(format!("must be 1 to {max} characters long"));
+    }
+    if let Some(c) = name.chars().find(|c| !allowed(*c)) {
+        return Err(format!("contains {c:?}; {what}"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_parse() {
+        assert_eq!(
+            parse_path("metrics[0].metricStat.period"),
+            vec![
+                Seg::Key("metrics".into()),
+                Seg::Index(0),
+                Seg::Key("metricStat".into()),
+                Seg::Key("period".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn attributes_allow_wildcards() {
+        assert!(KindId::Topic.attribute_ok("arn"));
+        assert!(!KindId::Topic.attribute_ok("outputs.X"));
+    }
+}

@@ -1,0 +1,696 @@
+//! Loads `desired-state/`: the directory walk, documents, Settings, validation,
+//! references and ordering. Makes no AWS calls.
+
+pub mod refs;
+pub mod yaml;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::kinds::KindId;
+use refs::{Piece, Target};
+use yaml::{Node, Pos, Value};
+
+pub const API_VERSION: &str = "vigil/v1";
+
+/// A located problem in the manifests: `file:line:col: Kind/name: message`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
+pub struct Diagnostic {
+    pub file: String,
+    pub pos: Pos,
+    /// `Kind/name`, or what is known of it.
+    pub subject: String,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}: {}", self.file, self.pos, self.subject, self.message)
+    }
+}
+
+/// Every problem found, so a user can fix them all in one pass.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ValidationErrors(pub Vec<Diagnostic>);
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The optional `kind: Settings` document.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Refuse to run against any other account.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// Written to every taggable resource vigil creates as `vigil:owner`.
+    #[serde(default = "default_owner")]
+    pub owner: String,
+    #[serde(default)]
+    pub prune: bool,
+    #[serde(default = "default_max_deletions")]
+    pub max_deletions: u32,
+}
+
+fn default_owner() -> String {
+    "vigil".to_string()
+}
+
+fn default_max_deletions() -> u32 {
+    10
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            region: None,
+            account_id: None,
+            owner: default_owner(),
+            prune: false,
+            max_deletions: default_max_deletions(),
+        }
+    }
+}
+
+/// The annotations vigil understands, with their allowed values.
+const ANNOTATIONS: &[(&str, &[&str])] = &[
+    ("vigil/deletion-policy", &["retain", "delete"]),
+    ("vigil/adopt", &["true", "false"]),
+    ("vigil/drift", &["correct", "warn", "ignore"]),
+    ("vigil/recreate-on-rollback", &["true", "false"]),
+];
+
+/// One declared resource.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub kind: KindId,
+    pub name: String,
+    pub annotations: BTreeMap<String, String>,
+    /// The spec as written (files inlined), references not yet resolved.
+    pub spec: serde_json::Value,
+    pub file: String,
+    pub pos: Pos,
+    /// Indices into [`Manifests::resources`] of the resources this one references.
+    pub deps: Vec<usize>,
+}
+
+impl Resource {
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.kind, self.name)
+    }
+
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations.get(key).map(String::as_str)
+    }
+}
+
+/// A loaded and validated directory. `resources` is in dependency order:
+/// every resource comes after those it references.
+#[derive(Debug, Clone)]
+pub struct Manifests {
+    pub dir: PathBuf,
+    pub settings: Settings,
+    pub settings_declared: bool,
+    pub resources: Vec<Resource>,
+}
+
+impl Manifests {
+    pub fn find(&self, kind: KindId, name: &str) -> Option<usize> {
+        self.resources.iter().position(|r| r.kind == kind && r.name == name)
+    }
+}
+
+struct Doc {
+    file: String,
+    base: PathBuf,
+    node: Node,
+}
+
+/// Loads and validates every manifest under `dir`.
+pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
+    let mut diags = Vec::new();
+    let mut files = Vec::new();
+    if dir.is_dir() {
+        walk(dir, &mut files).map_err(|e| {
+            ValidationErrors(vec![Diagnostic {
+                file: dir.display().to_string(),
+                pos: Pos { line: 1, col: 1 },
+                subject: "directory".into(),
+                message: format!("cannot read: {e}"),
+            }])
+        })?;
+    } else if dir.exists() {
+        return Err(ValidationErrors(vec![Diagnostic {
+            file: dir.display().to_string(),
+            pos: Pos { line: 1, col: 1 },
+            subject: "directory".into(),
+            message: "is not a directory; pass the desired-state directory".into(),
+        }]));
+    }
+    files.sort();
+
+    // Parse everything first: data files (bodyFile, templateFile) are known only then.
+    let mut parsed: Vec<(PathBuf, Result<Vec<Node>, yaml::SyntaxError>)> = Vec::new();
+    for path in &files {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(Diagnostic {
+                    file: path.display().to_string(),
+                    pos: Pos { line: 1, col: 1 },
+                    subject: "file".into(),
+                    message: format!("cannot read: {e}"),
+                });
+                continue;
+            }
+        };
+        parsed.push((path.clone(), yaml::parse_documents(&text)));
+    }
+    let data_files: BTreeSet<PathBuf> = parsed
+        .iter()
+        .filter_map(|(p, r)| r.as_ref().ok().map(|docs| (p, docs)))
+        .flat_map(|(p, docs)| {
+            let base = p.parent().unwrap_or(Path::new(".")).to_path_buf();
+            docs.iter()
+                .filter(|d| d.get("apiVersion").and_then(Node::as_str) == Some(API_VERSION))
+                .filter_map(|d| d.get("spec"))
+                .flat_map(|s| ["bodyFile", "templateFile"].map(|f| s.get(f).and_then(Node::as_str).map(str::to_string)))
+                .flatten()
+                .map(move |f| normalize_path(&base.join(f)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+
+    let mut docs = Vec::new();
+    for (path, result) in parsed {
+        if data_files.contains(&normalize_path(&path)) {
+            continue;
+        }
+        let file = path.display().to_string();
+        match result {
+            Ok(nodes) => {
+                let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+                for node in nodes {
+                    if node.value == Value::Null {
+                        continue;
+                    }
+                    docs.push(Doc {
+                        file: file.clone(),
+                        base: base.clone(),
+                        node,
+                    });
+                }
+            }
+            Err(e) => diags.push(Diagnostic {
+                file,
+                pos: e.pos,
+                subject: "YAML".into(),
+                message: format!("syntax error: {}", e.message),
+            }),
+        }
+    }
+
+    let mut settings: Option<(Settings, String, Pos)> = None;
+    let mut resources: Vec<(Resource, Node)> = Vec::new();
+    let mut seen: HashMap<(KindId, String), (String, Pos)> = HashMap::new();
+    for doc in docs {
+        match read_document(&doc) {
+            Err(mut d) => diags.append(&mut d),
+            Ok(DocKind::Settings(s, pos)) => {
+                if let Some((_, file, first)) = &settings {
+                    diags.push(Diagnostic {
+                        file: doc.file.clone(),
+                        pos,
+                        subject: "Settings".into(),
+                        message: format!("a second Settings document; the first is at {file}:{first}. Keep one."),
+                    });
+                } else {
+                    settings = Some((s, doc.file.clone(), pos));
+                }
+            }
+            Ok(DocKind::Resource(r, spec_node)) => {
+                let key = (r.kind, r.name.clone());
+                if let Some((file, pos)) = seen.get(&key) {
+                    diags.push(Diagnostic {
+                        file: r.file.clone(),
+                        pos: r.pos,
+                        subject: r.id(),
+                        message: format!(
+                            "duplicate: {} is also declared at {file}:{pos}; (kind, metadata.name) must be unique",
+                            r.id()
+                        ),
+                    });
+                    continue;
+                }
+                seen.insert(key, (r.file.clone(), r.pos));
+                resources.push((r, spec_node));
+            }
+        }
+    }
+
+    // References: every `${...}` must name a declared resource and a valid attribute.
+    let mut declared: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (r, _) in &resources {
+        declared.entry(r.kind.name().to_string()).or_default().push(r.name.clone());
+    }
+    let attr_ok = |kind: &str, attr: &str| -> Result<(), String> {
+        let k = KindId::parse(kind).expect("declared kinds are known");
+        if k.attribute_ok(attr) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{kind} has no attribute `{attr}`; it has: {}",
+                k.attributes().join(", ")
+            ))
+        }
+    };
+    let index: HashMap<(String, String), usize> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, (r, _))| ((r.kind.name().to_string(), r.name.clone()), i))
+        .collect();
+    let mut ref_pos: Vec<BTreeMap<usize, Pos>> = vec![BTreeMap::new(); resources.len()];
+    for (i, (r, node)) in resources.iter_mut().enumerate() {
+        let mut found = Vec::new();
+        collect_strings(node, &mut found);
+        // Strings that came from inlined files point at the file field.
+        for field in ["bodyFile", "templateFile"] {
+            if let (Some(n), Some(inlined)) = (node.get(field), r.spec.get(field.trim_end_matches("File"))) {
+                let mut strings = Vec::new();
+                json_strings(inlined, &mut strings);
+                found.extend(strings.into_iter().map(|s| (n.pos, s)));
+            }
+        }
+        for (pos, s) in found {
+            let pieces = match refs::split(&s) {
+                Ok(p) => p,
+                Err(msg) => {
+                    diags.push(diag(&r.file, pos, &r.id(), msg));
+                    continue;
+                }
+            };
+            for p in pieces {
+                let Piece::Expr(e) = p else { continue };
+                match refs::parse_expr(&e, &declared, &attr_ok) {
+                    Ok(Target::Resource { kind, name, .. }) => {
+                        let j = index[&(kind, name)];
+                        if j == i {
+                            diags.push(diag(&r.file, pos, &r.id(), format!("`${{{e}}}` refers to the resource itself")));
+                        } else {
+                            ref_pos[i].entry(j).or_insert(pos);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(msg) => diags.push(diag(&r.file, pos, &r.id(), msg)),
+                }
+            }
+        }
+        r.deps = ref_pos[i].keys().copied().collect();
+    }
+
+    // Dependency order; a cycle is an error located at one of its references.
+    let order = match topo_order(&resources.iter().map(|(r, _)| r.deps.clone()).collect::<Vec<_>>()) {
+        Ok(o) => o,
+        Err(cycle) => {
+            let names: Vec<String> = cycle.iter().map(|&i| resources[i].0.id()).collect();
+            let first = cycle[0];
+            let (r, _) = &resources[first];
+            let pos = ref_pos[first].get(&cycle[1 % cycle.len()]).copied().unwrap_or(r.pos);
+            diags.push(diag(
+                &r.file,
+                pos,
+                &r.id(),
+                format!("reference cycle: {} -> {}; break it by removing one reference", names.join(" -> "), names[0]),
+            ));
+            Vec::new()
+        }
+    };
+
+    if !diags.is_empty() {
+        diags.sort();
+        diags.dedup();
+        return Err(ValidationErrors(diags));
+    }
+
+    let mut new_index = vec![0; resources.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_index[old] = new;
+    }
+    let mut slots: Vec<Option<Resource>> = resources.into_iter().map(|(r, _)| Some(r)).collect();
+    let resources = order
+        .iter()
+        .map(|&old| {
+            let mut r = slots[old].take().expect("each index once");
+            r.deps = r.deps.iter().map(|&d| new_index[d]).collect();
+            r
+        })
+        .collect();
+    let (settings, settings_declared) = match settings {
+        Some((s, _, _)) => (s, true),
+        None => (Settings::default(), false),
+    };
+    Ok(Manifests {
+        dir: dir.to_path_buf(),
+        settings,
+        settings_declared,
+        resources,
+    })
+}
+
+fn diag(file: &str, pos: Pos, subject: &str, message: impl Into<String>) -> Diagnostic {
+    Diagnostic {
+        file: file.to_string(),
+        pos,
+        subject: subject.to_string(),
+        message: message.into(),
+    }
+}
+
+enum DocKind {
+    Settings(Settings, Pos),
+    Resource(Resource, Node),
+}
+
+fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
+    let node = &doc.node;
+    let file = &doc.file;
+    let err = |pos: Pos, subject: &str, msg: String| vec![diag(file, pos, subject, msg)];
+    if !matches!(node.value, Value::Map(_)) {
+        return Err(err(
+            node.pos,
+            "document",
+            format!("expected a mapping with apiVersion, kind, metadata and spec, found {}", node.type_name()),
+        ));
+    }
+    let kind_text = node.get("kind").and_then(Node::as_str);
+    let name_text = node
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Node::as_str);
+    let subject = format!("{}/{}", kind_text.unwrap_or("?"), name_text.unwrap_or("?"));
+    match node.get("apiVersion") {
+        Some(v) if v.as_str() == Some(API_VERSION) => {}
+        Some(v) => {
+            return Err(err(
+                v.pos,
+                &subject,
+                format!("apiVersion must be {API_VERSION}; this is not a vigil manifest"),
+            ));
+        }
+        None => {
+            return Err(err(
+                node.pos,
+                &subject,
+                format!(
+                    "not a vigil manifest: apiVersion: {API_VERSION} is missing. A data file must be referenced by a bodyFile or templateFile"
+                ),
+            ));
+        }
+    }
+    let mut diags = Vec::new();
+    if let Value::Map(entries) = &node.value {
+        for (k, _) in entries {
+            let key = k.as_str().unwrap_or("");
+            if !["apiVersion", "kind", "metadata", "spec"].contains(&key) {
+                diags.push(diag(
+                    file,
+                    k.pos,
+                    &subject,
+                    format!("unknown field `{key}`; a document has apiVersion, kind, metadata and spec"),
+                ));
+            }
+        }
+    }
+    let kind_node = match node.get("kind") {
+        Some(k) => k,
+        None => {
+            diags.push(diag(file, node.pos, &subject, "missing field `kind`"));
+            return Err(diags);
+        }
+    };
+    let is_settings = kind_text == Some("Settings");
+    let kind = match kind_text.and_then(KindId::parse) {
+        Some(k) => Some(k),
+        None if is_settings => None,
+        None => {
+            let all: Vec<&str> = KindId::ALL.iter().map(|k| k.name()).collect();
+            diags.push(diag(
+                file,
+                kind_node.pos,
+                &subject,
+                format!(
+                    "unknown kind `{}`; expected Settings or one of: {}",
+                    kind_text.unwrap_or(kind_node.type_name()),
+                    all.join(", ")
+                ),
+            ));
+            return Err(diags);
+        }
+    };
+
+    // metadata
+    let mut annotations = BTreeMap::new();
+    let name = match node.get("metadata") {
+        None => {
+            diags.push(diag(file, node.pos, &subject, "missing field `metadata` (with `name`)"));
+            None
+        }
+        Some(meta) => {
+            if let Value::Map(entries) = &meta.value {
+                for (k, _) in entries {
+                    let key = k.as_str().unwrap_or("");
+                    if !["name", "annotations"].contains(&key) {
+                        diags.push(diag(
+                            file,
+                            k.pos,
+                            &subject,
+                            format!("unknown field `metadata.{key}`; metadata has name and annotations"),
+                        ));
+                    }
+                }
+            } else {
+                diags.push(diag(file, meta.pos, &subject, "metadata must be a mapping with `name`"));
+            }
+            if let Some(ann) = meta.get("annotations") {
+                read_annotations(ann, file, &subject, &mut annotations, &mut diags);
+            }
+            match meta.get("name") {
+                Some(n) if n.as_str().is_some_and(|s| !s.is_empty()) => n.as_str().map(str::to_string),
+                Some(n) => {
+                    diags.push(diag(file, n.pos, &subject, "metadata.name must be a non-empty string"));
+                    None
+                }
+                None => {
+                    diags.push(diag(file, meta.pos, &subject, "missing field `metadata.name`"));
+                    None
+                }
+            }
+        }
+    };
+    let spec = match node.get("spec") {
+        Some(s) if matches!(s.value, Value::Map(_)) => Some(s),
+        Some(s) => {
+            diags.push(diag(file, s.pos, &subject, format!("spec must be a mapping, found {}", s.type_name())));
+            None
+        }
+        None => {
+            diags.push(diag(file, node.pos, &subject, "missing field `spec`"));
+            None
+        }
+    };
+    let (Some(name), Some(spec)) = (name, spec) else {
+        return Err(diags);
+    };
+
+    let Some(kind) = kind else {
+        return match yaml::from_node::<Settings>(spec) {
+            Ok(s) => {
+                if let Some(acct) = &s.account_id
+                    && (acct.len() != 12 || !acct.chars().all(|c| c.is_ascii_digit()))
+                {
+                    let pos = spec.get("accountId").map_or(spec.pos, |n| n.pos);
+                    diags.push(diag(file, pos, &subject, "accountId must be 12 digits; quote it to keep leading zeros"));
+                }
+                if diags.is_empty() { Ok(DocKind::Settings(s, node.pos)) } else { Err(diags) }
+            }
+            Err(e) => {
+                diags.push(diag(file, e.pos.unwrap_or(spec.pos), &subject, e.message));
+                Err(diags)
+            }
+        };
+    };
+    match kind.check(&name, spec, &doc.base) {
+        Ok(json) if diags.is_empty() => Ok(DocKind::Resource(
+            Resource {
+                kind,
+                name,
+                annotations,
+                spec: json,
+                file: file.clone(),
+                pos: node.pos,
+                deps: Vec::new(),
+            },
+            spec.clone(),
+        )),
+        Ok(_) => Err(diags),
+        Err(errors) => {
+            let name_pos = node
+                .get("metadata")
+                .and_then(|m| m.get("name"))
+                .map_or(node.pos, |n| n.pos);
+            diags.extend(errors.into_iter().map(|(pos, msg)| {
+                let pos = if pos == Pos::default() { name_pos } else { pos };
+                diag(file, pos, &subject, msg)
+            }));
+            Err(diags)
+        }
+    }
+}
+
+fn read_annotations(ann: &Node, file: &str, subject: &str, out: &mut BTreeMap<String, String>, diags: &mut Vec<Diagnostic>) {
+    let Value::Map(entries) = &ann.value else {
+        diags.push(diag(file, ann.pos, subject, "metadata.annotations must be a mapping"));
+        return;
+    };
+    for (k, v) in entries {
+        let key = k.as_str().unwrap_or("").to_string();
+        let value = match (&v.value, &v.raw) {
+            (Value::Str(s), _) => s.clone(),
+            (Value::Bool(_) | Value::Int(_), Some(raw)) => raw.clone(),
+            _ => {
+                diags.push(diag(file, v.pos, subject, format!("annotation `{key}` must be a string")));
+                continue;
+            }
+        };
+        match ANNOTATIONS.iter().find(|(n, _)| *n == key) {
+            None => {
+                let known: Vec<&str> = ANNOTATIONS.iter().map(|(n, _)| *n).collect();
+                diags.push(diag(
+                    file,
+                    k.pos,
+                    subject,
+                    format!("unknown annotation `{key}`; vigil knows {}", known.join(", ")),
+                ));
+            }
+            Some((_, allowed)) if !allowed.contains(&value.as_str()) => diags.push(diag(
+                file,
+                v.pos,
+                subject,
+                format!("annotation `{key}` must be one of {}, not `{value}`", allowed.join(", ")),
+            )),
+            Some(_) => {
+                out.insert(key, value);
+            }
+        }
+    }
+}
+
+fn collect_strings(node: &Node, out: &mut Vec<(Pos, String)>) {
+    match &node.value {
+        Value::Str(s) if s.contains('$') => out.push((node.pos, s.clone())),
+        Value::Seq(items) => items.iter().for_each(|n| collect_strings(n, out)),
+        Value::Map(entries) => entries.iter().for_each(|(_, v)| collect_strings(v, out)),
+        _ => {}
+    }
+}
+
+fn json_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) if s.contains('$') => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|v| json_strings(v, out)),
+        serde_json::Value::Object(m) => m.values().for_each(|v| json_strings(v, out)),
+        _ => {}
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        // Follow symlinks: git-sync publishes the checkout through one.
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if path
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml")
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Lexically normalizes `a/./b/../c` so data-file paths compare equal.
+pub fn normalize_path(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Kahn's algorithm, stable: ties keep declaration order. Returns a cycle on failure.
+fn topo_order(deps: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
+    let n = deps.len();
+    let mut indegree: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut dependents = vec![Vec::new(); n];
+    for (i, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d].push(i);
+        }
+    }
+    let mut ready: BTreeSet<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &j in &dependents[i] {
+            indegree[j] -= 1;
+            if indegree[j] == 0 {
+                ready.insert(j);
+            }
+        }
+    }
+    if order.len() == n {
+        return Ok(order);
+    }
+    // Walk dependencies among the leftovers until a node repeats.
+    let left: BTreeSet<usize> = (0..n).filter(|i| indegree[*i] > 0).collect();
+    let mut path = vec![*left.iter().next().expect("a cycle exists")];
+    loop {
+        let last = *path.last().expect("non-empty");
+        let next = deps[last].iter().copied().find(|d| left.contains(d)).expect("cycle continues");
+        if let Some(start) = path.iter().position(|&p| p == next) {
+            return Err(path[start..].to_vec());
+        }
+        path.push(next);
+    }
+}
+
+#[cfg(test)]
+mod tests;

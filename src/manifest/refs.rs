@@ -1,0 +1,217 @@
+//! `${Kind/name.attribute}` references inside strings.
+
+use std::collections::BTreeMap;
+
+/// A value that is only known once something has been applied.
+/// The private-use prefix keeps it from colliding with user text.
+pub const UNKNOWN: &str = "\u{E000}(known after apply)";
+
+/// Text shown for an unknown value.
+pub const UNKNOWN_TEXT: &str = "(known after apply)";
+
+/// One reference inside a string.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    AccountId,
+    Region,
+    Resource {
+        kind: String,
+        name: String,
+        attribute: String,
+    },
+}
+
+/// A piece of a string that may contain references.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    Text(String),
+    /// The raw expression between `${` and `}`.
+    Expr(String),
+}
+
+/// Splits a string into text and `${...}` expressions; `$${` is a literal `${`.
+pub fn split(s: &str) -> Result<Vec<Piece>, String> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        text.push_str(&rest[..i]);
+        let after = &rest[i..];
+        if let Some(r) = after.strip_prefix("$${") {
+            text.push_str("${");
+            rest = r;
+        } else if let Some(r) = after.strip_prefix("${") {
+            let end = r
+                .find('}')
+                .ok_or_else(|| format!("unterminated reference in {s:?}; write $${{ for a literal ${{"))?;
+            if !text.is_empty() {
+                out.push(Piece::Text(std::mem::take(&mut text)));
+            }
+            out.push(Piece::Expr(r[..end].to_string()));
+            rest = &r[end + 1..];
+        } else {
+            text.push('$');
+            rest = &after[1..];
+        }
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        out.push(Piece::Text(text));
+    }
+    Ok(out)
+}
+
+/// Parses one expression against the names declared per kind; the longest name wins
+/// because names may themselves contain `/` and `.`.
+pub fn parse_expr(
+    expr: &str,
+    declared: &BTreeMap<String, Vec<String>>,
+    attributes_ok: &dyn Fn(&str, &str) -> Result<(), String>,
+) -> Result<Target, String> {
+    match expr {
+        "aws:accountId" => return Ok(Target::AccountId),
+        "aws:region" => return Ok(Target::Region),
+        _ if expr.starts_with("aws:") => {
+            return Err(format!(
+                "unknown reference `${{{expr}}}`; use ${{aws:accountId}} or ${{aws:region}}"
+            ));
+        }
+        _ => {}
+    }
+    let (kind, rest) = expr.split_once('/').ok_or_else(|| {
+        format!("malformed reference `${{{expr}}}`; expected ${{Kind/name.attribute}}")
+    })?;
+    let Some(names) = declared.get(kind) else {
+        return Err(format!(
+            "reference `${{{expr}}}` points to kind {kind}, but no {kind} is declared in the directory"
+        ));
+    };
+    let best = names
+        .iter()
+        .filter(|n| rest.len() > n.len() + 1 && rest.starts_with(n.as_str()) && rest.as_bytes()[n.len()] == b'.')
+        .max_by_key(|n| n.len());
+    let Some(name) = best else {
+        let hint = if names.iter().any(|n| n == rest) {
+            " (add an attribute, for example `.arn`)".to_string()
+        } else {
+            String::new()
+        };
+        return Err(format!(
+            "reference `${{{expr}}}` points to a {kind} that is not declared in the directory{hint}"
+        ));
+    };
+    let attribute = &rest[name.len() + 1..];
+    attributes_ok(kind, attribute)?;
+    Ok(Target::Resource {
+        kind: kind.to_string(),
+        name: name.clone(),
+        attribute: attribute.to_string(),
+    })
+}
+
+/// Replaces every reference in `s` using `lookup`; a missing value becomes [`UNKNOWN`].
+pub fn substitute(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    let Ok(pieces) = split(s) else {
+        return s.to_string();
+    };
+    let mut out = String::new();
+    for p in pieces {
+        match p {
+            Piece::Text(t) => out.push_str(&t),
+            Piece::Expr(e) => match lookup(&e) {
+                Some(v) => out.push_str(&v),
+                None => return UNKNOWN.to_string(),
+            },
+        }
+    }
+    out
+}
+
+/// Applies [`substitute`] to every string in a JSON value.
+pub fn substitute_json(v: &serde_json::Value, lookup: &dyn Fn(&str) -> Option<String>) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        J::String(s) if s.contains('$') => J::String(substitute(s, lookup)),
+        J::Array(items) => J::Array(items.iter().map(|i| substitute_json(i, lookup)).collect()),
+        J::Object(m) => J::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), substitute_json(v, lookup)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Whether a JSON value contains an unknown anywhere.
+pub fn contains_unknown(v: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match v {
+        J::String(s) => s.contains(UNKNOWN),
+        J::Array(items) => items.iter().any(contains_unknown),
+        J::Object(m) => m.values().any(contains_unknown),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declared() -> BTreeMap<String, Vec<String>> {
+        let mut d = BTreeMap::new();
+        d.insert("Topic".into(), vec!["alerts".into(), "alerts.v2".into()]);
+        d.insert("LogGroup".into(), vec!["/aws/ec2/httpd/access_log".into()]);
+        d
+    }
+
+    fn ok(_: &str, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    #[test]
+    fn splits_text_and_expressions() {
+        assert_eq!(
+            split("a-${Topic/x.arn}-$${lit}").unwrap(),
+            vec![
+                Piece::Text("a-".into()),
+                Piece::Expr("Topic/x.arn".into()),
+                Piece::Text("-${lit}".into())
+            ]
+        );
+        assert!(split("${oops").is_err());
+        assert_eq!(split("cost $5").unwrap(), vec![Piece::Text("cost $5".into())]);
+    }
+
+    #[test]
+    fn longest_name_wins() {
+        let t = parse_expr("Topic/alerts.v2.arn", &declared(), &ok).unwrap();
+        assert_eq!(
+            t,
+            Target::Resource {
+                kind: "Topic".into(),
+                name: "alerts.v2".into(),
+                attribute: "arn".into()
+            }
+        );
+        let t = parse_expr("LogGroup//aws/ec2/httpd/access_log.arn", &declared(), &ok).unwrap();
+        assert!(matches!(t, Target::Resource { ref name, .. } if name == "/aws/ec2/httpd/access_log"));
+    }
+
+    #[test]
+    fn dangling_references_are_errors() {
+        let e = parse_expr("Topic/nope.arn", &declared(), &ok).unwrap_err();
+        assert!(e.contains("not declared"), "{e}");
+        let e = parse_expr("Dashboard/x.arn", &declared(), &ok).unwrap_err();
+        assert!(e.contains("no Dashboard is declared"), "{e}");
+        assert_eq!(parse_expr("aws:region", &declared(), &ok).unwrap(), Target::Region);
+        assert!(parse_expr("aws:partition", &declared(), &ok).is_err());
+    }
+
+    #[test]
+    fn substitution_marks_unknowns() {
+        let s = substitute("arn:${aws:region}", &|e| (e == "aws:region").then(|| "us-east-1".into()));
+        assert_eq!(s, "arn:us-east-1");
+        let s = substitute("${Topic/x.arn}", &|_| None);
+        assert_eq!(s, UNKNOWN);
+    }
+}

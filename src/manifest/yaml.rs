@@ -1,0 +1,609 @@
+//! YAML parsed into a tree that remembers where every node came from.
+//!
+//! serde-based YAML crates lose positions once a value is deserialized, but
+//! semantic errors ("period must be a multiple of 60") must still point at a
+//! line and column. So we build our own tree from saphyr-parser events and
+//! deserialize typed specs from it, attaching the position of the offending
+//! node to every error.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+
+/// A 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+impl Pos {
+    fn from_span(span: &Span) -> Self {
+        Pos {
+            line: span.start.line(),
+            col: span.start.col() + 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub pos: Pos,
+    /// A local tag such as `!Sub` (CloudFormation short form), without the `!`.
+    pub tag: Option<String>,
+    /// The source text of a scalar, so a string field can accept `80` as "80".
+    pub raw: Option<String>,
+    pub value: Value,
+}
+
+/// One segment of a path into a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+impl Node {
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn key_node(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(k, _)| k),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The deepest node along `path`; stops at the last segment that exists.
+    pub fn locate(&self, path: &[Seg]) -> &Node {
+        let mut node = self;
+        for seg in path {
+            let next = match (seg, &node.value) {
+                (Seg::Key(k), Value::Map(_)) => node.get(k),
+                (Seg::Index(i), Value::Seq(items)) => items.get(*i),
+                _ => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => break,
+            }
+        }
+        node
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+
+    /// Converts to JSON. Local tags are rejected here; templates that need
+    /// CloudFormation tags use [`Node::to_json_with_tags`].
+    pub fn to_json(&self) -> Result<serde_json::Value, (Pos, String)> {
+        if let Some(tag) = &self.tag {
+            return Err((
+                self.pos,
+                format!("unsupported YAML tag `!{tag}`; write the value without a tag"),
+            ));
+        }
+        self.to_json_with_tags(&|_, _| None)
+    }
+
+    /// Converts to JSON, mapping a tagged node through `tag_fn(tag, value)`.
+    pub fn to_json_with_tags(
+        &self,
+        tag_fn: &dyn Fn(&str, serde_json::Value) -> Option<serde_json::Value>,
+    ) -> Result<serde_json::Value, (Pos, String)> {
+        use serde_json::Value as J;
+        let v = match &self.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(J::Number)
+                .ok_or_else(|| (self.pos, "NaN and infinity are not allowed here".to_string()))?,
+            Value::Str(s) => J::String(s.clone()),
+            Value::Seq(items) => J::Array(
+                items
+                    .iter()
+                    .map(|n| n.to_json_with_tags(tag_fn))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Map(entries) => {
+                let mut m = serde_json::Map::new();
+                for (k, v) in entries {
+                    let key = k.scalar_text().ok_or_else(|| {
+                        (k.pos, "mapping keys must be plain strings".to_string())
+                    })?;
+                    m.insert(key, v.to_json_with_tags(tag_fn)?);
+                }
+                J::Object(m)
+            }
+        };
+        match &self.tag {
+            None => Ok(v),
+            Some(tag) => tag_fn(tag, v)
+                .ok_or_else(|| (self.pos, format!("unsupported YAML tag `!{tag}`"))),
+        }
+    }
+
+    fn scalar_text(&self) -> Option<String> {
+        match &self.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Seq(_) | Value::Map(_) => None,
+            _ => self.raw.clone(),
+        }
+    }
+}
+
+/// A YAML syntax error.
+#[derive(Debug, Clone)]
+pub struct SyntaxError {
+    pub pos: Pos,
+    pub message: String,
+}
+
+/// Parses every document in `src`.
+pub fn parse_documents(src: &str) -> Result<Vec<Node>, SyntaxError> {
+    let mut parser = Parser::new_from_str(src);
+    let mut builder = Builder::default();
+    let mut docs = Vec::new();
+    while let Some(ev) = parser.next_event() {
+        let (event, span) = ev.map_err(|e| SyntaxError {
+            pos: Pos {
+                line: e.marker().line(),
+                col: e.marker().col() + 1,
+            },
+            message: e.info().to_string(),
+        })?;
+        match event {
+            Event::DocumentStart(_) => builder = Builder::default(),
+            Event::DocumentEnd => {
+                if let Some(root) = builder.root.take() {
+                    docs.push(root);
+                }
+            }
+            Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+            other => builder.event(other, &span)?,
+        }
+    }
+    Ok(docs)
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<(Node, usize, Option<Node>)>, // container, anchor, pending map key
+    anchors: HashMap<usize, Node>,
+    root: Option<Node>,
+}
+
+impl Builder {
+    fn event(&mut self, event: Event<'_>, span: &Span) -> Result<(), SyntaxError> {
+        let pos = Pos::from_span(span);
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let tag = local_tag(tag.as_deref());
+                let value = resolve_scalar(&text, style, tag.as_deref());
+                let node = Node {
+                    pos,
+                    tag: tag.filter(|t| !t.starts_with('!')),
+                    raw: Some(text.to_string()),
+                    value,
+                };
+                self.push(node, anchor)
+            }
+            Event::SequenceStart(anchor, tag) => {
+                let node = Node {
+                    pos,
+                    tag: local_tag(tag.as_deref()).filter(|t| !t.starts_with('!')),
+                    raw: None,
+                    value: Value::Seq(Vec::new()),
+                };
+                self.stack.push((node, anchor, None));
+                Ok(())
+            }
+            Event::MappingStart(anchor, tag) => {
+                let node = Node {
+                    pos,
+                    tag: local_tag(tag.as_deref()).filter(|t| !t.starts_with('!')),
+                    raw: None,
+                    value: Value::Map(Vec::new()),
+                };
+                self.stack.push((node, anchor, None));
+                Ok(())
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, anchor, _) = self.stack.pop().expect("balanced events");
+                self.push(node, anchor)
+            }
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some(node) => {
+                    let mut node = node.clone();
+                    node.pos = pos;
+                    self.push(node, 0)
+                }
+                None => Err(SyntaxError {
+                    pos,
+                    message: "alias to an unknown anchor".into(),
+                }),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    fn push(&mut self, node: Node, anchor: usize) -> Result<(), SyntaxError> {
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        let Some((parent, _, pending)) = self.stack.last_mut() else {
+            self.root = Some(node);
+            return Ok(());
+        };
+        match &mut parent.value {
+            Value::Seq(items) => items.push(node),
+            Value::Map(entries) => match pending.take() {
+                None => *pending = Some(node),
+                Some(key) => {
+                    if let Some(name) = key.scalar_text()
+                        && entries
+                            .iter()
+                            .any(|(k, _)| k.scalar_text().as_deref() == Some(&name))
+                    {
+                        return Err(SyntaxError {
+                            pos: key.pos,
+                            message: format!("duplicate key `{name}`"),
+                        });
+                    }
+                    entries.push((key, node));
+                }
+            },
+            _ => unreachable!("only containers are on the stack"),
+        }
+        Ok(())
+    }
+}
+
+/// Returns the tag without its leading `!` for local tags, or `!!name` for core-schema tags.
+fn local_tag(tag: Option<&saphyr_parser::Tag>) -> Option<String> {
+    let tag = tag?;
+    if tag.handle == "!!" || tag.handle == "tag:yaml.org,2002:" {
+        Some(format!("!!{}", tag.suffix))
+    } else if tag.handle == "!" {
+        Some(tag.suffix.clone())
+    } else {
+        Some(format!("{}{}", tag.handle, tag.suffix))
+    }
+}
+
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Value {
+    match tag {
+        Some("!!str") => return Value::Str(text.to_string()),
+        Some("!!int") => {
+            if let Ok(i) = text.parse() {
+                return Value::Int(i);
+            }
+        }
+        Some("!!float") => {
+            if let Ok(f) = text.parse() {
+                return Value::Float(f);
+            }
+        }
+        _ => {}
+    }
+    if style != ScalarStyle::Plain {
+        return Value::Str(text.to_string());
+    }
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" => return Value::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    if let Some(hex) = text.strip_prefix("0x")
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return Value::Int(i);
+    }
+    if let Some(oct) = text.strip_prefix("0o")
+        && let Ok(i) = i64::from_str_radix(oct, 8)
+    {
+        return Value::Int(i);
+    }
+    let numeric = text
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E'))
+        && text.chars().any(|c| c.is_ascii_digit());
+    if numeric {
+        if let Ok(i) = text.parse::<i64>() {
+            return Value::Int(i);
+        }
+        if let Ok(f) = text.parse::<f64>() {
+            return Value::Float(f);
+        }
+    }
+    Value::Str(text.to_string())
+}
+
+// ---------------------------------------------------------------------------
+// serde Deserializer over Node
+
+/// A deserialization error, located at the node that caused it.
+#[derive(Debug, Clone)]
+pub struct DeError {
+    pub pos: Option<Pos>,
+    pub message: String,
+}
+
+impl fmt::Display for DeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DeError {}
+
+impl de::Error for DeError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        DeError {
+            pos: None,
+            message: msg.to_string(),
+        }
+    }
+}
+
+impl DeError {
+    fn at(mut self, pos: Pos) -> Self {
+        self.pos.get_or_insert(pos);
+        self
+    }
+}
+
+/// Deserializes `T` from `node`; errors carry the position of the offending node.
+pub fn from_node<'de, T: serde::Deserialize<'de>>(node: &'de Node) -> Result<T, DeError> {
+    T::deserialize(node).map_err(|e| e.at(node.pos))
+}
+
+impl<'de> de::Deserializer<'de> for &'de Node {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        if let Some(tag) = &self.tag {
+            return Err(DeError {
+                pos: Some(self.pos),
+                message: format!("unsupported YAML tag `!{tag}`"),
+            });
+        }
+        match &self.value {
+            Value::Null => visitor.visit_unit(),
+            Value::Bool(b) => visitor.visit_bool(*b),
+            Value::Int(i) => visitor.visit_i64(*i),
+            Value::Float(f) => visitor.visit_f64(*f),
+            Value::Str(s) => visitor.visit_borrowed_str(s),
+            Value::Seq(items) => visitor.visit_seq(SeqDe {
+                iter: items.iter(),
+            }),
+            Value::Map(entries) => visitor.visit_map(MapDe {
+                iter: entries.iter(),
+                value: None,
+            }),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        // A plain scalar such as `80` or `true` is accepted where a string is expected.
+        match (&self.value, &self.raw) {
+            (Value::Str(s), _) => visitor.visit_borrowed_str(s),
+            (Value::Null, _) => self.deserialize_any(visitor),
+            (_, Some(raw)) => visitor.visit_borrowed_str(raw),
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match self.value {
+            Value::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        match &self.value {
+            Value::Str(s) => visitor.visit_enum(s.as_str().into_deserializer()),
+            _ => Err(DeError {
+                pos: Some(self.pos),
+                message: format!("expected a string, found {}", self.type_name()),
+            }),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char
+        bytes byte_buf unit unit_struct seq tuple
+        tuple_struct map struct identifier ignored_any
+    }
+}
+
+struct SeqDe<'de> {
+    iter: std::slice::Iter<'de, Node>,
+}
+
+impl<'de> SeqAccess<'de> for SeqDe<'de> {
+    type Error = DeError;
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
+        match self.iter.next() {
+            Some(node) => seed
+                .deserialize(node)
+                .map(Some)
+                .map_err(|e| e.at(node.pos)),
+            None => Ok(None),
+        }
+    }
+}
+
+struct MapDe<'de> {
+    iter: std::slice::Iter<'de, (Node, Node)>,
+    value: Option<&'de Node>,
+}
+
+impl<'de> MapAccess<'de> for MapDe<'de> {
+    type Error = DeError;
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
+        match self.iter.next() {
+            Some((k, v)) => {
+                self.value = Some(v);
+                seed.deserialize(KeyDe(k)).map(Some).map_err(|e| e.at(k.pos))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
+        let node = self.value.take().expect("value after key");
+        seed.deserialize(node).map_err(|e| e.at(node.pos))
+    }
+}
+
+/// Map keys are always strings, even `80:` or `true:`.
+struct KeyDe<'de>(&'de Node);
+
+impl<'de> de::Deserializer<'de> for KeyDe<'de> {
+    type Error = DeError;
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match &self.0.value {
+            Value::Str(s) => visitor.visit_borrowed_str(s),
+            Value::Seq(_) | Value::Map(_) => Err(DeError {
+                pos: Some(self.0.pos),
+                message: "mapping keys must be plain strings".into(),
+            }),
+            _ => match &self.0.raw {
+                Some(raw) => visitor.visit_borrowed_str(raw),
+                None => self.0.deserialize_any(visitor),
+            },
+        }
+    }
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based() {
+        let docs = parse_documents("a: 1\nb:\n  c: x\n").unwrap();
+        let c = docs[0].get("b").unwrap().get("c").unwrap();
+        assert_eq!(c.pos, Pos { line: 3, col: 6 });
+        assert_eq!(c.as_str(), Some("x"));
+    }
+
+    #[test]
+    fn multi_document_and_scalars() {
+        let docs = parse_documents("a: 1\n---\nb: [true, 1.5, '2', ~]\n").unwrap();
+        assert_eq!(docs.len(), 2);
+        let j = docs[1].to_json().unwrap();
+        assert_eq!(j, serde_json::json!({"b": [true, 1.5, "2", null]}));
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let err = parse_documents("a: 1\na: 2\n").unwrap_err();
+        assert_eq!(err.pos, Pos { line: 2, col: 1 });
+    }
+
+    #[test]
+    fn cloudformation_tags_are_kept() {
+        let docs = parse_documents("v: !Sub '${X}-y'\nw: !GetAtt A.B\n").unwrap();
+        assert_eq!(docs[0].get("v").unwrap().tag.as_deref(), Some("Sub"));
+        assert!(docs[0].to_json().is_err());
+    }
+
+    #[test]
+    fn type_errors_are_located() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct S {
+            n: u32,
+            s: String,
+        }
+        let docs = parse_documents("s: hi\nn: lots\n").unwrap();
+        let err = from_node::<S>(&docs[0]).unwrap_err();
+        assert_eq!(err.pos, Some(Pos { line: 2, col: 4 }));
+        let docs = parse_documents("s: 80\nn: 1\nextra: 1\n").unwrap();
+        let err = from_node::<S>(&docs[0]).unwrap_err();
+        assert_eq!(err.pos, Some(Pos { line: 3, col: 1 }));
+        assert!(err.message.contains("unknown field `extra`"), "{}", err.message);
+    }
+}
