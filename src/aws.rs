@@ -391,19 +391,24 @@ impl Aws {
             loader = loader.region(aws_config::Region::new(r.to_string()));
         }
         let sdk = loader.load().await;
+        Self::from_sdk_config(&sdk)
+    }
+
+    /// Builds every client from one shared configuration.
+    pub fn from_sdk_config(sdk: &aws_types::SdkConfig) -> Self {
         let calls = Arc::new(CallLog::default());
         let counter = CallCounter(calls.clone());
         let clients = Clients {
-            cloudwatch: client!(aws_sdk_cloudwatch, &sdk, counter),
-            sns: client!(aws_sdk_sns, &sdk, counter),
-            sts: client!(aws_sdk_sts, &sdk, counter),
-            iam: client!(aws_sdk_iam, &sdk, counter),
-            s3: client_s3!(&sdk, counter),
-            config: client!(aws_sdk_config, &sdk, counter),
-            logs: client!(aws_sdk_cloudwatchlogs, &sdk, counter),
-            cloudformation: client!(aws_sdk_cloudformation, &sdk, counter),
-            ssm: client!(aws_sdk_ssm, &sdk, counter),
-            xray: client!(aws_sdk_xray, &sdk, counter),
+            cloudwatch: client!(aws_sdk_cloudwatch, sdk, counter),
+            sns: client!(aws_sdk_sns, sdk, counter),
+            sts: client!(aws_sdk_sts, sdk, counter),
+            iam: client!(aws_sdk_iam, sdk, counter),
+            s3: client_s3!(sdk, counter),
+            config: client!(aws_sdk_config, sdk, counter),
+            logs: client!(aws_sdk_cloudwatchlogs, sdk, counter),
+            cloudformation: client!(aws_sdk_cloudformation, sdk, counter),
+            ssm: client!(aws_sdk_ssm, sdk, counter),
+            xray: client!(aws_sdk_xray, sdk, counter),
         };
         let region = sdk
             .region()

@@ -58,8 +58,21 @@ fn validate(dir: &Path) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// Connects and applies the account guard. `Err(exit)` means stop with that code.
-pub async fn connect(m: &Manifests) -> anyhow::Result<Result<Aws, Exit>> {
+/// A run that stopped before planning: printed on stderr, and as JSON for `--output json`.
+fn stop(aws: &Aws, output: Output, class: &str, message: &str, exit: Exit) -> Exit {
+    eprintln!("{message}");
+    if output == Output::Json {
+        let doc = serde_json::json!({
+            "error": {"class": class, "message": message},
+            "apiCalls": aws.calls.snapshot(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+    }
+    exit
+}
+
+/// Connects and applies the account guard. `Err(message)` means a safety guard refused.
+pub async fn connect(m: &Manifests) -> anyhow::Result<(Aws, Option<String>)> {
     let mut aws = Aws::connect(m.settings.region.as_deref()).await;
     aws.env.owner = m.settings.owner.clone();
     let account = aws
@@ -69,24 +82,27 @@ pub async fn connect(m: &Manifests) -> anyhow::Result<Result<Aws, Exit>> {
     if let Some(expected) = &m.settings.account_id
         && *expected != account
     {
-        eprintln!(
+        let msg = format!(
             "refused: the credentials belong to account {account}, but Settings.accountId is {expected}; nothing was changed"
         );
-        return Ok(Err(Exit::Refused));
+        return Ok((aws, Some(msg)));
     }
     aws.env.account_id = account;
-    Ok(Ok(aws))
+    Ok((aws, None))
 }
 
 async fn reconcile_cmd(dir: &Path, opts: &reconcile::Options, output: Output, detailed: bool) -> anyhow::Result<Exit> {
     let Some(m) = load(dir) else {
         return Ok(Exit::Error);
     };
-    let aws = match connect(&m).await? {
-        Ok(aws) => aws,
-        Err(exit) => return Ok(exit),
+    let (aws, refused) = connect(&m).await?;
+    if let Some(msg) = refused {
+        return Ok(stop(&aws, output, "refused", &msg, Exit::Refused));
+    }
+    let report = match reconcile::run(&aws, &m, opts).await {
+        Ok(r) => r,
+        Err(e) => return Ok(stop(&aws, output, "usage", &format!("error: {e}"), Exit::Error)),
     };
-    let report = reconcile::run(&aws, &m, opts).await?;
     match output {
         Output::Text => print!("{}", report.to_text()),
         Output::Json => println!("{}", report.to_json()),

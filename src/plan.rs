@@ -100,8 +100,8 @@ impl From<FieldDiff> for FieldView {
         let known_after_apply = d.to_unknown();
         FieldView {
             path: d.path,
-            from: d.from,
-            to: d.to.map(|v| scrub(&v)),
+            from: d.from.map(|v| crate::diff::canonical(&v)),
+            to: d.to.map(|v| scrub(&crate::diff::canonical(&v))),
             known_after_apply,
         }
     }
@@ -167,7 +167,7 @@ impl Report {
                 Status::Failed => " (failed)",
                 _ => "",
             };
-            let _ = writeln!(out, "{} {:<44} {}{}", c.action.symbol(), c.id(), c.action.word(), status);
+            let _ = writeln!(out, "{} {:<43} {}{}", c.action.symbol(), c.id(), c.action.word(), status);
             for f in &c.fields {
                 // A create lists only what cannot be known yet; the rest is the manifest.
                 if c.action == Action::Create && !f.known_after_apply {
@@ -270,7 +270,7 @@ impl Report {
 
 /// A short value on one line, or `None` when it needs a multi-line diff.
 fn inline(v: Option<&Value>, unknown: bool) -> Option<String> {
-    if unknown {
+    if unknown && v.and_then(Value::as_str) == Some(UNKNOWN_TEXT) {
         return Some(UNKNOWN_TEXT.to_string());
     }
     let text = match v {
@@ -410,8 +410,8 @@ Plan: 1 to create, 1 to update, 1 to delete, 14 unchanged.
         .into();
         let mut out = String::new();
         write_field(&mut out, &f, Action::Update);
-        assert!(out.contains("-           \"width\": 6"), "{out}");
-        assert!(out.contains("+           \"width\": 12"), "{out}");
+        assert!(out.contains("-       \"width\": 6"), "{out}");
+        assert!(out.contains("+       \"width\": 12"), "{out}");
     }
 
     #[test]

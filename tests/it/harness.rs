@@ -1,0 +1,229 @@
+//! One moto server per test binary on a free loopback port; one AWS account per test,
+//! reached through STS AssumeRole (moto maps those credentials to that account).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::Credentials;
+use serde_json::Value;
+
+pub const REGION: &str = "us-east-1";
+
+static MOTO: OnceLock<String> = OnceLock::new();
+static NEXT_ACCOUNT: AtomicU32 = AtomicU32::new(0);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Starts moto once (installing it if missing) and returns its endpoint.
+pub fn moto_endpoint() -> &'static str {
+    MOTO.get_or_init(|| {
+        if let Ok(url) = std::env::var("VIGIL_TEST_ENDPOINT") {
+            return url;
+        }
+        let install = Command::new(repo().join("scripts/install-moto.sh"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run scripts/install-moto.sh");
+        assert!(install.status.success(), "installing moto failed");
+        let server = String::from_utf8(install.stdout).unwrap().trim().to_string();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // The watchdog stops moto when this test process exits, however it exits.
+        let script = format!(
+            "{server} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+             while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill $m",
+            parent = std::process::id()
+        );
+        Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        format!("http://127.0.0.1:{port}")
+    })
+}
+
+/// A fresh account on the shared server, a temporary desired-state directory, and
+/// a way to run the real `vigil` binary against both.
+pub struct Lab {
+    pub account: String,
+    pub endpoint: String,
+    creds: Credentials,
+    pub tmp: tempfile::TempDir,
+}
+
+impl Lab {
+    pub async fn new() -> Lab {
+        let endpoint = moto_endpoint().to_string();
+        let n = NEXT_ACCOUNT.fetch_add(1, Ordering::SeqCst);
+        let account = format!("{:012}", 100_000_000_000u64 + (std::process::id() as u64 % 100_000) * 1000 + n as u64);
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+            .load()
+            .await;
+        let sts = aws_sdk_sts::Client::new(&base);
+        let c = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/vigil-test"))
+            .role_session_name("vigil-test")
+            .send()
+            .await
+            .expect("AssumeRole on moto")
+            .credentials
+            .expect("credentials");
+        let creds = Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            None,
+            "moto",
+        );
+        Lab {
+            account,
+            endpoint,
+            creds,
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.tmp.path().join("desired-state")
+    }
+
+    /// Writes a file under the desired-state directory.
+    pub fn write(&self, rel: &str, content: &str) {
+        let p = self.dir().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    pub fn remove(&self, rel: &str) {
+        std::fs::remove_file(self.dir().join(rel)).unwrap();
+    }
+
+    /// Copies the repository's desired-state/ into this lab.
+    pub fn copy_repo_desired_state(&self) {
+        copy_dir(&repo().join("desired-state"), &self.dir());
+    }
+
+    pub async fn sdk(&self) -> aws_types::SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(self.creds.clone())
+            .load()
+            .await
+    }
+
+    /// Runs `vigil ARGS` with this lab's credentials and endpoint; `{dir}` expands to the lab directory.
+    pub fn vigil(&self, args: &[&str]) -> Run {
+        let dir = self.dir();
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("{dir}", dir.to_str().unwrap()))
+            .collect();
+        let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(&args)
+            .current_dir(self.tmp.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.tmp.path())
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_REGION", REGION)
+            .env("AWS_ACCESS_KEY_ID", self.creds.access_key_id())
+            .env("AWS_SECRET_ACCESS_KEY", self.creds.secret_access_key())
+            .env("AWS_SESSION_TOKEN", self.creds.session_token().unwrap())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("run vigil");
+        Run::from(out, args)
+    }
+
+    /// `vigil reconcile {dir} --output json ARGS`, parsed.
+    pub fn reconcile_json(&self, extra: &[&str]) -> (Run, Value) {
+        let mut args = vec!["reconcile", "{dir}", "--output", "json"];
+        args.extend_from_slice(extra);
+        let run = self.vigil(&args);
+        let v = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", run.stdout, run.stderr));
+        (run, v)
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub args: Vec<String>,
+}
+
+impl Run {
+    fn from(out: Output, args: Vec<String>) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            args,
+        }
+    }
+
+    /// Asserts the exit code, printing everything when it differs.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "vigil {:?} exited {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.args, self.code, self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// The count of write calls in a JSON report's apiCalls.
+pub fn writes(report: &Value) -> u64 {
+    report["apiCalls"]["writes"].as_u64().expect("apiCalls.writes")
+}
+
+/// `(action, Kind/name)` for each change in a JSON report.
+pub fn changes(report: &Value) -> Vec<(String, String)> {
+    report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap().to_string(),
+                format!("{}/{}", c["kind"].as_str().unwrap(), c["name"].as_str().unwrap()),
+            )
+        })
+        .collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
