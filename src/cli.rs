@@ -25,6 +25,9 @@ pub enum Command {
         /// The desired-state directory.
         #[arg(default_value = "./desired-state")]
         dir: PathBuf,
+        /// Skip the checks that need AWS (managed policies exist, templates validate).
+        #[arg(long)]
+        offline: bool,
     },
     /// Plan and apply the changes that make AWS match the directory.
     Reconcile {

@@ -12,7 +12,7 @@ use crate::reconcile;
 
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
-        Command::Validate { dir } => validate(&dir),
+        Command::Validate { dir, offline } => validate(&dir, offline).await,
         Command::Reconcile {
             dir,
             dry_run,
@@ -44,10 +44,36 @@ fn load(dir: &Path) -> Option<Manifests> {
     }
 }
 
-fn validate(dir: &Path) -> anyhow::Result<Exit> {
+async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
     let Some(m) = load(dir) else {
         return Ok(Exit::Error);
     };
+    // Checks that need AWS (IAM GetPolicy, ValidateTemplate) run only with credentials.
+    if !offline && Aws::has_credentials(m.settings.region.as_deref()).await {
+        let aws = Aws::connect(m.settings.region.as_deref()).await;
+        let checks = m.resources.iter().map(|r| async {
+            let issues = r.kind.remote_validate(&aws, &r.spec).await;
+            issues
+                .0
+                .into_iter()
+                .map(|(path, msg)| manifest::Diagnostic {
+                    file: r.file.clone(),
+                    pos: r.spec_node.locate(&path).pos,
+                    subject: r.id(),
+                    message: msg,
+                })
+                .collect::<Vec<_>>()
+        });
+        let mut found: Vec<_> = futures::future::join_all(checks).await.into_iter().flatten().collect();
+        if !found.is_empty() {
+            found.sort();
+            for d in &found {
+                eprintln!("{d}");
+            }
+            eprintln!("validation failed: {} error{}", found.len(), if found.len() == 1 { "" } else { "s" });
+            return Ok(Exit::Error);
+        }
+    }
     println!(
         "{}: {} resource{} valid{}",
         dir.display(),

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde_json::Value;
 
 use crate::aws::{Aws, AwsError};
-use crate::kinds::{Attrs, KindId, Observed};
+use crate::kinds::{Attrs, KindId, Observed, Wanted};
 use crate::manifest::refs::{self, Target, contains_unknown};
 use crate::manifest::{Manifests, Resource};
 use crate::plan::{Action, Change, FieldView, Failure, Note, Report, Status, Summary};
@@ -58,10 +58,10 @@ pub struct Observation {
 
 /// Observes the given resources: one batched observe per kind, all kinds concurrently.
 pub async fn observe(aws: &Aws, m: &Manifests, which: &BTreeSet<usize>) -> Observation {
-    let mut by_kind: BTreeMap<KindId, BTreeMap<String, Value>> = BTreeMap::new();
+    let mut by_kind: BTreeMap<KindId, Wanted> = BTreeMap::new();
     for &i in which {
         let r = &m.resources[i];
-        by_kind.entry(r.kind).or_default().insert(r.name.clone(), r.spec.clone());
+        by_kind.entry(r.kind).or_default().specs.insert(r.name.clone(), r.spec.clone());
     }
     let results = futures::future::join_all(
         by_kind
@@ -107,6 +107,9 @@ pub fn resolve(m: &Manifests, r: &Resource, aws: &Aws, attrs: &HashMap<usize, At
     };
     refs::substitute_json(&r.spec, &lookup)
 }
+
+/// Attributes that survive an update unchanged.
+const IDENTITY_ATTRIBUTES: &[&str] = &["arn", "name", "id"];
 
 /// Plans, and unless `dry_run`, applies. Failures are per resource: a failed
 /// resource skips its dependents but not the rest.
@@ -188,7 +191,19 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options) -> Result<Report, Sta
             status: Status::Planned,
             error: None,
         };
-        if !opts.dry_run {
+        if opts.dry_run {
+            // What dependents read from a changing resource may change too, except
+            // its identity; they see "(known after apply)".
+            if let Some(a) = attrs.get_mut(&i) {
+                a.retain(|k, _| IDENTITY_ATTRIBUTES.contains(&k.as_str()));
+            }
+            if !contains_unknown(&resolved) {
+                match r.kind.explain(aws, &r.name, &resolved, live).await {
+                    Ok(extra) => change.fields.extend(extra.into_iter().map(FieldView::from)),
+                    Err(e) => change.error = Some(format!("could not compute the detailed plan: {e}")),
+                }
+            }
+        } else {
             let result = if contains_unknown(&resolved) {
                 Err(AwsError::other(
                     "vigil",

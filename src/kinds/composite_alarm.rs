@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::metric_alarm::{all_alarms, read_tags, sync_tags, validate_actions};
-use super::{Attrs, Issues, Kind, with_owner};
+use super::{Attrs, Issues, Kind, Wanted, with_owner};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 
 const SERVICE: &str = "cloudwatch";
@@ -39,6 +39,7 @@ pub struct Spec {
 
 #[derive(Debug, Clone)]
 pub struct Live {
+    pub name: String,
     pub arn: String,
     pub spec: Spec,
 }
@@ -137,25 +138,37 @@ impl Kind for CompositeAlarm {
     }
 
     fn attributes(live: &Live) -> Attrs {
-        Attrs::from([("arn".to_string(), live.arn.clone())])
+        Attrs::from([("arn".to_string(), live.arn.clone()), ("name".to_string(), live.name.clone())])
     }
 
-    async fn observe(aws: &Aws, wanted: &BTreeMap<String, Value>) -> Result<BTreeMap<String, Live>, AwsError> {
+    fn to_spec(live: &Live) -> Spec {
+        let mut spec = live.spec.clone();
+        if let Some(t) = &mut spec.tags {
+            t.remove(super::OWNER_TAG);
+        }
+        spec
+    }
+
+    fn owner(live: &Live) -> Option<&str> {
+        live.spec.tags.as_ref()?.get(super::OWNER_TAG).map(String::as_str)
+    }
+
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
         let pages = all_alarms(aws).await?;
         let mut out = BTreeMap::new();
         let mut tag_reads = Vec::new();
-        for (name, spec) in wanted {
-            let Some(a) = pages.composite.get(name) else { continue };
+        for (name, a) in pages.composite.iter().filter(|(n, _)| wanted.contains(n)) {
             let arn = a
                 .alarm_arn()
                 .map(str::to_string)
                 .unwrap_or_else(|| super::metric_alarm::alarm_arn(&aws.env, name));
-            if spec.get("tags").is_some() {
+            if wanted.all || wanted.spec(name).get("tags").is_some() {
                 tag_reads.push((name.clone(), arn.clone()));
             }
             out.insert(
                 name.clone(),
                 Live {
+                    name: name.clone(),
                     arn,
                     spec: spec_from_live(a),
                 },
@@ -208,7 +221,7 @@ impl Kind for CompositeAlarm {
         if let (Some(l), Some(want)) = (live, &want_tags) {
             sync_tags(aws, &arn, want, &l.spec.tags.clone().unwrap_or_default()).await?;
         }
-        Ok(Attrs::from([("arn".to_string(), arn)]))
+        Ok(Attrs::from([("arn".to_string(), arn), ("name".to_string(), name.to_string())]))
     }
 
     async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
@@ -289,7 +302,7 @@ mod tests {
             cloudwatch: Some(cw),
             ..Default::default()
         });
-        let wanted = BTreeMap::from([("Any".to_string(), Value::Null)]);
+        let wanted = Wanted::names(BTreeMap::from([("Any".to_string(), Value::Null)]));
         let live = CompositeAlarm::observe(&aws, &wanted).await.unwrap();
         assert!(live.is_empty());
         let attrs = CompositeAlarm::apply(&aws, "Any", &spec(), None).await.unwrap();

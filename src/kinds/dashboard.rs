@@ -7,7 +7,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Attrs, Issues, Kind};
+use super::{Attrs, Issues, Kind, Wanted};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 use crate::diff::canonical;
 
@@ -104,7 +104,14 @@ impl Kind for Dashboard {
         Attrs::from([("arn".to_string(), live.arn.clone())])
     }
 
-    async fn observe(aws: &Aws, wanted: &BTreeMap<String, Value>) -> Result<BTreeMap<String, Live>, AwsError> {
+    fn to_spec(live: &Live) -> Spec {
+        Spec {
+            body: Some(live.body.clone()),
+            body_file: None,
+        }
+    }
+
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
         // ListDashboards first; GetDashboard only for declared dashboards that exist.
         let mut existing = BTreeMap::new();
         let mut token = None;
@@ -119,7 +126,7 @@ impl Kind for Dashboard {
                 .aws(SERVICE, "ListDashboards")?;
             for e in out.dashboard_entries() {
                 if let Some(n) = e.dashboard_name()
-                    && wanted.contains_key(n)
+                    && wanted.contains(n)
                 {
                     existing.insert(n.to_string(), e.dashboard_arn().map(str::to_string));
                 }

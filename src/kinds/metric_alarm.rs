@@ -11,7 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Attrs, Issues, Kind, with_owner};
+use super::{Attrs, Issues, Kind, Wanted, with_owner};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 
 const SERVICE: &str = "cloudwatch";
@@ -102,6 +102,7 @@ pub struct MetricSpec {
 /// One live alarm; `tags` is `None` when they were not read.
 #[derive(Debug, Clone)]
 pub struct Live {
+    pub name: String,
     pub arn: String,
     pub spec: Spec,
     pub state: Option<String>,
@@ -519,22 +520,36 @@ impl Kind for MetricAlarm {
     }
 
     fn attributes(live: &Live) -> Attrs {
-        Attrs::from([("arn".to_string(), live.arn.clone())])
+        Attrs::from([("arn".to_string(), live.arn.clone()), ("name".to_string(), live.name.clone())])
     }
 
-    async fn observe(aws: &Aws, wanted: &BTreeMap<String, Value>) -> Result<BTreeMap<String, Live>, AwsError> {
+    fn to_spec(live: &Live) -> Spec {
+        let mut spec = live.spec.clone();
+        if let Some(t) = &mut spec.tags {
+            t.remove(super::OWNER_TAG);
+        }
+        spec
+    }
+
+    fn owner(live: &Live) -> Option<&str> {
+        live.spec.tags.as_ref()?.get(super::OWNER_TAG).map(String::as_str)
+    }
+
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
         let pages = all_alarms(aws).await?;
         let mut out = BTreeMap::new();
         let mut tag_reads = Vec::new();
-        for (name, spec) in wanted {
-            let Some(a) = pages.metric.get(name) else { continue };
+        for (name, a) in pages.metric.iter().filter(|(n, _)| wanted.contains(n)) {
             let arn = a.alarm_arn().map(str::to_string).unwrap_or_else(|| alarm_arn(&aws.env, name));
-            if spec.get("tags").is_some() {
+            // Tags cost a call per alarm: read them only where the manifest manages them,
+            // or when every alarm is wanted (import, prune) and ownership matters.
+            if wanted.all || wanted.spec(name).get("tags").is_some() {
                 tag_reads.push((name.clone(), arn.clone()));
             }
             out.insert(
                 name.clone(),
                 Live {
+                    name: name.clone(),
                     arn,
                     spec: spec_from_live(a),
                     state: a.state_value().map(|s| s.as_str().to_string()),
@@ -631,7 +646,7 @@ impl Kind for MetricAlarm {
             let have = l.spec.tags.clone().unwrap_or_default();
             sync_tags(aws, &arn, want, &have).await?;
         }
-        Ok(Attrs::from([("arn".to_string(), arn)]))
+        Ok(Attrs::from([("arn".to_string(), arn), ("name".to_string(), name.to_string())]))
     }
 
     async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {

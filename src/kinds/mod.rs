@@ -64,18 +64,53 @@ pub struct Observed {
     /// Normalized, in the same shape as the desired state.
     pub state: Value,
     pub attrs: Attrs,
+    /// The live resource as a spec (for import).
+    pub spec: Value,
+    pub owner: Option<String>,
     /// Facts worth telling the user, such as a pending subscription.
     pub notes: Vec<String>,
     pub detail: Arc<dyn Any + Send + Sync>,
 }
 
 impl Debug for Observed {
+    // The kind's own detail is opaque.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Observed")
             .field("state", &self.state)
             .field("attrs", &self.attrs)
             .field("notes", &self.notes)
             .finish()
+    }
+}
+
+/// Which resources an observe should return.
+#[derive(Debug, Clone, Default)]
+pub struct Wanted {
+    /// Declared resources: name to spec as written (references unresolved).
+    pub specs: BTreeMap<String, Value>,
+    /// Return every resource of the kind, declared or not (import, prune).
+    pub all: bool,
+}
+
+impl Wanted {
+    pub fn names(specs: BTreeMap<String, Value>) -> Self {
+        Wanted { specs, all: false }
+    }
+
+    pub fn everything() -> Self {
+        Wanted {
+            specs: BTreeMap::new(),
+            all: true,
+        }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.all || self.specs.contains_key(name)
+    }
+
+    /// The spec as written, or null when the resource is not declared.
+    pub fn spec(&self, name: &str) -> &Value {
+        self.specs.get(name).unwrap_or(&Value::Null)
     }
 }
 
@@ -126,12 +161,33 @@ pub trait Kind: Send + Sync + 'static {
         crate::diff::diff(desired, live, Self::DOCUMENT_FIELDS)
     }
 
-    /// Reads the live state of the wanted resources (name to spec as written, or
-    /// null when only the name is known) in as few calls as the APIs allow.
-    fn observe(
-        aws: &Aws,
-        wanted: &BTreeMap<String, Value>,
-    ) -> impl Future<Output = Result<BTreeMap<String, Self::Live>, AwsError>> + Send;
+    /// Reads the live state of the wanted resources in as few calls as the APIs allow.
+    fn observe(aws: &Aws, wanted: &Wanted) -> impl Future<Output = Result<BTreeMap<String, Self::Live>, AwsError>> + Send;
+
+    /// The live resource written back as a spec, for `vigil import`.
+    fn to_spec(live: &Self::Live) -> Self::Spec;
+
+    /// The `vigil:owner` tag, for kinds that can carry tags and were observed with them.
+    fn owner(_live: &Self::Live) -> Option<&str> {
+        None
+    }
+
+    /// Checks that need AWS but change nothing (IAM GetPolicy, ValidateTemplate);
+    /// run by `vigil validate` only when credentials are available.
+    fn remote_validate(_aws: &Aws, _spec: &Self::Spec) -> impl Future<Output = Issues> + Send {
+        async { Issues::default() }
+    }
+
+    /// Extra detail for a planned change that only AWS can compute, such as the
+    /// resource changes of a CloudFormation change set. Dry runs only.
+    fn explain(
+        _aws: &Aws,
+        _name: &str,
+        _spec: &Self::Spec,
+        _live: Option<&Self::Live>,
+    ) -> impl Future<Output = Result<Vec<FieldDiff>, AwsError>> + Send {
+        async { Ok(Vec::new()) }
+    }
 
     /// Creates or updates; returns the attributes of the result.
     fn apply(
@@ -180,7 +236,7 @@ fn normalize<K: Kind>(spec: &Value, env: &Env) -> Result<Value, String> {
     Ok(K::normalize(&spec_from::<K>(spec)?, env))
 }
 
-async fn observe<K: Kind>(aws: &Aws, wanted: &BTreeMap<String, Value>) -> Result<BTreeMap<String, Observed>, AwsError> {
+async fn observe<K: Kind>(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Observed>, AwsError> {
     let live = K::observe(aws, wanted).await?;
     Ok(live
         .into_iter()
@@ -188,6 +244,8 @@ async fn observe<K: Kind>(aws: &Aws, wanted: &BTreeMap<String, Value>) -> Result
             let obs = Observed {
                 state: K::live_state(&l, &aws.env),
                 attrs: K::attributes(&l),
+                spec: serde_json::to_value(K::to_spec(&l)).expect("specs serialize"),
+                owner: K::owner(&l).map(str::to_string),
                 notes: K::notes(&l),
                 detail: Arc::new(l),
             };
@@ -205,6 +263,18 @@ fn detail<K: Kind>(obs: &Observed) -> &K::Live {
 async fn apply<K: Kind>(aws: &Aws, name: &str, spec: &Value, live: Option<&Observed>) -> Result<Attrs, AwsError> {
     let spec = spec_from::<K>(spec).map_err(|m| AwsError::other("vigil", "Apply", m))?;
     K::apply(aws, name, &spec, live.map(detail::<K>)).await
+}
+
+async fn remote_validate<K: Kind>(aws: &Aws, spec: &Value) -> Issues {
+    match spec_from::<K>(spec) {
+        Ok(s) => K::remote_validate(aws, &s).await,
+        Err(_) => Issues::default(),
+    }
+}
+
+async fn explain<K: Kind>(aws: &Aws, name: &str, spec: &Value, live: Option<&Observed>) -> Result<Vec<FieldDiff>, AwsError> {
+    let spec = spec_from::<K>(spec).map_err(|m| AwsError::other("vigil", "Explain", m))?;
+    K::explain(aws, name, &spec, live.map(detail::<K>)).await
 }
 
 async fn delete<K: Kind>(aws: &Aws, name: &str, live: &Observed) -> Result<(), AwsError> {
@@ -256,7 +326,15 @@ macro_rules! kinds {
                 match self { $(KindId::$variant => <$module::$variant as Kind>::diff(desired, live)),* }
             }
 
-            pub fn observe<'a>(self, aws: &'a Aws, wanted: &'a BTreeMap<String, Value>) -> BoxFuture<'a, Result<BTreeMap<String, Observed>, AwsError>> {
+            pub fn remote_validate<'a>(self, aws: &'a Aws, spec: &'a Value) -> BoxFuture<'a, Issues> {
+                match self { $(KindId::$variant => Box::pin(remote_validate::<$module::$variant>(aws, spec))),* }
+            }
+
+            pub fn explain<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value, live: Option<&'a Observed>) -> BoxFuture<'a, Result<Vec<FieldDiff>, AwsError>> {
+                match self { $(KindId::$variant => Box::pin(explain::<$module::$variant>(aws, name, spec, live))),* }
+            }
+
+            pub fn observe<'a>(self, aws: &'a Aws, wanted: &'a Wanted) -> BoxFuture<'a, Result<BTreeMap<String, Observed>, AwsError>> {
                 match self { $(KindId::$variant => Box::pin(observe::<$module::$variant>(aws, wanted))),* }
             }
 

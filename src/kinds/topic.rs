@@ -6,7 +6,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Attrs, Issues, Kind, with_owner};
+use super::{Attrs, Issues, Kind, Wanted, with_owner};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 use crate::diff::FieldDiff;
 
@@ -222,6 +222,41 @@ impl Kind for Topic {
         Attrs::from([("arn".to_string(), live.arn.clone())])
     }
 
+    fn to_spec(live: &Live) -> Spec {
+        let display = live.attributes.get("DisplayName").and_then(Value::as_str).unwrap_or_default();
+        // Only attributes someone set on purpose: the defaults AWS adds are left out.
+        let attributes = live
+            .attributes
+            .iter()
+            .filter(|(k, v)| {
+                !READ_ONLY.contains(&k.as_str())
+                    && !["DisplayName", "Policy", "DeliveryPolicy", "SignatureVersion", "TracingConfig"].contains(&k.as_str())
+                    && v.as_str() != Some("")
+            })
+            .map(|(k, v)| (k.clone(), attr_value(v)))
+            .collect();
+        let mut tags = live.tags.clone();
+        tags.remove(super::OWNER_TAG);
+        Spec {
+            display_name: (!display.is_empty()).then(|| display.to_string()),
+            attributes,
+            tags,
+            subscriptions: live
+                .subscriptions
+                .iter()
+                .map(|s| Subscription {
+                    protocol: s.protocol.clone(),
+                    endpoint: s.endpoint.clone(),
+                    attributes: BTreeMap::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn owner(live: &Live) -> Option<&str> {
+        live.tags.get(super::OWNER_TAG).map(String::as_str)
+    }
+
     fn notes(live: &Live) -> Vec<String> {
         live.subscriptions
             .iter()
@@ -230,7 +265,7 @@ impl Kind for Topic {
             .collect()
     }
 
-    async fn observe(aws: &Aws, wanted: &BTreeMap<String, Value>) -> Result<BTreeMap<String, Live>, AwsError> {
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
         let sns = &aws.clients.sns;
         let mut arns = BTreeMap::new();
         let mut token = None;
@@ -244,7 +279,7 @@ impl Kind for Topic {
             for t in out.topics() {
                 if let Some(arn) = t.topic_arn()
                     && let Some(name) = arn.rsplit(':').next()
-                    && wanted.contains_key(name)
+                    && wanted.contains(name)
                 {
                     arns.insert(name.to_string(), arn.to_string());
                 }
@@ -256,7 +291,7 @@ impl Kind for Topic {
         }
         futures::stream::iter(arns)
             .map(|(name, arn)| {
-                let spec = wanted.get(&name).cloned().unwrap_or(Value::Null);
+                let spec = wanted.spec(&name).clone();
                 async move { observe_one(aws, &arn, &spec).await.map(|l| (name, l)) }
             })
             .buffer_unordered(8)

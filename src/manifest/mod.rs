@@ -104,6 +104,8 @@ pub struct Resource {
     pub spec: serde_json::Value,
     pub file: String,
     pub pos: Pos,
+    /// The spec with positions, to locate findings made after loading.
+    pub spec_node: Node,
     /// Indices into [`Manifests::resources`] of the resources this one references.
     pub deps: Vec<usize>,
 }
@@ -542,6 +544,7 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
                 spec: json,
                 file: file.clone(),
                 pos: node.pos,
+                spec_node: spec.clone(),
                 deps: Vec::new(),
             },
             spec.clone(),

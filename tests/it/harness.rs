@@ -114,9 +114,6 @@ impl Lab {
         std::fs::write(p, content).unwrap();
     }
 
-    pub fn remove(&self, rel: &str) {
-        std::fs::remove_file(self.dir().join(rel)).unwrap();
-    }
 
     /// Copies the repository's desired-state/ into this lab.
     pub fn copy_repo_desired_state(&self) {
