@@ -122,6 +122,7 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options) -> Result<Report, Sta
     let mut errors = Vec::new();
     let mut summary = Summary::default();
     let mut broken: BTreeSet<usize> = BTreeSet::new();
+    let mut applied: Vec<(usize, Value)> = Vec::new();
 
     for (i, r) in m.resources.iter().enumerate() {
         if !needed.contains(&i) {
@@ -199,7 +200,11 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options) -> Result<Report, Sta
             }
             if !contains_unknown(&resolved) {
                 match r.kind.explain(aws, &r.name, &resolved, live).await {
-                    Ok(extra) => change.fields.extend(extra.into_iter().map(FieldView::from)),
+                    Ok(Some(extra)) => change.fields.extend(extra.into_iter().map(FieldView::from)),
+                    Ok(None) => {
+                        summary.unchanged += 1;
+                        continue;
+                    }
                     Err(e) => change.error = Some(format!("could not compute the detailed plan: {e}")),
                 }
             }
@@ -218,6 +223,7 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options) -> Result<Report, Sta
                 Ok(a) => {
                     attrs.insert(i, a);
                     change.status = Status::Applied;
+                    applied.push((i, resolved));
                 }
                 Err(e) => {
                     broken.insert(i);
@@ -233,6 +239,17 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options) -> Result<Report, Sta
             Action::Delete => summary.delete += 1,
         }
         changes.push(change);
+    }
+    // Second steps, in dependency order, once everything else exists.
+    for (i, resolved) in applied {
+        let r = &m.resources[i];
+        if let Err(e) = r.kind.finalize(aws, &r.name, &resolved).await
+            && let Some(c) = changes.iter_mut().find(|c| c.kind == r.kind.name() && c.name == r.name)
+        {
+            c.status = Status::Failed;
+            c.error = Some(e.to_string());
+            summary.failed += 1;
+        }
     }
     Ok(Report {
         dry_run: opts.dry_run,

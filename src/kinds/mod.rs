@@ -180,13 +180,25 @@ pub trait Kind: Send + Sync + 'static {
 
     /// Extra detail for a planned change that only AWS can compute, such as the
     /// resource changes of a CloudFormation change set. Dry runs only.
+    /// `None` means AWS says nothing would change after all.
     fn explain(
         _aws: &Aws,
         _name: &str,
         _spec: &Self::Spec,
         _live: Option<&Self::Live>,
-    ) -> impl Future<Output = Result<Vec<FieldDiff>, AwsError>> + Send {
-        async { Ok(Vec::new()) }
+    ) -> impl Future<Output = Result<Option<Vec<FieldDiff>>, AwsError>> + Send {
+        async { Ok(Some(Vec::new())) }
+    }
+
+    /// A second step run after every resource has been applied, in dependency
+    /// order, for resources this run applied. The Config recorder starts
+    /// recording here, once its delivery channel exists.
+    fn finalize(
+        _aws: &Aws,
+        _name: &str,
+        _spec: &Self::Spec,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        async { Ok(()) }
     }
 
     /// Creates or updates; returns the attributes of the result.
@@ -272,9 +284,14 @@ async fn remote_validate<K: Kind>(aws: &Aws, spec: &Value) -> Issues {
     }
 }
 
-async fn explain<K: Kind>(aws: &Aws, name: &str, spec: &Value, live: Option<&Observed>) -> Result<Vec<FieldDiff>, AwsError> {
+async fn explain<K: Kind>(aws: &Aws, name: &str, spec: &Value, live: Option<&Observed>) -> Result<Option<Vec<FieldDiff>>, AwsError> {
     let spec = spec_from::<K>(spec).map_err(|m| AwsError::other("vigil", "Explain", m))?;
     K::explain(aws, name, &spec, live.map(detail::<K>)).await
+}
+
+async fn finalize<K: Kind>(aws: &Aws, name: &str, spec: &Value) -> Result<(), AwsError> {
+    let spec = spec_from::<K>(spec).map_err(|m| AwsError::other("vigil", "Finalize", m))?;
+    K::finalize(aws, name, &spec).await
 }
 
 async fn delete<K: Kind>(aws: &Aws, name: &str, live: &Observed) -> Result<(), AwsError> {
@@ -330,8 +347,12 @@ macro_rules! kinds {
                 match self { $(KindId::$variant => Box::pin(remote_validate::<$module::$variant>(aws, spec))),* }
             }
 
-            pub fn explain<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value, live: Option<&'a Observed>) -> BoxFuture<'a, Result<Vec<FieldDiff>, AwsError>> {
+            pub fn explain<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value, live: Option<&'a Observed>) -> BoxFuture<'a, Result<Option<Vec<FieldDiff>>, AwsError>> {
                 match self { $(KindId::$variant => Box::pin(explain::<$module::$variant>(aws, name, spec, live))),* }
+            }
+
+            pub fn finalize<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value) -> BoxFuture<'a, Result<(), AwsError>> {
+                match self { $(KindId::$variant => Box::pin(finalize::<$module::$variant>(aws, name, spec))),* }
             }
 
             pub fn observe<'a>(self, aws: &'a Aws, wanted: &'a Wanted) -> BoxFuture<'a, Result<BTreeMap<String, Observed>, AwsError>> {

@@ -22,7 +22,7 @@ const LAB_RESOURCES: &[&str] = &[
 #[tokio::test]
 async fn dry_run_on_an_empty_account_plans_creates_and_writes_nothing() {
     let lab = Lab::new().await;
-    lab.copy_repo_desired_state();
+    lab.copy_fixture("foundation");
     let (run, report) = lab.reconcile_json(&["--dry-run", "--detailed-exitcode"]);
     run.expect_code(2);
     for id in LAB_RESOURCES {
@@ -39,7 +39,7 @@ async fn dry_run_on_an_empty_account_plans_creates_and_writes_nothing() {
 #[tokio::test]
 async fn apply_then_second_run_is_clean_with_zero_writes() {
     let lab = Lab::new().await;
-    lab.copy_repo_desired_state();
+    lab.copy_fixture("foundation");
     let (run, report) = lab.reconcile_json(&[]);
     run.expect_code(0);
     assert_eq!(report["summary"]["create"], 6, "{report:#}");
@@ -73,7 +73,7 @@ async fn apply_then_second_run_is_clean_with_zero_writes() {
 #[tokio::test]
 async fn out_of_band_changes_show_as_updates_and_are_put_back() {
     let lab = Lab::new().await;
-    lab.copy_repo_desired_state();
+    lab.copy_fixture("foundation");
     lab.reconcile_json(&[]).0.expect_code(0);
 
     let cw = aws_sdk_cloudwatch::Client::new(&lab.sdk().await);
@@ -151,7 +151,7 @@ async fn out_of_band_changes_show_as_updates_and_are_put_back() {
 #[tokio::test]
 async fn a_bad_manifest_exits_1_with_a_located_error_and_no_calls() {
     let lab = Lab::new().await;
-    lab.copy_repo_desired_state();
+    lab.copy_fixture("foundation");
     lab.write(
         "alarms/bad.yaml",
         "apiVersion: vigil/v1\nkind: MetricAlarm\nmetadata:\n  name: Bad\nspec:\n  namespace: AWS/EC2\n  metricName: CPUUtilization\n  statistic: Average\n  period: 90\n  evaluationPeriods: 1\n  threshold: 1\n  comparisonOperator: GreaterThanThreshold\n",
@@ -178,7 +178,7 @@ async fn a_bad_manifest_exits_1_with_a_located_error_and_no_calls() {
 #[tokio::test]
 async fn the_wrong_account_is_refused_before_any_other_call() {
     let lab = Lab::new().await;
-    lab.copy_repo_desired_state();
+    lab.copy_fixture("foundation");
     lab.write(
         "settings.yaml",
         "apiVersion: vigil/v1\nkind: Settings\nmetadata: {name: default}\nspec:\n  region: us-east-1\n  accountId: \"999999999999\"\n",
@@ -194,7 +194,7 @@ async fn the_wrong_account_is_refused_before_any_other_call() {
 #[tokio::test]
 async fn only_limits_changes_but_reads_references() {
     let lab = Lab::new().await;
-    lab.copy_repo_desired_state();
+    lab.copy_fixture("foundation");
     let (run, report) = lab.reconcile_json(&["--only", "Topic/monitoring-lab-alerts"]);
     run.expect_code(0);
     assert_eq!(changes(&report), vec![("create".into(), "Topic/monitoring-lab-alerts".into())]);
@@ -213,7 +213,7 @@ async fn only_limits_changes_but_reads_references() {
 #[tokio::test]
 async fn markdown_plan_for_a_pull_request() {
     let lab = Lab::new().await;
-    lab.copy_repo_desired_state();
+    lab.copy_fixture("foundation");
     let run = lab.vigil(&["reconcile", "{dir}", "--dry-run", "--output", "markdown"]);
     run.expect_code(0);
     assert!(run.stdout.starts_with("#### vigil plan: 6 to create"), "{}", run.stdout);
@@ -223,7 +223,7 @@ async fn markdown_plan_for_a_pull_request() {
 #[tokio::test]
 async fn delete_removes_each_kind() {
     let lab = Lab::new().await;
-    lab.copy_repo_desired_state();
+    lab.copy_fixture("foundation");
     lab.reconcile_json(&[]).0.expect_code(0);
     let mut aws = vigil::aws::Aws::from_sdk_config(&lab.sdk().await);
     aws.env.account_id = lab.account.clone();

@@ -1,4 +1,5 @@
 //! One moto server per test binary on a free loopback port; one AWS account per test,
+#![allow(dead_code)] // shared by test modules; not every module uses every helper
 //! reached through STS AssumeRole (moto maps those credentials to that account).
 
 use std::net::TcpListener;
@@ -118,6 +119,15 @@ impl Lab {
     /// Copies the repository's desired-state/ into this lab.
     pub fn copy_repo_desired_state(&self) {
         copy_dir(&repo().join("desired-state"), &self.dir());
+    }
+
+    /// Copies `tests/fixtures/NAME/` into this lab's desired-state.
+    pub fn copy_fixture(&self, name: &str) {
+        copy_dir(&repo().join("tests/fixtures").join(name), &self.dir());
+    }
+
+    pub fn remove(&self, rel: &str) {
+        std::fs::remove_file(self.dir().join(rel)).unwrap();
     }
 
     pub async fn sdk(&self) -> aws_types::SdkConfig {
