@@ -44,5 +44,8 @@ pub enum Command {
         /// Limit to these resources (Kind/name); repeatable. Their references are read, not changed.
         #[arg(long, value_name = "KIND/NAME")]
         only: Vec<String>,
+        /// Also write the JSON report to this file, whatever --output says.
+        #[arg(long, value_name = "FILE")]
+        json_report: Option<PathBuf>,
     },
 }

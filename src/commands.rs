@@ -19,9 +19,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             output,
             detailed_exitcode,
             only,
+            json_report,
         } => {
             let opts = reconcile::Options { dry_run, only };
-            reconcile_cmd(&dir, &opts, output, detailed_exitcode).await
+            reconcile_cmd(&dir, &opts, output, detailed_exitcode, json_report.as_deref()).await
         }
     }
 }
@@ -117,7 +118,13 @@ pub async fn connect(m: &Manifests) -> anyhow::Result<(Aws, Option<String>)> {
     Ok((aws, None))
 }
 
-async fn reconcile_cmd(dir: &Path, opts: &reconcile::Options, output: Output, detailed: bool) -> anyhow::Result<Exit> {
+async fn reconcile_cmd(
+    dir: &Path,
+    opts: &reconcile::Options,
+    output: Output,
+    detailed: bool,
+    json_report: Option<&Path>,
+) -> anyhow::Result<Exit> {
     let Some(m) = load(dir) else {
         return Ok(Exit::Error);
     };
@@ -129,6 +136,9 @@ async fn reconcile_cmd(dir: &Path, opts: &reconcile::Options, output: Output, de
         Ok(r) => r,
         Err(e) => return Ok(stop(&aws, output, "usage", &format!("error: {e}"), Exit::Error)),
     };
+    if let Some(path) = json_report {
+        std::fs::write(path, report.to_json()).with_context(|| format!("writing {}", path.display()))?;
+    }
     match output {
         Output::Text => print!("{}", report.to_text()),
         Output::Json => println!("{}", report.to_json()),
