@@ -18,9 +18,16 @@ pub enum Output {
     Markdown,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DriftOutput {
+    Text,
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check the manifests offline: syntax, schema, references. Makes no AWS calls.
+    /// Check the manifests: syntax, schema, references. Offline checks always; with
+    /// credentials, also the read-only checks that need AWS.
     Validate {
         /// The desired-state directory.
         #[arg(default_value = "./desired-state")]
@@ -36,6 +43,9 @@ pub enum Command {
         /// Print the plan; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Delete owned resources that left the directory (also Settings.prune).
+        #[arg(long)]
+        prune: bool,
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
         /// Exit 2 when changes are pending, 0 when there are none.
@@ -47,5 +57,32 @@ pub enum Command {
         /// Also write the JSON report to this file, whatever --output says.
         #[arg(long, value_name = "FILE")]
         json_report: Option<PathBuf>,
+    },
+    /// Report drift (AWS changed outside vigil) apart from pending changes (git changed). Exit 3 on drift.
+    Drift {
+        #[arg(default_value = "./desired-state")]
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = DriftOutput::Text)]
+        output: DriftOutput,
+    },
+    /// Write manifests for resources that already exist, so they can be adopted.
+    Import {
+        /// The directory to write (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Only these kinds; repeatable.
+        #[arg(long = "kind", value_name = "KIND")]
+        kinds: Vec<String>,
+        /// Only resources whose name starts with this.
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+    /// Delete every resource vigil owns, in reverse dependency order; keeps those with deletion policy retain.
+    Destroy {
+        #[arg(default_value = "./desired-state")]
+        dir: PathBuf,
+        /// Print what would be deleted; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }

@@ -5,10 +5,12 @@ use std::path::Path;
 use anyhow::Context as _;
 
 use crate::aws::Aws;
-use crate::cli::{Cli, Command, Output};
+use crate::cli::{Cli, Command, DriftOutput, Output};
 use crate::exit::Exit;
+use crate::kinds::KindId;
 use crate::manifest::{self, Manifests};
-use crate::reconcile;
+use crate::reconcile::{self, StartError};
+use crate::state;
 
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
@@ -16,19 +18,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Reconcile {
             dir,
             dry_run,
+            prune,
             output,
             detailed_exitcode,
             only,
             json_report,
         } => {
-            let opts = reconcile::Options { dry_run, only };
+            let opts = reconcile::Options { dry_run, only, prune };
             reconcile_cmd(&dir, &opts, output, detailed_exitcode, json_report.as_deref()).await
         }
+        Command::Drift { dir, output } => drift_cmd(&dir, output).await,
+        Command::Import { out, kinds, prefix } => import_cmd(&out, &kinds, prefix).await,
+        Command::Destroy { dir, dry_run } => destroy_cmd(&dir, dry_run).await,
     }
 }
 
 /// Loads the directory, printing every located error.
-fn load(dir: &Path) -> Option<Manifests> {
+pub fn load(dir: &Path) -> Option<Manifests> {
     match manifest::load(dir) {
         Ok(m) => Some(m),
         Err(errors) => {
@@ -86,9 +92,9 @@ async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
 }
 
 /// A run that stopped before planning: printed on stderr, and as JSON for `--output json`.
-fn stop(aws: &Aws, output: Output, class: &str, message: &str, exit: Exit) -> Exit {
+fn stop(aws: &Aws, json: bool, class: &str, message: &str, exit: Exit) -> Exit {
     eprintln!("{message}");
-    if output == Output::Json {
+    if json {
         let doc = serde_json::json!({
             "error": {"class": class, "message": message},
             "apiCalls": aws.calls.snapshot(),
@@ -98,7 +104,7 @@ fn stop(aws: &Aws, output: Output, class: &str, message: &str, exit: Exit) -> Ex
     exit
 }
 
-/// Connects and applies the account guard. `Err(message)` means a safety guard refused.
+/// Connects and applies the account guard. `Some(message)` means the guard refused.
 pub async fn connect(m: &Manifests) -> anyhow::Result<(Aws, Option<String>)> {
     let mut aws = Aws::connect(m.settings.region.as_deref()).await;
     aws.env.owner = m.settings.owner.clone();
@@ -118,6 +124,21 @@ pub async fn connect(m: &Manifests) -> anyhow::Result<(Aws, Option<String>)> {
     Ok((aws, None))
 }
 
+/// Where the inventory lives for this directory and account.
+pub fn store(m: &Manifests, aws: &Aws) -> state::Location {
+    m.settings
+        .inventory
+        .clone()
+        .unwrap_or_else(|| state::Location::default_file(&aws.env.account_id, &aws.env.region))
+}
+
+fn start_error(aws: &Aws, json: bool, e: StartError) -> Exit {
+    match e {
+        StartError::Refused(msg) => stop(aws, json, "refused", &format!("refused: {msg}"), Exit::Refused),
+        other => stop(aws, json, "error", &format!("error: {other}"), Exit::Error),
+    }
+}
+
 async fn reconcile_cmd(
     dir: &Path,
     opts: &reconcile::Options,
@@ -128,13 +149,14 @@ async fn reconcile_cmd(
     let Some(m) = load(dir) else {
         return Ok(Exit::Error);
     };
+    let json = output == Output::Json;
     let (aws, refused) = connect(&m).await?;
     if let Some(msg) = refused {
-        return Ok(stop(&aws, output, "refused", &msg, Exit::Refused));
+        return Ok(stop(&aws, json, "refused", &msg, Exit::Refused));
     }
-    let report = match reconcile::run(&aws, &m, opts).await {
+    let report = match reconcile::run(&aws, &m, opts, &store(&m, &aws)).await {
         Ok(r) => r,
-        Err(e) => return Ok(stop(&aws, output, "usage", &format!("error: {e}"), Exit::Error)),
+        Err(e) => return Ok(start_error(&aws, json, e)),
     };
     if let Some(path) = json_report {
         std::fs::write(path, report.to_json()).with_context(|| format!("writing {}", path.display()))?;
@@ -146,9 +168,94 @@ async fn reconcile_cmd(
     }
     Ok(if report.failed() {
         Exit::Error
+    } else if report.refused() {
+        Exit::Refused
     } else if detailed && opts.dry_run && report.has_changes() {
         Exit::Changes
     } else {
         Exit::Ok
     })
+}
+
+async fn drift_cmd(dir: &Path, output: DriftOutput) -> anyhow::Result<Exit> {
+    let Some(m) = load(dir) else {
+        return Ok(Exit::Error);
+    };
+    let json = output == DriftOutput::Json;
+    let (aws, refused) = connect(&m).await?;
+    if let Some(msg) = refused {
+        return Ok(stop(&aws, json, "refused", &msg, Exit::Refused));
+    }
+    let report = match crate::drift::run(&aws, &m, &store(&m, &aws)).await {
+        Ok(r) => r,
+        Err(e) => return Ok(start_error(&aws, json, e)),
+    };
+    match output {
+        DriftOutput::Text => print!("{}", report.to_text()),
+        DriftOutput::Json => println!("{}", report.to_json()),
+    }
+    Ok(if !report.errors.is_empty() {
+        Exit::Error
+    } else if report.has_drift() {
+        Exit::Drift
+    } else {
+        Exit::Ok
+    })
+}
+
+async fn import_cmd(out: &Path, kinds: &[String], prefix: Option<String>) -> anyhow::Result<Exit> {
+    let mut parsed = Vec::new();
+    for k in kinds {
+        match KindId::parse(k) {
+            Some(k) => parsed.push(k),
+            None => {
+                let all: Vec<&str> = KindId::ALL.iter().map(|k| k.name()).collect();
+                eprintln!("error: --kind {k}: unknown kind; expected one of {}", all.join(", "));
+                return Ok(Exit::Error);
+            }
+        }
+    }
+    let mut aws = Aws::connect(None).await;
+    aws.env.account_id = aws
+        .caller_account()
+        .await
+        .context("cannot identify the AWS account (STS GetCallerIdentity); check your credentials")?;
+    let inv = state::Location::default_file(&aws.env.account_id, &aws.env.region)
+        .load(&aws)
+        .await?;
+    let opts = crate::import::Options {
+        out: out.to_path_buf(),
+        kinds: parsed,
+        prefix,
+    };
+    let imported = crate::import::run(&aws, &opts, &inv).await?;
+    for s in &imported.skipped {
+        eprintln!("skipped {s}");
+    }
+    for f in &imported.files {
+        println!("wrote {}", f.display());
+    }
+    eprintln!(
+        "imported {} resource{} into {}",
+        imported.files.len().saturating_sub(1),
+        if imported.files.len() == 2 { "" } else { "s" },
+        out.display()
+    );
+    Ok(Exit::Ok)
+}
+
+async fn destroy_cmd(dir: &Path, dry_run: bool) -> anyhow::Result<Exit> {
+    let Some(m) = load(dir) else {
+        return Ok(Exit::Error);
+    };
+    let (aws, refused) = connect(&m).await?;
+    if let Some(msg) = refused {
+        return Ok(stop(&aws, false, "refused", &msg, Exit::Refused));
+    }
+    let report = match crate::destroy::run(&aws, &m, &store(&m, &aws), dry_run).await {
+        Ok(r) => r,
+        Err(e) => return Ok(start_error(&aws, false, e)),
+    };
+    print!("{}", report.to_text());
+    Ok(if report.failed() { Exit::Error } else { Exit::Ok })
 }

@@ -3,9 +3,14 @@
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod destroy;
 pub mod diff;
+pub mod drift;
 pub mod exit;
+pub mod git;
+pub mod import;
 pub mod kinds;
 pub mod manifest;
 pub mod plan;
 pub mod reconcile;
+pub mod state;

@@ -15,6 +15,8 @@ use crate::manifest::refs::{UNKNOWN, UNKNOWN_TEXT};
 pub enum Action {
     Create,
     Update,
+    /// Take over an existing resource vigil did not create (`vigil/adopt`).
+    Adopt,
     Delete,
 }
 
@@ -22,7 +24,7 @@ impl Action {
     fn symbol(self) -> char {
         match self {
             Action::Create => '+',
-            Action::Update => '~',
+            Action::Update | Action::Adopt => '~',
             Action::Delete => '-',
         }
     }
@@ -31,6 +33,7 @@ impl Action {
         match self {
             Action::Create => "create",
             Action::Update => "update",
+            Action::Adopt => "adopt",
             Action::Delete => "delete",
         }
     }
@@ -122,9 +125,12 @@ fn scrub(v: &Value) -> Value {
 pub struct Summary {
     pub create: usize,
     pub update: usize,
+    pub adopt: usize,
     pub delete: usize,
     pub unchanged: usize,
     pub failed: usize,
+    /// Resources a safety rule would not touch (not owned, or another owner's).
+    pub refused: usize,
 }
 
 /// Something worth telling that is neither a change nor an error.
@@ -153,7 +159,11 @@ impl Report {
     }
 
     pub fn failed(&self) -> bool {
-        !self.errors.is_empty() || self.changes.iter().any(|c| c.status == Status::Failed)
+        self.summary.failed > 0 || self.changes.iter().any(|c| c.status == Status::Failed)
+    }
+
+    pub fn refused(&self) -> bool {
+        self.summary.refused > 0
     }
 
     pub fn to_json(&self) -> String {
@@ -206,8 +216,14 @@ impl Report {
                 s.unchanged
             );
         }
+        if s.adopt > 0 {
+            let _ = write!(out, " {} to adopt.", s.adopt);
+        }
         if s.failed > 0 {
             let _ = write!(out, " {} failed.", s.failed);
+        }
+        if s.refused > 0 {
+            let _ = write!(out, " {} refused.", s.refused);
         }
         out.push('\n');
         out
@@ -236,13 +252,18 @@ impl Report {
                     (Status::Failed, _) => "❌",
                     (_, Action::Create) => "➕",
                     (_, Action::Update) => "🔄",
+                    (_, Action::Adopt) => "📥",
                     (_, Action::Delete) => "🗑️",
                 };
                 let _ = writeln!(out, "| {icon} | `{}` | {} |", c.id(), c.action.word());
             }
             out.push('\n');
         }
-        for c in self.changes.iter().filter(|c| c.action == Action::Update || c.error.is_some()) {
+        for c in self
+            .changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Update | Action::Adopt) || c.error.is_some())
+        {
             let _ = writeln!(out, "<details><summary><code>{}</code> {}</summary>\n\n```diff", c.id(), c.action.word());
             for f in &c.fields {
                 let mut block = String::new();
@@ -371,7 +392,13 @@ mod tests {
                     error: None,
                 },
             ],
-            summary: Summary { create: 1, update: 1, delete: 1, unchanged: 14, failed: 0 },
+            summary: Summary {
+                create: 1,
+                update: 1,
+                delete: 1,
+                unchanged: 14,
+                ..Summary::default()
+            },
             notes: vec![],
             errors: vec![],
             api_calls: ApiCalls::default(),

@@ -1,27 +1,60 @@
 //! load → resolve → observe → diff → plan → apply → report.
+//!
+//! Safety rules live here: nothing is written before every guard has passed;
+//! a resource vigil does not own is never changed unless adoption is asked for;
+//! nothing is deleted from a failed or partial observation.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, ErrorClass};
 use crate::kinds::{Attrs, KindId, Observed, Wanted};
 use crate::manifest::refs::{self, Target, contains_unknown};
 use crate::manifest::{Manifests, Resource};
-use crate::plan::{Action, Change, FieldView, Failure, Note, Report, Status, Summary};
+use crate::plan::{Action, Change, Failure, FieldView, Note, Report, Status, Summary};
+use crate::state::{self, Entry, EntryState, Inventory};
+
+/// What reconcile does about drift on a resource (`vigil/drift`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DriftMode {
+    #[default]
+    Correct,
+    Warn,
+    Ignore,
+}
+
+impl DriftMode {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "correct" => Some(DriftMode::Correct),
+            "warn" => Some(DriftMode::Warn),
+            "ignore" => Some(DriftMode::Ignore),
+            _ => None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub dry_run: bool,
     /// `Kind/name` filters; empty means everything.
     pub only: Vec<String>,
+    /// Delete owned resources that left the directory.
+    pub prune: bool,
 }
 
-/// Why a reconcile could not start.
+/// Why a reconcile stopped before writing anything.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("--only {0}: no such resource in the directory; use Kind/name as declared")]
     UnknownOnly(String),
+    /// A safety guard refused; nothing was written.
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error(transparent)]
+    State(#[from] state::StateError),
 }
 
 /// Selected resources and everything they reference (needed to resolve references).
@@ -50,18 +83,35 @@ fn selection(m: &Manifests, only: &[String]) -> Result<(BTreeSet<usize>, BTreeSe
     Ok((selected, needed))
 }
 
-/// Live state per resource index, and per-kind observation failures.
+/// Live state per declared resource index, undeclared extras by `Kind/name`,
+/// and per-kind observation failures.
 pub struct Observation {
     pub live: HashMap<usize, Observed>,
+    pub extra: BTreeMap<String, Observed>,
     pub failed: HashMap<KindId, AwsError>,
 }
 
-/// Observes the given resources: one batched observe per kind, all kinds concurrently.
-pub async fn observe(aws: &Aws, m: &Manifests, which: &BTreeSet<usize>) -> Observation {
+/// Observes declared resources `which` plus undeclared `extra` keys (`Kind/name`):
+/// one batched observe per kind, all kinds concurrently. `inv` says which names
+/// vigil already owns, so kinds that read ownership lazily know where it matters.
+pub async fn observe_with(
+    aws: &Aws,
+    m: &Manifests,
+    which: &BTreeSet<usize>,
+    extra: &BTreeSet<(KindId, String)>,
+    inv: &Inventory,
+) -> Observation {
     let mut by_kind: BTreeMap<KindId, Wanted> = BTreeMap::new();
     for &i in which {
         let r = &m.resources[i];
-        by_kind.entry(r.kind).or_default().specs.insert(r.name.clone(), r.spec.clone());
+        let w = by_kind.entry(r.kind).or_default();
+        w.specs.insert(r.name.clone(), r.spec.clone());
+        if !inv.owns(r.kind.name(), &r.name) {
+            w.unowned.insert(r.name.clone());
+        }
+    }
+    for (kind, name) in extra {
+        by_kind.entry(*kind).or_default().specs.insert(name.clone(), Value::Null);
     }
     let results = futures::future::join_all(
         by_kind
@@ -70,13 +120,20 @@ pub async fn observe(aws: &Aws, m: &Manifests, which: &BTreeSet<usize>) -> Obser
     )
     .await;
     let mut live = HashMap::new();
+    let mut extra_live = BTreeMap::new();
     let mut failed = HashMap::new();
     for (kind, result) in results {
         match result {
             Ok(found) => {
                 for (name, obs) in found {
-                    if let Some(i) = m.find(kind, &name) {
-                        live.insert(i, obs);
+                    match m.find(kind, &name) {
+                        Some(i) if which.contains(&i) => {
+                            live.insert(i, obs);
+                        }
+                        _ if extra.contains(&(kind, name.clone())) => {
+                            extra_live.insert(state::key(kind.name(), &name), obs);
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -85,7 +142,16 @@ pub async fn observe(aws: &Aws, m: &Manifests, which: &BTreeSet<usize>) -> Obser
             }
         }
     }
-    Observation { live, failed }
+    Observation {
+        live,
+        extra: extra_live,
+        failed,
+    }
+}
+
+/// Observes the given declared resources (no inventory).
+pub async fn observe(aws: &Aws, m: &Manifests, which: &BTreeSet<usize>) -> Observation {
+    observe_with(aws, m, which, &BTreeSet::new(), &Inventory::default()).await
 }
 
 /// Resolves the references in one resource's spec; unknown values become markers.
@@ -111,18 +177,142 @@ pub fn resolve(m: &Manifests, r: &Resource, aws: &Aws, attrs: &HashMap<usize, At
 /// Attributes that survive an update unchanged.
 const IDENTITY_ATTRIBUTES: &[&str] = &["arn", "name", "id"];
 
+/// Who a live resource belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    Owned,
+    /// Exists, but nothing says vigil made it.
+    Unowned,
+    /// Tagged by another vigil owner: never touched.
+    Foreign(String),
+}
+
+pub fn ownership(inv: &Inventory, owner: &str, kind: KindId, name: &str, live: &Observed) -> Ownership {
+    match &live.owner {
+        Some(o) if o == owner => Ownership::Owned,
+        Some(o) => Ownership::Foreign(o.clone()),
+        None if inv.owns(kind.name(), name) => Ownership::Owned,
+        None => Ownership::Unowned,
+    }
+}
+
+/// The drift mode of a resource: its annotation, else the Settings default.
+pub fn drift_mode(m: &Manifests, r: &Resource) -> DriftMode {
+    r.annotation("vigil/drift")
+        .and_then(DriftMode::parse)
+        .unwrap_or(m.settings.drift)
+}
+
+pub fn deletion_policy(r: &Resource) -> &'static str {
+    match r.annotation("vigil/deletion-policy") {
+        Some("retain") => "retain",
+        Some("delete") => "delete",
+        _ if r.kind.retain_by_default() => "retain",
+        _ => "delete",
+    }
+}
+
 /// Plans, and unless `dry_run`, applies. Failures are per resource: a failed
 /// resource skips its dependents but not the rest.
-pub async fn run(aws: &Aws, m: &Manifests, opts: &Options) -> Result<Report, StartError> {
+pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Location) -> Result<Report, StartError> {
     let (selected, needed) = selection(m, &opts.only)?;
-    let obs = observe(aws, m, &needed).await;
+    let prune = (opts.prune || m.settings.prune) && opts.only.is_empty();
+    let mut inv = store.load(aws).await?;
+    let loaded = inv.clone();
+
+    if prune && m.resources.is_empty() {
+        return Err(StartError::Refused(
+            "prune is on but the directory declares no resources (missing, empty, or only Settings); \
+             vigil will not delete everything it owns. Run `vigil destroy` to do that on purpose"
+                .into(),
+        ));
+    }
+    if prune && !m.settings_declared && inv.settings_declared {
+        return Err(StartError::Refused(
+            "prune is on but the directory has no Settings document, and it had one last time; \
+             a wrong or partial checkout must not prune. Restore Settings, or run without --prune"
+                .into(),
+        ));
+    }
+
+    // Owned resources that left the directory.
+    let declared: BTreeSet<String> = m.resources.iter().map(Resource::id).collect();
+    let mut orphans: BTreeSet<(KindId, String)> = BTreeSet::new();
+    let mut unknown_kinds = Vec::new();
+    if prune {
+        for (key, e) in &inv.resources {
+            if declared.contains(key) {
+                continue;
+            }
+            match KindId::parse(&e.kind) {
+                Some(k) => {
+                    orphans.insert((k, e.name.clone()));
+                }
+                None => unknown_kinds.push(key.clone()),
+            }
+        }
+    }
+
+    let obs = observe_with(aws, m, &needed, &orphans, &inv).await;
     let mut attrs: HashMap<usize, Attrs> = obs.live.iter().map(|(i, o)| (*i, o.attrs.clone())).collect();
     let mut changes = Vec::new();
     let mut notes = Vec::new();
     let mut errors = Vec::new();
     let mut summary = Summary::default();
+
+    // Deletions are decided before any write, so the guard can refuse the whole run.
+    let mut deletions: Vec<(KindId, String, Observed)> = Vec::new();
+    let mut forget: Vec<String> = Vec::new();
+    if prune {
+        if let Some((kind, e)) = obs.failed.iter().next() {
+            errors.push(Failure {
+                kind: kind.name().to_string(),
+                name: "*".into(),
+                class: e.class,
+                message: format!("prune skipped: observing {kind} failed, and vigil never deletes from a partial observation: {e}"),
+            });
+            summary.failed += 1;
+        } else {
+            for key in &unknown_kinds {
+                notes.push(Note {
+                    kind: "inventory".into(),
+                    name: key.clone(),
+                    message: "this vigil does not know the kind; left alone".into(),
+                });
+            }
+            for (kind, name) in &orphans {
+                let key = state::key(kind.name(), name);
+                let entry = &inv.resources[&key];
+                match obs.extra.get(&key) {
+                    None => forget.push(key),
+                    Some(_) if entry.deletion_policy == "retain" => {
+                        notes.push(Note {
+                            kind: kind.name().to_string(),
+                            name: name.clone(),
+                            message: "left the directory; deletion policy retain: no longer managed, not deleted".into(),
+                        });
+                        forget.push(key);
+                    }
+                    Some(live) => deletions.push((*kind, name.clone(), live.clone())),
+                }
+            }
+            order_deletions(&mut deletions, &inv);
+            let max = m.settings.max_deletions as usize;
+            if deletions.len() > max {
+                let list: Vec<String> = deletions.iter().map(|(k, n, _)| format!("  - {k}/{n}")).collect();
+                return Err(StartError::Refused(format!(
+                    "prune would delete {} resources, more than Settings.maxDeletions ({max}); nothing was changed:\n{}",
+                    deletions.len(),
+                    list.join("\n")
+                )));
+            }
+        }
+    }
+
     let mut broken: BTreeSet<usize> = BTreeSet::new();
     let mut applied: Vec<(usize, Value)> = Vec::new();
+    let mut intents_written = false;
+    let revision = crate::git::revision(&m.dir);
 
     for (i, r) in m.resources.iter().enumerate() {
         if !needed.contains(&i) {
@@ -139,19 +329,52 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options) -> Result<Report, Sta
         if !selected.contains(&i) {
             continue;
         }
-        if let Some(&d) = r.deps.iter().find(|d| broken.contains(d)) {
-            broken.insert(i);
-            summary.failed += 1;
+        let fail = |errors: &mut Vec<Failure>, class, message: String| {
             errors.push(Failure {
                 kind: r.kind.name().to_string(),
                 name: r.name.clone(),
-                class: crate::aws::ErrorClass::Terminal,
-                message: format!("skipped: it references {}, which failed", m.resources[d].id()),
-            });
+                class,
+                message,
+            })
+        };
+        if let Some(&d) = r.deps.iter().find(|d| broken.contains(d)) {
+            broken.insert(i);
+            summary.failed += 1;
+            fail(&mut errors, ErrorClass::Terminal, format!("skipped: it references {}, which failed or was refused", m.resources[d].id()));
             continue;
         }
         let live = obs.live.get(&i);
+        let mut adopt = false;
         if let Some(l) = live {
+            match ownership(&inv, &m.settings.owner, r.kind, &r.name, l) {
+                Ownership::Owned => {}
+                Ownership::Foreign(o) => {
+                    broken.insert(i);
+                    summary.refused += 1;
+                    fail(
+                        &mut errors,
+                        ErrorClass::Terminal,
+                        format!("refused: it exists and is owned by vigil owner `{o}`, not `{}`; vigil never takes over another owner's resource", m.settings.owner),
+                    );
+                    continue;
+                }
+                Ownership::Unowned => {
+                    if r.annotation("vigil/adopt") == Some("true") || m.settings.adopt {
+                        adopt = true;
+                    } else {
+                        broken.insert(i);
+                        summary.refused += 1;
+                        fail(
+                            &mut errors,
+                            ErrorClass::Terminal,
+                            "refused: it already exists in AWS and vigil did not create it. To manage it, add the annotation \
+                             `vigil/adopt: \"true\"` to this manifest (or set `adopt: true` in Settings); otherwise rename the manifest's resource"
+                                .into(),
+                        );
+                        continue;
+                    }
+                }
+            }
             notes.extend(l.notes.iter().map(|n| Note {
                 kind: r.kind.name().to_string(),
                 name: r.name.clone(),
@@ -164,24 +387,45 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options) -> Result<Report, Sta
             Err(msg) => {
                 broken.insert(i);
                 summary.failed += 1;
-                errors.push(Failure {
-                    kind: r.kind.name().to_string(),
-                    name: r.name.clone(),
-                    class: crate::aws::ErrorClass::Terminal,
-                    message: msg,
-                });
+                fail(&mut errors, ErrorClass::Terminal, msg);
                 continue;
             }
         };
+        let entry = inv.get(r.kind.name(), &r.name).filter(|e| e.state == EntryState::Applied);
         let (action, fields) = match live {
             None => (Action::Create, r.kind.diff(&desired, &Value::Object(Default::default()))),
             Some(l) => {
                 let d = r.kind.diff(&desired, &l.state);
-                if d.is_empty() {
+                if d.is_empty() && !adopt {
                     summary.unchanged += 1;
+                    // An owned resource with no record yet (or a stale one) gets recorded.
+                    if !opts.dry_run && entry.is_none_or(|e| e.digest != state::digest(&desired)) {
+                        record(&mut inv, m, r, &desired, revision.as_deref());
+                    }
                     continue;
                 }
-                (Action::Update, d)
+                // Drift only, git unchanged: the resource's drift mode decides.
+                let pending = entry.is_none_or(|e| contains_unknown(&desired) || e.digest != state::digest(&desired));
+                if !pending && !adopt {
+                    match drift_mode(m, r) {
+                        DriftMode::Correct => {}
+                        DriftMode::Warn => {
+                            let paths: Vec<&str> = d.iter().map(|f| f.path.as_str()).collect();
+                            notes.push(Note {
+                                kind: r.kind.name().to_string(),
+                                name: r.name.clone(),
+                                message: format!("drifted ({}); not corrected because vigil/drift is warn", paths.join(", ")),
+                            });
+                            summary.unchanged += 1;
+                            continue;
+                        }
+                        DriftMode::Ignore => {
+                            summary.unchanged += 1;
+                            continue;
+                        }
+                    }
+                }
+                (if adopt { Action::Adopt } else { Action::Update }, d)
             }
         };
         let mut change = Change {
@@ -209,6 +453,14 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options) -> Result<Report, Sta
                 }
             }
         } else {
+            // Write-ahead: before the first create, record intents so a crash
+            // between a create and the final inventory write still leaves the
+            // new resource known as ours (no duplicates, no orphans).
+            if action == Action::Create && !intents_written {
+                mark_intents(&mut inv, m, &selected, &obs, &declared);
+                store.save(aws, &inv).await?;
+                intents_written = true;
+            }
             let result = if contains_unknown(&resolved) {
                 Err(AwsError::other(
                     "vigil",
@@ -223,6 +475,7 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options) -> Result<Report, Sta
                 Ok(a) => {
                     attrs.insert(i, a);
                     change.status = Status::Applied;
+                    record(&mut inv, m, r, &desired, revision.as_deref());
                     applied.push((i, resolved));
                 }
                 Err(e) => {
@@ -236,10 +489,12 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options) -> Result<Report, Sta
         match action {
             Action::Create => summary.create += 1,
             Action::Update => summary.update += 1,
+            Action::Adopt => summary.adopt += 1,
             Action::Delete => summary.delete += 1,
         }
         changes.push(change);
     }
+
     // Second steps, in dependency order, once everything else exists.
     for (i, resolved) in applied {
         let r = &m.resources[i];
@@ -251,6 +506,47 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options) -> Result<Report, Sta
             summary.failed += 1;
         }
     }
+
+    // Prune: reverse dependency order, after everything else.
+    for (kind, name, live) in deletions {
+        let mut change = Change {
+            action: Action::Delete,
+            kind: kind.name().to_string(),
+            name: name.clone(),
+            fields: Vec::new(),
+            status: Status::Planned,
+            error: None,
+        };
+        summary.delete += 1;
+        if !opts.dry_run {
+            match kind.delete(aws, &name, &live).await {
+                Ok(()) => {
+                    change.status = Status::Applied;
+                    inv.resources.remove(&state::key(kind.name(), &name));
+                }
+                Err(e) if e.is_not_found() => {
+                    change.status = Status::Applied;
+                    inv.resources.remove(&state::key(kind.name(), &name));
+                }
+                Err(e) => {
+                    change.status = Status::Failed;
+                    change.error = Some(e.to_string());
+                    summary.failed += 1;
+                }
+            }
+        }
+        changes.push(change);
+    }
+    if !opts.dry_run {
+        for key in forget {
+            inv.resources.remove(&key);
+        }
+        inv.owner = m.settings.owner.clone();
+        inv.settings_declared = m.settings_declared;
+        if inv != loaded {
+            store.save(aws, &inv).await?;
+        }
+    }
     Ok(Report {
         dry_run: opts.dry_run,
         changes,
@@ -259,4 +555,97 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options) -> Result<Report, Sta
         errors,
         api_calls: aws.calls.snapshot(),
     })
+}
+
+/// Records what was just applied (or found already matching).
+fn record(inv: &mut Inventory, m: &Manifests, r: &Resource, desired: &Value, revision: Option<&str>) {
+    let deps = r.deps.iter().map(|&d| m.resources[d].id()).collect();
+    inv.resources.insert(
+        r.id(),
+        Entry {
+            kind: r.kind.name().to_string(),
+            name: r.name.clone(),
+            state: EntryState::Applied,
+            digest: state::digest(desired),
+            applied: desired.clone(),
+            revision: revision.map(str::to_string),
+            deletion_policy: deletion_policy(r).to_string(),
+            deps,
+            applied_at: Some(state::now_rfc3339()),
+        },
+    );
+}
+
+/// Adds a `creating` entry for every selected resource that does not exist yet.
+fn mark_intents(inv: &mut Inventory, m: &Manifests, selected: &BTreeSet<usize>, obs: &Observation, declared: &BTreeSet<String>) {
+    for &i in selected {
+        let r = &m.resources[i];
+        if obs.live.contains_key(&i) || inv.owns(r.kind.name(), &r.name) || !declared.contains(&r.id()) {
+            continue;
+        }
+        inv.resources.insert(
+            r.id(),
+            Entry {
+                kind: r.kind.name().to_string(),
+                name: r.name.clone(),
+                state: EntryState::Creating,
+                digest: String::new(),
+                applied: Value::Null,
+                revision: None,
+                deletion_policy: deletion_policy(r).to_string(),
+                deps: r.deps.iter().map(|&d| m.resources[d].id()).collect(),
+                applied_at: None,
+            },
+        );
+    }
+}
+
+/// Orders `keys` (`Kind/name`) for deletion: a resource goes before everything
+/// it references (`deps`), so dependents are deleted first.
+pub fn deletion_order(keys: &[String], deps: &HashMap<String, Vec<String>>) -> Vec<String> {
+    // depth = the longest chain of dependents within the set.
+    fn depth(key: &str, keys: &[String], deps: &HashMap<String, Vec<String>>, seen: &mut Vec<String>) -> usize {
+        if seen.iter().any(|s| s == key) {
+            return 0;
+        }
+        seen.push(key.to_string());
+        let d = keys
+            .iter()
+            .filter(|k| deps.get(*k).is_some_and(|ds| ds.iter().any(|x| x == key)))
+            .map(|k| 1 + depth(k, keys, deps, seen))
+            .max()
+            .unwrap_or(0);
+        seen.pop();
+        d
+    }
+    let mut out: Vec<(usize, String)> = keys.iter().map(|k| (depth(k, keys, deps, &mut Vec::new()), k.clone())).collect();
+    // Stable: resources nothing depends on go first.
+    out.sort_by_key(|(d, _)| *d);
+    out.into_iter().map(|(_, k)| k).collect()
+}
+
+fn order_deletions(deletions: &mut Vec<(KindId, String, Observed)>, inv: &Inventory) {
+    let keys: Vec<String> = deletions.iter().map(|(k, n, _)| state::key(k.name(), n)).collect();
+    let deps: HashMap<String, Vec<String>> = inv.resources.iter().map(|(k, e)| (k.clone(), e.deps.clone())).collect();
+    let order = deletion_order(&keys, &deps);
+    let mut by_key: HashMap<String, (KindId, String, Observed)> = deletions
+        .drain(..)
+        .map(|d| (state::key(d.0.name(), &d.1), d))
+        .collect();
+    deletions.extend(order.iter().filter_map(|k| by_key.remove(k)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependents_are_deleted_first() {
+        let keys: Vec<String> = ["Topic/t", "MetricAlarm/a", "CompositeAlarm/c"].map(String::from).to_vec();
+        let deps = HashMap::from([
+            ("MetricAlarm/a".to_string(), vec!["Topic/t".to_string()]),
+            ("CompositeAlarm/c".to_string(), vec!["MetricAlarm/a".to_string(), "Topic/t".to_string()]),
+        ]);
+        assert_eq!(deletion_order(&keys, &deps), vec!["CompositeAlarm/c", "MetricAlarm/a", "Topic/t"]);
+    }
 }

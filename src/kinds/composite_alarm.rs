@@ -162,7 +162,7 @@ impl Kind for CompositeAlarm {
                 .alarm_arn()
                 .map(str::to_string)
                 .unwrap_or_else(|| super::metric_alarm::alarm_arn(&aws.env, name));
-            if wanted.all || wanted.spec(name).get("tags").is_some() {
+            if wanted.needs_owner(name) || wanted.spec(name).get("tags").is_some() {
                 tag_reads.push((name.clone(), arn.clone()));
             }
             out.insert(

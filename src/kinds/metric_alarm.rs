@@ -543,7 +543,7 @@ impl Kind for MetricAlarm {
             let arn = a.alarm_arn().map(str::to_string).unwrap_or_else(|| alarm_arn(&aws.env, name));
             // Tags cost a call per alarm: read them only where the manifest manages them,
             // or when every alarm is wanted (import, prune) and ownership matters.
-            if wanted.all || wanted.spec(name).get("tags").is_some() {
+            if wanted.needs_owner(name) || wanted.spec(name).get("tags").is_some() {
                 tag_reads.push((name.clone(), arn.clone()));
             }
             out.insert(

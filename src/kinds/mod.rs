@@ -90,18 +90,29 @@ pub struct Wanted {
     pub specs: BTreeMap<String, Value>,
     /// Return every resource of the kind, declared or not (import, prune).
     pub all: bool,
+    /// Declared names vigil has no record of: kinds that read ownership lazily
+    /// (alarm tags cost a call each) must read it for these.
+    pub unowned: std::collections::BTreeSet<String>,
 }
 
 impl Wanted {
     pub fn names(specs: BTreeMap<String, Value>) -> Self {
-        Wanted { specs, all: false }
+        Wanted {
+            specs,
+            ..Wanted::default()
+        }
     }
 
     pub fn everything() -> Self {
         Wanted {
-            specs: BTreeMap::new(),
             all: true,
+            ..Wanted::default()
         }
+    }
+
+    /// Whether ownership (tags) must be read for `name`.
+    pub fn needs_owner(&self, name: &str) -> bool {
+        self.all || self.unowned.contains(name)
     }
 
     pub fn contains(&self, name: &str) -> bool {

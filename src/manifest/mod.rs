@@ -64,6 +64,15 @@ pub struct Settings {
     pub prune: bool,
     #[serde(default = "default_max_deletions")]
     pub max_deletions: u32,
+    /// Take over existing resources that vigil did not create, everywhere.
+    #[serde(default)]
+    pub adopt: bool,
+    /// The default for `vigil/drift`: correct, warn or ignore.
+    #[serde(default)]
+    pub drift: crate::reconcile::DriftMode,
+    /// Where the inventory lives; default: a local file under `.vigil/`.
+    #[serde(default)]
+    pub inventory: Option<crate::state::Location>,
 }
 
 fn default_owner() -> String {
@@ -82,6 +91,9 @@ impl Default for Settings {
             owner: default_owner(),
             prune: false,
             max_deletions: default_max_deletions(),
+            adopt: false,
+            drift: Default::default(),
+            inventory: None,
         }
     }
 }

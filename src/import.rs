@@ -1,0 +1,298 @@
+//! `vigil import`: manifests for resources that already exist, so they can be
+//! adopted. One file per resource, defaults omitted, fields in spec order, and
+//! references instead of ARNs where the target is imported too.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::aws::{Aws, AwsError};
+use crate::kinds::{KindId, Observed, Wanted};
+use crate::state::Inventory;
+
+pub struct Options {
+    pub out: PathBuf,
+    pub kinds: Vec<KindId>,
+    pub prefix: Option<String>,
+}
+
+pub struct Imported {
+    pub files: Vec<PathBuf>,
+    pub skipped: Vec<String>,
+}
+
+/// Lists live resources of the chosen kinds and writes their manifests.
+pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported, AwsError> {
+    let kinds: Vec<KindId> = if opts.kinds.is_empty() { KindId::ALL.to_vec() } else { opts.kinds.clone() };
+    let everything = Wanted::everything();
+    let results = futures::future::join_all(kinds.iter().map(|k| {
+        let everything = &everything;
+        async move { (*k, k.observe(aws, everything).await) }
+    }))
+    .await;
+    let mut found: Vec<(KindId, String, Observed)> = Vec::new();
+    let mut skipped = Vec::new();
+    for (kind, result) in results {
+        match result {
+            Ok(map) => {
+                for (name, obs) in map {
+                    if opts.prefix.as_deref().is_none_or(|p| name.starts_with(p)) {
+                        found.push((kind, name, obs));
+                    }
+                }
+            }
+            // An emulator that lacks a kind should not stop the others from importing.
+            Err(e) if e.class == crate::aws::ErrorClass::Unsupported => skipped.push(format!("{kind}: {e}")),
+            Err(e) => return Err(e),
+        }
+    }
+    // Attribute values that other manifests can reference instead of repeating.
+    let mut refs: HashMap<String, String> = HashMap::new();
+    for (kind, name, obs) in &found {
+        for (attr, value) in &obs.attrs {
+            if attr != "name" && value.len() > 8 {
+                refs.insert(value.clone(), format!("${{{kind}/{name}.{attr}}}"));
+            }
+        }
+    }
+    // The owner most imported resources carry becomes the Settings owner.
+    let mut owners: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, _, obs) in &found {
+        if let Some(o) = &obs.owner {
+            *owners.entry(o.as_str()).or_default() += 1;
+        }
+    }
+    let owner = owners
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map(|(o, _)| o.to_string())
+        .or_else(|| (!inv.owner.is_empty()).then(|| inv.owner.clone()))
+        .unwrap_or_else(|| "vigil".to_string());
+
+    std::fs::create_dir_all(&opts.out).map_err(|e| io_error(&opts.out, e))?;
+    let mut files = Vec::new();
+    let settings = opts.out.join("settings.yaml");
+    write(
+        &settings,
+        &format!(
+            "apiVersion: vigil/v1\nkind: Settings\nmetadata:\n  name: default\nspec:\n  region: {}\n  owner: {}\n",
+            scalar(&Value::from(aws.env.region.clone()), false),
+            scalar(&Value::from(owner.clone()), false)
+        ),
+    )?;
+    files.push(settings);
+    for (kind, name, obs) in &found {
+        let own: Vec<&String> = obs.attrs.values().collect();
+        let spec = replace_refs(&obs.spec, &refs, &own);
+        let owned = obs.owner.as_deref() == Some(owner.as_str()) || inv.owns(kind.name(), name);
+        let mut doc = format!(
+            "apiVersion: vigil/v1\nkind: {kind}\nmetadata:\n  name: {}\n",
+            scalar(&Value::from(name.clone()), false)
+        );
+        if !owned {
+            // Created outside vigil: taking it over must be explicit.
+            doc.push_str("  annotations:\n    vigil/adopt: \"true\"\n");
+        }
+        doc.push_str("spec:");
+        let body = to_yaml(&spec, 1);
+        if body.starts_with('\n') {
+            doc.push_str(&body);
+        } else {
+            doc.push(' ');
+            doc.push_str(&body);
+            doc.push('\n');
+        }
+        let path = opts
+            .out
+            .join(kind.name().to_lowercase())
+            .join(format!("{}.yaml", file_name(name)));
+        write(&path, &doc)?;
+        files.push(path);
+    }
+    Ok(Imported { files, skipped })
+}
+
+fn io_error(p: &Path, e: std::io::Error) -> AwsError {
+    AwsError::other("vigil", "Import", format!("{}: {e}", p.display()))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), AwsError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+    }
+    std::fs::write(path, text).map_err(|e| io_error(path, e))
+}
+
+/// A file name for a resource name that may contain `/`, spaces and more.
+fn file_name(name: &str) -> String {
+    let s: String = name
+        .trim_start_matches('/')
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .collect();
+    if s.is_empty() { "_".to_string() } else { s }
+}
+
+fn replace_refs(v: &Value, refs: &HashMap<String, String>, own: &[&String]) -> Value {
+    match v {
+        Value::String(s) if !own.contains(&s) => match refs.get(s) {
+            Some(r) => Value::String(r.clone()),
+            None => Value::String(s.replace("${", "$${")),
+        },
+        Value::Array(a) => Value::Array(a.iter().map(|x| replace_refs(x, refs, own)).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), replace_refs(x, refs, own))).collect()),
+        other => other.clone(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A small YAML emitter: block style, flow style for short scalar lists.
+
+fn needs_quotes(s: &str, flow: bool) -> bool {
+    if s.is_empty() || s.trim() != s {
+        return true;
+    }
+    let lower = s.to_ascii_lowercase();
+    if ["true", "false", "yes", "no", "on", "off", "null", "~", ".inf", "-.inf", ".nan"].contains(&lower.as_str()) {
+        return true;
+    }
+    if s.parse::<f64>().is_ok() || s.starts_with("0x") || s.starts_with("0o") {
+        return true;
+    }
+    let first = s.chars().next().expect("non-empty");
+    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
+        return true;
+    }
+    if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.contains('\t') {
+        return true;
+    }
+    flow && s.chars().any(|c| ",[]{}".contains(c))
+}
+
+fn scalar(v: &Value, flow: bool) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) if needs_quotes(s, flow) => serde_json::to_string(s).expect("json string"),
+        Value::String(s) => s.clone(),
+        _ => unreachable!("containers are not scalars"),
+    }
+}
+
+fn is_scalar(v: &Value) -> bool {
+    !matches!(v, Value::Array(_) | Value::Object(_))
+}
+
+/// YAML for `v` at `indent` levels. A container starts with a newline; a scalar does not.
+pub fn to_yaml(v: &Value, indent: usize) -> String {
+    let pad = "  ".repeat(indent);
+    match v {
+        Value::Object(m) if m.is_empty() => "{}".into(),
+        Value::Array(a) if a.is_empty() => "[]".into(),
+        Value::Object(m) => {
+            let mut out = String::new();
+            for (k, val) in m {
+                out.push('\n');
+                out.push_str(&pad);
+                out.push_str(&scalar(&Value::String(k.clone()), false));
+                out.push(':');
+                push_value(&mut out, val, indent + 1);
+            }
+            out
+        }
+        Value::Array(a) => {
+            let flow: Vec<String> = a.iter().filter(|x| is_scalar(x) && !multiline(x)).map(|x| scalar(x, true)).collect();
+            if flow.len() == a.len() && flow.iter().map(|s| s.len() + 2).sum::<usize>() < 100 {
+                return format!("[{}]", flow.join(", "));
+            }
+            let mut out = String::new();
+            for val in a {
+                out.push('\n');
+                out.push_str(&pad);
+                out.push('-');
+                match val {
+                    Value::Object(m) if !m.is_empty() => {
+                        // The first key shares the dash's line.
+                        let inner = to_yaml(val, indent + 1);
+                        out.push(' ');
+                        out.push_str(inner.trim_start_matches('\n').trim_start());
+                    }
+                    _ => push_value(&mut out, val, indent + 1),
+                }
+            }
+            out
+        }
+        Value::String(s) if s.contains('\n') => {
+            let mut out = if s.ends_with('\n') { "|".to_string() } else { "|-".to_string() };
+            for line in s.trim_end_matches('\n').split('\n') {
+                out.push('\n');
+                if !line.is_empty() {
+                    out.push_str(&pad);
+                    out.push_str(line);
+                }
+            }
+            out
+        }
+        other => scalar(other, false),
+    }
+}
+
+fn multiline(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| s.contains('\n'))
+}
+
+fn push_value(out: &mut String, val: &Value, indent: usize) {
+    let text = to_yaml(val, indent);
+    if !text.starts_with('\n') {
+        out.push(' ');
+    }
+    out.push_str(&text);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn round_trip(v: &Value) -> Value {
+        let text = format!("spec:{}", {
+            let b = to_yaml(v, 1);
+            if b.starts_with('\n') { b } else { format!(" {b}") }
+        });
+        let docs = crate::manifest::yaml::parse_documents(&text).unwrap_or_else(|e| panic!("{text}\n{e:?}"));
+        docs[0].get("spec").unwrap().to_json().unwrap()
+    }
+
+    #[test]
+    fn emitted_yaml_parses_back_to_the_same_value() {
+        let v = json!({
+            "alarmDescription": "Alert when CPU exceeds 80%",
+            "threshold": 80.5,
+            "evaluationPeriods": 2,
+            "actionsEnabled": true,
+            "dimensions": {"InstanceId": "i-1"},
+            "alarmActions": ["arn:aws:sns:us-east-1:1:t", "${Topic/x.arn}"],
+            "odd": ["yes", "", " padded", "a: b", "#x", "80", "[x]"],
+            "query": "fields @timestamp\n| limit 10",
+            "widgets": [{"type": "metric", "properties": {"metrics": [["AWS/EC2", "CPUUtilization"], [".", "x", "."]]}}],
+            "empty": {},
+            "none": [],
+        });
+        assert_eq!(round_trip(&v), v);
+    }
+
+    #[test]
+    fn literal_dollar_braces_are_escaped() {
+        let refs = HashMap::new();
+        let v = replace_refs(&json!({"q": "echo ${HOME}"}), &refs, &[]);
+        assert_eq!(v["q"], "echo $${HOME}");
+    }
+
+    #[test]
+    fn file_names_are_safe() {
+        assert_eq!(file_name("/aws/ec2/httpd/access_log"), "aws_ec2_httpd_access_log");
+        assert_eq!(file_name("Top Error Messages"), "Top_Error_Messages");
+    }
+}
