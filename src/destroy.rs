@@ -78,7 +78,8 @@ pub async fn run(aws: &Aws, m: &Manifests, store: &state::Location, dry_run: boo
             }
         }
     }
-    let keys: Vec<String> = targets.keys().cloned().collect();
+    let mut keys: Vec<String> = targets.keys().cloned().collect();
+    keys.sort();
     for key in deletion_order(&keys, &deps) {
         let (kind, name, live, policy) = &targets[&key];
         if policy == "retain" {

@@ -477,6 +477,7 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
                     change.status = Status::Applied;
                     record(&mut inv, m, r, &desired, revision.as_deref());
                     applied.push((i, resolved));
+                    failpoint_after_apply(applied.len()).await;
                 }
                 Err(e) => {
                     broken.insert(i);
@@ -555,6 +556,15 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
         errors,
         api_calls: aws.calls.snapshot(),
     })
+}
+
+/// Crash tests need vigil stopped between an apply and the inventory write:
+/// `VIGIL_FAILPOINT=after-first-apply` parks the process there so a test can SIGKILL it.
+async fn failpoint_after_apply(applied: usize) {
+    if applied == 1 && std::env::var("VIGIL_FAILPOINT").as_deref() == Ok("after-first-apply") {
+        eprintln!("failpoint after-first-apply: waiting to be killed");
+        tokio::time::sleep(std::time::Duration::from_secs(300)).await;
+    }
 }
 
 /// Records what was just applied (or found already matching).

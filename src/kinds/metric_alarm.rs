@@ -519,6 +519,17 @@ impl Kind for MetricAlarm {
         canonical(&live.spec, live.spec.tags.as_ref())
     }
 
+    /// Tags read only to learn the owner are not compared unless the manifest manages tags.
+    fn diff(desired: &Value, live: &Value) -> Vec<crate::diff::FieldDiff> {
+        let mut live = live.clone();
+        if desired.get("tags").is_none()
+            && let Some(m) = live.as_object_mut()
+        {
+            m.remove("tags");
+        }
+        crate::diff::diff(desired, &live, &[])
+    }
+
     fn attributes(live: &Live) -> Attrs {
         Attrs::from([("arn".to_string(), live.arn.clone()), ("name".to_string(), live.name.clone())])
     }
@@ -567,7 +578,13 @@ impl Kind for MetricAlarm {
     async fn apply(aws: &Aws, name: &str, spec: &Spec, live: Option<&Live>) -> Result<Attrs, AwsError> {
         let env = &aws.env;
         let arn = live.map(|l| l.arn.clone()).unwrap_or_else(|| alarm_arn(env, name));
-        let want_tags = spec.tags.as_ref().map(|t| with_owner(t, env));
+        // Tags are managed when declared; tags read only to learn the owner
+        // (adoption) are kept, with the owner tag added.
+        let want_tags = spec
+            .tags
+            .as_ref()
+            .or(live.and_then(|l| l.spec.tags.as_ref()))
+            .map(|t| with_owner(t, env));
         let config_changed = match live {
             None => true,
             Some(l) => canonical(spec, None) != canonical(&l.spec, None),

@@ -139,15 +139,15 @@ impl Lab {
             .await
     }
 
-    /// Runs `vigil ARGS` with this lab's credentials and endpoint; `{dir}` expands to the lab directory.
-    pub fn vigil(&self, args: &[&str]) -> Run {
+    /// A `vigil ARGS` command with this lab's credentials and endpoint; `{dir}` expands to the lab directory.
+    pub fn command(&self, args: &[&str]) -> (Command, Vec<String>) {
         let dir = self.dir();
         let args: Vec<String> = args
             .iter()
             .map(|a| a.replace("{dir}", dir.to_str().unwrap()))
             .collect();
-        let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
-            .args(&args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
+        cmd.args(&args)
             .current_dir(self.tmp.path())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -157,9 +157,14 @@ impl Lab {
             .env("AWS_ACCESS_KEY_ID", self.creds.access_key_id())
             .env("AWS_SECRET_ACCESS_KEY", self.creds.secret_access_key())
             .env("AWS_SESSION_TOKEN", self.creds.session_token().unwrap())
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .output()
-            .expect("run vigil");
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        (cmd, args)
+    }
+
+    /// Runs `vigil ARGS` to completion.
+    pub fn vigil(&self, args: &[&str]) -> Run {
+        let (mut cmd, args) = self.command(args);
+        let out = cmd.output().expect("run vigil");
         Run::from(out, args)
     }
 
