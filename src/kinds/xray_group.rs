@@ -797,6 +797,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_emulator_without_xray_is_unsupported_not_retried() {
+        // moto 5.2.5 has no X-Ray group routes: Werkzeug answers POST /Groups with this page.
+        let get = mock!(aws_sdk_xray::Client::get_groups).then_http_response(|| {
+            let mut r = HttpResponse::new(
+                StatusCode::try_from(404).unwrap(),
+                SdkBody::from(
+                    "<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n",
+                ),
+            );
+            r.headers_mut()
+                .insert("content-type", "text/html; charset=utf-8");
+            r
+        });
+        let xray = mock_client!(aws_sdk_xray, RuleMode::MatchAny, [&get]);
+        let aws = aws_with(MockClients {
+            xray: Some(xray),
+            ..Default::default()
+        });
+        let err = XRayGroup::observe(&aws, &wanted()).await.unwrap_err();
+        assert_eq!(err.class, ErrorClass::Unsupported);
+        assert_eq!(
+            err.to_string(),
+            "xray GetGroups: the endpoint does not implement this API (it answered HTTP 404 with an HTML page)"
+        );
+        assert_eq!(get.num_calls(), 1);
+    }
+
+    #[tokio::test]
     async fn access_denied_is_classified_and_not_retried() {
         let get = mock!(aws_sdk_xray::Client::get_groups).then_http_response(|| {
             json_error(
