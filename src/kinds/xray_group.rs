@@ -256,14 +256,15 @@ impl Kind for XRayGroup {
             })?;
             return Ok(attrs(arn, name));
         };
-        // UpdateGroup leaves out what it is not given: send only the parts that differ.
+        // One UpdateGroup only when something differs. It carries the whole desired
+        // group, so the result does not depend on how AWS treats an omitted member.
         let filter_changed = l.filter_expression.trim() != filter;
         let insights_changed = (l.insights_enabled, l.notifications_enabled) != want;
         if filter_changed || insights_changed {
             xray.update_group()
                 .group_arn(&l.arn)
-                .set_filter_expression(filter_changed.then(|| filter.to_string()))
-                .set_insights_configuration(insights_changed.then(|| insights(want)))
+                .filter_expression(filter)
+                .insights_configuration(insights(want))
                 .send()
                 .await
                 .aws(SERVICE, "UpdateGroup")?;
@@ -702,7 +703,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn update_sends_only_what_differs() {
+    async fn update_only_when_filter_or_insights_differ() {
         // Someone turned insights off and added a tag in the console; the filter still matches.
         let get = groups_rule(FILTER, false);
         let tags = tags_rule(&[
@@ -713,7 +714,7 @@ mod tests {
         let update = mock!(aws_sdk_xray::Client::update_group)
             .match_requests(|r| {
                 r.group_arn() == Some(ARN)
-                    && r.filter_expression().is_none()
+                    && r.filter_expression() == Some(FILTER)
                     && r.insights_configuration()
                         .and_then(|c| c.insights_enabled())
                         == Some(true)
@@ -751,6 +752,36 @@ mod tests {
             (update.num_calls(), tag.num_calls(), untag.num_calls()),
             (1, 0, 1)
         );
+    }
+
+    #[tokio::test]
+    async fn a_tag_change_alone_does_not_update_the_group() {
+        let get = groups_rule(FILTER, true);
+        let tags = tags_rule(&[("vigil:owner", "test")]);
+        let update = mock!(aws_sdk_xray::Client::update_group)
+            .then_output(|| UpdateGroupOutput::builder().build());
+        let tag = mock!(aws_sdk_xray::Client::tag_resource)
+            .match_requests(|r| {
+                r.resource_arn() == Some(ARN)
+                    && r.tags().len() == 1
+                    && r.tags()[0].key() == "project"
+                    && r.tags()[0].value() == "monitoring-lab"
+            })
+            .then_output(|| TagResourceOutput::builder().build());
+        let xray = mock_client!(
+            aws_sdk_xray,
+            RuleMode::MatchAny,
+            [&get, &tags, &update, &tag]
+        );
+        let aws = aws_with(MockClients {
+            xray: Some(xray),
+            ..Default::default()
+        });
+        let live = XRayGroup::observe(&aws, &wanted()).await.unwrap();
+        XRayGroup::apply(&aws, NAME, &spec(), Some(&live[NAME]))
+            .await
+            .unwrap();
+        assert_eq!((update.num_calls(), tag.num_calls()), (0, 1));
     }
 
     #[tokio::test]
