@@ -84,7 +84,9 @@ impl AwsError {
             _ => None,
         };
         let class = match &err {
-            _ if status == Some(500) && html => ErrorClass::Unsupported,
+            // moto answers an unimplemented awsQuery/JSON operation with an HTML 500, and an
+            // unknown REST route (X-Ray, restJson1) with an HTML 404. AWS never sends HTML.
+            _ if html && matches!(status, Some(404 | 500)) => ErrorClass::Unsupported,
             SdkError::ServiceError(_) => classify_code(code.as_deref(), status),
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => ErrorClass::Transient,
             SdkError::ResponseError(_) => match status {
@@ -94,10 +96,10 @@ impl AwsError {
             _ => ErrorClass::Terminal,
         };
         let message = match class {
-            ErrorClass::Unsupported => {
-                "the endpoint does not implement this API (it answered HTTP 500 with an HTML page)"
-                    .to_string()
-            }
+            ErrorClass::Unsupported => format!(
+                "the endpoint does not implement this API (it answered HTTP {} with an HTML page)",
+                status.unwrap_or_default()
+            ),
             _ => match &err {
                 SdkError::ServiceError(se) => match se.err().message() {
                     Some(m) => format!("{}: {m}", code.as_deref().unwrap_or("error")),

@@ -150,6 +150,12 @@ pub trait Kind: Send + Sync + 'static {
     /// Checks what AWS would reject, beyond types.
     fn validate(spec: &Self::Spec, issues: &mut Issues);
 
+    /// Checks that depend on the name as well, such as a reserved name that
+    /// allows fewer fields (X-Ray's `Default` sampling rule).
+    fn validate_named(_name: &str, spec: &Self::Spec, issues: &mut Issues) {
+        Self::validate(spec, issues);
+    }
+
     /// Inlines files the spec points at (such as `bodyFile`), relative to the manifest.
     fn load_files(_spec: &mut Value, _base: &Path) -> Result<(), (String, String)> {
         Ok(())
@@ -239,7 +245,7 @@ fn check<K: Kind>(name: &str, node: &Node, base: &Path) -> CheckResult {
         }
     };
     let mut issues = Issues::default();
-    K::validate(&spec, &mut issues);
+    K::validate_named(name, &spec, &mut issues);
     for (path, msg) in issues.0 {
         errors.push((node.locate(&path).pos, msg));
     }
@@ -386,6 +392,8 @@ kinds! {
     MetricAlarm => metric_alarm,
     CompositeAlarm => composite_alarm,
     Dashboard => dashboard,
+    XRayGroup => xray_group,
+    SamplingRule => sampling_rule,
 }
 
 impl std::fmt::Display for KindId {

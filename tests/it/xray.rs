@@ -1,0 +1,48 @@
+//! X-Ray against moto, which does not implement it: vigil must say so plainly
+//! and quickly. The kinds' real behaviour is covered by the aws-smithy-mocks
+//! tests in `src/kinds/xray_group.rs` and `src/kinds/sampling_rule.rs`.
+
+use std::time::Instant;
+
+use crate::harness::{Lab, writes};
+
+#[tokio::test]
+async fn emulator_without_xray_is_reported_as_unsupported_without_retries() {
+    let lab = Lab::new().await;
+    let manifest = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/desired-state/xray/monitoring-lab-api.yaml"
+    ))
+    .unwrap();
+    lab.write("xray/monitoring-lab-api.yaml", &manifest);
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let started = Instant::now();
+        let (run, report) = lab.reconcile_json(extra);
+        let took = started.elapsed();
+        run.expect_code(1);
+        let errors = report["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 2, "{report:#}");
+        for (e, op) in errors.iter().zip(["GetGroups", "GetSamplingRules"]) {
+            assert_eq!(e["class"], "unsupported", "{report:#}");
+            assert_eq!(
+                e["message"],
+                format!(
+                    "xray {op}: the endpoint does not implement this API (it answered HTTP 404 with an HTML page)"
+                )
+            );
+        }
+        // One attempt per list call (the call log counts every attempt): no retry.
+        assert_eq!(
+            report["apiCalls"]["byService"]["XRay"]["GetGroups"], 1,
+            "{report:#}"
+        );
+        assert_eq!(
+            report["apiCalls"]["byService"]["XRay"]["GetSamplingRules"],
+            1
+        );
+        assert_eq!(writes(&report), 0);
+        // Wall time varies with the shared machine (0.2 s measured by hand); the call
+        // counts above are what prove there was no retry.
+        eprintln!("vigil reconcile {extra:?} against moto took {took:?}");
+    }
+}
