@@ -83,8 +83,12 @@ impl AwsError {
             SdkError::ServiceError(se) => se.err().code().map(str::to_string),
             _ => None,
         };
+        // A success status with no error code is a body the SDK could not parse: an
+        // emulator speaking another shape (moto's GetBucketVersioning), not a failure of AWS.
+        let unparsed = status.is_some_and(|s| (200..300).contains(&s)) && code.is_none();
         let class = match &err {
             _ if status == Some(500) && html => ErrorClass::Unsupported,
+            SdkError::ServiceError(_) | SdkError::ResponseError(_) if unparsed => ErrorClass::Unsupported,
             SdkError::ServiceError(_) => classify_code(code.as_deref(), status),
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => ErrorClass::Transient,
             SdkError::ResponseError(_) => match status {
@@ -94,6 +98,11 @@ impl AwsError {
             _ => ErrorClass::Terminal,
         };
         let message = match class {
+            ErrorClass::Unsupported if unparsed => format!(
+                "the endpoint answered HTTP {} with a response the SDK cannot parse, beginning {:?}",
+                status.unwrap_or_default(),
+                body_start(&err)
+            ),
             ErrorClass::Unsupported => {
                 "the endpoint does not implement this API (it answered HTTP 500 with an HTML page)"
                     .to_string()
@@ -114,6 +123,21 @@ impl AwsError {
             message,
         }
     }
+}
+
+/// The first element of a response body, past any XML declaration, for messages.
+fn body_start<E>(err: &SdkError<E, HttpResponse>) -> String {
+    let body = err
+        .raw_response()
+        .and_then(|r| r.body().bytes())
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    let body = body.trim_start();
+    let body = match body.strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>").map_or(rest, |(_, r)| r).trim_start(),
+        None => body,
+    };
+    body.chars().take(80).collect()
 }
 
 fn is_html(resp: &HttpResponse) -> bool {

@@ -375,7 +375,11 @@ kinds! {
     MetricAlarm => metric_alarm,
     CompositeAlarm => composite_alarm,
     Dashboard => dashboard,
+    Role => role,
+    Bucket => bucket,
 }
+
+pub mod policy;
 
 impl std::fmt::Display for KindId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
