@@ -934,6 +934,17 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_changed_path_is_refused_before_any_call() {
+        let aws = aws_with(MockClients::default());
+        let mut s = spec();
+        s.path = Some("/service-role/".into());
+        let e = Role::apply(&aws, "ConfigServiceRole", &s, Some(&live()))
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("IAM cannot change a path"), "{e}");
+    }
+
+    #[tokio::test]
     async fn access_denied_fails_the_observation_and_is_classified() {
         let denied = mock!(aws_sdk_iam::Client::list_roles).then_error(|| {
             ListRolesError::generic(
