@@ -83,10 +83,14 @@ impl AwsError {
             SdkError::ServiceError(se) => se.err().code().map(str::to_string),
             _ => None,
         };
+        // A success status with no error code is a body the SDK could not parse: an
+        // emulator speaking another shape (moto's GetBucketVersioning), not a failure of AWS.
+        let unparsed = status.is_some_and(|s| (200..300).contains(&s)) && code.is_none();
         let class = match &err {
             // moto answers an unimplemented awsQuery/JSON operation with an HTML 500, and an
             // unknown REST route (X-Ray, restJson1) with an HTML 404. AWS never sends HTML.
             _ if html && matches!(status, Some(404 | 500)) => ErrorClass::Unsupported,
+            SdkError::ServiceError(_) | SdkError::ResponseError(_) if unparsed => ErrorClass::Unsupported,
             SdkError::ServiceError(_) => classify_code(code.as_deref(), status),
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => ErrorClass::Transient,
             SdkError::ResponseError(_) => match status {
@@ -96,6 +100,11 @@ impl AwsError {
             _ => ErrorClass::Terminal,
         };
         let message = match class {
+            ErrorClass::Unsupported if unparsed => format!(
+                "the endpoint answered HTTP {} with a response the SDK cannot parse, beginning {:?}",
+                status.unwrap_or_default(),
+                body_start(&err)
+            ),
             ErrorClass::Unsupported => format!(
                 "the endpoint does not implement this API (it answered HTTP {} with an HTML page)",
                 status.unwrap_or_default()
@@ -116,6 +125,21 @@ impl AwsError {
             message,
         }
     }
+}
+
+/// The first element of a response body, past any XML declaration, for messages.
+fn body_start<E>(err: &SdkError<E, HttpResponse>) -> String {
+    let body = err
+        .raw_response()
+        .and_then(|r| r.body().bytes())
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    let body = body.trim_start();
+    let body = match body.strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>").map_or(rest, |(_, r)| r).trim_start(),
+        None => body,
+    };
+    body.chars().take(80).collect()
 }
 
 fn is_html(resp: &HttpResponse) -> bool {

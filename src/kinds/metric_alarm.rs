@@ -519,17 +519,6 @@ impl Kind for MetricAlarm {
         canonical(&live.spec, live.spec.tags.as_ref())
     }
 
-    /// Tags read only to learn the owner are not compared unless the manifest manages tags.
-    fn diff(desired: &Value, live: &Value) -> Vec<crate::diff::FieldDiff> {
-        let mut live = live.clone();
-        if desired.get("tags").is_none()
-            && let Some(m) = live.as_object_mut()
-        {
-            m.remove("tags");
-        }
-        crate::diff::diff(desired, &live, &[])
-    }
-
     fn attributes(live: &Live) -> Attrs {
         Attrs::from([("arn".to_string(), live.arn.clone()), ("name".to_string(), live.name.clone())])
     }

@@ -356,8 +356,15 @@ macro_rules! kinds {
                 match self { $(KindId::$variant => normalize::<$module::$variant>(spec, env)),* }
             }
 
+            /// Tags read only to learn the owner are compared only where the manifest manages tags.
             pub fn diff(self, desired: &Value, live: &Value) -> Vec<FieldDiff> {
-                match self { $(KindId::$variant => <$module::$variant as Kind>::diff(desired, live)),* }
+                let mut live = live.clone();
+                if desired.get("tags").is_none()
+                    && let Some(m) = live.as_object_mut()
+                {
+                    m.remove("tags");
+                }
+                match self { $(KindId::$variant => <$module::$variant as Kind>::diff(desired, &live)),* }
             }
 
             pub fn remote_validate<'a>(self, aws: &'a Aws, spec: &'a Value) -> BoxFuture<'a, Issues> {
@@ -394,7 +401,11 @@ kinds! {
     Dashboard => dashboard,
     XRayGroup => xray_group,
     SamplingRule => sampling_rule,
+    Role => role,
+    Bucket => bucket,
 }
+
+pub mod policy;
 
 impl std::fmt::Display for KindId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

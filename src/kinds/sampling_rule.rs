@@ -394,7 +394,7 @@ impl Kind for SamplingRule {
         let tag_reads = out
             .values()
             .filter(|l| {
-                l.name != DEFAULT_RULE && (wanted.all || wanted.spec(&l.name).get("tags").is_some())
+                l.name != DEFAULT_RULE && (wanted.needs_owner(&l.name) || wanted.spec(&l.name).get("tags").is_some())
             })
             .map(|l| (l.name.clone(), l.arn.clone()))
             .collect();
@@ -486,7 +486,7 @@ impl Kind for SamplingRule {
                 .await
                 .aws(SERVICE, "UpdateSamplingRule")?;
         }
-        if let Some(t) = &spec.tags
+        if let Some(t) = spec.tags.as_ref().or(l.tags.as_ref())
             && name != DEFAULT_RULE
         {
             sync_tags(

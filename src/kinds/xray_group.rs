@@ -217,7 +217,7 @@ impl Kind for XRayGroup {
         }
         let tag_reads = out
             .values()
-            .filter(|l| wanted.all || wanted.spec(&l.name).get("tags").is_some())
+            .filter(|l| wanted.needs_owner(&l.name) || wanted.spec(&l.name).get("tags").is_some())
             .map(|l| (l.name.clone(), l.arn.clone()))
             .collect();
         for (name, tags) in read_tags(aws, tag_reads).await? {
@@ -269,7 +269,8 @@ impl Kind for XRayGroup {
                 .await
                 .aws(SERVICE, "UpdateGroup")?;
         }
-        if let Some(t) = &spec.tags {
+        // Tags read only to learn the owner (adoption) are kept, with the owner added.
+        if let Some(t) = spec.tags.as_ref().or(l.tags.as_ref()) {
             sync_tags(
                 aws,
                 &l.arn,

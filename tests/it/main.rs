@@ -3,5 +3,6 @@
 
 mod foundation;
 mod harness;
+mod iam;
 mod safety;
 mod xray;

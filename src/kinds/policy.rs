@@ -1,0 +1,647 @@
+//! IAM and S3 policy documents compared by meaning, and the offline checks AWS
+//! would make on them. Shared by every kind that carries a policy.
+//!
+//! The rules, each unit-tested below:
+//! - IAM answers GetRole and GetRolePolicy with URL-encoded JSON ([`decode`]);
+//! - `Version` absent means `2008-10-17`, the version AWS assumes;
+//! - a single statement equals a one-element `Statement` list, and statement order does not matter;
+//! - a single string equals a one-element list in `Action`, `NotAction`, `Resource`,
+//!   `NotResource`, principal values and condition values, and the order of those lists does not matter;
+//! - `Principal: "*"` equals `{"AWS": "*"}`;
+//! - a bare account id principal `123456789012` equals `arn:aws:iam::123456789012:root`;
+//! - condition values are strings to AWS: `false` equals `"false"`.
+
+use serde_json::{Map, Value, json};
+
+use super::Issues;
+use crate::diff::canonical;
+
+/// The version AWS assumes when a policy names none.
+pub const DEFAULT_VERSION: &str = "2008-10-17";
+
+/// What a policy is attached to decides which elements it must or must not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyType {
+    /// A role's trust policy: needs a principal, takes no resource.
+    Trust,
+    /// A policy attached to an identity: takes no principal, needs a resource.
+    Identity,
+    /// A policy attached to a resource such as a bucket: needs both.
+    Resource,
+}
+
+/// The partition of a region, for ARNs built from account ids.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// A policy document as AWS returns it: plain JSON, or URL-encoded JSON (IAM).
+/// Text that is neither is kept as a string so that it shows in a diff.
+pub fn decode(raw: &str) -> Value {
+    if let Ok(v) = serde_json::from_str::<Value>(raw) {
+        return v;
+    }
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    serde_json::from_str(&decoded).unwrap_or_else(|_| Value::String(raw.to_string()))
+}
+
+/// The canonical form of a policy document; two documents that mean the same
+/// normalize to equal values.
+pub fn normalize(doc: &Value, partition: &str) -> Value {
+    let Value::Object(m) = doc else {
+        return canonical(doc);
+    };
+    let mut out = Map::new();
+    for (k, v) in m {
+        if k == "Statement" {
+            let mut statements: Vec<Value> = one_or_many(v)
+                .iter()
+                .map(|s| statement(s, partition))
+                .collect();
+            statements.sort_by_cached_key(Value::to_string);
+            out.insert(k.clone(), Value::Array(statements));
+        } else {
+            out.insert(k.clone(), canonical(v));
+        }
+    }
+    out.entry("Version")
+        .or_insert_with(|| json!(DEFAULT_VERSION));
+    Value::Object(out)
+}
+
+fn one_or_many(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    }
+}
+
+/// A scalar as the string AWS keeps.
+fn text(v: &Value) -> Value {
+    match v {
+        Value::Number(_) | Value::Bool(_) => Value::String(v.to_string()),
+        other => canonical(other),
+    }
+}
+
+/// A string or list as a sorted list without duplicates.
+fn string_set(v: &Value, map: impl Fn(Value) -> Value) -> Value {
+    let mut items: Vec<Value> = one_or_many(v).iter().map(|x| map(text(x))).collect();
+    items.sort_by_cached_key(Value::to_string);
+    items.dedup();
+    Value::Array(items)
+}
+
+fn statement(s: &Value, partition: &str) -> Value {
+    let Value::Object(m) = s else {
+        return canonical(s);
+    };
+    let mut out = Map::new();
+    for (k, v) in m {
+        let value = match k.as_str() {
+            "Action" | "NotAction" | "Resource" | "NotResource" => string_set(v, |x| x),
+            "Principal" | "NotPrincipal" => principal(v, partition),
+            "Condition" => condition(v),
+            _ => canonical(v),
+        };
+        out.insert(k.clone(), value);
+    }
+    Value::Object(out)
+}
+
+fn principal(v: &Value, partition: &str) -> Value {
+    match v {
+        Value::String(s) if s == "*" => json!({"AWS": ["*"]}),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(kind, ids)| {
+                    let ids = if kind == "AWS" {
+                        string_set(ids, |x| match x {
+                            Value::String(s) if is_account_id(&s) => {
+                                Value::String(format!("arn:{partition}:iam::{s}:root"))
+                            }
+                            other => other,
+                        })
+                    } else {
+                        string_set(ids, |x| x)
+                    };
+                    (kind.clone(), ids)
+                })
+                .collect(),
+        ),
+        other => canonical(other),
+    }
+}
+
+fn condition(v: &Value) -> Value {
+    let Value::Object(ops) = v else {
+        return canonical(v);
+    };
+    Value::Object(
+        ops.iter()
+            .map(|(op, keys)| {
+                let keys = match keys {
+                    Value::Object(km) => Value::Object(
+                        km.iter()
+                            .map(|(k, vals)| (k.clone(), string_set(vals, |x| x)))
+                            .collect(),
+                    ),
+                    other => canonical(other),
+                };
+                (op.clone(), keys)
+            })
+            .collect(),
+    )
+}
+
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+const STATEMENT_KEYS: &[&str] = &[
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+];
+
+/// The checks AWS makes on a policy that can be made offline. `path` is where
+/// the document sits in the spec, such as `inlinePolicies.Delivery`.
+pub fn validate(doc: &Value, ty: PolicyType, path: &str, issues: &mut Issues) {
+    let Value::Object(m) = doc else {
+        issues.at(
+            path,
+            "a policy document must be a mapping with Version and Statement",
+        );
+        return;
+    };
+    for k in m.keys() {
+        if !["Version", "Id", "Statement"].contains(&k.as_str()) {
+            issues.at(
+                &format!("{path}.{k}"),
+                format!("`{k}` is not a policy element; a policy has Version, Id and Statement (names are case-sensitive)"),
+            );
+        }
+    }
+    match m.get("Version") {
+        None => {}
+        Some(Value::String(v)) if v == "2012-10-17" || v == DEFAULT_VERSION => {}
+        Some(v) => issues.at(
+            &format!("{path}.Version"),
+            format!("{v} is not a policy version; use \"2012-10-17\" (quoted, so YAML keeps it a string)"),
+        ),
+    }
+    let statements: Vec<(String, &Value)> = match m.get("Statement") {
+        None => {
+            issues.at(path, "the policy needs a Statement");
+            return;
+        }
+        Some(Value::Array(a)) if a.is_empty() => {
+            issues.at(
+                &format!("{path}.Statement"),
+                "the policy needs at least one statement",
+            );
+            return;
+        }
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("{path}.Statement[{i}]"), s))
+            .collect(),
+        Some(s) => vec![(format!("{path}.Statement"), s)],
+    };
+    let mut sids = std::collections::BTreeSet::new();
+    for (sp, s) in statements {
+        validate_statement(s, ty, &sp, issues);
+        if let Some(sid) = s.get("Sid").and_then(Value::as_str)
+            && !sids.insert(sid.to_string())
+        {
+            issues.at(
+                &format!("{sp}.Sid"),
+                format!("Sid `{sid}` is used twice; statement ids must be unique"),
+            );
+        }
+    }
+}
+
+fn validate_statement(s: &Value, ty: PolicyType, sp: &str, issues: &mut Issues) {
+    let Value::Object(m) = s else {
+        issues.at(
+            sp,
+            "a statement must be a mapping with Effect, Action and the rest",
+        );
+        return;
+    };
+    for k in m.keys() {
+        if !STATEMENT_KEYS.contains(&k.as_str()) {
+            issues.at(
+                &format!("{sp}.{k}"),
+                format!(
+                    "`{k}` is not a statement element; use {} (names are case-sensitive)",
+                    STATEMENT_KEYS.join(", ")
+                ),
+            );
+        }
+    }
+    if let Some(sid) = m.get("Sid") {
+        match sid.as_str() {
+            Some(s)
+                if ty != PolicyType::Resource && !s.chars().all(|c| c.is_ascii_alphanumeric()) =>
+            {
+                issues.at(
+                    &format!("{sp}.Sid"),
+                    "an IAM statement id allows only letters and digits (A-Z, a-z, 0-9)",
+                )
+            }
+            Some(_) => {}
+            None => issues.at(&format!("{sp}.Sid"), "Sid must be a string"),
+        }
+    }
+    match m.get("Effect") {
+        Some(Value::String(e)) if e == "Allow" || e == "Deny" => {}
+        Some(e) => issues.at(
+            &format!("{sp}.Effect"),
+            format!("{e} is not an effect; use Allow or Deny"),
+        ),
+        None => issues.at(sp, "the statement needs Effect: Allow or Deny"),
+    }
+    exactly_one(m, "Action", "NotAction", sp, issues);
+    for key in ["Action", "NotAction"] {
+        for (p, a) in strings(m.get(key), &format!("{sp}.{key}"), issues) {
+            if a != "*" && !a.contains(':') && !a.contains("${") {
+                issues.at(
+                    &p,
+                    format!(
+                        "`{a}` is not an action; write service:Action, for example s3:GetObject"
+                    ),
+                );
+            }
+        }
+    }
+    let has_principal = m.contains_key("Principal") || m.contains_key("NotPrincipal");
+    let has_resource = m.contains_key("Resource") || m.contains_key("NotResource");
+    match ty {
+        PolicyType::Identity if has_principal => issues.at(
+            sp,
+            "a policy attached to a role takes no Principal; the role is the principal (trust goes in assumeRolePolicy)",
+        ),
+        PolicyType::Trust | PolicyType::Resource if !has_principal => {
+            issues.at(sp, "the statement needs a Principal, for example {Service: config.amazonaws.com}")
+        }
+        _ => {}
+    }
+    match ty {
+        PolicyType::Trust if has_resource => {
+            issues.at(sp, "a trust policy takes no Resource; remove it")
+        }
+        PolicyType::Identity | PolicyType::Resource => {
+            exactly_one(m, "Resource", "NotResource", sp, issues)
+        }
+        _ => {}
+    }
+    for key in ["Resource", "NotResource"] {
+        for (p, r) in strings(m.get(key), &format!("{sp}.{key}"), issues) {
+            if r != "*" && !r.starts_with("arn:") && !r.starts_with("${") {
+                issues.at(&p, format!("`{r}` is not an ARN; resources are ARNs such as arn:aws:s3:::bucket/*, or *"));
+            }
+        }
+    }
+    for key in ["Principal", "NotPrincipal"] {
+        match m.get(key) {
+            None => {}
+            Some(Value::String(s)) if s == "*" => {}
+            Some(Value::Object(pm)) => {
+                for (kind, ids) in pm {
+                    if !["AWS", "Service", "Federated", "CanonicalUser"].contains(&kind.as_str()) {
+                        issues.at(
+                            &format!("{sp}.{key}.{kind}"),
+                            format!("`{kind}` is not a principal type; use AWS, Service, Federated or CanonicalUser"),
+                        );
+                    }
+                    strings(Some(ids), &format!("{sp}.{key}.{kind}"), issues);
+                }
+            }
+            Some(_) => issues.at(
+                &format!("{sp}.{key}"),
+                "a principal is \"*\" or a mapping such as {Service: config.amazonaws.com} or {AWS: \"123456789012\"}",
+            ),
+        }
+    }
+    if let Some(c) = m.get("Condition") {
+        match c {
+            Value::Object(ops) => {
+                for (op, keys) in ops {
+                    if !keys.is_object() {
+                        issues.at(
+                            &format!("{sp}.Condition.{op}"),
+                            format!("a condition maps keys to values, for example {op}: {{\"aws:SourceAccount\": \"123456789012\"}}"),
+                        );
+                    }
+                }
+            }
+            _ => issues.at(
+                &format!("{sp}.Condition"),
+                "Condition must be a mapping of operators",
+            ),
+        }
+    }
+}
+
+fn exactly_one(m: &Map<String, Value>, a: &str, b: &str, sp: &str, issues: &mut Issues) {
+    match (m.contains_key(a), m.contains_key(b)) {
+        (true, true) => issues.at(&format!("{sp}.{b}"), format!("set {a} or {b}, not both")),
+        (false, false) => issues.at(sp, format!("the statement needs {a} (or {b})")),
+        _ => {}
+    }
+}
+
+/// The strings of a string-or-list element, each with its path; anything
+/// else is reported (a YAML account id written without quotes is a number).
+fn strings(v: Option<&Value>, path: &str, issues: &mut Issues) -> Vec<(String, String)> {
+    let check = |v: &Value, p: String, issues: &mut Issues| match v {
+        Value::String(s) => Some((p, s.clone())),
+        Value::Number(n) => {
+            issues.at(&p, format!("{n} must be a string; quote it: \"{n}\""));
+            None
+        }
+        _ => {
+            issues.at(&p, "must be a string or a list of strings");
+            None
+        }
+    };
+    match v {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| check(x, format!("{path}[{i}]"), issues))
+            .collect(),
+        Some(x) => check(x, path.to_string(), issues).into_iter().collect(),
+    }
+}
+
+/// The size AWS counts against policy quotas: the JSON without whitespace.
+pub fn size(doc: &Value) -> usize {
+    doc.to_string().chars().count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same(a: Value, b: Value) {
+        assert_eq!(normalize(&a, "aws"), normalize(&b, "aws"), "\n{a}\n{b}");
+    }
+
+    fn differ(a: Value, b: Value) {
+        assert_ne!(normalize(&a, "aws"), normalize(&b, "aws"), "\n{a}\n{b}");
+    }
+
+    fn errors(doc: Value, ty: PolicyType) -> Vec<String> {
+        let mut i = Issues::default();
+        validate(&doc, ty, "policy", &mut i);
+        i.0.into_iter().map(|(_, m)| m).collect()
+    }
+
+    fn trust() -> Value {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    }
+
+    #[test]
+    fn url_encoded_documents_are_decoded() {
+        let raw = "%7B%22Version%22%3A%20%222012-10-17%22%2C%20%22Statement%22%3A%20%5B%5D%7D";
+        assert_eq!(
+            decode(raw),
+            json!({"Version": "2012-10-17", "Statement": []})
+        );
+    }
+
+    #[test]
+    fn plain_json_is_read_as_is() {
+        // moto's ListRoles and S3 GetBucketPolicy return plain JSON.
+        assert_eq!(decode(r#"{"a": "100%25"}"#), json!({"a": "100%25"}));
+    }
+
+    #[test]
+    fn undecodable_text_is_kept_as_a_string() {
+        assert_eq!(decode("not json"), json!("not json"));
+    }
+
+    #[test]
+    fn version_defaults_to_2008() {
+        same(
+            json!({"Statement": []}),
+            json!({"Version": "2008-10-17", "Statement": []}),
+        );
+        differ(
+            json!({"Statement": []}),
+            json!({"Version": "2012-10-17", "Statement": []}),
+        );
+    }
+
+    #[test]
+    fn a_single_statement_equals_a_list_of_one() {
+        let s = json!({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"]});
+        same(json!({"Statement": s.clone()}), json!({"Statement": [s]}));
+    }
+
+    #[test]
+    fn statement_order_does_not_matter() {
+        let a = json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"});
+        let b = json!({"Effect": "Deny", "Action": "s3:PutObject", "Resource": "*"});
+        same(
+            json!({"Statement": [a.clone(), b.clone()]}),
+            json!({"Statement": [b, a]}),
+        );
+    }
+
+    #[test]
+    fn single_strings_equal_lists_and_list_order_does_not_matter() {
+        same(
+            json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::b"}]}),
+            json!({"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "NotResource": ["arn:aws:s3:::b"]}]}),
+        );
+        same(
+            json!({"Statement": [{"Effect": "Allow", "NotAction": ["s3:B", "s3:A"], "Resource": ["y", "x"]}]}),
+            json!({"Statement": [{"Effect": "Allow", "NotAction": ["s3:A", "s3:B"], "Resource": ["x", "y"]}]}),
+        );
+    }
+
+    #[test]
+    fn principal_values_are_sets() {
+        same(
+            json!({"Statement": [{"Principal": {"Service": "config.amazonaws.com"}}]}),
+            json!({"Statement": [{"Principal": {"Service": ["config.amazonaws.com"]}}]}),
+        );
+        same(
+            json!({"Statement": [{"Principal": {"Service": ["b.amazonaws.com", "a.amazonaws.com"]}}]}),
+            json!({"Statement": [{"Principal": {"Service": ["a.amazonaws.com", "b.amazonaws.com"]}}]}),
+        );
+    }
+
+    #[test]
+    fn an_account_id_is_its_root_arn() {
+        same(
+            json!({"Statement": [{"Principal": {"AWS": "123456789012"}}]}),
+            json!({"Statement": [{"Principal": {"AWS": ["arn:aws:iam::123456789012:root"]}}]}),
+        );
+        assert_eq!(
+            normalize(
+                &json!({"Statement": [{"Principal": {"AWS": "123456789012"}}]}),
+                "aws-cn"
+            )["Statement"][0]["Principal"]["AWS"],
+            json!(["arn:aws-cn:iam::123456789012:root"])
+        );
+        // Only under AWS: a service name that happens to be digits is left alone.
+        differ(
+            json!({"Statement": [{"Principal": {"Federated": "123456789012"}}]}),
+            json!({"Statement": [{"Principal": {"Federated": "arn:aws:iam::123456789012:root"}}]}),
+        );
+    }
+
+    #[test]
+    fn star_principal_equals_aws_star() {
+        same(
+            json!({"Statement": [{"Principal": "*"}]}),
+            json!({"Statement": [{"Principal": {"AWS": "*"}}]}),
+        );
+        same(
+            json!({"Statement": [{"NotPrincipal": "*"}]}),
+            json!({"Statement": [{"NotPrincipal": {"AWS": ["*"]}}]}),
+        );
+    }
+
+    #[test]
+    fn condition_values_are_string_sets() {
+        same(
+            json!({"Statement": [{"Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}]}),
+            json!({"Statement": [{"Condition": {"StringEquals": {"s3:x-amz-acl": ["bucket-owner-full-control"]}}}]}),
+        );
+        same(
+            json!({"Statement": [{"Condition": {"Bool": {"aws:SecureTransport": false}, "NumericLessThan": {"s3:max-keys": 10}}}]}),
+            json!({"Statement": [{"Condition": {"Bool": {"aws:SecureTransport": "false"}, "NumericLessThan": {"s3:max-keys": ["10"]}}}]}),
+        );
+        same(
+            json!({"Statement": [{"Condition": {"StringEquals": {"k": ["b", "a"]}}}]}),
+            json!({"Statement": [{"Condition": {"StringEquals": {"k": ["a", "b"]}}}]}),
+        );
+    }
+
+    #[test]
+    fn real_differences_remain() {
+        differ(
+            json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject"}]}),
+            json!({"Statement": [{"Effect": "Deny", "Action": "s3:GetObject"}]}),
+        );
+        differ(
+            json!({"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"]}]}),
+            json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject"}]}),
+        );
+    }
+
+    #[test]
+    fn what_iam_returns_equals_what_was_written() {
+        // The lab's trust policy as GetRole returns it: URL-encoded, single statement, single strings.
+        let raw = "%7B%22Version%22%3A%20%222012-10-17%22%2C%20%22Statement%22%3A%20%7B%22Effect%22%3A%20%22Allow%22%2C%20%22Principal%22%3A%20%7B%22Service%22%3A%20%22config.amazonaws.com%22%7D%2C%20%22Action%22%3A%20%22sts%3AAssumeRole%22%7D%7D";
+        same(decode(raw), trust());
+    }
+
+    #[test]
+    fn partitions_follow_regions() {
+        assert_eq!(partition("us-east-1"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+    }
+
+    #[test]
+    fn a_good_trust_policy_passes() {
+        assert!(errors(trust(), PolicyType::Trust).is_empty());
+    }
+
+    #[test]
+    fn trust_policies_need_a_principal_and_take_no_resource() {
+        let e = errors(
+            json!({"Statement": {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}}),
+            PolicyType::Trust,
+        );
+        assert!(e.iter().any(|m| m.contains("needs a Principal")), "{e:?}");
+        assert!(e.iter().any(|m| m.contains("takes no Resource")), "{e:?}");
+    }
+
+    #[test]
+    fn identity_policies_need_a_resource_and_take_no_principal() {
+        let e = errors(
+            json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Principal": "*"}]}),
+            PolicyType::Identity,
+        );
+        assert!(e.iter().any(|m| m.contains("takes no Principal")), "{e:?}");
+        assert!(e.iter().any(|m| m.contains("needs Resource")), "{e:?}");
+    }
+
+    #[test]
+    fn elements_are_checked() {
+        let e = errors(
+            json!({"Version": "2012-10-18", "Statement": [
+                {"Sid": "a-b", "Effect": "allow", "action": "x", "Action": "GetObject", "NotAction": "s3:X", "Resource": "bucket"},
+                {"Sid": "a-b", "Effect": "Deny", "Action": "*", "Resource": "*"}
+            ]}),
+            PolicyType::Identity,
+        );
+        for want in [
+            "not a policy version",
+            "letters and digits",
+            "not an effect",
+            "`action` is not a statement element",
+            "`GetObject` is not an action",
+            "set Action or NotAction, not both",
+            "`bucket` is not an ARN",
+            "used twice",
+        ] {
+            assert!(
+                e.iter().any(|m| m.contains(want)),
+                "{want} missing from {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unquoted_account_ids_are_reported() {
+        let e = errors(
+            json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": 123456789012u64}, "Action": "sts:AssumeRole"}]}),
+            PolicyType::Trust,
+        );
+        assert!(e.iter().any(|m| m.contains("quote it")), "{e:?}");
+    }
+
+    #[test]
+    fn bucket_policies_allow_sids_with_spaces_and_need_principals() {
+        let e = errors(
+            json!({"Statement": [{"Sid": "Allow Config", "Effect": "Allow", "Action": "s3:GetBucketAcl", "Resource": "arn:aws:s3:::b"}]}),
+            PolicyType::Resource,
+        );
+        assert_eq!(
+            e,
+            vec!["the statement needs a Principal, for example {Service: config.amazonaws.com}"]
+        );
+    }
+
+    #[test]
+    fn a_missing_statement_is_reported() {
+        assert_eq!(
+            errors(json!({"Version": "2012-10-17"}), PolicyType::Trust),
+            vec!["the policy needs a Statement"]
+        );
+        assert!(errors(json!("text"), PolicyType::Trust)[0].contains("must be a mapping"));
+    }
+}

@@ -1,0 +1,1035 @@
+//! `Role`: an IAM role with its trust policy, managed policy attachments,
+//! inline policies and tags. Policies are compared by meaning (see `policy`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::policy::{self, PolicyType};
+use super::{Attrs, Issues, Kind, Wanted, with_owner};
+use crate::aws::{Aws, AwsError, AwsResultExt, Env};
+use crate::diff::FieldDiff;
+use crate::manifest::refs::contains_unknown;
+
+const SERVICE: &str = "iam";
+
+/// IAM's limits are low; a few detail reads at a time is plenty.
+const CONCURRENCY: usize = 4;
+
+const DEFAULT_PATH: &str = "/";
+const DEFAULT_MAX_SESSION: i32 = 3600;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Spec {
+    /// The trust policy (AssumeRolePolicyDocument), as a mapping.
+    pub assume_role_policy: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Defaults to `/`. AWS cannot change it after creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Seconds, 3600 (the default) to 43200.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_session_duration: Option<i32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_policy_arns: Vec<String>,
+    /// Policy name to policy document.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inline_policies: BTreeMap<String, Value>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub name: String,
+    pub arn: String,
+    pub role_id: String,
+    pub path: String,
+    pub description: Option<String>,
+    pub max_session_duration: i32,
+    /// Decoded, as AWS stored it.
+    pub assume_role_policy: Value,
+    pub managed_policy_arns: BTreeSet<String>,
+    pub inline_policies: BTreeMap<String, Value>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[allow(clippy::too_many_arguments)] // one argument per field of the canonical form
+fn canonical(
+    assume: &Value,
+    description: &str,
+    path: &str,
+    max_session: i32,
+    managed: impl IntoIterator<Item = String>,
+    inline: &BTreeMap<String, Value>,
+    tags: &BTreeMap<String, String>,
+    partition: &str,
+) -> Value {
+    let managed: BTreeSet<String> = managed.into_iter().collect();
+    let inline: BTreeMap<&String, Value> = inline
+        .iter()
+        .map(|(k, v)| (k, policy::normalize(v, partition)))
+        .collect();
+    json!({
+        "assumeRolePolicy": policy::normalize(assume, partition),
+        "description": description,
+        "path": path,
+        "maxSessionDuration": max_session,
+        "managedPolicyArns": managed,
+        "inlinePolicies": inline,
+        "tags": tags,
+    })
+}
+
+fn inline_path(name: &str) -> String {
+    if name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        format!("inlinePolicies.{name}")
+    } else {
+        format!("inlinePolicies[{name:?}]")
+    }
+}
+
+/// Offline hints for the two policies the lab attaches and AWS refuses.
+pub fn known_bad_policy(arn: &str) -> Option<&'static str> {
+    let name = arn.rsplit('/').next().unwrap_or(arn);
+    match name {
+        "ConfigRole" if arn.contains(":iam::aws:policy/") => Some(
+            "AWS has no managed policy service-role/ConfigRole: AWS Config's policy is \
+             arn:aws:iam::aws:policy/service-role/AWS_ConfigRole; attach that instead",
+        ),
+        "AWS_ConfigServiceRolePolicy" | "AWSConfigServiceRolePolicy" => Some(
+            "this policy belongs to AWS Config's service-linked role (AWSServiceRoleForConfig) and cannot be \
+             attached to an ordinary role; attach arn:aws:iam::aws:policy/service-role/AWS_ConfigRole instead",
+        ),
+        _ => None,
+    }
+}
+
+fn is_policy_arn(arn: &str) -> bool {
+    let Some(rest) = ["arn:aws:iam::", "arn:aws-cn:iam::", "arn:aws-us-gov:iam::"]
+        .iter()
+        .find_map(|p| arn.strip_prefix(p))
+    else {
+        return false;
+    };
+    match rest.split_once(":policy/") {
+        Some((account, name)) => {
+            (account == "aws" || policy::is_account_id(account)) && !name.is_empty()
+        }
+        None => false,
+    }
+}
+
+/// IAM's tag rules, shared with S3 (the same limits). The owner tag takes one of the 50.
+pub fn check_tags(tags: &BTreeMap<String, String>, issues: &mut Issues) {
+    if tags.len() > 49 {
+        issues.at(
+            "tags",
+            "at most 50 tags, one of which vigil uses for ownership: keep 49 or fewer",
+        );
+    }
+    for (k, v) in tags {
+        let path = format!("tags.{k}");
+        if k.is_empty() || k.chars().count() > 128 {
+            issues.at(&path, "a tag key is 1 to 128 characters long");
+        }
+        if k.to_ascii_lowercase().starts_with("aws:") {
+            issues.at(&path, "tag keys starting with aws: are reserved for AWS");
+        }
+        if k == super::OWNER_TAG {
+            issues.at(
+                &path,
+                format!(
+                    "{} is set by vigil from Settings.owner; remove it here",
+                    super::OWNER_TAG
+                ),
+            );
+        }
+        if v.chars().count() > 256 {
+            issues.at(&path, "a tag value is at most 256 characters long");
+        }
+    }
+}
+
+pub struct Role;
+
+impl Kind for Role {
+    const NAME: &'static str = "Role";
+    type Spec = Spec;
+    type Live = Live;
+    const ATTRIBUTES: &'static [&'static str] = &["arn", "name", "roleId"];
+    const DOCUMENT_FIELDS: &'static [&'static str] = &["assumeRolePolicy"];
+    /// Other resources (a Config recorder, an instance profile) stop working without it.
+    const RETAIN_BY_DEFAULT: bool = true;
+
+    fn validate_name(name: &str) -> Result<(), String> {
+        super::check_name(
+            name,
+            64,
+            |c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c),
+            "role names allow A-Z, a-z, 0-9 and + = , . @ _ -",
+        )
+    }
+
+    fn validate(s: &Spec, issues: &mut Issues) {
+        policy::validate(
+            &s.assume_role_policy,
+            PolicyType::Trust,
+            "assumeRolePolicy",
+            issues,
+        );
+        if let Some(d) = &s.description {
+            if d.chars().count() > 1000 {
+                issues.at(
+                    "description",
+                    "is longer than the 1000 characters IAM allows",
+                );
+            }
+            // IAM's pattern: tab, newlines and Latin-1 printable characters only.
+            if let Some(c) = d
+                .chars()
+                .find(|c| !matches!(*c, '\t' | '\n' | '\r' | ' '..='~' | '\u{A1}'..='\u{FF}'))
+            {
+                issues.at(
+                    "description",
+                    format!("contains {c:?}; IAM descriptions allow only Latin-1 characters"),
+                );
+            }
+        }
+        if let Some(p) = &s.path {
+            let ok = p.len() <= 512
+                && p.starts_with('/')
+                && p.ends_with('/')
+                && p.chars().all(|c| ('!'..='~').contains(&c));
+            if !ok {
+                issues.at("path", "a path starts and ends with / and has at most 512 printable ASCII characters, for example /service-role/");
+            }
+        }
+        if let Some(m) = s.max_session_duration
+            && !(3600..=43200).contains(&m)
+        {
+            issues.at(
+                "maxSessionDuration",
+                format!("{m} is out of range; use 3600 to 43200 seconds"),
+            );
+        }
+        if s.managed_policy_arns.len() > 20 {
+            issues.at(
+                "managedPolicyArns",
+                "a role can have at most 20 managed policies (10 unless the quota was raised)",
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for (i, arn) in s.managed_policy_arns.iter().enumerate() {
+            let path = format!("managedPolicyArns[{i}]");
+            if !seen.insert(arn) {
+                issues.at(&path, "is listed twice");
+            }
+            if let Some(hint) = known_bad_policy(arn) {
+                issues.at(&path, hint);
+            } else if arn.contains(":policy/aws-service-role/") {
+                issues.at(
+                    &path,
+                    "policies under aws-service-role/ belong to service-linked roles and cannot be attached to an ordinary role",
+                );
+            } else if !arn.contains("${") && !is_policy_arn(arn) {
+                issues.at(
+                    &path,
+                    format!("`{arn}` is not a managed policy ARN; write arn:aws:iam::aws:policy/NAME (AWS managed) or arn:aws:iam::ACCOUNT:policy/NAME"),
+                );
+            }
+        }
+        let mut total = 0;
+        for (name, doc) in &s.inline_policies {
+            let path = inline_path(name);
+            if name.is_empty()
+                || name.len() > 128
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+            {
+                issues.at(
+                    &path,
+                    "a policy name is 1 to 128 characters of A-Z, a-z, 0-9 and + = , . @ _ -",
+                );
+            }
+            policy::validate(doc, PolicyType::Identity, &path, issues);
+            total += policy::size(doc);
+        }
+        if total > 10240 {
+            issues.at(
+                "inlinePolicies",
+                format!("the inline policies add up to {total} characters; IAM allows 10240 per role. Move some into a managed policy"),
+            );
+        }
+        check_tags(&s.tags, issues);
+    }
+
+    fn normalize(spec: &Spec, env: &Env) -> Value {
+        canonical(
+            &spec.assume_role_policy,
+            spec.description.as_deref().unwrap_or_default(),
+            spec.path.as_deref().unwrap_or(DEFAULT_PATH),
+            spec.max_session_duration.unwrap_or(DEFAULT_MAX_SESSION),
+            spec.managed_policy_arns.iter().cloned(),
+            &spec.inline_policies,
+            &with_owner(&spec.tags, env),
+            policy::partition(&env.region),
+        )
+    }
+
+    fn live_state(live: &Live, env: &Env) -> Value {
+        canonical(
+            &live.assume_role_policy,
+            live.description.as_deref().unwrap_or_default(),
+            &live.path,
+            live.max_session_duration,
+            live.managed_policy_arns.iter().cloned(),
+            &live.inline_policies,
+            &live.tags,
+            policy::partition(&env.region),
+        )
+    }
+
+    /// The trust policy and each inline policy are shown as whole documents.
+    fn diff(desired: &Value, live: &Value) -> Vec<FieldDiff> {
+        let split = |v: &Value| {
+            let mut v = v.clone();
+            let inline = v
+                .as_object_mut()
+                .and_then(|m| m.remove("inlinePolicies"))
+                .and_then(|i| i.as_object().cloned())
+                .unwrap_or_default();
+            (v, inline)
+        };
+        let (d, d_inline) = split(desired);
+        let (l, l_inline) = split(live);
+        let mut out = crate::diff::diff(&d, &l, Self::DOCUMENT_FIELDS);
+        let names: BTreeSet<&String> = d_inline.keys().chain(l_inline.keys()).collect();
+        for name in names {
+            let (dv, lv) = (d_inline.get(name), l_inline.get(name));
+            let differs = match (dv, lv) {
+                (Some(d), Some(l)) => contains_unknown(d) || !crate::diff::same(d, l),
+                _ => true,
+            };
+            if differs {
+                out.push(FieldDiff {
+                    path: inline_path(name),
+                    from: lv.cloned(),
+                    to: dv.cloned(),
+                });
+            }
+        }
+        out
+    }
+
+    fn attributes(live: &Live) -> Attrs {
+        Attrs::from([
+            ("arn".to_string(), live.arn.clone()),
+            ("name".to_string(), live.name.clone()),
+            ("roleId".to_string(), live.role_id.clone()),
+        ])
+    }
+
+    fn to_spec(live: &Live) -> Spec {
+        let mut tags = live.tags.clone();
+        tags.remove(super::OWNER_TAG);
+        Spec {
+            assume_role_policy: live.assume_role_policy.clone(),
+            description: live.description.clone().filter(|d| !d.is_empty()),
+            path: (live.path != DEFAULT_PATH).then(|| live.path.clone()),
+            max_session_duration: (live.max_session_duration != DEFAULT_MAX_SESSION)
+                .then_some(live.max_session_duration),
+            managed_policy_arns: live.managed_policy_arns.iter().cloned().collect(),
+            inline_policies: live.inline_policies.clone(),
+            tags,
+        }
+    }
+
+    fn owner(live: &Live) -> Option<&str> {
+        live.tags.get(super::OWNER_TAG).map(String::as_str)
+    }
+
+    /// IAM GetPolicy for each literal managed policy ARN: a name that does not
+    /// exist is caught before anything is created.
+    async fn remote_validate(aws: &Aws, spec: &Spec) -> Issues {
+        let mut issues = Issues::default();
+        for (i, arn) in spec.managed_policy_arns.iter().enumerate() {
+            if arn.contains("${") {
+                continue;
+            }
+            match aws
+                .clients
+                .iam
+                .get_policy()
+                .policy_arn(arn)
+                .send()
+                .await
+                .aws(SERVICE, "GetPolicy")
+            {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {
+                    let hint = known_bad_policy(arn).unwrap_or(
+                        "check the name and path (AWS managed policies are arn:aws:iam::aws:policy/[path/]NAME); \
+                         `aws iam list-policies --scope AWS` lists them",
+                    );
+                    issues.at(
+                        &format!("managedPolicyArns[{i}]"),
+                        format!("policy {arn} does not exist: {hint}"),
+                    );
+                }
+                // Without iam:GetPolicy the check is skipped, not failed: apply will tell.
+                Err(e) => tracing::warn!(policy = %arn, "cannot check the managed policy: {e}"),
+            }
+        }
+        issues
+    }
+
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+        // ListRoles returns every role with its trust policy, page by page, but not
+        // the attachments, inline policies or tags: IAM has no batch API for those,
+        // so they are read per role, and only for the roles wanted.
+        let mut pages = aws.clients.iam.list_roles().into_paginator().items().send();
+        let mut roles = Vec::new();
+        while let Some(r) = pages.try_next().await.aws(SERVICE, "ListRoles")? {
+            if wanted.contains(r.role_name()) {
+                roles.push(r);
+            }
+        }
+        futures::stream::iter(roles)
+            .map(|r| async move { read_details(aws, &r).await.map(|l| (l.name.clone(), l)) })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    async fn apply(
+        aws: &Aws,
+        name: &str,
+        spec: &Spec,
+        live: Option<&Live>,
+    ) -> Result<Attrs, AwsError> {
+        let iam = &aws.clients.iam;
+        let env = &aws.env;
+        let part = policy::partition(&env.region);
+        let want_tags = with_owner(&spec.tags, env);
+        let description = spec.description.clone().unwrap_or_default();
+        let max_session = spec.max_session_duration.unwrap_or(DEFAULT_MAX_SESSION);
+        let empty = Live {
+            name: name.to_string(),
+            arn: String::new(),
+            role_id: String::new(),
+            path: String::new(),
+            description: None,
+            max_session_duration: DEFAULT_MAX_SESSION,
+            assume_role_policy: Value::Null,
+            managed_policy_arns: BTreeSet::new(),
+            inline_policies: BTreeMap::new(),
+            tags: BTreeMap::new(),
+        };
+        let (have, arn, role_id) = match live {
+            None => {
+                let out = iam
+                    .create_role()
+                    .role_name(name)
+                    .path(spec.path.as_deref().unwrap_or(DEFAULT_PATH))
+                    .assume_role_policy_document(spec.assume_role_policy.to_string())
+                    .set_description(spec.description.clone())
+                    .max_session_duration(max_session)
+                    .set_tags(Some(iam_tags(&want_tags, "CreateRole")?))
+                    .send()
+                    .await
+                    .aws(SERVICE, "CreateRole")?;
+                let role = out.role().ok_or_else(|| {
+                    AwsError::other(SERVICE, "CreateRole", "no Role in the response")
+                })?;
+                (&empty, role.arn().to_string(), role.role_id().to_string())
+            }
+            Some(l) => {
+                let want_path = spec.path.as_deref().unwrap_or(DEFAULT_PATH);
+                if l.path != want_path {
+                    return Err(AwsError::other(
+                        SERVICE,
+                        "UpdateRole",
+                        format!(
+                            "the role's path is {} and IAM cannot change a path; delete the role (or keep path: {}) to use {want_path}",
+                            l.path, l.path
+                        ),
+                    ));
+                }
+                if l.description.clone().unwrap_or_default() != description
+                    || l.max_session_duration != max_session
+                {
+                    iam.update_role()
+                        .role_name(name)
+                        .description(&description)
+                        .max_session_duration(max_session)
+                        .send()
+                        .await
+                        .aws(SERVICE, "UpdateRole")?;
+                }
+                if policy::normalize(&l.assume_role_policy, part)
+                    != policy::normalize(&spec.assume_role_policy, part)
+                {
+                    iam.update_assume_role_policy()
+                        .role_name(name)
+                        .policy_document(spec.assume_role_policy.to_string())
+                        .send()
+                        .await
+                        .aws(SERVICE, "UpdateAssumeRolePolicy")?;
+                }
+                sync_tags(aws, name, &want_tags, &l.tags).await?;
+                (l, l.arn.clone(), l.role_id.clone())
+            }
+        };
+        let want_managed: BTreeSet<&String> = spec.managed_policy_arns.iter().collect();
+        for arn in want_managed
+            .iter()
+            .filter(|a| !have.managed_policy_arns.contains(**a))
+        {
+            iam.attach_role_policy()
+                .role_name(name)
+                .policy_arn(*arn)
+                .send()
+                .await
+                .aws(SERVICE, "AttachRolePolicy")?;
+        }
+        for arn in have
+            .managed_policy_arns
+            .iter()
+            .filter(|a| !want_managed.contains(a))
+        {
+            iam.detach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .aws(SERVICE, "DetachRolePolicy")?;
+        }
+        for (pname, doc) in &spec.inline_policies {
+            let same = have
+                .inline_policies
+                .get(pname)
+                .is_some_and(|h| policy::normalize(h, part) == policy::normalize(doc, part));
+            if !same {
+                iam.put_role_policy()
+                    .role_name(name)
+                    .policy_name(pname)
+                    .policy_document(doc.to_string())
+                    .send()
+                    .await
+                    .aws(SERVICE, "PutRolePolicy")?;
+            }
+        }
+        for pname in have
+            .inline_policies
+            .keys()
+            .filter(|p| !spec.inline_policies.contains_key(*p))
+        {
+            iam.delete_role_policy()
+                .role_name(name)
+                .policy_name(pname)
+                .send()
+                .await
+                .aws(SERVICE, "DeleteRolePolicy")?;
+        }
+        Ok(Attrs::from([
+            ("arn".to_string(), arn),
+            ("name".to_string(), name.to_string()),
+            ("roleId".to_string(), role_id),
+        ]))
+    }
+
+    /// IAM refuses to delete a role that still has policies or instance
+    /// profiles, so those go first.
+    async fn delete(aws: &Aws, name: &str, live: &Live) -> Result<(), AwsError> {
+        let iam = &aws.clients.iam;
+        let mut profiles = iam
+            .list_instance_profiles_for_role()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(p) = profiles
+            .try_next()
+            .await
+            .aws(SERVICE, "ListInstanceProfilesForRole")?
+        {
+            iam.remove_role_from_instance_profile()
+                .instance_profile_name(p.instance_profile_name())
+                .role_name(name)
+                .send()
+                .await
+                .aws(SERVICE, "RemoveRoleFromInstanceProfile")?;
+        }
+        for arn in &live.managed_policy_arns {
+            iam.detach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .aws(SERVICE, "DetachRolePolicy")?;
+        }
+        for pname in live.inline_policies.keys() {
+            iam.delete_role_policy()
+                .role_name(name)
+                .policy_name(pname)
+                .send()
+                .await
+                .aws(SERVICE, "DeleteRolePolicy")?;
+        }
+        iam.delete_role()
+            .role_name(name)
+            .send()
+            .await
+            .aws(SERVICE, "DeleteRole")?;
+        Ok(())
+    }
+}
+
+async fn read_details(aws: &Aws, r: &aws_sdk_iam::types::Role) -> Result<Live, AwsError> {
+    let iam = &aws.clients.iam;
+    let name = r.role_name();
+    let managed_policy_arns = iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .aws(SERVICE, "ListAttachedRolePolicies")?
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_string))
+        .collect();
+    let names = iam
+        .list_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .aws(SERVICE, "ListRolePolicies")?;
+    let mut inline_policies = BTreeMap::new();
+    for pname in names {
+        let out = iam
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(&pname)
+            .send()
+            .await
+            .aws(SERVICE, "GetRolePolicy")?;
+        inline_policies.insert(pname, policy::decode(out.policy_document()));
+    }
+    let tags = iam
+        .list_role_tags()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .aws(SERVICE, "ListRoleTags")?
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    Ok(Live {
+        name: name.to_string(),
+        arn: r.arn().to_string(),
+        role_id: r.role_id().to_string(),
+        path: r.path().to_string(),
+        description: r.description().map(str::to_string),
+        max_session_duration: r.max_session_duration().unwrap_or(DEFAULT_MAX_SESSION),
+        assume_role_policy: r
+            .assume_role_policy_document()
+            .map(policy::decode)
+            .unwrap_or(Value::Null),
+        managed_policy_arns,
+        inline_policies,
+        tags,
+    })
+}
+
+fn iam_tags(
+    tags: &BTreeMap<String, String>,
+    op: &'static str,
+) -> Result<Vec<aws_sdk_iam::types::Tag>, AwsError> {
+    tags.iter()
+        .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AwsError::other(SERVICE, op, e.to_string()))
+}
+
+/// TagRole and UntagRole with the difference only.
+async fn sync_tags(
+    aws: &Aws,
+    name: &str,
+    want: &BTreeMap<String, String>,
+    have: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    let iam = &aws.clients.iam;
+    let add: BTreeMap<String, String> = want
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove: Vec<String> = have
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .cloned()
+        .collect();
+    if !add.is_empty() {
+        iam.tag_role()
+            .role_name(name)
+            .set_tags(Some(iam_tags(&add, "TagRole")?))
+            .send()
+            .await
+            .aws(SERVICE, "TagRole")?;
+    }
+    if !remove.is_empty() {
+        iam.untag_role()
+            .role_name(name)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .aws(SERVICE, "UntagRole")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::testing::{MockClients, aws_with};
+    use aws_sdk_iam::operation::list_roles::{ListRolesError, ListRolesOutput};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    fn trust() -> Value {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    }
+
+    fn spec() -> Spec {
+        Spec {
+            assume_role_policy: trust(),
+            description: Some("Service role for AWS Config".into()),
+            managed_policy_arns: vec!["arn:aws:iam::aws:policy/service-role/AWS_ConfigRole".into()],
+            inline_policies: BTreeMap::from([(
+                "ConfigBucketDelivery".to_string(),
+                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetBucketAcl", "Resource": "arn:aws:s3:::b"}]}),
+            )]),
+            tags: BTreeMap::from([("project".to_string(), "monitoring-lab".to_string())]),
+            ..Spec::default()
+        }
+    }
+
+    fn env() -> Env {
+        Env {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            owner: "o".into(),
+        }
+    }
+
+    /// The role as IAM returns it for `spec()`: URL-encoded, single strings, single statements.
+    fn live() -> Live {
+        Live {
+            name: "ConfigServiceRole".into(),
+            arn: "arn:aws:iam::123456789012:role/ConfigServiceRole".into(),
+            role_id: "AROAEXAMPLE".into(),
+            path: "/".into(),
+            description: Some("Service role for AWS Config".into()),
+            max_session_duration: 3600,
+            assume_role_policy: policy::decode(
+                "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%5B%22config.amazonaws.com%22%5D%7D%2C%22Action%22%3A%5B%22sts%3AAssumeRole%22%5D%7D%7D",
+            ),
+            managed_policy_arns: BTreeSet::from([
+                "arn:aws:iam::aws:policy/service-role/AWS_ConfigRole".to_string(),
+            ]),
+            inline_policies: BTreeMap::from([(
+                "ConfigBucketDelivery".to_string(),
+                json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": ["s3:GetBucketAcl"], "Resource": "arn:aws:s3:::b"}}),
+            )]),
+            tags: BTreeMap::from([
+                ("project".to_string(), "monitoring-lab".to_string()),
+                ("vigil:owner".to_string(), "o".to_string()),
+            ]),
+        }
+    }
+
+    fn errors(s: &Spec) -> Vec<String> {
+        let mut i = Issues::default();
+        Role::validate(s, &mut i);
+        i.0.into_iter()
+            .map(|(p, m)| format!("{p:?}: {m}"))
+            .collect()
+    }
+
+    #[test]
+    fn the_lab_role_is_valid() {
+        assert!(errors(&spec()).is_empty(), "{:?}", errors(&spec()));
+    }
+
+    #[test]
+    fn what_iam_returns_is_a_no_op() {
+        let d = Role::diff(
+            &Role::normalize(&spec(), &env()),
+            &Role::live_state(&live(), &env()),
+        );
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn defaults_equal_explicit_values() {
+        let mut s = spec();
+        s.path = Some("/".into());
+        s.max_session_duration = Some(3600);
+        assert_eq!(
+            Role::normalize(&s, &env()),
+            Role::normalize(&spec(), &env())
+        );
+        let mut l = live();
+        l.description = None;
+        s.description = Some(String::new());
+        assert_eq!(
+            Role::normalize(&s, &env())["description"],
+            Role::live_state(&l, &env())["description"]
+        );
+    }
+
+    #[test]
+    fn managed_policy_order_does_not_matter() {
+        let mut a = spec();
+        a.managed_policy_arns = vec![
+            "arn:aws:iam::aws:policy/B".into(),
+            "arn:aws:iam::aws:policy/A".into(),
+        ];
+        let mut b = spec();
+        b.managed_policy_arns = vec![
+            "arn:aws:iam::aws:policy/A".into(),
+            "arn:aws:iam::aws:policy/B".into(),
+        ];
+        assert_eq!(Role::normalize(&a, &env()), Role::normalize(&b, &env()));
+    }
+
+    #[test]
+    fn changed_policies_are_whole_document_diffs_at_their_paths() {
+        let mut s = spec();
+        s.assume_role_policy["Statement"][0]["Principal"]["Service"] = json!("ec2.amazonaws.com");
+        s.inline_policies
+            .insert("Extra.v2".into(), json!({"Statement": []}));
+        s.inline_policies.get_mut("ConfigBucketDelivery").unwrap()["Statement"][0]["Action"] =
+            json!("s3:*");
+        let d = Role::diff(
+            &Role::normalize(&s, &env()),
+            &Role::live_state(&live(), &env()),
+        );
+        let paths: Vec<&str> = d.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "assumeRolePolicy",
+                "inlinePolicies.ConfigBucketDelivery",
+                "inlinePolicies[\"Extra.v2\"]"
+            ]
+        );
+        assert!(d[2].from.is_none());
+    }
+
+    #[test]
+    fn an_undeclared_inline_policy_shows_as_removed() {
+        let mut l = live();
+        l.inline_policies
+            .insert("Console".into(), json!({"Statement": []}));
+        let d = Role::diff(
+            &Role::normalize(&spec(), &env()),
+            &Role::live_state(&l, &env()),
+        );
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].path, "inlinePolicies.Console");
+        assert!(d[0].to.is_none());
+    }
+
+    #[test]
+    fn the_labs_policy_arns_get_hints() {
+        let mut s = spec();
+        s.managed_policy_arns = vec![
+            "arn:aws:iam::aws:policy/service-role/ConfigRole".into(),
+            "arn:aws:iam::aws:policy/service-role/AWS_ConfigServiceRolePolicy".into(),
+            "arn:aws:iam::aws:policy/aws-service-role/AWSSupportServiceRolePolicy".into(),
+            "AWS_ConfigRole".into(),
+            "arn:aws:iam::${aws:accountId}:policy/Mine".into(),
+        ];
+        let e = errors(&s);
+        assert_eq!(e.len(), 4, "{e:?}");
+        assert!(
+            e[0].contains("Index(0)")
+                && e[0].contains("service-role/AWS_ConfigRole; attach that instead"),
+            "{e:?}"
+        );
+        assert!(
+            e[1].contains("Index(1)") && e[1].contains("service-linked role"),
+            "{e:?}"
+        );
+        assert!(
+            e[2].contains("Index(2)") && e[2].contains("aws-service-role/"),
+            "{e:?}"
+        );
+        assert!(
+            e[3].contains("Index(3)") && e[3].contains("not a managed policy ARN"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn other_fields_are_checked() {
+        let s = Spec {
+            assume_role_policy: json!({"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}),
+            description: Some("監視".into()),
+            path: Some("service-role".into()),
+            max_session_duration: Some(60),
+            inline_policies: BTreeMap::from([(
+                "bad name".to_string(),
+                json!({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Principal": "*"}]}),
+            )]),
+            tags: BTreeMap::from([("aws:x".to_string(), "y".to_string())]),
+            ..Spec::default()
+        };
+        let e = errors(&s).join("\n");
+        for want in [
+            "needs a Principal",
+            "Latin-1",
+            "starts and ends with /",
+            "3600 to 43200",
+            "1 to 128 characters",
+            "takes no Principal",
+            "reserved for AWS",
+        ] {
+            assert!(e.contains(want), "{want} missing from\n{e}");
+        }
+    }
+
+    #[test]
+    fn names_follow_iam_rules() {
+        assert!(Role::validate_name("ConfigServiceRole").is_ok());
+        assert!(Role::validate_name("a+b=c,d.e@f_g-h").is_ok());
+        assert!(Role::validate_name("has space").is_err());
+        assert!(Role::validate_name(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn import_omits_defaults_and_the_owner_tag() {
+        let s = Role::to_spec(&live());
+        assert_eq!(s.path, None);
+        assert_eq!(s.max_session_duration, None);
+        assert!(!s.tags.contains_key("vigil:owner"));
+        assert_eq!(s.managed_policy_arns, spec().managed_policy_arns);
+    }
+
+    #[tokio::test]
+    async fn a_changed_path_is_refused_before_any_call() {
+        let aws = aws_with(MockClients::default());
+        let mut s = spec();
+        s.path = Some("/service-role/".into());
+        let e = Role::apply(&aws, "ConfigServiceRole", &s, Some(&live()))
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("IAM cannot change a path"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn access_denied_fails_the_observation_and_is_classified() {
+        let denied = mock!(aws_sdk_iam::Client::list_roles).then_error(|| {
+            ListRolesError::generic(
+                aws_sdk_iam::error::ErrorMetadata::builder()
+                    .code("AccessDenied")
+                    .message("User is not authorized to perform: iam:ListRoles")
+                    .build(),
+            )
+        });
+        let iam = mock_client!(aws_sdk_iam, RuleMode::Sequential, [&denied]);
+        let aws = aws_with(MockClients {
+            iam: Some(iam),
+            ..Default::default()
+        });
+        let wanted = Wanted::names(BTreeMap::from([(
+            "ConfigServiceRole".to_string(),
+            Value::Null,
+        )]));
+        let e = Role::observe(&aws, &wanted).await.unwrap_err();
+        assert_eq!(e.class, crate::aws::ErrorClass::AccessDenied);
+        assert_eq!(e.operation, "ListRoles");
+        assert_eq!(denied.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn only_wanted_roles_get_detail_reads() {
+        let role = |n: &str| {
+            aws_sdk_iam::types::Role::builder()
+                .role_name(n)
+                .role_id("AROA")
+                .arn(format!("arn:aws:iam::123456789012:role/{n}"))
+                .path("/")
+                .create_date(aws_smithy_types::DateTime::from_secs(0))
+                .assume_role_policy_document("%7B%7D")
+                .build()
+                .unwrap()
+        };
+        let list = mock!(aws_sdk_iam::Client::list_roles).then_output(move || {
+            ListRolesOutput::builder()
+                .roles(role("Other"))
+                .roles(role("Wanted"))
+                .is_truncated(false)
+                .build()
+                .unwrap()
+        });
+        let attached = mock!(aws_sdk_iam::Client::list_attached_role_policies)
+            .match_requests(|r| r.role_name() == Some("Wanted"))
+            .then_output(|| aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput::builder().build());
+        let inline = mock!(aws_sdk_iam::Client::list_role_policies)
+            .match_requests(|r| r.role_name() == Some("Wanted"))
+            .then_output(|| {
+                aws_sdk_iam::operation::list_role_policies::ListRolePoliciesOutput::builder()
+                    .set_policy_names(Some(vec![]))
+                    .build()
+                    .unwrap()
+            });
+        let tags = mock!(aws_sdk_iam::Client::list_role_tags)
+            .match_requests(|r| r.role_name() == Some("Wanted"))
+            .then_output(|| {
+                aws_sdk_iam::operation::list_role_tags::ListRoleTagsOutput::builder()
+                    .set_tags(Some(vec![]))
+                    .build()
+                    .unwrap()
+            });
+        let iam = mock_client!(
+            aws_sdk_iam,
+            RuleMode::MatchAny,
+            [&list, &attached, &inline, &tags]
+        );
+        let aws = aws_with(MockClients {
+            iam: Some(iam),
+            ..Default::default()
+        });
+        let wanted = Wanted::names(BTreeMap::from([("Wanted".to_string(), Value::Null)]));
+        let live = Role::observe(&aws, &wanted).await.unwrap();
+        assert_eq!(live.keys().collect::<Vec<_>>(), vec!["Wanted"]);
+        assert_eq!(live["Wanted"].assume_role_policy, json!({}));
+        assert_eq!(
+            (
+                list.num_calls(),
+                attached.num_calls(),
+                inline.num_calls(),
+                tags.num_calls()
+            ),
+            (1, 1, 1, 1)
+        );
+    }
+}
