@@ -375,6 +375,10 @@ kinds! {
     MetricAlarm => metric_alarm,
     CompositeAlarm => composite_alarm,
     Dashboard => dashboard,
+    LogGroup => log_group,
+    MetricFilter => metric_filter,
+    QueryDefinition => query_definition,
+    AgentConfig => agent_config,
 }
 
 impl std::fmt::Display for KindId {
