@@ -58,15 +58,15 @@ pub fn clean_arn(g: &aws_sdk_cloudwatchlogs::types::LogGroup) -> Option<String> 
 }
 
 fn canonical(retention: Option<i32>, kms: Option<&str>, tags: &BTreeMap<String, String>) -> Value {
-    let mut v = json!({ "tags": tags });
-    let m = v.as_object_mut().expect("object");
+    let mut m = serde_json::Map::new();
     if let Some(r) = retention {
         m.insert("retentionInDays".into(), json!(r));
     }
     if let Some(k) = kms.filter(|k| !k.is_empty()) {
         m.insert("kmsKeyId".into(), json!(k));
     }
-    v
+    m.insert("tags".into(), json!(tags));
+    Value::Object(m)
 }
 
 /// Checks tag keys and values the way the tagging APIs of Logs and SSM do.
