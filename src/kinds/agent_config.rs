@@ -793,4 +793,26 @@ mod tests {
         assert!(messages(&s).is_empty());
         assert_eq!(r.deps.len(), 2, "ordered after both log groups");
     }
+
+    #[test]
+    fn the_agents_own_placeholders_pass_through_escaped() {
+        let written =
+            json!({"metrics": {"append_dimensions": {"InstanceId": "$${aws:InstanceId}"}}});
+        let resolved = crate::manifest::refs::substitute_json(&written, &|_: &str| None);
+        assert_eq!(
+            resolved["metrics"]["append_dimensions"]["InstanceId"],
+            "${aws:InstanceId}"
+        );
+        let stored = r#"{"metrics":{"append_dimensions":{"InstanceId":"${aws:InstanceId}"}}}"#;
+        let desired = AgentConfig::normalize(
+            &Spec {
+                config: resolved,
+                ..Spec::default()
+            },
+            &env(),
+        );
+        let mut l = live(stored);
+        l.description = None;
+        assert!(AgentConfig::diff(&desired, &AgentConfig::live_state(&l, &env())).is_empty());
+    }
 }
