@@ -403,6 +403,10 @@ kinds! {
     SamplingRule => sampling_rule,
     Role => role,
     Bucket => bucket,
+    LogGroup => log_group,
+    MetricFilter => metric_filter,
+    QueryDefinition => query_definition,
+    AgentConfig => agent_config,
 }
 
 pub mod policy;

@@ -73,7 +73,7 @@ pub fn parse_expr(
         "aws:region" => return Ok(Target::Region),
         _ if expr.starts_with("aws:") => {
             return Err(format!(
-                "unknown reference `${{{expr}}}`; use ${{aws:accountId}} or ${{aws:region}}"
+                "unknown reference `${{{expr}}}`; use ${{aws:accountId}} or ${{aws:region}}, or write $${{{expr}}} for a literal (such as the CloudWatch agent's own placeholders)"
             ));
         }
         _ => {}

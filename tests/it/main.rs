@@ -4,5 +4,6 @@
 mod foundation;
 mod harness;
 mod iam;
+mod logs;
 mod safety;
 mod xray;

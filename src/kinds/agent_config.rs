@@ -1,0 +1,818 @@
+//! `AgentConfig`: the CloudWatch agent's JSON configuration, kept in an SSM
+//! String parameter named by `metadata.name`. The agent loads it with
+//! `amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -c ssm:NAME -s`.
+//!
+//! The agent's own placeholders such as `${aws:InstanceId}` look like vigil
+//! references; write them as `$${aws:InstanceId}`.
+
+use std::collections::BTreeMap;
+
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::log_group::check_tags;
+use super::{Attrs, Issues, Kind, Wanted, with_owner};
+use crate::aws::{Aws, AwsError, AwsResultExt, Env};
+use crate::diff::{FieldDiff, canonical};
+use aws_sdk_ssm::types::{
+    ParameterStringFilter, ParameterTier, ParameterType, ResourceTypeForTagging, Tag,
+};
+
+const SERVICE: &str = "ssm";
+
+/// What the AWS managed policy CloudWatchAgentServerPolicy lets the agent read.
+pub const NAME_PREFIX: &str = "AmazonCloudWatch-";
+
+const STANDARD_MAX: usize = 4096;
+const ADVANCED_MAX: usize = 8192;
+const TIERS: &[&str] = &["Standard", "Advanced", "Intelligent-Tiering"];
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Spec {
+    /// The agent configuration (`agent`, `metrics`, `logs`, ...) as a mapping.
+    pub config: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Standard (4 KB, the default), Advanced (8 KB) or Intelligent-Tiering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub name: String,
+    pub arn: String,
+    /// The parameter's value as stored.
+    pub value: String,
+    pub parameter_type: String,
+    pub description: Option<String>,
+    pub tier: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The text stored in the parameter: compact JSON, in the order written.
+pub fn serialized(config: &Value) -> String {
+    config.to_string()
+}
+
+fn parameter_arn(env: &Env, name: &str) -> String {
+    format!(
+        "arn:aws:ssm:{}:{}:parameter/{name}",
+        env.region, env.account_id
+    )
+}
+
+fn parsed(value: &str) -> Value {
+    serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()))
+}
+
+/// Everything compared except tags, which are synced separately.
+fn settings(config: &Value, ptype: &str, description: Option<&str>, tier: Option<&str>) -> Value {
+    let mut v = json!({ "config": canonical(config), "type": ptype });
+    let m = v.as_object_mut().expect("object");
+    if let Some(d) = description {
+        m.insert("description".into(), json!(d));
+    }
+    // Intelligent-Tiering is a policy: the parameter itself reports Standard or Advanced.
+    if let Some(t) = tier.filter(|t| *t != "Intelligent-Tiering") {
+        m.insert("tier".into(), json!(t));
+    }
+    v
+}
+
+fn with_tags(mut v: Value, tags: &BTreeMap<String, String>) -> Value {
+    v["tags"] = json!(tags);
+    v
+}
+
+pub struct AgentConfig;
+
+impl Kind for AgentConfig {
+    const NAME: &'static str = "AgentConfig";
+    type Spec = Spec;
+    type Live = Live;
+    const ATTRIBUTES: &'static [&'static str] = &["name", "arn"];
+    const DOCUMENT_FIELDS: &'static [&'static str] = &["config"];
+
+    fn validate_name(name: &str) -> Result<(), String> {
+        if !name.starts_with(NAME_PREFIX) {
+            return Err(format!(
+                "must start with `{NAME_PREFIX}`: the AWS managed policy CloudWatchAgentServerPolicy only lets the agent \
+                 read parameters named {NAME_PREFIX}*, so `-c ssm:{name}` would be denied on the instance"
+            ));
+        }
+        super::check_name(
+            name,
+            1011,
+            |c| c.is_ascii_alphanumeric() || "._-".contains(c),
+            "parameter names allow A-Z, a-z, 0-9, and . _ - (a name with / must start with /, which the agent policy does not allow)",
+        )
+    }
+
+    fn validate(s: &Spec, issues: &mut Issues) {
+        match &s.config {
+            Value::Object(m) if !m.is_empty() => {}
+            Value::Object(_) => issues.at(
+                "config",
+                "the agent configuration is empty; give at least `metrics` or `logs`",
+            ),
+            other => issues.at(
+                "config",
+                format!(
+                    "must be a mapping (the agent's JSON written as YAML), found {}",
+                    json_type(other)
+                ),
+            ),
+        }
+        let tier = s.tier.as_deref().unwrap_or("Standard");
+        if !TIERS.contains(&tier) {
+            issues.at(
+                "tier",
+                format!(
+                    "`{tier}` is not a parameter tier; use one of {}",
+                    TIERS.join(", ")
+                ),
+            );
+        }
+        // Measured on the text before references are resolved; close enough to warn early.
+        let size = serialized(&s.config).len();
+        if tier == "Standard" && size > STANDARD_MAX {
+            issues.at(
+                "config",
+                format!("the configuration is {size} bytes as JSON, over the {STANDARD_MAX}-byte (4 KB) limit of a Standard parameter; set `tier: Advanced` (up to 8 KB, charged) or shorten it"),
+            );
+        } else if size > ADVANCED_MAX {
+            issues.at(
+                "config",
+                format!("the configuration is {size} bytes as JSON, over the {ADVANCED_MAX}-byte (8 KB) limit of an Advanced parameter"),
+            );
+        }
+        if let Some(d) = &s.description
+            && d.chars().count() > 1024
+        {
+            issues.at(
+                "description",
+                "a description is at most 1024 characters long",
+            );
+        }
+        check_tags(&s.tags, issues);
+    }
+
+    fn normalize(spec: &Spec, env: &Env) -> Value {
+        let v = settings(
+            &spec.config,
+            "String",
+            spec.description.as_deref(),
+            spec.tier.as_deref(),
+        );
+        with_tags(v, &with_owner(&spec.tags, env))
+    }
+
+    fn live_state(live: &Live, _env: &Env) -> Value {
+        let v = settings(
+            &parsed(&live.value),
+            &live.parameter_type,
+            live.description.as_deref(),
+            live.tier.as_deref(),
+        );
+        with_tags(v, &live.tags)
+    }
+
+    /// The description and tier are compared only where the manifest sets them.
+    fn diff(desired: &Value, live: &Value) -> Vec<FieldDiff> {
+        let mut live = live.clone();
+        if let Some(m) = live.as_object_mut() {
+            for k in ["description", "tier"] {
+                if desired.get(k).is_none() {
+                    m.remove(k);
+                }
+            }
+        }
+        crate::diff::diff(desired, &live, Self::DOCUMENT_FIELDS)
+    }
+
+    fn attributes(live: &Live) -> Attrs {
+        Attrs::from([
+            ("name".to_string(), live.name.clone()),
+            ("arn".to_string(), live.arn.clone()),
+        ])
+    }
+
+    fn to_spec(live: &Live) -> Spec {
+        let mut tags = live.tags.clone();
+        tags.remove(super::OWNER_TAG);
+        Spec {
+            config: parsed(&live.value),
+            description: live.description.clone(),
+            tier: live.tier.clone().filter(|t| t != "Standard"),
+            tags,
+        }
+    }
+
+    fn owner(live: &Live) -> Option<&str> {
+        live.tags.get(super::OWNER_TAG).map(String::as_str)
+    }
+
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+        let names: Vec<String> = if wanted.all {
+            describe(aws, "BeginsWith", vec![NAME_PREFIX.to_string()])
+                .await?
+                .into_keys()
+                .collect()
+        } else {
+            wanted.specs.keys().cloned().collect()
+        };
+        if names.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        // GetParameters takes up to 10 names; names that do not exist come back as InvalidParameters.
+        let params: Vec<Vec<aws_sdk_ssm::types::Parameter>> =
+            futures::stream::iter(names.chunks(10).map(<[String]>::to_vec))
+                .map(|chunk| async move {
+                    let out = aws
+                        .clients
+                        .ssm
+                        .get_parameters()
+                        .set_names(Some(chunk))
+                        .send()
+                        .await
+                        .aws(SERVICE, "GetParameters")?;
+                    Ok::<_, AwsError>(out.parameters().to_vec())
+                })
+                .buffer_unordered(4)
+                .try_collect()
+                .await?;
+        let mut found: BTreeMap<String, Live> = params
+            .into_iter()
+            .flatten()
+            .filter_map(|p| {
+                let name = p.name()?.to_string();
+                Some((
+                    name.clone(),
+                    Live {
+                        arn: p
+                            .arn()
+                            .map_or_else(|| parameter_arn(&aws.env, &name), str::to_string),
+                        value: p.value().unwrap_or_default().to_string(),
+                        parameter_type: p.r#type().map_or("String", |t| t.as_str()).to_string(),
+                        name,
+                        description: None,
+                        tier: None,
+                        tags: BTreeMap::new(),
+                    },
+                ))
+            })
+            .collect();
+        if found.is_empty() {
+            return Ok(found);
+        }
+        // GetParameters does not return the description or tier: one DescribeParameters per 50 names.
+        let existing: Vec<String> = found.keys().cloned().collect();
+        for chunk in existing.chunks(50) {
+            for (name, (description, tier)) in describe(aws, "Equals", chunk.to_vec()).await? {
+                if let Some(l) = found.get_mut(&name) {
+                    l.description = description;
+                    l.tier = tier;
+                }
+            }
+        }
+        // SSM has no batch tag read.
+        futures::stream::iter(found.into_values())
+            .map(|mut l| async move {
+                let out = aws
+                    .clients
+                    .ssm
+                    .list_tags_for_resource()
+                    .resource_type(ResourceTypeForTagging::Parameter)
+                    .resource_id(&l.name)
+                    .send()
+                    .await
+                    .aws(SERVICE, "ListTagsForResource")?;
+                l.tags = out
+                    .tag_list()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect();
+                Ok::<_, AwsError>((l.name.clone(), l))
+            })
+            .buffer_unordered(8)
+            .try_collect()
+            .await
+    }
+
+    async fn apply(
+        aws: &Aws,
+        name: &str,
+        spec: &Spec,
+        live: Option<&Live>,
+    ) -> Result<Attrs, AwsError> {
+        let ssm = &aws.clients.ssm;
+        let want_tags = with_owner(&spec.tags, &aws.env);
+        // Overwriting without a tier would try to move an Advanced parameter back to
+        // Standard, which AWS refuses; keep the live tier unless the manifest sets one.
+        let tier = spec
+            .tier
+            .clone()
+            .or_else(|| live.and_then(|l| l.tier.clone()));
+        let put = ssm
+            .put_parameter()
+            .name(name)
+            .value(serialized(&spec.config))
+            .r#type(ParameterType::String)
+            .data_type("text")
+            .set_description(spec.description.clone())
+            .set_tier(tier.as_deref().map(ParameterTier::from));
+        match live {
+            None => {
+                // Tags only on create: AWS refuses Tags together with Overwrite.
+                put.overwrite(false)
+                    .set_tags(Some(ssm_tags(&want_tags)?))
+                    .send()
+                    .await
+                    .aws(SERVICE, "PutParameter")?;
+            }
+            Some(l) => {
+                let desired = settings(
+                    &spec.config,
+                    "String",
+                    spec.description.as_deref(),
+                    spec.tier.as_deref(),
+                );
+                let have = Self::live_state(l, &aws.env);
+                if !Self::diff(&desired, &with_object_without(&have, "tags")).is_empty() {
+                    put.overwrite(true)
+                        .send()
+                        .await
+                        .aws(SERVICE, "PutParameter")?;
+                }
+                sync_tags(aws, name, &want_tags, &l.tags).await?;
+            }
+        }
+        let arn = live.map_or_else(|| parameter_arn(&aws.env, name), |l| l.arn.clone());
+        Ok(Attrs::from([
+            ("name".to_string(), name.to_string()),
+            ("arn".to_string(), arn),
+        ]))
+    }
+
+    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
+        match aws
+            .clients
+            .ssm
+            .delete_parameter()
+            .name(name)
+            .send()
+            .await
+            .aws(SERVICE, "DeleteParameter")
+        {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn with_object_without(v: &Value, key: &str) -> Value {
+    let mut v = v.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove(key);
+    }
+    v
+}
+
+/// DescribeParameters with one Name filter, all pages: name to (description, tier).
+async fn describe(
+    aws: &Aws,
+    option: &str,
+    values: Vec<String>,
+) -> Result<BTreeMap<String, (Option<String>, Option<String>)>, AwsError> {
+    let filter = ParameterStringFilter::builder()
+        .key("Name")
+        .option(option)
+        .set_values(Some(values))
+        .build()
+        .map_err(|e| AwsError::other(SERVICE, "DescribeParameters", e.to_string()))?;
+    let mut out = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let page = aws
+            .clients
+            .ssm
+            .describe_parameters()
+            .parameter_filters(filter.clone())
+            .max_results(50)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .aws(SERVICE, "DescribeParameters")?;
+        for p in page.parameters() {
+            if let Some(n) = p.name() {
+                out.insert(
+                    n.to_string(),
+                    (
+                        p.description()
+                            .filter(|d| !d.is_empty())
+                            .map(str::to_string),
+                        p.tier().map(|t| t.as_str().to_string()),
+                    ),
+                );
+            }
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+fn ssm_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AwsError::other(SERVICE, "AddTagsToResource", e.to_string()))
+}
+
+/// AddTagsToResource and RemoveTagsFromResource for the difference only.
+async fn sync_tags(
+    aws: &Aws,
+    name: &str,
+    want: &BTreeMap<String, String>,
+    have: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    let add: BTreeMap<String, String> = want
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove: Vec<String> = have
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .cloned()
+        .collect();
+    if !add.is_empty() {
+        aws.clients
+            .ssm
+            .add_tags_to_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .set_tags(Some(ssm_tags(&add)?))
+            .send()
+            .await
+            .aws(SERVICE, "AddTagsToResource")?;
+    }
+    if !remove.is_empty() {
+        aws.clients
+            .ssm
+            .remove_tags_from_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .aws(SERVICE, "RemoveTagsFromResource")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::testing::{MockClients, aws_with};
+    use aws_sdk_ssm::operation::add_tags_to_resource::AddTagsToResourceOutput;
+    use aws_sdk_ssm::operation::describe_parameters::DescribeParametersOutput;
+    use aws_sdk_ssm::operation::get_parameters::GetParametersOutput;
+    use aws_sdk_ssm::operation::list_tags_for_resource::ListTagsForResourceOutput;
+    use aws_sdk_ssm::operation::put_parameter::PutParameterOutput;
+    use aws_sdk_ssm::types::{Parameter, ParameterMetadata};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    const NAME: &str = "AmazonCloudWatch-monitoring-lab";
+
+    fn env() -> Env {
+        Env {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            owner: "test".into(),
+        }
+    }
+
+    fn config() -> Value {
+        json!({
+            "agent": {"metrics_collection_interval": 60, "run_as_user": "root"},
+            "logs": {"logs_collected": {"files": {"collect_list": [
+                {"file_path": "/var/log/httpd/access_log", "log_group_name": "/aws/ec2/httpd/access_log", "log_stream_name": "{instance_id}", "timezone": "UTC"}
+            ]}}}
+        })
+    }
+
+    fn spec() -> Spec {
+        Spec {
+            config: config(),
+            ..Spec::default()
+        }
+    }
+
+    fn live(value: &str) -> Live {
+        Live {
+            name: NAME.into(),
+            arn: format!("arn:aws:ssm:us-east-1:123456789012:parameter/{NAME}"),
+            value: value.into(),
+            parameter_type: "String".into(),
+            description: Some("set by hand".into()),
+            tier: Some("Standard".into()),
+            tags: BTreeMap::from([(super::super::OWNER_TAG.to_string(), "test".to_string())]),
+        }
+    }
+
+    fn messages(s: &Spec) -> Vec<String> {
+        let mut i = Issues::default();
+        AgentConfig::validate(s, &mut i);
+        i.0.into_iter().map(|(_, m)| m).collect()
+    }
+
+    #[test]
+    fn the_name_must_be_readable_under_the_agent_policy() {
+        assert!(AgentConfig::validate_name(NAME).is_ok());
+        let e = AgentConfig::validate_name("cw-agent-config").unwrap_err();
+        assert!(
+            e.contains("AmazonCloudWatch-") && e.contains("CloudWatchAgentServerPolicy"),
+            "{e}"
+        );
+        assert!(AgentConfig::validate_name("AmazonCloudWatch-lab/linux").is_err());
+    }
+
+    #[test]
+    fn size_limits_follow_the_tier() {
+        let big = json!({"logs": {"x": "y".repeat(5000)}});
+        let m = messages(&Spec {
+            config: big.clone(),
+            ..Spec::default()
+        });
+        assert!(
+            m[0].contains("4 KB") && m[0].contains("tier: Advanced"),
+            "{m:?}"
+        );
+        assert!(
+            messages(&Spec {
+                config: big,
+                tier: Some("Advanced".into()),
+                ..Spec::default()
+            })
+            .is_empty()
+        );
+        let huge = json!({"logs": {"x": "y".repeat(9000)}});
+        assert!(
+            messages(&Spec {
+                config: huge,
+                tier: Some("Advanced".into()),
+                ..Spec::default()
+            })[0]
+                .contains("8 KB")
+        );
+        assert!(
+            messages(&Spec {
+                config: json!("text"),
+                tier: Some("Premium".into()),
+                ..Spec::default()
+            })
+            .len()
+                == 2
+        );
+    }
+
+    #[test]
+    fn json_compares_by_meaning_and_unset_fields_are_not_compared() {
+        // Pretty-printed, keys reordered, 60 written as 60.0: the same configuration.
+        let stored = r#"{
+  "logs": {"logs_collected": {"files": {"collect_list": [
+    {"timezone": "UTC", "log_stream_name": "{instance_id}", "log_group_name": "/aws/ec2/httpd/access_log", "file_path": "/var/log/httpd/access_log"}
+  ]}}},
+  "agent": {"run_as_user": "root", "metrics_collection_interval": 60.0}
+}"#;
+        let l = live(stored);
+        let d = AgentConfig::diff(
+            &AgentConfig::normalize(&spec(), &env()),
+            &AgentConfig::live_state(&l, &env()),
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let mut with_desc = spec();
+        with_desc.description = Some("CloudWatch agent config for the lab".into());
+        with_desc.tier = Some("Intelligent-Tiering".into());
+        let d = AgentConfig::diff(
+            &AgentConfig::normalize(&with_desc, &env()),
+            &AgentConfig::live_state(&l, &env()),
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].path, "description");
+        // A changed value is one document diff.
+        let mut other = spec();
+        other.config["agent"]["metrics_collection_interval"] = json!(30);
+        let d = AgentConfig::diff(
+            &AgentConfig::normalize(&other, &env()),
+            &AgentConfig::live_state(&l, &env()),
+        );
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].path, "config");
+    }
+
+    #[test]
+    fn a_value_that_is_not_json_shows_as_a_change() {
+        let d = AgentConfig::diff(
+            &AgentConfig::normalize(&spec(), &env()),
+            &AgentConfig::live_state(&live("not json"), &env()),
+        );
+        assert_eq!(d[0].path, "config");
+        assert_eq!(d[0].from, Some(json!("not json")));
+    }
+
+    #[tokio::test]
+    async fn observe_reads_ten_names_a_call() {
+        let names: Vec<String> = (0..12)
+            .map(|i| format!("AmazonCloudWatch-host{i:02}"))
+            .collect();
+        let get = mock!(aws_sdk_ssm::Client::get_parameters).then_compute_output(|r| {
+            // Only the first name of each batch exists.
+            let first = r.names()[0].clone();
+            let invalid = r.names()[1..].to_vec();
+            GetParametersOutput::builder()
+                .parameters(
+                    Parameter::builder()
+                        .name(&first)
+                        .r#type(ParameterType::String)
+                        .value("{}")
+                        .version(1)
+                        .build(),
+                )
+                .set_invalid_parameters(Some(invalid))
+                .build()
+        });
+        let describe = mock!(aws_sdk_ssm::Client::describe_parameters)
+            .match_requests(|r| {
+                r.parameter_filters().len() == 1 && r.parameter_filters()[0].values().len() == 2
+            })
+            .then_output(|| {
+                DescribeParametersOutput::builder()
+                    .parameters(
+                        ParameterMetadata::builder()
+                            .name("AmazonCloudWatch-host00")
+                            .tier(ParameterTier::Advanced)
+                            .build(),
+                    )
+                    .build()
+            });
+        let tags = mock!(aws_sdk_ssm::Client::list_tags_for_resource).then_output(|| {
+            ListTagsForResourceOutput::builder()
+                .tag_list(
+                    Tag::builder()
+                        .key("vigil:owner")
+                        .value("test")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+        let client = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&get, &describe, &tags]);
+        let aws = aws_with(MockClients {
+            ssm: Some(client),
+            ..Default::default()
+        });
+        let wanted = Wanted::names(names.iter().map(|n| (n.clone(), json!({}))).collect());
+        let live = AgentConfig::observe(&aws, &wanted).await.unwrap();
+        assert_eq!(
+            live.keys().collect::<Vec<_>>(),
+            ["AmazonCloudWatch-host00", "AmazonCloudWatch-host10"]
+        );
+        assert_eq!(
+            live["AmazonCloudWatch-host00"].tier.as_deref(),
+            Some("Advanced")
+        );
+        assert_eq!(
+            AgentConfig::owner(&live["AmazonCloudWatch-host10"]),
+            Some("test")
+        );
+        assert_eq!(
+            (get.num_calls(), describe.num_calls(), tags.num_calls()),
+            (2, 1, 2)
+        );
+    }
+
+    #[tokio::test]
+    async fn tags_alone_do_not_rewrite_the_value_and_the_live_tier_is_kept() {
+        let put = mock!(aws_sdk_ssm::Client::put_parameter)
+            .match_requests(|r| {
+                r.overwrite() == Some(true)
+                    && r.tags().is_empty()
+                    && r.tier() == Some(&ParameterTier::Advanced)
+                    && r.name() == Some(NAME)
+            })
+            .then_output(|| PutParameterOutput::builder().version(2).build());
+        let add = mock!(aws_sdk_ssm::Client::add_tags_to_resource)
+            .match_requests(|r| {
+                r.resource_id() == Some(NAME) && r.tags().len() == 1 && r.tags()[0].key() == "team"
+            })
+            .then_output(|| AddTagsToResourceOutput::builder().build());
+        let client = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&put, &add]);
+        let aws = aws_with(MockClients {
+            ssm: Some(client),
+            ..Default::default()
+        });
+        let mut tagged = spec();
+        tagged.tags.insert("team".into(), "ops".into());
+        let mut l = live(&serialized(&config()));
+        l.tier = Some("Advanced".into());
+        let attrs = AgentConfig::apply(&aws, NAME, &tagged, Some(&l))
+            .await
+            .unwrap();
+        assert_eq!(attrs["arn"], l.arn);
+        assert_eq!((put.num_calls(), add.num_calls()), (0, 1));
+        // A changed value is written over the Advanced parameter without downgrading it.
+        let mut changed = tagged.clone();
+        changed.config["agent"]["run_as_user"] = json!("cwagent");
+        l.tags.insert("team".into(), "ops".into());
+        AgentConfig::apply(&aws, NAME, &changed, Some(&l))
+            .await
+            .unwrap();
+        assert_eq!((put.num_calls(), add.num_calls()), (1, 1));
+    }
+
+    /// desired-state/ holds the lab's amazon-cloudwatch-agent.json, with the log
+    /// group names turned into references.
+    #[test]
+    fn desired_state_holds_the_lab_agent_config() {
+        let lab: Value = serde_json::from_str(
+            r#"{
+  "agent": {"metrics_collection_interval": 60, "run_as_user": "root"},
+  "metrics": {
+    "namespace": "MonitoringLab/EC2",
+    "metrics_collected": {
+      "cpu": {"measurement": ["cpu_usage_idle", "cpu_usage_iowait", "cpu_usage_user", "cpu_usage_system"], "metrics_collection_interval": 60, "totalcpu": false},
+      "disk": {"measurement": ["used_percent"], "metrics_collection_interval": 60, "resources": ["*"]},
+      "diskio": {"measurement": ["io_time", "read_bytes", "write_bytes", "reads", "writes"], "metrics_collection_interval": 60, "resources": ["*"]},
+      "mem": {"measurement": ["mem_used_percent"], "metrics_collection_interval": 60},
+      "netstat": {"measurement": ["tcp_established", "tcp_time_wait"], "metrics_collection_interval": 60},
+      "swap": {"measurement": ["swap_used_percent"], "metrics_collection_interval": 60}
+    }
+  },
+  "logs": {"logs_collected": {"files": {"collect_list": [
+    {"file_path": "/var/log/httpd/access_log", "log_group_name": "/aws/ec2/httpd/access_log", "log_stream_name": "{instance_id}", "timezone": "UTC"},
+    {"file_path": "/var/log/httpd/error_log", "log_group_name": "/aws/ec2/httpd/error_log", "log_stream_name": "{instance_id}", "timezone": "UTC"}
+  ]}}}
+}"#,
+        )
+        .unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("desired-state");
+        let m = crate::manifest::load(&dir).unwrap_or_else(|e| panic!("{e:?}"));
+        let r = &m.resources[m
+            .find(
+                crate::kinds::KindId::AgentConfig,
+                "AmazonCloudWatch-monitoring-lab",
+            )
+            .unwrap()];
+        let resolved = crate::manifest::refs::substitute_json(&r.spec, &|expr: &str| {
+            expr.strip_prefix("LogGroup/")?
+                .strip_suffix(".name")
+                .map(str::to_string)
+        });
+        let s: Spec = serde_json::from_value(resolved).unwrap();
+        assert!(crate::diff::same(&s.config, &lab));
+        assert!(messages(&s).is_empty());
+        assert_eq!(r.deps.len(), 2, "ordered after both log groups");
+    }
+
+    #[test]
+    fn the_agents_own_placeholders_pass_through_escaped() {
+        let written =
+            json!({"metrics": {"append_dimensions": {"InstanceId": "$${aws:InstanceId}"}}});
+        let resolved = crate::manifest::refs::substitute_json(&written, &|_: &str| None);
+        assert_eq!(
+            resolved["metrics"]["append_dimensions"]["InstanceId"],
+            "${aws:InstanceId}"
+        );
+        let stored = r#"{"metrics":{"append_dimensions":{"InstanceId":"${aws:InstanceId}"}}}"#;
+        let desired = AgentConfig::normalize(
+            &Spec {
+                config: resolved,
+                ..Spec::default()
+            },
+            &env(),
+        );
+        let mut l = live(stored);
+        l.description = None;
+        assert!(AgentConfig::diff(&desired, &AgentConfig::live_state(&l, &env())).is_empty());
+    }
+}
