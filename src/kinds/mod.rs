@@ -375,6 +375,9 @@ kinds! {
     MetricAlarm => metric_alarm,
     CompositeAlarm => composite_alarm,
     Dashboard => dashboard,
+    ConfigurationRecorder => config_recorder,
+    DeliveryChannel => delivery_channel,
+    ConfigRule => config_rule,
 }
 
 impl std::fmt::Display for KindId {
