@@ -615,8 +615,10 @@ impl Kind for ConfigurationRecorder {
         Ok(())
     }
 
-    async fn delete(aws: &Aws, name: &str, live: &Live) -> Result<(), AwsError> {
-        if live.spec.recording == Some(true) {
+    /// Stops it first, as the lab's cleanup does. The status is read again: deleting
+    /// the delivery channel, just before, may have stopped it already.
+    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
+        if statuses(aws).await?.get(name) == Some(&true) {
             stop(aws, name).await?;
         }
         aws.clients
