@@ -99,6 +99,8 @@ pub struct Live {
     pub arn: Option<String>,
     /// `recording` is always known here.
     pub spec: Spec,
+    /// Why the last recording attempt failed, if it did.
+    pub failure: Option<String>,
 }
 
 fn sorted(v: &[String]) -> Vec<String> {
@@ -419,8 +421,15 @@ fn validate_mode(m: &RecordingMode, issues: &mut Issues) {
     }
 }
 
-/// Recording state by recorder name, for customer managed recorders.
-async fn statuses(aws: &Aws) -> Result<BTreeMap<String, bool>, AwsError> {
+/// What DescribeConfigurationRecorderStatus says about one recorder.
+struct Status {
+    recording: bool,
+    /// The last recording attempt failed (a role without permission, a missing bucket).
+    failure: Option<String>,
+}
+
+/// Status by recorder name, for customer managed recorders.
+async fn statuses(aws: &Aws) -> Result<BTreeMap<String, Status>, AwsError> {
     let out = aws
         .clients
         .config
@@ -432,15 +441,28 @@ async fn statuses(aws: &Aws) -> Result<BTreeMap<String, bool>, AwsError> {
         .configuration_recorders_status()
         .iter()
         .filter(|s| s.service_principal().is_none())
-        .filter_map(|s| Some((s.name()?.to_string(), s.recording())))
+        .filter_map(|s| {
+            let failure = (s.last_status() == Some(&cfg::RecorderStatus::Failure)).then(|| {
+                format!(
+                    "{}: {}",
+                    s.last_error_code().unwrap_or("error"),
+                    s.last_error_message().unwrap_or("no message")
+                )
+            });
+            let status = Status {
+                recording: s.recording(),
+                failure,
+            };
+            Some((s.name()?.to_string(), status))
+        })
         .collect())
 }
 
 /// Stops every customer managed recorder that is recording; a delivery channel
 /// cannot be deleted while one is.
 pub(crate) async fn stop_all(aws: &Aws) -> Result<(), AwsError> {
-    for (name, recording) in statuses(aws).await? {
-        if recording {
+    for (name, status) in statuses(aws).await? {
+        if status.recording {
             stop(aws, &name).await?;
         }
     }
@@ -515,6 +537,13 @@ impl Kind for ConfigurationRecorder {
         Attrs::from([("name".to_string(), live.name.clone())])
     }
 
+    fn notes(live: &Live) -> Vec<String> {
+        live.failure
+            .iter()
+            .map(|f| format!("the recorder's last recording attempt failed: {f}"))
+            .collect()
+    }
+
     fn to_spec(live: &Live) -> Spec {
         let mut spec = live.spec.clone();
         // Leave out what equals AWS's defaults.
@@ -564,15 +593,17 @@ impl Kind for ConfigurationRecorder {
         if found.is_empty() {
             return Ok(BTreeMap::new());
         }
-        let recording = statuses(aws).await?;
+        let mut status = statuses(aws).await?;
         Ok(found
             .into_iter()
             .filter_map(|r| {
                 let name = r.name()?.to_string();
+                let s = status.remove(&name);
                 let live = Live {
                     name: name.clone(),
                     arn: r.arn().map(str::to_string),
-                    spec: spec_from_live(r, recording.get(&name).copied().unwrap_or(false)),
+                    spec: spec_from_live(r, s.as_ref().is_some_and(|s| s.recording)),
+                    failure: s.and_then(|s| s.failure),
                 };
                 Some((name, live))
             })
@@ -602,7 +633,9 @@ impl Kind for ConfigurationRecorder {
     }
 
     async fn finalize(aws: &Aws, name: &str, spec: &Spec) -> Result<(), AwsError> {
-        if spec.recording != Some(true) || statuses(aws).await?.get(name) == Some(&true) {
+        if spec.recording != Some(true)
+            || statuses(aws).await?.get(name).is_some_and(|s| s.recording)
+        {
             return Ok(());
         }
         aws.clients
@@ -618,7 +651,7 @@ impl Kind for ConfigurationRecorder {
     /// Stops it first, as the lab's cleanup does. The status is read again: deleting
     /// the delivery channel, just before, may have stopped it already.
     async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
-        if statuses(aws).await?.get(name) == Some(&true) {
+        if statuses(aws).await?.get(name).is_some_and(|s| s.recording) {
             stop(aws, name).await?;
         }
         aws.clients
@@ -705,6 +738,7 @@ mod tests {
             name: "default".into(),
             arn: None,
             spec: spec_from_live(&aws_recorder(include_global), recording),
+            failure: None,
         }
     }
 
@@ -963,6 +997,45 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((put.num_calls(), start.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_failing_recorder_is_reported_as_a_note() {
+        let listed =
+            mock!(aws_sdk_config::Client::describe_configuration_recorders).then_output(|| {
+                DescribeConfigurationRecordersOutput::builder()
+                    .configuration_recorders(aws_recorder(true))
+                    .build()
+            });
+        let failing = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
+            .then_output(|| {
+                DescribeConfigurationRecorderStatusOutput::builder()
+                    .configuration_recorders_status(
+                        cfg::ConfigurationRecorderStatus::builder()
+                            .name("default")
+                            .recording(true)
+                            .last_status(cfg::RecorderStatus::Failure)
+                            .last_error_code("AccessDenied")
+                            .last_error_message("The role cannot write to the bucket")
+                            .build(),
+                    )
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&listed, &failing]);
+        let aws = aws_with(MockClients {
+            config: Some(client),
+            ..Default::default()
+        });
+        let found = ConfigurationRecorder::observe(&aws, &Wanted::everything())
+            .await
+            .unwrap();
+        assert_eq!(
+            ConfigurationRecorder::notes(&found["default"]),
+            [
+                "the recorder's last recording attempt failed: AccessDenied: The role cannot write to the bucket"
+            ]
+        );
+        assert!(diff(&lab(), &found["default"]).is_empty());
     }
 
     #[tokio::test]

@@ -873,6 +873,13 @@ impl Kind for ConfigRule {
         spec
     }
 
+    fn notes(live: &Live) -> Vec<String> {
+        live.created_by
+            .iter()
+            .map(|by| format!("a service-linked rule created by {by}; that service manages it, and AWS refuses changes to it"))
+            .collect()
+    }
+
     fn owner(live: &Live) -> Option<&str> {
         live.spec
             .tags
