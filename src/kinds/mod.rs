@@ -407,6 +407,9 @@ kinds! {
     MetricFilter => metric_filter,
     QueryDefinition => query_definition,
     AgentConfig => agent_config,
+    ConfigurationRecorder => config_recorder,
+    DeliveryChannel => delivery_channel,
+    ConfigRule => config_rule,
 }
 
 pub mod policy;

@@ -98,13 +98,18 @@ impl Default for Settings {
     }
 }
 
-/// The annotations vigil understands, with their allowed values.
+/// The annotations vigil understands, with their allowed values (none listed: free text).
 const ANNOTATIONS: &[(&str, &[&str])] = &[
     ("vigil/deletion-policy", &["retain", "delete"]),
     ("vigil/adopt", &["true", "false"]),
     ("vigil/drift", &["correct", "warn", "ignore"]),
     ("vigil/recreate-on-rollback", &["true", "false"]),
+    (DEPENDS_ON, &[]),
 ];
+
+/// `Kind/name, Kind/name`: ordering that AWS needs but no field expresses, such
+/// as a Config rule after the recorder. It works like a reference.
+pub const DEPENDS_ON: &str = "vigil/depends-on";
 
 /// One declared resource.
 #[derive(Debug, Clone)]
@@ -112,6 +117,8 @@ pub struct Resource {
     pub kind: KindId,
     pub name: String,
     pub annotations: BTreeMap<String, String>,
+    /// Where each annotation's value is written.
+    pub annotation_pos: BTreeMap<String, Pos>,
     /// The spec as written (files inlined), references not yet resolved.
     pub spec: serde_json::Value,
     pub file: String,
@@ -333,6 +340,21 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
                 }
             }
         }
+        if let Some(value) = r.annotation(DEPENDS_ON) {
+            let pos = r.annotation_pos.get(DEPENDS_ON).copied().unwrap_or(r.pos);
+            match depends_on(value, &index) {
+                Ok(targets) => {
+                    for j in targets {
+                        if j == i {
+                            diags.push(diag(&r.file, pos, &r.id(), format!("`{DEPENDS_ON}` names the resource itself")));
+                        } else {
+                            ref_pos[i].entry(j).or_insert(pos);
+                        }
+                    }
+                }
+                Err(msg) => diags.push(diag(&r.file, pos, &r.id(), msg)),
+            }
+        }
         r.deps = ref_pos[i].keys().copied().collect();
     }
 
@@ -383,6 +405,30 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
         settings_declared,
         resources,
     })
+}
+
+/// Resolves `Kind/name, Kind/name` against the declared resources. The kind ends
+/// at the first `/`; the rest is the name, which may itself hold `/`.
+fn depends_on(value: &str, index: &HashMap<(String, String), usize>) -> Result<Vec<usize>, String> {
+    let items: Vec<&str> = value.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+    if items.is_empty() {
+        return Err(format!("`{DEPENDS_ON}` names no resource; write Kind/name, separated by commas"));
+    }
+    items
+        .into_iter()
+        .map(|item| {
+            let Some((kind, name)) = item.split_once('/').filter(|(k, n)| !k.is_empty() && !n.is_empty()) else {
+                return Err(format!("`{DEPENDS_ON}`: `{item}` is not Kind/name"));
+            };
+            if KindId::parse(kind).is_none() {
+                return Err(format!("`{DEPENDS_ON}`: unknown kind `{kind}` in `{item}`"));
+            }
+            index
+                .get(&(kind.to_string(), name.to_string()))
+                .copied()
+                .ok_or_else(|| format!("`{DEPENDS_ON}`: {item} is not declared in the directory"))
+        })
+        .collect()
 }
 
 fn diag(file: &str, pos: Pos, subject: &str, message: impl Into<String>) -> Diagnostic {
@@ -478,6 +524,7 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
 
     // metadata
     let mut annotations = BTreeMap::new();
+    let mut annotation_pos = BTreeMap::new();
     let name = match node.get("metadata") {
         None => {
             diags.push(diag(file, node.pos, &subject, "missing field `metadata` (with `name`)"));
@@ -501,6 +548,11 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
             }
             if let Some(ann) = meta.get("annotations") {
                 read_annotations(ann, file, &subject, &mut annotations, &mut diags);
+                if let Value::Map(entries) = &ann.value {
+                    for (k, v) in entries {
+                        annotation_pos.insert(k.as_str().unwrap_or("").to_string(), v.pos);
+                    }
+                }
             }
             match meta.get("name") {
                 Some(n) if n.as_str().is_some_and(|s| !s.is_empty()) => n.as_str().map(str::to_string),
@@ -553,6 +605,7 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
                 kind,
                 name,
                 annotations,
+                annotation_pos,
                 spec: json,
                 file: file.clone(),
                 pos: node.pos,
@@ -601,7 +654,7 @@ fn read_annotations(ann: &Node, file: &str, subject: &str, out: &mut BTreeMap<St
                     format!("unknown annotation `{key}`; vigil knows {}", known.join(", ")),
                 ));
             }
-            Some((_, allowed)) if !allowed.contains(&value.as_str()) => diags.push(diag(
+            Some((_, allowed)) if !allowed.is_empty() && !allowed.contains(&value.as_str()) => diags.push(diag(
                 file,
                 v.pos,
                 subject,

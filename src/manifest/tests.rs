@@ -303,3 +303,62 @@ fn a_missing_directory_is_empty_not_an_error() {
     let m = load(Path::new("/nonexistent/vigil/dir")).unwrap();
     assert!(m.resources.is_empty());
 }
+
+const RECORDER: &str = "apiVersion: vigil/v1
+kind: ConfigurationRecorder
+metadata:
+  name: default
+spec:
+  roleArn: arn:aws:iam::123456789012:role/ConfigServiceRole
+";
+
+fn rule(name: &str, depends_on: &str) -> String {
+    format!(
+        "apiVersion: vigil/v1
+kind: ConfigRule
+metadata:
+  name: {name}
+  annotations:
+    vigil/depends-on: {depends_on}
+spec:
+  source: {{owner: AWS, sourceIdentifier: ENCRYPTED_VOLUMES}}
+"
+    )
+}
+
+#[test]
+fn depends_on_orders_like_a_reference() {
+    let tmp = write_all(&[
+        ("a-rules.yaml", &rule("encrypted-volumes", "ConfigurationRecorder/default")),
+        ("b-two.yaml", &rule("two", " ConfigRule/encrypted-volumes , ConfigurationRecorder/default")),
+        ("z-recorder.yaml", RECORDER),
+    ]);
+    let m = load(tmp.path()).unwrap();
+    let ids: Vec<String> = m.resources.iter().map(Resource::id).collect();
+    assert_eq!(ids, vec!["ConfigurationRecorder/default", "ConfigRule/encrypted-volumes", "ConfigRule/two"]);
+    assert_eq!(m.resources[1].deps, vec![0]);
+    let mut deps = m.resources[2].deps.clone();
+    deps.sort();
+    assert_eq!(deps, vec![0, 1]);
+    assert_eq!(m.resources[1].annotation(DEPENDS_ON), Some("ConfigurationRecorder/default"));
+}
+
+#[test]
+fn depends_on_errors_point_at_the_annotation() {
+    let cases = [
+        ("ConfigurationRecorder/nope", "`vigil/depends-on`: ConfigurationRecorder/nope is not declared in the directory"),
+        ("default", "`vigil/depends-on`: `default` is not Kind/name"),
+        ("Recorder/default", "`vigil/depends-on`: unknown kind `Recorder` in `Recorder/default`"),
+        ("ConfigRule/r", "`vigil/depends-on` names the resource itself"),
+        ("' , '", "`vigil/depends-on` names no resource; write Kind/name, separated by commas"),
+    ];
+    for (value, message) in cases {
+        let got = first_error(&[("a.yaml", &rule("r", value)), ("b.yaml", RECORDER)]);
+        assert_eq!(got, format!("a.yaml:6:23: ConfigRule/r: {message}"), "value {value:?}");
+    }
+    let cycle = first_error(&[
+        ("a.yaml", &rule("a", "ConfigRule/b")),
+        ("b.yaml", &rule("b", "ConfigRule/a")),
+    ]);
+    assert!(cycle.contains("reference cycle: ConfigRule/a -> ConfigRule/b -> ConfigRule/a"), "{cycle}");
+}

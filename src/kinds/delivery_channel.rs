@@ -1,0 +1,480 @@
+//! `DeliveryChannel`: where AWS Config delivers snapshots and history (S3, optionally SNS).
+//!
+//! AWS refuses PutDeliveryChannel until a configuration recorder exists, and the
+//! API has no field naming it, so a channel declares
+//! `vigil/depends-on: ConfigurationRecorder/NAME`. Channels cannot be tagged.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_config::types as cfg;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::{Attrs, Issues, Kind, Wanted};
+use crate::aws::{Aws, AwsError, AwsResultExt, Env};
+
+const SERVICE: &str = "config";
+
+/// Snapshots go out daily unless the channel says otherwise.
+const DEFAULT_FREQUENCY: &str = "TwentyFour_Hours";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Spec {
+    /// Usually `${Bucket/NAME.name}`.
+    pub s3_bucket_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_key_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_kms_key_arn: Option<String>,
+    /// AWS spells the member `snsTopicARN`; both are accepted.
+    #[serde(
+        default,
+        alias = "snsTopicARN",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sns_topic_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_snapshot_delivery_properties: Option<ConfigSnapshotDeliveryProperties>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigSnapshotDeliveryProperties {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_frequency: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub name: String,
+    pub spec: Spec,
+}
+
+pub fn canonical(spec: &Spec) -> Value {
+    let mut m = Map::new();
+    m.insert("s3BucketName".into(), json!(spec.s3_bucket_name));
+    for (k, v) in [
+        ("s3KeyPrefix", &spec.s3_key_prefix),
+        ("s3KmsKeyArn", &spec.s3_kms_key_arn),
+        ("snsTopicArn", &spec.sns_topic_arn),
+    ] {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            m.insert(k.into(), json!(v));
+        }
+    }
+    // Absent and the daily default are the same, whichever way AWS reports it.
+    let freq = spec
+        .config_snapshot_delivery_properties
+        .as_ref()
+        .and_then(|p| p.delivery_frequency.as_deref())
+        .unwrap_or(DEFAULT_FREQUENCY);
+    m.insert(
+        "configSnapshotDeliveryProperties".into(),
+        json!({"deliveryFrequency": freq}),
+    );
+    Value::Object(m)
+}
+
+fn spec_from_live(c: &cfg::DeliveryChannel) -> Spec {
+    let some = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
+    Spec {
+        s3_bucket_name: c.s3_bucket_name().unwrap_or_default().to_string(),
+        s3_key_prefix: some(c.s3_key_prefix()),
+        s3_kms_key_arn: some(c.s3_kms_key_arn()),
+        sns_topic_arn: some(c.sns_topic_arn()),
+        config_snapshot_delivery_properties: c.config_snapshot_delivery_properties().map(|p| {
+            ConfigSnapshotDeliveryProperties {
+                delivery_frequency: p.delivery_frequency().map(|f| f.as_str().to_string()),
+            }
+        }),
+    }
+}
+
+fn check_arn(issues: &mut Issues, path: &str, value: Option<&str>, service: &str, example: &str) {
+    let Some(v) = value else { return };
+    if v.contains("${") {
+        return;
+    }
+    if v.split(':').nth(2) != Some(service) || !v.starts_with("arn:") {
+        issues.at(
+            path,
+            format!("`{v}` is not an {service} ARN; for example {example}"),
+        );
+    }
+}
+
+pub struct DeliveryChannel;
+
+impl Kind for DeliveryChannel {
+    const NAME: &'static str = "DeliveryChannel";
+    type Spec = Spec;
+    type Live = Live;
+    const ATTRIBUTES: &'static [&'static str] = &["name"];
+
+    fn validate_name(name: &str) -> Result<(), String> {
+        if name.trim().is_empty() {
+            return Err("must not be blank".into());
+        }
+        super::check_name(
+            name,
+            256,
+            |c| !c.is_control(),
+            "channel names cannot contain control characters",
+        )
+    }
+
+    fn validate(s: &Spec, issues: &mut Issues) {
+        if s.s3_bucket_name.trim().is_empty() {
+            issues.at(
+                "s3BucketName",
+                "must name the bucket, for example ${Bucket/monitoring-lab-config-bucket.name}",
+            );
+        } else if !s.s3_bucket_name.contains("${")
+            && (s.s3_bucket_name.len() < 3
+                || s.s3_bucket_name.len() > 63
+                || !s
+                    .s3_bucket_name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'))
+        {
+            issues.at(
+                "s3BucketName",
+                format!("`{}` is not a bucket name: 3 to 63 lower-case letters, digits, dots and hyphens", s.s3_bucket_name),
+            );
+        }
+        if let Some(p) = &s.s3_key_prefix {
+            if p.is_empty() {
+                issues.at(
+                    "s3KeyPrefix",
+                    "must not be empty; leave it out for no prefix",
+                );
+            } else if p.starts_with('/') {
+                issues.at("s3KeyPrefix", "must not start with /");
+            }
+        }
+        check_arn(
+            issues,
+            "snsTopicArn",
+            s.sns_topic_arn.as_deref(),
+            "sns",
+            "${Topic/monitoring-lab-alerts.arn}",
+        );
+        check_arn(
+            issues,
+            "s3KmsKeyArn",
+            s.s3_kms_key_arn.as_deref(),
+            "kms",
+            "arn:aws:kms:us-east-1:123456789012:key/ID",
+        );
+        if let Some(f) = s
+            .config_snapshot_delivery_properties
+            .as_ref()
+            .and_then(|p| p.delivery_frequency.as_ref())
+        {
+            let allowed = cfg::MaximumExecutionFrequency::values();
+            if !allowed.contains(&f.as_str()) {
+                issues.at(
+                    "configSnapshotDeliveryProperties.deliveryFrequency",
+                    format!("`{f}` is not valid; expected one of {}", allowed.join(", ")),
+                );
+            }
+        }
+    }
+
+    fn normalize(spec: &Spec, _env: &Env) -> Value {
+        canonical(spec)
+    }
+
+    fn live_state(live: &Live, _env: &Env) -> Value {
+        canonical(&live.spec)
+    }
+
+    fn attributes(live: &Live) -> Attrs {
+        Attrs::from([("name".to_string(), live.name.clone())])
+    }
+
+    fn to_spec(live: &Live) -> Spec {
+        let mut spec = live.spec.clone();
+        if spec
+            .config_snapshot_delivery_properties
+            .as_ref()
+            .is_some_and(|p| p.delivery_frequency.is_none())
+        {
+            spec.config_snapshot_delivery_properties = None;
+        }
+        spec
+    }
+
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+        // Without names: naming a missing channel is an error, and there is at most one.
+        let out = aws
+            .clients
+            .config
+            .describe_delivery_channels()
+            .send()
+            .await
+            .aws(SERVICE, "DescribeDeliveryChannels")?;
+        Ok(out
+            .delivery_channels()
+            .iter()
+            .filter_map(|c| {
+                let name = c.name()?;
+                wanted.contains(name).then(|| {
+                    (
+                        name.to_string(),
+                        Live {
+                            name: name.to_string(),
+                            spec: spec_from_live(c),
+                        },
+                    )
+                })
+            })
+            .collect())
+    }
+
+    async fn apply(
+        aws: &Aws,
+        name: &str,
+        spec: &Spec,
+        live: Option<&Live>,
+    ) -> Result<Attrs, AwsError> {
+        if live.is_none_or(|l| canonical(spec) != canonical(&l.spec)) {
+            let channel = cfg::DeliveryChannel::builder()
+                .name(name)
+                .s3_bucket_name(&spec.s3_bucket_name)
+                .set_s3_key_prefix(spec.s3_key_prefix.clone())
+                .set_s3_kms_key_arn(spec.s3_kms_key_arn.clone())
+                .set_sns_topic_arn(spec.sns_topic_arn.clone())
+                .config_snapshot_delivery_properties(
+                    cfg::ConfigSnapshotDeliveryProperties::builder()
+                        .delivery_frequency(cfg::MaximumExecutionFrequency::from(
+                            spec.config_snapshot_delivery_properties
+                                .as_ref()
+                                .and_then(|p| p.delivery_frequency.as_deref())
+                                .unwrap_or(DEFAULT_FREQUENCY),
+                        ))
+                        .build(),
+                )
+                .build();
+            aws.clients
+                .config
+                .put_delivery_channel()
+                .delivery_channel(channel)
+                .send()
+                .await
+                .aws(SERVICE, "PutDeliveryChannel")?;
+        }
+        Ok(Attrs::from([("name".to_string(), name.to_string())]))
+    }
+
+    /// AWS keeps the last channel while a recorder records; stop it first, as the
+    /// lab's cleanup does. The recorder, declared or not, cannot deliver without one.
+    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
+        let delete = || {
+            aws.clients
+                .config
+                .delete_delivery_channel()
+                .delivery_channel_name(name)
+                .send()
+        };
+        match delete().await.aws(SERVICE, "DeleteDeliveryChannel") {
+            Err(e) if e.code.as_deref() == Some("LastDeliveryChannelDeleteFailedException") => {
+                tracing::info!(
+                    channel = name,
+                    "stopping the configuration recorder so that its last channel can go"
+                );
+                super::config_recorder::stop_all(aws).await?;
+                delete().await.aws(SERVICE, "DeleteDeliveryChannel")?;
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::testing::{MockClients, aws_with};
+    use aws_sdk_config::operation::delete_delivery_channel::{
+        DeleteDeliveryChannelError, DeleteDeliveryChannelOutput,
+    };
+    use aws_sdk_config::operation::describe_configuration_recorder_status::DescribeConfigurationRecorderStatusOutput;
+    use aws_sdk_config::operation::describe_delivery_channels::DescribeDeliveryChannelsOutput;
+    use aws_sdk_config::operation::put_delivery_channel::PutDeliveryChannelOutput;
+    use aws_sdk_config::operation::stop_configuration_recorder::StopConfigurationRecorderOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    fn lab() -> Spec {
+        Spec {
+            s3_bucket_name: "monitoring-lab-config-bucket".into(),
+            config_snapshot_delivery_properties: Some(ConfigSnapshotDeliveryProperties {
+                delivery_frequency: Some("TwentyFour_Hours".into()),
+            }),
+            ..Spec::default()
+        }
+    }
+
+    fn messages(spec: &Spec) -> Vec<String> {
+        let mut i = Issues::default();
+        DeliveryChannel::validate(spec, &mut i);
+        i.0.into_iter().map(|(_, m)| m).collect()
+    }
+
+    #[test]
+    fn absent_frequency_is_the_daily_default() {
+        let mut bare = lab();
+        bare.config_snapshot_delivery_properties = None;
+        assert_eq!(canonical(&bare), canonical(&lab()));
+        bare.config_snapshot_delivery_properties =
+            Some(ConfigSnapshotDeliveryProperties::default());
+        assert_eq!(canonical(&bare), canonical(&lab()));
+        let mut hourly = lab();
+        hourly.config_snapshot_delivery_properties = Some(ConfigSnapshotDeliveryProperties {
+            delivery_frequency: Some("One_Hour".into()),
+        });
+        let d = crate::diff::diff(&canonical(&lab()), &canonical(&hourly), &[]);
+        assert_eq!(
+            d[0].path,
+            "configSnapshotDeliveryProperties.deliveryFrequency"
+        );
+    }
+
+    #[test]
+    fn empty_strings_from_aws_are_absent() {
+        let c = cfg::DeliveryChannel::builder()
+            .name("default")
+            .s3_bucket_name("monitoring-lab-config-bucket")
+            .s3_key_prefix("")
+            .sns_topic_arn("")
+            .build();
+        assert_eq!(canonical(&spec_from_live(&c)), canonical(&lab()));
+        let spec = DeliveryChannel::to_spec(&Live {
+            name: "default".into(),
+            spec: spec_from_live(&c),
+        });
+        assert_eq!(spec.s3_key_prefix, None);
+    }
+
+    #[test]
+    fn validation() {
+        assert!(messages(&lab()).is_empty());
+        let mut s = lab();
+        s.s3_bucket_name = "${Bucket/monitoring-lab-config-bucket.name}".into();
+        s.sns_topic_arn = Some("${Topic/alerts.arn}".into());
+        assert!(messages(&s).is_empty());
+        s.s3_bucket_name = "Config_Bucket".into();
+        s.s3_key_prefix = Some("/config".into());
+        s.sns_topic_arn = Some("arn:aws:sqs:us-east-1:1:q".into());
+        s.config_snapshot_delivery_properties = Some(ConfigSnapshotDeliveryProperties {
+            delivery_frequency: Some("Daily".into()),
+        });
+        let m = messages(&s);
+        for want in [
+            "is not a bucket name",
+            "must not start with /",
+            "is not an sns ARN",
+            "`Daily` is not valid",
+        ] {
+            assert!(m.iter().any(|x| x.contains(want)), "{want} not in {m:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn create_noop_and_update_write_only_what_differs() {
+        let listed = mock!(aws_sdk_config::Client::describe_delivery_channels).then_output(|| {
+            DescribeDeliveryChannelsOutput::builder()
+                .delivery_channels(
+                    cfg::DeliveryChannel::builder()
+                        .name("default")
+                        .s3_bucket_name("monitoring-lab-config-bucket")
+                        .build(),
+                )
+                .build()
+        });
+        let put = mock!(aws_sdk_config::Client::put_delivery_channel)
+            .match_requests(|r| {
+                let c = r.delivery_channel().unwrap();
+                c.name() == Some("default")
+                    && c.config_snapshot_delivery_properties()
+                        .and_then(|p| p.delivery_frequency())
+                        == Some(&cfg::MaximumExecutionFrequency::OneHour)
+            })
+            .then_output(|| PutDeliveryChannelOutput::builder().build());
+        let client = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&listed, &put]);
+        let aws = aws_with(MockClients {
+            config: Some(client),
+            ..Default::default()
+        });
+        let found = DeliveryChannel::observe(
+            &aws,
+            &Wanted::names(BTreeMap::from([("default".to_string(), Value::Null)])),
+        )
+        .await
+        .unwrap();
+        let l = &found["default"];
+        DeliveryChannel::apply(&aws, "default", &lab(), Some(l))
+            .await
+            .unwrap();
+        assert_eq!(put.num_calls(), 0);
+        let mut hourly = lab();
+        hourly.config_snapshot_delivery_properties = Some(ConfigSnapshotDeliveryProperties {
+            delivery_frequency: Some("One_Hour".into()),
+        });
+        DeliveryChannel::apply(&aws, "default", &hourly, Some(l))
+            .await
+            .unwrap();
+        assert_eq!(put.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn delete_stops_a_recording_recorder_then_retries() {
+        let refused = mock!(aws_sdk_config::Client::delete_delivery_channel)
+            .sequence()
+            .error(|| {
+                DeleteDeliveryChannelError::generic(
+                    aws_smithy_types::error::ErrorMetadata::builder()
+                        .code("LastDeliveryChannelDeleteFailedException")
+                        .message("Failed to delete last specified delivery channel with name 'default', because there is a running configuration recorder.")
+                        .build(),
+                )
+            })
+            .output(|| DeleteDeliveryChannelOutput::builder().build())
+            .build();
+        let status = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
+            .then_output(|| {
+                DescribeConfigurationRecorderStatusOutput::builder()
+                    .configuration_recorders_status(
+                        cfg::ConfigurationRecorderStatus::builder()
+                            .name("default")
+                            .recording(true)
+                            .build(),
+                    )
+                    .build()
+            });
+        let stop = mock!(aws_sdk_config::Client::stop_configuration_recorder)
+            .match_requests(|r| r.configuration_recorder_name() == Some("default"))
+            .then_output(|| StopConfigurationRecorderOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_config,
+            RuleMode::MatchAny,
+            [&refused, &status, &stop]
+        );
+        let aws = aws_with(MockClients {
+            config: Some(client),
+            ..Default::default()
+        });
+        let live = Live {
+            name: "default".into(),
+            spec: lab(),
+        };
+        DeliveryChannel::delete(&aws, "default", &live)
+            .await
+            .unwrap();
+        assert_eq!(
+            (refused.num_calls(), status.num_calls(), stop.num_calls()),
+            (2, 1, 1)
+        );
+    }
+}
