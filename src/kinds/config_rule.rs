@@ -948,7 +948,7 @@ impl Kind for ConfigRule {
         let tag_reads = out
             .values()
             .filter(|l| {
-                !l.arn.is_empty() && (wanted.all || wanted.spec(&l.name).get("tags").is_some())
+                !l.arn.is_empty() && (wanted.needs_owner(&l.name) || wanted.spec(&l.name).get("tags").is_some())
             })
             .map(|l| (l.name.clone(), l.arn.clone()))
             .collect();
@@ -967,7 +967,12 @@ impl Kind for ConfigRule {
         live: Option<&Live>,
     ) -> Result<Attrs, AwsError> {
         let env = &aws.env;
-        let want_tags = spec.tags.as_ref().map(|t| with_owner(t, env));
+        // Tags read only to learn the owner (adoption) are kept, with the owner added.
+        let want_tags = spec
+            .tags
+            .as_ref()
+            .or(live.and_then(|l| l.spec.tags.as_ref()))
+            .map(|t| with_owner(t, env));
         let config_changed = live.is_none_or(|l| {
             !Self::diff(&canonical(spec, None), &canonical(&l.spec, None)).is_empty()
         });
