@@ -664,7 +664,7 @@ impl Kind for Stack {
         {
             return Ok(Some(Vec::new()));
         }
-        match change_set_plan(aws, name, spec, l, Backoff::QUICK).await? {
+        match change_set_plan(aws, name, spec, Backoff::QUICK).await? {
             Some(fields) => Ok(Some(fields)),
             None if differs("terminationProtection") => Ok(Some(Vec::new())),
             None => Ok(None),
@@ -819,14 +819,14 @@ async fn change_set_plan(
     aws: &Aws,
     name: &str,
     spec: &Spec,
-    l: &Live,
     backoff: Backoff,
 ) -> Result<Option<Vec<FieldDiff>>, AwsError> {
     let cf = &aws.clients.cloudformation;
     let cs_name = token("plan", name);
     let created = cf
         .create_change_set()
-        .stack_name(&l.id)
+        // By name: moto finds an UPDATE change set's stack only by name.
+        .stack_name(name)
         .change_set_name(&cs_name)
         .change_set_type(ChangeSetType::Update)
         .description("vigil dry run; deleted right after it is read")

@@ -451,7 +451,7 @@ async fn a_dry_run_plans_through_a_change_set_and_deletes_it() {
     let aws = cfn(&[&create, &describe, &delete]);
     let mut s = spec();
     s.parameters.insert("Name".into(), "b".into());
-    let fields = change_set_plan(&aws, "lab", &s, &live("CREATE_COMPLETE"), Backoff::NONE)
+    let fields = change_set_plan(&aws, "lab", &s, Backoff::NONE)
         .await
         .unwrap()
         .unwrap();
