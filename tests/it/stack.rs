@@ -347,6 +347,19 @@ async fn an_out_of_band_update_is_planned_and_put_back_then_delete_removes_the_s
     run.expect_code(0);
     assert_eq!(writes(&report), 0);
 
+    // `drift: true` runs drift detection on reconcile; moto lacks it, which is a note, not a failure.
+    lab.write("stack/app.yaml", &format!("{APP}  drift: true\n"));
+    let (run, report) = lab.reconcile_json(&["--dry-run", "--detailed-exitcode"]);
+    run.expect_code(0);
+    assert_eq!(report["notes"][0]["kind"], "Stack");
+    assert!(
+        report["notes"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("drift detection failed: cloudformation DetectStackDrift"),
+        "{report:#}"
+    );
+
     let mut aws = vigil::aws::Aws::from_sdk_config(&lab.sdk().await);
     aws.env.account_id = lab.account.clone();
     let m = vigil::manifest::load(&lab.dir()).unwrap();

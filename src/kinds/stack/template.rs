@@ -503,6 +503,7 @@ impl Names<'_> {
         self.params.contains(name)
             || self.resources.contains(name)
             || PSEUDO_PARAMETERS.contains(&name)
+            || vigil_reference(name)
     }
 
     fn function(&self, k: &str, arg: &Value, path: &[Seg], out: &mut Findings) {
@@ -552,7 +553,8 @@ impl Names<'_> {
                 };
                 for var in text.map(sub_variables).unwrap_or_default() {
                     let base = var.split('.').next().unwrap_or(&var);
-                    let ok = vars.contains(var.as_str())
+                    let ok = vigil_reference(&var)
+                        || vars.contains(var.as_str())
                         || if var.contains('.') && !var.starts_with("AWS::") {
                             self.resources.contains(base)
                         } else {
@@ -586,6 +588,12 @@ impl Names<'_> {
             _ => {}
         }
     }
+}
+
+/// An inline template may hold vigil references (`${Topic/x.arn}`), resolved
+/// before CloudFormation sees the template.
+fn vigil_reference(name: &str) -> bool {
+    name.contains('/') || name.contains("${")
 }
 
 /// The `${Name}` variables of a `Fn::Sub` string; `${!Literal}` is not one.
@@ -727,6 +735,16 @@ mod tests {
                 "t.yaml:13:12: Fn::GetAtt reads `Ghost`, which is not a resource in this template",
             ]
         );
+    }
+
+    #[test]
+    fn vigil_references_in_an_inline_template_are_not_cloudformation_names() {
+        let t = json!({"Resources": {"S": {"Type": "AWS::SNS::Subscription", "Properties": {
+            "TopicArn": "${Topic/alerts.arn}",
+            "Endpoint": {"Fn::Sub": "${Topic/alerts.arn}-$${AWS::Region}"},
+            "Protocol": {"Ref": "${Stack/base.outputs.Protocol}"}
+        }}}});
+        assert_eq!(check(&t, 10), Findings::new());
     }
 
     #[test]
