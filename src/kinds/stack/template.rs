@@ -368,7 +368,12 @@ pub fn check(t: &Value, body_bytes: usize) -> Findings {
             "Resources must be a mapping of logical ids to resources".into(),
         )),
     }
+    let transform = root.contains_key("Transform");
     for (id, r) in section(root, "Resources") {
+        // `Fn::ForEach::Name` loops (AWS::LanguageExtensions) expand into resources later.
+        if transform && id.starts_with("Fn::") {
+            continue;
+        }
         let path = vec![key("Resources"), key(id)];
         if !id.chars().all(|c| c.is_ascii_alphanumeric()) {
             out.push((
@@ -439,7 +444,7 @@ pub fn check(t: &Value, body_bytes: usize) -> Findings {
         }
     }
     // A transform (macro, SAM) may add names the template does not declare.
-    if root.get("Transform").is_none() {
+    if !transform {
         let names = Names {
             params: &params,
             resources: &resources,
@@ -748,6 +753,15 @@ mod tests {
     }
 
     #[test]
+    fn json_templates_are_located_too() {
+        let text = "{\n  \"Resources\": {\n    \"T\": {\n      \"Type\": \"AWS::SNS::Topic\",\n      \"Properties\": {\"TopicName\": {\"Ref\": \"Nope\"}}\n    }\n  }\n}\n";
+        let p = parse(text).unwrap();
+        let found = located("t.json", p.node.as_ref(), &check(&p.value, text.len()));
+        assert_eq!(found.len(), 1);
+        assert!(found[0].starts_with("t.json:5:"), "{found:?}");
+    }
+
+    #[test]
     fn structure_checks() {
         let t = json!({"Resource": {}, "AWSTemplateFormatVersion": "2010-09-10"});
         let msgs: Vec<String> = check(&t, 10).into_iter().map(|(_, m)| m).collect();
@@ -784,6 +798,8 @@ mod tests {
     #[test]
     fn transforms_and_conditions() {
         let t = json!({"Transform": "AWS::Serverless-2016-10-31", "Resources": {"F": {"Type": "AWS::Serverless::Function", "Properties": {"Role": {"Ref": "Generated"}}}}});
+        assert!(check(&t, 10).is_empty());
+        let t = json!({"Transform": "AWS::LanguageExtensions", "Resources": {"Fn::ForEach::Topics": ["N", ["A", "B"], {"Topic${N}": {"Type": "AWS::SNS::Topic"}}]}});
         assert!(check(&t, 10).is_empty());
         assert_eq!(
             required_capabilities(&t),
