@@ -96,6 +96,19 @@ pub struct FieldView {
     pub to: Option<Value>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub known_after_apply: bool,
+    /// Computed by the kind's `explain` (such as a change set's resource changes), not by the diff.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub explained: bool,
+}
+
+impl FieldView {
+    /// A field that the kind's `explain` reported.
+    pub fn explained(d: FieldDiff) -> Self {
+        FieldView {
+            explained: true,
+            ..FieldView::from(d)
+        }
+    }
 }
 
 impl From<FieldDiff> for FieldView {
@@ -106,6 +119,7 @@ impl From<FieldDiff> for FieldView {
             from: d.from.map(|v| crate::diff::canonical(&v)),
             to: d.to.map(|v| scrub(&crate::diff::canonical(&v))),
             known_after_apply,
+            explained: false,
         }
     }
 }
@@ -179,8 +193,9 @@ impl Report {
             };
             let _ = writeln!(out, "{} {:<43} {}{}", c.action.symbol(), c.id(), c.action.word(), status);
             for f in &c.fields {
-                // A create lists only what cannot be known yet; the rest is the manifest.
-                if c.action == Action::Create && !f.known_after_apply {
+                // A create lists only what cannot be known yet and what the kind
+                // explained (a stack's resources); the rest is the manifest.
+                if c.action == Action::Create && !f.known_after_apply && !f.explained {
                     continue;
                 }
                 if c.action == Action::Delete {

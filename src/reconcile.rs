@@ -444,7 +444,7 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
             }
             if !contains_unknown(&resolved) {
                 match r.kind.explain(aws, &r.name, &resolved, live).await {
-                    Ok(Some(extra)) => change.fields.extend(extra.into_iter().map(FieldView::from)),
+                    Ok(Some(extra)) => change.fields.extend(extra.into_iter().map(FieldView::explained)),
                     Ok(None) => {
                         summary.unchanged += 1;
                         continue;
@@ -469,7 +469,7 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
                 ))
             } else {
                 tracing::info!(kind = %r.kind, name = %r.name, action = ?action, "applying");
-                r.kind.apply(aws, &r.name, &resolved, live).await
+                r.kind.apply(aws, &r.name, &resolved, live, &r.annotations).await
             };
             match result {
                 Ok(a) => {

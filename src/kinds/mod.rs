@@ -226,6 +226,18 @@ pub trait Kind: Send + Sync + 'static {
         live: Option<&Self::Live>,
     ) -> impl Future<Output = Result<Attrs, AwsError>> + Send;
 
+    /// [`Kind::apply`] for kinds whose apply depends on an annotation, such as
+    /// `vigil/recreate-on-rollback` for stacks. The engine calls this one.
+    fn apply_annotated(
+        aws: &Aws,
+        name: &str,
+        spec: &Self::Spec,
+        live: Option<&Self::Live>,
+        _annotations: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<Attrs, AwsError>> + Send {
+        Self::apply(aws, name, spec, live)
+    }
+
     fn delete(aws: &Aws, name: &str, live: &Self::Live) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
@@ -289,9 +301,15 @@ fn detail<K: Kind>(obs: &Observed) -> &K::Live {
         .expect("observed detail matches its kind")
 }
 
-async fn apply<K: Kind>(aws: &Aws, name: &str, spec: &Value, live: Option<&Observed>) -> Result<Attrs, AwsError> {
+async fn apply<K: Kind>(
+    aws: &Aws,
+    name: &str,
+    spec: &Value,
+    live: Option<&Observed>,
+    annotations: &BTreeMap<String, String>,
+) -> Result<Attrs, AwsError> {
     let spec = spec_from::<K>(spec).map_err(|m| AwsError::other("vigil", "Apply", m))?;
-    K::apply(aws, name, &spec, live.map(detail::<K>)).await
+    K::apply_annotated(aws, name, &spec, live.map(detail::<K>), annotations).await
 }
 
 async fn remote_validate<K: Kind>(aws: &Aws, spec: &Value) -> Issues {
@@ -383,8 +401,8 @@ macro_rules! kinds {
                 match self { $(KindId::$variant => Box::pin(observe::<$module::$variant>(aws, wanted))),* }
             }
 
-            pub fn apply<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value, live: Option<&'a Observed>) -> BoxFuture<'a, Result<Attrs, AwsError>> {
-                match self { $(KindId::$variant => Box::pin(apply::<$module::$variant>(aws, name, spec, live))),* }
+            pub fn apply<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value, live: Option<&'a Observed>, annotations: &'a BTreeMap<String, String>) -> BoxFuture<'a, Result<Attrs, AwsError>> {
+                match self { $(KindId::$variant => Box::pin(apply::<$module::$variant>(aws, name, spec, live, annotations))),* }
             }
 
             pub fn delete<'a>(self, aws: &'a Aws, name: &'a str, live: &'a Observed) -> BoxFuture<'a, Result<(), AwsError>> {
@@ -410,6 +428,7 @@ kinds! {
     ConfigurationRecorder => config_recorder,
     DeliveryChannel => delivery_channel,
     ConfigRule => config_rule,
+    Stack => stack,
 }
 
 pub mod policy;

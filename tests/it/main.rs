@@ -7,4 +7,5 @@ mod harness;
 mod iam;
 mod logs;
 mod safety;
+mod stack;
 mod xray;
