@@ -208,6 +208,36 @@ pub async fn run(aws: &Aws, m: &Manifests, store: &state::Location) -> Result<Dr
             },
         }
     }
+    // CloudFormation's own drift detection, for stacks that exist and are ours.
+    for (i, r) in m.resources.iter().enumerate() {
+        if r.kind != KindId::Stack || !obs.live.contains_key(&i) {
+            continue;
+        }
+        let (kind, name) = (r.kind.name(), r.name.as_str());
+        match crate::kinds::stack::detect_drift(aws, name).await {
+            Ok(d) => {
+                for res in d.drifted() {
+                    let fields = res
+                        .differences
+                        .iter()
+                        .map(|p| FieldDiff {
+                            path: format!("resources.{}.{}", res.logical_resource_id, p.property_path.trim_start_matches('/').replace('/', ".")),
+                            from: p.expected_value.clone().map(Value::String),
+                            to: p.actual_value.clone().map(Value::String),
+                        })
+                        .collect();
+                    let reason = format!("{} {} {:?}", res.logical_resource_id, res.resource_type, res.status);
+                    report.drifted.push(item(kind, name, None, fields, Some(&reason)));
+                }
+                for res in d.unknown() {
+                    let reason = format!("{} ({}) was not checked by CloudFormation", res.logical_resource_id, res.resource_type);
+                    report.unknown.push(item(kind, name, None, vec![], Some(&reason)));
+                }
+            }
+            // Not knowing is reported as unknown, never as clean.
+            Err(e) => report.unknown.push(item(kind, name, None, vec![], Some(&format!("stack drift detection failed: {e}")))),
+        }
+    }
     for (key, l) in &obs.extra {
         if let Some(e) = inv.resources.get(key) {
             let _ = l;

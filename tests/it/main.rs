@@ -5,6 +5,7 @@ mod config;
 mod foundation;
 mod harness;
 mod iam;
+mod lab;
 mod logs;
 mod safety;
 mod stack;
