@@ -33,6 +33,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     }
 }
 
+/// Prints a report on stdout. A reader that went away (`vigil ... | head`) is not an error.
+pub fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// Loads the directory, printing every located error.
 pub fn load(dir: &Path) -> Option<Manifests> {
     match manifest::load(dir) {
@@ -99,7 +106,7 @@ fn stop(aws: &Aws, json: bool, class: &str, message: &str, exit: Exit) -> Exit {
             "error": {"class": class, "message": message},
             "apiCalls": aws.calls.snapshot(),
         });
-        println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+        emit(&format!("{}\n", serde_json::to_string_pretty(&doc).expect("json")));
     }
     exit
 }
@@ -162,9 +169,9 @@ async fn reconcile_cmd(
         std::fs::write(path, report.to_json()).with_context(|| format!("writing {}", path.display()))?;
     }
     match output {
-        Output::Text => print!("{}", report.to_text()),
-        Output::Json => println!("{}", report.to_json()),
-        Output::Markdown => print!("{}", report.to_markdown()),
+        Output::Text => emit(&report.to_text()),
+        Output::Json => emit(&format!("{}\n", report.to_json())),
+        Output::Markdown => emit(&report.to_markdown()),
     }
     Ok(if report.failed() {
         Exit::Error
@@ -191,8 +198,8 @@ async fn drift_cmd(dir: &Path, output: DriftOutput) -> anyhow::Result<Exit> {
         Err(e) => return Ok(start_error(&aws, json, e)),
     };
     match output {
-        DriftOutput::Text => print!("{}", report.to_text()),
-        DriftOutput::Json => println!("{}", report.to_json()),
+        DriftOutput::Text => emit(&report.to_text()),
+        DriftOutput::Json => emit(&format!("{}\n", report.to_json())),
     }
     Ok(if !report.errors.is_empty() {
         Exit::Error
@@ -256,6 +263,6 @@ async fn destroy_cmd(dir: &Path, dry_run: bool) -> anyhow::Result<Exit> {
         Ok(r) => r,
         Err(e) => return Ok(start_error(&aws, false, e)),
     };
-    print!("{}", report.to_text());
+    emit(&report.to_text());
     Ok(if report.failed() { Exit::Error } else { Exit::Ok })
 }
