@@ -484,6 +484,7 @@ pub mod testing {
     //! Builds an `Aws` whose clients are given, for tests with aws-smithy-mocks.
     use super::*;
 
+    #[derive(Default)]
     pub struct MockClients {
         pub cloudwatch: Option<aws_sdk_cloudwatch::Client>,
         pub sns: Option<aws_sdk_sns::Client>,
@@ -495,23 +496,6 @@ pub mod testing {
         pub cloudformation: Option<aws_sdk_cloudformation::Client>,
         pub ssm: Option<aws_sdk_ssm::Client>,
         pub xray: Option<aws_sdk_xray::Client>,
-    }
-
-    impl Default for MockClients {
-        fn default() -> Self {
-            MockClients {
-                cloudwatch: None,
-                sns: None,
-                sts: None,
-                iam: None,
-                s3: None,
-                config: None,
-                logs: None,
-                cloudformation: None,
-                ssm: None,
-                xray: None,
-            }
-        }
     }
 
     /// Clients not given are built with no rules, so any call to them fails the test.

@@ -263,7 +263,8 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
                     settings = Some((s, doc.file.clone(), pos));
                 }
             }
-            Ok(DocKind::Resource(r, spec_node)) => {
+            Ok(DocKind::Resource(boxed)) => {
+                let (r, spec_node) = *boxed;
                 let key = (r.kind, r.name.clone());
                 if let Some((file, pos)) = seen.get(&key) {
                     diags.push(Diagnostic {
@@ -442,7 +443,7 @@ fn diag(file: &str, pos: Pos, subject: &str, message: impl Into<String>) -> Diag
 
 enum DocKind {
     Settings(Settings, Pos),
-    Resource(Resource, Node),
+    Resource(Box<(Resource, Node)>),
 }
 
 fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
@@ -600,7 +601,7 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
         };
     };
     match kind.check(&name, spec, &doc.base) {
-        Ok(json) if diags.is_empty() => Ok(DocKind::Resource(
+        Ok(json) if diags.is_empty() => Ok(DocKind::Resource(Box::new((
             Resource {
                 kind,
                 name,
@@ -613,7 +614,7 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
                 deps: Vec::new(),
             },
             spec.clone(),
-        )),
+        )))),
         Ok(_) => Err(diags),
         Err(errors) => {
             let name_pos = node

@@ -111,7 +111,9 @@ fn settings_are_read() {
 
 #[test]
 fn bad_input_corpus() {
-    let cases: Vec<(&str, Vec<(&str, String)>, &str)> = vec![
+    // (what, files, expected first error)
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "syntax error",
             vec![("a.yaml", "kind: [Topic\n".into())],

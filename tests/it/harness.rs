@@ -41,6 +41,8 @@ pub fn moto_endpoint() -> &'static str {
              while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill $m",
             parent = std::process::id()
         );
+        // Detached on purpose: the watchdog outlives no one, it exits with this process.
+        #[allow(clippy::zombie_processes)]
         Command::new("bash")
             .arg("-c")
             .arg(script)
