@@ -822,4 +822,61 @@ mod tests {
         bad.threshold = Some(1.0);
         assert!(errors(&bad).iter().any(|e| e.contains("not both")));
     }
+
+    fn query_error(code: &str) -> String {
+        format!(
+            "<ErrorResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><Error><Type>Sender</Type>\
+             <Code>{code}</Code><Message>{code} for this test</Message></Error><RequestId>r-1</RequestId></ErrorResponse>"
+        )
+    }
+
+    // A throttled DescribeAlarms is retried by the SDK's standard strategy and succeeds;
+    // the observation then counts two attempts and one throttle.
+    #[tokio::test]
+    async fn throttling_is_retried_then_succeeds() {
+        use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+            .sequence()
+            .http_status(400, Some(query_error("Throttling")))
+            .output(|| DescribeAlarmsOutput::builder().build())
+            .build();
+        let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&rule], |c| {
+            c.retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(std::time::Duration::from_millis(1)),
+            )
+            .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
+        });
+        let aws = crate::aws::testing::aws_with(crate::aws::testing::MockClients {
+            cloudwatch: Some(cw),
+            ..Default::default()
+        });
+        let live = MetricAlarm::observe(&aws, &Wanted::everything()).await.unwrap();
+        assert!(live.is_empty());
+        assert_eq!(rule.num_calls(), 2, "one throttled attempt, one retry");
+    }
+
+    // AccessDenied is terminal: classified once, not retried, and nothing is written.
+    #[tokio::test]
+    async fn access_denied_is_terminal_and_not_retried() {
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        let rule = mock!(aws_sdk_cloudwatch::Client::put_metric_alarm)
+            .sequence()
+            .http_status(403, Some(query_error("AccessDenied")))
+            .build();
+        let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&rule], |c| {
+            c.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+        });
+        let aws = crate::aws::testing::aws_with(crate::aws::testing::MockClients {
+            cloudwatch: Some(cw),
+            ..Default::default()
+        });
+        let err = MetricAlarm::apply(&aws, "a", &base(), None).await.unwrap_err();
+        assert_eq!(err.class, crate::aws::ErrorClass::AccessDenied, "{err}");
+        assert_eq!(err.operation, "PutMetricAlarm");
+        assert!(err.message.contains("AccessDenied"), "{err}");
+        assert_eq!(rule.num_calls(), 1);
+    }
 }
