@@ -47,6 +47,17 @@ pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported,
             Err(e) => return Err(e),
         }
     }
+    // Resources a CloudFormation stack manages belong to the stack's template, not to
+    // manifests of their own: managing them twice would fight the stack.
+    let stack_owned = stack_resources(aws, &found).await?;
+    found.retain(|(kind, name, obs)| {
+        let managed = *kind != KindId::Stack
+            && (stack_owned.contains(name) || obs.attrs.values().any(|v| stack_owned.contains(v)));
+        if managed {
+            skipped.push(format!("{kind}/{name}: managed by a CloudFormation stack"));
+        }
+        !managed
+    });
     // Attribute values that other manifests can reference instead of repeating.
     let mut refs: HashMap<String, String> = HashMap::new();
     for (kind, name, obs) in &found {
@@ -111,6 +122,39 @@ pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported,
         files.push(path);
     }
     Ok(Imported { files, skipped })
+}
+
+/// Physical ids (names or ARNs) of every resource in the found stacks.
+async fn stack_resources(
+    aws: &Aws,
+    found: &[(KindId, String, Observed)],
+) -> Result<std::collections::HashSet<String>, AwsError> {
+    use crate::aws::AwsResultExt;
+    let mut ids = std::collections::HashSet::new();
+    for (_, name, _) in found.iter().filter(|(k, _, _)| *k == KindId::Stack) {
+        let mut token = None;
+        loop {
+            let out = aws
+                .clients
+                .cloudformation
+                .list_stack_resources()
+                .stack_name(name)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .aws("cloudformation", "ListStackResources")?;
+            ids.extend(
+                out.stack_resource_summaries()
+                    .iter()
+                    .filter_map(|r| r.physical_resource_id().map(str::to_string)),
+            );
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+    }
+    Ok(ids)
 }
 
 fn io_error(p: &Path, e: std::io::Error) -> AwsError {

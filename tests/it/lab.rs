@@ -158,3 +158,38 @@ async fn destroy_on_the_whole_lab_keeps_only_retained_resources() {
     again.expect_code(0);
     assert!(!again.stdout.contains("\n- ") && !again.stdout.starts_with("- "), "{}", again.stdout);
 }
+
+#[tokio::test]
+async fn import_round_trip_for_every_kind_shows_zero_changes() {
+    let lab = Lab::new().await;
+    lab_with_unique_bucket(&lab);
+    std::fs::remove_dir_all(lab.dir().join("xray")).unwrap();
+    lab.remove("logs/insights-queries.yaml");
+    lab.reconcile_json(&[]).0.expect_code(0);
+
+    let out = lab.tmp.path().join("imported");
+    let run = lab.vigil(&["import", "--out", out.to_str().unwrap()]);
+    run.expect_code(0);
+    let (code, report) = {
+        let run = lab.vigil(&["reconcile", out.to_str().unwrap(), "--dry-run", "--detailed-exitcode", "--output", "json"]);
+        let v: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|_| panic!("{}\n{}", run.stdout, run.stderr));
+        (run.code, v)
+    };
+    assert!(report["changes"].as_array().unwrap().is_empty(), "{report:#}");
+    let kinds: std::collections::BTreeSet<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok().filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    for k in [
+        "agentconfig", "bucket", "configrule", "configurationrecorder", "dashboard", "deliverychannel", "loggroup",
+        "metricalarm", "role", "stack", "topic",
+    ] {
+        assert!(kinds.contains(k), "{k} not imported: {kinds:?}");
+    }
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["unchanged"], 17);
+    // The stack's own role is the stack's business, not a manifest of its own.
+    assert!(!kinds.is_empty() && !std::fs::read_dir(out.join("role")).unwrap().any(|e| {
+        e.unwrap().file_name().to_string_lossy().contains("EC2Role")
+    }));
+}

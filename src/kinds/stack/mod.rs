@@ -563,10 +563,20 @@ impl Kind for Stack {
         tags.remove(OWNER_TAG);
         Spec {
             template_file: None,
-            // CloudFormation's ${...} must not read as vigil references in a manifest.
-            template: Some(escape_json(&live.template)),
+            // `vigil import` escapes CloudFormation's ${...} as $${...} for every kind.
+            template: Some(live.template.clone()),
             parameters,
-            capabilities: live.capabilities.clone(),
+            // DescribeStacks may omit Capabilities (moto does); the template says which it needs.
+            capabilities: if live.capabilities.is_empty() {
+                let mut caps: Vec<String> = template::required_capabilities(&live.template)
+                    .into_iter()
+                    .map(|(c, _)| c.to_string())
+                    .collect();
+                caps.dedup();
+                caps
+            } else {
+                live.capabilities.clone()
+            },
             tags: (!tags.is_empty()).then_some(tags),
             termination_protection: live.termination_protection.then_some(true),
             role_arn: live.role_arn.clone(),
@@ -745,17 +755,6 @@ impl Kind for Stack {
     }
 }
 
-/// Escapes `${` in every string, so an imported template stays CloudFormation's.
-fn escape_json(v: &Value) -> Value {
-    match v {
-        Value::String(s) => Value::String(template::escape_refs(s)),
-        Value::Array(a) => Value::Array(a.iter().map(escape_json).collect()),
-        Value::Object(m) => {
-            Value::Object(m.iter().map(|(k, v)| (k.clone(), escape_json(v))).collect())
-        }
-        other => other.clone(),
-    }
-}
 
 /// What a new stack will create, from the template itself (no AWS call).
 fn planned_resources(spec: &Spec) -> Vec<FieldDiff> {
