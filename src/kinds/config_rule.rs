@@ -694,16 +694,7 @@ pub(crate) async fn sync_tags(
     want: &BTreeMap<String, String>,
     have: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let add: BTreeMap<String, String> = want
-        .iter()
-        .filter(|(k, v)| have.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let remove: Vec<String> = have
-        .keys()
-        .filter(|k| !want.contains_key(*k))
-        .cloned()
-        .collect();
+    let (add, remove) = super::tag_delta(want, have);
     if !add.is_empty() {
         aws.clients
             .config

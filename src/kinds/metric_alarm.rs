@@ -186,12 +186,8 @@ pub async fn sync_tags(
     want: &BTreeMap<String, String>,
     have: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let add: Vec<Tag> = want
-        .iter()
-        .filter(|(k, v)| have.get(*k) != Some(*v))
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    let remove: Vec<String> = have.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+    let (add, remove) = super::tag_delta(want, have);
+    let add: Vec<Tag> = add.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
     if !add.is_empty() {
         aws.clients
             .cloudwatch

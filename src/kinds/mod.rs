@@ -448,6 +448,17 @@ pub fn with_owner(tags: &BTreeMap<String, String>, env: &Env) -> BTreeMap<String
     t
 }
 
+/// What to tag and untag to bring `have` to `want`: changed or new pairs, and removed keys.
+pub fn tag_delta(want: &BTreeMap<String, String>, have: &BTreeMap<String, String>) -> (BTreeMap<String, String>, Vec<String>) {
+    let add = want
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = have.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+    (add, remove)
+}
+
 /// The tag that marks what vigil created.
 pub const OWNER_TAG: &str = "vigil:owner";
 
@@ -477,6 +488,14 @@ mod tests {
                 Seg::Key("period".into())
             ]
         );
+    }
+
+    #[test]
+    fn tag_delta_touches_only_the_difference() {
+        let m = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let (add, remove) = tag_delta(&m(&[("a", "1"), ("b", "2")]), &m(&[("a", "1"), ("b", "0"), ("c", "3")]));
+        assert_eq!(add, m(&[("b", "2")]));
+        assert_eq!(remove, vec!["c".to_string()]);
     }
 
     #[test]

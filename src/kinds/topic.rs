@@ -442,13 +442,12 @@ async fn observe_one(aws: &Aws, arn: &str, spec: &Value) -> Result<Live, AwsErro
 
 async fn sync_tags(aws: &Aws, arn: &str, want: &BTreeMap<String, String>, have: &BTreeMap<String, String>) -> Result<(), AwsError> {
     let sns = &aws.clients.sns;
-    let add = want
+    let (add, remove) = super::tag_delta(want, have);
+    let add = add
         .iter()
-        .filter(|(k, v)| have.get(*k) != Some(*v))
         .map(|(k, v)| aws_sdk_sns::types::Tag::builder().key(k).value(v).build())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| AwsError::other(SERVICE, "TagResource", e.to_string()))?;
-    let remove: Vec<String> = have.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
     if !add.is_empty() {
         sns.tag_resource()
             .resource_arn(arn)
