@@ -64,7 +64,7 @@ pub struct Observed {
     /// Normalized, in the same shape as the desired state.
     pub state: Value,
     pub attrs: Attrs,
-    /// The live resource as a spec (for import).
+    /// The live resource as a spec, for import (null unless every resource was wanted).
     pub spec: Value,
     pub owner: Option<String>,
     /// Facts worth telling the user, such as a pending subscription.
@@ -285,7 +285,12 @@ async fn observe<K: Kind>(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String,
             let obs = Observed {
                 state: K::live_state(&l, &aws.env),
                 attrs: K::attributes(&l),
-                spec: serde_json::to_value(K::to_spec(&l)).expect("specs serialize"),
+                // Only import reads it; skip the work (and memory) everywhere else.
+                spec: if wanted.all {
+                    serde_json::to_value(K::to_spec(&l)).expect("specs serialize")
+                } else {
+                    Value::Null
+                },
                 owner: K::owner(&l).map(str::to_string),
                 notes: K::notes(&l),
                 detail: Arc::new(l),
