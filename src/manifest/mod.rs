@@ -147,11 +147,28 @@ pub struct Manifests {
     pub settings: Settings,
     pub settings_declared: bool,
     pub resources: Vec<Resource>,
+    /// (kind, name) to index in `resources`; lookups stay O(1) at thousands of alarms.
+    index: HashMap<(KindId, String), usize>,
 }
 
 impl Manifests {
+    pub fn new(dir: PathBuf, settings: Settings, settings_declared: bool, resources: Vec<Resource>) -> Self {
+        let index = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ((r.kind, r.name.clone()), i))
+            .collect();
+        Manifests {
+            dir,
+            settings,
+            settings_declared,
+            resources,
+            index,
+        }
+    }
+
     pub fn find(&self, kind: KindId, name: &str) -> Option<usize> {
-        self.resources.iter().position(|r| r.kind == kind && r.name == name)
+        self.index.get(&(kind, name.to_string())).copied()
     }
 }
 
@@ -400,12 +417,7 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
         Some((s, _, _)) => (s, true),
         None => (Settings::default(), false),
     };
-    Ok(Manifests {
-        dir: dir.to_path_buf(),
-        settings,
-        settings_declared,
-        resources,
-    })
+    Ok(Manifests::new(dir.to_path_buf(), settings, settings_declared, resources))
 }
 
 /// Resolves `Kind/name, Kind/name` against the declared resources. The kind ends
