@@ -87,14 +87,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<Exit> {
         .with_context(|| format!("--listen {}: cannot listen there", cfg.listen))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     eprintln!("listening on {addr}");
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    signals(stop_tx).context("installing the signal handlers")?;
-
     let span = tracing::info_span!(
         "vigil",
         applied = tracing::field::Empty,
         attempted = tracing::field::Empty
     );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    signals(stop_tx, span.clone()).context("installing the signal handlers")?;
     async move {
         tracing::info!(%addr, dir = %cfg.dir.display(), interval = ?cfg.interval, "vigil run started");
         let shared = Arc::new(Shared::new(&cfg.dir.display().to_string()));
@@ -116,31 +115,37 @@ pub async fn run(cfg: Config) -> anyhow::Result<Exit> {
 }
 
 /// SIGTERM (Kubernetes) or SIGINT (Ctrl-C) asks for a graceful stop.
-fn signals(tx: tokio::sync::watch::Sender<bool>) -> std::io::Result<()> {
+fn signals(tx: tokio::sync::watch::Sender<bool>, span: tracing::Span) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
-        tokio::spawn(async move {
-            let name = tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
-            };
-            tracing::info!(
-                signal = name,
-                "stopping: finishing the write in flight, then releasing the lease"
-            );
-            let _ = tx.send(true);
-        });
+        tokio::spawn(
+            async move {
+                let name = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                };
+                tracing::info!(
+                    signal = name,
+                    "stopping: finishing the write in flight, then releasing the lease"
+                );
+                let _ = tx.send(true);
+            }
+            .instrument(span),
+        );
     }
     #[cfg(not(unix))]
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("stopping: finishing the write in flight, then releasing the lease");
-            let _ = tx.send(true);
+    tokio::spawn(
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tracing::info!("stopping: finishing the write in flight, then releasing the lease");
+                let _ = tx.send(true);
+            }
         }
-    });
+        .instrument(span),
+    );
     Ok(())
 }
 

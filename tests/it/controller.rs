@@ -369,7 +369,7 @@ async fn two_replicas_on_one_target_only_the_lease_holder_writes() {
 
     // One starts first and takes the lease (moto does not promise that two conditional
     // writes racing in the same millisecond exclude each other, as S3 does).
-    let args = ["--lease-duration", "3s"];
+    let args = ["--lease-duration", "3s", "--log-format", "json"];
     let mut leader = Running::start(&lab, &args, &[]);
     leader.wait_status("the first replica ready", Duration::from_secs(30), |s| {
         s["ready"] == true
@@ -402,6 +402,15 @@ async fn two_replicas_on_one_target_only_the_lease_holder_writes() {
     assert_eq!(writes(&f), 0, "the follower never writes: {f:#}");
     assert!(writes(&leader.status()) >= 8, "the leader wrote everything");
     let token = leader.status()["lease"]["token"].as_u64().unwrap();
+    // JSON logs: one object per line, inside the `vigil` span.
+    let log = leader.log();
+    let cycle: Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "cycle succeeded")
+        .unwrap_or_else(|| panic!("no JSON cycle line in\n{log}"));
+    assert_eq!(cycle["span"]["name"], "vigil", "{cycle}");
+    assert_eq!(cycle["fields"]["mode"], "apply", "{cycle}");
 
     // The leader stops and releases the lease; the follower takes over and writes.
     let (code, took) = leader.terminate();
