@@ -432,7 +432,54 @@ async fn two_replicas_on_one_target_only_the_lease_holder_writes() {
         "a new holder, a new fencing token: {f:#}"
     );
     assert!(writes(&f) >= 1);
-    let (code, _) = follower.terminate();
+
+    // A holder that dies (SIGKILL: no release) loses the lease once it runs out.
+    let third = Running::start(&lab, &args, &[]);
+    third.wait_status("a third replica ready", Duration::from_secs(30), |s| {
+        s["ready"] == true
+    });
+    assert_eq!(third.status()["leader"], false);
+    follower.child.kill().unwrap();
+    follower.child.wait().unwrap();
+    let killed = Instant::now();
+    let t = third.wait_status(
+        "the third replica took the expired lease",
+        Duration::from_secs(15),
+        |s| s["leader"] == true,
+    );
+    assert!(
+        killed.elapsed() >= Duration::from_secs(2),
+        "not before the lease ran out"
+    );
+    assert_eq!(t["lease"]["token"].as_u64(), Some(token + 2), "{t:#}");
+}
+
+#[tokio::test]
+async fn the_wrong_account_is_refused_and_waits_for_the_next_revision() {
+    let lab = Lab::new().await;
+    lab.copy_fixture("foundation");
+    let settings = lab.dir().join("settings.yaml");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(&settings, format!("{text}  accountId: \"999999999999\"\n")).unwrap();
+    let mut vigil = Running::start(&lab, &["--interval", "100ms"], &[]);
+    let s = vigil.wait_status("the first cycle", Duration::from_secs(30), |s| {
+        s["ready"] == true
+    });
+    assert_eq!(s["lastCycle"]["outcome"], "terminal", "{s:#}");
+    assert_eq!(s["lastCycle"]["errors"][0]["class"], "refused", "{s:#}");
+    assert_eq!(s["lastCycle"]["next"]["action"], "awaitChange");
+    // The interval does not retry a terminal error: still one cycle, and nothing written.
+    std::thread::sleep(Duration::from_millis(600));
+    let s = vigil.status();
+    assert_eq!(s["cycles"], 1, "{s:#}");
+    assert_eq!(writes(&s), 0);
+    // The next revision is tried at once.
+    std::fs::write(&settings, text).unwrap();
+    let s = vigil.wait_status("the fixed revision applied", Duration::from_secs(30), |s| {
+        s["lastCycle"]["outcome"] == "success"
+    });
+    assert_eq!(s["lastCycle"]["summary"]["create"], 6, "{s:#}");
+    let (code, _) = vigil.terminate();
     assert_eq!(code, Some(0));
 }
 
