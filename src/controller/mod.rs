@@ -246,7 +246,7 @@ fn start_error(rec: &mut Record, e: StartError) {
     rec.fail(ErrorItem::new(&label, e.to_string()), class);
 }
 
-pub struct Controller {
+struct Controller {
     cfg: Config,
     shared: Arc<Shared>,
     wake: Arc<Notify>,
@@ -740,6 +740,119 @@ mod tests {
             outcome_of(&[(ErrorClass::Unsupported, "x".into())]),
             Outcome::Terminal("x".into())
         );
+    }
+
+    fn change(action: ChangeAction, name: &str, status: ChangeStatus) -> Change {
+        Change {
+            action,
+            kind: "MetricAlarm".into(),
+            name: name.into(),
+            fields: vec![crate::plan::FieldView {
+                path: "threshold".into(),
+                from: Some(json!(95)),
+                to: Some(json!(80)),
+                known_after_apply: false,
+            }],
+            status,
+            error: None,
+            error_class: None,
+            drift: false,
+        }
+    }
+
+    #[test]
+    fn an_apply_report_becomes_drift_errors_and_an_outcome() {
+        let mut corrected = change(ChangeAction::Update, "cpu", ChangeStatus::Applied);
+        corrected.drift = true;
+        let mut missing = change(ChangeAction::Create, "mem", ChangeStatus::Applied);
+        missing.drift = true;
+        let mut throttled = change(ChangeAction::Update, "latency", ChangeStatus::Failed);
+        throttled.error = Some("CloudWatch PutMetricAlarm: Throttling: Rate exceeded".into());
+        throttled.error_class = Some(ErrorClass::Throttled);
+        let note = |kind: &str, message: &str| crate::plan::Note {
+            kind: kind.into(),
+            name: "n".into(),
+            message: message.into(),
+        };
+        let report = crate::plan::Report {
+            dry_run: false,
+            changes: vec![
+                corrected,
+                missing,
+                throttled,
+                change(ChangeAction::Update, "git", ChangeStatus::Applied),
+            ],
+            summary: Summary::default(),
+            notes: vec![
+                note(
+                    "Topic",
+                    "subscription email:a@example.com is pending confirmation",
+                ),
+                note(
+                    "Topic",
+                    "subscription email:b@example.com is pending confirmation",
+                ),
+                note(
+                    "MetricAlarm",
+                    "drifted (threshold); not corrected because vigil/drift is warn",
+                ),
+            ],
+            errors: vec![],
+            api_calls: ApiCalls::default(),
+        };
+        let mut rec = Record::new();
+        read_report(&mut rec, report);
+        let drift: Vec<_> = rec
+            .drift
+            .iter()
+            .map(|d| (d.name.as_str(), d.state, d.corrected))
+            .collect();
+        assert_eq!(
+            drift,
+            vec![
+                ("cpu", "drifted", true),
+                ("mem", "missing", true),
+                ("n", "drifted", false)
+            ]
+        );
+        // Drift reads from what was applied to what is live: the reverse of the change.
+        assert_eq!(rec.drift[0].fields[0].from, Some(json!(80)));
+        assert_eq!(rec.pending_subscriptions, Some(2));
+        assert_eq!(rec.errors[0].class, "throttled");
+        assert!(
+            matches!(rec.outcome, Outcome::Transient(ref m) if m.contains("MetricAlarm/latency"))
+        );
+    }
+
+    #[test]
+    fn settings_name_the_lease_and_the_topic() {
+        let tmp = tempfile::tempdir().unwrap();
+        let settings = |extra: &str| {
+            std::fs::write(
+                tmp.path().join("settings.yaml"),
+                format!("apiVersion: vigil/v1\nkind: Settings\nmetadata: {{name: default}}\nspec:\n{extra}"),
+            )
+            .unwrap();
+            manifest::load(tmp.path())
+        };
+        let m = settings(
+            "  lease: {s3: {bucket: state, key: vigil/lease.json}}\n  notifications: {topicArn: arn:aws:sns:us-east-1:123456789012:ops}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            m.settings.lease,
+            Some(Location::S3 {
+                bucket: "state".into(),
+                key: "vigil/lease.json".into()
+            })
+        );
+        assert_eq!(
+            m.settings.notifications.unwrap().topic_arn,
+            "arn:aws:sns:us-east-1:123456789012:ops"
+        );
+        let err = settings("  notifications: {topicArn: ops-topic}\n").unwrap_err();
+        assert!(err.to_string().contains("settings.yaml:5:29"), "{err}");
+        assert!(err.to_string().contains("SNS topic ARN"), "{err}");
     }
 
     #[test]
