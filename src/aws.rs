@@ -391,6 +391,16 @@ macro_rules! client_s3 {
     };
 }
 
+/// The one shared SDK configuration: the standard chain, `AWS_ENDPOINT_URL`, and `region` when given.
+pub async fn sdk_config(region: Option<&str>) -> aws_types::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_string()));
+    }
+    loader.load().await
+}
+
 /// Where vigil is running and on whose behalf.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
@@ -411,13 +421,19 @@ pub struct Aws {
 impl Aws {
     /// Loads the standard credential chain (and `AWS_ENDPOINT_URL`) once.
     pub async fn connect(region: Option<&str>) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(3));
-        if let Some(r) = region {
-            loader = loader.region(aws_config::Region::new(r.to_string()));
+        Self::from_sdk_config(&sdk_config(region).await)
+    }
+
+    /// The context for the next cycle of a long-running process: the same clients,
+    /// call log and environment, and a fresh observe cache, so that nothing
+    /// observed in one cycle is trusted in the next.
+    pub fn next_cycle(&self) -> Aws {
+        Aws {
+            clients: self.clients.clone(),
+            calls: self.calls.clone(),
+            env: self.env.clone(),
+            cache: Default::default(),
         }
-        let sdk = loader.load().await;
-        Self::from_sdk_config(&sdk)
     }
 
     /// Builds every client from one shared configuration.

@@ -1,6 +1,7 @@
 //! Command-line arguments (clap derive). Turned into validated options in `commands`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -20,6 +21,12 @@ pub enum Output {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DriftOutput {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
     Text,
     Json,
 }
@@ -64,6 +71,22 @@ pub enum Command {
         dir: PathBuf,
         #[arg(long, value_enum, default_value_t = DriftOutput::Text)]
         output: DriftOutput,
+    },
+    /// Keep AWS equal to the directory: reconcile at start, after every change, and on a timer.
+    Run {
+        #[arg(default_value = "./desired-state")]
+        dir: PathBuf,
+        /// Time between full reconciles, which heal drift (plus up to 10% jitter): 5m, 30s, 100ms.
+        #[arg(long, default_value = "5m", value_parser = crate::controller::schedule::parse_duration)]
+        interval: Duration,
+        /// Where to serve /healthz, /readyz, /metrics and /status; port 0 picks a free port.
+        #[arg(long, env = "VIGIL_LISTEN", default_value = "127.0.0.1:9464")]
+        listen: String,
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+        /// How long the single-writer lease outlives a replica that stopped renewing it.
+        #[arg(long, default_value = "30s", value_parser = crate::controller::schedule::parse_duration)]
+        lease_duration: Duration,
     },
     /// Write manifests for resources that already exist, so they can be adopted.
     Import {

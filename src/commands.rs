@@ -24,10 +24,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             only,
             json_report,
         } => {
-            let opts = reconcile::Options { dry_run, only, prune };
+            let opts = reconcile::Options { dry_run, only, prune, gate: None };
             reconcile_cmd(&dir, &opts, output, detailed_exitcode, json_report.as_deref()).await
         }
         Command::Drift { dir, output } => drift_cmd(&dir, output).await,
+        Command::Run { dir, interval, listen, log_format: _, lease_duration } => {
+            match crate::controller::Config::new(dir, interval, listen, lease_duration) {
+                Ok(cfg) => crate::controller::run(cfg).await,
+                Err(msg) => {
+                    eprintln!("error: {msg}");
+                    Ok(Exit::Error)
+                }
+            }
+        }
         Command::Import { out, kinds, prefix } => import_cmd(&out, &kinds, prefix).await,
         Command::Destroy { dir, dry_run } => destroy_cmd(&dir, dry_run).await,
     }

@@ -98,6 +98,8 @@ pub async fn run(aws: &Aws, m: &Manifests, store: &state::Location, dry_run: boo
             fields: vec![],
             status: Status::Planned,
             error: None,
+            error_class: None,
+            drift: false,
         };
         report.summary.delete += 1;
         if !dry_run {
@@ -113,6 +115,7 @@ pub async fn run(aws: &Aws, m: &Manifests, store: &state::Location, dry_run: boo
                 Err(e) => {
                     change.status = Status::Failed;
                     change.error = Some(e.to_string());
+                    change.error_class = Some(e.class);
                     report.summary.failed += 1;
                 }
             }

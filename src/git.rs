@@ -16,6 +16,25 @@ pub fn revision(dir: &Path) -> Option<String> {
     }
 }
 
+/// The files whose change means a new revision of the checkout containing `dir`:
+/// HEAD, the branch ref it points to, and packed-refs. `vigil run` watches them.
+pub fn head_files(dir: &Path) -> Vec<PathBuf> {
+    let Some(git_dir) = std::fs::canonicalize(dir).ok().and_then(|d| find_git_dir(&d)) else {
+        return Vec::new();
+    };
+    let common = std::fs::read_to_string(git_dir.join("commondir"))
+        .ok()
+        .map(|c| git_dir.join(c.trim()))
+        .unwrap_or_else(|| git_dir.clone());
+    let mut files = vec![git_dir.join("HEAD"), common.join("packed-refs")];
+    if let Ok(head) = std::fs::read_to_string(git_dir.join("HEAD"))
+        && let Some(reference) = head.trim().strip_prefix("ref: ")
+    {
+        files.push(common.join(reference));
+    }
+    files
+}
+
 fn is_sha(s: &str) -> bool {
     s.len() >= 40 && s.chars().all(|c| c.is_ascii_hexdigit())
 }

@@ -3,6 +3,7 @@
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod controller;
 pub mod destroy;
 pub mod diff;
 pub mod drift;

@@ -1,18 +1,28 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vigil::cli::Cli;
+use vigil::cli::{Cli, Command, LogFormat};
 use vigil::exit::Exit;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    // The controller logs each cycle by default; one-shot commands only warn.
+    let (json, default) = match &cli.command {
+        Command::Run { log_format, .. } => (*log_format == LogFormat::Json, "warn,vigil=info"),
+        _ => (false, "warn"),
+    };
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {

@@ -79,6 +79,12 @@ pub struct Change {
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How the failure should be handled, when it failed (`vigil run` backs off on retryable ones).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<ErrorClass>,
+    /// The change puts back what someone changed in AWS; git did not change.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub drift: bool,
 }
 
 impl Change {
@@ -381,6 +387,8 @@ mod tests {
                     fields: vec![],
                     status: Status::Planned,
                     error: None,
+                    error_class: None,
+                    drift: false,
                 },
                 Change {
                     action: Action::Update,
@@ -397,6 +405,8 @@ mod tests {
                     ],
                     status: Status::Planned,
                     error: None,
+                    error_class: None,
+                    drift: false,
                 },
                 Change {
                     action: Action::Delete,
@@ -405,6 +415,8 @@ mod tests {
                     fields: vec![],
                     status: Status::Planned,
                     error: None,
+                    error_class: None,
+                    drift: false,
                 },
             ],
             summary: Summary {

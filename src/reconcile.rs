@@ -5,6 +5,7 @@
 //! nothing is deleted from a failed or partial observation.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -43,6 +44,20 @@ pub struct Options {
     pub only: Vec<String>,
     /// Delete owned resources that left the directory.
     pub prune: bool,
+    /// Asked before every write (`vigil run`: shutdown, and the lease's fencing token).
+    pub gate: Option<Arc<dyn WriteGate>>,
+}
+
+/// Asked before each resource is written. A refusal stops the run between two
+/// resources, so none is left half-applied; what was applied is still recorded.
+pub trait WriteGate: std::fmt::Debug + Send + Sync {
+    fn check(&self) -> Result<(), String>;
+}
+
+impl Options {
+    fn may_write(&self) -> Result<(), String> {
+        self.gate.as_ref().map_or(Ok(()), |g| g.check())
+    }
 }
 
 /// Why a reconcile stopped before writing anything.
@@ -313,6 +328,8 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
     let mut applied: Vec<(usize, Value)> = Vec::new();
     let mut intents_written = false;
     let revision = crate::git::revision(&m.dir);
+    // Why writing stopped early (shutdown, lost lease): the rest waits for the next run.
+    let mut stopped: Option<(String, String)> = None;
 
     for (i, r) in m.resources.iter().enumerate() {
         if !needed.contains(&i) {
@@ -392,6 +409,8 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
             }
         };
         let entry = inv.get(r.kind.name(), &r.name).filter(|e| e.state == EntryState::Applied);
+        // Applied before and gone now: deleted outside vigil.
+        let mut drift = live.is_none() && entry.is_some();
         let (action, fields) = match live {
             None => (Action::Create, r.kind.diff(&desired, &Value::Object(Default::default()))),
             Some(l) => {
@@ -407,6 +426,7 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
                 // Drift only, git unchanged: the resource's drift mode decides.
                 let pending = entry.is_none_or(|e| contains_unknown(&desired) || e.digest != state::digest(&desired));
                 if !pending && !adopt {
+                    drift = true;
                     match drift_mode(m, r) {
                         DriftMode::Correct => {}
                         DriftMode::Warn => {
@@ -435,6 +455,8 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
             fields: fields.into_iter().map(FieldView::from).collect(),
             status: Status::Planned,
             error: None,
+            error_class: None,
+            drift,
         };
         if opts.dry_run {
             // What dependents read from a changing resource may change too, except
@@ -453,6 +475,10 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
                 }
             }
         } else {
+            if let Err(reason) = opts.may_write() {
+                stopped = Some((r.id(), reason));
+                break;
+            }
             // Write-ahead: before the first create, record intents so a crash
             // between a create and the final inventory write still leaves the
             // new resource known as ours (no duplicates, no orphans).
@@ -483,6 +509,7 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
                     broken.insert(i);
                     change.status = Status::Failed;
                     change.error = Some(e.to_string());
+                    change.error_class = Some(e.class);
                     summary.failed += 1;
                 }
             }
@@ -499,17 +526,34 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
     // Second steps, in dependency order, once everything else exists.
     for (i, resolved) in applied {
         let r = &m.resources[i];
+        if stopped.is_none()
+            && let Err(reason) = opts.may_write()
+        {
+            stopped = Some((r.id(), reason));
+        }
+        if stopped.is_some() {
+            break;
+        }
         if let Err(e) = r.kind.finalize(aws, &r.name, &resolved).await
             && let Some(c) = changes.iter_mut().find(|c| c.kind == r.kind.name() && c.name == r.name)
         {
             c.status = Status::Failed;
             c.error = Some(e.to_string());
+            c.error_class = Some(e.class);
             summary.failed += 1;
         }
     }
 
     // Prune: reverse dependency order, after everything else.
     for (kind, name, live) in deletions {
+        if stopped.is_none()
+            && let Err(reason) = opts.may_write()
+        {
+            stopped = Some((state::key(kind.name(), &name), reason));
+        }
+        if stopped.is_some() {
+            break;
+        }
         let mut change = Change {
             action: Action::Delete,
             kind: kind.name().to_string(),
@@ -517,6 +561,8 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
             fields: Vec::new(),
             status: Status::Planned,
             error: None,
+            error_class: None,
+            drift: false,
         };
         summary.delete += 1;
         if !opts.dry_run {
@@ -532,11 +578,21 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
                 Err(e) => {
                     change.status = Status::Failed;
                     change.error = Some(e.to_string());
+                    change.error_class = Some(e.class);
                     summary.failed += 1;
                 }
             }
         }
         changes.push(change);
+    }
+    if let Some((at, reason)) = stopped {
+        errors.push(Failure {
+            kind: "vigil".into(),
+            name: "*".into(),
+            class: ErrorClass::Transient,
+            message: format!("stopped before writing {at}: {reason}; the rest waits for the next run"),
+        });
+        summary.failed += 1;
     }
     if !opts.dry_run {
         for key in forget {

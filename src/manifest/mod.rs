@@ -73,6 +73,20 @@ pub struct Settings {
     /// Where the inventory lives; default: a local file under `.vigil/`.
     #[serde(default)]
     pub inventory: Option<crate::state::Location>,
+    /// `vigil run`: where the single-writer lease lives; default: beside the inventory.
+    #[serde(default)]
+    pub lease: Option<crate::state::Location>,
+    /// `vigil run`: where drift and failure events are published.
+    #[serde(default)]
+    pub notifications: Option<Notifications>,
+}
+
+/// `Settings.notifications`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Notifications {
+    /// An SNS topic ARN.
+    pub topic_arn: String,
 }
 
 fn default_owner() -> String {
@@ -94,6 +108,8 @@ impl Default for Settings {
             adopt: false,
             drift: Default::default(),
             inventory: None,
+            lease: None,
+            notifications: None,
         }
     }
 }
@@ -603,6 +619,12 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
                 {
                     let pos = spec.get("accountId").map_or(spec.pos, |n| n.pos);
                     diags.push(diag(file, pos, &subject, "accountId must be 12 digits; quote it to keep leading zeros"));
+                }
+                if let Some(n) = &s.notifications
+                    && !(n.topic_arn.starts_with("arn:") && n.topic_arn.split(':').nth(2) == Some("sns"))
+                {
+                    let pos = spec.get("notifications").and_then(|n| n.get("topicArn")).map_or(spec.pos, |n| n.pos);
+                    diags.push(diag(file, pos, &subject, "notifications.topicArn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"));
                 }
                 if diags.is_empty() { Ok(DocKind::Settings(s, node.pos)) } else { Err(diags) }
             }

@@ -463,6 +463,7 @@ impl<'de> de::Deserializer<'de> for &'de Node {
     ) -> Result<V::Value, DeError> {
         match &self.value {
             Value::Str(s) => visitor.visit_enum(s.as_str().into_deserializer()),
+            Value::Map(entries) if entries.len() == 1 => visitor.visit_enum(EnumDe(&entries[0].0, &entries[0].1)),
             _ => Err(DeError {
                 pos: Some(self.pos),
                 message: format!("expected a string, found {}", self.type_name()),
@@ -531,6 +532,42 @@ impl<'de> MapAccess<'de> for MapDe<'de> {
     }
 }
 
+/// `{variant: content}`: a variant that carries data, such as `inventory: {s3: {bucket, key}}`.
+struct EnumDe<'de>(&'de Node, &'de Node);
+
+impl<'de> de::EnumAccess<'de> for EnumDe<'de> {
+    type Error = DeError;
+    type Variant = &'de Node;
+
+    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, &'de Node), DeError> {
+        let variant = seed.deserialize(KeyDe(self.0)).map_err(|e| e.at(self.0.pos))?;
+        Ok((variant, self.1))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for &'de Node {
+    type Error = DeError;
+
+    fn unit_variant(self) -> Result<(), DeError> {
+        Err(DeError {
+            pos: Some(self.pos),
+            message: "this variant takes no value; write it as a plain string".into(),
+        })
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, DeError> {
+        seed.deserialize(self).map_err(|e| e.at(self.pos))
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+        de::Deserializer::deserialize_seq(self, visitor)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(self, _fields: &'static [&'static str], visitor: V) -> Result<V::Value, DeError> {
+        de::Deserializer::deserialize_map(self, visitor)
+    }
+}
+
 /// Map keys are always strings, even `80:` or `true:`.
 struct KeyDe<'de>(&'de Node);
 
@@ -559,6 +596,18 @@ impl<'de> de::Deserializer<'de> for KeyDe<'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enum_variants_with_data_are_one_key_mappings() {
+        use crate::state::Location;
+        let docs = parse_documents("a: {s3: {bucket: b, key: k}}\nb: {file: x.json}\nc: {s3: {bucket: b}}\n").unwrap();
+        let a: Location = from_node(docs[0].get("a").unwrap()).unwrap();
+        assert_eq!(a, Location::S3 { bucket: "b".into(), key: "k".into() });
+        let b: Location = from_node(docs[0].get("b").unwrap()).unwrap();
+        assert_eq!(b, Location::File("x.json".into()));
+        let err = from_node::<Location>(docs[0].get("c").unwrap()).unwrap_err();
+        assert!(err.message.contains("key"), "{}", err.message);
+    }
 
     #[test]
     fn positions_are_one_based() {

@@ -2,6 +2,7 @@
 //! One test binary, so the expensive link happens once.
 
 mod config;
+mod controller;
 mod foundation;
 mod harness;
 mod iam;

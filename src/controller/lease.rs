@@ -1,0 +1,774 @@
+//! The single-writer lease: only the replica that holds it writes to AWS.
+//!
+//! - S3 (for replicas): one small JSON object, replaced only with conditional
+//!   writes: `If-None-Match: *` to create it, `If-Match: ETAG` to renew, release or
+//!   take it over. A holder that stops renewing loses it `duration` after another
+//!   replica last saw the object change, measured on that replica's own clock, so
+//!   the clocks of the replicas need not agree (as in Kubernetes leader election).
+//!   The holder counts its own lease valid for only 80% of `duration` after it
+//!   sent its last successful renewal, which is strictly earlier.
+//! - File (the local default, beside a file inventory): an OS lock on a file,
+//!   which the kernel releases when the process dies. It only keeps out
+//!   processes on the same machine.
+//!
+//! Either way the lease carries a fencing token, one more for every new holder.
+//! Every write path checks, before it writes, that this process still holds the
+//! token it started with and that the lease has not run out ([`Fence::check`]).
+
+use std::collections::BTreeMap;
+use std::io::{Read as _, Seek as _, Write as _};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::Instrument as _;
+
+use crate::aws::{AwsError, AwsResultExt};
+use crate::state::Location;
+
+/// The lease document.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Doc {
+    /// Who holds it; empty once released.
+    pub holder: String,
+    /// The fencing token: one more for every new holder.
+    pub token: u64,
+    pub duration_ms: u64,
+    /// Grows with every renewal, so the body, and with it the ETag, always changes.
+    pub renewals: u64,
+    pub renewed_at: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("lease file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "lease {at} is not a vigil lease ({source}); remove it or point Settings.lease elsewhere"
+    )]
+    Corrupt {
+        at: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("lease {0}: no answer in time")]
+    Timeout(String),
+}
+
+/// What this process knows about the lease; shared with the write gate and `/status`.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct View {
+    pub location: String,
+    /// This process.
+    pub id: String,
+    pub leader: bool,
+    /// The holder as last seen (this process when leader).
+    pub holder: Option<String>,
+    /// The fencing token as last seen.
+    pub token: u64,
+    pub error: Option<String>,
+    /// Lease calls by operation (kept apart from the reconcile's own calls).
+    pub calls: BTreeMap<String, u64>,
+    #[serde(skip)]
+    held: Option<u64>,
+    #[serde(skip)]
+    valid_until: Option<Instant>,
+}
+
+/// The shared, live view of the lease.
+#[derive(Debug, Clone, Default)]
+pub struct Fence(Arc<Mutex<View>>);
+
+impl Fence {
+    fn with<T>(&self, f: impl FnOnce(&mut View) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The token this process holds now, if it holds the lease and it has not run out.
+    pub fn held(&self) -> Option<u64> {
+        self.with(|v| {
+            v.held
+                .filter(|_| v.valid_until.is_none_or(|t| Instant::now() < t))
+        })
+    }
+
+    /// Before each write: does this process still hold the lease with `token`?
+    pub fn check(&self, token: u64) -> Result<(), String> {
+        match self.held() {
+            Some(t) if t == token => Ok(()),
+            _ => Err(format!(
+                "this replica no longer holds the lease with fencing token {token}; another replica may write now"
+            )),
+        }
+    }
+
+    pub fn view(&self) -> View {
+        self.with(|v| v.clone())
+    }
+
+    fn count(&self, op: &str) {
+        self.with(|v| *v.calls.entry(op.to_string()).or_default() += 1);
+    }
+}
+
+/// Where the lease lives.
+pub enum Store {
+    S3 {
+        client: aws_sdk_s3::Client,
+        bucket: String,
+        key: String,
+    },
+    File(PathBuf),
+}
+
+impl Store {
+    /// `sdk` builds the S3 client for an S3 location; lease calls are not counted
+    /// with the reconcile's, so a follower's write count stays honest.
+    pub fn new(location: &Location, sdk: &aws_types::SdkConfig) -> Store {
+        match location {
+            Location::File(p) => Store::File(p.clone()),
+            Location::S3 { bucket, key } => Store::S3 {
+                client: aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(sdk)
+                        .force_path_style(sdk.endpoint_url().is_some())
+                        .build(),
+                ),
+                bucket: bucket.clone(),
+                key: key.clone(),
+            },
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Store::File(p) => p.display().to_string(),
+            Store::S3 { bucket, key, .. } => format!("s3://{bucket}/{key}"),
+        }
+    }
+}
+
+/// Where the lease lives by default: beside the inventory.
+pub fn default_location(inventory: &Location) -> Location {
+    match inventory {
+        Location::S3 { bucket, key } => Location::S3 {
+            bucket: bucket.clone(),
+            key: format!("{key}.lease"),
+        },
+        Location::File(p) => {
+            let mut s = p.clone().into_os_string();
+            s.push(".lease");
+            Location::File(PathBuf::from(s))
+        }
+    }
+}
+
+/// What one look at the lease concluded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Role {
+    Leader { token: u64 },
+    Follower { holder: String, token: u64 },
+}
+
+/// When this process first saw the object in its current version.
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    etag: String,
+    since: Instant,
+}
+
+/// What to do about the S3 object as read.
+#[derive(Debug, PartialEq)]
+enum Move {
+    Create { token: u64 },
+    Take { etag: String, token: u64 },
+    Follow,
+}
+
+/// The S3 lease's rule: absent or released means free; otherwise it is free only
+/// once it has not changed for its duration on this process's clock.
+fn decide(
+    current: Option<(&Doc, &str)>,
+    seen: &mut Option<Seen>,
+    last_token: u64,
+    now: Instant,
+) -> Move {
+    let Some((doc, etag)) = current else {
+        return Move::Create {
+            token: last_token + 1,
+        };
+    };
+    if doc.holder.is_empty() {
+        return Move::Take {
+            etag: etag.to_string(),
+            token: doc.token + 1,
+        };
+    }
+    match seen {
+        Some(s) if s.etag == etag => {
+            if now.duration_since(s.since) >= Duration::from_millis(doc.duration_ms) {
+                Move::Take {
+                    etag: etag.to_string(),
+                    token: doc.token + 1,
+                }
+            } else {
+                Move::Follow
+            }
+        }
+        _ => {
+            *seen = Some(Seen {
+                etag: etag.to_string(),
+                since: now,
+            });
+            Move::Follow
+        }
+    }
+}
+
+/// A condition on a PutObject.
+enum Cond {
+    Absent,
+    Match(String),
+}
+
+/// The S3 lease as held: the token and the ETag of our last write.
+struct Held {
+    token: u64,
+    etag: String,
+    renewals: u64,
+}
+
+pub struct Lease {
+    store: Store,
+    id: String,
+    duration: Duration,
+    fence: Fence,
+    held: Option<Held>,
+    file: Option<std::fs::File>,
+    seen: Option<Seen>,
+    last_token: u64,
+}
+
+/// Identifies this process: the pod (HOSTNAME), the pid and a random part.
+pub fn process_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    let nonce = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    format!("{host}/{}/{:08x}", std::process::id(), nonce as u32)
+}
+
+impl Lease {
+    pub fn new(store: Store, id: String, duration: Duration) -> Lease {
+        let fence = Fence::default();
+        fence.with(|v| {
+            v.location = store.describe();
+            v.id = id.clone();
+        });
+        Lease {
+            store,
+            id,
+            duration,
+            fence,
+            held: None,
+            file: None,
+            seen: None,
+            last_token: 0,
+        }
+    }
+
+    pub fn fence(&self) -> Fence {
+        self.fence.clone()
+    }
+
+    fn doc(&self, token: u64, renewals: u64) -> Doc {
+        Doc {
+            holder: self.id.clone(),
+            token,
+            duration_ms: self.duration.as_millis() as u64,
+            renewals,
+            renewed_at: crate::state::now_rfc3339(),
+        }
+    }
+
+    /// Acquires, renews, or finds who holds it; updates the fence.
+    pub async fn step(&mut self) -> Role {
+        let sent = Instant::now();
+        let result = match tokio::time::timeout(self.duration / 3, self.step_inner()).await {
+            Ok(r) => r,
+            Err(_) => Err(LeaseError::Timeout(self.store.describe())),
+        };
+        let valid_until = match &self.store {
+            // The OS keeps a file lock until we let go or die.
+            Store::File(_) => None,
+            Store::S3 { .. } => Some(sent + self.duration.mul_f64(0.8)),
+        };
+        match result {
+            Ok(role) => {
+                self.fence.with(|v| {
+                    v.error = None;
+                    match &role {
+                        Role::Leader { token } => {
+                            v.leader = true;
+                            v.held = Some(*token);
+                            v.valid_until = valid_until;
+                            v.holder = Some(self.id.clone());
+                            v.token = *token;
+                        }
+                        Role::Follower { holder, token } => {
+                            v.leader = false;
+                            v.held = None;
+                            v.holder = Some(holder.clone());
+                            v.token = *token;
+                        }
+                    }
+                });
+                role
+            }
+            Err(e) => {
+                // A failed renewal keeps what it had: the lease runs out on its own clock.
+                tracing::warn!("lease {}: {e}", self.store.describe());
+                self.fence.with(|v| v.error = Some(e.to_string()));
+                let v = self.fence.view();
+                match self.fence.held() {
+                    Some(token) => Role::Leader { token },
+                    None => Role::Follower {
+                        holder: v.holder.unwrap_or_default(),
+                        token: v.token,
+                    },
+                }
+            }
+        }
+    }
+
+    async fn step_inner(&mut self) -> Result<Role, LeaseError> {
+        if let Store::File(path) = &self.store {
+            let path = path.clone();
+            return self.step_file(&path);
+        }
+        if let Some(h) = &self.held {
+            let doc = self.doc(h.token, h.renewals + 1);
+            match self.put(&doc, Cond::Match(h.etag.clone())).await? {
+                Some(etag) => {
+                    self.held = Some(Held {
+                        token: doc.token,
+                        etag,
+                        renewals: doc.renewals,
+                    });
+                    return Ok(Role::Leader { token: doc.token });
+                }
+                None => {
+                    tracing::warn!(
+                        token = doc.token,
+                        "lost the lease: another replica took it over"
+                    );
+                    self.held = None;
+                }
+            }
+        }
+        let current = self.get().await?;
+        if let Some((doc, _)) = &current {
+            self.last_token = self.last_token.max(doc.token);
+        }
+        let mv = decide(
+            current.as_ref().map(|(d, e)| (d, e.as_str())),
+            &mut self.seen,
+            self.last_token,
+            Instant::now(),
+        );
+        let (token, cond) = match mv {
+            Move::Follow => {
+                let (doc, _) = current.unwrap_or_default();
+                return Ok(Role::Follower {
+                    holder: doc.holder,
+                    token: doc.token,
+                });
+            }
+            Move::Create { token } => (token, Cond::Absent),
+            Move::Take { etag, token } => (token, Cond::Match(etag)),
+        };
+        let doc = self.doc(token, 0);
+        match self.put(&doc, cond).await? {
+            Some(etag) => {
+                tracing::info!(token, "acquired the lease");
+                self.last_token = token;
+                self.seen = None;
+                self.held = Some(Held {
+                    token,
+                    etag,
+                    renewals: 0,
+                });
+                Ok(Role::Leader { token })
+            }
+            // Another replica got there first.
+            None => Ok(Role::Follower {
+                holder: String::new(),
+                token,
+            }),
+        }
+    }
+
+    async fn get(&self) -> Result<Option<(Doc, String)>, LeaseError> {
+        let Store::S3 {
+            client,
+            bucket,
+            key,
+        } = &self.store
+        else {
+            return Ok(None);
+        };
+        self.fence.count("GetObject");
+        let out = match client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .aws("s3", "GetObject")
+        {
+            Ok(out) => out,
+            Err(e) if e.code.as_deref() == Some("NoSuchKey") => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let etag = out.e_tag().unwrap_or_default().to_string();
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::other("s3", "GetObject", e.to_string()))?
+            .into_bytes();
+        let doc = serde_json::from_slice(&bytes).map_err(|source| LeaseError::Corrupt {
+            at: self.store.describe(),
+            source,
+        })?;
+        Ok(Some((doc, etag)))
+    }
+
+    /// A conditional PutObject: `Some(etag)` when written, `None` when the condition failed.
+    async fn put(&self, doc: &Doc, cond: Cond) -> Result<Option<String>, LeaseError> {
+        let Store::S3 {
+            client,
+            bucket,
+            key,
+        } = &self.store
+        else {
+            return Ok(None);
+        };
+        self.fence.count("PutObject");
+        let body = serde_json::to_vec(doc).expect("lease serializes");
+        let req = client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(body.into());
+        let req = match cond {
+            Cond::Absent => req.if_none_match("*"),
+            Cond::Match(etag) => req.if_match(etag),
+        };
+        match req.send().await.aws("s3", "PutObject") {
+            Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_string())),
+            // 412: the object changed (or appeared); 409: a concurrent conditional write
+            // won; NoSuchKey: it was deleted under an If-Match.
+            Err(e)
+                if matches!(
+                    e.code.as_deref(),
+                    Some("PreconditionFailed" | "ConditionalRequestConflict" | "NoSuchKey")
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn step_file(&mut self, path: &std::path::Path) -> Result<Role, LeaseError> {
+        let io = |source| LeaseError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        if self.file.is_some() {
+            return Ok(Role::Leader {
+                token: self.last_token,
+            });
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io)?;
+        let read = |f: &mut std::fs::File| -> Doc {
+            let mut s = String::new();
+            let _ = f.rewind().and_then(|()| f.read_to_string(&mut s));
+            // A torn read while the holder writes is only informational.
+            serde_json::from_str(&s).unwrap_or_default()
+        };
+        match f.try_lock() {
+            Ok(()) => {
+                let token = read(&mut f).token + 1;
+                let doc = self.doc(token, 0);
+                write_file(&mut f, &doc).map_err(io)?;
+                tracing::info!(token, "acquired the lease");
+                self.last_token = token;
+                self.file = Some(f);
+                Ok(Role::Leader { token })
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let doc = read(&mut f);
+                Ok(Role::Follower {
+                    holder: doc.holder,
+                    token: doc.token,
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
+
+    /// Gives the lease up, so another replica can take it at once.
+    pub async fn release(&mut self) {
+        self.fence.with(|v| {
+            v.held = None;
+            v.leader = false;
+        });
+        if let Some(mut f) = self.file.take() {
+            let mut doc = self.doc(self.last_token, 0);
+            doc.holder.clear();
+            let _ = write_file(&mut f, &doc);
+            let _ = f.unlock();
+            tracing::info!("released the lease");
+            return;
+        }
+        if let Some(h) = self.held.take() {
+            let mut doc = self.doc(h.token, h.renewals + 1);
+            doc.holder.clear();
+            match self.put(&doc, Cond::Match(h.etag)).await {
+                Ok(Some(_)) => tracing::info!(token = h.token, "released the lease"),
+                Ok(None) => tracing::warn!("the lease had already been taken over"),
+                Err(e) => tracing::warn!("releasing the lease: {e}"),
+            }
+        }
+    }
+}
+
+fn write_file(f: &mut std::fs::File, doc: &Doc) -> std::io::Result<()> {
+    f.set_len(0)?;
+    f.rewind()?;
+    f.write_all(&serde_json::to_vec(doc).expect("lease serializes"))?;
+    f.flush()
+}
+
+/// Keeps the lease in the background: renews it while held, watches for it to
+/// become free otherwise, and releases it on [`Keeper::stop`].
+pub struct Keeper {
+    pub location: Location,
+    fence: Fence,
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<()>,
+}
+
+impl Keeper {
+    /// Takes a first look before returning, so the first cycle knows its role.
+    /// `wake` fires when this process becomes the leader.
+    pub async fn start(location: Location, mut lease: Lease, wake: Arc<Notify>) -> Keeper {
+        let period = lease.duration / 3;
+        let fence = lease.fence();
+        lease.step().await;
+        let (stop, mut stopped) = watch::channel(false);
+        let handle = tokio::spawn(
+            async move {
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(period) => {
+                            let was = lease.fence.held().is_some();
+                            if let Role::Leader { .. } = lease.step().await && !was {
+                                wake.notify_one();
+                            }
+                        }
+                        _ = super::schedule::stopping(&mut stopped) => {
+                            lease.release().await;
+                            return;
+                        }
+                    }
+                }
+            }
+            .in_current_span(),
+        );
+        Keeper {
+            location,
+            fence,
+            stop,
+            handle,
+        }
+    }
+
+    pub fn fence(&self) -> Fence {
+        self.fence.clone()
+    }
+
+    /// Releases the lease, waiting at most `within`.
+    pub async fn stop(self, within: Duration) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(within, self.handle).await.is_err() {
+            tracing::warn!("the lease was not released within {within:?}; it runs out by itself");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(holder: &str, token: u64) -> Doc {
+        Doc {
+            holder: holder.into(),
+            token,
+            duration_ms: 30_000,
+            ..Doc::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_free_or_released_lease_is_taken_with_the_next_token() {
+        let mut seen = None;
+        assert_eq!(
+            decide(None, &mut seen, 0, Instant::now()),
+            Move::Create { token: 1 }
+        );
+        assert_eq!(
+            decide(None, &mut seen, 7, Instant::now()),
+            Move::Create { token: 8 }
+        );
+        assert_eq!(
+            decide(Some((&doc("", 4), "e1")), &mut seen, 4, Instant::now()),
+            Move::Take {
+                etag: "e1".into(),
+                token: 5
+            }
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_held_lease_runs_out_only_after_its_duration_without_change() {
+        let mut seen = None;
+        let d = doc("other", 3);
+        assert_eq!(
+            decide(Some((&d, "e1")), &mut seen, 3, Instant::now()),
+            Move::Follow
+        );
+        tokio::time::advance(Duration::from_secs(20)).await;
+        assert_eq!(
+            decide(Some((&d, "e1")), &mut seen, 3, Instant::now()),
+            Move::Follow
+        );
+        // The holder renews: a new ETag starts the clock over.
+        assert_eq!(
+            decide(Some((&d, "e2")), &mut seen, 3, Instant::now()),
+            Move::Follow
+        );
+        tokio::time::advance(Duration::from_secs(29)).await;
+        assert_eq!(
+            decide(Some((&d, "e2")), &mut seen, 3, Instant::now()),
+            Move::Follow
+        );
+        // The holder died: unchanged for the whole duration.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(
+            decide(Some((&d, "e2")), &mut seen, 3, Instant::now()),
+            Move::Take {
+                etag: "e2".into(),
+                token: 4
+            }
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_fence_runs_out_and_checks_the_token() {
+        let fence = Fence::default();
+        fence.with(|v| {
+            v.held = Some(5);
+            v.valid_until = Some(Instant::now() + Duration::from_secs(24));
+        });
+        assert_eq!(fence.check(5), Ok(()));
+        assert!(fence.check(4).is_err(), "an older token is fenced off");
+        tokio::time::advance(Duration::from_secs(25)).await;
+        assert!(
+            fence
+                .check(5)
+                .unwrap_err()
+                .contains("no longer holds the lease")
+        );
+        assert_eq!(fence.held(), None);
+    }
+
+    #[tokio::test]
+    async fn file_leases_exclude_each_other_and_tokens_grow() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("state/inventory.json.lease");
+        let new = |id: &str| {
+            Lease::new(
+                Store::File(path.clone()),
+                id.into(),
+                Duration::from_secs(30),
+            )
+        };
+        let mut a = new("a");
+        let mut b = new("b");
+        assert_eq!(a.step().await, Role::Leader { token: 1 });
+        assert_eq!(
+            a.step().await,
+            Role::Leader { token: 1 },
+            "renewing keeps the token"
+        );
+        assert_eq!(
+            b.step().await,
+            Role::Follower {
+                holder: "a".into(),
+                token: 1
+            }
+        );
+        assert_eq!(b.fence().held(), None);
+        assert_eq!(a.fence().check(1), Ok(()));
+        a.release().await;
+        assert_eq!(a.fence().held(), None);
+        assert_eq!(b.step().await, Role::Leader { token: 2 });
+        // Dropping the holder (as the kernel does when a process dies) frees it too.
+        drop(b);
+        let mut c = new("c");
+        assert_eq!(c.step().await, Role::Leader { token: 3 });
+    }
+
+    #[test]
+    fn the_default_lease_sits_beside_the_inventory() {
+        assert_eq!(
+            default_location(&Location::S3 {
+                bucket: "b".into(),
+                key: "vigil/inventory.json".into()
+            }),
+            Location::S3 {
+                bucket: "b".into(),
+                key: "vigil/inventory.json.lease".into()
+            }
+        );
+        assert_eq!(
+            default_location(&Location::File(".vigil/inventory-1-us-east-1.json".into())),
+            Location::File(".vigil/inventory-1-us-east-1.json.lease".into())
+        );
+    }
+}
