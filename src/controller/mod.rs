@@ -492,6 +492,7 @@ fn read_report(rec: &mut Record, report: crate::plan::Report) {
                         from: f.to.clone(),
                         to: f.from.clone(),
                         known_after_apply: false,
+                        explained: false,
                     })
                     .collect(),
                 state: if c.action == ChangeAction::Create {
@@ -752,6 +753,7 @@ mod tests {
                 from: Some(json!(95)),
                 to: Some(json!(80)),
                 known_after_apply: false,
+                explained: false,
             }],
             status,
             error: None,
