@@ -30,6 +30,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Drift { dir, output } => drift_cmd(&dir, output).await,
         Command::Import { out, kinds, prefix } => import_cmd(&out, &kinds, prefix).await,
         Command::Destroy { dir, dry_run } => destroy_cmd(&dir, dry_run).await,
+        Command::TestAlarm(args) => crate::ops::test_alarm::command(args).await,
+        Command::Report(args) => crate::ops::report::command(args).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(shell, &mut Cli::command(), "vigil", &mut std::io::stdout());
+            Ok(Exit::Ok)
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod git;
 pub mod import;
 pub mod kinds;
 pub mod manifest;
+pub mod ops;
 pub mod plan;
 pub mod reconcile;
 pub mod state;
