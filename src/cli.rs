@@ -151,6 +151,12 @@ pub enum Command {
     /// Alarm states, state changes and metric statistics over a period, with drift,
     /// Config rule compliance and pending SNS subscriptions.
     Report(ReportArgs),
+    /// Print the JSON Schema of the manifests, generated from the spec types.
+    Schema {
+        /// Print the schema of `vigil report --format json` instead.
+        #[arg(long)]
+        report: bool,
+    },
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]

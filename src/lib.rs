@@ -14,4 +14,5 @@ pub mod manifest;
 pub mod ops;
 pub mod plan;
 pub mod reconcile;
+pub mod schema;
 pub mod state;

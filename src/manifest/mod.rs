@@ -49,7 +49,7 @@ impl fmt::Display for ValidationErrors {
 }
 
 /// The optional `kind: Settings` document.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Settings {
     #[serde(default)]
@@ -99,7 +99,7 @@ impl Default for Settings {
 }
 
 /// The annotations vigil understands, with their allowed values (none listed: free text).
-const ANNOTATIONS: &[(&str, &[&str])] = &[
+pub const ANNOTATIONS: &[(&str, &[&str])] = &[
     ("vigil/deletion-policy", &["retain", "delete"]),
     ("vigil/adopt", &["true", "false"]),
     ("vigil/drift", &["correct", "warn", "ignore"]),

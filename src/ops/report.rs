@@ -229,7 +229,7 @@ struct ApiCallsShape {
     reads: u64,
     writes: u64,
     by_service: BTreeMap<String, BTreeMap<String, u64>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     throttles: BTreeMap<String, BTreeMap<String, u64>>,
 }
 

@@ -495,6 +495,7 @@ async fn report_statistics_match_the_datapoints_put() {
     .expect_code(0);
     let written: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(written["version"], 1);
+    validate_with_schema(&report_schema(&lab), &[written], true);
 }
 
 /// Debian's Chromium; the test fails, never skips, when it is missing.
@@ -708,4 +709,271 @@ async fn completions_for_bash_zsh_and_fish_name_the_subcommands() {
     }
     let run = lab.vigil(&["completions", "tcsh"]);
     run.expect_code(2);
+}
+
+/// Every YAML file under `dir`, in path order, skipping names that start with `.` as the loader does.
+fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.file_name().unwrap().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            yaml_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(p);
+        }
+    }
+}
+
+/// The manifest documents of a YAML text, as the loader reads them.
+fn manifest_documents(text: &str) -> Vec<Value> {
+    vigil::manifest::yaml::parse_documents(text)
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.get("apiVersion").is_some())
+        .map(|d| d.to_json().unwrap())
+        .collect()
+}
+
+fn manifest_schema(lab: &Lab) -> Value {
+    let run = lab.vigil(&["schema"]);
+    run.expect_code(0);
+    let committed = std::fs::read_to_string(repo().join("schema/vigil.schema.json")).unwrap();
+    assert!(
+        run.stdout == committed,
+        "schema/vigil.schema.json is stale: run `cargo run -q -- schema > schema/vigil.schema.json`"
+    );
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn the_schema_validates_every_desired_state_file_and_each_document_names_it() {
+    let lab = Lab::new().await;
+    let schema = manifest_schema(&lab);
+    let dir = repo().join("desired-state");
+    vigil::manifest::load(&dir).expect("desired-state/ loads");
+    let mut files = Vec::new();
+    yaml_files(&dir, &mut files);
+    let mut docs = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        docs.extend(manifest_documents(&text));
+        // yaml-language-server reads a modeline from each document's header comments only.
+        let rel = pathdiff(
+            &repo().join("schema/vigil.schema.json"),
+            f.parent().unwrap(),
+        );
+        let modeline = format!("# yaml-language-server: $schema={rel}");
+        for (i, chunk) in split_documents(&text).iter().enumerate() {
+            if !chunk.lines().any(|l| l.starts_with("apiVersion:")) {
+                continue;
+            }
+            let header: Vec<&str> = chunk
+                .lines()
+                .take_while(|l| l.starts_with('#') || l.trim().is_empty())
+                .collect();
+            assert!(
+                header.contains(&modeline.as_str()),
+                "{} document {}: its first lines must include `{modeline}`",
+                f.display(),
+                i + 1
+            );
+        }
+    }
+    assert!(docs.len() >= 20, "{} documents", docs.len());
+    validate_with_schema(&schema, &docs, true);
+}
+
+/// The text of each YAML document, split at `---` lines.
+fn split_documents(text: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    for line in text.lines() {
+        if line.starts_with("---") {
+            out.push(String::new());
+        } else {
+            let last = out.last_mut().unwrap();
+            last.push_str(line);
+            last.push('\n');
+        }
+    }
+    out
+}
+
+/// `target` relative to the directory `from`, both under the repository.
+fn pathdiff(target: &Path, from: &Path) -> String {
+    let target: Vec<_> = target.components().collect();
+    let from: Vec<_> = from.components().collect();
+    let common = target.iter().zip(&from).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); from.len() - common];
+    parts.extend(
+        target[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
+
+const ALARM: &str = "apiVersion: vigil/v1
+kind: MetricAlarm
+metadata:
+  name: cpu
+spec:
+  namespace: AWS/EC2
+  metricName: CPUUtilization
+  statistic: Average
+  period: 300
+  evaluationPeriods: 2
+  threshold: 80
+  comparisonOperator: GreaterThanThreshold
+";
+
+#[tokio::test]
+async fn the_schema_rejects_the_bad_input_corpus_type_errors() {
+    let lab = Lab::new().await;
+    let schema = manifest_schema(&lab);
+    // The type errors of the loader's bad-input corpus (src/manifest/tests.rs), by case name,
+    // with where the schema must point.
+    let topic = "apiVersion: vigil/v1\nkind: Topic\nmetadata: {name: t}\nspec: {}\n";
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("wrong apiVersion", topic.replace("vigil/v1", "vigil/v2"), "apiVersion"),
+        ("unknown kind", topic.replace("kind: Topic", "kind: Alarm"), "kind"),
+        ("unknown top-level field", format!("{topic}status: {{}}\n"), ""),
+        ("missing name", topic.replace("{name: t}", "{annotations: {}}"), "metadata"),
+        ("unknown metadata field", topic.replace("{name: t}", "{name: t, labels: {}}"), "metadata"),
+        (
+            "unknown annotation",
+            topic.replace("{name: t}", "{name: t, annotations: {vigil/deletion: retain}}"),
+            "metadata/annotations",
+        ),
+        (
+            "bad annotation value",
+            topic.replace("{name: t}", "{name: t, annotations: {vigil/deletion-policy: keep}}"),
+            "metadata/annotations/vigil/deletion-policy",
+        ),
+        ("unknown spec field", format!("{ALARM}  threshhold: 80\n"), "spec"),
+        ("missing required field", ALARM.replace("  comparisonOperator: GreaterThanThreshold\n", ""), "spec"),
+        ("wrong type", ALARM.replace("threshold: 80", "threshold: high"), "spec/threshold"),
+        ("dimensions as a list", format!("{ALARM}  dimensions:\n    - Name: InstanceId\n"), "spec/dimensions"),
+        ("spec is not a mapping", topic.replace("spec: {}", "spec: [1]"), "spec"),
+        (
+            "unknown Settings field",
+            "apiVersion: vigil/v1\nkind: Settings\nmetadata: {name: default}\nspec:\n  regoin: us-east-1\n".into(),
+            "spec",
+        ),
+        (
+            "bad SNS subscription shape",
+            topic.replace("spec: {}", "spec: {subscriptions: [{protocol: email}]}"),
+            "spec/subscriptions/0",
+        ),
+    ];
+    let mut docs: Vec<Value> = vec![
+        manifest_documents(ALARM).remove(0),
+        manifest_documents(topic).remove(0),
+    ];
+    for (what, text, _) in &cases {
+        // Each is a real loader error too.
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("a.yaml"), text).unwrap();
+        assert!(
+            vigil::manifest::load(tmp.path()).is_err(),
+            "the loader accepts case `{what}`"
+        );
+        docs.push(
+            vigil::manifest::yaml::parse_documents(text).unwrap()[0]
+                .to_json()
+                .unwrap(),
+        );
+    }
+    let errors = validate_with_schema(&schema, &docs, false);
+    assert!(
+        errors[0].is_empty() && errors[1].is_empty(),
+        "the valid controls fail: {:?}",
+        &errors[..2]
+    );
+    for ((what, _, path), errs) in cases.iter().zip(&errors[2..]) {
+        assert!(
+            errs.iter().any(|e| e.starts_with(&format!("{path}: "))),
+            "case `{what}`: expected an error at `{path}`, got {errs:#?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// JSON Schema validation, through python's jsonschema in the test venv
+
+fn venv_python() -> PathBuf {
+    let py = repo().join(".venv/bin/python");
+    let status = Command::new(repo().join("scripts/install-moto.sh"))
+        .output()
+        .expect("install-moto.sh");
+    assert!(status.status.success());
+    let has = Command::new(&py)
+        .args(["-c", "import jsonschema"])
+        .status()
+        .unwrap();
+    if !has.success() {
+        let ok = Command::new(&py)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "jsonschema",
+            ])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "pip install jsonschema");
+    }
+    py
+}
+
+fn report_schema(lab: &Lab) -> Value {
+    let run = lab.vigil(&["schema", "--report"]);
+    run.expect_code(0);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+/// Validates each document against the schema; returns the error messages per document.
+/// With `expect_valid`, any error fails the test.
+fn validate_with_schema(schema: &Value, docs: &[Value], expect_valid: bool) -> Vec<Vec<String>> {
+    let dir = tempfile::tempdir().unwrap();
+    let schema_path = dir.path().join("schema.json");
+    let docs_path = dir.path().join("docs.json");
+    std::fs::write(&schema_path, schema.to_string()).unwrap();
+    std::fs::write(&docs_path, Value::Array(docs.to_vec()).to_string()).unwrap();
+    let script = r#"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+cls = jsonschema.validators.validator_for(schema)
+cls.check_schema(schema)
+v = cls(schema)
+out = []
+for doc in json.load(open(sys.argv[2])):
+    out.append(sorted("/".join(str(p) for p in e.absolute_path) + ": " + e.message for e in v.iter_errors(doc)))
+print(json.dumps(out))
+"#;
+    let out = Command::new(venv_python())
+        .args(["-c", script])
+        .arg(&schema_path)
+        .arg(&docs_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "jsonschema: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let errors: Vec<Vec<String>> = serde_json::from_slice(&out.stdout).unwrap();
+    if expect_valid {
+        for (doc, e) in docs.iter().zip(&errors) {
+            assert!(e.is_empty(), "schema errors {e:#?} in\n{doc:#}");
+        }
+    }
+    errors
 }
