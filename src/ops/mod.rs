@@ -66,7 +66,9 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".into();
     }
     let mut out = String::new();
-    for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+    // `24h` reads better than `1d`; days from two on.
+    let day = if secs >= 2 * 86_400 { 86_400 } else { u64::MAX };
+    for (unit, size) in [("d", day), ("h", 3600), ("m", 60), ("s", 1)] {
         if secs >= size {
             out.push_str(&format!("{}{unit}", secs / size));
             secs %= size;
@@ -302,7 +304,12 @@ mod tests {
         assert!(parse_duration("5x").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("h").is_err());
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
-        assert_eq!(format_duration(Duration::from_secs(86_400)), "1d");
+        assert_eq!(format_duration(Duration::from_secs(86_400)), "24h");
+        assert_eq!(format_duration(Duration::from_secs(7 * 86_400)), "7d");
+        assert_eq!(
+            format_duration(Duration::from_secs(2 * 86_400 + 3600)),
+            "2d1h"
+        );
     }
 
     #[test]

@@ -502,7 +502,8 @@ pub async fn run(aws: &Aws, opts: &Options) -> Result<TestReport, AwsError> {
         fire_via_metric(aws, &live, &mut tests).await;
     } else {
         let hold = format_duration(opts.hold);
-        let results: Vec<(usize, Result<Option<String>, AwsError>)> = futures::stream::iter(
+        // `(index, whether the state was changed at all, outcome)`.
+        let results: Vec<(usize, bool, Result<Option<String>, AwsError>)> = futures::stream::iter(
             tests.iter().enumerate().filter(|(_, t)| t.previous_state.is_some()),
         )
         .map(|(i, t)| {
@@ -516,25 +517,25 @@ pub async fn run(aws: &Aws, opts: &Options) -> Result<TestReport, AwsError> {
                     let step = if target == "INSUFFICIENT_DATA" { "OK" } else { "INSUFFICIENT_DATA" };
                     let reason = format!("{REASON_MARK} a step before the test: the alarm was already {prev}, and AWS notifies only on a change.");
                     if let Err(e) = set_state(aws, &name, step, reason, &prev).await {
-                        return (i, Err(e));
+                        return (i, false, Err(e));
                     }
                     note = Some(format!("it was already {prev}, so vigil set {step} first: AWS notifies only on a change"));
                 }
                 let reason = format!(
                     "{REASON_MARK} a test of the notification path set {target} on purpose; this is not a real {target}.{restore_note}"
                 );
-                (i, set_state(aws, &name, target, reason, &prev).await.map(|()| note))
+                let r = set_state(aws, &name, target, reason, &prev).await;
+                (i, note.is_some() || r.is_ok(), r.map(|()| note))
             }
         })
         .buffer_unordered(8)
         .collect()
         .await;
-        for (i, r) in results {
+        for (i, changed, r) in results {
+            // A state changed by the first step is put back even when the second failed.
+            tests[i].fired = changed;
             match r {
-                Ok(note) => {
-                    tests[i].fired = true;
-                    tests[i].notes.extend(note);
-                }
+                Ok(note) => tests[i].notes.extend(note),
                 Err(e) => tests[i]
                     .problems
                     .push(format!("could not set the state: {e}")),

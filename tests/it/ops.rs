@@ -730,13 +730,15 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The manifest documents of a YAML text, as the loader reads them.
+/// The manifest documents of a YAML text, as the loader reads them. A local tag
+/// (a CloudFormation `!Ref` in an inline template) becomes `{"Ref": value}`.
 fn manifest_documents(text: &str) -> Vec<Value> {
+    let tag = |t: &str, v: Value| Some(serde_json::json!({ t: v }));
     vigil::manifest::yaml::parse_documents(text)
         .unwrap()
         .into_iter()
         .filter(|d| d.get("apiVersion").is_some())
-        .map(|d| d.to_json().unwrap())
+        .map(|d| d.to_json_with_tags(&tag).unwrap())
         .collect()
 }
 

@@ -472,3 +472,56 @@ fn the_last_argument_is_the_directory_when_it_is_one() {
     );
     assert!(split_args(&[], false).is_err());
 }
+
+#[tokio::test]
+async fn a_first_step_is_put_back_when_the_second_is_refused() {
+    let refused = mock!(aws_sdk_cloudwatch::Client::set_alarm_state)
+        .match_requests(|r| r.state_value() == Some(&StateValue::Alarm))
+        .then_error(|| {
+            SetAlarmStateError::generic(
+                aws_smithy_types::error::ErrorMetadata::builder()
+                    .code("AccessDenied")
+                    .message("User is not authorized to perform: cloudwatch:SetAlarmState")
+                    .build(),
+            )
+        });
+    let first = describe(alarm(StateValue::Alarm, "real"));
+    let step = set("INSUFFICIENT_DATA");
+    let confirm = describe(ours(StateValue::InsufficientData));
+    let before_restore = describe(ours(StateValue::InsufficientData));
+    let restore = set("ALARM");
+    let after = describe(ours(StateValue::Alarm));
+    let rules = [
+        &first,
+        &step,
+        &refused,
+        &confirm,
+        &before_restore,
+        &restore,
+        &after,
+    ];
+    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, rules);
+    let confirmed = subscriptions("arn:aws:sns:us-east-1:123456789012:monitoring-lab-alerts:0b7f");
+    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&confirmed]);
+    let aws = aws_with(MockClients {
+        cloudwatch: Some(cw),
+        sns: Some(sns),
+        ..Default::default()
+    });
+    let mut o = opts();
+    o.timeout = Duration::ZERO;
+    let report = run(&aws, &o).await.unwrap();
+    for r in rules {
+        assert_eq!(r.num_calls(), 1);
+    }
+    let t = &report.alarms[0];
+    assert!(t.fired && !t.confirmed);
+    assert_eq!(t.restored.as_deref(), Some("ALARM"), "{t:#?}");
+    assert!(
+        t.problems[0]
+            .starts_with("could not set the state: cloudwatch SetAlarmState: AccessDenied"),
+        "{:?}",
+        t.problems
+    );
+    assert_eq!(report.broken, 1);
+}
