@@ -4,5 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-moto.sh >/dev/null
+# The HTML report is checked in a real headless Chromium: Debian's package.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing Debian's chromium for the HTML report test" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 cargo fmt --all -- --check
 cargo test --all-targets "$@"

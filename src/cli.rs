@@ -31,6 +31,66 @@ pub enum LogFormat {
     Json,
 }
 
+/// The state `vigil test-alarm` sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlarmStateArg {
+    #[value(name = "ALARM")]
+    Alarm,
+    #[value(name = "OK")]
+    Ok,
+    #[value(name = "INSUFFICIENT_DATA")]
+    InsufficientData,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Markdown,
+    Json,
+    Html,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TestAlarmArgs {
+    /// Declared alarm names, then optionally the desired-state directory (the last
+    /// argument is the directory when it names one; default ./desired-state).
+    #[arg(value_name = "NAME... [DIR]")]
+    pub args: Vec<String>,
+    /// Test every declared MetricAlarm and CompositeAlarm.
+    #[arg(long)]
+    pub all: bool,
+    /// The state to set.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = AlarmStateArg::Alarm)]
+    pub state: AlarmStateArg,
+    /// How long to keep the tested state before restoring it.
+    #[arg(long, default_value = "60s", value_parser = crate::ops::parse_duration)]
+    pub hold: Duration,
+    /// Leave the alarms in the tested state.
+    #[arg(long)]
+    pub no_restore: bool,
+    /// Publish breaching datapoints with PutMetricData (custom namespaces only) instead of SetAlarmState.
+    #[arg(long)]
+    pub via_metric: bool,
+    /// How long to wait for the state change to show (default 10s; with --via-metric, the evaluated periods plus 2m).
+    #[arg(long, value_parser = crate::ops::parse_duration)]
+    pub timeout: Option<Duration>,
+    #[arg(long, value_enum, default_value_t = DriftOutput::Text)]
+    pub output: DriftOutput,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    #[arg(default_value = "./desired-state")]
+    pub dir: PathBuf,
+    /// The period the report covers, ending now.
+    #[arg(long, default_value = "24h", value_parser = crate::ops::parse_duration)]
+    pub since: Duration,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+    pub format: ReportFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the manifests: syntax, schema, references. Offline checks always; with
@@ -107,5 +167,21 @@ pub enum Command {
         /// Print what would be deleted; change nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Fire declared alarms on purpose to test the notification path, then restore them.
+    TestAlarm(TestAlarmArgs),
+    /// Alarm states, state changes and metric statistics over a period, with drift,
+    /// Config rule compliance and pending SNS subscriptions.
+    Report(ReportArgs),
+    /// Print the JSON Schema of the manifests, generated from the spec types.
+    Schema {
+        /// Print the schema of `vigil report --format json` instead.
+        #[arg(long)]
+        report: bool,
+    },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }

@@ -39,6 +39,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Import { out, kinds, prefix } => import_cmd(&out, &kinds, prefix).await,
         Command::Destroy { dir, dry_run } => destroy_cmd(&dir, dry_run).await,
+        Command::TestAlarm(args) => crate::ops::test_alarm::command(args).await,
+        Command::Report(args) => crate::ops::report::command(args).await,
+        Command::Schema { report } => Ok(crate::schema::command(report)),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(shell, &mut Cli::command(), "vigil", &mut std::io::stdout());
+            Ok(Exit::Ok)
+        }
     }
 }
 

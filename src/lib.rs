@@ -12,6 +12,8 @@ pub mod git;
 pub mod import;
 pub mod kinds;
 pub mod manifest;
+pub mod ops;
 pub mod plan;
 pub mod reconcile;
+pub mod schema;
 pub mod state;

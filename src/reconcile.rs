@@ -17,7 +17,7 @@ use crate::plan::{Action, Change, Failure, FieldView, Note, Report, Status, Summ
 use crate::state::{self, Entry, EntryState, Inventory};
 
 /// What reconcile does about drift on a resource (`vigil/drift`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum DriftMode {
     #[default]

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::aws::{Aws, AwsError, AwsResultExt};
 
 /// Where the inventory is kept (`Settings.inventory`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub enum Location {
     /// A local file; the default, meant for the local quickstart.

@@ -28,7 +28,7 @@ const STANDARD_MAX: usize = 4096;
 const ADVANCED_MAX: usize = 8192;
 const TIERS: &[&str] = &["Standard", "Advanced", "Intelligent-Tiering"];
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
     /// The agent configuration (`agent`, `metrics`, `logs`, ...) as a mapping.

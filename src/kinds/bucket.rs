@@ -30,7 +30,7 @@ const OPTIONAL: &[&str] = &["versioning", "encryption", "publicAccessBlock"];
 /// Where the live state says versioning could not be read (see [`Versioning::Unreadable`]).
 const UNREADABLE: &str = "versioningUnreadable";
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
     /// `Enabled` or `Suspended`.
@@ -48,7 +48,7 @@ pub struct Spec {
     pub tags: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Encryption {
     /// `AES256` (SSE-S3), `aws:kms` (SSE-KMS) or `aws:kms:dsse`.
@@ -61,7 +61,7 @@ pub struct Encryption {
 }
 
 /// A setting left out is false, as in PutPublicAccessBlock.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PublicAccessBlock {
     #[serde(default)]

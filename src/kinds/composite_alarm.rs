@@ -11,7 +11,7 @@ use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 
 const SERVICE: &str = "cloudwatch";
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
     /// For example `ALARM("${MetricAlarm/HighCPUUtilization.name}") OR ALARM(Other)`;

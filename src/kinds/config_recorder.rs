@@ -28,7 +28,7 @@ const INCLUSION: &str = "INCLUSION_BY_RESOURCE_TYPES";
 const EXCLUSION: &str = "EXCLUSION_BY_RESOURCE_TYPES";
 const CONTINUOUS: &str = "CONTINUOUS";
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
     /// The role AWS Config assumes, usually `${Role/ConfigServiceRole.arn}`.
@@ -46,7 +46,7 @@ pub struct Spec {
     pub recording: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecordingGroup {
     /// As in the API, false when left out.
@@ -62,20 +62,20 @@ pub struct RecordingGroup {
     pub recording_strategy: Option<RecordingStrategy>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExclusionByResourceTypes {
     #[serde(default)]
     pub resource_types: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecordingStrategy {
     pub use_only: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecordingMode {
     pub recording_frequency: String,
@@ -83,7 +83,7 @@ pub struct RecordingMode {
     pub recording_mode_overrides: Vec<RecordingModeOverride>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecordingModeOverride {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -13,7 +13,7 @@ use crate::diff::canonical;
 
 const SERVICE: &str = "cloudwatch";
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
     /// The dashboard body, written as a YAML mapping.

@@ -18,7 +18,7 @@ const SERVICE: &str = "config";
 /// Snapshots go out daily unless the channel says otherwise.
 const DEFAULT_FREQUENCY: &str = "TwentyFour_Hours";
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
     /// Usually `${Bucket/NAME.name}`.
@@ -38,7 +38,7 @@ pub struct Spec {
     pub config_snapshot_delivery_properties: Option<ConfigSnapshotDeliveryProperties>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfigSnapshotDeliveryProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -17,7 +17,7 @@ pub const RETENTION_DAYS: &[i32] = &[
     3288, 3653,
 ];
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
     /// Days to keep events; absent means never expire.

@@ -11,7 +11,7 @@ use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 
 const SERVICE: &str = "logs";
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
     pub log_group_name: String,
@@ -24,13 +24,14 @@ pub struct Spec {
     pub apply_on_transformed_logs: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Transformation {
     pub metric_name: String,
     pub metric_namespace: String,
     /// A number such as `1`, or a field such as `$.latency`; written as either.
     #[serde(deserialize_with = "string_or_number")]
+    #[schemars(extend("type" = ["string", "number"]))]
     pub metric_value: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_value: Option<f64>,

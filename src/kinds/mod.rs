@@ -135,7 +135,8 @@ pub struct ObserveCache {
 pub trait Kind: Send + Sync + 'static {
     const NAME: &'static str;
     /// The manifest's `spec`, mirroring the AWS API input in lowerCamelCase.
-    type Spec: DeserializeOwned + Serialize + Clone + Debug + Send + Sync;
+    /// Its JSON Schema (`vigil schema`) is generated from this type, so it cannot drift from the loader.
+    type Spec: DeserializeOwned + Serialize + Clone + Debug + Send + Sync + schemars::JsonSchema;
     /// What observe learned about one live resource.
     type Live: Send + Sync + 'static;
     /// Attributes that `${Kind/name.attr}` may read.
@@ -365,6 +366,11 @@ macro_rules! kinds {
 
             pub fn attributes(self) -> &'static [&'static str] {
                 match self { $(KindId::$variant => <$module::$variant as Kind>::ATTRIBUTES),* }
+            }
+
+            /// The JSON Schema of the kind's spec, from its Rust type.
+            pub fn spec_schema(self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                match self { $(KindId::$variant => generator.subschema_for::<<$module::$variant as Kind>::Spec>()),* }
             }
 
             pub fn retain_by_default(self) -> bool {

@@ -20,7 +20,7 @@ const SERVICE: &str = "logs";
 /// The only language whose definitions name their log groups outside the query.
 const LANGUAGE: &str = "CWLI";
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
     /// Logs Insights query text; indentation and surrounding blank lines do not matter.

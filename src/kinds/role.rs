@@ -21,7 +21,7 @@ const CONCURRENCY: usize = 4;
 const DEFAULT_PATH: &str = "/";
 const DEFAULT_MAX_SESSION: i32 = 3600;
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
     /// The trust policy (AssumeRolePolicyDocument), as a mapping.

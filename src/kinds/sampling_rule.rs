@@ -21,7 +21,7 @@ pub const DEFAULT_RULE: &str = "Default";
 const DEFAULT_PRIORITY: i32 = 10000;
 const ANY: &str = "*";
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
     /// Matches the ARN of the resource the service runs on; absent means `*`.

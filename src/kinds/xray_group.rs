@@ -15,7 +15,7 @@ pub(crate) const SERVICE: &str = "xray";
 /// AWS reserves this group name; it cannot be created, and GetGroups lists it in every account.
 const RESERVED: &str = "Default";
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
     /// For example `service("monitoring-lab-api")` or `http.url CONTAINS "/api/"`.
@@ -28,7 +28,7 @@ pub struct Spec {
     pub tags: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InsightsConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]

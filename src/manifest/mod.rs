@@ -49,7 +49,7 @@ impl fmt::Display for ValidationErrors {
 }
 
 /// The optional `kind: Settings` document.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Settings {
     #[serde(default)]
@@ -82,7 +82,7 @@ pub struct Settings {
 }
 
 /// `Settings.notifications`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Notifications {
     /// An SNS topic ARN.
@@ -115,7 +115,7 @@ impl Default for Settings {
 }
 
 /// The annotations vigil understands, with their allowed values (none listed: free text).
-const ANNOTATIONS: &[(&str, &[&str])] = &[
+pub const ANNOTATIONS: &[(&str, &[&str])] = &[
     ("vigil/deletion-policy", &["retain", "delete"]),
     ("vigil/adopt", &["true", "false"]),
     ("vigil/drift", &["correct", "warn", "ignore"]),

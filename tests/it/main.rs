@@ -8,6 +8,7 @@ mod harness;
 mod iam;
 mod lab;
 mod logs;
+mod ops;
 mod safety;
 mod stack;
 mod xray;

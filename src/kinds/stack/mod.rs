@@ -44,7 +44,7 @@ const CAPABILITIES: &[&str] = &[
     "CAPABILITY_AUTO_EXPAND",
 ];
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
     /// A YAML or JSON template file, relative to the manifest. It is data: its
@@ -63,6 +63,10 @@ pub struct Spec {
         skip_serializing_if = "BTreeMap::is_empty",
         deserialize_with = "parameter_values"
     )]
+    #[schemars(extend("additionalProperties" = {
+        "type": ["string", "number", "boolean", "array"],
+        "items": {"type": ["string", "number", "boolean"]}
+    }))]
     pub parameters: BTreeMap<String, String>,
     /// CAPABILITY_IAM, CAPABILITY_NAMED_IAM or CAPABILITY_AUTO_EXPAND.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
