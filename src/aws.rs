@@ -63,7 +63,11 @@ impl AwsError {
     }
 
     /// An error raised by vigil itself about a call's result.
-    pub fn other(service: &'static str, operation: &'static str, message: impl Into<String>) -> Self {
+    pub fn other(
+        service: &'static str,
+        operation: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         AwsError {
             service,
             operation,
@@ -73,7 +77,11 @@ impl AwsError {
         }
     }
 
-    pub fn from_sdk<E>(service: &'static str, operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
+    pub fn from_sdk<E>(
+        service: &'static str,
+        operation: &'static str,
+        err: SdkError<E, HttpResponse>,
+    ) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
@@ -90,7 +98,9 @@ impl AwsError {
             // moto answers an unimplemented awsQuery/JSON operation with an HTML 500, and an
             // unknown REST route (X-Ray, restJson1) with an HTML 404. AWS never sends HTML.
             _ if html && matches!(status, Some(404 | 500)) => ErrorClass::Unsupported,
-            SdkError::ServiceError(_) | SdkError::ResponseError(_) if unparsed => ErrorClass::Unsupported,
+            SdkError::ServiceError(_) | SdkError::ResponseError(_) if unparsed => {
+                ErrorClass::Unsupported
+            }
             SdkError::ServiceError(_) => classify_code(code.as_deref(), status),
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => ErrorClass::Transient,
             SdkError::ResponseError(_) => match status {
@@ -230,15 +240,19 @@ pub struct CallLog {
 
 /// Operation names that only read.
 pub fn is_read_operation(op: &str) -> bool {
-    ["Describe", "List", "Get", "Validate", "Detect", "BatchGet", "Lookup"]
-        .iter()
-        .any(|p| op.starts_with(p))
+    [
+        "Describe", "List", "Get", "Validate", "Detect", "BatchGet", "Lookup",
+    ]
+    .iter()
+    .any(|p| op.starts_with(p))
 }
 
 impl CallLog {
     fn record(&self, service: &str, op: &str) {
         let mut calls = self.calls.lock().expect("call log lock");
-        *calls.entry((service.to_string(), op.to_string())).or_default() += 1;
+        *calls
+            .entry((service.to_string(), op.to_string()))
+            .or_default() += 1;
     }
 
     fn record_throttle(&self, service: &str, op: &str) {
@@ -319,9 +333,14 @@ impl Intercept for CallCounter {
                 || (status == 400
                     && r.body().bytes().is_some_and(|b| {
                         let body = String::from_utf8_lossy(b);
-                        ["Throttl", "TooManyRequests", "RequestLimitExceeded", "SlowDown"]
-                            .iter()
-                            .any(|m| body.contains(m))
+                        [
+                            "Throttl",
+                            "TooManyRequests",
+                            "RequestLimitExceeded",
+                            "SlowDown",
+                        ]
+                        .iter()
+                        .any(|m| body.contains(m))
                     }))
         });
         if throttled && let Some(md) = cfg.load::<Metadata>() {
@@ -490,8 +509,9 @@ impl Aws {
             .send()
             .await
             .aws("sts", "GetCallerIdentity")?;
-        out.account
-            .ok_or_else(|| AwsError::other("sts", "GetCallerIdentity", "no account in the response"))
+        out.account.ok_or_else(|| {
+            AwsError::other("sts", "GetCallerIdentity", "no account in the response")
+        })
     }
 }
 
@@ -520,24 +540,36 @@ pub mod testing {
         let none: &[&aws_smithy_mocks::Rule] = &[];
         Aws {
             clients: Clients {
-                cloudwatch: m
-                    .cloudwatch
-                    .unwrap_or_else(|| mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, none)),
-                sns: m.sns.unwrap_or_else(|| mock_client!(aws_sdk_sns, RuleMode::Sequential, none)),
-                sts: m.sts.unwrap_or_else(|| mock_client!(aws_sdk_sts, RuleMode::Sequential, none)),
-                iam: m.iam.unwrap_or_else(|| mock_client!(aws_sdk_iam, RuleMode::Sequential, none)),
-                s3: m.s3.unwrap_or_else(|| mock_client!(aws_sdk_s3, RuleMode::Sequential, none)),
+                cloudwatch: m.cloudwatch.unwrap_or_else(|| {
+                    mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, none)
+                }),
+                sns: m
+                    .sns
+                    .unwrap_or_else(|| mock_client!(aws_sdk_sns, RuleMode::Sequential, none)),
+                sts: m
+                    .sts
+                    .unwrap_or_else(|| mock_client!(aws_sdk_sts, RuleMode::Sequential, none)),
+                iam: m
+                    .iam
+                    .unwrap_or_else(|| mock_client!(aws_sdk_iam, RuleMode::Sequential, none)),
+                s3: m
+                    .s3
+                    .unwrap_or_else(|| mock_client!(aws_sdk_s3, RuleMode::Sequential, none)),
                 config: m
                     .config
                     .unwrap_or_else(|| mock_client!(aws_sdk_config, RuleMode::Sequential, none)),
-                logs: m
-                    .logs
-                    .unwrap_or_else(|| mock_client!(aws_sdk_cloudwatchlogs, RuleMode::Sequential, none)),
+                logs: m.logs.unwrap_or_else(|| {
+                    mock_client!(aws_sdk_cloudwatchlogs, RuleMode::Sequential, none)
+                }),
                 cloudformation: m.cloudformation.unwrap_or_else(|| {
                     mock_client!(aws_sdk_cloudformation, RuleMode::Sequential, none)
                 }),
-                ssm: m.ssm.unwrap_or_else(|| mock_client!(aws_sdk_ssm, RuleMode::Sequential, none)),
-                xray: m.xray.unwrap_or_else(|| mock_client!(aws_sdk_xray, RuleMode::Sequential, none)),
+                ssm: m
+                    .ssm
+                    .unwrap_or_else(|| mock_client!(aws_sdk_ssm, RuleMode::Sequential, none)),
+                xray: m
+                    .xray
+                    .unwrap_or_else(|| mock_client!(aws_sdk_xray, RuleMode::Sequential, none)),
             },
             calls: Arc::new(CallLog::default()),
             env: Env {
@@ -556,12 +588,27 @@ mod tests {
 
     #[test]
     fn codes_are_classified_by_family() {
-        assert_eq!(classify_code(Some("ResourceNotFound"), Some(404)), ErrorClass::NotFound);
-        assert_eq!(classify_code(Some("NoSuchEntity"), Some(404)), ErrorClass::NotFound);
-        assert_eq!(classify_code(Some("Throttling"), Some(400)), ErrorClass::Throttled);
-        assert_eq!(classify_code(Some("AccessDenied"), Some(403)), ErrorClass::AccessDenied);
+        assert_eq!(
+            classify_code(Some("ResourceNotFound"), Some(404)),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            classify_code(Some("NoSuchEntity"), Some(404)),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            classify_code(Some("Throttling"), Some(400)),
+            ErrorClass::Throttled
+        );
+        assert_eq!(
+            classify_code(Some("AccessDenied"), Some(403)),
+            ErrorClass::AccessDenied
+        );
         assert_eq!(classify_code(None, Some(503)), ErrorClass::Transient);
-        assert_eq!(classify_code(Some("ValidationError"), Some(400)), ErrorClass::Terminal);
+        assert_eq!(
+            classify_code(Some("ValidationError"), Some(400)),
+            ErrorClass::Terminal
+        );
         assert_eq!(classify_code(None, Some(429)), ErrorClass::Throttled);
     }
 

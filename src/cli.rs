@@ -6,7 +6,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "vigil", version, about = "GitOps reconciler for AWS monitoring resources")]
+#[command(
+    name = "vigil",
+    version,
+    about = "GitOps reconciler for AWS monitoring resources"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

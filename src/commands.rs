@@ -24,19 +24,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             only,
             json_report,
         } => {
-            let opts = reconcile::Options { dry_run, only, prune, gate: None };
-            reconcile_cmd(&dir, &opts, output, detailed_exitcode, json_report.as_deref()).await
+            let opts = reconcile::Options {
+                dry_run,
+                only,
+                prune,
+                gate: None,
+            };
+            reconcile_cmd(
+                &dir,
+                &opts,
+                output,
+                detailed_exitcode,
+                json_report.as_deref(),
+            )
+            .await
         }
         Command::Drift { dir, output } => drift_cmd(&dir, output).await,
-        Command::Run { dir, interval, listen, log_format: _, lease_duration } => {
-            match crate::controller::Config::new(dir, interval, listen, lease_duration) {
-                Ok(cfg) => crate::controller::run(cfg).await,
-                Err(msg) => {
-                    eprintln!("error: {msg}");
-                    Ok(Exit::Error)
-                }
+        Command::Run {
+            dir,
+            interval,
+            listen,
+            log_format: _,
+            lease_duration,
+        } => match crate::controller::Config::new(dir, interval, listen, lease_duration) {
+            Ok(cfg) => crate::controller::run(cfg).await,
+            Err(msg) => {
+                eprintln!("error: {msg}");
+                Ok(Exit::Error)
             }
-        }
+        },
         Command::Import { out, kinds, prefix } => import_cmd(&out, &kinds, prefix).await,
         Command::Destroy { dir, dry_run } => destroy_cmd(&dir, dry_run).await,
         Command::TestAlarm(args) => crate::ops::test_alarm::command(args).await,
@@ -95,13 +111,21 @@ async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
                 })
                 .collect::<Vec<_>>()
         });
-        let mut found: Vec<_> = futures::future::join_all(checks).await.into_iter().flatten().collect();
+        let mut found: Vec<_> = futures::future::join_all(checks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         if !found.is_empty() {
             found.sort();
             for d in &found {
                 eprintln!("{d}");
             }
-            eprintln!("validation failed: {} error{}", found.len(), if found.len() == 1 { "" } else { "s" });
+            eprintln!(
+                "validation failed: {} error{}",
+                found.len(),
+                if found.len() == 1 { "" } else { "s" }
+            );
             return Ok(Exit::Error);
         }
     }
@@ -110,7 +134,11 @@ async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
         dir.display(),
         m.resources.len(),
         if m.resources.len() == 1 { "" } else { "s" },
-        if m.settings_declared { ", with Settings" } else { "" }
+        if m.settings_declared {
+            ", with Settings"
+        } else {
+            ""
+        }
     );
     Ok(Exit::Ok)
 }
@@ -123,7 +151,10 @@ fn stop(aws: &Aws, json: bool, class: &str, message: &str, exit: Exit) -> Exit {
             "error": {"class": class, "message": message},
             "apiCalls": aws.calls.snapshot(),
         });
-        emit(&format!("{}\n", serde_json::to_string_pretty(&doc).expect("json")));
+        emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).expect("json")
+        ));
     }
     exit
 }
@@ -132,10 +163,9 @@ fn stop(aws: &Aws, json: bool, class: &str, message: &str, exit: Exit) -> Exit {
 pub async fn connect(m: &Manifests) -> anyhow::Result<(Aws, Option<String>)> {
     let mut aws = Aws::connect(m.settings.region.as_deref()).await;
     aws.env.owner = m.settings.owner.clone();
-    let account = aws
-        .caller_account()
-        .await
-        .context("cannot identify the AWS account (STS GetCallerIdentity); check your credentials")?;
+    let account = aws.caller_account().await.context(
+        "cannot identify the AWS account (STS GetCallerIdentity); check your credentials",
+    )?;
     if let Some(expected) = &m.settings.account_id
         && *expected != account
     {
@@ -158,7 +188,13 @@ pub fn store(m: &Manifests, aws: &Aws) -> state::Location {
 
 fn start_error(aws: &Aws, json: bool, e: StartError) -> Exit {
     match e {
-        StartError::Refused(msg) => stop(aws, json, "refused", &format!("refused: {msg}"), Exit::Refused),
+        StartError::Refused(msg) => stop(
+            aws,
+            json,
+            "refused",
+            &format!("refused: {msg}"),
+            Exit::Refused,
+        ),
         other => stop(aws, json, "error", &format!("error: {other}"), Exit::Error),
     }
 }
@@ -183,7 +219,8 @@ async fn reconcile_cmd(
         Err(e) => return Ok(start_error(&aws, json, e)),
     };
     if let Some(path) = json_report {
-        std::fs::write(path, report.to_json()).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, report.to_json())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     match output {
         Output::Text => emit(&report.to_text()),
@@ -234,16 +271,18 @@ async fn import_cmd(out: &Path, kinds: &[String], prefix: Option<String>) -> any
             Some(k) => parsed.push(k),
             None => {
                 let all: Vec<&str> = KindId::ALL.iter().map(|k| k.name()).collect();
-                eprintln!("error: --kind {k}: unknown kind; expected one of {}", all.join(", "));
+                eprintln!(
+                    "error: --kind {k}: unknown kind; expected one of {}",
+                    all.join(", ")
+                );
                 return Ok(Exit::Error);
             }
         }
     }
     let mut aws = Aws::connect(None).await;
-    aws.env.account_id = aws
-        .caller_account()
-        .await
-        .context("cannot identify the AWS account (STS GetCallerIdentity); check your credentials")?;
+    aws.env.account_id = aws.caller_account().await.context(
+        "cannot identify the AWS account (STS GetCallerIdentity); check your credentials",
+    )?;
     let inv = state::Location::default_file(&aws.env.account_id, &aws.env.region)
         .load(&aws)
         .await?;
@@ -281,5 +320,9 @@ async fn destroy_cmd(dir: &Path, dry_run: bool) -> anyhow::Result<Exit> {
         Err(e) => return Ok(start_error(&aws, false, e)),
     };
     emit(&report.to_text());
-    Ok(if report.failed() { Exit::Error } else { Exit::Ok })
+    Ok(if report.failed() {
+        Exit::Error
+    } else {
+        Exit::Ok
+    })
 }

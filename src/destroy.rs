@@ -7,10 +7,17 @@ use crate::aws::Aws;
 use crate::kinds::{KindId, Observed};
 use crate::manifest::Manifests;
 use crate::plan::{Action, Change, Failure, Note, Report, Status, Summary};
-use crate::reconcile::{Ownership, StartError, deletion_order, deletion_policy, observe_with, ownership};
+use crate::reconcile::{
+    Ownership, StartError, deletion_order, deletion_policy, observe_with, ownership,
+};
 use crate::state;
 
-pub async fn run(aws: &Aws, m: &Manifests, store: &state::Location, dry_run: bool) -> Result<Report, StartError> {
+pub async fn run(
+    aws: &Aws,
+    m: &Manifests,
+    store: &state::Location,
+    dry_run: bool,
+) -> Result<Report, StartError> {
     let mut inv = store.load(aws).await?;
     let loaded = inv.clone();
     let all: BTreeSet<usize> = (0..m.resources.len()).collect();
@@ -49,14 +56,25 @@ pub async fn run(aws: &Aws, m: &Manifests, store: &state::Location, dry_run: boo
     let mut deps: HashMap<String, Vec<String>> = HashMap::new();
     for (i, r) in m.resources.iter().enumerate() {
         let key = r.id();
-        deps.insert(key.clone(), r.deps.iter().map(|&d| m.resources[d].id()).collect());
+        deps.insert(
+            key.clone(),
+            r.deps.iter().map(|&d| m.resources[d].id()).collect(),
+        );
         let Some(live) = obs.live.get(&i) else {
             inv.resources.remove(&key);
             continue;
         };
         match ownership(&inv, &m.settings.owner, r.kind, &r.name, live) {
             Ownership::Owned => {
-                targets.insert(key, (r.kind, r.name.clone(), live.clone(), deletion_policy(r).to_string()));
+                targets.insert(
+                    key,
+                    (
+                        r.kind,
+                        r.name.clone(),
+                        live.clone(),
+                        deletion_policy(r).to_string(),
+                    ),
+                );
             }
             _ => report.notes.push(Note {
                 kind: r.kind.name().to_string(),
@@ -71,7 +89,15 @@ pub async fn run(aws: &Aws, m: &Manifests, store: &state::Location, dry_run: boo
         deps.insert(key.clone(), entry.deps.clone());
         match obs.extra.get(&key) {
             Some(live) => {
-                targets.insert(key, (*kind, name.clone(), live.clone(), entry.deletion_policy.clone()));
+                targets.insert(
+                    key,
+                    (
+                        *kind,
+                        name.clone(),
+                        live.clone(),
+                        entry.deletion_policy.clone(),
+                    ),
+                );
             }
             None => {
                 inv.resources.remove(&key);

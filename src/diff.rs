@@ -28,7 +28,9 @@ pub fn canonical(v: &Value) -> Value {
             _ => v.clone(),
         },
         Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), canonical(v))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
+        }
         _ => v.clone(),
     }
 }
@@ -47,7 +49,10 @@ pub fn diff(desired: &Value, live: &Value, documents: &[&str]) -> Vec<FieldDiff>
 }
 
 fn child_path(parent: &str, key: &str) -> String {
-    let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     match (parent.is_empty(), plain) {
         (true, true) => key.to_string(),
         (false, true) => format!("{parent}.{key}"),
@@ -55,7 +60,13 @@ fn child_path(parent: &str, key: &str) -> String {
     }
 }
 
-fn walk(path: &str, d: Option<&Value>, l: Option<&Value>, documents: &[&str], out: &mut Vec<FieldDiff>) {
+fn walk(
+    path: &str,
+    d: Option<&Value>,
+    l: Option<&Value>,
+    documents: &[&str],
+    out: &mut Vec<FieldDiff>,
+) {
     let push = |out: &mut Vec<FieldDiff>| {
         out.push(FieldDiff {
             path: path.to_string(),
@@ -109,8 +120,19 @@ mod tests {
 
     #[test]
     fn objects_recurse_and_report_removed_keys() {
-        let d = diff(&json!({"a": {"b": 1}}), &json!({"a": {"b": 1, "c": 2}}), &[]);
-        assert_eq!(d, vec![FieldDiff { path: "a.c".into(), from: Some(json!(2)), to: None }]);
+        let d = diff(
+            &json!({"a": {"b": 1}}),
+            &json!({"a": {"b": 1, "c": 2}}),
+            &[],
+        );
+        assert_eq!(
+            d,
+            vec![FieldDiff {
+                path: "a.c".into(),
+                from: Some(json!(2)),
+                to: None
+            }]
+        );
     }
 
     #[test]
@@ -120,7 +142,11 @@ mod tests {
 
     #[test]
     fn documents_are_compared_whole() {
-        let d = diff(&json!({"body": {"w": [1, 2]}}), &json!({"body": {"w": [1, 3]}}), &["body"]);
+        let d = diff(
+            &json!({"body": {"w": [1, 2]}}),
+            &json!({"body": {"w": [1, 3]}}),
+            &["body"],
+        );
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].path, "body");
     }
@@ -136,7 +162,11 @@ mod tests {
 
     #[test]
     fn odd_keys_are_quoted() {
-        let d = diff(&json!({"tags": {"vigil:owner": "a"}}), &json!({"tags": {}}), &[]);
+        let d = diff(
+            &json!({"tags": {"vigil:owner": "a"}}),
+            &json!({"tags": {}}),
+            &[],
+        );
         assert_eq!(d[0].path, "tags[\"vigil:owner\"]");
     }
 }

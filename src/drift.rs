@@ -75,9 +75,15 @@ impl DriftReport {
                     (None, Some(r)) => format!("({r})"),
                     (None, None) => String::new(),
                 };
-                let _ = writeln!(out, "{label:<9} {:<43} {extra}", format!("{}/{}", it.kind, it.name));
+                let _ = writeln!(
+                    out,
+                    "{label:<9} {:<43} {extra}",
+                    format!("{}/{}", it.kind, it.name)
+                );
                 for f in &it.fields {
-                    let show = |v: &Option<Value>| v.as_ref().map_or("(none)".to_string(), |v| v.to_string());
+                    let show = |v: &Option<Value>| {
+                        v.as_ref().map_or("(none)".to_string(), |v| v.to_string())
+                    };
                     let _ = writeln!(out, "    {}: {} -> {}", f.path, show(&f.from), show(&f.to));
                 }
             }
@@ -98,13 +104,23 @@ impl DriftReport {
             s.missing,
             s.pending,
             s.unmanaged,
-            if s.unknown > 0 { format!(", {} unknown", s.unknown) } else { String::new() }
+            if s.unknown > 0 {
+                format!(", {} unknown", s.unknown)
+            } else {
+                String::new()
+            }
         );
         out
     }
 }
 
-fn item(kind: &str, name: &str, action: Option<&str>, fields: Vec<FieldDiff>, reason: Option<&str>) -> Item {
+fn item(
+    kind: &str,
+    name: &str,
+    action: Option<&str>,
+    fields: Vec<FieldDiff>,
+    reason: Option<&str>,
+) -> Item {
     Item {
         kind: kind.to_string(),
         name: name.to_string(),
@@ -126,7 +142,11 @@ fn as_drift(fields: Vec<FieldDiff>) -> Vec<FieldDiff> {
         .collect()
 }
 
-pub async fn run(aws: &Aws, m: &Manifests, store: &state::Location) -> Result<DriftReport, StartError> {
+pub async fn run(
+    aws: &Aws,
+    m: &Manifests,
+    store: &state::Location,
+) -> Result<DriftReport, StartError> {
     let inv = store.load(aws).await?;
     let all: BTreeSet<usize> = (0..m.resources.len()).collect();
     let declared: BTreeSet<String> = m.resources.iter().map(|r| r.id()).collect();
@@ -137,7 +157,11 @@ pub async fn run(aws: &Aws, m: &Manifests, store: &state::Location) -> Result<Dr
         .filter_map(|e| Some((KindId::parse(&e.kind)?, e.name.clone())))
         .collect();
     let obs = observe_with(aws, m, &all, &extra, &inv).await;
-    let attrs: HashMap<usize, Attrs> = obs.live.iter().map(|(i, o)| (*i, o.attrs.clone())).collect();
+    let attrs: HashMap<usize, Attrs> = obs
+        .live
+        .iter()
+        .map(|(i, o)| (*i, o.attrs.clone()))
+        .collect();
     let mut report = DriftReport {
         drifted: vec![],
         pending: vec![],
@@ -166,10 +190,18 @@ pub async fn run(aws: &Aws, m: &Manifests, store: &state::Location) -> Result<Dr
                 continue;
             }
         };
-        let entry = inv.get(kind, name).filter(|e| e.state == EntryState::Applied);
+        let entry = inv
+            .get(kind, name)
+            .filter(|e| e.state == EntryState::Applied);
         match obs.live.get(&i) {
             None => match entry {
-                Some(_) => report.missing.push(item(kind, name, None, vec![], Some("deleted outside vigil"))),
+                Some(_) => report.missing.push(item(
+                    kind,
+                    name,
+                    None,
+                    vec![],
+                    Some("deleted outside vigil"),
+                )),
                 None => report.pending.push(item(
                     kind,
                     name,
@@ -179,17 +211,33 @@ pub async fn run(aws: &Aws, m: &Manifests, store: &state::Location) -> Result<Dr
                 )),
             },
             Some(l) => match ownership(&inv, &m.settings.owner, r.kind, name, l) {
-                Ownership::Foreign(o) => report.unmanaged.push(item(kind, name, None, vec![], Some(&format!("owned by vigil owner `{o}`")))),
-                Ownership::Unowned => report.unmanaged.push(item(kind, name, None, vec![], Some("exists, but vigil did not create it; see vigil/adopt"))),
+                Ownership::Foreign(o) => report.unmanaged.push(item(
+                    kind,
+                    name,
+                    None,
+                    vec![],
+                    Some(&format!("owned by vigil owner `{o}`")),
+                )),
+                Ownership::Unowned => report.unmanaged.push(item(
+                    kind,
+                    name,
+                    None,
+                    vec![],
+                    Some("exists, but vigil did not create it; see vigil/adopt"),
+                )),
                 Ownership::Owned => match entry {
                     Some(e) => {
                         let drift = r.kind.diff(&e.applied, &l.state);
                         if !drift.is_empty() {
-                            report.drifted.push(item(kind, name, None, as_drift(drift), None));
+                            report
+                                .drifted
+                                .push(item(kind, name, None, as_drift(drift), None));
                         }
                         let pending = r.kind.diff(&desired, &e.applied);
                         if !pending.is_empty() {
-                            report.pending.push(item(kind, name, Some("update"), pending, None));
+                            report
+                                .pending
+                                .push(item(kind, name, Some("update"), pending, None));
                         }
                     }
                     None => {
@@ -221,27 +269,53 @@ pub async fn run(aws: &Aws, m: &Manifests, store: &state::Location) -> Result<Dr
                         .differences
                         .iter()
                         .map(|p| FieldDiff {
-                            path: format!("resources.{}.{}", res.logical_resource_id, p.property_path.trim_start_matches('/').replace('/', ".")),
+                            path: format!(
+                                "resources.{}.{}",
+                                res.logical_resource_id,
+                                p.property_path.trim_start_matches('/').replace('/', ".")
+                            ),
                             from: p.expected_value.clone().map(Value::String),
                             to: p.actual_value.clone().map(Value::String),
                         })
                         .collect();
-                    let reason = format!("{} {} {:?}", res.logical_resource_id, res.resource_type, res.status);
-                    report.drifted.push(item(kind, name, None, fields, Some(&reason)));
+                    let reason = format!(
+                        "{} {} {:?}",
+                        res.logical_resource_id, res.resource_type, res.status
+                    );
+                    report
+                        .drifted
+                        .push(item(kind, name, None, fields, Some(&reason)));
                 }
                 for res in d.unknown() {
-                    let reason = format!("{} ({}) was not checked by CloudFormation", res.logical_resource_id, res.resource_type);
-                    report.unknown.push(item(kind, name, None, vec![], Some(&reason)));
+                    let reason = format!(
+                        "{} ({}) was not checked by CloudFormation",
+                        res.logical_resource_id, res.resource_type
+                    );
+                    report
+                        .unknown
+                        .push(item(kind, name, None, vec![], Some(&reason)));
                 }
             }
             // Not knowing is reported as unknown, never as clean.
-            Err(e) => report.unknown.push(item(kind, name, None, vec![], Some(&format!("stack drift detection failed: {e}")))),
+            Err(e) => report.unknown.push(item(
+                kind,
+                name,
+                None,
+                vec![],
+                Some(&format!("stack drift detection failed: {e}")),
+            )),
         }
     }
     for (key, l) in &obs.extra {
         if let Some(e) = inv.resources.get(key) {
             let _ = l;
-            report.pending.push(item(&e.kind, &e.name, Some("delete"), vec![], Some("left the directory; prune deletes it")));
+            report.pending.push(item(
+                &e.kind,
+                &e.name,
+                Some("delete"),
+                vec![],
+                Some("left the directory; prune deletes it"),
+            ));
         }
     }
     for (kind, e) in &obs.failed {

@@ -19,7 +19,10 @@ pub fn revision(dir: &Path) -> Option<String> {
 /// The files whose change means a new revision of the checkout containing `dir`:
 /// HEAD, the branch ref it points to, and packed-refs. `vigil run` watches them.
 pub fn head_files(dir: &Path) -> Vec<PathBuf> {
-    let Some(git_dir) = std::fs::canonicalize(dir).ok().and_then(|d| find_git_dir(&d)) else {
+    let Some(git_dir) = std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|d| find_git_dir(&d))
+    else {
         return Vec::new();
     };
     let common = std::fs::read_to_string(git_dir.join("commondir"))
@@ -51,7 +54,11 @@ fn find_git_dir(start: &Path) -> Option<PathBuf> {
             let text = std::fs::read_to_string(&dotgit).ok()?;
             let target = text.trim().strip_prefix("gitdir: ")?;
             let p = Path::new(target);
-            return Some(if p.is_absolute() { p.to_path_buf() } else { d.join(p) });
+            return Some(if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                d.join(p)
+            });
         }
         dir = d.parent();
     }
@@ -96,7 +103,11 @@ mod tests {
         std::fs::write(git.join("refs/heads/main"), format!("{a}\n")).unwrap();
         assert_eq!(revision(&sub), Some(a.clone()));
         std::fs::remove_file(git.join("refs/heads/main")).unwrap();
-        std::fs::write(git.join("packed-refs"), format!("# pack-refs\n{b} refs/heads/main\n")).unwrap();
+        std::fs::write(
+            git.join("packed-refs"),
+            format!("# pack-refs\n{b} refs/heads/main\n"),
+        )
+        .unwrap();
         assert_eq!(revision(&sub), Some(b.clone()));
         std::fs::write(git.join("HEAD"), format!("{a}\n")).unwrap();
         assert_eq!(revision(&sub), Some(a));

@@ -24,7 +24,11 @@ pub struct Imported {
 
 /// Lists live resources of the chosen kinds and writes their manifests.
 pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported, AwsError> {
-    let kinds: Vec<KindId> = if opts.kinds.is_empty() { KindId::ALL.to_vec() } else { opts.kinds.clone() };
+    let kinds: Vec<KindId> = if opts.kinds.is_empty() {
+        KindId::ALL.to_vec()
+    } else {
+        opts.kinds.clone()
+    };
     let everything = Wanted::everything();
     let results = futures::future::join_all(kinds.iter().map(|k| {
         let everything = &everything;
@@ -43,7 +47,9 @@ pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported,
                 }
             }
             // An emulator that lacks a kind should not stop the others from importing.
-            Err(e) if e.class == crate::aws::ErrorClass::Unsupported => skipped.push(format!("{kind}: {e}")),
+            Err(e) if e.class == crate::aws::ErrorClass::Unsupported => {
+                skipped.push(format!("{kind}: {e}"))
+            }
             Err(e) => return Err(e),
         }
     }
@@ -173,7 +179,13 @@ fn file_name(name: &str) -> String {
     let s: String = name
         .trim_start_matches('/')
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if s.is_empty() { "_".to_string() } else { s }
 }
@@ -185,7 +197,11 @@ fn replace_refs(v: &Value, refs: &HashMap<String, String>, own: &[&String]) -> V
             None => Value::String(s.replace("${", "$${")),
         },
         Value::Array(a) => Value::Array(a.iter().map(|x| replace_refs(x, refs, own)).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), replace_refs(x, refs, own))).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), replace_refs(x, refs, own)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -198,7 +214,11 @@ fn needs_quotes(s: &str, flow: bool) -> bool {
         return true;
     }
     let lower = s.to_ascii_lowercase();
-    if ["true", "false", "yes", "no", "on", "off", "null", "~", ".inf", "-.inf", ".nan"].contains(&lower.as_str()) {
+    if [
+        "true", "false", "yes", "no", "on", "off", "null", "~", ".inf", "-.inf", ".nan",
+    ]
+    .contains(&lower.as_str())
+    {
         return true;
     }
     if s.parse::<f64>().is_ok() || s.starts_with("0x") || s.starts_with("0o") {
@@ -247,7 +267,11 @@ pub fn to_yaml(v: &Value, indent: usize) -> String {
             out
         }
         Value::Array(a) => {
-            let flow: Vec<String> = a.iter().filter(|x| is_scalar(x) && !multiline(x)).map(|x| scalar(x, true)).collect();
+            let flow: Vec<String> = a
+                .iter()
+                .filter(|x| is_scalar(x) && !multiline(x))
+                .map(|x| scalar(x, true))
+                .collect();
             if flow.len() == a.len() && flow.iter().map(|s| s.len() + 2).sum::<usize>() < 100 {
                 return format!("[{}]", flow.join(", "));
             }
@@ -269,7 +293,11 @@ pub fn to_yaml(v: &Value, indent: usize) -> String {
             out
         }
         Value::String(s) if s.contains('\n') => {
-            let mut out = if s.ends_with('\n') { "|".to_string() } else { "|-".to_string() };
+            let mut out = if s.ends_with('\n') {
+                "|".to_string()
+            } else {
+                "|-".to_string()
+            };
             for line in s.trim_end_matches('\n').split('\n') {
                 out.push('\n');
                 if !line.is_empty() {
@@ -303,9 +331,14 @@ mod tests {
     fn round_trip(v: &Value) -> Value {
         let text = format!("spec:{}", {
             let b = to_yaml(v, 1);
-            if b.starts_with('\n') { b } else { format!(" {b}") }
+            if b.starts_with('\n') {
+                b
+            } else {
+                format!(" {b}")
+            }
         });
-        let docs = crate::manifest::yaml::parse_documents(&text).unwrap_or_else(|e| panic!("{text}\n{e:?}"));
+        let docs = crate::manifest::yaml::parse_documents(&text)
+            .unwrap_or_else(|e| panic!("{text}\n{e:?}"));
         docs[0].get("spec").unwrap().to_json().unwrap()
     }
 
@@ -336,7 +369,10 @@ mod tests {
 
     #[test]
     fn file_names_are_safe() {
-        assert_eq!(file_name("/aws/ec2/httpd/access_log"), "aws_ec2_httpd_access_log");
+        assert_eq!(
+            file_name("/aws/ec2/httpd/access_log"),
+            "aws_ec2_httpd_access_log"
+        );
         assert_eq!(file_name("Top Error Messages"), "Top_Error_Messages");
     }
 }

@@ -197,7 +197,14 @@ impl Report {
                 Status::Failed => " (failed)",
                 _ => "",
             };
-            let _ = writeln!(out, "{} {:<43} {}{}", c.action.symbol(), c.id(), c.action.word(), status);
+            let _ = writeln!(
+                out,
+                "{} {:<43} {}{}",
+                c.action.symbol(),
+                c.id(),
+                c.action.word(),
+                status
+            );
             for f in &c.fields {
                 // A create lists only what cannot be known yet and what the kind
                 // explained (a stack's resources); the rest is the manifest.
@@ -230,7 +237,11 @@ impl Report {
             let _ = write!(
                 out,
                 "Apply {}: {} created, {} updated, {} deleted, {} unchanged.",
-                if self.failed() { "incomplete" } else { "complete" },
+                if self.failed() {
+                    "incomplete"
+                } else {
+                    "complete"
+                },
                 s.create,
                 s.update,
                 s.delete,
@@ -261,7 +272,11 @@ impl Report {
             s.update,
             s.delete,
             s.unchanged,
-            if s.failed > 0 { format!(", {} failed", s.failed) } else { String::new() }
+            if s.failed > 0 {
+                format!(", {} failed", s.failed)
+            } else {
+                String::new()
+            }
         );
         if self.changes.is_empty() && self.errors.is_empty() {
             out.push_str("No changes. AWS matches `desired-state/`.\n");
@@ -285,13 +300,22 @@ impl Report {
             .iter()
             .filter(|c| matches!(c.action, Action::Update | Action::Adopt) || c.error.is_some())
         {
-            let _ = writeln!(out, "<details><summary><code>{}</code> {}</summary>\n\n```diff", c.id(), c.action.word());
+            let _ = writeln!(
+                out,
+                "<details><summary><code>{}</code> {}</summary>\n\n```diff",
+                c.id(),
+                c.action.word()
+            );
             for f in &c.fields {
                 let mut block = String::new();
                 write_field(&mut block, f, c.action);
                 for line in block.lines() {
                     let t = line.trim_start();
-                    let marker = if t.starts_with('-') || t.starts_with('+') { "" } else { "! " };
+                    let marker = if t.starts_with('-') || t.starts_with('+') {
+                        ""
+                    } else {
+                        "! "
+                    };
                     let _ = writeln!(out, "{marker}{t}");
                 }
             }
@@ -395,7 +419,12 @@ mod tests {
                     kind: "MetricAlarm".into(),
                     name: "HighCPUUtilization".into(),
                     fields: vec![
-                        FieldDiff { path: "threshold".into(), from: Some(json!(80)), to: Some(json!(85)) }.into(),
+                        FieldDiff {
+                            path: "threshold".into(),
+                            from: Some(json!(80)),
+                            to: Some(json!(85)),
+                        }
+                        .into(),
                         FieldDiff {
                             path: "alarmActions[0]".into(),
                             from: Some(json!("arn:old")),

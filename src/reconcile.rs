@@ -17,7 +17,17 @@ use crate::plan::{Action, Change, Failure, FieldView, Note, Report, Status, Summ
 use crate::state::{self, Entry, EntryState, Inventory};
 
 /// What reconcile does about drift on a resource (`vigil/drift`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum DriftMode {
     #[default]
@@ -73,7 +83,10 @@ pub enum StartError {
 }
 
 /// Selected resources and everything they reference (needed to resolve references).
-fn selection(m: &Manifests, only: &[String]) -> Result<(BTreeSet<usize>, BTreeSet<usize>), StartError> {
+fn selection(
+    m: &Manifests,
+    only: &[String],
+) -> Result<(BTreeSet<usize>, BTreeSet<usize>), StartError> {
     let selected: BTreeSet<usize> = if only.is_empty() {
         (0..m.resources.len()).collect()
     } else {
@@ -126,7 +139,11 @@ pub async fn observe_with(
         }
     }
     for (kind, name) in extra {
-        by_kind.entry(*kind).or_default().specs.insert(name.clone(), Value::Null);
+        by_kind
+            .entry(*kind)
+            .or_default()
+            .specs
+            .insert(name.clone(), Value::Null);
     }
     let results = futures::future::join_all(
         by_kind
@@ -174,13 +191,20 @@ pub fn resolve(m: &Manifests, r: &Resource, aws: &Aws, attrs: &HashMap<usize, At
     let mut declared: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for &d in &r.deps {
         let dep = &m.resources[d];
-        declared.entry(dep.kind.name().to_string()).or_default().push(dep.name.clone());
+        declared
+            .entry(dep.kind.name().to_string())
+            .or_default()
+            .push(dep.name.clone());
     }
     let lookup = |expr: &str| -> Option<String> {
         match refs::parse_expr(expr, &declared, &|_, _| Ok(())).ok()? {
             Target::AccountId => Some(aws.env.account_id.clone()),
             Target::Region => Some(aws.env.region.clone()),
-            Target::Resource { kind, name, attribute } => {
+            Target::Resource {
+                kind,
+                name,
+                attribute,
+            } => {
                 let j = m.find(KindId::parse(&kind)?, &name)?;
                 attrs.get(&j)?.get(&attribute).cloned()
             }
@@ -202,7 +226,13 @@ pub enum Ownership {
     Foreign(String),
 }
 
-pub fn ownership(inv: &Inventory, owner: &str, kind: KindId, name: &str, live: &Observed) -> Ownership {
+pub fn ownership(
+    inv: &Inventory,
+    owner: &str,
+    kind: KindId,
+    name: &str,
+    live: &Observed,
+) -> Ownership {
     match &live.owner {
         Some(o) if o == owner => Ownership::Owned,
         Some(o) => Ownership::Foreign(o.clone()),
@@ -229,7 +259,12 @@ pub fn deletion_policy(r: &Resource) -> &'static str {
 
 /// Plans, and unless `dry_run`, applies. Failures are per resource: a failed
 /// resource skips its dependents but not the rest.
-pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Location) -> Result<Report, StartError> {
+pub async fn run(
+    aws: &Aws,
+    m: &Manifests,
+    opts: &Options,
+    store: &state::Location,
+) -> Result<Report, StartError> {
     let (selected, needed) = selection(m, &opts.only)?;
     let prune = (opts.prune || m.settings.prune) && opts.only.is_empty();
     let mut inv = store.load(aws).await?;
@@ -269,7 +304,11 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
     }
 
     let obs = observe_with(aws, m, &needed, &orphans, &inv).await;
-    let mut attrs: HashMap<usize, Attrs> = obs.live.iter().map(|(i, o)| (*i, o.attrs.clone())).collect();
+    let mut attrs: HashMap<usize, Attrs> = obs
+        .live
+        .iter()
+        .map(|(i, o)| (*i, o.attrs.clone()))
+        .collect();
     let mut changes = Vec::new();
     let mut notes = Vec::new();
     let mut errors = Vec::new();
@@ -314,7 +353,10 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
             order_deletions(&mut deletions, &inv);
             let max = m.settings.max_deletions as usize;
             if deletions.len() > max {
-                let list: Vec<String> = deletions.iter().map(|(k, n, _)| format!("  - {k}/{n}")).collect();
+                let list: Vec<String> = deletions
+                    .iter()
+                    .map(|(k, n, _)| format!("  - {k}/{n}"))
+                    .collect();
                 return Err(StartError::Refused(format!(
                     "prune would delete {} resources, more than Settings.maxDeletions ({max}); nothing was changed:\n{}",
                     deletions.len(),
@@ -357,7 +399,14 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
         if let Some(&d) = r.deps.iter().find(|d| broken.contains(d)) {
             broken.insert(i);
             summary.failed += 1;
-            fail(&mut errors, ErrorClass::Terminal, format!("skipped: it references {}, which failed or was refused", m.resources[d].id()));
+            fail(
+                &mut errors,
+                ErrorClass::Terminal,
+                format!(
+                    "skipped: it references {}, which failed or was refused",
+                    m.resources[d].id()
+                ),
+            );
             continue;
         }
         let live = obs.live.get(&i);
@@ -371,7 +420,10 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
                     fail(
                         &mut errors,
                         ErrorClass::Terminal,
-                        format!("refused: it exists and is owned by vigil owner `{o}`, not `{}`; vigil never takes over another owner's resource", m.settings.owner),
+                        format!(
+                            "refused: it exists and is owned by vigil owner `{o}`, not `{}`; vigil never takes over another owner's resource",
+                            m.settings.owner
+                        ),
                     );
                     continue;
                 }
@@ -408,11 +460,16 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
                 continue;
             }
         };
-        let entry = inv.get(r.kind.name(), &r.name).filter(|e| e.state == EntryState::Applied);
+        let entry = inv
+            .get(r.kind.name(), &r.name)
+            .filter(|e| e.state == EntryState::Applied);
         // Applied before and gone now: deleted outside vigil.
         let mut drift = live.is_none() && entry.is_some();
         let (action, fields) = match live {
-            None => (Action::Create, r.kind.diff(&desired, &Value::Object(Default::default()))),
+            None => (
+                Action::Create,
+                r.kind.diff(&desired, &Value::Object(Default::default())),
+            ),
             Some(l) => {
                 let d = r.kind.diff(&desired, &l.state);
                 if d.is_empty() && !adopt {
@@ -424,7 +481,9 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
                     continue;
                 }
                 // Drift only, git unchanged: the resource's drift mode decides.
-                let pending = entry.is_none_or(|e| contains_unknown(&desired) || e.digest != state::digest(&desired));
+                let pending = entry.is_none_or(|e| {
+                    contains_unknown(&desired) || e.digest != state::digest(&desired)
+                });
                 if !pending && !adopt {
                     drift = true;
                     match drift_mode(m, r) {
@@ -434,7 +493,10 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
                             notes.push(Note {
                                 kind: r.kind.name().to_string(),
                                 name: r.name.clone(),
-                                message: format!("drifted ({}); not corrected because vigil/drift is warn", paths.join(", ")),
+                                message: format!(
+                                    "drifted ({}); not corrected because vigil/drift is warn",
+                                    paths.join(", ")
+                                ),
                             });
                             summary.unchanged += 1;
                             continue;
@@ -466,12 +528,16 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
             }
             if !contains_unknown(&resolved) {
                 match r.kind.explain(aws, &r.name, &resolved, live).await {
-                    Ok(Some(extra)) => change.fields.extend(extra.into_iter().map(FieldView::explained)),
+                    Ok(Some(extra)) => change
+                        .fields
+                        .extend(extra.into_iter().map(FieldView::explained)),
                     Ok(None) => {
                         summary.unchanged += 1;
                         continue;
                     }
-                    Err(e) => change.error = Some(format!("could not compute the detailed plan: {e}")),
+                    Err(e) => {
+                        change.error = Some(format!("could not compute the detailed plan: {e}"))
+                    }
                 }
             }
         } else {
@@ -495,7 +561,9 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
                 ))
             } else {
                 tracing::info!(kind = %r.kind, name = %r.name, action = ?action, "applying");
-                r.kind.apply(aws, &r.name, &resolved, live, &r.annotations).await
+                r.kind
+                    .apply(aws, &r.name, &resolved, live, &r.annotations)
+                    .await
             };
             match result {
                 Ok(a) => {
@@ -535,7 +603,9 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
             break;
         }
         if let Err(e) = r.kind.finalize(aws, &r.name, &resolved).await
-            && let Some(c) = changes.iter_mut().find(|c| c.kind == r.kind.name() && c.name == r.name)
+            && let Some(c) = changes
+                .iter_mut()
+                .find(|c| c.kind == r.kind.name() && c.name == r.name)
         {
             c.status = Status::Failed;
             c.error = Some(e.to_string());
@@ -590,7 +660,9 @@ pub async fn run(aws: &Aws, m: &Manifests, opts: &Options, store: &state::Locati
             kind: "vigil".into(),
             name: "*".into(),
             class: ErrorClass::Transient,
-            message: format!("stopped before writing {at}: {reason}; the rest waits for the next run"),
+            message: format!(
+                "stopped before writing {at}: {reason}; the rest waits for the next run"
+            ),
         });
         summary.failed += 1;
     }
@@ -624,7 +696,13 @@ async fn failpoint_after_apply(applied: usize) {
 }
 
 /// Records what was just applied (or found already matching).
-fn record(inv: &mut Inventory, m: &Manifests, r: &Resource, desired: &Value, revision: Option<&str>) {
+fn record(
+    inv: &mut Inventory,
+    m: &Manifests,
+    r: &Resource,
+    desired: &Value,
+    revision: Option<&str>,
+) {
     let deps = r.deps.iter().map(|&d| m.resources[d].id()).collect();
     inv.resources.insert(
         r.id(),
@@ -643,10 +721,19 @@ fn record(inv: &mut Inventory, m: &Manifests, r: &Resource, desired: &Value, rev
 }
 
 /// Adds a `creating` entry for every selected resource that does not exist yet.
-fn mark_intents(inv: &mut Inventory, m: &Manifests, selected: &BTreeSet<usize>, obs: &Observation, declared: &BTreeSet<String>) {
+fn mark_intents(
+    inv: &mut Inventory,
+    m: &Manifests,
+    selected: &BTreeSet<usize>,
+    obs: &Observation,
+    declared: &BTreeSet<String>,
+) {
     for &i in selected {
         let r = &m.resources[i];
-        if obs.live.contains_key(&i) || inv.owns(r.kind.name(), &r.name) || !declared.contains(&r.id()) {
+        if obs.live.contains_key(&i)
+            || inv.owns(r.kind.name(), &r.name)
+            || !declared.contains(&r.id())
+        {
             continue;
         }
         inv.resources.insert(
@@ -670,7 +757,12 @@ fn mark_intents(inv: &mut Inventory, m: &Manifests, selected: &BTreeSet<usize>, 
 /// it references (`deps`), so dependents are deleted first.
 pub fn deletion_order(keys: &[String], deps: &HashMap<String, Vec<String>>) -> Vec<String> {
     // depth = the longest chain of dependents within the set.
-    fn depth(key: &str, keys: &[String], deps: &HashMap<String, Vec<String>>, seen: &mut Vec<String>) -> usize {
+    fn depth(
+        key: &str,
+        keys: &[String],
+        deps: &HashMap<String, Vec<String>>,
+        seen: &mut Vec<String>,
+    ) -> usize {
         if seen.iter().any(|s| s == key) {
             return 0;
         }
@@ -684,15 +776,25 @@ pub fn deletion_order(keys: &[String], deps: &HashMap<String, Vec<String>>) -> V
         seen.pop();
         d
     }
-    let mut out: Vec<(usize, String)> = keys.iter().map(|k| (depth(k, keys, deps, &mut Vec::new()), k.clone())).collect();
+    let mut out: Vec<(usize, String)> = keys
+        .iter()
+        .map(|k| (depth(k, keys, deps, &mut Vec::new()), k.clone()))
+        .collect();
     // Stable: resources nothing depends on go first.
     out.sort_by_key(|(d, _)| *d);
     out.into_iter().map(|(_, k)| k).collect()
 }
 
 fn order_deletions(deletions: &mut Vec<(KindId, String, Observed)>, inv: &Inventory) {
-    let keys: Vec<String> = deletions.iter().map(|(k, n, _)| state::key(k.name(), n)).collect();
-    let deps: HashMap<String, Vec<String>> = inv.resources.iter().map(|(k, e)| (k.clone(), e.deps.clone())).collect();
+    let keys: Vec<String> = deletions
+        .iter()
+        .map(|(k, n, _)| state::key(k.name(), n))
+        .collect();
+    let deps: HashMap<String, Vec<String>> = inv
+        .resources
+        .iter()
+        .map(|(k, e)| (k.clone(), e.deps.clone()))
+        .collect();
     let order = deletion_order(&keys, &deps);
     let mut by_key: HashMap<String, (KindId, String, Observed)> = deletions
         .drain(..)
@@ -707,11 +809,19 @@ mod tests {
 
     #[test]
     fn dependents_are_deleted_first() {
-        let keys: Vec<String> = ["Topic/t", "MetricAlarm/a", "CompositeAlarm/c"].map(String::from).to_vec();
+        let keys: Vec<String> = ["Topic/t", "MetricAlarm/a", "CompositeAlarm/c"]
+            .map(String::from)
+            .to_vec();
         let deps = HashMap::from([
             ("MetricAlarm/a".to_string(), vec!["Topic/t".to_string()]),
-            ("CompositeAlarm/c".to_string(), vec!["MetricAlarm/a".to_string(), "Topic/t".to_string()]),
+            (
+                "CompositeAlarm/c".to_string(),
+                vec!["MetricAlarm/a".to_string(), "Topic/t".to_string()],
+            ),
         ]);
-        assert_eq!(deletion_order(&keys, &deps), vec!["CompositeAlarm/c", "MetricAlarm/a", "Topic/t"]);
+        assert_eq!(
+            deletion_order(&keys, &deps),
+            vec!["CompositeAlarm/c", "MetricAlarm/a", "Topic/t"]
+        );
     }
 }

@@ -95,13 +95,19 @@ pub fn digest(v: &Value) -> String {
             Value::Object(m) => {
                 let mut keys: Vec<&String> = m.keys().collect();
                 keys.sort();
-                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&m[k])))
+                        .collect(),
+                )
             }
             Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
             other => other.clone(),
         }
     }
-    hex::encode(Sha256::digest(sorted(&crate::diff::canonical(v)).to_string().as_bytes()))
+    hex::encode(Sha256::digest(
+        sorted(&crate::diff::canonical(v)).to_string().as_bytes(),
+    ))
 }
 
 impl Inventory {
@@ -136,7 +142,8 @@ pub enum StateError {
 impl Location {
     /// The default local file, one per account and region.
     pub fn default_file(account: &str, region: &str) -> Location {
-        let base = std::env::var_os("VIGIL_STATE_DIR").map_or_else(|| PathBuf::from(".vigil"), PathBuf::from);
+        let base = std::env::var_os("VIGIL_STATE_DIR")
+            .map_or_else(|| PathBuf::from(".vigil"), PathBuf::from);
         Location::File(base.join(format!("inventory-{account}-{region}.json")))
     }
 
@@ -152,11 +159,22 @@ impl Location {
         let bytes = match self {
             Location::File(p) => match std::fs::read(p) {
                 Ok(b) => b,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Inventory::default()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(Inventory::default());
+                }
                 Err(source) => return Err(StateError::Io { path, source }),
             },
             Location::S3 { bucket, key } => {
-                match aws.clients.s3.get_object().bucket(bucket).key(key).send().await.aws("s3", "GetObject") {
+                match aws
+                    .clients
+                    .s3
+                    .get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .aws("s3", "GetObject")
+                {
                     Ok(out) => out
                         .body
                         .collect()
@@ -179,10 +197,16 @@ impl Location {
         match self {
             Location::File(p) => {
                 if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|source| StateError::Io { path: path.clone(), source })?;
+                    std::fs::create_dir_all(dir).map_err(|source| StateError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
                 }
                 let tmp = p.with_extension(format!("tmp{}", std::process::id()));
-                std::fs::write(&tmp, &body).map_err(|source| StateError::Io { path: path.clone(), source })?;
+                std::fs::write(&tmp, &body).map_err(|source| StateError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
                 std::fs::rename(&tmp, p).map_err(|source| StateError::Io { path, source })?;
             }
             Location::S3 { bucket, key } => {
@@ -218,7 +242,12 @@ pub fn now_rfc3339() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -228,7 +257,10 @@ mod tests {
 
     #[test]
     fn digests_ignore_number_spelling_and_key_order() {
-        assert_eq!(digest(&json!({"a": 80, "b": 1})), digest(&json!({"b": 1, "a": 80.0})));
+        assert_eq!(
+            digest(&json!({"a": 80, "b": 1})),
+            digest(&json!({"b": 1, "a": 80.0}))
+        );
         assert_ne!(digest(&json!({"a": 80})), digest(&json!({"a": 81})));
     }
 

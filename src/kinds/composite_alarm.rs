@@ -64,7 +64,10 @@ pub fn canonical(spec: &Spec, tags: Option<&BTreeMap<String, String>>) -> Value 
     if let Some(s) = &spec.actions_suppressor {
         m.insert("actionsSuppressor".into(), json!(s));
         // AWS defaults both periods to 60 seconds when a suppressor is set.
-        m.insert("actionsSuppressorWaitPeriod".into(), json!(spec.actions_suppressor_wait_period.unwrap_or(60)));
+        m.insert(
+            "actionsSuppressorWaitPeriod".into(),
+            json!(spec.actions_suppressor_wait_period.unwrap_or(60)),
+        );
         m.insert(
             "actionsSuppressorExtensionPeriod".into(),
             json!(spec.actions_suppressor_extension_period.unwrap_or(60)),
@@ -79,12 +82,18 @@ pub fn canonical(spec: &Spec, tags: Option<&BTreeMap<String, String>>) -> Value 
 fn spec_from_live(a: &aws_sdk_cloudwatch::types::CompositeAlarm) -> Spec {
     Spec {
         alarm_rule: a.alarm_rule().unwrap_or_default().to_string(),
-        alarm_description: a.alarm_description().filter(|d| !d.is_empty()).map(str::to_string),
+        alarm_description: a
+            .alarm_description()
+            .filter(|d| !d.is_empty())
+            .map(str::to_string),
         actions_enabled: a.actions_enabled(),
         ok_actions: a.ok_actions().to_vec(),
         alarm_actions: a.alarm_actions().to_vec(),
         insufficient_data_actions: a.insufficient_data_actions().to_vec(),
-        actions_suppressor: a.actions_suppressor().filter(|s| !s.is_empty()).map(str::to_string),
+        actions_suppressor: a
+            .actions_suppressor()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
         actions_suppressor_wait_period: a.actions_suppressor_wait_period(),
         actions_suppressor_extension_period: a.actions_suppressor_extension_period(),
         tags: None,
@@ -99,25 +108,46 @@ impl Kind for CompositeAlarm {
     type Live = Live;
 
     fn validate_name(name: &str) -> Result<(), String> {
-        super::check_name(name, 255, |c| !c.is_control(), "alarm names cannot contain control characters")
+        super::check_name(
+            name,
+            255,
+            |c| !c.is_control(),
+            "alarm names cannot contain control characters",
+        )
     }
 
     fn validate(s: &Spec, issues: &mut Issues) {
         let rule = s.alarm_rule.trim();
         if rule.is_empty() {
-            issues.at("alarmRule", "must not be empty; for example ALARM(HighCPUUtilization)");
+            issues.at(
+                "alarmRule",
+                "must not be empty; for example ALARM(HighCPUUtilization)",
+            );
         } else if rule.len() > 10240 {
-            issues.at("alarmRule", "is longer than the 10240 characters AWS allows");
-        } else if !["ALARM(", "OK(", "INSUFFICIENT_DATA(", "TRUE", "FALSE"].iter().any(|f| rule.contains(f)) {
-            issues.at("alarmRule", "names no alarm; use ALARM(name), OK(name) or INSUFFICIENT_DATA(name)");
+            issues.at(
+                "alarmRule",
+                "is longer than the 10240 characters AWS allows",
+            );
+        } else if !["ALARM(", "OK(", "INSUFFICIENT_DATA(", "TRUE", "FALSE"]
+            .iter()
+            .any(|f| rule.contains(f))
+        {
+            issues.at(
+                "alarmRule",
+                "names no alarm; use ALARM(name), OK(name) or INSUFFICIENT_DATA(name)",
+            );
         }
         if rule.matches('(').count() != rule.matches(')').count() {
             issues.at("alarmRule", "has unbalanced parentheses");
         }
         if s.actions_suppressor.is_none()
-            && (s.actions_suppressor_wait_period.is_some() || s.actions_suppressor_extension_period.is_some())
+            && (s.actions_suppressor_wait_period.is_some()
+                || s.actions_suppressor_extension_period.is_some())
         {
-            issues.at("actionsSuppressor", "the suppressor periods need actionsSuppressor");
+            issues.at(
+                "actionsSuppressor",
+                "the suppressor periods need actionsSuppressor",
+            );
         }
         validate_actions(
             [
@@ -130,7 +160,10 @@ impl Kind for CompositeAlarm {
     }
 
     fn normalize(spec: &Spec, env: &Env) -> Value {
-        canonical(spec, spec.tags.as_ref().map(|t| with_owner(t, env)).as_ref())
+        canonical(
+            spec,
+            spec.tags.as_ref().map(|t| with_owner(t, env)).as_ref(),
+        )
     }
 
     fn live_state(live: &Live, _env: &Env) -> Value {
@@ -138,7 +171,10 @@ impl Kind for CompositeAlarm {
     }
 
     fn attributes(live: &Live) -> Attrs {
-        Attrs::from([("arn".to_string(), live.arn.clone()), ("name".to_string(), live.name.clone())])
+        Attrs::from([
+            ("arn".to_string(), live.arn.clone()),
+            ("name".to_string(), live.name.clone()),
+        ])
     }
 
     fn to_spec(live: &Live) -> Spec {
@@ -150,7 +186,11 @@ impl Kind for CompositeAlarm {
     }
 
     fn owner(live: &Live) -> Option<&str> {
-        live.spec.tags.as_ref()?.get(super::OWNER_TAG).map(String::as_str)
+        live.spec
+            .tags
+            .as_ref()?
+            .get(super::OWNER_TAG)
+            .map(String::as_str)
     }
 
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
@@ -182,7 +222,12 @@ impl Kind for CompositeAlarm {
         Ok(out)
     }
 
-    async fn apply(aws: &Aws, name: &str, spec: &Spec, live: Option<&Live>) -> Result<Attrs, AwsError> {
+    async fn apply(
+        aws: &Aws,
+        name: &str,
+        spec: &Spec,
+        live: Option<&Live>,
+    ) -> Result<Attrs, AwsError> {
         let env = &aws.env;
         let arn = live
             .map(|l| l.arn.clone())
@@ -217,7 +262,12 @@ impl Kind for CompositeAlarm {
                 .set_tags((!create_tags.is_empty()).then(|| {
                     create_tags
                         .iter()
-                        .map(|(k, v)| aws_sdk_cloudwatch::types::Tag::builder().key(k).value(v).build())
+                        .map(|(k, v)| {
+                            aws_sdk_cloudwatch::types::Tag::builder()
+                                .key(k)
+                                .value(v)
+                                .build()
+                        })
                         .collect()
                 }))
                 .send()
@@ -227,7 +277,10 @@ impl Kind for CompositeAlarm {
         if let (Some(l), Some(want)) = (live, &want_tags) {
             sync_tags(aws, &arn, want, &l.spec.tags.clone().unwrap_or_default()).await?;
         }
-        Ok(Attrs::from([("arn".to_string(), arn), ("name".to_string(), name.to_string())]))
+        Ok(Attrs::from([
+            ("arn".to_string(), arn),
+            ("name".to_string(), name.to_string()),
+        ]))
     }
 
     async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
@@ -311,14 +364,22 @@ mod tests {
         let wanted = Wanted::names(BTreeMap::from([("Any".to_string(), Value::Null)]));
         let live = CompositeAlarm::observe(&aws, &wanted).await.unwrap();
         assert!(live.is_empty());
-        let attrs = CompositeAlarm::apply(&aws, "Any", &spec(), None).await.unwrap();
-        assert_eq!(attrs["arn"], "arn:aws:cloudwatch:us-east-1:123456789012:alarm:Any");
+        let attrs = CompositeAlarm::apply(&aws, "Any", &spec(), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            attrs["arn"],
+            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:Any"
+        );
         assert_eq!(put.num_calls(), 1);
 
         // Second run: the alarm exists and matches, so nothing is written.
         let lc = live_composite.clone();
-        let listed = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
-            .then_output(move || DescribeAlarmsOutput::builder().composite_alarms(lc.clone()).build());
+        let listed = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_output(move || {
+            DescribeAlarmsOutput::builder()
+                .composite_alarms(lc.clone())
+                .build()
+        });
         let put2 = mock!(aws_sdk_cloudwatch::Client::put_composite_alarm)
             .then_output(|| PutCompositeAlarmOutput::builder().build());
         let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&listed, &put2]);
@@ -329,17 +390,27 @@ mod tests {
         let live = CompositeAlarm::observe(&aws, &wanted).await.unwrap();
         let l = &live["Any"];
         let env = aws.env.clone();
-        assert_eq!(CompositeAlarm::normalize(&spec(), &env), CompositeAlarm::live_state(l, &env));
-        CompositeAlarm::apply(&aws, "Any", &spec(), Some(l)).await.unwrap();
+        assert_eq!(
+            CompositeAlarm::normalize(&spec(), &env),
+            CompositeAlarm::live_state(l, &env)
+        );
+        CompositeAlarm::apply(&aws, "Any", &spec(), Some(l))
+            .await
+            .unwrap();
         assert_eq!(put2.num_calls(), 0);
 
         // A changed rule is written once.
         let mut changed = spec();
         changed.alarm_rule = "ALARM(HighCPUUtilization)".into();
-        let diffs = CompositeAlarm::diff(&CompositeAlarm::normalize(&changed, &env), &CompositeAlarm::live_state(l, &env));
+        let diffs = CompositeAlarm::diff(
+            &CompositeAlarm::normalize(&changed, &env),
+            &CompositeAlarm::live_state(l, &env),
+        );
         assert_eq!(diffs.len(), 1);
         assert_eq!(diffs[0].path, "alarmRule");
-        CompositeAlarm::apply(&aws, "Any", &changed, Some(l)).await.unwrap();
+        CompositeAlarm::apply(&aws, "Any", &changed, Some(l))
+            .await
+            .unwrap();
         assert_eq!(put2.num_calls(), 1);
     }
 }

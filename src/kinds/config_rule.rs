@@ -939,7 +939,8 @@ impl Kind for ConfigRule {
         let tag_reads = out
             .values()
             .filter(|l| {
-                !l.arn.is_empty() && (wanted.needs_owner(&l.name) || wanted.spec(&l.name).get("tags").is_some())
+                !l.arn.is_empty()
+                    && (wanted.needs_owner(&l.name) || wanted.spec(&l.name).get("tags").is_some())
             })
             .map(|l| (l.name.clone(), l.arn.clone()))
             .collect();

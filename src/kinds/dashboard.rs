@@ -54,32 +54,57 @@ impl Kind for Dashboard {
     fn validate(s: &Spec, issues: &mut Issues) {
         match (&s.body, &s.body_file) {
             (Some(_), Some(_)) => issues.at("bodyFile", "set either body or bodyFile, not both"),
-            (None, None) => issues.at("body", "the dashboard needs a body (a mapping) or a bodyFile"),
+            (None, None) => issues.at(
+                "body",
+                "the dashboard needs a body (a mapping) or a bodyFile",
+            ),
             (Some(b), None) => check_body(b, issues),
             _ => {}
         }
     }
 
     fn load_files(spec: &mut Value, base: &Path) -> Result<(), (String, String)> {
-        let Some(file) = spec.get("bodyFile").and_then(Value::as_str).map(str::to_string) else {
+        let Some(file) = spec
+            .get("bodyFile")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        else {
             return Ok(());
         };
         let path = base.join(&file);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| ("bodyFile".to_string(), format!("cannot read {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            (
+                "bodyFile".to_string(),
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
         let body = if file.ends_with(".yaml") || file.ends_with(".yml") {
-            let docs = crate::manifest::yaml::parse_documents(&text)
-                .map_err(|e| ("bodyFile".to_string(), format!("{}:{}: {}", path.display(), e.pos, e.message)))?;
+            let docs = crate::manifest::yaml::parse_documents(&text).map_err(|e| {
+                (
+                    "bodyFile".to_string(),
+                    format!("{}:{}: {}", path.display(), e.pos, e.message),
+                )
+            })?;
             docs.first()
                 .map(|d| d.to_json())
                 .transpose()
-                .map_err(|(pos, m)| ("bodyFile".to_string(), format!("{}:{pos}: {m}", path.display())))?
+                .map_err(|(pos, m)| {
+                    (
+                        "bodyFile".to_string(),
+                        format!("{}:{pos}: {m}", path.display()),
+                    )
+                })?
                 .unwrap_or(Value::Null)
         } else {
             serde_json::from_str(&text).map_err(|e| {
                 (
                     "bodyFile".to_string(),
-                    format!("{}:{}:{}: invalid JSON: {e}", path.display(), e.line(), e.column()),
+                    format!(
+                        "{}:{}:{}: invalid JSON: {e}",
+                        path.display(),
+                        e.line(),
+                        e.column()
+                    ),
                 )
             })?
         };
@@ -147,7 +172,8 @@ impl Kind for Dashboard {
                     .await
                     .aws(SERVICE, "GetDashboard")?;
                 let raw = out.dashboard_body().unwrap_or("{}");
-                let body = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+                let body =
+                    serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
                 let arn = arn
                     .or_else(|| out.dashboard_arn().map(str::to_string))
                     .unwrap_or_else(|| dashboard_arn(&aws.env, &name));
@@ -158,7 +184,12 @@ impl Kind for Dashboard {
             .await
     }
 
-    async fn apply(aws: &Aws, name: &str, spec: &Spec, live: Option<&Live>) -> Result<Attrs, AwsError> {
+    async fn apply(
+        aws: &Aws,
+        name: &str,
+        spec: &Spec,
+        live: Option<&Live>,
+    ) -> Result<Attrs, AwsError> {
         let body = spec.body.clone().unwrap_or(Value::Null);
         let out = aws
             .clients
@@ -170,9 +201,16 @@ impl Kind for Dashboard {
             .await
             .aws(SERVICE, "PutDashboard")?;
         for m in out.dashboard_validation_messages() {
-            tracing::warn!(dashboard = name, path = m.data_path(), "{}", m.message().unwrap_or_default());
+            tracing::warn!(
+                dashboard = name,
+                path = m.data_path(),
+                "{}",
+                m.message().unwrap_or_default()
+            );
         }
-        let arn = live.map(|l| l.arn.clone()).unwrap_or_else(|| dashboard_arn(&aws.env, name));
+        let arn = live
+            .map(|l| l.arn.clone())
+            .unwrap_or_else(|| dashboard_arn(&aws.env, name));
         Ok(Attrs::from([("arn".to_string(), arn)]))
     }
 
@@ -205,14 +243,20 @@ fn check_body(body: &Value, issues: &mut Issues) {
         let path = format!("body.widgets[{i}]");
         match w.get("type").and_then(Value::as_str) {
             Some("metric" | "text" | "log" | "alarm" | "explorer" | "custom") => {}
-            Some(t) => issues.at(&format!("{path}.type"), format!("unknown widget type `{t}`")),
+            Some(t) => issues.at(
+                &format!("{path}.type"),
+                format!("unknown widget type `{t}`"),
+            ),
             None => issues.at(&path, "each widget needs a `type`"),
         }
         for dim in ["width", "height"] {
             if let Some(n) = w.get(dim).and_then(Value::as_i64)
                 && !(1..=24).contains(&n)
             {
-                issues.at(&format!("{path}.{dim}"), format!("{dim} must be between 1 and 24"));
+                issues.at(
+                    &format!("{path}.{dim}"),
+                    format!("{dim} must be between 1 and 24"),
+                );
             }
         }
     }
@@ -227,7 +271,9 @@ mod tests {
         let env = Env::default();
         let desired = Dashboard::normalize(
             &Spec {
-                body: Some(json!({"widgets": [{"type": "text", "x": 0, "width": 6, "properties": {"markdown": "hi"}}]})),
+                body: Some(
+                    json!({"widgets": [{"type": "text", "x": 0, "width": 6, "properties": {"markdown": "hi"}}]}),
+                ),
                 body_file: None,
             },
             &env,
@@ -237,15 +283,33 @@ mod tests {
             r#"{"widgets":[{"properties":{"markdown":"hi"},"width":6.0,"x":0,"type":"text"}]}"#,
         )
         .unwrap();
-        let live = Dashboard::live_state(&Live { arn: String::new(), body: live }, &env);
+        let live = Dashboard::live_state(
+            &Live {
+                arn: String::new(),
+                body: live,
+            },
+            &env,
+        );
         assert!(Dashboard::diff(&desired, &live).is_empty());
     }
 
     #[test]
     fn a_changed_widget_is_one_document_diff() {
         let env = Env::default();
-        let d = Dashboard::normalize(&Spec { body: Some(json!({"widgets": [{"type": "text", "width": 6}]})), body_file: None }, &env);
-        let l = Dashboard::live_state(&Live { arn: String::new(), body: json!({"widgets": [{"type": "text", "width": 12}]}) }, &env);
+        let d = Dashboard::normalize(
+            &Spec {
+                body: Some(json!({"widgets": [{"type": "text", "width": 6}]})),
+                body_file: None,
+            },
+            &env,
+        );
+        let l = Dashboard::live_state(
+            &Live {
+                arn: String::new(),
+                body: json!({"widgets": [{"type": "text", "width": 12}]}),
+            },
+            &env,
+        );
         let diffs = Dashboard::diff(&d, &l);
         assert_eq!(diffs.len(), 1);
         assert_eq!(diffs[0].path, "body");
@@ -254,7 +318,10 @@ mod tests {
     #[test]
     fn body_checks() {
         let mut i = Issues::default();
-        check_body(&json!({"widgets": [{"type": "chart", "width": 30}]}), &mut i);
+        check_body(
+            &json!({"widgets": [{"type": "chart", "width": 30}]}),
+            &mut i,
+        );
         let msgs: Vec<_> = i.0.iter().map(|(_, m)| m.as_str()).collect();
         assert!(msgs.iter().any(|m| m.contains("unknown widget type")));
         assert!(msgs.iter().any(|m| m.contains("between 1 and 24")));

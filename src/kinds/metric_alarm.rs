@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use aws_sdk_cloudwatch::types::{
-    AlarmType, ComparisonOperator, CompositeAlarm, Dimension, Metric, MetricDataQuery, MetricStat, StandardUnit,
-    Statistic, Tag,
+    AlarmType, ComparisonOperator, CompositeAlarm, Dimension, Metric, MetricDataQuery, MetricStat,
+    StandardUnit, Statistic, Tag,
 };
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -156,7 +156,10 @@ pub async fn all_alarms(aws: &Aws) -> Result<Arc<AlarmPages>, AwsError> {
 }
 
 /// ListTagsForResource for each ARN, a few at a time (CloudWatch has no batch tag read).
-pub async fn read_tags(aws: &Aws, arns: Vec<(String, String)>) -> Result<HashMap<String, BTreeMap<String, String>>, AwsError> {
+pub async fn read_tags(
+    aws: &Aws,
+    arns: Vec<(String, String)>,
+) -> Result<HashMap<String, BTreeMap<String, String>>, AwsError> {
     futures::stream::iter(arns)
         .map(|(name, arn)| async move {
             let out = aws
@@ -187,7 +190,10 @@ pub async fn sync_tags(
     have: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
     let (add, remove) = super::tag_delta(want, have);
-    let add: Vec<Tag> = add.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    let add: Vec<Tag> = add
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
     if !add.is_empty() {
         aws.clients
             .cloudwatch
@@ -212,7 +218,10 @@ pub async fn sync_tags(
 }
 
 pub fn alarm_arn(env: &Env, name: &str) -> String {
-    format!("arn:aws:cloudwatch:{}:{}:alarm:{name}", env.region, env.account_id)
+    format!(
+        "arn:aws:cloudwatch:{}:{}:alarm:{name}",
+        env.region, env.account_id
+    )
 }
 
 fn dims_to_map(dims: &[Dimension]) -> BTreeMap<String, String> {
@@ -222,13 +231,20 @@ fn dims_to_map(dims: &[Dimension]) -> BTreeMap<String, String> {
 }
 
 fn map_to_dims(m: &BTreeMap<String, String>) -> Option<Vec<Dimension>> {
-    Some(m.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build()).collect())
+    Some(
+        m.iter()
+            .map(|(k, v)| Dimension::builder().name(k).value(v).build())
+            .collect(),
+    )
 }
 
 /// Reads a live alarm back into the manifest's shape.
 pub fn spec_from_live(a: &aws_sdk_cloudwatch::types::MetricAlarm) -> Spec {
     Spec {
-        alarm_description: a.alarm_description().filter(|s| !s.is_empty()).map(str::to_string),
+        alarm_description: a
+            .alarm_description()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
         actions_enabled: a.actions_enabled(),
         ok_actions: a.ok_actions().to_vec(),
         alarm_actions: a.alarm_actions().to_vec(),
@@ -243,7 +259,10 @@ pub fn spec_from_live(a: &aws_sdk_cloudwatch::types::MetricAlarm) -> Spec {
         evaluation_periods: a.evaluation_periods().unwrap_or(1),
         datapoints_to_alarm: a.datapoints_to_alarm(),
         threshold: a.threshold(),
-        comparison_operator: a.comparison_operator().map(|c| c.as_str().to_string()).unwrap_or_default(),
+        comparison_operator: a
+            .comparison_operator()
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default(),
         treat_missing_data: a.treat_missing_data().map(str::to_string),
         evaluate_low_sample_count_percentile: a
             .evaluate_low_sample_count_percentile()
@@ -305,11 +324,17 @@ pub fn canonical(spec: &Spec, tags: Option<&BTreeMap<String, String>>) -> Value 
             m.insert(k.to_string(), v);
         }
     };
-    put("alarmDescription", spec.alarm_description.clone().map(Value::from));
+    put(
+        "alarmDescription",
+        spec.alarm_description.clone().map(Value::from),
+    );
     put("metricName", spec.metric_name.clone().map(Value::from));
     put("namespace", spec.namespace.clone().map(Value::from));
     put("statistic", spec.statistic.clone().map(Value::from));
-    put("extendedStatistic", spec.extended_statistic.clone().map(Value::from));
+    put(
+        "extendedStatistic",
+        spec.extended_statistic.clone().map(Value::from),
+    );
     put(
         "dimensions",
         (!spec.dimensions.is_empty()).then(|| json!(spec.dimensions)),
@@ -319,9 +344,14 @@ pub fn canonical(spec: &Spec, tags: Option<&BTreeMap<String, String>>) -> Value 
     put("threshold", spec.threshold.map(Value::from));
     put(
         "evaluateLowSampleCountPercentile",
-        spec.evaluate_low_sample_count_percentile.clone().map(Value::from),
+        spec.evaluate_low_sample_count_percentile
+            .clone()
+            .map(Value::from),
     );
-    put("thresholdMetricId", spec.threshold_metric_id.clone().map(Value::from));
+    put(
+        "thresholdMetricId",
+        spec.threshold_metric_id.clone().map(Value::from),
+    );
     if !spec.metrics.is_empty() {
         let metrics: Vec<Value> = spec
             .metrics
@@ -341,13 +371,18 @@ pub fn canonical(spec: &Spec, tags: Option<&BTreeMap<String, String>>) -> Value 
 pub fn validate_actions(lists: [(&str, &Vec<String>); 3], issues: &mut Issues) {
     for (field, list) in lists {
         if list.len() > 5 {
-            issues.at(field, format!("at most 5 actions are allowed, found {}", list.len()));
+            issues.at(
+                field,
+                format!("at most 5 actions are allowed, found {}", list.len()),
+            );
         }
         for (i, a) in list.iter().enumerate() {
             if !a.starts_with("arn:") && !a.starts_with("${") {
                 issues.at(
                     &format!("{field}[{i}]"),
-                    format!("`{a}` is not an ARN; use an ARN or a reference such as ${{Topic/NAME.arn}}"),
+                    format!(
+                        "`{a}` is not an ARN; use an ARN or a reference such as ${{Topic/NAME.arn}}"
+                    ),
                 );
             }
         }
@@ -360,7 +395,13 @@ fn valid_period(p: i32) -> bool {
 
 fn one_of(issues: &mut Issues, path: &str, value: &str, allowed: &[&str]) {
     if !allowed.contains(&value) {
-        issues.at(path, format!("`{value}` is not valid; expected one of {}", allowed.join(", ")));
+        issues.at(
+            path,
+            format!(
+                "`{value}` is not valid; expected one of {}",
+                allowed.join(", ")
+            ),
+        );
     }
 }
 
@@ -378,29 +419,57 @@ impl Kind for MetricAlarm {
     type Live = Live;
 
     fn validate_name(name: &str) -> Result<(), String> {
-        super::check_name(name, 255, |c| !c.is_control(), "alarm names cannot contain control characters")
+        super::check_name(
+            name,
+            255,
+            |c| !c.is_control(),
+            "alarm names cannot contain control characters",
+        )
     }
 
     fn validate(s: &Spec, issues: &mut Issues) {
         if s.statistic.is_some() && s.extended_statistic.is_some() {
-            issues.at("extendedStatistic", "set either statistic or extendedStatistic, not both");
+            issues.at(
+                "extendedStatistic",
+                "set either statistic or extendedStatistic, not both",
+            );
         }
         if let Some(st) = &s.statistic {
             one_of(issues, "statistic", st, Statistic::values());
         }
         if let Some(es) = &s.extended_statistic
-            && !["p", "tm", "wm", "tc", "ts", "PR", "TM", "WM", "TC", "TS", "IQM"]
-                .iter()
-                .any(|p| es.starts_with(p))
+            && ![
+                "p", "tm", "wm", "tc", "ts", "PR", "TM", "WM", "TC", "TS", "IQM",
+            ]
+            .iter()
+            .any(|p| es.starts_with(p))
         {
-            issues.at("extendedStatistic", format!("`{es}` is not a percentile or trimmed statistic such as p99 or tm90"));
+            issues.at(
+                "extendedStatistic",
+                format!("`{es}` is not a percentile or trimmed statistic such as p99 or tm90"),
+            );
         }
-        one_of(issues, "comparisonOperator", &s.comparison_operator, ComparisonOperator::values());
+        one_of(
+            issues,
+            "comparisonOperator",
+            &s.comparison_operator,
+            ComparisonOperator::values(),
+        );
         if let Some(t) = &s.treat_missing_data {
-            one_of(issues, "treatMissingData", t, &["breaching", "notBreaching", "ignore", "missing"]);
+            one_of(
+                issues,
+                "treatMissingData",
+                t,
+                &["breaching", "notBreaching", "ignore", "missing"],
+            );
         }
         if let Some(e) = &s.evaluate_low_sample_count_percentile {
-            one_of(issues, "evaluateLowSampleCountPercentile", e, &["evaluate", "ignore"]);
+            one_of(
+                issues,
+                "evaluateLowSampleCountPercentile",
+                e,
+                &["evaluate", "ignore"],
+            );
         }
         if let Some(u) = &s.unit {
             one_of(issues, "unit", u, StandardUnit::values());
@@ -411,22 +480,40 @@ impl Kind for MetricAlarm {
         if let Some(d) = s.datapoints_to_alarm
             && (d < 1 || d > s.evaluation_periods)
         {
-            issues.at("datapointsToAlarm", format!("must be between 1 and evaluationPeriods ({})", s.evaluation_periods));
+            issues.at(
+                "datapointsToAlarm",
+                format!(
+                    "must be between 1 and evaluationPeriods ({})",
+                    s.evaluation_periods
+                ),
+            );
         }
         if let Some(p) = s.period
             && !valid_period(p)
         {
-            issues.at("period", format!("{p} is not a valid period; use 10, 30 or a multiple of 60"));
+            issues.at(
+                "period",
+                format!("{p} is not a valid period; use 10, 30 or a multiple of 60"),
+            );
         }
         match (&s.metric_name, s.metrics.is_empty()) {
-            (Some(_), false) => issues.at("metrics", "set either metricName (one metric) or metrics (metric math), not both"),
-            (None, true) => issues.at("comparisonOperator", "the alarm needs a metric: set metricName with namespace, or metrics"),
+            (Some(_), false) => issues.at(
+                "metrics",
+                "set either metricName (one metric) or metrics (metric math), not both",
+            ),
+            (None, true) => issues.at(
+                "comparisonOperator",
+                "the alarm needs a metric: set metricName with namespace, or metrics",
+            ),
             (Some(_), true) => {
                 if s.namespace.is_none() {
                     issues.at("metricName", "namespace is required with metricName");
                 }
                 if s.statistic.is_none() && s.extended_statistic.is_none() {
-                    issues.at("metricName", "statistic or extendedStatistic is required with metricName");
+                    issues.at(
+                        "metricName",
+                        "statistic or extendedStatistic is required with metricName",
+                    );
                 }
                 if s.period.is_none() {
                     issues.at("metricName", "period is required with metricName");
@@ -441,7 +528,10 @@ impl Kind for MetricAlarm {
                         _ => s.period.is_some(),
                     };
                     if set {
-                        issues.at(f, format!("{f} cannot be used with metrics; put it in each metricStat"));
+                        issues.at(
+                            f,
+                            format!("{f} cannot be used with metrics; put it in each metricStat"),
+                        );
                     }
                 }
                 if !s.dimensions.is_empty() {
@@ -456,21 +546,37 @@ impl Kind for MetricAlarm {
                         issues.at(&format!("metrics[{i}].id"), format!("`{}` is not a valid id; start with a lowercase letter, then letters, digits or _", q.id));
                     }
                     if !ids.insert(q.id.clone()) {
-                        issues.at(&format!("metrics[{i}].id"), format!("id `{}` is used twice", q.id));
+                        issues.at(
+                            &format!("metrics[{i}].id"),
+                            format!("id `{}` is used twice", q.id),
+                        );
                     }
                     if q.expression.is_some() == q.metric_stat.is_some() {
-                        issues.at(&format!("metrics[{i}]"), "set exactly one of expression and metricStat");
+                        issues.at(
+                            &format!("metrics[{i}]"),
+                            "set exactly one of expression and metricStat",
+                        );
                     }
                     if let Some(ms) = &q.metric_stat
                         && !valid_period(ms.period)
                     {
-                        issues.at(&format!("metrics[{i}].metricStat.period"), format!("{} is not a valid period; use 10, 30 or a multiple of 60", ms.period));
+                        issues.at(
+                            &format!("metrics[{i}].metricStat.period"),
+                            format!(
+                                "{} is not a valid period; use 10, 30 or a multiple of 60",
+                                ms.period
+                            ),
+                        );
                     }
                     if q.return_data.unwrap_or(true) {
                         returning += 1;
                     }
                 }
-                let expected = if s.threshold_metric_id.is_some() { 2 } else { 1 };
+                let expected = if s.threshold_metric_id.is_some() {
+                    2
+                } else {
+                    1
+                };
                 if returning != expected {
                     issues.at(
                         "metrics",
@@ -480,19 +586,37 @@ impl Kind for MetricAlarm {
             }
         }
         match (&s.threshold_metric_id, s.threshold) {
-            (Some(_), Some(_)) => issues.at("threshold", "set either threshold or thresholdMetricId, not both"),
-            (None, None) => issues.at("comparisonOperator", "threshold is required (or thresholdMetricId for an anomaly band)"),
+            (Some(_), Some(_)) => issues.at(
+                "threshold",
+                "set either threshold or thresholdMetricId, not both",
+            ),
+            (None, None) => issues.at(
+                "comparisonOperator",
+                "threshold is required (or thresholdMetricId for an anomaly band)",
+            ),
             (Some(id), None) => {
                 if !s.metrics.iter().any(|q| &q.id == id) {
-                    issues.at("thresholdMetricId", format!("`{id}` is not the id of one of the metrics"));
+                    issues.at(
+                        "thresholdMetricId",
+                        format!("`{id}` is not the id of one of the metrics"),
+                    );
                 }
                 if !ANOMALY_OPERATORS.contains(&s.comparison_operator.as_str()) {
-                    issues.at("comparisonOperator", format!("an anomaly band needs one of {}", ANOMALY_OPERATORS.join(", ")));
+                    issues.at(
+                        "comparisonOperator",
+                        format!(
+                            "an anomaly band needs one of {}",
+                            ANOMALY_OPERATORS.join(", ")
+                        ),
+                    );
                 }
             }
             (None, Some(_)) => {
                 if ANOMALY_OPERATORS.contains(&s.comparison_operator.as_str()) {
-                    issues.at("comparisonOperator", "this operator needs thresholdMetricId (an anomaly band)");
+                    issues.at(
+                        "comparisonOperator",
+                        "this operator needs thresholdMetricId (an anomaly band)",
+                    );
                 }
             }
         }
@@ -516,7 +640,10 @@ impl Kind for MetricAlarm {
     }
 
     fn attributes(live: &Live) -> Attrs {
-        Attrs::from([("arn".to_string(), live.arn.clone()), ("name".to_string(), live.name.clone())])
+        Attrs::from([
+            ("arn".to_string(), live.arn.clone()),
+            ("name".to_string(), live.name.clone()),
+        ])
     }
 
     fn to_spec(live: &Live) -> Spec {
@@ -528,7 +655,11 @@ impl Kind for MetricAlarm {
     }
 
     fn owner(live: &Live) -> Option<&str> {
-        live.spec.tags.as_ref()?.get(super::OWNER_TAG).map(String::as_str)
+        live.spec
+            .tags
+            .as_ref()?
+            .get(super::OWNER_TAG)
+            .map(String::as_str)
     }
 
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
@@ -536,7 +667,10 @@ impl Kind for MetricAlarm {
         let mut out = BTreeMap::new();
         let mut tag_reads = Vec::new();
         for (name, a) in pages.metric.iter().filter(|(n, _)| wanted.contains(n)) {
-            let arn = a.alarm_arn().map(str::to_string).unwrap_or_else(|| alarm_arn(&aws.env, name));
+            let arn = a
+                .alarm_arn()
+                .map(str::to_string)
+                .unwrap_or_else(|| alarm_arn(&aws.env, name));
             // Tags cost a call per alarm: read them only where the manifest manages them,
             // or when every alarm is wanted (import, prune) and ownership matters.
             if wanted.needs_owner(name) || wanted.spec(name).get("tags").is_some() {
@@ -560,9 +694,16 @@ impl Kind for MetricAlarm {
         Ok(out)
     }
 
-    async fn apply(aws: &Aws, name: &str, spec: &Spec, live: Option<&Live>) -> Result<Attrs, AwsError> {
+    async fn apply(
+        aws: &Aws,
+        name: &str,
+        spec: &Spec,
+        live: Option<&Live>,
+    ) -> Result<Attrs, AwsError> {
         let env = &aws.env;
-        let arn = live.map(|l| l.arn.clone()).unwrap_or_else(|| alarm_arn(env, name));
+        let arn = live
+            .map(|l| l.arn.clone())
+            .unwrap_or_else(|| alarm_arn(env, name));
         // Tags are managed when declared; tags read only to learn the owner
         // (adoption) are kept, with the owner tag added.
         let want_tags = spec
@@ -623,7 +764,11 @@ impl Kind for MetricAlarm {
                 .set_namespace(spec.namespace.clone())
                 .set_statistic(spec.statistic.as_deref().map(Statistic::from))
                 .set_extended_statistic(spec.extended_statistic.clone())
-                .set_dimensions((!spec.dimensions.is_empty()).then(|| map_to_dims(&spec.dimensions)).flatten())
+                .set_dimensions(
+                    (!spec.dimensions.is_empty())
+                        .then(|| map_to_dims(&spec.dimensions))
+                        .flatten(),
+                )
                 .set_period(spec.period)
                 .set_unit(spec.unit.as_deref().map(StandardUnit::from))
                 .evaluation_periods(spec.evaluation_periods)
@@ -631,7 +776,9 @@ impl Kind for MetricAlarm {
                 .set_threshold(spec.threshold)
                 .comparison_operator(ComparisonOperator::from(spec.comparison_operator.as_str()))
                 .set_treat_missing_data(spec.treat_missing_data.clone())
-                .set_evaluate_low_sample_count_percentile(spec.evaluate_low_sample_count_percentile.clone())
+                .set_evaluate_low_sample_count_percentile(
+                    spec.evaluate_low_sample_count_percentile.clone(),
+                )
                 .set_metrics(metrics)
                 .set_threshold_metric_id(spec.threshold_metric_id.clone())
                 .set_tags((!create_tags.is_empty()).then(|| {
@@ -648,7 +795,10 @@ impl Kind for MetricAlarm {
             let have = l.spec.tags.clone().unwrap_or_default();
             sync_tags(aws, &arn, want, &have).await?;
         }
-        Ok(Attrs::from([("arn".to_string(), arn), ("name".to_string(), name.to_string())]))
+        Ok(Attrs::from([
+            ("arn".to_string(), arn),
+            ("name".to_string(), name.to_string()),
+        ]))
     }
 
     async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
@@ -699,7 +849,10 @@ mod tests {
         assert_eq!(canonical(&implicit, None), canonical(&explicit, None));
     }
 
-    fn live_alarm(dims: &[(&str, &str)], state: aws_sdk_cloudwatch::types::StateValue) -> aws_sdk_cloudwatch::types::MetricAlarm {
+    fn live_alarm(
+        dims: &[(&str, &str)],
+        state: aws_sdk_cloudwatch::types::StateValue,
+    ) -> aws_sdk_cloudwatch::types::MetricAlarm {
         let mut b = aws_sdk_cloudwatch::types::MetricAlarm::builder()
             .metric_name("CPUUtilization")
             .namespace("AWS/EC2")
@@ -722,11 +875,17 @@ mod tests {
     fn dimension_order_and_empty_lists_do_not_matter() {
         use aws_sdk_cloudwatch::types::StateValue;
         let live = live_alarm(&[("InstanceId", "i-1")], StateValue::Ok);
-        assert_eq!(canonical(&spec_from_live(&live), None), canonical(&base(), None));
+        assert_eq!(
+            canonical(&spec_from_live(&live), None),
+            canonical(&base(), None)
+        );
         let mut two = base();
         two.dimensions.insert("A".into(), "b".into());
         let reversed = live_alarm(&[("InstanceId", "i-1"), ("A", "b")], StateValue::Ok);
-        assert_eq!(canonical(&spec_from_live(&reversed), None), canonical(&two, None));
+        assert_eq!(
+            canonical(&spec_from_live(&reversed), None),
+            canonical(&two, None)
+        );
         // An empty dimension list means absent.
         let mut none = base();
         none.dimensions.clear();
@@ -738,7 +897,10 @@ mod tests {
         use aws_sdk_cloudwatch::types::StateValue;
         let a = live_alarm(&[("InstanceId", "i-1")], StateValue::Alarm);
         let b = live_alarm(&[("InstanceId", "i-1")], StateValue::Ok);
-        assert_eq!(canonical(&spec_from_live(&a), None), canonical(&spec_from_live(&b), None));
+        assert_eq!(
+            canonical(&spec_from_live(&a), None),
+            canonical(&spec_from_live(&b), None)
+        );
     }
 
     #[test]
@@ -778,7 +940,11 @@ mod tests {
         assert!(errors(&s).iter().any(|e| e.contains("`Avg` is not valid")));
         let mut s = base();
         s.datapoints_to_alarm = Some(3);
-        assert!(errors(&s).iter().any(|e| e.contains("between 1 and evaluationPeriods")));
+        assert!(
+            errors(&s)
+                .iter()
+                .any(|e| e.contains("between 1 and evaluationPeriods"))
+        );
         let mut s = base();
         s.alarm_actions = vec!["my-topic".into()];
         assert!(errors(&s).iter().any(|e| e.contains("not an ARN")));
@@ -849,7 +1015,9 @@ mod tests {
             cloudwatch: Some(cw),
             ..Default::default()
         });
-        let live = MetricAlarm::observe(&aws, &Wanted::everything()).await.unwrap();
+        let live = MetricAlarm::observe(&aws, &Wanted::everything())
+            .await
+            .unwrap();
         assert!(live.is_empty());
         assert_eq!(rule.num_calls(), 2, "one throttled attempt, one retry");
     }
@@ -869,7 +1037,9 @@ mod tests {
             cloudwatch: Some(cw),
             ..Default::default()
         });
-        let err = MetricAlarm::apply(&aws, "a", &base(), None).await.unwrap_err();
+        let err = MetricAlarm::apply(&aws, "a", &base(), None)
+            .await
+            .unwrap_err();
         assert_eq!(err.class, crate::aws::ErrorClass::AccessDenied, "{err}");
         assert_eq!(err.operation, "PutMetricAlarm");
         assert!(err.message.contains("AccessDenied"), "{err}");

@@ -1,5 +1,5 @@
-//! The kinds vigil manages. `kinds!` below is the one list: adding a kind is a
-//! module implementing [`Kind`] plus one line there.
+//! The kinds vigil manages. This file is the one place that lists them: adding a
+//! kind is a module implementing [`Kind`], its `pub mod` line, and one line in `kinds!`.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -180,7 +180,10 @@ pub trait Kind: Send + Sync + 'static {
     }
 
     /// Reads the live state of the wanted resources in as few calls as the APIs allow.
-    fn observe(aws: &Aws, wanted: &Wanted) -> impl Future<Output = Result<BTreeMap<String, Self::Live>, AwsError>> + Send;
+    fn observe(
+        aws: &Aws,
+        wanted: &Wanted,
+    ) -> impl Future<Output = Result<BTreeMap<String, Self::Live>, AwsError>> + Send;
 
     /// The live resource written back as a spec, for `vigil import`.
     fn to_spec(live: &Self::Live) -> Self::Spec;
@@ -239,7 +242,11 @@ pub trait Kind: Send + Sync + 'static {
         Self::apply(aws, name, spec, live)
     }
 
-    fn delete(aws: &Aws, name: &str, live: &Self::Live) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn delete(
+        aws: &Aws,
+        name: &str,
+        live: &Self::Live,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// A type-checked spec, or located problems.
@@ -267,18 +274,26 @@ fn check<K: Kind>(name: &str, node: &Node, base: &Path) -> CheckResult {
         let pos = node.get(&field).map_or(node.pos, |n| n.pos);
         errors.push((pos, msg));
     }
-    if errors.is_empty() { Ok(json) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(json)
+    } else {
+        Err(errors)
+    }
 }
 
 fn spec_from<K: Kind>(spec: &Value) -> Result<K::Spec, String> {
-    serde_json::from_value(spec.clone()).map_err(|e| format!("{} spec after resolving references: {e}", K::NAME))
+    serde_json::from_value(spec.clone())
+        .map_err(|e| format!("{} spec after resolving references: {e}", K::NAME))
 }
 
 fn normalize<K: Kind>(spec: &Value, env: &Env) -> Result<Value, String> {
     Ok(K::normalize(&spec_from::<K>(spec)?, env))
 }
 
-async fn observe<K: Kind>(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Observed>, AwsError> {
+async fn observe<K: Kind>(
+    aws: &Aws,
+    wanted: &Wanted,
+) -> Result<BTreeMap<String, Observed>, AwsError> {
     let live = K::observe(aws, wanted).await?;
     Ok(live
         .into_iter()
@@ -325,7 +340,12 @@ async fn remote_validate<K: Kind>(aws: &Aws, spec: &Value) -> Issues {
     }
 }
 
-async fn explain<K: Kind>(aws: &Aws, name: &str, spec: &Value, live: Option<&Observed>) -> Result<Option<Vec<FieldDiff>>, AwsError> {
+async fn explain<K: Kind>(
+    aws: &Aws,
+    name: &str,
+    spec: &Value,
+    live: Option<&Observed>,
+) -> Result<Option<Vec<FieldDiff>>, AwsError> {
     let spec = spec_from::<K>(spec).map_err(|m| AwsError::other("vigil", "Explain", m))?;
     K::explain(aws, name, &spec, live.map(detail::<K>)).await
 }
@@ -341,8 +361,6 @@ async fn delete<K: Kind>(aws: &Aws, name: &str, live: &Observed) -> Result<(), A
 
 macro_rules! kinds {
     ($($variant:ident => $module:ident),* $(,)?) => {
-        $(pub mod $module;)*
-
         /// Every kind, in the order used to break ties when sorting.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         pub enum KindId { $($variant),* }
@@ -423,6 +441,24 @@ macro_rules! kinds {
     };
 }
 
+// Declared outside the macro so that rustfmt and IDEs see them.
+pub mod agent_config;
+pub mod bucket;
+pub mod composite_alarm;
+pub mod config_recorder;
+pub mod config_rule;
+pub mod dashboard;
+pub mod delivery_channel;
+pub mod log_group;
+pub mod metric_alarm;
+pub mod metric_filter;
+pub mod query_definition;
+pub mod role;
+pub mod sampling_rule;
+pub mod stack;
+pub mod topic;
+pub mod xray_group;
+
 kinds! {
     Topic => topic,
     MetricAlarm => metric_alarm,
@@ -460,13 +496,20 @@ pub fn with_owner(tags: &BTreeMap<String, String>, env: &Env) -> BTreeMap<String
 }
 
 /// What to tag and untag to bring `have` to `want`: changed or new pairs, and removed keys.
-pub fn tag_delta(want: &BTreeMap<String, String>, have: &BTreeMap<String, String>) -> (BTreeMap<String, String>, Vec<String>) {
+pub fn tag_delta(
+    want: &BTreeMap<String, String>,
+    have: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
     let add = want
         .iter()
         .filter(|(k, v)| have.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let remove = have.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+    let remove = have
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .cloned()
+        .collect();
     (add, remove)
 }
 
@@ -474,7 +517,12 @@ pub fn tag_delta(want: &BTreeMap<String, String>, have: &BTreeMap<String, String
 pub const OWNER_TAG: &str = "vigil:owner";
 
 /// Validates `name` against a character set and length, with a helpful message.
-pub fn check_name(name: &str, max: usize, allowed: impl Fn(char) -> bool, what: &str) -> Result<(), String> {
+pub fn check_name(
+    name: &str,
+    max: usize,
+    allowed: impl Fn(char) -> bool,
+    what: &str,
+) -> Result<(), String> {
     if name.is_empty() || name.chars().count() > max {
         return Err(format!("must be 1 to {max} characters long"));
     }
@@ -503,8 +551,16 @@ mod tests {
 
     #[test]
     fn tag_delta_touches_only_the_difference() {
-        let m = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let (add, remove) = tag_delta(&m(&[("a", "1"), ("b", "2")]), &m(&[("a", "1"), ("b", "0"), ("c", "3")]));
+        let m = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let (add, remove) = tag_delta(
+            &m(&[("a", "1"), ("b", "2")]),
+            &m(&[("a", "1"), ("b", "0"), ("c", "3")]),
+        );
         assert_eq!(add, m(&[("b", "2")]));
         assert_eq!(remove, vec!["c".to_string()]);
     }
@@ -541,7 +597,8 @@ mod tests {
         round_trip::<query_definition::QueryDefinition>(&query_definition::Live {
             id: "q-1".into(),
             name: "Top Error Messages".into(),
-            query_string: "fields @timestamp, @message\n| filter @message like /ERROR/\n| limit 10".into(),
+            query_string: "fields @timestamp, @message\n| filter @message like /ERROR/\n| limit 10"
+                .into(),
             log_group_names: vec!["/aws/ec2/httpd/error_log".into()],
             query_language: "CWLI".into(),
             duplicates: vec![],

@@ -394,7 +394,8 @@ impl Kind for SamplingRule {
         let tag_reads = out
             .values()
             .filter(|l| {
-                l.name != DEFAULT_RULE && (wanted.needs_owner(&l.name) || wanted.spec(&l.name).get("tags").is_some())
+                l.name != DEFAULT_RULE
+                    && (wanted.needs_owner(&l.name) || wanted.spec(&l.name).get("tags").is_some())
             })
             .map(|l| (l.name.clone(), l.arn.clone()))
             .collect();

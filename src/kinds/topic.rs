@@ -58,7 +58,15 @@ pub struct Live {
 }
 
 const PROTOCOLS: &[&str] = &[
-    "http", "https", "email", "email-json", "sms", "sqs", "application", "lambda", "firehose",
+    "http",
+    "https",
+    "email",
+    "email-json",
+    "sms",
+    "sqs",
+    "application",
+    "lambda",
+    "firehose",
 ];
 
 /// Attributes AWS computes; never compared, never set.
@@ -113,7 +121,8 @@ fn canonical(
     let subs: BTreeMap<String, Value> = subs
         .into_iter()
         .map(|(p, e, a)| {
-            let a: BTreeMap<String, Value> = a.iter().map(|(k, v)| (k.clone(), attr_value(v))).collect();
+            let a: BTreeMap<String, Value> =
+                a.iter().map(|(k, v)| (k.clone(), attr_value(v))).collect();
             (sub_key(&p, &e), json!({ "attributes": a }))
         })
         .collect();
@@ -144,11 +153,17 @@ impl Kind for Topic {
 
     fn validate(s: &Spec, issues: &mut Issues) {
         if s.display_name.is_some() && s.attributes.contains_key("DisplayName") {
-            issues.at("attributes.DisplayName", "set displayName or attributes.DisplayName, not both");
+            issues.at(
+                "attributes.DisplayName",
+                "set displayName or attributes.DisplayName, not both",
+            );
         }
         for k in s.attributes.keys() {
             if READ_ONLY.contains(&k.as_str()) {
-                issues.at(&format!("attributes.{k}"), format!("{k} is computed by AWS and cannot be set"));
+                issues.at(
+                    &format!("attributes.{k}"),
+                    format!("{k} is computed by AWS and cannot be set"),
+                );
             }
         }
         let mut seen = BTreeSet::new();
@@ -156,17 +171,30 @@ impl Kind for Topic {
             if !PROTOCOLS.contains(&sub.protocol.as_str()) {
                 issues.at(
                     &format!("subscriptions[{i}].protocol"),
-                    format!("`{}` is not an SNS protocol; expected one of {}", sub.protocol, PROTOCOLS.join(", ")),
+                    format!(
+                        "`{}` is not an SNS protocol; expected one of {}",
+                        sub.protocol,
+                        PROTOCOLS.join(", ")
+                    ),
                 );
             }
             if sub.endpoint.is_empty() {
                 issues.at(&format!("subscriptions[{i}].endpoint"), "must not be empty");
             }
-            if sub.protocol.starts_with("email") && !sub.endpoint.contains('@') && !sub.endpoint.contains("${") {
-                issues.at(&format!("subscriptions[{i}].endpoint"), format!("`{}` is not an email address", sub.endpoint));
+            if sub.protocol.starts_with("email")
+                && !sub.endpoint.contains('@')
+                && !sub.endpoint.contains("${")
+            {
+                issues.at(
+                    &format!("subscriptions[{i}].endpoint"),
+                    format!("`{}` is not an email address", sub.endpoint),
+                );
             }
             if !seen.insert(sub_key(&sub.protocol, &sub.endpoint)) {
-                issues.at(&format!("subscriptions[{i}]"), "the same protocol and endpoint are listed twice");
+                issues.at(
+                    &format!("subscriptions[{i}]"),
+                    "the same protocol and endpoint are listed twice",
+                );
             }
         }
     }
@@ -210,9 +238,14 @@ impl Kind for Topic {
             }
         };
         keep(desired.get("attributes"), live.get_mut("attributes"));
-        if let (Some(Value::Object(ds)), Some(Value::Object(ls))) = (desired.get("subscriptions"), live.get_mut("subscriptions")) {
+        if let (Some(Value::Object(ds)), Some(Value::Object(ls))) =
+            (desired.get("subscriptions"), live.get_mut("subscriptions"))
+        {
             for (key, l) in ls.iter_mut() {
-                keep(ds.get(key).and_then(|d| d.get("attributes")), l.get_mut("attributes"));
+                keep(
+                    ds.get(key).and_then(|d| d.get("attributes")),
+                    l.get_mut("attributes"),
+                );
             }
         }
         crate::diff::diff(desired, &live, &[])
@@ -223,14 +256,25 @@ impl Kind for Topic {
     }
 
     fn to_spec(live: &Live) -> Spec {
-        let display = live.attributes.get("DisplayName").and_then(Value::as_str).unwrap_or_default();
+        let display = live
+            .attributes
+            .get("DisplayName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         // Only attributes someone set on purpose: the defaults AWS adds are left out.
         let attributes = live
             .attributes
             .iter()
             .filter(|(k, v)| {
                 !READ_ONLY.contains(&k.as_str())
-                    && !["DisplayName", "Policy", "DeliveryPolicy", "SignatureVersion", "TracingConfig"].contains(&k.as_str())
+                    && ![
+                        "DisplayName",
+                        "Policy",
+                        "DeliveryPolicy",
+                        "SignatureVersion",
+                        "TracingConfig",
+                    ]
+                    .contains(&k.as_str())
                     && v.as_str() != Some("")
             })
             .map(|(k, v)| (k.clone(), attr_value(v)))
@@ -261,7 +305,12 @@ impl Kind for Topic {
         live.subscriptions
             .iter()
             .filter(|s| s.arn.is_none())
-            .map(|s| format!("subscription {}:{} is pending confirmation", s.protocol, s.endpoint))
+            .map(|s| {
+                format!(
+                    "subscription {}:{} is pending confirmation",
+                    s.protocol, s.endpoint
+                )
+            })
             .collect()
     }
 
@@ -299,10 +348,19 @@ impl Kind for Topic {
             .await
     }
 
-    async fn apply(aws: &Aws, name: &str, spec: &Spec, live: Option<&Live>) -> Result<Attrs, AwsError> {
+    async fn apply(
+        aws: &Aws,
+        name: &str,
+        spec: &Spec,
+        live: Option<&Live>,
+    ) -> Result<Attrs, AwsError> {
         let sns = &aws.clients.sns;
         let env = &aws.env;
-        let mut want_attrs: BTreeMap<String, String> = spec.attributes.iter().map(|(k, v)| (k.clone(), attr_wire(v))).collect();
+        let mut want_attrs: BTreeMap<String, String> = spec
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), attr_wire(v)))
+            .collect();
         if let Some(d) = &spec.display_name {
             want_attrs.insert("DisplayName".into(), d.clone());
         }
@@ -322,9 +380,9 @@ impl Kind for Topic {
                     .send()
                     .await
                     .aws(SERVICE, "CreateTopic")?;
-                out.topic_arn()
-                    .map(str::to_string)
-                    .ok_or_else(|| AwsError::other(SERVICE, "CreateTopic", "no TopicArn in the response"))?
+                out.topic_arn().map(str::to_string).ok_or_else(|| {
+                    AwsError::other(SERVICE, "CreateTopic", "no TopicArn in the response")
+                })?
             }
             Some(l) => {
                 // SetTopicAttributes takes one attribute a call; send only the changed ones.
@@ -344,7 +402,13 @@ impl Kind for Topic {
                 l.arn.clone()
             }
         };
-        sync_subscriptions(aws, &arn, &spec.subscriptions, live.map_or(&[][..], |l| &l.subscriptions)).await?;
+        sync_subscriptions(
+            aws,
+            &arn,
+            &spec.subscriptions,
+            live.map_or(&[][..], |l| &l.subscriptions),
+        )
+        .await?;
         Ok(Attrs::from([("arn".to_string(), arn)]))
     }
 
@@ -371,7 +435,11 @@ async fn observe_one(aws: &Aws, arn: &str, spec: &Value) -> Result<Live, AwsErro
         .aws(SERVICE, "GetTopicAttributes")?;
     let attributes = attrs
         .attributes()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect()
+        })
         .unwrap_or_default();
     let tags = sns
         .list_tags_for_resource()
@@ -389,8 +457,16 @@ async fn observe_one(aws: &Aws, arn: &str, spec: &Value) -> Result<Live, AwsErro
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter(|s| s.get("attributes").is_some_and(|a| a.as_object().is_some_and(|o| !o.is_empty())))
-        .filter_map(|s| Some(sub_key(s.get("protocol")?.as_str()?, s.get("endpoint")?.as_str()?)))
+        .filter(|s| {
+            s.get("attributes")
+                .is_some_and(|a| a.as_object().is_some_and(|o| !o.is_empty()))
+        })
+        .filter_map(|s| {
+            Some(sub_key(
+                s.get("protocol")?.as_str()?,
+                s.get("endpoint")?.as_str()?,
+            ))
+        })
         .collect();
     let mut subscriptions = Vec::new();
     let mut token = None;
@@ -403,7 +479,9 @@ async fn observe_one(aws: &Aws, arn: &str, spec: &Value) -> Result<Live, AwsErro
             .await
             .aws(SERVICE, "ListSubscriptionsByTopic")?;
         for s in out.subscriptions() {
-            let sub_arn = s.subscription_arn().filter(|a| *a != PENDING && a.starts_with("arn:"));
+            let sub_arn = s
+                .subscription_arn()
+                .filter(|a| *a != PENDING && a.starts_with("arn:"));
             let protocol = s.protocol().unwrap_or_default().to_string();
             let endpoint = s.endpoint().unwrap_or_default().to_string();
             let mut attributes = BTreeMap::new();
@@ -417,7 +495,10 @@ async fn observe_one(aws: &Aws, arn: &str, spec: &Value) -> Result<Live, AwsErro
                     .await
                     .aws(SERVICE, "GetSubscriptionAttributes")?;
                 if let Some(m) = out.attributes() {
-                    attributes = m.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+                    attributes = m
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                        .collect();
                 }
             }
             subscriptions.push(LiveSubscription {
@@ -440,7 +521,12 @@ async fn observe_one(aws: &Aws, arn: &str, spec: &Value) -> Result<Live, AwsErro
     })
 }
 
-async fn sync_tags(aws: &Aws, arn: &str, want: &BTreeMap<String, String>, have: &BTreeMap<String, String>) -> Result<(), AwsError> {
+async fn sync_tags(
+    aws: &Aws,
+    arn: &str,
+    want: &BTreeMap<String, String>,
+    have: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
     let sns = &aws.clients.sns;
     let (add, remove) = super::tag_delta(want, have);
     let add = add
@@ -470,14 +556,24 @@ async fn sync_tags(aws: &Aws, arn: &str, want: &BTreeMap<String, String>, have: 
 /// Subscribes what is missing, unsubscribes what is no longer declared, and
 /// updates declared attributes. A pending subscription is left alone: AWS
 /// cannot delete it, and re-subscribing would only send another email.
-async fn sync_subscriptions(aws: &Aws, topic_arn: &str, want: &[Subscription], have: &[LiveSubscription]) -> Result<(), AwsError> {
+async fn sync_subscriptions(
+    aws: &Aws,
+    topic_arn: &str,
+    want: &[Subscription],
+    have: &[LiveSubscription],
+) -> Result<(), AwsError> {
     let sns = &aws.clients.sns;
     for w in want {
-        let existing = have.iter().find(|h| h.protocol == w.protocol && h.endpoint == w.endpoint);
+        let existing = have
+            .iter()
+            .find(|h| h.protocol == w.protocol && h.endpoint == w.endpoint);
         match existing {
             None => {
-                let attrs: std::collections::HashMap<String, String> =
-                    w.attributes.iter().map(|(k, v)| (k.clone(), attr_wire(v))).collect();
+                let attrs: std::collections::HashMap<String, String> = w
+                    .attributes
+                    .iter()
+                    .map(|(k, v)| (k.clone(), attr_wire(v)))
+                    .collect();
                 sns.subscribe()
                     .topic_arn(topic_arn)
                     .protocol(&w.protocol)
@@ -488,7 +584,11 @@ async fn sync_subscriptions(aws: &Aws, topic_arn: &str, want: &[Subscription], h
                     .await
                     .aws(SERVICE, "Subscribe")?;
             }
-            Some(LiveSubscription { arn: Some(arn), attributes, .. }) => {
+            Some(LiveSubscription {
+                arn: Some(arn),
+                attributes,
+                ..
+            }) => {
                 for (k, v) in &w.attributes {
                     if attributes.get(k).map(attr_value) != Some(attr_value(v)) {
                         sns.set_subscription_attributes()
@@ -505,7 +605,9 @@ async fn sync_subscriptions(aws: &Aws, topic_arn: &str, want: &[Subscription], h
         }
     }
     for h in have {
-        let declared = want.iter().any(|w| w.protocol == h.protocol && w.endpoint == h.endpoint);
+        let declared = want
+            .iter()
+            .any(|w| w.protocol == h.protocol && w.endpoint == h.endpoint);
         match (&h.arn, declared) {
             (Some(arn), false) => {
                 sns.unsubscribe()
@@ -533,7 +635,10 @@ mod tests {
     fn live(attrs: &[(&str, &str)], subs: Vec<LiveSubscription>) -> Live {
         Live {
             arn: "arn:aws:sns:us-east-1:123456789012:t".into(),
-            attributes: attrs.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect(),
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+                .collect(),
             tags: BTreeMap::from([("vigil:owner".into(), "o".into())]),
             subscriptions: subs,
         }
@@ -561,7 +666,13 @@ mod tests {
             ],
             vec![],
         );
-        assert!(Topic::diff(&Topic::normalize(&spec, &env()), &Topic::live_state(&l, &env())).is_empty());
+        assert!(
+            Topic::diff(
+                &Topic::normalize(&spec, &env()),
+                &Topic::live_state(&l, &env())
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -580,7 +691,13 @@ mod tests {
             )],
             vec![],
         );
-        assert!(Topic::diff(&Topic::normalize(&spec, &env()), &Topic::live_state(&l, &env())).is_empty());
+        assert!(
+            Topic::diff(
+                &Topic::normalize(&spec, &env()),
+                &Topic::live_state(&l, &env())
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -602,8 +719,17 @@ mod tests {
                 attributes: BTreeMap::new(),
             }],
         );
-        assert!(Topic::diff(&Topic::normalize(&spec, &env()), &Topic::live_state(&l, &env())).is_empty());
-        assert_eq!(Topic::notes(&l), vec!["subscription email:ops@example.com is pending confirmation"]);
+        assert!(
+            Topic::diff(
+                &Topic::normalize(&spec, &env()),
+                &Topic::live_state(&l, &env())
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            Topic::notes(&l),
+            vec!["subscription email:ops@example.com is pending confirmation"]
+        );
     }
 
     #[test]
@@ -617,7 +743,10 @@ mod tests {
                 attributes: BTreeMap::new(),
             }],
         );
-        let d = Topic::diff(&Topic::normalize(&Spec::default(), &env()), &Topic::live_state(&l, &env()));
+        let d = Topic::diff(
+            &Topic::normalize(&Spec::default(), &env()),
+            &Topic::live_state(&l, &env()),
+        );
         assert_eq!(d.len(), 1);
         assert!(d[0].path.starts_with("subscriptions["), "{}", d[0].path);
         assert!(d[0].to.is_none());

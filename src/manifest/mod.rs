@@ -28,7 +28,11 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}: {}", self.file, self.pos, self.subject, self.message)
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file, self.pos, self.subject, self.message
+        )
     }
 }
 
@@ -168,7 +172,12 @@ pub struct Manifests {
 }
 
 impl Manifests {
-    pub fn new(dir: PathBuf, settings: Settings, settings_declared: bool, resources: Vec<Resource>) -> Self {
+    pub fn new(
+        dir: PathBuf,
+        settings: Settings,
+        settings_declared: bool,
+        resources: Vec<Resource>,
+    ) -> Self {
         let index = resources
             .iter()
             .enumerate()
@@ -242,7 +251,10 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
             docs.iter()
                 .filter(|d| d.get("apiVersion").and_then(Node::as_str) == Some(API_VERSION))
                 .filter_map(|d| d.get("spec"))
-                .flat_map(|s| ["bodyFile", "templateFile"].map(|f| s.get(f).and_then(Node::as_str).map(str::to_string)))
+                .flat_map(|s| {
+                    ["bodyFile", "templateFile"]
+                        .map(|f| s.get(f).and_then(Node::as_str).map(str::to_string))
+                })
                 .flatten()
                 .map(move |f| normalize_path(&base.join(f)))
                 .collect::<Vec<_>>()
@@ -290,7 +302,9 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
                         file: doc.file.clone(),
                         pos,
                         subject: "Settings".into(),
-                        message: format!("a second Settings document; the first is at {file}:{first}. Keep one."),
+                        message: format!(
+                            "a second Settings document; the first is at {file}:{first}. Keep one."
+                        ),
                     });
                 } else {
                     settings = Some((s, doc.file.clone(), pos));
@@ -320,7 +334,10 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
     // References: every `${...}` must name a declared resource and a valid attribute.
     let mut declared: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (r, _) in &resources {
-        declared.entry(r.kind.name().to_string()).or_default().push(r.name.clone());
+        declared
+            .entry(r.kind.name().to_string())
+            .or_default()
+            .push(r.name.clone());
     }
     let attr_ok = |kind: &str, attr: &str| -> Result<(), String> {
         let k = KindId::parse(kind).expect("declared kinds are known");
@@ -344,7 +361,9 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
         collect_strings(node, &mut found);
         // Strings that came from inlined files point at the file field.
         for field in ["bodyFile", "templateFile"] {
-            if let (Some(n), Some(inlined)) = (node.get(field), r.spec.get(field.trim_end_matches("File"))) {
+            if let (Some(n), Some(inlined)) =
+                (node.get(field), r.spec.get(field.trim_end_matches("File")))
+            {
                 let mut strings = Vec::new();
                 json_strings(inlined, &mut strings);
                 found.extend(strings.into_iter().map(|s| (n.pos, s)));
@@ -364,7 +383,12 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
                     Ok(Target::Resource { kind, name, .. }) => {
                         let j = index[&(kind, name)];
                         if j == i {
-                            diags.push(diag(&r.file, pos, &r.id(), format!("`${{{e}}}` refers to the resource itself")));
+                            diags.push(diag(
+                                &r.file,
+                                pos,
+                                &r.id(),
+                                format!("`${{{e}}}` refers to the resource itself"),
+                            ));
                         } else {
                             ref_pos[i].entry(j).or_insert(pos);
                         }
@@ -380,7 +404,12 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
                 Ok(targets) => {
                     for j in targets {
                         if j == i {
-                            diags.push(diag(&r.file, pos, &r.id(), format!("`{DEPENDS_ON}` names the resource itself")));
+                            diags.push(diag(
+                                &r.file,
+                                pos,
+                                &r.id(),
+                                format!("`{DEPENDS_ON}` names the resource itself"),
+                            ));
                         } else {
                             ref_pos[i].entry(j).or_insert(pos);
                         }
@@ -393,18 +422,30 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
     }
 
     // Dependency order; a cycle is an error located at one of its references.
-    let order = match topo_order(&resources.iter().map(|(r, _)| r.deps.clone()).collect::<Vec<_>>()) {
+    let order = match topo_order(
+        &resources
+            .iter()
+            .map(|(r, _)| r.deps.clone())
+            .collect::<Vec<_>>(),
+    ) {
         Ok(o) => o,
         Err(cycle) => {
             let names: Vec<String> = cycle.iter().map(|&i| resources[i].0.id()).collect();
             let first = cycle[0];
             let (r, _) = &resources[first];
-            let pos = ref_pos[first].get(&cycle[1 % cycle.len()]).copied().unwrap_or(r.pos);
+            let pos = ref_pos[first]
+                .get(&cycle[1 % cycle.len()])
+                .copied()
+                .unwrap_or(r.pos);
             diags.push(diag(
                 &r.file,
                 pos,
                 &r.id(),
-                format!("reference cycle: {} -> {}; break it by removing one reference", names.join(" -> "), names[0]),
+                format!(
+                    "reference cycle: {} -> {}; break it by removing one reference",
+                    names.join(" -> "),
+                    names[0]
+                ),
             ));
             Vec::new()
         }
@@ -433,20 +474,34 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
         Some((s, _, _)) => (s, true),
         None => (Settings::default(), false),
     };
-    Ok(Manifests::new(dir.to_path_buf(), settings, settings_declared, resources))
+    Ok(Manifests::new(
+        dir.to_path_buf(),
+        settings,
+        settings_declared,
+        resources,
+    ))
 }
 
 /// Resolves `Kind/name, Kind/name` against the declared resources. The kind ends
 /// at the first `/`; the rest is the name, which may itself hold `/`.
 fn depends_on(value: &str, index: &HashMap<(String, String), usize>) -> Result<Vec<usize>, String> {
-    let items: Vec<&str> = value.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+    let items: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
     if items.is_empty() {
-        return Err(format!("`{DEPENDS_ON}` names no resource; write Kind/name, separated by commas"));
+        return Err(format!(
+            "`{DEPENDS_ON}` names no resource; write Kind/name, separated by commas"
+        ));
     }
     items
         .into_iter()
         .map(|item| {
-            let Some((kind, name)) = item.split_once('/').filter(|(k, n)| !k.is_empty() && !n.is_empty()) else {
+            let Some((kind, name)) = item
+                .split_once('/')
+                .filter(|(k, n)| !k.is_empty() && !n.is_empty())
+            else {
                 return Err(format!("`{DEPENDS_ON}`: `{item}` is not Kind/name"));
             };
             if KindId::parse(kind).is_none() {
@@ -482,7 +537,10 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
         return Err(err(
             node.pos,
             "document",
-            format!("expected a mapping with apiVersion, kind, metadata and spec, found {}", node.type_name()),
+            format!(
+                "expected a mapping with apiVersion, kind, metadata and spec, found {}",
+                node.type_name()
+            ),
         ));
     }
     let kind_text = node.get("kind").and_then(Node::as_str);
@@ -519,7 +577,9 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
                     file,
                     k.pos,
                     &subject,
-                    format!("unknown field `{key}`; a document has apiVersion, kind, metadata and spec"),
+                    format!(
+                        "unknown field `{key}`; a document has apiVersion, kind, metadata and spec"
+                    ),
                 ));
             }
         }
@@ -556,7 +616,12 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
     let mut annotation_pos = BTreeMap::new();
     let name = match node.get("metadata") {
         None => {
-            diags.push(diag(file, node.pos, &subject, "missing field `metadata` (with `name`)"));
+            diags.push(diag(
+                file,
+                node.pos,
+                &subject,
+                "missing field `metadata` (with `name`)",
+            ));
             None
         }
         Some(meta) => {
@@ -568,12 +633,19 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
                             file,
                             k.pos,
                             &subject,
-                            format!("unknown field `metadata.{key}`; metadata has name and annotations"),
+                            format!(
+                                "unknown field `metadata.{key}`; metadata has name and annotations"
+                            ),
                         ));
                     }
                 }
             } else {
-                diags.push(diag(file, meta.pos, &subject, "metadata must be a mapping with `name`"));
+                diags.push(diag(
+                    file,
+                    meta.pos,
+                    &subject,
+                    "metadata must be a mapping with `name`",
+                ));
             }
             if let Some(ann) = meta.get("annotations") {
                 read_annotations(ann, file, &subject, &mut annotations, &mut diags);
@@ -584,13 +656,25 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
                 }
             }
             match meta.get("name") {
-                Some(n) if n.as_str().is_some_and(|s| !s.is_empty()) => n.as_str().map(str::to_string),
+                Some(n) if n.as_str().is_some_and(|s| !s.is_empty()) => {
+                    n.as_str().map(str::to_string)
+                }
                 Some(n) => {
-                    diags.push(diag(file, n.pos, &subject, "metadata.name must be a non-empty string"));
+                    diags.push(diag(
+                        file,
+                        n.pos,
+                        &subject,
+                        "metadata.name must be a non-empty string",
+                    ));
                     None
                 }
                 None => {
-                    diags.push(diag(file, meta.pos, &subject, "missing field `metadata.name`"));
+                    diags.push(diag(
+                        file,
+                        meta.pos,
+                        &subject,
+                        "missing field `metadata.name`",
+                    ));
                     None
                 }
             }
@@ -599,7 +683,12 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
     let spec = match node.get("spec") {
         Some(s) if matches!(s.value, Value::Map(_)) => Some(s),
         Some(s) => {
-            diags.push(diag(file, s.pos, &subject, format!("spec must be a mapping, found {}", s.type_name())));
+            diags.push(diag(
+                file,
+                s.pos,
+                &subject,
+                format!("spec must be a mapping, found {}", s.type_name()),
+            ));
             None
         }
         None => {
@@ -618,15 +707,28 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
                     && (acct.len() != 12 || !acct.chars().all(|c| c.is_ascii_digit()))
                 {
                     let pos = spec.get("accountId").map_or(spec.pos, |n| n.pos);
-                    diags.push(diag(file, pos, &subject, "accountId must be 12 digits; quote it to keep leading zeros"));
+                    diags.push(diag(
+                        file,
+                        pos,
+                        &subject,
+                        "accountId must be 12 digits; quote it to keep leading zeros",
+                    ));
                 }
                 if let Some(n) = &s.notifications
-                    && !(n.topic_arn.starts_with("arn:") && n.topic_arn.split(':').nth(2) == Some("sns"))
+                    && !(n.topic_arn.starts_with("arn:")
+                        && n.topic_arn.split(':').nth(2) == Some("sns"))
                 {
-                    let pos = spec.get("notifications").and_then(|n| n.get("topicArn")).map_or(spec.pos, |n| n.pos);
+                    let pos = spec
+                        .get("notifications")
+                        .and_then(|n| n.get("topicArn"))
+                        .map_or(spec.pos, |n| n.pos);
                     diags.push(diag(file, pos, &subject, "notifications.topicArn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"));
                 }
-                if diags.is_empty() { Ok(DocKind::Settings(s, node.pos)) } else { Err(diags) }
+                if diags.is_empty() {
+                    Ok(DocKind::Settings(s, node.pos))
+                } else {
+                    Err(diags)
+                }
             }
             Err(e) => {
                 diags.push(diag(file, e.pos.unwrap_or(spec.pos), &subject, e.message));
@@ -664,9 +766,20 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
     }
 }
 
-fn read_annotations(ann: &Node, file: &str, subject: &str, out: &mut BTreeMap<String, String>, diags: &mut Vec<Diagnostic>) {
+fn read_annotations(
+    ann: &Node,
+    file: &str,
+    subject: &str,
+    out: &mut BTreeMap<String, String>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let Value::Map(entries) = &ann.value else {
-        diags.push(diag(file, ann.pos, subject, "metadata.annotations must be a mapping"));
+        diags.push(diag(
+            file,
+            ann.pos,
+            subject,
+            "metadata.annotations must be a mapping",
+        ));
         return;
     };
     for (k, v) in entries {
@@ -675,7 +788,12 @@ fn read_annotations(ann: &Node, file: &str, subject: &str, out: &mut BTreeMap<St
             (Value::Str(s), _) => s.clone(),
             (Value::Bool(_) | Value::Int(_), Some(raw)) => raw.clone(),
             _ => {
-                diags.push(diag(file, v.pos, subject, format!("annotation `{key}` must be a string")));
+                diags.push(diag(
+                    file,
+                    v.pos,
+                    subject,
+                    format!("annotation `{key}` must be a string"),
+                ));
                 continue;
             }
         };
@@ -686,15 +804,23 @@ fn read_annotations(ann: &Node, file: &str, subject: &str, out: &mut BTreeMap<St
                     file,
                     k.pos,
                     subject,
-                    format!("unknown annotation `{key}`; vigil knows {}", known.join(", ")),
+                    format!(
+                        "unknown annotation `{key}`; vigil knows {}",
+                        known.join(", ")
+                    ),
                 ));
             }
-            Some((_, allowed)) if !allowed.is_empty() && !allowed.contains(&value.as_str()) => diags.push(diag(
-                file,
-                v.pos,
-                subject,
-                format!("annotation `{key}` must be one of {}, not `{value}`", allowed.join(", ")),
-            )),
+            Some((_, allowed)) if !allowed.is_empty() && !allowed.contains(&value.as_str()) => {
+                diags.push(diag(
+                    file,
+                    v.pos,
+                    subject,
+                    format!(
+                        "annotation `{key}` must be one of {}, not `{value}`",
+                        allowed.join(", ")
+                    ),
+                ))
+            }
             Some(_) => {
                 out.insert(key, value);
             }
@@ -731,10 +857,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         // Follow symlinks: git-sync publishes the checkout through one.
         if path.is_dir() {
             walk(&path, out)?;
-        } else if path
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml")
-        {
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             out.push(path);
         }
     }
@@ -787,7 +910,11 @@ fn topo_order(deps: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
     let mut path = vec![*left.iter().next().expect("a cycle exists")];
     loop {
         let last = *path.last().expect("non-empty");
-        let next = deps[last].iter().copied().find(|d| left.contains(d)).expect("cycle continues");
+        let next = deps[last]
+            .iter()
+            .copied()
+            .find(|d| left.contains(d))
+            .expect("cycle continues");
         if let Some(start) = path.iter().position(|&p| p == next) {
             return Err(path[start..].to_vec());
         }

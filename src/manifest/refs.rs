@@ -41,9 +41,9 @@ pub fn split(s: &str) -> Result<Vec<Piece>, String> {
             text.push_str("${");
             rest = r;
         } else if let Some(r) = after.strip_prefix("${") {
-            let end = r
-                .find('}')
-                .ok_or_else(|| format!("unterminated reference in {s:?}; write $${{ for a literal ${{"))?;
+            let end = r.find('}').ok_or_else(|| {
+                format!("unterminated reference in {s:?}; write $${{ for a literal ${{")
+            })?;
             if !text.is_empty() {
                 out.push(Piece::Text(std::mem::take(&mut text)));
             }
@@ -88,7 +88,11 @@ pub fn parse_expr(
     };
     let best = names
         .iter()
-        .filter(|n| rest.len() > n.len() + 1 && rest.starts_with(n.as_str()) && rest.as_bytes()[n.len()] == b'.')
+        .filter(|n| {
+            rest.len() > n.len() + 1
+                && rest.starts_with(n.as_str())
+                && rest.as_bytes()[n.len()] == b'.'
+        })
         .max_by_key(|n| n.len());
     let Some(name) = best else {
         let hint = if names.iter().any(|n| n == rest) {
@@ -128,7 +132,10 @@ pub fn substitute(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
 }
 
 /// Applies [`substitute`] to every string in a JSON value.
-pub fn substitute_json(v: &serde_json::Value, lookup: &dyn Fn(&str) -> Option<String>) -> serde_json::Value {
+pub fn substitute_json(
+    v: &serde_json::Value,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> serde_json::Value {
     use serde_json::Value as J;
     match v {
         J::String(s) if s.contains('$') => J::String(substitute(s, lookup)),
@@ -179,7 +186,10 @@ mod tests {
             ]
         );
         assert!(split("${oops").is_err());
-        assert_eq!(split("cost $5").unwrap(), vec![Piece::Text("cost $5".into())]);
+        assert_eq!(
+            split("cost $5").unwrap(),
+            vec![Piece::Text("cost $5".into())]
+        );
     }
 
     #[test]
@@ -194,7 +204,9 @@ mod tests {
             }
         );
         let t = parse_expr("LogGroup//aws/ec2/httpd/access_log.arn", &declared(), &ok).unwrap();
-        assert!(matches!(t, Target::Resource { ref name, .. } if name == "/aws/ec2/httpd/access_log"));
+        assert!(
+            matches!(t, Target::Resource { ref name, .. } if name == "/aws/ec2/httpd/access_log")
+        );
     }
 
     #[test]
@@ -203,13 +215,18 @@ mod tests {
         assert!(e.contains("not declared"), "{e}");
         let e = parse_expr("Dashboard/x.arn", &declared(), &ok).unwrap_err();
         assert!(e.contains("no Dashboard is declared"), "{e}");
-        assert_eq!(parse_expr("aws:region", &declared(), &ok).unwrap(), Target::Region);
+        assert_eq!(
+            parse_expr("aws:region", &declared(), &ok).unwrap(),
+            Target::Region
+        );
         assert!(parse_expr("aws:partition", &declared(), &ok).is_err());
     }
 
     #[test]
     fn substitution_marks_unknowns() {
-        let s = substitute("arn:${aws:region}", &|e| (e == "aws:region").then(|| "us-east-1".into()));
+        let s = substitute("arn:${aws:region}", &|e| {
+            (e == "aws:region").then(|| "us-east-1".into())
+        });
         assert_eq!(s, "arn:us-east-1");
         let s = substitute("${Topic/x.arn}", &|_| None);
         assert_eq!(s, UNKNOWN);

@@ -19,7 +19,11 @@ fn errors(files: &[(&str, &str)]) -> Vec<String> {
     let prefix = format!("{}/", tmp.path().display());
     match load(tmp.path()) {
         Ok(_) => Vec::new(),
-        Err(e) => e.0.iter().map(|d| d.to_string().replace(&prefix, "")).collect(),
+        Err(e) => {
+            e.0.iter()
+                .map(|d| d.to_string().replace(&prefix, ""))
+                .collect()
+        }
     }
 }
 
@@ -56,7 +60,10 @@ spec:
 #[test]
 fn good_directory_loads_in_dependency_order() {
     let tmp = write_all(&[
-        ("a-alarms.yaml", &alarm("cpu", "  alarmActions: ['${Topic/alerts.arn}']\n")),
+        (
+            "a-alarms.yaml",
+            &alarm("cpu", "  alarmActions: ['${Topic/alerts.arn}']\n"),
+        ),
         ("z-topic.yaml", TOPIC),
         (".hidden/ignored.yaml", "not: a manifest"),
         (".skip.yaml", "also: ignored"),
@@ -78,7 +85,10 @@ fn multi_document_files_and_body_files() {
                 "{TOPIC}---\napiVersion: vigil/v1\nkind: Dashboard\nmetadata: {{name: main}}\nspec:\n  bodyFile: dashboards/main.json\n"
             ),
         ),
-        ("dashboards/main.json", r#"{"widgets": [{"type": "text", "width": 6, "properties": {"markdown": "${aws:region}"}}]}"#),
+        (
+            "dashboards/main.json",
+            r#"{"widgets": [{"type": "text", "width": 6, "properties": {"markdown": "${aws:region}"}}]}"#,
+        ),
     ]);
     let m = load(tmp.path()).unwrap();
     assert_eq!(m.resources.len(), 2);
@@ -89,7 +99,10 @@ fn multi_document_files_and_body_files() {
 #[test]
 fn a_yaml_body_file_is_not_read_as_a_manifest() {
     let tmp = write_all(&[
-        ("d.yaml", "apiVersion: vigil/v1\nkind: Dashboard\nmetadata: {name: main}\nspec:\n  bodyFile: body.yaml\n"),
+        (
+            "d.yaml",
+            "apiVersion: vigil/v1\nkind: Dashboard\nmetadata: {name: main}\nspec:\n  bodyFile: body.yaml\n",
+        ),
         ("body.yaml", "widgets:\n  - type: text\n    width: 6\n"),
     ]);
     let m = load(tmp.path()).unwrap();
@@ -287,14 +300,20 @@ fn bad_input_corpus() {
     for (what, files, expected) in cases {
         let files: Vec<(&str, &str)> = files.iter().map(|(f, c)| (*f, c.as_str())).collect();
         let got = first_error(&files);
-        assert!(got.starts_with(expected), "case `{what}`:\n  got:      {got}\n  expected: {expected}");
+        assert!(
+            got.starts_with(expected),
+            "case `{what}`:\n  got:      {got}\n  expected: {expected}"
+        );
     }
 }
 
 #[test]
 fn every_error_is_reported_not_just_the_first() {
     let errs = errors(&[
-        ("a.yaml", &alarm("one", "").replace("period: 300", "period: 7")),
+        (
+            "a.yaml",
+            &alarm("one", "").replace("period: 300", "period: 7"),
+        ),
         ("b.yaml", &alarm("two", "  bogus: 1\n")),
     ]);
     assert_eq!(errs.len(), 2, "{errs:?}");
@@ -331,36 +350,74 @@ spec:
 #[test]
 fn depends_on_orders_like_a_reference() {
     let tmp = write_all(&[
-        ("a-rules.yaml", &rule("encrypted-volumes", "ConfigurationRecorder/default")),
-        ("b-two.yaml", &rule("two", " ConfigRule/encrypted-volumes , ConfigurationRecorder/default")),
+        (
+            "a-rules.yaml",
+            &rule("encrypted-volumes", "ConfigurationRecorder/default"),
+        ),
+        (
+            "b-two.yaml",
+            &rule(
+                "two",
+                " ConfigRule/encrypted-volumes , ConfigurationRecorder/default",
+            ),
+        ),
         ("z-recorder.yaml", RECORDER),
     ]);
     let m = load(tmp.path()).unwrap();
     let ids: Vec<String> = m.resources.iter().map(Resource::id).collect();
-    assert_eq!(ids, vec!["ConfigurationRecorder/default", "ConfigRule/encrypted-volumes", "ConfigRule/two"]);
+    assert_eq!(
+        ids,
+        vec![
+            "ConfigurationRecorder/default",
+            "ConfigRule/encrypted-volumes",
+            "ConfigRule/two"
+        ]
+    );
     assert_eq!(m.resources[1].deps, vec![0]);
     let mut deps = m.resources[2].deps.clone();
     deps.sort();
     assert_eq!(deps, vec![0, 1]);
-    assert_eq!(m.resources[1].annotation(DEPENDS_ON), Some("ConfigurationRecorder/default"));
+    assert_eq!(
+        m.resources[1].annotation(DEPENDS_ON),
+        Some("ConfigurationRecorder/default")
+    );
 }
 
 #[test]
 fn depends_on_errors_point_at_the_annotation() {
     let cases = [
-        ("ConfigurationRecorder/nope", "`vigil/depends-on`: ConfigurationRecorder/nope is not declared in the directory"),
+        (
+            "ConfigurationRecorder/nope",
+            "`vigil/depends-on`: ConfigurationRecorder/nope is not declared in the directory",
+        ),
         ("default", "`vigil/depends-on`: `default` is not Kind/name"),
-        ("Recorder/default", "`vigil/depends-on`: unknown kind `Recorder` in `Recorder/default`"),
-        ("ConfigRule/r", "`vigil/depends-on` names the resource itself"),
-        ("' , '", "`vigil/depends-on` names no resource; write Kind/name, separated by commas"),
+        (
+            "Recorder/default",
+            "`vigil/depends-on`: unknown kind `Recorder` in `Recorder/default`",
+        ),
+        (
+            "ConfigRule/r",
+            "`vigil/depends-on` names the resource itself",
+        ),
+        (
+            "' , '",
+            "`vigil/depends-on` names no resource; write Kind/name, separated by commas",
+        ),
     ];
     for (value, message) in cases {
         let got = first_error(&[("a.yaml", &rule("r", value)), ("b.yaml", RECORDER)]);
-        assert_eq!(got, format!("a.yaml:6:23: ConfigRule/r: {message}"), "value {value:?}");
+        assert_eq!(
+            got,
+            format!("a.yaml:6:23: ConfigRule/r: {message}"),
+            "value {value:?}"
+        );
     }
     let cycle = first_error(&[
         ("a.yaml", &rule("a", "ConfigRule/b")),
         ("b.yaml", &rule("b", "ConfigRule/a")),
     ]);
-    assert!(cycle.contains("reference cycle: ConfigRule/a -> ConfigRule/b -> ConfigRule/a"), "{cycle}");
+    assert!(
+        cycle.contains("reference cycle: ConfigRule/a -> ConfigRule/b -> ConfigRule/a"),
+        "{cycle}"
+    );
 }

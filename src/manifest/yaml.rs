@@ -141,9 +141,16 @@ impl Node {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f)
-                .map(J::Number)
-                .ok_or_else(|| (self.pos, "NaN and infinity are not allowed here".to_string()))?,
+            Value::Float(f) => {
+                serde_json::Number::from_f64(*f)
+                    .map(J::Number)
+                    .ok_or_else(|| {
+                        (
+                            self.pos,
+                            "NaN and infinity are not allowed here".to_string(),
+                        )
+                    })?
+            }
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(
                 items
@@ -154,9 +161,9 @@ impl Node {
             Value::Map(entries) => {
                 let mut m = serde_json::Map::new();
                 for (k, v) in entries {
-                    let key = k.scalar_text().ok_or_else(|| {
-                        (k.pos, "mapping keys must be plain strings".to_string())
-                    })?;
+                    let key = k
+                        .scalar_text()
+                        .ok_or_else(|| (k.pos, "mapping keys must be plain strings".to_string()))?;
                     m.insert(key, v.to_json_with_tags(tag_fn)?);
                 }
                 J::Object(m)
@@ -164,8 +171,9 @@ impl Node {
         };
         match &self.tag {
             None => Ok(v),
-            Some(tag) => tag_fn(tag, v)
-                .ok_or_else(|| (self.pos, format!("unsupported YAML tag `!{tag}`"))),
+            Some(tag) => {
+                tag_fn(tag, v).ok_or_else(|| (self.pos, format!("unsupported YAML tag `!{tag}`")))
+            }
         }
     }
 
@@ -424,9 +432,7 @@ impl<'de> de::Deserializer<'de> for &'de Node {
             Value::Int(i) => visitor.visit_i64(*i),
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Str(s) => visitor.visit_borrowed_str(s),
-            Value::Seq(items) => visitor.visit_seq(SeqDe {
-                iter: items.iter(),
-            }),
+            Value::Seq(items) => visitor.visit_seq(SeqDe { iter: items.iter() }),
             Value::Map(entries) => visitor.visit_map(MapDe {
                 iter: entries.iter(),
                 value: None,
@@ -463,7 +469,9 @@ impl<'de> de::Deserializer<'de> for &'de Node {
     ) -> Result<V::Value, DeError> {
         match &self.value {
             Value::Str(s) => visitor.visit_enum(s.as_str().into_deserializer()),
-            Value::Map(entries) if entries.len() == 1 => visitor.visit_enum(EnumDe(&entries[0].0, &entries[0].1)),
+            Value::Map(entries) if entries.len() == 1 => {
+                visitor.visit_enum(EnumDe(&entries[0].0, &entries[0].1))
+            }
             _ => Err(DeError {
                 pos: Some(self.pos),
                 message: format!("expected a string, found {}", self.type_name()),
@@ -497,10 +505,7 @@ impl<'de> SeqAccess<'de> for SeqDe<'de> {
         seed: T,
     ) -> Result<Option<T::Value>, DeError> {
         match self.iter.next() {
-            Some(node) => seed
-                .deserialize(node)
-                .map(Some)
-                .map_err(|e| e.at(node.pos)),
+            Some(node) => seed.deserialize(node).map(Some).map_err(|e| e.at(node.pos)),
             None => Ok(None),
         }
     }
@@ -520,7 +525,9 @@ impl<'de> MapAccess<'de> for MapDe<'de> {
         match self.iter.next() {
             Some((k, v)) => {
                 self.value = Some(v);
-                seed.deserialize(KeyDe(k)).map(Some).map_err(|e| e.at(k.pos))
+                seed.deserialize(KeyDe(k))
+                    .map(Some)
+                    .map_err(|e| e.at(k.pos))
             }
             None => Ok(None),
         }
@@ -539,8 +546,13 @@ impl<'de> de::EnumAccess<'de> for EnumDe<'de> {
     type Error = DeError;
     type Variant = &'de Node;
 
-    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, &'de Node), DeError> {
-        let variant = seed.deserialize(KeyDe(self.0)).map_err(|e| e.at(self.0.pos))?;
+    fn variant_seed<S: DeserializeSeed<'de>>(
+        self,
+        seed: S,
+    ) -> Result<(S::Value, &'de Node), DeError> {
+        let variant = seed
+            .deserialize(KeyDe(self.0))
+            .map_err(|e| e.at(self.0.pos))?;
         Ok((variant, self.1))
     }
 }
@@ -563,7 +575,11 @@ impl<'de> de::VariantAccess<'de> for &'de Node {
         de::Deserializer::deserialize_seq(self, visitor)
     }
 
-    fn struct_variant<V: Visitor<'de>>(self, _fields: &'static [&'static str], visitor: V) -> Result<V::Value, DeError> {
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         de::Deserializer::deserialize_map(self, visitor)
     }
 }
@@ -600,9 +616,18 @@ mod tests {
     #[test]
     fn enum_variants_with_data_are_one_key_mappings() {
         use crate::state::Location;
-        let docs = parse_documents("a: {s3: {bucket: b, key: k}}\nb: {file: x.json}\nc: {s3: {bucket: b}}\n").unwrap();
+        let docs = parse_documents(
+            "a: {s3: {bucket: b, key: k}}\nb: {file: x.json}\nc: {s3: {bucket: b}}\n",
+        )
+        .unwrap();
         let a: Location = from_node(docs[0].get("a").unwrap()).unwrap();
-        assert_eq!(a, Location::S3 { bucket: "b".into(), key: "k".into() });
+        assert_eq!(
+            a,
+            Location::S3 {
+                bucket: "b".into(),
+                key: "k".into()
+            }
+        );
         let b: Location = from_node(docs[0].get("b").unwrap()).unwrap();
         assert_eq!(b, Location::File("x.json".into()));
         let err = from_node::<Location>(docs[0].get("c").unwrap()).unwrap_err();
@@ -653,6 +678,10 @@ mod tests {
         let docs = parse_documents("s: 80\nn: 1\nextra: 1\n").unwrap();
         let err = from_node::<S>(&docs[0]).unwrap_err();
         assert_eq!(err.pos, Some(Pos { line: 3, col: 1 }));
-        assert!(err.message.contains("unknown field `extra`"), "{}", err.message);
+        assert!(
+            err.message.contains("unknown field `extra`"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -1,6 +1,5 @@
 //! The foundation slice end to end: the real binary against moto.
 
-
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
 use serde_json::Value;
 
@@ -26,14 +25,28 @@ async fn dry_run_on_an_empty_account_plans_creates_and_writes_nothing() {
     let (run, report) = lab.reconcile_json(&["--dry-run", "--detailed-exitcode"]);
     run.expect_code(2);
     for id in LAB_RESOURCES {
-        assert!(has(&report, "create", id), "{id} missing from {:?}", changes(&report));
+        assert!(
+            has(&report, "create", id),
+            "{id} missing from {:?}",
+            changes(&report)
+        );
     }
     assert_eq!(writes(&report), 0);
     // The topic does not exist yet, so the alarms' actions are unknown until apply.
     let text = lab.vigil(&["reconcile", "{dir}", "--dry-run"]);
     text.expect_code(0);
-    assert!(text.stdout.contains("    alarmActions: [\"(known after apply)\"]\n"), "{}", text.stdout);
-    assert!(text.stdout.contains("Plan: 6 to create, 0 to update, 0 to delete, 0 unchanged."), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("    alarmActions: [\"(known after apply)\"]\n"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("Plan: 6 to create, 0 to update, 0 to delete, 0 unchanged."),
+        "{}",
+        text.stdout
+    );
 }
 
 #[tokio::test]
@@ -43,7 +56,10 @@ async fn apply_then_second_run_is_clean_with_zero_writes() {
     let (run, report) = lab.reconcile_json(&[]);
     run.expect_code(0);
     assert_eq!(report["summary"]["create"], 6, "{report:#}");
-    assert!(writes(&report) >= 7, "topic, subscription, 4 alarms, dashboard");
+    assert!(
+        writes(&report) >= 7,
+        "topic, subscription, 4 alarms, dashboard"
+    );
 
     let (run, report) = lab.reconcile_json(&["--dry-run", "--detailed-exitcode"]);
     run.expect_code(0);
@@ -54,7 +70,10 @@ async fn apply_then_second_run_is_clean_with_zero_writes() {
     // A real (non-dry) second reconcile also writes nothing and says so.
     let text = lab.vigil(&["reconcile", "{dir}"]);
     text.expect_code(0);
-    assert_eq!(text.stdout.trim(), "Apply complete: 0 created, 0 updated, 0 deleted, 6 unchanged.");
+    assert_eq!(
+        text.stdout.trim(),
+        "Apply complete: 0 created, 0 updated, 0 deleted, 6 unchanged."
+    );
 
     // The alarms point at the topic created in the same run.
     let cw = aws_sdk_cloudwatch::Client::new(&lab.sdk().await);
@@ -66,7 +85,10 @@ async fn apply_then_second_run_is_clean_with_zero_writes() {
         .unwrap();
     assert_eq!(
         cpu.alarm_actions(),
-        [format!("arn:aws:sns:us-east-1:{}:monitoring-lab-alerts", lab.account)]
+        [format!(
+            "arn:aws:sns:us-east-1:{}:monitoring-lab-alerts",
+            lab.account
+        )]
     );
 }
 
@@ -83,14 +105,22 @@ async fn out_of_band_changes_show_as_updates_and_are_put_back() {
         .alarm_description("Alert when CPU exceeds 80%")
         .namespace("AWS/EC2")
         .metric_name("CPUUtilization")
-        .dimensions(Dimension::builder().name("InstanceId").value("i-0123456789abcdef0").build())
+        .dimensions(
+            Dimension::builder()
+                .name("InstanceId")
+                .value("i-0123456789abcdef0")
+                .build(),
+        )
         .statistic(Statistic::Average)
         .period(300)
         .evaluation_periods(2)
         .threshold(95.0)
         .comparison_operator(ComparisonOperator::GreaterThanThreshold)
         .unit(aws_sdk_cloudwatch::types::StandardUnit::Percent)
-        .alarm_actions(format!("arn:aws:sns:us-east-1:{}:monitoring-lab-alerts", lab.account))
+        .alarm_actions(format!(
+            "arn:aws:sns:us-east-1:{}:monitoring-lab-alerts",
+            lab.account
+        ))
         .send()
         .await
         .unwrap();
@@ -119,8 +149,14 @@ async fn out_of_band_changes_show_as_updates_and_are_put_back() {
     assert_eq!(
         found,
         vec![
-            ("update".to_string(), "Dashboard/MonitoringLabDashboard".to_string()),
-            ("update".to_string(), "MetricAlarm/HighCPUUtilization".to_string()),
+            (
+                "update".to_string(),
+                "Dashboard/MonitoringLabDashboard".to_string()
+            ),
+            (
+                "update".to_string(),
+                "MetricAlarm/HighCPUUtilization".to_string()
+            ),
         ]
     );
     let alarm = report["changes"]
@@ -133,8 +169,16 @@ async fn out_of_band_changes_show_as_updates_and_are_put_back() {
     assert_eq!(alarm["fields"][0]["from"], 95.0);
     assert_eq!(alarm["fields"][0]["to"], 80.0);
     let text = lab.vigil(&["reconcile", "{dir}", "--dry-run"]);
-    assert!(text.stdout.contains("threshold: 95 -> 80"), "{}", text.stdout);
-    assert!(text.stdout.contains("-       \"width\": 24,"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("threshold: 95 -> 80"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("-       \"width\": 24,"),
+        "{}",
+        text.stdout
+    );
 
     let (run, report) = lab.reconcile_json(&[]);
     run.expect_code(0);
@@ -170,7 +214,14 @@ async fn a_bad_manifest_exits_1_with_a_located_error_and_no_calls() {
     assert!(run.stdout.is_empty());
     // Nothing reached AWS: the account is still empty.
     let cw = aws_sdk_cloudwatch::Client::new(&lab.sdk().await);
-    assert!(cw.describe_alarms().send().await.unwrap().metric_alarms().is_empty());
+    assert!(
+        cw.describe_alarms()
+            .send()
+            .await
+            .unwrap()
+            .metric_alarms()
+            .is_empty()
+    );
     let sns = aws_sdk_sns::Client::new(&lab.sdk().await);
     assert!(sns.list_topics().send().await.unwrap().topics().is_empty());
 }
@@ -185,10 +236,17 @@ async fn the_wrong_account_is_refused_before_any_other_call() {
     );
     let (run, report) = lab.reconcile_json(&[]);
     assert_eq!(run.code, 4, "{}", run.stderr);
-    assert!(run.stderr.contains("Settings.accountId is 999999999999"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Settings.accountId is 999999999999"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(report["error"]["class"], "refused");
     assert_eq!(report["apiCalls"]["total"], 1);
-    assert_eq!(report["apiCalls"]["byService"]["STS"]["GetCallerIdentity"], 1);
+    assert_eq!(
+        report["apiCalls"]["byService"]["STS"]["GetCallerIdentity"],
+        1
+    );
 }
 
 #[tokio::test]
@@ -197,14 +255,28 @@ async fn only_limits_changes_but_reads_references() {
     lab.copy_fixture("foundation");
     let (run, report) = lab.reconcile_json(&["--only", "Topic/monitoring-lab-alerts"]);
     run.expect_code(0);
-    assert_eq!(changes(&report), vec![("create".into(), "Topic/monitoring-lab-alerts".into())]);
+    assert_eq!(
+        changes(&report),
+        vec![("create".into(), "Topic/monitoring-lab-alerts".into())]
+    );
     let (run, report) = lab.reconcile_json(&["--dry-run", "--only", "MetricAlarm/HighErrorRate"]);
     run.expect_code(0);
-    assert_eq!(changes(&report), vec![("create".into(), "MetricAlarm/HighErrorRate".into())]);
+    assert_eq!(
+        changes(&report),
+        vec![("create".into(), "MetricAlarm/HighErrorRate".into())]
+    );
     // The topic exists now, so its ARN is known in the plan.
-    let arn = format!("arn:aws:sns:us-east-1:{}:monitoring-lab-alerts", lab.account);
+    let arn = format!(
+        "arn:aws:sns:us-east-1:{}:monitoring-lab-alerts",
+        lab.account
+    );
     let fields = report["changes"][0]["fields"].as_array().unwrap();
-    assert!(fields.iter().any(|f| f["to"] == Value::from(vec![arn.clone()])), "{fields:?}");
+    assert!(
+        fields
+            .iter()
+            .any(|f| f["to"] == Value::from(vec![arn.clone()])),
+        "{fields:?}"
+    );
     let run = lab.vigil(&["reconcile", "{dir}", "--only", "Topic/nope"]);
     run.expect_code(1);
     assert!(run.stderr.contains("--only Topic/nope"), "{}", run.stderr);
@@ -216,8 +288,15 @@ async fn markdown_plan_for_a_pull_request() {
     lab.copy_fixture("foundation");
     let run = lab.vigil(&["reconcile", "{dir}", "--dry-run", "--output", "markdown"]);
     run.expect_code(0);
-    assert!(run.stdout.starts_with("#### vigil plan: 6 to create"), "{}", run.stdout);
-    assert!(run.stdout.contains("| ➕ | `Topic/monitoring-lab-alerts` | create |"));
+    assert!(
+        run.stdout.starts_with("#### vigil plan: 6 to create"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("| ➕ | `Topic/monitoring-lab-alerts` | create |")
+    );
 }
 
 #[tokio::test]
@@ -239,5 +318,9 @@ async fn delete_removes_each_kind() {
     }
     let fresh = vigil::aws::Aws::from_sdk_config(&lab.sdk().await);
     let obs = vigil::reconcile::observe(&fresh, &m, &all).await;
-    assert!(obs.live.is_empty(), "{:?}", obs.live.keys().collect::<Vec<_>>());
+    assert!(
+        obs.live.is_empty(),
+        "{:?}",
+        obs.live.keys().collect::<Vec<_>>()
+    );
 }

@@ -33,8 +33,15 @@ pub fn moto_endpoint() -> &'static str {
             .output()
             .expect("run scripts/install-moto.sh");
         assert!(install.status.success(), "installing moto failed");
-        let server = String::from_utf8(install.stdout).unwrap().trim().to_string();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let server = String::from_utf8(install.stdout)
+            .unwrap()
+            .trim()
+            .to_string();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         // The watchdog stops moto when this test process exits, however it exits.
         let script = format!(
             "{server} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
@@ -54,7 +61,10 @@ pub fn moto_endpoint() -> &'static str {
             .expect("start moto");
         let deadline = Instant::now() + Duration::from_secs(60);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto did not start on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "moto did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         format!("http://127.0.0.1:{port}")
@@ -74,7 +84,10 @@ impl Lab {
     pub async fn new() -> Lab {
         let endpoint = moto_endpoint().to_string();
         let n = NEXT_ACCOUNT.fetch_add(1, Ordering::SeqCst);
-        let account = format!("{:012}", 100_000_000_000u64 + (std::process::id() as u64 % 100_000) * 1000 + n as u64);
+        let account = format!(
+            "{:012}",
+            100_000_000_000u64 + (std::process::id() as u64 % 100_000) * 1000 + n as u64
+        );
         let base = aws_config::defaults(BehaviorVersion::latest())
             .region(aws_config::Region::new(REGION))
             .endpoint_url(&endpoint)
@@ -116,7 +129,6 @@ impl Lab {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, content).unwrap();
     }
-
 
     /// Copies the repository's desired-state/ into this lab.
     pub fn copy_repo_desired_state(&self) {
@@ -175,8 +187,12 @@ impl Lab {
         let mut args = vec!["reconcile", "{dir}", "--output", "json"];
         args.extend_from_slice(extra);
         let run = self.vigil(&args);
-        let v = serde_json::from_str(&run.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", run.stdout, run.stderr));
+        let v = serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                run.stdout, run.stderr
+            )
+        });
         (run, v)
     }
 }
@@ -211,7 +227,9 @@ impl Run {
 
 /// The count of write calls in a JSON report's apiCalls.
 pub fn writes(report: &Value) -> u64 {
-    report["apiCalls"]["writes"].as_u64().expect("apiCalls.writes")
+    report["apiCalls"]["writes"]
+        .as_u64()
+        .expect("apiCalls.writes")
 }
 
 /// `(action, Kind/name)` for each change in a JSON report.
@@ -223,7 +241,11 @@ pub fn changes(report: &Value) -> Vec<(String, String)> {
         .map(|c| {
             (
                 c["action"].as_str().unwrap().to_string(),
-                format!("{}/{}", c["kind"].as_str().unwrap(), c["name"].as_str().unwrap()),
+                format!(
+                    "{}/{}",
+                    c["kind"].as_str().unwrap(),
+                    c["name"].as_str().unwrap()
+                ),
             )
         })
         .collect()

@@ -47,7 +47,9 @@ async fn alarm_names(lab: &Lab) -> Vec<String> {
 }
 
 fn calls(report: &Value, op: &str) -> u64 {
-    report["apiCalls"]["byService"]["CloudWatch"][op].as_u64().unwrap_or(0)
+    report["apiCalls"]["byService"]["CloudWatch"][op]
+        .as_u64()
+        .unwrap_or(0)
 }
 
 #[tokio::test]
@@ -57,11 +59,22 @@ async fn drift_is_reported_apart_from_pending_changes() {
     lab.reconcile_json(&[]).0.expect_code(0);
     let clean = lab.vigil(&["drift", "{dir}"]);
     clean.expect_code(0);
-    assert!(clean.stdout.contains("Drift: 0 drifted, 0 missing, 0 pending, 0 unmanaged."), "{}", clean.stdout);
+    assert!(
+        clean
+            .stdout
+            .contains("Drift: 0 drifted, 0 missing, 0 pending, 0 unmanaged."),
+        "{}",
+        clean.stdout
+    );
 
     // Someone raises a threshold in AWS; git changes another alarm.
     let cw = aws_sdk_cloudwatch::Client::new(&lab.sdk().await);
-    let live = cw.describe_alarms().alarm_names("HighCPUUtilization").send().await.unwrap();
+    let live = cw
+        .describe_alarms()
+        .alarm_names("HighCPUUtilization")
+        .send()
+        .await
+        .unwrap();
     let a = &live.metric_alarms()[0];
     cw.put_metric_alarm()
         .alarm_name("HighCPUUtilization")
@@ -80,7 +93,9 @@ async fn drift_is_reported_apart_from_pending_changes() {
         .await
         .unwrap();
     let path = lab.dir().join("alarms/lab-alarms.yaml");
-    let text = std::fs::read_to_string(&path).unwrap().replace("threshold: 3\n", "threshold: 5\n");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("threshold: 3\n", "threshold: 5\n");
     std::fs::write(&path, text).unwrap();
 
     let run = lab.vigil(&["drift", "{dir}", "--output", "json"]);
@@ -100,11 +115,18 @@ async fn drift_is_reported_apart_from_pending_changes() {
     assert_eq!(writes(&report), 0);
 
     // An owned resource deleted out of band is "missing".
-    cw.delete_dashboards().dashboard_names("MonitoringLabDashboard").send().await.unwrap();
+    cw.delete_dashboards()
+        .dashboard_names("MonitoringLabDashboard")
+        .send()
+        .await
+        .unwrap();
     let run = lab.vigil(&["drift", "{dir}", "--output", "json"]);
     run.expect_code(3);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(report["missing"][0]["name"], "MonitoringLabDashboard", "{report:#}");
+    assert_eq!(
+        report["missing"][0]["name"], "MonitoringLabDashboard",
+        "{report:#}"
+    );
 }
 
 #[tokio::test]
@@ -120,8 +142,17 @@ async fn warn_mode_reports_drift_without_correcting_it() {
     put_alarm(&lab, "fixed", 99.0).await;
     let (run, report) = lab.reconcile_json(&[]);
     run.expect_code(0);
-    assert_eq!(changes(&report), vec![("update".to_string(), "MetricAlarm/fixed".to_string())]);
-    assert!(report["notes"][0]["message"].as_str().unwrap().contains("vigil/drift is warn"), "{report:#}");
+    assert_eq!(
+        changes(&report),
+        vec![("update".to_string(), "MetricAlarm/fixed".to_string())]
+    );
+    assert!(
+        report["notes"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("vigil/drift is warn"),
+        "{report:#}"
+    );
     assert_eq!(calls(&report, "PutMetricAlarm"), 1);
 }
 
@@ -129,27 +160,46 @@ async fn warn_mode_reports_drift_without_correcting_it() {
 async fn prune_deletes_exactly_what_left_and_guards_refuse_with_no_writes() {
     let lab = Lab::new().await;
     lab.write("settings.yaml", SETTINGS);
-    let many: String = (0..12).map(|i| alarm(&format!("svc-{i:02}"), 10, "")).collect();
+    let many: String = (0..12)
+        .map(|i| alarm(&format!("svc-{i:02}"), 10, ""))
+        .collect();
     lab.write("alarms.yaml", &many);
     lab.reconcile_json(&[]).0.expect_code(0);
     // An unowned look-alike with the same prefix must never be touched.
     put_alarm(&lab, "svc-99-manual", 1.0).await;
 
     // One alarm leaves the directory: exactly that one is deleted.
-    let fewer: String = (0..11).map(|i| alarm(&format!("svc-{i:02}"), 10, "")).collect();
+    let fewer: String = (0..11)
+        .map(|i| alarm(&format!("svc-{i:02}"), 10, ""))
+        .collect();
     lab.write("alarms.yaml", &fewer);
     let (run, report) = lab.reconcile_json(&["--prune"]);
     run.expect_code(0);
-    assert_eq!(changes(&report), vec![("delete".to_string(), "MetricAlarm/svc-11".to_string())]);
+    assert_eq!(
+        changes(&report),
+        vec![("delete".to_string(), "MetricAlarm/svc-11".to_string())]
+    );
     assert_eq!(calls(&report, "DeleteAlarms"), 1);
-    assert!(alarm_names(&lab).await.contains(&"svc-99-manual".to_string()));
+    assert!(
+        alarm_names(&lab)
+            .await
+            .contains(&"svc-99-manual".to_string())
+    );
 
     // Eleven deletions with maxDeletions 10: refused, nothing written.
     lab.write("alarms.yaml", &alarm("other", 10, ""));
     let (run, report) = lab.reconcile_json(&["--prune"]);
     run.expect_code(4);
-    assert!(run.stderr.contains("more than Settings.maxDeletions (10)"), "{}", run.stderr);
-    assert!(run.stderr.contains("  - MetricAlarm/svc-10"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("more than Settings.maxDeletions (10)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("  - MetricAlarm/svc-10"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(writes(&report), 0, "{report:#}");
 
     // An empty directory (only Settings) with prune: refused.
@@ -157,7 +207,11 @@ async fn prune_deletes_exactly_what_left_and_guards_refuse_with_no_writes() {
     let (run, report) = lab.reconcile_json(&["--prune"]);
     run.expect_code(4);
     assert_eq!(writes(&report), 0);
-    assert!(run.stderr.contains("declares no resources"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("declares no resources"),
+        "{}",
+        run.stderr
+    );
 
     // Settings existed last time but are gone now: refused.
     lab.write("alarms.yaml", &alarm("svc-00", 10, ""));
@@ -165,8 +219,16 @@ async fn prune_deletes_exactly_what_left_and_guards_refuse_with_no_writes() {
     let (run, report) = lab.reconcile_json(&["--prune"]);
     run.expect_code(4);
     assert_eq!(writes(&report), 0);
-    assert!(run.stderr.contains("no Settings document"), "{}", run.stderr);
-    assert_eq!(alarm_names(&lab).await.len(), 12, "11 owned plus the look-alike");
+    assert!(
+        run.stderr.contains("no Settings document"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        alarm_names(&lab).await.len(),
+        12,
+        "11 owned plus the look-alike"
+    );
 }
 
 #[tokio::test]
@@ -174,29 +236,56 @@ async fn unowned_resources_are_refused_unless_adopted_and_foreign_ones_never() {
     let lab = Lab::new().await;
     lab.write("settings.yaml", SETTINGS);
     put_alarm(&lab, "legacy", 5.0).await;
-    lab.write("alarms.yaml", &(alarm("legacy", 7, "") + &alarm("fresh", 7, "")));
+    lab.write(
+        "alarms.yaml",
+        &(alarm("legacy", 7, "") + &alarm("fresh", 7, "")),
+    );
     let (run, report) = lab.reconcile_json(&[]);
     run.expect_code(4);
     assert!(
-        report["errors"][0]["message"].as_str().unwrap().contains("vigil/adopt: \\\"true\\\"")
-            || report["errors"][0]["message"].as_str().unwrap().contains("vigil/adopt: \"true\""),
+        report["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("vigil/adopt: \\\"true\\\"")
+            || report["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("vigil/adopt: \"true\""),
         "{report:#}"
     );
-    assert_eq!(changes(&report), vec![("create".to_string(), "MetricAlarm/fresh".to_string())]);
-    assert_eq!(calls(&report, "PutMetricAlarm"), 1, "the legacy alarm was not touched");
+    assert_eq!(
+        changes(&report),
+        vec![("create".to_string(), "MetricAlarm/fresh".to_string())]
+    );
+    assert_eq!(
+        calls(&report, "PutMetricAlarm"),
+        1,
+        "the legacy alarm was not touched"
+    );
 
     lab.write(
         "alarms.yaml",
-        &(alarm("legacy", 7, "  annotations:\n    vigil/adopt: \"true\"\n") + &alarm("fresh", 7, "")),
+        &(alarm("legacy", 7, "  annotations:\n    vigil/adopt: \"true\"\n")
+            + &alarm("fresh", 7, "")),
     );
     let (run, report) = lab.reconcile_json(&[]);
     run.expect_code(0);
-    assert_eq!(changes(&report), vec![("adopt".to_string(), "MetricAlarm/legacy".to_string())]);
+    assert_eq!(
+        changes(&report),
+        vec![("adopt".to_string(), "MetricAlarm/legacy".to_string())]
+    );
     let cw = aws_sdk_cloudwatch::Client::new(&lab.sdk().await);
     let arn = format!("arn:aws:cloudwatch:us-east-1:{}:alarm:legacy", lab.account);
-    let tags = cw.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    let tags = cw
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     assert!(
-        tags.tags().iter().any(|t| t.key() == Some("vigil:owner") && t.value() == Some("safety-test")),
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == Some("vigil:owner") && t.value() == Some("safety-test")),
         "{tags:?}"
     );
     let (run, report) = lab.reconcile_json(&["--dry-run", "--detailed-exitcode"]);
@@ -208,14 +297,28 @@ async fn unowned_resources_are_refused_unless_adopted_and_foreign_ones_never() {
     let theirs = format!("arn:aws:cloudwatch:us-east-1:{}:alarm:theirs", lab.account);
     cw.tag_resource()
         .resource_arn(&theirs)
-        .tags(aws_sdk_cloudwatch::types::Tag::builder().key("vigil:owner").value("other-team").build())
+        .tags(
+            aws_sdk_cloudwatch::types::Tag::builder()
+                .key("vigil:owner")
+                .value("other-team")
+                .build(),
+        )
         .send()
         .await
         .unwrap();
-    lab.write("theirs.yaml", &alarm("theirs", 2, "  annotations:\n    vigil/adopt: \"true\"\n"));
+    lab.write(
+        "theirs.yaml",
+        &alarm("theirs", 2, "  annotations:\n    vigil/adopt: \"true\"\n"),
+    );
     let (run, report) = lab.reconcile_json(&[]);
     run.expect_code(4);
-    assert!(report["errors"][0]["message"].as_str().unwrap().contains("other-team"), "{report:#}");
+    assert!(
+        report["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("other-team"),
+        "{report:#}"
+    );
     assert_eq!(calls(&report, "PutMetricAlarm"), 0);
 }
 
@@ -232,8 +335,18 @@ async fn import_round_trip_shows_zero_changes() {
     }
     let cpu = std::fs::read_to_string(out.join("metricalarm/HighCPUUtilization.yaml")).unwrap();
     assert!(cpu.contains("${Topic/monitoring-lab-alerts.arn}"), "{cpu}");
-    assert!(!cpu.contains("vigil/adopt"), "owned resources need no adoption:\n{cpu}");
-    let run = lab.vigil(&["reconcile", out.to_str().unwrap(), "--dry-run", "--detailed-exitcode", "--output", "json"]);
+    assert!(
+        !cpu.contains("vigil/adopt"),
+        "owned resources need no adoption:\n{cpu}"
+    );
+    let run = lab.vigil(&[
+        "reconcile",
+        out.to_str().unwrap(),
+        "--dry-run",
+        "--detailed-exitcode",
+        "--output",
+        "json",
+    ]);
     run.expect_code(0);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(changes(&report).is_empty(), "{report:#}");
@@ -245,8 +358,16 @@ async fn import_marks_resources_created_outside_vigil_for_adoption() {
     let lab = Lab::new().await;
     put_alarm(&lab, "made-by-script", 3.0).await;
     let out = lab.tmp.path().join("imported");
-    lab.vigil(&["import", "--out", out.to_str().unwrap(), "--kind", "MetricAlarm", "--prefix", "made-"])
-        .expect_code(0);
+    lab.vigil(&[
+        "import",
+        "--out",
+        out.to_str().unwrap(),
+        "--kind",
+        "MetricAlarm",
+        "--prefix",
+        "made-",
+    ])
+    .expect_code(0);
     let text = std::fs::read_to_string(out.join("metricalarm/made-by-script.yaml")).unwrap();
     assert!(text.contains("vigil/adopt: \"true\""), "{text}");
     let (run, report) = {
@@ -255,8 +376,19 @@ async fn import_marks_resources_created_outside_vigil_for_adoption() {
         (run, v)
     };
     run.expect_code(0);
-    assert_eq!(changes(&report), vec![("adopt".to_string(), "MetricAlarm/made-by-script".to_string())]);
-    let run = lab.vigil(&["reconcile", out.to_str().unwrap(), "--dry-run", "--detailed-exitcode"]);
+    assert_eq!(
+        changes(&report),
+        vec![(
+            "adopt".to_string(),
+            "MetricAlarm/made-by-script".to_string()
+        )]
+    );
+    let run = lab.vigil(&[
+        "reconcile",
+        out.to_str().unwrap(),
+        "--dry-run",
+        "--detailed-exitcode",
+    ]);
     run.expect_code(0);
 }
 
@@ -273,18 +405,43 @@ async fn destroy_leaves_only_retained_resources_and_repeats_as_a_no_op() {
     lab.reconcile_json(&[]).0.expect_code(0);
     let run = lab.vigil(&["destroy", "{dir}"]);
     run.expect_code(0);
-    assert!(run.stdout.contains("! Dashboard/MonitoringLabDashboard: retained"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("! Dashboard/MonitoringLabDashboard: retained"),
+        "{}",
+        run.stdout
+    );
     // Every alarm goes before the topic it notifies.
-    let topic = run.stdout.find("- Topic/monitoring-lab-alerts").expect("topic deleted");
-    for a in ["HighCPUUtilization", "HighMemoryUtilization", "HighResponseTime", "HighErrorRate"] {
-        let at = run.stdout.find(&format!("- MetricAlarm/{a}")).expect("alarm deleted");
+    let topic = run
+        .stdout
+        .find("- Topic/monitoring-lab-alerts")
+        .expect("topic deleted");
+    for a in [
+        "HighCPUUtilization",
+        "HighMemoryUtilization",
+        "HighResponseTime",
+        "HighErrorRate",
+    ] {
+        let at = run
+            .stdout
+            .find(&format!("- MetricAlarm/{a}"))
+            .expect("alarm deleted");
         assert!(at < topic, "{}", run.stdout);
     }
     assert!(alarm_names(&lab).await.is_empty());
     let sns = aws_sdk_sns::Client::new(&lab.sdk().await);
     assert!(sns.list_topics().send().await.unwrap().topics().is_empty());
     let cw = aws_sdk_cloudwatch::Client::new(&lab.sdk().await);
-    assert_eq!(cw.list_dashboards().send().await.unwrap().dashboard_entries().len(), 1, "the retained dashboard stays");
+    assert_eq!(
+        cw.list_dashboards()
+            .send()
+            .await
+            .unwrap()
+            .dashboard_entries()
+            .len(),
+        1,
+        "the retained dashboard stays"
+    );
     let again = lab.vigil(&["destroy", "{dir}"]);
     again.expect_code(0);
     assert!(!again.stdout.contains("- "), "{}", again.stdout);
@@ -318,7 +475,10 @@ async fn sigkill_between_apply_and_inventory_write_converges() {
 
     let (run, report) = lab.reconcile_json(&[]);
     run.expect_code(0);
-    assert_eq!(report["summary"]["refused"], 0, "the dashboard is known as ours: {report:#}");
+    assert_eq!(
+        report["summary"]["refused"], 0,
+        "the dashboard is known as ours: {report:#}"
+    );
     assert_eq!(report["summary"]["create"], 5, "{report:#}");
     let listed = cw.list_dashboards().send().await.unwrap();
     assert_eq!(listed.dashboard_entries().len(), 1, "no duplicate");

@@ -759,7 +759,6 @@ impl Kind for Stack {
     }
 }
 
-
 /// What a new stack will create, from the template itself (no AWS call).
 fn planned_resources(spec: &Spec) -> Vec<FieldDiff> {
     let t = spec.template_value();
