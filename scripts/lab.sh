@@ -47,3 +47,10 @@ if s["create"] or s["update"] or s["delete"]:
     sys.exit(f"expected no changes on the second plan, got {s}")
 print("\nThe second plan is clean: AWS matches desired-state/.", file=sys.stderr)
 PY
+
+# Lab steps 8 and 9: fire every alarm on purpose and put it back, then the daily report.
+echo; echo "==> vigil test-alarm --all $dir --hold 5s" >&2
+"$vigil" test-alarm --all "$dir" --hold 5s
+echo; echo "==> vigil report $dir --format html" >&2
+"$vigil" report "$dir" --format html --out "$work/report.html"
+echo "The HTML report is $work/report.html" >&2

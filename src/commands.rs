@@ -60,7 +60,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Schema { report } => Ok(crate::schema::command(report)),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
-            clap_complete::generate(shell, &mut Cli::command(), "vigil", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "vigil", &mut script);
+            emit(&String::from_utf8_lossy(&script));
             Ok(Exit::Ok)
         }
     }

@@ -173,7 +173,7 @@ pub fn command(report: bool) -> Exit {
     } else {
         manifest_schema()
     };
-    print!("{}", to_text(&schema));
+    crate::commands::emit(&to_text(&schema));
     Exit::Ok
 }
 

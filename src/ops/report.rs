@@ -1270,7 +1270,7 @@ pub async fn command(args: ReportArgs) -> anyhow::Result<Exit> {
                 .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
-        None => print!("{text}"),
+        None => crate::commands::emit(&text),
     }
     Ok(Exit::Ok)
 }

@@ -918,8 +918,8 @@ pub async fn command(args: TestAlarmArgs) -> anyhow::Result<Exit> {
         }
     };
     match args.output {
-        DriftOutput::Text => print!("{}", report.to_text()),
-        DriftOutput::Json => println!("{}", report.to_json()),
+        DriftOutput::Text => crate::commands::emit(&report.to_text()),
+        DriftOutput::Json => crate::commands::emit(&format!("{}\n", report.to_json())),
     }
     for w in report.warnings() {
         eprintln!("{w}");
