@@ -307,7 +307,7 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
                         ),
                     });
                 } else {
-                    settings = Some((s, doc.file.clone(), pos));
+                    settings = Some((*s, doc.file.clone(), pos));
                 }
             }
             Ok(DocKind::Resource(boxed)) => {
@@ -525,7 +525,7 @@ fn diag(file: &str, pos: Pos, subject: &str, message: impl Into<String>) -> Diag
 }
 
 enum DocKind {
-    Settings(Settings, Pos),
+    Settings(Box<Settings>, Pos),
     Resource(Box<(Resource, Node)>),
 }
 
@@ -703,6 +703,7 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
     let Some(kind) = kind else {
         return match yaml::from_node::<Settings>(spec) {
             Ok(s) => {
+                let s = Box::new(s);
                 if let Some(acct) = &s.account_id
                     && (acct.len() != 12 || !acct.chars().all(|c| c.is_ascii_digit()))
                 {

@@ -135,6 +135,21 @@ impl Lab {
         copy_dir(&repo().join("desired-state"), &self.dir());
     }
 
+    /// Copies only the named files and directories of the repository's desired-state/.
+    pub fn copy_repo_parts(&self, parts: &[&str]) {
+        let src = repo().join("desired-state");
+        for part in parts {
+            let from = src.join(part);
+            let to = self.dir().join(part);
+            if from.is_dir() {
+                copy_dir(&from, &to);
+            } else {
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::copy(&from, &to).unwrap();
+            }
+        }
+    }
+
     /// Copies `tests/fixtures/NAME/` into this lab's desired-state.
     pub fn copy_fixture(&self, name: &str) {
         copy_dir(&repo().join("tests/fixtures").join(name), &self.dir());
