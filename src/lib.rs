@@ -7,6 +7,7 @@ pub mod controller;
 pub mod destroy;
 pub mod diff;
 pub mod drift;
+pub mod duration;
 pub mod exit;
 pub mod git;
 pub mod import;

@@ -249,41 +249,7 @@ pub async fn drive<C: Cycle>(
     }
 }
 
-/// Parses `5m`, `30s`, `100ms`, `1h`, `1m30s`, or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err("empty duration; write e.g. 5m, 30s or 100ms".into());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(rest.len());
-        let (num, tail) = rest.split_at(digits);
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("`{s}`: expected a number before `{unit}`"))?;
-        let secs = match unit {
-            "ms" => n / 1000.0,
-            "s" => n,
-            "m" => n * 60.0,
-            "h" => n * 3600.0,
-            _ => return Err(format!("`{s}`: unknown unit `{unit}`; use ms, s, m or h")),
-        };
-        total += Duration::from_secs_f64(secs);
-        rest = tail;
-    }
-    Ok(total)
-}
+pub use crate::duration::parse as parse_duration;
 
 #[cfg(test)]
 mod tests {

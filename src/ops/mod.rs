@@ -17,47 +17,7 @@ use crate::aws::{Aws, AwsError, AwsResultExt};
 use crate::kinds::KindId;
 use crate::manifest::Manifests;
 
-/// Parses `90s`, `5m`, `24h`, `7d`, `1w` or combinations such as `1h30m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let text = s.trim();
-    if text.is_empty() {
-        return Err("empty duration; write for example 60s, 5m, 24h or 7d".into());
-    }
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 604_800,
-            _ => {
-                return Err(format!(
-                    "`{s}`: unknown unit `{c}`; use s, m, h, d or w (for example 24h)"
-                ));
-            }
-        };
-        let n: u64 = digits
-            .parse()
-            .map_err(|_| format!("`{s}`: a unit needs a number before it (for example 24h)"))?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| format!("`{s}` is too long"))?;
-        digits.clear();
-    }
-    if !digits.is_empty() {
-        return Err(format!(
-            "`{s}`: give a unit, for example {digits}s or {digits}m"
-        ));
-    }
-    Ok(Duration::from_secs(total))
-}
+pub use crate::duration::parse as parse_duration;
 
 /// `90s`, `5m`, `24h`, `1h30m`: the shortest exact spelling, for messages.
 pub fn format_duration(d: Duration) -> String {
@@ -295,14 +255,6 @@ mod tests {
 
     #[test]
     fn durations_parse_and_print() {
-        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
-        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
-        assert!(parse_duration("60").unwrap_err().contains("give a unit"));
-        assert!(parse_duration("5x").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("h").is_err());
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
         assert_eq!(format_duration(Duration::from_secs(86_400)), "24h");
         assert_eq!(format_duration(Duration::from_secs(7 * 86_400)), "7d");
