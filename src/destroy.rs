@@ -19,7 +19,7 @@ pub async fn run(
     dry_run: bool,
 ) -> Result<Report, StartError> {
     let mut inv = store.load(aws).await?;
-    let loaded = inv.clone();
+    let loaded = inv.fingerprint();
     let all: BTreeSet<usize> = (0..m.resources.len()).collect();
     let declared: BTreeSet<String> = m.resources.iter().map(|r| r.id()).collect();
     let extra: BTreeSet<(KindId, String)> = inv
@@ -148,7 +148,7 @@ pub async fn run(
         }
         report.changes.push(change);
     }
-    if !dry_run && inv != loaded {
+    if !dry_run && inv.fingerprint() != loaded {
         store.save(aws, &inv).await?;
     }
     report.api_calls = aws.calls.snapshot();

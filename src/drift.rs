@@ -227,13 +227,14 @@ pub async fn run(
                 )),
                 Ownership::Owned => match entry {
                     Some(e) => {
-                        let drift = r.kind.diff(&e.applied, &l.state);
+                        let applied = e.applied.value();
+                        let drift = r.kind.diff(&applied, &l.state);
                         if !drift.is_empty() {
                             report
                                 .drifted
                                 .push(item(kind, name, None, as_drift(drift), None));
                         }
-                        let pending = r.kind.diff(&desired, &e.applied);
+                        let pending = r.kind.diff(&desired, &applied);
                         if !pending.is_empty() {
                             report
                                 .pending

@@ -268,7 +268,7 @@ pub async fn run(
     let (selected, needed) = selection(m, &opts.only)?;
     let prune = (opts.prune || m.settings.prune) && opts.only.is_empty();
     let mut inv = store.load(aws).await?;
-    let loaded = inv.clone();
+    let loaded = inv.fingerprint();
 
     if prune && m.resources.is_empty() {
         return Err(StartError::Refused(
@@ -672,7 +672,7 @@ pub async fn run(
         }
         inv.owner = m.settings.owner.clone();
         inv.settings_declared = m.settings_declared;
-        if inv != loaded {
+        if inv.fingerprint() != loaded {
             store.save(aws, &inv).await?;
         }
     }
@@ -711,7 +711,7 @@ fn record(
             name: r.name.clone(),
             state: EntryState::Applied,
             digest: state::digest(desired),
-            applied: desired.clone(),
+            applied: state::AppliedJson::new(desired),
             revision: revision.map(str::to_string),
             deletion_policy: deletion_policy(r).to_string(),
             deps,
@@ -743,7 +743,7 @@ fn mark_intents(
                 name: r.name.clone(),
                 state: EntryState::Creating,
                 digest: String::new(),
-                applied: Value::Null,
+                applied: state::AppliedJson::default(),
                 revision: None,
                 deletion_policy: deletion_policy(r).to_string(),
                 deps: r.deps.iter().map(|&d| m.resources[d].id()).collect(),

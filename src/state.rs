@@ -48,7 +48,7 @@ pub struct Entry {
     pub digest: String,
     /// The canonical spec last applied, for field-level drift reports.
     #[serde(default)]
-    pub applied: Value,
+    pub applied: AppliedJson,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
     /// `retain` or `delete`, as declared when last applied: the manifest is gone by prune time.
@@ -59,6 +59,34 @@ pub struct Entry {
     pub deps: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_at: Option<String>,
+}
+
+/// A JSON document kept as compact text: thousands of entries cost their text
+/// size, not a tree each. It is written to the inventory as a JSON value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppliedJson(String);
+
+impl AppliedJson {
+    pub fn new(v: &Value) -> Self {
+        AppliedJson(v.to_string())
+    }
+
+    /// The document; null when empty or unreadable.
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+impl Serialize for AppliedJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for AppliedJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Value::deserialize(d).map(|v| AppliedJson::new(&v))
+    }
 }
 
 fn delete_policy() -> String {
@@ -113,6 +141,19 @@ pub fn digest(v: &Value) -> String {
 impl Inventory {
     pub fn get(&self, kind: &str, name: &str) -> Option<&Entry> {
         self.resources.get(&key(kind, name))
+    }
+
+    /// A digest of the whole inventory: cheaper to keep than a copy, to tell whether a run changed it.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(format!(
+            "{}|{}|{}",
+            self.version, self.owner, self.settings_declared
+        ));
+        for (k, e) in &self.resources {
+            h.update(format!("{k}|{e:?}"));
+        }
+        hex::encode(h.finalize())
     }
 
     pub fn owns(&self, kind: &str, name: &str) -> bool {
@@ -278,7 +319,7 @@ mod tests {
                 name: "t".into(),
                 state: EntryState::Applied,
                 digest: "d".into(),
-                applied: json!({}),
+                applied: AppliedJson::new(&json!({"a": 1})),
                 revision: None,
                 deletion_policy: "delete".into(),
                 deps: vec![],

@@ -234,10 +234,13 @@ impl Builder {
             Event::Scalar(text, style, anchor, tag) => {
                 let tag = local_tag(tag.as_deref());
                 let value = resolve_scalar(&text, style, tag.as_deref());
+                // A string keeps its text once; other scalars keep their source
+                // text too, so a string field can accept `80` as "80".
+                let raw = (!matches!(value, Value::Str(_))).then(|| text.to_string());
                 let node = Node {
                     pos,
                     tag: tag.filter(|t| !t.starts_with('!')),
-                    raw: Some(text.to_string()),
+                    raw,
                     value,
                 };
                 self.push(node, anchor)
