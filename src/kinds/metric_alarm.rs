@@ -123,7 +123,7 @@ pub async fn all_alarms(aws: &Aws) -> Result<Arc<AlarmPages>, AwsError> {
             let mut pages = AlarmPages::default();
             let mut token: Option<String> = None;
             loop {
-                let out = aws
+                let mut out = aws
                     .clients
                     .cloudwatch
                     .describe_alarms()
@@ -134,19 +134,24 @@ pub async fn all_alarms(aws: &Aws) -> Result<Arc<AlarmPages>, AwsError> {
                     .send()
                     .await
                     .aws(SERVICE, "DescribeAlarms")?;
-                for a in out.metric_alarms() {
-                    if let Some(n) = a.alarm_name() {
-                        pages.metric.insert(n.to_string(), a.clone());
+                let next = out
+                    .next_token()
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string);
+                // Moved out of the page, not cloned: thousands of alarms stay one copy.
+                for a in out.metric_alarms.take().unwrap_or_default() {
+                    if let Some(n) = a.alarm_name().map(str::to_string) {
+                        pages.metric.insert(n, a);
                     }
                 }
-                for a in out.composite_alarms() {
-                    if let Some(n) = a.alarm_name() {
-                        pages.composite.insert(n.to_string(), a.clone());
+                for a in out.composite_alarms.take().unwrap_or_default() {
+                    if let Some(n) = a.alarm_name().map(str::to_string) {
+                        pages.composite.insert(n, a);
                     }
                 }
-                match out.next_token() {
-                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => break,
+                match next {
+                    Some(t) => token = Some(t),
+                    None => break,
                 }
             }
             Ok(Arc::new(pages))
