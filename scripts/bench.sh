@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-2000}"
 source scripts/moto.sh
-vigil="${VIGIL_BIN:-target/debug/vigil}"
+vigil="${VIGIL_BIN:-${CARGO_TARGET_DIR:-target}/debug/vigil}"
 [ -n "${VIGIL_BIN:-}" ] || cargo build --quiet --bin vigil
 work="$(mktemp -d)"
 dir="$work/desired-state"

@@ -8,7 +8,7 @@ source scripts/moto.sh
 
 echo "==> building vigil" >&2
 cargo build --quiet --bin vigil
-vigil=target/debug/vigil
+vigil="${CARGO_TARGET_DIR:-target}/debug/vigil"
 work="$(mktemp -d)"
 
 # Kinds the emulator does not implement fail with class "unsupported"; anything
