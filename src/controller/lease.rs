@@ -191,8 +191,19 @@ struct Seen {
 /// What to do about the S3 object as read.
 #[derive(Debug, PartialEq)]
 enum Move {
-    Create { token: u64 },
-    Take { etag: String, token: u64 },
+    Create {
+        token: u64,
+    },
+    Take {
+        etag: String,
+        token: u64,
+    },
+    /// Our own write landed though we never saw the answer (a timeout): renew it
+    /// with the same token, since nobody else has held it in between.
+    Reclaim {
+        etag: String,
+        token: u64,
+    },
     Follow,
 }
 
@@ -200,6 +211,7 @@ enum Move {
 /// once it has not changed for its duration on this process's clock.
 fn decide(
     current: Option<(&Doc, &str)>,
+    me: &str,
     seen: &mut Option<Seen>,
     last_token: u64,
     now: Instant,
@@ -209,6 +221,12 @@ fn decide(
             token: last_token + 1,
         };
     };
+    if doc.holder == me {
+        return Move::Reclaim {
+            etag: etag.to_string(),
+            token: doc.token,
+        };
+    }
     if doc.holder.is_empty() {
         return Move::Take {
             etag: etag.to_string(),
@@ -384,6 +402,7 @@ impl Lease {
         }
         let mv = decide(
             current.as_ref().map(|(d, e)| (d, e.as_str())),
+            &self.id,
             &mut self.seen,
             self.last_token,
             Instant::now(),
@@ -398,8 +417,13 @@ impl Lease {
             }
             Move::Create { token } => (token, Cond::Absent),
             Move::Take { etag, token } => (token, Cond::Match(etag)),
+            Move::Reclaim { etag, token } => {
+                tracing::info!(token, "the last renewal had landed unconfirmed; renewing");
+                (token, Cond::Match(etag))
+            }
         };
-        let doc = self.doc(token, 0);
+        let renewals = current.map_or(0, |(d, _)| d.renewals + 1);
+        let doc = self.doc(token, renewals);
         match self.put(&doc, cond).await? {
             Some(etag) => {
                 tracing::info!(token, "acquired the lease");
@@ -408,7 +432,7 @@ impl Lease {
                 self.held = Some(Held {
                     token,
                     etag,
-                    renewals: 0,
+                    renewals,
                 });
                 Ok(Role::Leader { token })
             }
@@ -648,15 +672,21 @@ mod tests {
     async fn a_free_or_released_lease_is_taken_with_the_next_token() {
         let mut seen = None;
         assert_eq!(
-            decide(None, &mut seen, 0, Instant::now()),
+            decide(None, "me", &mut seen, 0, Instant::now()),
             Move::Create { token: 1 }
         );
         assert_eq!(
-            decide(None, &mut seen, 7, Instant::now()),
+            decide(None, "me", &mut seen, 7, Instant::now()),
             Move::Create { token: 8 }
         );
         assert_eq!(
-            decide(Some((&doc("", 4), "e1")), &mut seen, 4, Instant::now()),
+            decide(
+                Some((&doc("", 4), "e1")),
+                "me",
+                &mut seen,
+                4,
+                Instant::now()
+            ),
             Move::Take {
                 etag: "e1".into(),
                 token: 5
@@ -669,33 +699,54 @@ mod tests {
         let mut seen = None;
         let d = doc("other", 3);
         assert_eq!(
-            decide(Some((&d, "e1")), &mut seen, 3, Instant::now()),
+            decide(Some((&d, "e1")), "me", &mut seen, 3, Instant::now()),
             Move::Follow
         );
         tokio::time::advance(Duration::from_secs(20)).await;
         assert_eq!(
-            decide(Some((&d, "e1")), &mut seen, 3, Instant::now()),
+            decide(Some((&d, "e1")), "me", &mut seen, 3, Instant::now()),
             Move::Follow
         );
         // The holder renews: a new ETag starts the clock over.
         assert_eq!(
-            decide(Some((&d, "e2")), &mut seen, 3, Instant::now()),
+            decide(Some((&d, "e2")), "me", &mut seen, 3, Instant::now()),
             Move::Follow
         );
         tokio::time::advance(Duration::from_secs(29)).await;
         assert_eq!(
-            decide(Some((&d, "e2")), &mut seen, 3, Instant::now()),
+            decide(Some((&d, "e2")), "me", &mut seen, 3, Instant::now()),
             Move::Follow
         );
         // The holder died: unchanged for the whole duration.
         tokio::time::advance(Duration::from_secs(1)).await;
         assert_eq!(
-            decide(Some((&d, "e2")), &mut seen, 3, Instant::now()),
+            decide(Some((&d, "e2")), "me", &mut seen, 3, Instant::now()),
             Move::Take {
                 etag: "e2".into(),
                 token: 4
             }
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn our_own_unconfirmed_write_is_renewed_not_waited_out() {
+        // A renewal timed out on our side but landed: the object names us, with a
+        // new ETag. Waiting for it to run out would hand it to another replica.
+        let mut seen = None;
+        assert_eq!(
+            decide(
+                Some((&doc("me", 6), "e9")),
+                "me",
+                &mut seen,
+                6,
+                Instant::now()
+            ),
+            Move::Reclaim {
+                etag: "e9".into(),
+                token: 6
+            }
+        );
+        assert_eq!(seen, None, "no clock started on our own lease");
     }
 
     #[tokio::test(start_paused = true)]
