@@ -107,7 +107,7 @@ async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
                 .into_iter()
                 .map(|(path, msg)| manifest::Diagnostic {
                     file: r.file.clone(),
-                    pos: r.spec_node.locate(&path).pos,
+                    pos: r.locate(&path),
                     subject: r.id(),
                     message: msg,
                 })

@@ -143,8 +143,8 @@ pub struct Resource {
     pub spec: serde_json::Value,
     pub file: String,
     pub pos: Pos,
-    /// The spec with positions, to locate findings made after loading.
-    pub spec_node: Node,
+    /// Which document of `file` declares it, to locate findings made after loading.
+    pub doc_index: usize,
     /// Indices into [`Manifests::resources`] of the resources this one references.
     pub deps: Vec<usize>,
 }
@@ -156,6 +156,20 @@ impl Resource {
 
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.annotations.get(key).map(String::as_str)
+    }
+
+    /// Where `path` (inside `spec`) is written. Positions are needed only for the
+    /// rare finding made after loading, so the file is parsed again rather than
+    /// every syntax tree kept; the resource's own position if that fails.
+    pub fn locate(&self, path: &[yaml::Seg]) -> Pos {
+        std::fs::read_to_string(&self.file)
+            .ok()
+            .and_then(|text| yaml::parse_documents(&text).ok())
+            .and_then(|mut docs| {
+                (self.doc_index < docs.len()).then(|| docs.swap_remove(self.doc_index))
+            })
+            .and_then(|doc| doc.get("spec").map(|spec| spec.locate(path).pos))
+            .unwrap_or(self.pos)
     }
 }
 
@@ -200,8 +214,12 @@ impl Manifests {
 struct Doc {
     file: String,
     base: PathBuf,
+    /// Which document of the file, counting from 0.
+    index: usize,
     node: Node,
 }
+
+type Checked = Result<DocKind, Vec<Diagnostic>>;
 
 /// Loads and validates every manifest under `dir`.
 pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
@@ -226,8 +244,11 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
     }
     files.sort();
 
-    // Parse everything first: data files (bodyFile, templateFile) are known only then.
-    let mut parsed: Vec<(PathBuf, Result<Vec<Node>, yaml::SyntaxError>)> = Vec::new();
+    // Each document is checked as soon as it is parsed, so only one syntax tree
+    // is alive at a time. Files named by a bodyFile or templateFile are data, not
+    // manifests, but that is known only at the end: results wait per file.
+    let mut per_file: Vec<(PathBuf, Vec<Checked>)> = Vec::new();
+    let mut data_files: BTreeSet<PathBuf> = BTreeSet::new();
     for path in &files {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
@@ -241,65 +262,56 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
                 continue;
             }
         };
-        parsed.push((path.clone(), yaml::parse_documents(&text)));
-    }
-    let data_files: BTreeSet<PathBuf> = parsed
-        .iter()
-        .filter_map(|(p, r)| r.as_ref().ok().map(|docs| (p, docs)))
-        .flat_map(|(p, docs)| {
-            let base = p.parent().unwrap_or(Path::new(".")).to_path_buf();
-            docs.iter()
-                .filter(|d| d.get("apiVersion").and_then(Node::as_str) == Some(API_VERSION))
-                .filter_map(|d| d.get("spec"))
-                .flat_map(|s| {
-                    ["bodyFile", "templateFile"]
-                        .map(|f| s.get(f).and_then(Node::as_str).map(str::to_string))
-                })
-                .flatten()
-                .map(move |f| normalize_path(&base.join(f)))
-                .collect::<Vec<_>>()
-        })
-        .collect();
-
-    let mut docs = Vec::new();
-    for (path, result) in parsed {
-        if data_files.contains(&normalize_path(&path)) {
-            continue;
-        }
         let file = path.display().to_string();
-        match result {
-            Ok(nodes) => {
-                let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-                for node in nodes {
-                    if node.value == Value::Null {
-                        continue;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let mut checked = Vec::new();
+        let parsed = yaml::parse_each(&text, |index, node| {
+            if node.get("apiVersion").and_then(Node::as_str) == Some(API_VERSION)
+                && let Some(spec) = node.get("spec")
+            {
+                for field in ["bodyFile", "templateFile"] {
+                    if let Some(f) = spec.get(field).and_then(Node::as_str) {
+                        data_files.insert(normalize_path(&base.join(f)));
                     }
-                    docs.push(Doc {
-                        file: file.clone(),
-                        base: base.clone(),
-                        node,
-                    });
                 }
             }
-            Err(e) => diags.push(Diagnostic {
+            if node.value != Value::Null {
+                checked.push(read_document(Doc {
+                    file: file.clone(),
+                    base: base.clone(),
+                    index,
+                    node,
+                }));
+            }
+        });
+        if let Err(e) = parsed {
+            // Nothing from a file that does not parse, as if it were read whole.
+            checked = vec![Err(vec![Diagnostic {
                 file,
                 pos: e.pos,
                 subject: "YAML".into(),
                 message: format!("syntax error: {}", e.message),
-            }),
+            }])];
         }
+        per_file.push((path.clone(), checked));
     }
 
     let mut settings: Option<(Settings, String, Pos)> = None;
-    let mut resources: Vec<(Resource, Node)> = Vec::new();
+    let mut resources: Vec<Resource> = Vec::new();
+    // Per resource: its strings that contain `$`, where they are written.
+    let mut strings: Vec<Vec<(Pos, String)>> = Vec::new();
     let mut seen: HashMap<(KindId, String), (String, Pos)> = HashMap::new();
-    for doc in docs {
-        match read_document(&doc) {
+    let checked = per_file
+        .into_iter()
+        .filter(|(path, _)| !data_files.contains(&normalize_path(path)))
+        .flat_map(|(_, checked)| checked);
+    for result in checked {
+        match result {
             Err(mut d) => diags.append(&mut d),
-            Ok(DocKind::Settings(s, pos)) => {
+            Ok(DocKind::Settings(s, pos, file_now)) => {
                 if let Some((_, file, first)) = &settings {
                     diags.push(Diagnostic {
-                        file: doc.file.clone(),
+                        file: file_now,
                         pos,
                         subject: "Settings".into(),
                         message: format!(
@@ -307,11 +319,11 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
                         ),
                     });
                 } else {
-                    settings = Some((*s, doc.file.clone(), pos));
+                    settings = Some((*s, file_now, pos));
                 }
             }
-            Ok(DocKind::Resource(boxed)) => {
-                let (r, spec_node) = *boxed;
+            Ok(DocKind::Resource(boxed, found)) => {
+                let r = *boxed;
                 let key = (r.kind, r.name.clone());
                 if let Some((file, pos)) = seen.get(&key) {
                     diags.push(Diagnostic {
@@ -326,14 +338,15 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
                     continue;
                 }
                 seen.insert(key, (r.file.clone(), r.pos));
-                resources.push((r, spec_node));
+                resources.push(r);
+                strings.push(found);
             }
         }
     }
 
     // References: every `${...}` must name a declared resource and a valid attribute.
     let mut declared: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (r, _) in &resources {
+    for r in &resources {
         declared
             .entry(r.kind.name().to_string())
             .or_default()
@@ -353,22 +366,10 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
     let index: HashMap<(String, String), usize> = resources
         .iter()
         .enumerate()
-        .map(|(i, (r, _))| ((r.kind.name().to_string(), r.name.clone()), i))
+        .map(|(i, r)| ((r.kind.name().to_string(), r.name.clone()), i))
         .collect();
     let mut ref_pos: Vec<BTreeMap<usize, Pos>> = vec![BTreeMap::new(); resources.len()];
-    for (i, (r, node)) in resources.iter_mut().enumerate() {
-        let mut found = Vec::new();
-        collect_strings(node, &mut found);
-        // Strings that came from inlined files point at the file field.
-        for field in ["bodyFile", "templateFile"] {
-            if let (Some(n), Some(inlined)) =
-                (node.get(field), r.spec.get(field.trim_end_matches("File")))
-            {
-                let mut strings = Vec::new();
-                json_strings(inlined, &mut strings);
-                found.extend(strings.into_iter().map(|s| (n.pos, s)));
-            }
-        }
+    for ((i, r), found) in resources.iter_mut().enumerate().zip(strings) {
         for (pos, s) in found {
             let pieces = match refs::split(&s) {
                 Ok(p) => p,
@@ -422,17 +423,12 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
     }
 
     // Dependency order; a cycle is an error located at one of its references.
-    let order = match topo_order(
-        &resources
-            .iter()
-            .map(|(r, _)| r.deps.clone())
-            .collect::<Vec<_>>(),
-    ) {
+    let order = match topo_order(&resources.iter().map(|r| r.deps.clone()).collect::<Vec<_>>()) {
         Ok(o) => o,
         Err(cycle) => {
-            let names: Vec<String> = cycle.iter().map(|&i| resources[i].0.id()).collect();
+            let names: Vec<String> = cycle.iter().map(|&i| resources[i].id()).collect();
             let first = cycle[0];
-            let (r, _) = &resources[first];
+            let r = &resources[first];
             let pos = ref_pos[first]
                 .get(&cycle[1 % cycle.len()])
                 .copied()
@@ -461,7 +457,7 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
     for (new, &old) in order.iter().enumerate() {
         new_index[old] = new;
     }
-    let mut slots: Vec<Option<Resource>> = resources.into_iter().map(|(r, _)| Some(r)).collect();
+    let mut slots: Vec<Option<Resource>> = resources.into_iter().map(Some).collect();
     let resources = order
         .iter()
         .map(|&old| {
@@ -525,11 +521,12 @@ fn diag(file: &str, pos: Pos, subject: &str, message: impl Into<String>) -> Diag
 }
 
 enum DocKind {
-    Settings(Box<Settings>, Pos),
-    Resource(Box<(Resource, Node)>),
+    Settings(Box<Settings>, Pos, String),
+    /// With its strings that contain `$`, for the reference check.
+    Resource(Box<Resource>, Vec<(Pos, String)>),
 }
 
-fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
+fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
     let node = &doc.node;
     let file = &doc.file;
     let err = |pos: Pos, subject: &str, msg: String| vec![diag(file, pos, subject, msg)];
@@ -726,7 +723,7 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
                     diags.push(diag(file, pos, &subject, "notifications.topicArn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"));
                 }
                 if diags.is_empty() {
-                    Ok(DocKind::Settings(s, node.pos))
+                    Ok(DocKind::Settings(s, node.pos, file.clone()))
                 } else {
                     Err(diags)
                 }
@@ -738,20 +735,43 @@ fn read_document(doc: &Doc) -> Result<DocKind, Vec<Diagnostic>> {
         };
     };
     match kind.check(&name, spec, &doc.base) {
-        Ok(json) if diags.is_empty() => Ok(DocKind::Resource(Box::new((
-            Resource {
-                kind,
-                name,
-                annotations,
-                annotation_pos,
-                spec: json,
-                file: file.clone(),
-                pos: node.pos,
-                spec_node: spec.clone(),
-                deps: Vec::new(),
-            },
-            spec.clone(),
-        )))),
+        Ok(json) if diags.is_empty() => {
+            let pos = node.pos;
+            let Value::Map(entries) = doc.node.value else {
+                unreachable!("checked to be a mapping above")
+            };
+            let spec_node = entries
+                .into_iter()
+                .find_map(|(k, v)| (k.as_str() == Some("spec")).then_some(v))
+                .expect("spec checked above");
+            let mut found = Vec::new();
+            collect_strings(&spec_node, &mut found);
+            // Strings that came from inlined files point at the file field.
+            for field in ["bodyFile", "templateFile"] {
+                if let (Some(n), Some(inlined)) = (
+                    spec_node.get(field),
+                    json.get(field.trim_end_matches("File")),
+                ) {
+                    let mut strings = Vec::new();
+                    json_strings(inlined, &mut strings);
+                    found.extend(strings.into_iter().map(|s| (n.pos, s)));
+                }
+            }
+            Ok(DocKind::Resource(
+                Box::new(Resource {
+                    kind,
+                    name,
+                    annotations,
+                    annotation_pos,
+                    spec: json,
+                    file: doc.file,
+                    pos,
+                    doc_index: doc.index,
+                    deps: Vec::new(),
+                }),
+                found,
+            ))
+        }
         Ok(_) => Err(diags),
         Err(errors) => {
             let name_pos = node

@@ -421,3 +421,23 @@ fn depends_on_errors_point_at_the_annotation() {
         "{cycle}"
     );
 }
+
+#[test]
+fn findings_after_loading_are_located_in_the_right_document() {
+    let second = alarm("b", "  dimensions:\n    InstanceId: i-1\n");
+    let tmp = write_all(&[(
+        "a.yaml",
+        &format!("{}---\n# a comment\n---\n{second}", alarm("a", "")),
+    )]);
+    let m = load(tmp.path()).unwrap();
+    let b = m.resources.iter().find(|r| r.name == "b").unwrap();
+    let path = [
+        yaml::Seg::Key("dimensions".into()),
+        yaml::Seg::Key("InstanceId".into()),
+    ];
+    // 12 lines, `---`, a comment and `---`: the second document starts on line 16.
+    assert_eq!(b.locate(&path), Pos { line: 29, col: 17 });
+    // A path that is not written falls back to the deepest part that is.
+    let missing = [yaml::Seg::Key("nope".into())];
+    assert_eq!(b.locate(&missing), Pos { line: 21, col: 3 });
+}

@@ -159,7 +159,8 @@ impl Node {
                     .collect::<Result<_, _>>()?,
             ),
             Value::Map(entries) => {
-                let mut m = serde_json::Map::new();
+                // Sized exactly: thousands of specs stay in memory for the whole run.
+                let mut m = serde_json::Map::with_capacity(entries.len());
                 for (k, v) in entries {
                     let key = k
                         .scalar_text()
@@ -178,10 +179,14 @@ impl Node {
     }
 
     fn scalar_text(&self) -> Option<String> {
+        self.scalar_str().map(str::to_string)
+    }
+
+    fn scalar_str(&self) -> Option<&str> {
         match &self.value {
-            Value::Str(s) => Some(s.clone()),
+            Value::Str(s) => Some(s),
             Value::Seq(_) | Value::Map(_) => None,
-            _ => self.raw.clone(),
+            _ => self.raw.as_deref(),
         }
     }
 }
@@ -195,9 +200,17 @@ pub struct SyntaxError {
 
 /// Parses every document in `src`.
 pub fn parse_documents(src: &str) -> Result<Vec<Node>, SyntaxError> {
+    let mut docs = Vec::new();
+    parse_each(src, |_, doc| docs.push(doc))?;
+    Ok(docs)
+}
+
+/// Parses `src`, handing each document with its index to `each` as soon as it
+/// is complete. Stops at the first syntax error.
+pub fn parse_each(src: &str, mut each: impl FnMut(usize, Node)) -> Result<(), SyntaxError> {
     let mut parser = Parser::new_from_str(src);
     let mut builder = Builder::default();
-    let mut docs = Vec::new();
+    let mut count = 0;
     while let Some(ev) = parser.next_event() {
         let (event, span) = ev.map_err(|e| SyntaxError {
             pos: Pos {
@@ -210,14 +223,15 @@ pub fn parse_documents(src: &str) -> Result<Vec<Node>, SyntaxError> {
             Event::DocumentStart(_) => builder = Builder::default(),
             Event::DocumentEnd => {
                 if let Some(root) = builder.root.take() {
-                    docs.push(root);
+                    each(count, root);
+                    count += 1;
                 }
             }
             Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
             other => builder.event(other, &span)?,
         }
     }
-    Ok(docs)
+    Ok(())
 }
 
 #[derive(Default)]
@@ -297,10 +311,8 @@ impl Builder {
             Value::Map(entries) => match pending.take() {
                 None => *pending = Some(node),
                 Some(key) => {
-                    if let Some(name) = key.scalar_text()
-                        && entries
-                            .iter()
-                            .any(|(k, _)| k.scalar_text().as_deref() == Some(&name))
+                    if let Some(name) = key.scalar_str()
+                        && entries.iter().any(|(k, _)| k.scalar_str() == Some(name))
                     {
                         return Err(SyntaxError {
                             pos: key.pos,
