@@ -228,7 +228,7 @@ pub async fn run(
                 Ownership::Owned => match entry {
                     Some(e) => {
                         let applied = e.applied.value();
-                        let drift = r.kind.diff(&applied, &l.state);
+                        let drift = r.kind.diff(&applied, &l.state(&aws.env));
                         if !drift.is_empty() {
                             report
                                 .drifted
@@ -242,7 +242,7 @@ pub async fn run(
                         }
                     }
                     None => {
-                        let d = r.kind.diff(&desired, &l.state);
+                        let d = r.kind.diff(&desired, &l.state(&aws.env));
                         if !d.is_empty() {
                             report.pending.push(item(
                                 kind,

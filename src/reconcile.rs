@@ -268,7 +268,8 @@ pub async fn run(
     let (selected, needed) = selection(m, &opts.only)?;
     let prune = (opts.prune || m.settings.prune) && opts.only.is_empty();
     let mut inv = store.load(aws).await?;
-    let loaded = inv.fingerprint();
+    // A dry run never writes the inventory, so it need not know whether it changed.
+    let loaded = (!opts.dry_run).then(|| inv.fingerprint());
 
     if prune && m.resources.is_empty() {
         return Err(StartError::Refused(
@@ -471,7 +472,7 @@ pub async fn run(
                 r.kind.diff(&desired, &Value::Object(Default::default())),
             ),
             Some(l) => {
-                let d = r.kind.diff(&desired, &l.state);
+                let d = r.kind.diff(&desired, &l.state(&aws.env));
                 if d.is_empty() && !adopt {
                     summary.unchanged += 1;
                     // An owned resource with no record yet (or a stale one) gets recorded.
@@ -672,7 +673,7 @@ pub async fn run(
         }
         inv.owner = m.settings.owner.clone();
         inv.settings_declared = m.settings_declared;
-        if inv.fingerprint() != loaded {
+        if Some(inv.fingerprint()) != loaded {
             store.save(aws, &inv).await?;
         }
     }

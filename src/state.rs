@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::aws::{Aws, AwsError, AwsResultExt};
@@ -26,7 +27,7 @@ pub enum Location {
     S3 { bucket: String, key: String },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub enum EntryState {
     /// Recorded before a create, so a crash between the create and the final
@@ -36,7 +37,7 @@ pub enum EntryState {
     Applied,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     pub kind: String,
@@ -62,8 +63,9 @@ pub struct Entry {
 }
 
 /// A JSON document kept as compact text: thousands of entries cost their text
-/// size, not a tree each. It is written to the inventory as a JSON value.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// size, not a tree each. It is written to the inventory as a JSON value, and
+/// read back as text without building a tree.
+#[derive(Debug, Clone, Default, PartialEq, Hash)]
 pub struct AppliedJson(String);
 
 impl AppliedJson {
@@ -79,13 +81,23 @@ impl AppliedJson {
 
 impl Serialize for AppliedJson {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.value().serialize(s)
+        match serde_json::from_str::<&RawValue>(&self.0) {
+            Ok(raw) => raw.serialize(s),
+            Err(_) => Value::Null.serialize(s),
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for AppliedJson {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Value::deserialize(d).map(|v| AppliedJson::new(&v))
+        let raw = Box::<RawValue>::deserialize(d)?;
+        let text = raw.get();
+        // Inventories written before this kept it pretty-printed.
+        if text.contains('\n') {
+            let v: Value = serde_json::from_str(text).map_err(serde::de::Error::custom)?;
+            return Ok(AppliedJson::new(&v));
+        }
+        Ok(AppliedJson(text.to_string()))
     }
 }
 
@@ -145,15 +157,21 @@ impl Inventory {
 
     /// A digest of the whole inventory: cheaper to keep than a copy, to tell whether a run changed it.
     pub fn fingerprint(&self) -> String {
-        let mut h = Sha256::new();
-        h.update(format!(
-            "{}|{}|{}",
-            self.version, self.owner, self.settings_declared
-        ));
-        for (k, e) in &self.resources {
-            h.update(format!("{k}|{e:?}"));
+        use std::hash::Hash as _;
+        /// Feeds `Hash` output into sha256: every field, length-prefixed or terminated.
+        struct Sha(Sha256);
+        impl std::hash::Hasher for Sha {
+            fn write(&mut self, bytes: &[u8]) {
+                self.0.update(bytes);
+            }
+            fn finish(&self) -> u64 {
+                unreachable!("only the sha256 is read")
+            }
         }
-        hex::encode(h.finalize())
+        let mut h = Sha(Sha256::new());
+        (self.version, &self.owner, self.settings_declared).hash(&mut h);
+        self.resources.hash(&mut h);
+        hex::encode(h.0.finalize())
     }
 
     pub fn owns(&self, kind: &str, name: &str) -> bool {
@@ -330,6 +348,32 @@ mod tests {
         assert_eq!(loc.load(&aws).await.unwrap(), inv);
         let leftovers: Vec<_> = std::fs::read_dir(tmp.path().join("sub")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn applied_specs_are_read_as_compact_text_whatever_the_layout() {
+        let pretty = r#"{"resources": {"Topic/t": {"kind": "Topic", "name": "t",
+            "applied": {
+              "a": [1, 2],
+              "b": "x y"
+            }}}}"#;
+        let inv: Inventory = serde_json::from_str(pretty).unwrap();
+        let e = &inv.resources["Topic/t"];
+        assert_eq!(
+            e.applied,
+            AppliedJson::new(&json!({"a": [1, 2], "b": "x y"}))
+        );
+        let written = serde_json::to_string_pretty(&inv).unwrap();
+        assert!(
+            written.contains(r#""applied": {"a":[1,2],"b":"x y"}"#),
+            "{written}"
+        );
+        let again: Inventory = serde_json::from_str(&written).unwrap();
+        assert_eq!(again, inv);
+        assert_eq!(again.fingerprint(), inv.fingerprint());
+        let mut changed = again.clone();
+        changed.resources.get_mut("Topic/t").unwrap().digest = "other".into();
+        assert_ne!(changed.fingerprint(), inv.fingerprint());
     }
 
     #[test]

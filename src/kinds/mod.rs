@@ -61,8 +61,6 @@ pub fn parse_path(path: &str) -> Vec<Seg> {
 /// What one resource looks like live, with the kind's own detail kept for apply.
 #[derive(Clone)]
 pub struct Observed {
-    /// Normalized, in the same shape as the desired state.
-    pub state: Value,
     pub attrs: Attrs,
     /// The live resource as a spec, for import (null unless every resource was wanted).
     pub spec: Value,
@@ -70,13 +68,22 @@ pub struct Observed {
     /// Facts worth telling the user, such as a pending subscription.
     pub notes: Vec<String>,
     pub detail: Arc<dyn Any + Send + Sync>,
+    /// Derives the normalized state from `detail`. It is built when compared and
+    /// then dropped: kept for thousands of resources, it was most of the peak memory.
+    state_of: fn(&Observed, &Env) -> Value,
+}
+
+impl Observed {
+    /// Normalized, in the same shape as the desired state.
+    pub fn state(&self, env: &Env) -> Value {
+        (self.state_of)(self, env)
+    }
 }
 
 impl Debug for Observed {
     // The kind's own detail is opaque.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Observed")
-            .field("state", &self.state)
             .field("attrs", &self.attrs)
             .field("notes", &self.notes)
             .finish()
@@ -299,7 +306,7 @@ async fn observe<K: Kind>(
         .into_iter()
         .map(|(name, l)| {
             let obs = Observed {
-                state: K::live_state(&l, &aws.env),
+                state_of: state_of::<K>,
                 attrs: K::attributes(&l),
                 // Only import reads it; skip the work (and memory) everywhere else.
                 spec: if wanted.all {
@@ -314,6 +321,10 @@ async fn observe<K: Kind>(
             (name, obs)
         })
         .collect())
+}
+
+fn state_of<K: Kind>(obs: &Observed, env: &Env) -> Value {
+    K::live_state(detail::<K>(obs), env)
 }
 
 fn detail<K: Kind>(obs: &Observed) -> &K::Live {
