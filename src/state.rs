@@ -105,7 +105,7 @@ fn delete_policy() -> String {
     "delete".into()
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Inventory {
     #[serde(default = "version")]
@@ -122,6 +122,18 @@ pub struct Inventory {
 
 fn version() -> u32 {
     1
+}
+
+impl Default for Inventory {
+    // Derived, a new inventory would be written as version 0.
+    fn default() -> Self {
+        Inventory {
+            version: version(),
+            owner: String::new(),
+            settings_declared: false,
+            resources: BTreeMap::new(),
+        }
+    }
 }
 
 pub fn key(kind: &str, name: &str) -> String {
@@ -329,6 +341,7 @@ mod tests {
         let loc = Location::File(tmp.path().join("sub/inv.json"));
         let aws = crate::aws::testing::aws_with(Default::default());
         assert_eq!(loc.load(&aws).await.unwrap(), Inventory::default());
+        assert_eq!(Inventory::default().version, 1);
         let mut inv = Inventory::default();
         inv.resources.insert(
             key("Topic", "t"),
