@@ -23,10 +23,13 @@ fn main() -> ExitCode {
     } else {
         logs.init();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // One-shot commands wait on the network, not the CPU: one thread keeps their
+    // memory in one allocator arena. The controller serves HTTP beside its cycles.
+    let mut builder = match &cli.command {
+        Command::Run { .. } => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err:#}");

@@ -143,7 +143,7 @@ pub async fn observe_with(
             .entry(*kind)
             .or_default()
             .specs
-            .insert(name.clone(), Value::Null);
+            .insert(name.clone(), Arc::new(Value::Null));
     }
     let results = futures::future::join_all(
         by_kind

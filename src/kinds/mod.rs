@@ -93,8 +93,9 @@ impl Debug for Observed {
 /// Which resources an observe should return.
 #[derive(Debug, Clone, Default)]
 pub struct Wanted {
-    /// Declared resources: name to spec as written (references unresolved).
-    pub specs: BTreeMap<String, Value>,
+    /// Declared resources: name to spec as written (references unresolved),
+    /// shared with the manifests rather than copied.
+    pub specs: BTreeMap<String, Arc<Value>>,
     /// Return every resource of the kind, declared or not (import, prune).
     pub all: bool,
     /// Declared names vigil has no record of: kinds that read ownership lazily
@@ -105,7 +106,7 @@ pub struct Wanted {
 impl Wanted {
     pub fn names(specs: BTreeMap<String, Value>) -> Self {
         Wanted {
-            specs,
+            specs: specs.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
             ..Wanted::default()
         }
     }
@@ -128,7 +129,8 @@ impl Wanted {
 
     /// The spec as written, or null when the resource is not declared.
     pub fn spec(&self, name: &str) -> &Value {
-        self.specs.get(name).unwrap_or(&Value::Null)
+        static NULL: Value = Value::Null;
+        self.specs.get(name).map_or(&NULL, |v| v)
     }
 }
 

@@ -598,7 +598,7 @@ mod tests {
             let r = &m.resources[m
                 .find(crate::kinds::KindId::QueryDefinition, name)
                 .expect(name)];
-            serde_json::from_value::<Spec>(r.spec.clone()).unwrap()
+            serde_json::from_value::<Spec>((*r.spec).clone()).unwrap()
         };
         let lab = [
             ("Top Error Messages", LAB_TOP_ERRORS, ERROR_LOG),

@@ -140,7 +140,7 @@ pub struct Resource {
     /// Where each annotation's value is written.
     pub annotation_pos: BTreeMap<String, Pos>,
     /// The spec as written (files inlined), references not yet resolved.
-    pub spec: serde_json::Value,
+    pub spec: std::sync::Arc<serde_json::Value>,
     pub file: String,
     pub pos: Pos,
     /// Which document of `file` declares it, to locate findings made after loading.
@@ -763,7 +763,7 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
                     name,
                     annotations,
                     annotation_pos,
-                    spec: json,
+                    spec: json.into(),
                     file: doc.file,
                     pos,
                     doc_index: doc.index,
