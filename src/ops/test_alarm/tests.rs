@@ -75,6 +75,20 @@ fn subscriptions(arn: &'static str) -> aws_smithy_mocks::Rule {
         })
 }
 
+/// Clients whose CloudWatch answers `cw` in order and whose SNS answers `sns`.
+fn mocked<'a>(
+    cw: impl IntoIterator<Item = &'a aws_smithy_mocks::Rule>,
+    sns: &aws_smithy_mocks::Rule,
+) -> Aws {
+    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, cw);
+    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, [sns]);
+    aws_with(MockClients {
+        cloudwatch: Some(cw),
+        sns: Some(sns),
+        ..Default::default()
+    })
+}
+
 fn opts() -> Options {
     Options {
         alarms: vec![(KindId::MetricAlarm, NAME.to_string())],
@@ -105,14 +119,8 @@ async fn a_pending_email_subscription_is_a_broken_path_and_the_state_is_put_back
         set("OK"),
         describe(ours(StateValue::Ok)),
     ];
-    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, &rules);
     let pending = subscriptions("PendingConfirmation");
-    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&pending]);
-    let aws = aws_with(MockClients {
-        cloudwatch: Some(cw),
-        sns: Some(sns),
-        ..Default::default()
-    });
+    let aws = mocked(&rules, &pending);
     let report = run(&aws, &opts()).await.unwrap();
     for r in &rules {
         assert_eq!(r.num_calls(), 1);
@@ -165,14 +173,8 @@ async fn an_alarm_already_in_alarm_goes_through_another_state_first() {
         // Restoring: it is already in its previous state, so nothing is written.
         describe(ours(StateValue::Alarm)),
     ];
-    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, &rules);
     let confirmed = subscriptions("arn:aws:sns:us-east-1:123456789012:monitoring-lab-alerts:0b7f");
-    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&confirmed]);
-    let aws = aws_with(MockClients {
-        cloudwatch: Some(cw),
-        sns: Some(sns),
-        ..Default::default()
-    });
+    let aws = mocked(&rules, &confirmed);
     let report = run(&aws, &opts()).await.unwrap();
     for r in &rules {
         assert_eq!(r.num_calls(), 1);
@@ -247,14 +249,8 @@ async fn an_undeclared_live_state_left_by_cloudwatch_is_not_overwritten() {
             "Threshold Crossed: 2 datapoints were greater than 80",
         )),
     ];
-    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, &rules);
     let confirmed = subscriptions("arn:aws:sns:us-east-1:123456789012:monitoring-lab-alerts:0b7f");
-    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&confirmed]);
-    let aws = aws_with(MockClients {
-        cloudwatch: Some(cw),
-        sns: Some(sns),
-        ..Default::default()
-    });
+    let aws = mocked(&rules, &confirmed);
     let report = run(&aws, &opts()).await.unwrap();
     for r in &rules {
         assert_eq!(r.num_calls(), 1);
@@ -276,7 +272,6 @@ async fn actions_disabled_and_a_missing_topic_reach_nobody() {
     let mut a = alarm(StateValue::Ok, "real");
     a.actions_enabled = Some(false);
     let rules = [describe(a)];
-    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, &rules);
     let missing = mock!(aws_sdk_sns::Client::list_subscriptions_by_topic).then_error(|| {
         aws_sdk_sns::operation::list_subscriptions_by_topic::ListSubscriptionsByTopicError::NotFoundException(
             aws_sdk_sns::types::error::NotFoundException::builder()
@@ -285,12 +280,7 @@ async fn actions_disabled_and_a_missing_topic_reach_nobody() {
                 .build(),
         )
     });
-    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&missing]);
-    let aws = aws_with(MockClients {
-        cloudwatch: Some(cw),
-        sns: Some(sns),
-        ..Default::default()
-    });
+    let aws = mocked(&rules, &missing);
     let mut o = opts();
     o.restore = false;
     // Nothing is set: SetAlarmState is not among the rules, so a call would fail the test.
@@ -500,14 +490,8 @@ async fn a_first_step_is_put_back_when_the_second_is_refused() {
         &restore,
         &after,
     ];
-    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, rules);
     let confirmed = subscriptions("arn:aws:sns:us-east-1:123456789012:monitoring-lab-alerts:0b7f");
-    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&confirmed]);
-    let aws = aws_with(MockClients {
-        cloudwatch: Some(cw),
-        sns: Some(sns),
-        ..Default::default()
-    });
+    let aws = mocked(rules, &confirmed);
     let mut o = opts();
     o.timeout = Duration::ZERO;
     let report = run(&aws, &o).await.unwrap();
