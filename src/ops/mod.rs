@@ -71,41 +71,34 @@ pub struct LiveAlarm {
     pub metric: Option<MetricAlarm>,
 }
 
-impl LiveAlarm {
-    pub fn from_metric(a: &MetricAlarm) -> Self {
+/// The fields both SDK alarm shapes share under the same accessor names.
+macro_rules! live_alarm {
+    ($a:expr, $kind:expr, $metric:expr) => {
         LiveAlarm {
-            kind: KindId::MetricAlarm,
-            name: a.alarm_name().unwrap_or_default().to_string(),
-            state: a
+            kind: $kind,
+            name: $a.alarm_name().unwrap_or_default().to_string(),
+            state: $a
                 .state_value()
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_default(),
-            reason: a.state_reason().unwrap_or_default().to_string(),
-            since: a.state_updated_timestamp().map(datetime_secs),
-            actions_enabled: a.actions_enabled().unwrap_or(true),
-            ok_actions: a.ok_actions().to_vec(),
-            alarm_actions: a.alarm_actions().to_vec(),
-            insufficient_data_actions: a.insufficient_data_actions().to_vec(),
-            metric: Some(a.clone()),
+            reason: $a.state_reason().unwrap_or_default().to_string(),
+            since: $a.state_updated_timestamp().map(datetime_secs),
+            actions_enabled: $a.actions_enabled().unwrap_or(true),
+            ok_actions: $a.ok_actions().to_vec(),
+            alarm_actions: $a.alarm_actions().to_vec(),
+            insufficient_data_actions: $a.insufficient_data_actions().to_vec(),
+            metric: $metric,
         }
+    };
+}
+
+impl LiveAlarm {
+    pub fn from_metric(a: &MetricAlarm) -> Self {
+        live_alarm!(a, KindId::MetricAlarm, Some(a.clone()))
     }
 
     pub fn from_composite(a: &CompositeAlarm) -> Self {
-        LiveAlarm {
-            kind: KindId::CompositeAlarm,
-            name: a.alarm_name().unwrap_or_default().to_string(),
-            state: a
-                .state_value()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-            reason: a.state_reason().unwrap_or_default().to_string(),
-            since: a.state_updated_timestamp().map(datetime_secs),
-            actions_enabled: a.actions_enabled().unwrap_or(true),
-            ok_actions: a.ok_actions().to_vec(),
-            alarm_actions: a.alarm_actions().to_vec(),
-            insufficient_data_actions: a.insufficient_data_actions().to_vec(),
-            metric: None,
-        }
+        live_alarm!(a, KindId::CompositeAlarm, None)
     }
 
     /// The actions AWS runs when the alarm enters `state`.
