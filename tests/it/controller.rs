@@ -515,30 +515,8 @@ async fn warn_mode_drift_is_reported_and_notified_once() {
     vigil.wait_status("ready", Duration::from_secs(30), |s| {
         s["lastCycle"]["outcome"] == "success"
     });
+    lab.set_cpu_threshold_out_of_band(95.0).await;
     let cw = aws_sdk_cloudwatch::Client::new(&lab.sdk().await);
-    let live = cw
-        .describe_alarms()
-        .alarm_names("HighCPUUtilization")
-        .send()
-        .await
-        .unwrap();
-    let a = &live.metric_alarms()[0];
-    cw.put_metric_alarm()
-        .alarm_name("HighCPUUtilization")
-        .set_alarm_description(a.alarm_description().map(str::to_string))
-        .namespace("AWS/EC2")
-        .metric_name("CPUUtilization")
-        .set_dimensions(Some(a.dimensions().to_vec()))
-        .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
-        .period(300)
-        .evaluation_periods(2)
-        .threshold(95.0)
-        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
-        .unit(aws_sdk_cloudwatch::types::StandardUnit::Percent)
-        .set_alarm_actions(Some(a.alarm_actions().to_vec()))
-        .send()
-        .await
-        .unwrap();
     let s = vigil.wait_status("the drift reported", Duration::from_secs(30), |s| {
         s["lastCycle"]["drift"]
             .as_array()

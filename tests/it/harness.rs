@@ -168,6 +168,36 @@ impl Lab {
             .await
     }
 
+    /// Someone outside git sets HighCPUUtilization's threshold: PutMetricAlarm
+    /// with everything else as it is live.
+    pub async fn set_cpu_threshold_out_of_band(&self, threshold: f64) {
+        use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
+        let cw = aws_sdk_cloudwatch::Client::new(&self.sdk().await);
+        let live = cw
+            .describe_alarms()
+            .alarm_names("HighCPUUtilization")
+            .send()
+            .await
+            .unwrap();
+        let a = &live.metric_alarms()[0];
+        cw.put_metric_alarm()
+            .alarm_name("HighCPUUtilization")
+            .set_alarm_description(a.alarm_description().map(str::to_string))
+            .namespace("AWS/EC2")
+            .metric_name("CPUUtilization")
+            .set_dimensions(Some(a.dimensions().to_vec()))
+            .statistic(Statistic::Average)
+            .period(300)
+            .evaluation_periods(2)
+            .threshold(threshold)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .set_unit(a.unit().cloned())
+            .set_alarm_actions(Some(a.alarm_actions().to_vec()))
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// A `vigil ARGS` command with this lab's credentials and endpoint; `{dir}` expands to the lab directory.
     pub fn command(&self, args: &[&str]) -> (Command, Vec<String>) {
         let dir = self.dir();

@@ -68,30 +68,8 @@ async fn drift_is_reported_apart_from_pending_changes() {
     );
 
     // Someone raises a threshold in AWS; git changes another alarm.
+    lab.set_cpu_threshold_out_of_band(95.0).await;
     let cw = aws_sdk_cloudwatch::Client::new(&lab.sdk().await);
-    let live = cw
-        .describe_alarms()
-        .alarm_names("HighCPUUtilization")
-        .send()
-        .await
-        .unwrap();
-    let a = &live.metric_alarms()[0];
-    cw.put_metric_alarm()
-        .alarm_name("HighCPUUtilization")
-        .set_alarm_description(a.alarm_description().map(str::to_string))
-        .namespace("AWS/EC2")
-        .metric_name("CPUUtilization")
-        .set_dimensions(Some(a.dimensions().to_vec()))
-        .statistic(Statistic::Average)
-        .period(300)
-        .evaluation_periods(2)
-        .threshold(95.0)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-        .set_unit(a.unit().cloned())
-        .set_alarm_actions(Some(a.alarm_actions().to_vec()))
-        .send()
-        .await
-        .unwrap();
     let path = lab.dir().join("alarms/lab-alarms.yaml");
     let text = std::fs::read_to_string(&path)
         .unwrap()
