@@ -28,47 +28,59 @@ pub fn moto_endpoint() -> &'static str {
         if let Ok(url) = std::env::var("VIGIL_TEST_ENDPOINT") {
             return url;
         }
-        let install = Command::new(repo().join("scripts/install-moto.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run scripts/install-moto.sh");
-        assert!(install.status.success(), "installing moto failed");
-        let server = String::from_utf8(install.stdout)
-            .unwrap()
-            .trim()
-            .to_string();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        // The watchdog stops moto when this test process exits, however it exits.
-        let script = format!(
-            "{server} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
-             while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill $m",
-            parent = std::process::id()
-        );
-        // Detached on purpose: the watchdog outlives no one, it exits with this process.
-        #[allow(clippy::zombie_processes)]
-        Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        format!("http://127.0.0.1:{port}")
+        start_moto(None)
     })
+}
+
+/// Starts a moto server on a free port. A watchdog stops it when this test
+/// process exits, however it exits, or when `tied_to` (a directory) is removed.
+fn start_moto(tied_to: Option<&Path>) -> String {
+    let install = Command::new(repo().join("scripts/install-moto.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/install-moto.sh");
+    assert!(install.status.success(), "installing moto failed");
+    let server = String::from_utf8(install.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let alive = match tied_to {
+        Some(dir) => format!(
+            "kill -0 {parent} 2>/dev/null && [ -d '{}' ]",
+            dir.display(),
+            parent = std::process::id()
+        ),
+        None => format!("kill -0 {} 2>/dev/null", std::process::id()),
+    };
+    let script = format!(
+        "{server} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+         while {alive}; do sleep 0.5; done; kill $m"
+    );
+    // Detached on purpose: the watchdog outlives no one, it exits with this process.
+    #[allow(clippy::zombie_processes)]
+    Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "moto did not start on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    format!("http://127.0.0.1:{port}")
 }
 
 /// A fresh account on the shared server, a temporary desired-state directory, and
@@ -82,7 +94,19 @@ pub struct Lab {
 
 impl Lab {
     pub async fn new() -> Lab {
-        let endpoint = moto_endpoint().to_string();
+        Lab::on(moto_endpoint().to_string(), tempfile::tempdir().unwrap()).await
+    }
+
+    /// A lab on a moto server of its own, stopped when the lab is dropped: for
+    /// the few tests that time vigil, so other tests' load on the shared server
+    /// does not count against it.
+    pub async fn isolated() -> Lab {
+        let tmp = tempfile::tempdir().unwrap();
+        let endpoint = start_moto(Some(tmp.path()));
+        Lab::on(endpoint, tmp).await
+    }
+
+    async fn on(endpoint: String, tmp: tempfile::TempDir) -> Lab {
         let n = NEXT_ACCOUNT.fetch_add(1, Ordering::SeqCst);
         let account = format!(
             "{:012}",
@@ -115,7 +139,7 @@ impl Lab {
             account,
             endpoint,
             creds,
-            tmp: tempfile::tempdir().unwrap(),
+            tmp,
         }
     }
 
