@@ -11,6 +11,9 @@ source scripts/moto.sh
 vigil="${VIGIL_BIN:-${CARGO_TARGET_DIR:-target}/debug/vigil}"
 [ -n "${VIGIL_BIN:-}" ] || cargo build --quiet --bin vigil
 work="$(mktemp -d)"
+# Its own inventory: not the one a previous run left in the working directory.
+export VIGIL_STATE_DIR="$work/state"
+trap 'kill "$moto_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 dir="$work/desired-state"
 mkdir -p "$dir"
 

@@ -1,7 +1,7 @@
 //! `vigil drift`: live state against what vigil last applied (drift), and git
 //! against what vigil last applied (pending changes), kept apart.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::aws::{ApiCalls, Aws};
 use crate::diff::FieldDiff;
-use crate::kinds::{Attrs, KindId};
+use crate::kinds::KindId;
 use crate::manifest::Manifests;
 use crate::plan::{Failure, FieldView};
 use crate::reconcile::{Ownership, StartError, observe_with, ownership, resolve};
@@ -156,12 +156,8 @@ pub async fn run(
         .filter(|e| !declared.contains(&state::key(&e.kind, &e.name)))
         .filter_map(|e| Some((KindId::parse(&e.kind)?, e.name.clone())))
         .collect();
-    let obs = observe_with(aws, m, &all, &extra, &inv).await;
-    let attrs: HashMap<usize, Attrs> = obs
-        .live
-        .iter()
-        .map(|(i, o)| (*i, o.attrs.clone()))
-        .collect();
+    let mut obs = observe_with(aws, m, &all, &extra, &inv).await;
+    let attrs = obs.take_attrs();
     let mut report = DriftReport {
         drifted: vec![],
         pending: vec![],

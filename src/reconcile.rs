@@ -119,6 +119,17 @@ pub struct Observation {
     pub failed: HashMap<KindId, AwsError>,
 }
 
+impl Observation {
+    /// Moves each declared resource's attributes out, for resolving references;
+    /// at thousands of resources a copy would be megabytes.
+    pub fn take_attrs(&mut self) -> HashMap<usize, Attrs> {
+        self.live
+            .iter_mut()
+            .map(|(i, o)| (*i, std::mem::take(&mut o.attrs)))
+            .collect()
+    }
+}
+
 /// Observes declared resources `which` plus undeclared `extra` keys (`Kind/name`):
 /// one batched observe per kind, all kinds concurrently. `inv` says which names
 /// vigil already owns, so kinds that read ownership lazily know where it matters.
@@ -304,12 +315,8 @@ pub async fn run(
         }
     }
 
-    let obs = observe_with(aws, m, &needed, &orphans, &inv).await;
-    let mut attrs: HashMap<usize, Attrs> = obs
-        .live
-        .iter()
-        .map(|(i, o)| (*i, o.attrs.clone()))
-        .collect();
+    let mut obs = observe_with(aws, m, &needed, &orphans, &inv).await;
+    let mut attrs = obs.take_attrs();
     let mut changes = Vec::new();
     let mut notes = Vec::new();
     let mut errors = Vec::new();

@@ -111,7 +111,9 @@ pub struct Live {
 /// Every alarm in the account, from one paginated DescribeAlarms walk.
 #[derive(Debug, Default)]
 pub struct AlarmPages {
-    pub metric: HashMap<String, aws_sdk_cloudwatch::types::MetricAlarm>,
+    /// Boxed: the SDK struct is ~600 bytes, and a table sized for thousands of
+    /// them would be mostly empty slots.
+    pub metric: HashMap<String, Box<aws_sdk_cloudwatch::types::MetricAlarm>>,
     pub composite: HashMap<String, CompositeAlarm>,
 }
 
@@ -139,9 +141,11 @@ pub async fn all_alarms(aws: &Aws) -> Result<Arc<AlarmPages>, AwsError> {
                     .filter(|t| !t.is_empty())
                     .map(str::to_string);
                 // Moved out of the page, not cloned: thousands of alarms stay one copy.
-                for a in out.metric_alarms.take().unwrap_or_default() {
+                let metric = out.metric_alarms.take().unwrap_or_default();
+                pages.metric.reserve(metric.len());
+                for a in metric {
                     if let Some(n) = a.alarm_name().map(str::to_string) {
-                        pages.metric.insert(n, a);
+                        pages.metric.insert(n, Box::new(a));
                     }
                 }
                 for a in out.composite_alarms.take().unwrap_or_default() {

@@ -17,8 +17,97 @@ use crate::aws::{Aws, AwsError, Env};
 use crate::diff::FieldDiff;
 use crate::manifest::yaml::{self, Node, Pos, Seg};
 
-/// Attributes a reference may read, such as `arn`.
-pub type Attrs = BTreeMap<String, String>;
+/// Attributes a reference may read, such as `arn` or `outputs.KEY`, sorted by
+/// name. A short list rather than a BTreeMap: most resources have two, and a
+/// BTreeMap allocates a node for eleven (half a kilobyte) per resource.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attrs(Vec<(String, String)>);
+
+impl Attrs {
+    pub fn new() -> Attrs {
+        Attrs::default()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&String> {
+        let i = self
+            .0
+            .binary_search_by(|(k, _)| k.as_str().cmp(name))
+            .ok()?;
+        Some(&self.0[i].1)
+    }
+
+    pub fn insert(&mut self, name: String, value: String) -> Option<String> {
+        match self.0.binary_search_by(|(k, _)| k.cmp(&name)) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (name, value));
+                None
+            }
+        }
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut String) -> bool) {
+        self.0.retain_mut(|(k, v)| keep(k, v));
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<(String, String)> for Attrs {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Attrs {
+        let mut a = Attrs::new();
+        a.extend(iter);
+        a
+    }
+}
+
+impl Extend<(String, String)> for Attrs {
+    fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl<const N: usize> From<[(String, String); N]> for Attrs {
+    fn from(pairs: [(String, String); N]) -> Attrs {
+        pairs.into_iter().collect()
+    }
+}
+
+impl std::ops::Index<&str> for Attrs {
+    type Output = String;
+    /// Panics when the attribute is missing, like a map's index.
+    fn index(&self, name: &str) -> &String {
+        self.get(name)
+            .unwrap_or_else(|| panic!("no attribute `{name}`"))
+    }
+}
+
+impl<'a> IntoIterator for &'a Attrs {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, String)>,
+        fn(&'a (String, String)) -> (&'a String, &'a String),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
 
 /// Validation findings, each at a path inside the spec.
 #[derive(Debug, Default)]
@@ -548,6 +637,22 @@ pub fn check_name(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attrs_stay_sorted_and_insert_replaces() {
+        let mut a = Attrs::from([
+            ("name".to_string(), "n".to_string()),
+            ("arn".to_string(), "a".to_string()),
+        ]);
+        assert_eq!(a.insert("outputs.X".into(), "x".into()), None);
+        assert_eq!(a.insert("arn".into(), "b".into()), Some("a".into()));
+        let keys: Vec<&String> = a.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["arn", "name", "outputs.X"]);
+        assert_eq!(a.get("arn").map(String::as_str), Some("b"));
+        assert_eq!(a.get("id"), None);
+        a.retain(|k, _| k == "arn");
+        assert_eq!(a.len(), 1);
+    }
 
     #[test]
     fn paths_parse() {

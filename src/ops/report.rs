@@ -867,7 +867,7 @@ pub async fn collect(
     let live: Vec<Option<LiveAlarm>> = declared
         .iter()
         .map(|(kind, name)| match kind {
-            KindId::MetricAlarm => pages.metric.get(name).map(LiveAlarm::from_metric),
+            KindId::MetricAlarm => pages.metric.get(name).map(|a| LiveAlarm::from_metric(a)),
             _ => pages.composite.get(name).map(LiveAlarm::from_composite),
         })
         .collect();
