@@ -4,6 +4,7 @@
 //! a resource vigil does not own is never changed unless adoption is asked for;
 //! nothing is deleted from a failed or partial observation.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -162,7 +163,8 @@ pub async fn observe_with(
             .map(|(kind, wanted)| async move { (*kind, kind.observe(aws, wanted).await) }),
     )
     .await;
-    let mut live = HashMap::new();
+    // Sized up front: growing by doubling would briefly hold two tables.
+    let mut live = HashMap::with_capacity(which.len());
     let mut extra_live = BTreeMap::new();
     let mut failed = HashMap::new();
     for (kind, result) in results {
@@ -198,7 +200,16 @@ pub async fn observe(aws: &Aws, m: &Manifests, which: &BTreeSet<usize>) -> Obser
 }
 
 /// Resolves the references in one resource's spec; unknown values become markers.
-pub fn resolve(m: &Manifests, r: &Resource, aws: &Aws, attrs: &HashMap<usize, Attrs>) -> Value {
+/// A spec without any `${...}` is borrowed as it is.
+pub fn resolve<'m>(
+    m: &Manifests,
+    r: &'m Resource,
+    aws: &Aws,
+    attrs: &HashMap<usize, Attrs>,
+) -> Cow<'m, Value> {
+    if !refs::has_references(&r.spec) {
+        return Cow::Borrowed(&r.spec);
+    }
     let mut declared: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for &d in &r.deps {
         let dep = &m.resources[d];
@@ -221,7 +232,7 @@ pub fn resolve(m: &Manifests, r: &Resource, aws: &Aws, attrs: &HashMap<usize, At
             }
         }
     };
-    refs::substitute_json(&r.spec, &lookup)
+    Cow::Owned(refs::substitute_json(&r.spec, &lookup))
 }
 
 /// Attributes that survive an update unchanged.
@@ -578,7 +589,7 @@ pub async fn run(
                     attrs.insert(i, a);
                     change.status = Status::Applied;
                     record(&mut inv, m, r, &desired, revision.as_deref());
-                    applied.push((i, resolved));
+                    applied.push((i, resolved.into_owned()));
                     failpoint_after_apply(applied.len()).await;
                 }
                 Err(e) => {

@@ -380,7 +380,8 @@ fn check<K: Kind>(name: &str, node: &Node, base: &Path) -> CheckResult {
 }
 
 fn spec_from<K: Kind>(spec: &Value) -> Result<K::Spec, String> {
-    serde_json::from_value(spec.clone())
+    // Deserialized from the borrowed tree: no copy of the whole spec first.
+    <K::Spec as serde::Deserialize>::deserialize(spec)
         .map_err(|e| format!("{} spec after resolving references: {e}", K::NAME))
 }
 
@@ -507,13 +508,18 @@ macro_rules! kinds {
 
             /// Tags read only to learn the owner are compared only where the manifest manages tags.
             pub fn diff(self, desired: &Value, live: &Value) -> Vec<FieldDiff> {
-                let mut live = live.clone();
-                if desired.get("tags").is_none()
-                    && let Some(m) = live.as_object_mut()
-                {
-                    m.remove("tags");
-                }
-                match self { $(KindId::$variant => <$module::$variant as Kind>::diff(desired, &live)),* }
+                let untagged;
+                let live = if desired.get("tags").is_none() && live.get("tags").is_some() {
+                    let mut l = live.clone();
+                    if let Some(m) = l.as_object_mut() {
+                        m.remove("tags");
+                    }
+                    untagged = l;
+                    &untagged
+                } else {
+                    live
+                };
+                match self { $(KindId::$variant => <$module::$variant as Kind>::diff(desired, live)),* }
             }
 
             pub fn remote_validate<'a>(self, aws: &'a Aws, spec: &'a Value) -> BoxFuture<'a, Issues> {

@@ -149,6 +149,17 @@ pub fn substitute_json(
     }
 }
 
+/// Whether any string in a JSON value may hold a `${...}` reference.
+pub fn has_references(v: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match v {
+        J::String(s) => s.contains("${"),
+        J::Array(items) => items.iter().any(has_references),
+        J::Object(m) => m.values().any(has_references),
+        _ => false,
+    }
+}
+
 /// Whether a JSON value contains an unknown anywhere.
 pub fn contains_unknown(v: &serde_json::Value) -> bool {
     use serde_json::Value as J;
@@ -173,6 +184,15 @@ mod tests {
 
     fn ok(_: &str, _: &str) -> Result<(), String> {
         Ok(())
+    }
+
+    #[test]
+    fn only_strings_with_a_reference_need_substitution() {
+        let none = serde_json::json!({"a": ["cost $5", 1, {"b": "x"}], "c": null});
+        assert!(!has_references(&none));
+        let nested = serde_json::json!({"a": [{"b": "${Topic/x.arn}"}]});
+        assert!(has_references(&nested));
+        assert!(has_references(&serde_json::json!("$${literal}")));
     }
 
     #[test]
