@@ -247,10 +247,12 @@ impl Builder {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let tag = local_tag(tag.as_deref());
-                let value = resolve_scalar(&text, style, tag.as_deref());
-                // A string keeps its text once; other scalars keep their source
-                // text too, so a string field can accept `80` as "80".
-                let raw = (!matches!(value, Value::Str(_))).then(|| text.to_string());
+                // A string keeps its text once (moved, not copied); other scalars
+                // keep their source text too, so a string field can accept `80` as "80".
+                let (value, raw) = match resolve_scalar(&text, style, tag.as_deref()) {
+                    Some(v) => (v, Some(text.into_owned())),
+                    None => (Value::Str(text.into_owned()), None),
+                };
                 let node = Node {
                     pos,
                     tag: tag.filter(|t| !t.starts_with('!')),
@@ -340,42 +342,43 @@ fn local_tag(tag: Option<&saphyr_parser::Tag>) -> Option<String> {
     }
 }
 
-fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Value {
+/// The typed value of a scalar, or `None` when it is a string.
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Option<Value> {
     match tag {
-        Some("!!str") => return Value::Str(text.to_string()),
+        Some("!!str") => return None,
         Some("!!int") => {
             if let Ok(i) = text.parse() {
-                return Value::Int(i);
+                return Some(Value::Int(i));
             }
         }
         Some("!!float") => {
             if let Ok(f) = text.parse() {
-                return Value::Float(f);
+                return Some(Value::Float(f));
             }
         }
         _ => {}
     }
     if style != ScalarStyle::Plain {
-        return Value::Str(text.to_string());
+        return None;
     }
     match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" => return Value::Float(f64::INFINITY),
-        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
+        ".inf" | ".Inf" | ".INF" | "+.inf" => return Some(Value::Float(f64::INFINITY)),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(Value::Float(f64::NEG_INFINITY)),
+        ".nan" | ".NaN" | ".NAN" => return Some(Value::Float(f64::NAN)),
         _ => {}
     }
     if let Some(hex) = text.strip_prefix("0x")
         && let Ok(i) = i64::from_str_radix(hex, 16)
     {
-        return Value::Int(i);
+        return Some(Value::Int(i));
     }
     if let Some(oct) = text.strip_prefix("0o")
         && let Ok(i) = i64::from_str_radix(oct, 8)
     {
-        return Value::Int(i);
+        return Some(Value::Int(i));
     }
     let numeric = text
         .chars()
@@ -383,13 +386,13 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Value {
         && text.chars().any(|c| c.is_ascii_digit());
     if numeric {
         if let Ok(i) = text.parse::<i64>() {
-            return Value::Int(i);
+            return Some(Value::Int(i));
         }
         if let Ok(f) = text.parse::<f64>() {
-            return Value::Float(f);
+            return Some(Value::Float(f));
         }
     }
-    Value::Str(text.to_string())
+    None
 }
 
 // ---------------------------------------------------------------------------
