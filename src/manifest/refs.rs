@@ -151,22 +151,20 @@ pub fn substitute_json(
 
 /// Whether any string in a JSON value may hold a `${...}` reference.
 pub fn has_references(v: &serde_json::Value) -> bool {
-    use serde_json::Value as J;
-    match v {
-        J::String(s) => s.contains("${"),
-        J::Array(items) => items.iter().any(has_references),
-        J::Object(m) => m.values().any(has_references),
-        _ => false,
-    }
+    any_string(v, &|s| s.contains("${"))
 }
 
 /// Whether a JSON value contains an unknown anywhere.
 pub fn contains_unknown(v: &serde_json::Value) -> bool {
+    any_string(v, &|s| s.contains(UNKNOWN))
+}
+
+fn any_string(v: &serde_json::Value, pred: &dyn Fn(&str) -> bool) -> bool {
     use serde_json::Value as J;
     match v {
-        J::String(s) => s.contains(UNKNOWN),
-        J::Array(items) => items.iter().any(contains_unknown),
-        J::Object(m) => m.values().any(contains_unknown),
+        J::String(s) => pred(s),
+        J::Array(items) => items.iter().any(|i| any_string(i, pred)),
+        J::Object(m) => m.values().any(|i| any_string(i, pred)),
         _ => false,
     }
 }
