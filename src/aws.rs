@@ -420,6 +420,31 @@ pub async fn sdk_config(region: Option<&str>) -> aws_types::SdkConfig {
     loader.load().await
 }
 
+/// A per-cycle memo of results that several readers share (one DescribeAlarms
+/// walk for both alarm kinds), keyed by type: this module knows none of them.
+#[derive(Default)]
+pub struct Memo(
+    Mutex<std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>,
+);
+
+impl Memo {
+    /// The shared slot of type `T`, created empty on first use.
+    pub fn slot<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut slots = self.0.lock().expect("memo lock");
+        let any = slots
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()))
+            .clone();
+        any.downcast::<T>().expect("a slot holds its own type")
+    }
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Memo")
+    }
+}
+
 /// Where vigil is running and on whose behalf.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
@@ -434,7 +459,8 @@ pub struct Aws {
     pub clients: Clients,
     pub calls: Arc<CallLog>,
     pub env: Env,
-    pub cache: crate::kinds::ObserveCache,
+    /// What one cycle's stages share, such as a list walk two kinds read.
+    pub memo: Memo,
 }
 
 impl Aws {
@@ -451,7 +477,7 @@ impl Aws {
             clients: self.clients.clone(),
             calls: self.calls.clone(),
             env: self.env.clone(),
-            cache: Default::default(),
+            memo: Memo::default(),
         }
     }
 
@@ -482,7 +508,7 @@ impl Aws {
                 region,
                 ..Env::default()
             },
-            cache: Default::default(),
+            memo: Memo::default(),
         }
     }
 
@@ -577,7 +603,7 @@ pub mod testing {
                 account_id: "123456789012".into(),
                 owner: "test".into(),
             },
-            cache: Default::default(),
+            memo: Memo::default(),
         }
     }
 }

@@ -66,7 +66,7 @@ pub struct TestAlarmArgs {
     #[arg(long, value_enum, ignore_case = true, default_value_t = AlarmStateArg::Alarm)]
     pub state: AlarmStateArg,
     /// How long to keep the tested state before restoring it.
-    #[arg(long, default_value = "60s", value_parser = crate::ops::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = vigil::duration::parse)]
     pub hold: Duration,
     /// Leave the alarms in the tested state.
     #[arg(long)]
@@ -75,7 +75,7 @@ pub struct TestAlarmArgs {
     #[arg(long)]
     pub via_metric: bool,
     /// How long to wait for the state change to show (default 10s; with --via-metric, the evaluated periods plus 2m).
-    #[arg(long, value_parser = crate::ops::parse_duration)]
+    #[arg(long, value_parser = vigil::duration::parse)]
     pub timeout: Option<Duration>,
     #[arg(long, value_enum, default_value_t = DriftOutput::Text)]
     pub output: DriftOutput,
@@ -86,7 +86,7 @@ pub struct ReportArgs {
     #[arg(default_value = "./desired-state")]
     pub dir: PathBuf,
     /// The period the report covers, ending now.
-    #[arg(long, default_value = "24h", value_parser = crate::ops::parse_duration)]
+    #[arg(long, default_value = "24h", value_parser = vigil::duration::parse)]
     pub since: Duration,
     #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
     pub format: ReportFormat,
@@ -141,7 +141,7 @@ pub enum Command {
         #[arg(default_value = "./desired-state")]
         dir: PathBuf,
         /// Time between full reconciles, which heal drift (plus up to 10% jitter): 5m, 30s, 100ms.
-        #[arg(long, default_value = "5m", value_parser = crate::controller::schedule::parse_duration)]
+        #[arg(long, default_value = "5m", value_parser = vigil::duration::parse)]
         interval: Duration,
         /// Where to serve /healthz, /readyz, /metrics and /status; port 0 picks a free port.
         #[arg(long, env = "VIGIL_LISTEN", default_value = "127.0.0.1:9464")]
@@ -149,7 +149,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
         /// How long the single-writer lease outlives a replica that stopped renewing it.
-        #[arg(long, default_value = "30s", value_parser = crate::controller::schedule::parse_duration)]
+        #[arg(long, default_value = "30s", value_parser = vigil::duration::parse)]
         lease_duration: Duration,
     },
     /// Write manifests for resources that already exist, so they can be adopted.

@@ -52,7 +52,8 @@ pub async fn run(
     }
 
     // Everything owned and live, with its deletion policy and dependencies.
-    let mut targets: HashMap<String, (KindId, String, Observed, String)> = HashMap::new();
+    let mut targets: HashMap<String, (KindId, String, Observed, crate::manifest::DeletionPolicy)> =
+        HashMap::new();
     let mut deps: HashMap<String, Vec<String>> = HashMap::new();
     for (i, r) in m.resources.iter().enumerate() {
         let key = r.id();
@@ -68,12 +69,7 @@ pub async fn run(
             Ownership::Owned => {
                 targets.insert(
                     key,
-                    (
-                        r.kind,
-                        r.name.clone(),
-                        live.clone(),
-                        deletion_policy(r).to_string(),
-                    ),
+                    (r.kind, r.name.clone(), live.clone(), deletion_policy(r)),
                 );
             }
             _ => report.notes.push(Note {
@@ -91,12 +87,7 @@ pub async fn run(
             Some(live) => {
                 targets.insert(
                     key,
-                    (
-                        *kind,
-                        name.clone(),
-                        live.clone(),
-                        entry.deletion_policy.clone(),
-                    ),
+                    (*kind, name.clone(), live.clone(), entry.deletion_policy),
                 );
             }
             None => {
@@ -108,7 +99,7 @@ pub async fn run(
     keys.sort();
     for key in deletion_order(&keys, &deps) {
         let (kind, name, live, policy) = &targets[&key];
-        if policy == "retain" {
+        if *policy == crate::manifest::DeletionPolicy::Retain {
             report.notes.push(Note {
                 kind: kind.name().to_string(),
                 name: name.clone(),

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::manifest::refs::{UNKNOWN, contains_unknown};
+use crate::refs::{UNKNOWN, contains_unknown};
 
 /// One differing field. `None` means absent.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -337,8 +337,7 @@ mod tests {
                 format!(" {b}")
             }
         });
-        let docs = crate::manifest::yaml::parse_documents(&text)
-            .unwrap_or_else(|e| panic!("{text}\n{e:?}"));
+        let docs = crate::yaml::parse_documents(&text).unwrap_or_else(|e| panic!("{text}\n{e:?}"));
         docs[0].get("spec").unwrap().to_json().unwrap()
     }
 

@@ -1,8 +1,6 @@
 //! vigil: a GitOps reconciler for AWS monitoring resources.
 
 pub mod aws;
-pub mod cli;
-pub mod commands;
 pub mod controller;
 pub mod destroy;
 pub mod diff;
@@ -16,5 +14,8 @@ pub mod manifest;
 pub mod ops;
 pub mod plan;
 pub mod reconcile;
+pub mod refs;
 pub mod schema;
 pub mod state;
+pub mod target;
+pub mod yaml;

@@ -1,7 +1,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vigil::cli::{Cli, Command, LogFormat};
+mod cli;
+mod commands;
+
+use cli::{Cli, Command, LogFormat};
 use vigil::exit::Exit;
 
 fn main() -> ExitCode {
@@ -36,7 +39,7 @@ fn main() -> ExitCode {
             return Exit::Error.into();
         }
     };
-    match runtime.block_on(vigil::commands::run(cli)) {
+    match runtime.block_on(commands::run(cli)) {
         Ok(exit) => exit.into(),
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::aws::{ApiCalls, AwsError, ErrorClass};
 use crate::diff::FieldDiff;
-use crate::manifest::refs::{UNKNOWN, UNKNOWN_TEXT};
+use crate::refs::{UNKNOWN, UNKNOWN_TEXT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

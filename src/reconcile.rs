@@ -12,41 +12,12 @@ use serde_json::Value;
 
 use crate::aws::{Aws, AwsError, ErrorClass};
 use crate::kinds::{Attrs, KindId, Observed, Wanted};
-use crate::manifest::refs::{self, Target, contains_unknown};
 use crate::manifest::{Manifests, Resource};
 use crate::plan::{Action, Change, Failure, FieldView, Note, Report, Status, Summary};
+use crate::refs::{self, Target, contains_unknown};
 use crate::state::{self, Entry, EntryState, Inventory};
 
-/// What reconcile does about drift on a resource (`vigil/drift`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "camelCase")]
-pub enum DriftMode {
-    #[default]
-    Correct,
-    Warn,
-    Ignore,
-}
-
-impl DriftMode {
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "correct" => Some(DriftMode::Correct),
-            "warn" => Some(DriftMode::Warn),
-            "ignore" => Some(DriftMode::Ignore),
-            _ => None,
-        }
-    }
-}
+pub use crate::manifest::DriftMode;
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -265,17 +236,15 @@ pub fn ownership(
 
 /// The drift mode of a resource: its annotation, else the Settings default.
 pub fn drift_mode(m: &Manifests, r: &Resource) -> DriftMode {
-    r.annotation("vigil/drift")
-        .and_then(DriftMode::parse)
-        .unwrap_or(m.settings.drift)
+    r.annotations.drift.unwrap_or(m.settings.drift)
 }
 
-pub fn deletion_policy(r: &Resource) -> &'static str {
-    match r.annotation("vigil/deletion-policy") {
-        Some("retain") => "retain",
-        Some("delete") => "delete",
-        _ if r.kind.retain_by_default() => "retain",
-        _ => "delete",
+pub fn deletion_policy(r: &Resource) -> crate::manifest::DeletionPolicy {
+    use crate::manifest::DeletionPolicy;
+    match r.annotations.deletion_policy {
+        Some(p) => p,
+        None if r.kind.retain_by_default() => DeletionPolicy::Retain,
+        None => DeletionPolicy::Delete,
     }
 }
 
@@ -358,7 +327,7 @@ pub async fn run(
                 let entry = &inv.resources[&key];
                 match obs.extra.get(&key) {
                     None => forget.push(key),
-                    Some(_) if entry.deletion_policy == "retain" => {
+                    Some(_) if entry.deletion_policy == crate::manifest::DeletionPolicy::Retain => {
                         notes.push(Note {
                             kind: kind.name().to_string(),
                             name: name.clone(),
@@ -447,7 +416,7 @@ pub async fn run(
                     continue;
                 }
                 Ownership::Unowned => {
-                    if r.annotation("vigil/adopt") == Some("true") || m.settings.adopt {
+                    if r.annotations.adopt || m.settings.adopt {
                         adopt = true;
                     } else {
                         broken.insert(i);
@@ -581,7 +550,15 @@ pub async fn run(
             } else {
                 tracing::info!(kind = %r.kind, name = %r.name, action = ?action, "applying");
                 r.kind
-                    .apply(aws, &r.name, &resolved, live, &r.annotations)
+                    .apply(
+                        aws,
+                        &r.name,
+                        &resolved,
+                        live,
+                        &crate::kinds::ApplyOptions {
+                            recreate_on_rollback: r.annotations.recreate_on_rollback,
+                        },
+                    )
                     .await
             };
             match result {
@@ -732,7 +709,7 @@ fn record(
             digest: state::digest(desired),
             applied: state::AppliedJson::new(desired),
             revision: revision.map(str::to_string),
-            deletion_policy: deletion_policy(r).to_string(),
+            deletion_policy: deletion_policy(r),
             deps,
             applied_at: Some(state::now_rfc3339()),
         },
@@ -764,7 +741,7 @@ fn mark_intents(
                 digest: String::new(),
                 applied: state::AppliedJson::default(),
                 revision: None,
-                deletion_policy: deletion_policy(r).to_string(),
+                deletion_policy: deletion_policy(r),
                 deps: r.deps.iter().map(|&d| m.resources[d].id()).collect(),
                 applied_at: None,
             },

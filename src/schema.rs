@@ -8,9 +8,9 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
-use crate::exit::Exit;
 use crate::kinds::KindId;
-use crate::manifest::{ANNOTATIONS, API_VERSION, Settings};
+use crate::manifest::annotations::ANNOTATIONS;
+use crate::manifest::{API_VERSION, Settings};
 
 /// Where the committed copies live, relative to the repository root.
 pub const MANIFEST_SCHEMA_PATH: &str = "schema/vigil.schema.json";
@@ -166,15 +166,14 @@ pub fn to_text(schema: &Value) -> String {
     serde_json::to_string_pretty(schema).expect("schemas serialize") + "\n"
 }
 
-/// `vigil schema [--report]`.
-pub fn command(report: bool) -> Exit {
+/// What `vigil schema [--report]` prints.
+pub fn text(report: bool) -> String {
     let schema = if report {
         report_schema()
     } else {
         manifest_schema()
     };
-    crate::commands::emit(&to_text(&schema));
-    Exit::Ok
+    to_text(&schema)
 }
 
 #[cfg(test)]

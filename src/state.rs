@@ -17,15 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::{Aws, AwsError, AwsResultExt};
 
-/// Where the inventory is kept (`Settings.inventory`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub enum Location {
-    /// A local file; the default, meant for the local quickstart.
-    File(PathBuf),
-    /// An S3 object: `{bucket, key}`.
-    S3 { bucket: String, key: String },
-}
+pub use crate::manifest::{DeletionPolicy, Location};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -54,7 +46,7 @@ pub struct Entry {
     pub revision: Option<String>,
     /// `retain` or `delete`, as declared when last applied: the manifest is gone by prune time.
     #[serde(default = "delete_policy")]
-    pub deletion_policy: String,
+    pub deletion_policy: DeletionPolicy,
     /// `Kind/name` of what it referenced, to delete in reverse dependency order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deps: Vec<String>,
@@ -101,8 +93,8 @@ impl<'de> Deserialize<'de> for AppliedJson {
     }
 }
 
-fn delete_policy() -> String {
-    "delete".into()
+fn delete_policy() -> DeletionPolicy {
+    DeletionPolicy::Delete
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -352,7 +344,7 @@ mod tests {
                 digest: "d".into(),
                 applied: AppliedJson::new(&json!({"a": 1})),
                 revision: None,
-                deletion_policy: "delete".into(),
+                deletion_policy: DeletionPolicy::Delete,
                 deps: vec![],
                 applied_at: None,
             },

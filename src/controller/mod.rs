@@ -21,14 +21,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use futures::FutureExt as _;
 use serde_json::json;
 use tokio::sync::Notify;
 use tracing::Instrument as _;
 
 use crate::aws::{self, ApiCalls, Aws, AwsError, ErrorClass};
-use crate::exit::Exit;
 use crate::manifest::{self, Manifests};
 use crate::plan::{Action as ChangeAction, Change, Status as ChangeStatus, Summary};
 use crate::reconcile::{self, StartError, WriteGate};
@@ -80,12 +78,29 @@ impl Config {
     }
 }
 
-/// Runs until SIGTERM or SIGINT, then exits 0.
-pub async fn run(cfg: Config) -> anyhow::Result<Exit> {
+/// Why `vigil run` could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("--listen {addr}: cannot listen there: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("installing the signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
+}
+
+/// Runs until SIGTERM or SIGINT, then returns.
+pub async fn run(cfg: Config) -> Result<(), StartupError> {
+    let listen_err = |source| StartupError::Listen {
+        addr: cfg.listen.clone(),
+        source,
+    };
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
-        .with_context(|| format!("--listen {}: cannot listen there", cfg.listen))?;
-    let addr = listener.local_addr().context("reading the bound address")?;
+        .map_err(listen_err)?;
+    let addr = listener.local_addr().map_err(listen_err)?;
     eprintln!("listening on {addr}");
     let span = tracing::info_span!(
         "vigil",
@@ -93,7 +108,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<Exit> {
         attempted = tracing::field::Empty
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    signals(stop_tx, span.clone()).context("installing the signal handlers")?;
+    signals(stop_tx, span.clone()).map_err(StartupError::Signals)?;
     async move {
         tracing::info!(%addr, dir = %cfg.dir.display(), interval = ?cfg.interval, "vigil run started");
         let shared = Arc::new(Shared::new(&cfg.dir.display().to_string()));
@@ -108,7 +123,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<Exit> {
             k.stop(Duration::from_secs(2)).await;
         }
         tracing::info!("stopped");
-        Ok(Exit::Ok)
+        Ok(())
     }
     .instrument(span)
     .await
@@ -370,17 +385,14 @@ impl Controller {
                 return rec;
             }
         };
-        if let Some(expected) = &m.settings.account_id
-            && *expected != aws.env.account_id
-        {
-            let msg = format!(
-                "refused: the credentials belong to account {}, but Settings.accountId is {expected}; nothing was changed",
-                aws.env.account_id
+        if let Err(e) = crate::target::check_account(&m.settings, &aws.env.account_id) {
+            rec.fail(
+                ErrorItem::new("refused", e.to_string()),
+                ErrorClass::Terminal,
             );
-            rec.fail(ErrorItem::new("refused", msg), ErrorClass::Terminal);
             return rec;
         }
-        let store = crate::commands::store(&m, &aws);
+        let store = crate::target::inventory_location(&m.settings, &aws.env);
         let fence = self.ensure_keeper(&m, &store).await;
         match fence.held() {
             Some(token) => {

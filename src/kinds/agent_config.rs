@@ -774,7 +774,7 @@ mod tests {
                 "AmazonCloudWatch-monitoring-lab",
             )
             .unwrap()];
-        let resolved = crate::manifest::refs::substitute_json(&r.spec, &|expr: &str| {
+        let resolved = crate::refs::substitute_json(&r.spec, &|expr: &str| {
             expr.strip_prefix("LogGroup/")?
                 .strip_suffix(".name")
                 .map(str::to_string)
@@ -789,7 +789,7 @@ mod tests {
     fn the_agents_own_placeholders_pass_through_escaped() {
         let written =
             json!({"metrics": {"append_dimensions": {"InstanceId": "$${aws:InstanceId}"}}});
-        let resolved = crate::manifest::refs::substitute_json(&written, &|_: &str| None);
+        let resolved = crate::refs::substitute_json(&written, &|_: &str| None);
         assert_eq!(
             resolved["metrics"]["append_dimensions"]["InstanceId"],
             "${aws:InstanceId}"

@@ -911,11 +911,10 @@ mod tests {
 
     #[test]
     fn role_arn_accepts_the_api_spelling() {
-        let node = crate::manifest::yaml::parse_documents(
-            "roleARN: arn:aws:iam::1:role/r\nrecording: true\n",
-        )
-        .unwrap();
-        let spec: Spec = crate::manifest::yaml::from_node(&node[0]).unwrap();
+        let node =
+            crate::yaml::parse_documents("roleARN: arn:aws:iam::1:role/r\nrecording: true\n")
+                .unwrap();
+        let spec: Spec = crate::yaml::from_node(&node[0]).unwrap();
         assert_eq!(spec.role_arn, "arn:aws:iam::1:role/r");
     }
 

@@ -79,7 +79,7 @@ impl Kind for Dashboard {
             )
         })?;
         let body = if file.ends_with(".yaml") || file.ends_with(".yml") {
-            let docs = crate::manifest::yaml::parse_documents(&text).map_err(|e| {
+            let docs = crate::yaml::parse_documents(&text).map_err(|e| {
                 (
                     "bodyFile".to_string(),
                     format!("{}:{}: {}", path.display(), e.pos, e.message),

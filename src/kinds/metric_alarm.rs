@@ -117,10 +117,15 @@ pub struct AlarmPages {
     pub composite: HashMap<String, CompositeAlarm>,
 }
 
+/// The one DescribeAlarms walk of a cycle, shared by both alarm kinds.
+#[derive(Default)]
+struct AlarmWalk(tokio::sync::OnceCell<Result<Arc<AlarmPages>, AwsError>>);
+
 /// DescribeAlarms for both alarm types, 100 a page, following NextToken; shared by both alarm kinds.
 pub async fn all_alarms(aws: &Aws) -> Result<Arc<AlarmPages>, AwsError> {
-    aws.cache
-        .alarms
+    aws.memo
+        .slot::<AlarmWalk>()
+        .0
         .get_or_init(|| async {
             let mut pages = AlarmPages::default();
             let mut token: Option<String> = None;

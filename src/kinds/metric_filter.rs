@@ -393,8 +393,8 @@ mod tests {
     }
 
     fn parse(yaml: &str) -> Result<Spec, String> {
-        let docs = crate::manifest::yaml::parse_documents(yaml).map_err(|e| e.message)?;
-        crate::manifest::yaml::from_node(&docs[0]).map_err(|e| e.message)
+        let docs = crate::yaml::parse_documents(yaml).map_err(|e| e.message)?;
+        crate::yaml::from_node(&docs[0]).map_err(|e| e.message)
     }
 
     #[test]

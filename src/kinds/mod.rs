@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::aws::{Aws, AwsError, Env};
 use crate::diff::FieldDiff;
-use crate::manifest::yaml::{self, Node, Pos, Seg};
+use crate::yaml::{self, Node, Pos, Seg};
 
 /// Attributes a reference may read, such as `arn` or `outputs.KEY`, sorted by
 /// name. A short list rather than a BTreeMap: most resources have two, and a
@@ -107,6 +107,13 @@ impl<'a> IntoIterator for &'a Attrs {
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter().map(|(k, v)| (k, v))
     }
+}
+
+/// What the engine tells a kind's apply beyond the spec (from the manifest's annotations).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// `vigil/recreate-on-rollback`: a stack stuck in ROLLBACK_COMPLETE is deleted and created again.
+    pub recreate_on_rollback: bool,
 }
 
 /// Validation findings, each at a path inside the spec.
@@ -223,12 +230,6 @@ impl Wanted {
     }
 }
 
-/// Per-run memo of list calls that several kinds share (one DescribeAlarms walk for both alarm kinds).
-#[derive(Debug, Default)]
-pub struct ObserveCache {
-    pub alarms: tokio::sync::OnceCell<Result<Arc<metric_alarm::AlarmPages>, AwsError>>,
-}
-
 /// One kind of AWS resource.
 pub trait Kind: Send + Sync + 'static {
     const NAME: &'static str;
@@ -335,7 +336,7 @@ pub trait Kind: Send + Sync + 'static {
         name: &str,
         spec: &Self::Spec,
         live: Option<&Self::Live>,
-        _annotations: &BTreeMap<String, String>,
+        _opts: &ApplyOptions,
     ) -> impl Future<Output = Result<Attrs, AwsError>> + Send {
         Self::apply(aws, name, spec, live)
     }
@@ -430,10 +431,10 @@ async fn apply<K: Kind>(
     name: &str,
     spec: &Value,
     live: Option<&Observed>,
-    annotations: &BTreeMap<String, String>,
+    opts: &ApplyOptions,
 ) -> Result<Attrs, AwsError> {
     let spec = spec_from::<K>(spec).map_err(|m| AwsError::other("vigil", "Apply", m))?;
-    K::apply_annotated(aws, name, &spec, live.map(detail::<K>), annotations).await
+    K::apply_annotated(aws, name, &spec, live.map(detail::<K>), opts).await
 }
 
 async fn remote_validate<K: Kind>(aws: &Aws, spec: &Value) -> Issues {
@@ -538,8 +539,8 @@ macro_rules! kinds {
                 match self { $(KindId::$variant => Box::pin(observe::<$module::$variant>(aws, wanted))),* }
             }
 
-            pub fn apply<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value, live: Option<&'a Observed>, annotations: &'a BTreeMap<String, String>) -> BoxFuture<'a, Result<Attrs, AwsError>> {
-                match self { $(KindId::$variant => Box::pin(apply::<$module::$variant>(aws, name, spec, live, annotations))),* }
+            pub fn apply<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value, live: Option<&'a Observed>, opts: &'a ApplyOptions) -> BoxFuture<'a, Result<Attrs, AwsError>> {
+                match self { $(KindId::$variant => Box::pin(apply::<$module::$variant>(aws, name, spec, live, opts))),* }
             }
 
             pub fn delete<'a>(self, aws: &'a Aws, name: &'a str, live: &'a Observed) -> BoxFuture<'a, Result<(), AwsError>> {

@@ -11,7 +11,7 @@ use super::policy::{self, PolicyType};
 use super::{Attrs, Issues, Kind, Wanted, with_owner};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 use crate::diff::FieldDiff;
-use crate::manifest::refs::contains_unknown;
+use crate::refs::contains_unknown;
 
 const SERVICE: &str = "iam";
 

@@ -1,18 +1,19 @@
 //! Loads `desired-state/`: the directory walk, documents, Settings, validation,
 //! references and ordering. Makes no AWS calls.
 
-pub mod refs;
-pub mod yaml;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub mod annotations;
+
 use crate::kinds::KindId;
-use refs::{Piece, Target};
-use yaml::{Node, Pos, Value};
+use crate::refs::{self, Piece, Target};
+use crate::yaml::{self, Node, Pos, Value};
+use annotations::{ANNOTATIONS, DEPENDS_ON};
+pub use annotations::{Annotations, DeletionPolicy, DriftMode};
 
 pub const API_VERSION: &str = "vigil/v1";
 
@@ -73,16 +74,26 @@ pub struct Settings {
     pub adopt: bool,
     /// The default for `vigil/drift`: correct, warn or ignore.
     #[serde(default)]
-    pub drift: crate::reconcile::DriftMode,
+    pub drift: DriftMode,
     /// Where the inventory lives; default: a local file under `.vigil/`.
     #[serde(default)]
-    pub inventory: Option<crate::state::Location>,
+    pub inventory: Option<Location>,
     /// `vigil run`: where the single-writer lease lives; default: beside the inventory.
     #[serde(default)]
-    pub lease: Option<crate::state::Location>,
+    pub lease: Option<Location>,
     /// `vigil run`: where drift and failure events are published.
     #[serde(default)]
     pub notifications: Option<Notifications>,
+}
+
+/// Where the inventory is kept (`Settings.inventory`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum Location {
+    /// A local file; the default, meant for the local quickstart.
+    File(PathBuf),
+    /// An S3 object: `{bucket, key}`.
+    S3 { bucket: String, key: String },
 }
 
 /// `Settings.notifications`.
@@ -118,25 +129,12 @@ impl Default for Settings {
     }
 }
 
-/// The annotations vigil understands, with their allowed values (none listed: free text).
-pub const ANNOTATIONS: &[(&str, &[&str])] = &[
-    ("vigil/deletion-policy", &["retain", "delete"]),
-    ("vigil/adopt", &["true", "false"]),
-    ("vigil/drift", &["correct", "warn", "ignore"]),
-    ("vigil/recreate-on-rollback", &["true", "false"]),
-    (DEPENDS_ON, &[]),
-];
-
-/// `Kind/name, Kind/name`: ordering that AWS needs but no field expresses, such
-/// as a Config rule after the recorder. It works like a reference.
-pub const DEPENDS_ON: &str = "vigil/depends-on";
-
 /// One declared resource.
 #[derive(Debug, Clone)]
 pub struct Resource {
     pub kind: KindId,
     pub name: String,
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: Annotations,
     /// Where each annotation's value is written.
     pub annotation_pos: BTreeMap<String, Pos>,
     /// The spec as written (files inlined), references not yet resolved.
@@ -152,10 +150,6 @@ pub struct Resource {
 impl Resource {
     pub fn id(&self) -> String {
         format!("{}/{}", self.kind, self.name)
-    }
-
-    pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.annotations.get(key).map(String::as_str)
     }
 
     /// Where `path` (inside `spec`) is written. Positions are needed only for the
@@ -399,7 +393,7 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
                 }
             }
         }
-        if let Some(value) = r.annotation(DEPENDS_ON) {
+        if let Some(value) = r.annotations.depends_on.as_deref() {
             let pos = r.annotation_pos.get(DEPENDS_ON).copied().unwrap_or(r.pos);
             match depends_on(value, &index) {
                 Ok(targets) => {
@@ -761,7 +755,7 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
                 Box::new(Resource {
                     kind,
                     name,
-                    annotations,
+                    annotations: Annotations::from_checked(&annotations),
                     annotation_pos,
                     spec: json.into(),
                     file: doc.file,

@@ -378,7 +378,7 @@ fn depends_on_orders_like_a_reference() {
     deps.sort();
     assert_eq!(deps, vec![0, 1]);
     assert_eq!(
-        m.resources[1].annotation(DEPENDS_ON),
+        m.resources[1].annotations.depends_on.as_deref(),
         Some("ConfigurationRecorder/default")
     );
 }

@@ -19,8 +19,6 @@ use serde_json::Value;
 
 use super::{Endpoint, LiveAlarm, epoch_secs, format_duration, rfc3339};
 use crate::aws::{ApiCalls, Aws, AwsError, AwsResultExt};
-use crate::cli::{ReportArgs, ReportFormat};
-use crate::exit::Exit;
 use crate::kinds::KindId;
 use crate::manifest::Manifests;
 
@@ -780,7 +778,7 @@ async fn pending_subscriptions(
 // Drift
 
 async fn drift_section(aws: &Aws, m: &Manifests) -> Result<DriftSection, String> {
-    let store = crate::commands::store(m, aws);
+    let store = crate::target::inventory_location(&m.settings, &aws.env);
     let d = crate::drift::run(aws, m, &store)
         .await
         .map_err(|e| e.to_string())?;
@@ -1233,46 +1231,6 @@ impl Report {
         }
         out
     }
-}
-
-/// `vigil report`.
-pub async fn command(args: ReportArgs) -> anyhow::Result<Exit> {
-    let Some(m) = crate::commands::load(&args.dir) else {
-        return Ok(Exit::Error);
-    };
-    let (aws, refused) = crate::commands::connect(&m).await?;
-    if let Some(msg) = refused {
-        eprintln!("{msg}");
-        return Ok(Exit::Refused);
-    }
-    if args.since.is_zero() {
-        eprintln!("error: --since must be longer than 0s");
-        return Ok(Exit::Error);
-    }
-    let report = match collect(&aws, &m, args.since, epoch_secs(SystemTime::now())).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(Exit::Error);
-        }
-    };
-    for u in &report.unavailable {
-        eprintln!("note: {} unavailable: {}", u.section, u.message);
-    }
-    let text = match args.format {
-        ReportFormat::Markdown => report.to_markdown(),
-        ReportFormat::Json => report.to_json() + "\n",
-        ReportFormat::Html => super::html::render(&report),
-    };
-    match &args.out {
-        Some(path) => {
-            std::fs::write(path, text)
-                .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
-            eprintln!("wrote {}", path.display());
-        }
-        None => crate::commands::emit(&text),
-    }
-    Ok(Exit::Ok)
 }
 
 #[cfg(test)]

@@ -23,8 +23,6 @@ use super::{
     sns_arn_parts,
 };
 use crate::aws::{ApiCalls, Aws, AwsError, AwsResultExt};
-use crate::cli::{AlarmStateArg, DriftOutput, TestAlarmArgs};
-use crate::exit::Exit;
 use crate::kinds::KindId;
 use crate::manifest::Manifests;
 
@@ -854,86 +852,9 @@ impl UpperFirst for String {
     }
 }
 
-/// `vigil test-alarm`.
-pub async fn command(args: TestAlarmArgs) -> anyhow::Result<Exit> {
-    let (dir, names) = match split_args(&args.args, args.all) {
-        Ok(x) => x,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return Ok(Exit::Error);
-        }
-    };
-    let Some(m) = crate::commands::load(&dir) else {
-        return Ok(Exit::Error);
-    };
-    let alarms = match select(&m, &names, args.all) {
-        Ok(a) => a,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return Ok(Exit::Error);
-        }
-    };
-    if args.via_metric {
-        let refusals = via_metric_refusals(&m, &alarms);
-        if !refusals.is_empty() {
-            for r in &refusals {
-                eprintln!("error: {r}");
-            }
-            eprintln!("nothing was changed");
-            return Ok(Exit::Error);
-        }
-    }
-    let state = match args.state {
-        AlarmStateArg::Alarm => "ALARM",
-        AlarmStateArg::Ok => "OK",
-        AlarmStateArg::InsufficientData => "INSUFFICIENT_DATA",
-    };
-    let (aws, refused) = crate::commands::connect(&m).await?;
-    if let Some(msg) = refused {
-        eprintln!("{msg}");
-        return Ok(Exit::Refused);
-    }
-    let timeout = args
-        .timeout
-        .unwrap_or_else(|| default_timeout(&m, &alarms, args.via_metric));
-    let opts = Options {
-        alarms,
-        state: state.to_string(),
-        hold: args.hold,
-        restore: !args.no_restore,
-        via_metric: args.via_metric,
-        timeout,
-        poll: if args.via_metric {
-            Duration::from_secs(15).min(timeout)
-        } else {
-            Duration::from_millis(500)
-        },
-        progress: true,
-    };
-    let report = match run(&aws, &opts).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(Exit::Error);
-        }
-    };
-    match args.output {
-        DriftOutput::Text => crate::commands::emit(&report.to_text()),
-        DriftOutput::Json => crate::commands::emit(&format!("{}\n", report.to_json())),
-    }
-    for w in report.warnings() {
-        eprintln!("{w}");
-    }
-    Ok(if report.broken > 0 {
-        Exit::Error
-    } else {
-        Exit::Ok
-    })
-}
-
 /// SetAlarmState shows at once. Datapoints take up to the evaluated periods plus a
 /// couple of minutes for CloudWatch to evaluate them.
-fn default_timeout(m: &Manifests, alarms: &[(KindId, String)], via_metric: bool) -> Duration {
+pub fn default_timeout(m: &Manifests, alarms: &[(KindId, String)], via_metric: bool) -> Duration {
     if !via_metric {
         return Duration::from_secs(10);
     }

@@ -734,7 +734,7 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// (a CloudFormation `!Ref` in an inline template) becomes `{"Ref": value}`.
 fn manifest_documents(text: &str) -> Vec<Value> {
     let tag = |t: &str, v: Value| Some(serde_json::json!({ t: v }));
-    vigil::manifest::yaml::parse_documents(text)
+    vigil::yaml::parse_documents(text)
         .unwrap()
         .into_iter()
         .filter(|d| d.get("apiVersion").is_some())
@@ -886,7 +886,7 @@ async fn the_schema_rejects_the_bad_input_corpus_type_errors() {
             "the loader accepts case `{what}`"
         );
         docs.push(
-            vigil::manifest::yaml::parse_documents(text).unwrap()[0]
+            vigil::yaml::parse_documents(text).unwrap()[0]
                 .to_json()
                 .unwrap(),
         );

@@ -694,9 +694,10 @@ impl Kind for Stack {
         };
         // References are unresolved here; any placeholder serves a syntax check.
         let mut resolved = spec.clone();
-        resolved.template = spec.template.as_ref().map(|t| {
-            crate::manifest::refs::substitute_json(t, &|_| Some("vigil-placeholder".to_string()))
-        });
+        resolved.template = spec
+            .template
+            .as_ref()
+            .map(|t| crate::refs::substitute_json(t, &|_| Some("vigil-placeholder".to_string())));
         match aws
             .clients
             .cloudformation
@@ -748,9 +749,9 @@ impl Kind for Stack {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-        annotations: &BTreeMap<String, String>,
+        opts: &super::ApplyOptions,
     ) -> Result<Attrs, AwsError> {
-        let recreate = annotations.get(RECREATE_ANNOTATION).map(String::as_str) == Some("true");
+        let recreate = opts.recreate_on_rollback;
         apply_stack(aws, name, spec, live, recreate).await
     }
 

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
-use crate::manifest::yaml::{self, Node, Pos, Seg};
+use crate::yaml::{self, Node, Pos, Seg};
 
 /// CloudFormation rejects a `TemplateBody` larger than this; bigger templates need S3.
 pub const MAX_BODY_BYTES: usize = 51_200;
@@ -824,12 +824,12 @@ mod tests {
         let text = "A: !Sub '${AWS::StackName}-$${x}'\nB: \"${!Literal}\"\n";
         let escaped = escape_refs(text);
         assert!(
-            crate::manifest::refs::split(&escaped)
+            crate::refs::split(&escaped)
                 .unwrap()
                 .iter()
-                .all(|p| matches!(p, crate::manifest::refs::Piece::Text(_)))
+                .all(|p| matches!(p, crate::refs::Piece::Text(_)))
         );
-        assert_eq!(crate::manifest::refs::substitute(&escaped, &|_| None), text);
+        assert_eq!(crate::refs::substitute(&escaped, &|_| None), text);
     }
 
     #[test]

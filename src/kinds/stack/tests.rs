@@ -31,6 +31,7 @@ use aws_smithy_types::body::SdkBody;
 
 use super::*;
 use crate::aws::testing::{MockClients, aws_with};
+use crate::kinds::ApplyOptions;
 
 const TEMPLATE: &str = "Parameters:\n  Name:\n    Type: String\n    Default: a\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: !Ref Name\nOutputs:\n  TopicName:\n    Value: !GetAtt Topic.TopicName\n";
 const ID: &str =
@@ -223,7 +224,7 @@ async fn rollback_complete_is_refused_plainly_without_the_annotation() {
         "lab",
         &spec(),
         Some(&live("ROLLBACK_COMPLETE")),
-        &BTreeMap::new(),
+        &ApplyOptions::default(),
     )
     .await
     .unwrap_err();
@@ -274,7 +275,9 @@ async fn rollback_complete_is_recreated_when_the_annotation_allows() {
         })
         .then_output(|| CreateStackOutput::builder().stack_id(ID).build());
     let aws = cfn(&[&delete, &describe, &create, &events]);
-    let ann = BTreeMap::from([(RECREATE_ANNOTATION.to_string(), "true".to_string())]);
+    let ann = ApplyOptions {
+        recreate_on_rollback: true,
+    };
     let attrs =
         Stack::apply_annotated(&aws, "lab", &spec(), Some(&live("ROLLBACK_COMPLETE")), &ann)
             .await

@@ -1,17 +1,21 @@
 //! The subcommands: each turns arguments into options, runs a stage, prints, and picks an exit code.
+//! This is the binary's edge: the library returns typed errors, and `anyhow` lives only here.
+
+mod ops;
 
 use std::mem::ManuallyDrop;
 use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::aws::Aws;
 use crate::cli::{Cli, Command, DriftOutput, Output};
-use crate::exit::Exit;
-use crate::kinds::KindId;
-use crate::manifest::{self, Manifests};
-use crate::reconcile::{self, StartError};
-use crate::state;
+use vigil::aws::Aws;
+use vigil::exit::Exit;
+use vigil::kinds::KindId;
+use vigil::manifest::{self, Manifests};
+use vigil::reconcile::{self, StartError};
+use vigil::state;
+use vigil::target::{self, ConnectError};
 
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
@@ -47,8 +51,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             listen,
             log_format: _,
             lease_duration,
-        } => match crate::controller::Config::new(dir, interval, listen, lease_duration) {
-            Ok(cfg) => crate::controller::run(cfg).await,
+        } => match vigil::controller::Config::new(dir, interval, listen, lease_duration) {
+            Ok(cfg) => {
+                vigil::controller::run(cfg).await?;
+                Ok(Exit::Ok)
+            }
             Err(msg) => {
                 eprintln!("error: {msg}");
                 Ok(Exit::Error)
@@ -56,9 +63,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         },
         Command::Import { out, kinds, prefix } => import_cmd(&out, &kinds, prefix).await,
         Command::Destroy { dir, dry_run } => destroy_cmd(&dir, dry_run).await,
-        Command::TestAlarm(args) => crate::ops::test_alarm::command(args).await,
-        Command::Report(args) => crate::ops::report::command(args).await,
-        Command::Schema { report } => Ok(crate::schema::command(report)),
+        Command::TestAlarm(args) => ops::test_alarm(args).await,
+        Command::Report(args) => ops::report(args).await,
+        Command::Schema { report } => {
+            emit(&vigil::schema::text(report));
+            Ok(Exit::Ok)
+        }
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             let mut script = Vec::new();
@@ -162,31 +172,24 @@ fn stop(aws: &Aws, json: bool, class: &str, message: &str, exit: Exit) -> Exit {
     exit
 }
 
-/// Connects and applies the account guard. `Some(message)` means the guard refused.
-pub async fn connect(m: &Manifests) -> anyhow::Result<(Aws, Option<String>)> {
-    let mut aws = Aws::connect(m.settings.region.as_deref()).await;
-    aws.env.owner = m.settings.owner.clone();
-    let account = aws.caller_account().await.context(
-        "cannot identify the AWS account (STS GetCallerIdentity); check your credentials",
-    )?;
-    if let Some(expected) = &m.settings.account_id
-        && *expected != account
-    {
-        let msg = format!(
-            "refused: the credentials belong to account {account}, but Settings.accountId is {expected}; nothing was changed"
-        );
-        return Ok((aws, Some(msg)));
+/// Connects and applies the account guard; a refusal or an unknown account is printed here.
+pub async fn connect(m: &Manifests, json: bool) -> anyhow::Result<Result<Aws, Exit>> {
+    match target::connect(&m.settings).await {
+        Ok(aws) => Ok(Ok(aws)),
+        Err((aws, e @ ConnectError::WrongAccount { .. })) => Ok(Err(stop(
+            &aws,
+            json,
+            "refused",
+            &e.to_string(),
+            Exit::Refused,
+        ))),
+        Err((_, e)) => Err(e.into()),
     }
-    aws.env.account_id = account;
-    Ok((aws, None))
 }
 
 /// Where the inventory lives for this directory and account.
 pub fn store(m: &Manifests, aws: &Aws) -> state::Location {
-    m.settings
-        .inventory
-        .clone()
-        .unwrap_or_else(|| state::Location::default_file(&aws.env.account_id, &aws.env.region))
+    target::inventory_location(&m.settings, &aws.env)
 }
 
 fn start_error(aws: &Aws, json: bool, e: StartError) -> Exit {
@@ -217,11 +220,10 @@ async fn reconcile_cmd(
     // would (thousands of resources; about 4% of a no-op plan's CPU time).
     let m = ManuallyDrop::new(m);
     let json = output == Output::Json;
-    let (aws, refused) = connect(&m).await?;
-    let aws = ManuallyDrop::new(aws);
-    if let Some(msg) = refused {
-        return Ok(stop(&aws, json, "refused", &msg, Exit::Refused));
-    }
+    let aws = match connect(&m, json).await? {
+        Ok(aws) => ManuallyDrop::new(aws),
+        Err(exit) => return Ok(exit),
+    };
     let report = match reconcile::run(&aws, &m, opts, &store(&m, &aws)).await {
         Ok(r) => r,
         Err(e) => return Ok(start_error(&aws, json, e)),
@@ -251,11 +253,11 @@ async fn drift_cmd(dir: &Path, output: DriftOutput) -> anyhow::Result<Exit> {
         return Ok(Exit::Error);
     };
     let json = output == DriftOutput::Json;
-    let (aws, refused) = connect(&m).await?;
-    if let Some(msg) = refused {
-        return Ok(stop(&aws, json, "refused", &msg, Exit::Refused));
-    }
-    let report = match crate::drift::run(&aws, &m, &store(&m, &aws)).await {
+    let aws = match connect(&m, json).await? {
+        Ok(aws) => aws,
+        Err(exit) => return Ok(exit),
+    };
+    let report = match vigil::drift::run(&aws, &m, &store(&m, &aws)).await {
         Ok(r) => r,
         Err(e) => return Ok(start_error(&aws, json, e)),
     };
@@ -294,12 +296,12 @@ async fn import_cmd(out: &Path, kinds: &[String], prefix: Option<String>) -> any
     let inv = state::Location::default_file(&aws.env.account_id, &aws.env.region)
         .load(&aws)
         .await?;
-    let opts = crate::import::Options {
+    let opts = vigil::import::Options {
         out: out.to_path_buf(),
         kinds: parsed,
         prefix,
     };
-    let imported = crate::import::run(&aws, &opts, &inv).await?;
+    let imported = vigil::import::run(&aws, &opts, &inv).await?;
     for s in &imported.skipped {
         eprintln!("skipped {s}");
     }
@@ -319,11 +321,11 @@ async fn destroy_cmd(dir: &Path, dry_run: bool) -> anyhow::Result<Exit> {
     let Some(m) = load(dir) else {
         return Ok(Exit::Error);
     };
-    let (aws, refused) = connect(&m).await?;
-    if let Some(msg) = refused {
-        return Ok(stop(&aws, false, "refused", &msg, Exit::Refused));
-    }
-    let report = match crate::destroy::run(&aws, &m, &store(&m, &aws), dry_run).await {
+    let aws = match connect(&m, false).await? {
+        Ok(aws) => aws,
+        Err(exit) => return Ok(exit),
+    };
+    let report = match vigil::destroy::run(&aws, &m, &store(&m, &aws), dry_run).await {
         Ok(r) => r,
         Err(e) => return Ok(start_error(&aws, false, e)),
     };

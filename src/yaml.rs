@@ -633,7 +633,7 @@ mod tests {
 
     #[test]
     fn enum_variants_with_data_are_one_key_mappings() {
-        use crate::state::Location;
+        use crate::manifest::Location;
         let docs = parse_documents(
             "a: {s3: {bucket: b, key: k}}\nb: {file: x.json}\nc: {s3: {bucket: b}}\n",
         )
