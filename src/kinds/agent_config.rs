@@ -7,12 +7,14 @@
 
 use std::collections::BTreeMap;
 
+use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::log_group::check_tags;
-use super::{Attrs, Issues, Kind, Wanted, with_owner};
+use super::error::KindError;
+use super::kind::{Attrs, Issues, Kind, Wanted};
+use super::tags::{AWS_RULES, Read, TagApi, Tags, Write, with_owner, without_owner};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 use crate::diff::{FieldDiff, canonical};
 use aws_sdk_ssm::types::{
@@ -159,7 +161,6 @@ impl Kind for AgentConfig {
                 "a description is at most 1024 characters long",
             );
         }
-        check_tags(&s.tags, issues);
     }
 
     fn normalize(spec: &Spec, env: &Env) -> Value {
@@ -203,21 +204,43 @@ impl Kind for AgentConfig {
     }
 
     fn to_spec(live: &Live) -> Spec {
-        let mut tags = live.tags.clone();
-        tags.remove(super::OWNER_TAG);
         Spec {
             config: parsed(&live.value),
             description: live.description.clone(),
             tier: live.tier.clone().filter(|t| t != "Standard"),
-            tags,
+            tags: without_owner(&live.tags),
         }
     }
 
-    fn owner(live: &Live) -> Option<&str> {
-        live.tags.get(super::OWNER_TAG).map(String::as_str)
+    const TAGS: Option<TagApi> = Some(TagApi {
+        rules: AWS_RULES,
+        read: Read::Batched {
+            filter: "ssm:parameter",
+            list: list_tags,
+        },
+        write: Write::Delta {
+            tag: add_tags,
+            untag: remove_tags,
+        },
+    });
+
+    fn tag_id(_name: &str, live: &Live) -> String {
+        live.arn.clone()
     }
 
-    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+    fn live_tags(live: &Live) -> Option<&Tags> {
+        Some(&live.tags)
+    }
+
+    fn set_live_tags(live: &mut Live, tags: Tags) {
+        live.tags = tags;
+    }
+
+    fn spec_tags(spec: &Spec) -> Option<&Tags> {
+        Some(&spec.tags)
+    }
+
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         let names: Vec<String> = if wanted.all {
             describe(aws, "BeginsWith", vec![NAME_PREFIX.to_string()])
                 .await?
@@ -280,28 +303,7 @@ impl Kind for AgentConfig {
                 }
             }
         }
-        // SSM has no batch tag read.
-        futures::stream::iter(found.into_values())
-            .map(|mut l| async move {
-                let out = aws
-                    .clients
-                    .ssm
-                    .list_tags_for_resource()
-                    .resource_type(ResourceTypeForTagging::Parameter)
-                    .resource_id(&l.name)
-                    .send()
-                    .await
-                    .aws(SERVICE, "ListTagsForResource")?;
-                l.tags = out
-                    .tag_list()
-                    .iter()
-                    .map(|t| (t.key().to_string(), t.value().to_string()))
-                    .collect();
-                Ok::<_, AwsError>((l.name.clone(), l))
-            })
-            .buffer_unordered(8)
-            .try_collect()
-            .await
+        Ok(found)
     }
 
     async fn apply(
@@ -309,9 +311,8 @@ impl Kind for AgentConfig {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         let ssm = &aws.clients.ssm;
-        let want_tags = with_owner(&spec.tags, &aws.env);
         // Overwriting without a tier would try to move an Advanced parameter back to
         // Standard, which AWS refuses; keep the live tier unless the manifest sets one.
         let tier = spec
@@ -330,7 +331,7 @@ impl Kind for AgentConfig {
             None => {
                 // Tags only on create: AWS refuses Tags together with Overwrite.
                 put.overwrite(false)
-                    .set_tags(Some(ssm_tags(&want_tags)?))
+                    .set_tags(Some(ssm_tags(&with_owner(&spec.tags, &aws.env))?))
                     .send()
                     .await
                     .aws(SERVICE, "PutParameter")?;
@@ -349,7 +350,6 @@ impl Kind for AgentConfig {
                         .await
                         .aws(SERVICE, "PutParameter")?;
                 }
-                sync_tags(aws, name, &want_tags, &l.tags).await?;
             }
         }
         let arn = live.map_or_else(|| parameter_arn(&aws.env, name), |l| l.arn.clone());
@@ -359,7 +359,7 @@ impl Kind for AgentConfig {
         ]))
     }
 
-    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
+    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {
         match aws
             .clients
             .ssm
@@ -369,7 +369,7 @@ impl Kind for AgentConfig {
             .await
             .aws(SERVICE, "DeleteParameter")
         {
-            Err(e) if !e.is_not_found() => Err(e),
+            Err(e) if !e.is_not_found() => Err(e.into()),
             _ => Ok(()),
         }
     }
@@ -399,26 +399,23 @@ async fn describe(
     aws: &Aws,
     option: &str,
     values: Vec<String>,
-) -> Result<BTreeMap<String, (Option<String>, Option<String>)>, AwsError> {
+) -> Result<BTreeMap<String, (Option<String>, Option<String>)>, KindError> {
     let filter = ParameterStringFilter::builder()
         .key("Name")
         .option(option)
         .set_values(Some(values))
         .build()
-        .map_err(|e| AwsError::other(SERVICE, "DescribeParameters", e.to_string()))?;
+        .map_err(|e| KindError::invalid(SERVICE, "DescribeParameters", e))?;
     let mut out = BTreeMap::new();
-    let mut token = None;
-    loop {
-        let page = aws
-            .clients
-            .ssm
-            .describe_parameters()
-            .parameter_filters(filter.clone())
-            .max_results(50)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .aws(SERVICE, "DescribeParameters")?;
+    let mut pages = aws
+        .clients
+        .ssm
+        .describe_parameters()
+        .parameter_filters(filter)
+        .max_results(50)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.try_next().await.aws(SERVICE, "DescribeParameters")? {
         for p in page.parameters() {
             if let Some(n) = p.name() {
                 out.insert(
@@ -432,52 +429,79 @@ async fn describe(
                 );
             }
         }
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
-        }
     }
     Ok(out)
 }
 
-fn ssm_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {
+fn ssm_tags(tags: &Tags) -> Result<Vec<Tag>, KindError> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| AwsError::other(SERVICE, "AddTagsToResource", e.to_string()))
+        .map_err(|e| KindError::invalid(SERVICE, "AddTagsToResource", e))
 }
 
-/// AddTagsToResource and RemoveTagsFromResource for the difference only.
-async fn sync_tags(
-    aws: &Aws,
-    name: &str,
-    want: &BTreeMap<String, String>,
-    have: &BTreeMap<String, String>,
-) -> Result<(), AwsError> {
-    let (add, remove) = super::tag_delta(want, have);
-    if !add.is_empty() {
+/// SSM's tag calls take the parameter's name; the Tagging API, its ARN.
+fn name_of(arn: &str) -> String {
+    let rest = arn.split_once(":parameter/").map_or(arn, |(_, r)| r);
+    // A name with `/` starts with one, which the ARN drops.
+    if rest.contains('/') {
+        format!("/{rest}")
+    } else {
+        rest.to_string()
+    }
+}
+
+fn list_tags<'a>(aws: &'a Aws, arn: &'a str) -> BoxFuture<'a, Result<Tags, KindError>> {
+    Box::pin(async move {
+        let out = aws
+            .clients
+            .ssm
+            .list_tags_for_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name_of(arn))
+            .send()
+            .await
+            .aws(SERVICE, "ListTagsForResource")?;
+        Ok(out
+            .tag_list()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect())
+    })
+}
+
+fn add_tags<'a>(aws: &'a Aws, arn: &'a str, add: &'a Tags) -> BoxFuture<'a, Result<(), KindError>> {
+    Box::pin(async move {
         aws.clients
             .ssm
             .add_tags_to_resource()
             .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(name)
-            .set_tags(Some(ssm_tags(&add)?))
+            .resource_id(name_of(arn))
+            .set_tags(Some(ssm_tags(add)?))
             .send()
             .await
             .aws(SERVICE, "AddTagsToResource")?;
-    }
-    if !remove.is_empty() {
+        Ok(())
+    })
+}
+
+fn remove_tags<'a>(
+    aws: &'a Aws,
+    arn: &'a str,
+    keys: &'a [String],
+) -> BoxFuture<'a, Result<(), KindError>> {
+    Box::pin(async move {
         aws.clients
             .ssm
             .remove_tags_from_resource()
             .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(name)
-            .set_tag_keys(Some(remove))
+            .resource_id(name_of(arn))
+            .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await
             .aws(SERVICE, "RemoveTagsFromResource")?;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -487,7 +511,6 @@ mod tests {
     use aws_sdk_ssm::operation::add_tags_to_resource::AddTagsToResourceOutput;
     use aws_sdk_ssm::operation::describe_parameters::DescribeParametersOutput;
     use aws_sdk_ssm::operation::get_parameters::GetParametersOutput;
-    use aws_sdk_ssm::operation::list_tags_for_resource::ListTagsForResourceOutput;
     use aws_sdk_ssm::operation::put_parameter::PutParameterOutput;
     use aws_sdk_ssm::types::{Parameter, ParameterMetadata};
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
@@ -666,39 +689,59 @@ mod tests {
                     )
                     .build()
             });
-        let tags = mock!(aws_sdk_ssm::Client::list_tags_for_resource).then_output(|| {
-            ListTagsForResourceOutput::builder()
-                .tag_list(
-                    Tag::builder()
-                        .key("vigil:owner")
-                        .value("test")
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-        });
-        let client = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&get, &describe, &tags]);
+        // Tags come from the Tagging API: the two parameters' ARNs in one call.
+        let tags = mock!(aws_sdk_resourcegroupstagging::Client::get_resources)
+            .match_requests(|r| r.resource_arn_list().len() == 2)
+            .then_compute_output(|r| {
+                let mappings = r
+                    .resource_arn_list()
+                    .iter()
+                    .map(|arn| {
+                        aws_sdk_resourcegroupstagging::types::ResourceTagMapping::builder()
+                            .resource_arn(arn)
+                            .tags(
+                                aws_sdk_resourcegroupstagging::types::Tag::builder()
+                                    .key("vigil:owner")
+                                    .value("test")
+                                    .build()
+                                    .unwrap(),
+                            )
+                            .build()
+                    })
+                    .collect();
+                aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput::builder()
+                    .set_resource_tag_mapping_list(Some(mappings))
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&get, &describe]);
+        let tagging = mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, [&tags]);
         let aws = aws_with(MockClients {
             ssm: Some(client),
+            tagging: Some(tagging),
             ..Default::default()
         });
         let wanted = Wanted::names(names.iter().map(|n| (n.clone(), json!({}))).collect());
-        let live = AgentConfig::observe(&aws, &wanted).await.unwrap();
+        let live = crate::kinds::KindId::AgentConfig
+            .observe(&aws, &wanted)
+            .await
+            .unwrap()
+            .found;
         assert_eq!(
             live.keys().collect::<Vec<_>>(),
             ["AmazonCloudWatch-host00", "AmazonCloudWatch-host10"]
         );
         assert_eq!(
-            live["AmazonCloudWatch-host00"].tier.as_deref(),
-            Some("Advanced")
+            live["AmazonCloudWatch-host10"].owner,
+            crate::kinds::LiveOwner::Tagged("test".into())
         );
-        assert_eq!(
-            AgentConfig::owner(&live["AmazonCloudWatch-host10"]),
-            Some("test")
-        );
+        let detail = live["AmazonCloudWatch-host00"]
+            .detail
+            .downcast_ref::<Live>()
+            .unwrap();
+        assert_eq!(detail.tier.as_deref(), Some("Advanced"));
         assert_eq!(
             (get.num_calls(), describe.num_calls(), tags.num_calls()),
-            (2, 1, 2)
+            (2, 1, 1)
         );
     }
 
@@ -726,18 +769,30 @@ mod tests {
         tagged.tags.insert("team".into(), "ops".into());
         let mut l = live(&serialized(&config()));
         l.tier = Some("Advanced".into());
-        let attrs = AgentConfig::apply(&aws, NAME, &tagged, Some(&l))
-            .await
-            .unwrap();
+        let attrs = crate::kinds::apply_typed::<AgentConfig>(
+            &aws,
+            NAME,
+            &tagged,
+            Some(&l),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(attrs["arn"], l.arn);
         assert_eq!((put.num_calls(), add.num_calls()), (0, 1));
         // A changed value is written over the Advanced parameter without downgrading it.
         let mut changed = tagged.clone();
         changed.config["agent"]["run_as_user"] = json!("cwagent");
         l.tags.insert("team".into(), "ops".into());
-        AgentConfig::apply(&aws, NAME, &changed, Some(&l))
-            .await
-            .unwrap();
+        crate::kinds::apply_typed::<AgentConfig>(
+            &aws,
+            NAME,
+            &changed,
+            Some(&l),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!((put.num_calls(), add.num_calls()), (1, 1));
     }
 

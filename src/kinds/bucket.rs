@@ -9,13 +9,16 @@
 
 use std::collections::BTreeMap;
 
+use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::error::KindError;
+use super::kind::{Attrs, Issues, Kind, Wanted};
 use super::policy::{self, PolicyType};
-use super::{Attrs, Issues, Kind, Wanted, with_owner};
-use crate::aws::{Aws, AwsError, AwsResultExt, Env, ErrorClass};
+use super::tags::{AWS_RULES, Read, TagApi, Tags, Write, with_owner, without_owner};
+use crate::aws::{Aws, AwsError, AwsResultExt, Condition, Env, ErrorClass};
 use crate::diff::FieldDiff;
 
 const SERVICE: &str = "s3";
@@ -214,7 +217,6 @@ impl Kind for Bucket {
                 issues.at("policy", "a bucket policy is at most 20 KB");
             }
         }
-        super::role::check_tags(&s.tags, issues);
     }
 
     fn normalize(spec: &Spec, env: &Env) -> Value {
@@ -275,8 +277,7 @@ impl Kind for Bucket {
     }
 
     fn to_spec(live: &Live) -> Spec {
-        let mut tags = live.tags.clone();
-        tags.remove(super::OWNER_TAG);
+        let tags = without_owner(&live.tags);
         Spec {
             versioning: match &live.versioning {
                 Versioning::Status(s) => s.clone(),
@@ -294,11 +295,27 @@ impl Kind for Bucket {
         }
     }
 
-    fn owner(live: &Live) -> Option<&str> {
-        live.tags.get(super::OWNER_TAG).map(String::as_str)
+    /// Read with the bucket's settings (S3 reads every bucket's settings one
+    /// call each anyway); written whole, as S3 has no tag and untag for buckets.
+    const TAGS: Option<TagApi> = Some(TagApi {
+        rules: AWS_RULES,
+        read: Read::WithResource,
+        write: Write::Replace(put_tags),
+    });
+
+    fn tag_id(name: &str, _live: &Live) -> String {
+        name.to_string()
     }
 
-    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+    fn live_tags(live: &Live) -> Option<&Tags> {
+        Some(&live.tags)
+    }
+
+    fn spec_tags(spec: &Spec) -> Option<&Tags> {
+        Some(&spec.tags)
+    }
+
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         // ListBuckets names every bucket at once; S3 has no batch read for a
         // bucket's settings, so the Get* calls are made per wanted bucket.
         let mut pages = aws
@@ -320,7 +337,7 @@ impl Kind for Bucket {
                 && region != aws.env.region
             {
                 if wanted.specs.contains_key(name) {
-                    return Err(AwsError::other(
+                    return Err(KindError::refused(
                         SERVICE,
                         "ListBuckets",
                         format!(
@@ -354,11 +371,10 @@ impl Kind for Bucket {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         let s3 = &aws.clients.s3;
         let env = &aws.env;
         let part = policy::partition(&env.region);
-        let want_tags = with_owner(&spec.tags, env);
         if live.is_none() {
             // us-east-1 is the one region CreateBucket must not be told about.
             let config = (env.region != "us-east-1").then(|| {
@@ -375,40 +391,16 @@ impl Kind for Bucket {
                 .await
                 .aws(SERVICE, "CreateBucket")
                 .map_err(|mut e| {
-                    if e.code.as_deref() == Some("BucketAlreadyExists") {
+                    if e.is(Condition::BucketAlreadyExists) {
                         e.message = format!(
                             "bucket names are global and {name} belongs to another AWS account; choose another name"
                         );
                     }
                     e
                 })?;
-        }
-        let have_tags = live.map(|l| l.tags.clone()).unwrap_or_default();
-        if want_tags != have_tags {
-            // S3 has no tag/untag for buckets: PutBucketTagging replaces the set.
-            if want_tags.is_empty() {
-                s3.delete_bucket_tagging()
-                    .bucket(name)
-                    .send()
-                    .await
-                    .aws(SERVICE, "DeleteBucketTagging")?;
-            } else {
-                let tags = want_tags
-                    .iter()
-                    .map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(k).value(v).build())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| AwsError::other(SERVICE, "PutBucketTagging", e.to_string()))?;
-                let tagging = aws_sdk_s3::types::Tagging::builder()
-                    .set_tag_set(Some(tags))
-                    .build()
-                    .map_err(|e| AwsError::other(SERVICE, "PutBucketTagging", e.to_string()))?;
-                s3.put_bucket_tagging()
-                    .bucket(name)
-                    .tagging(tagging)
-                    .send()
-                    .await
-                    .aws(SERVICE, "PutBucketTagging")?;
-            }
+            // CreateBucket takes no tags; the owner tag follows at once (an update's
+            // tags are synced by the engine).
+            put_tags(aws, name, &with_owner(&spec.tags, env)).await?;
         }
         if let Some(want) = spec.public_access_block
             && live.is_none_or(|l| l.public_access_block.flatten().unwrap_or_default() != want)
@@ -439,7 +431,7 @@ impl Kind for Bucket {
                 ))
                 .set_kms_master_key_id(want.kms_master_key_id.clone())
                 .build()
-                .map_err(|e| AwsError::other(SERVICE, "PutBucketEncryption", e.to_string()))?;
+                .map_err(|e| KindError::invalid(SERVICE, "PutBucketEncryption", e))?;
             let config = aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
                 .rules(
                     aws_sdk_s3::types::ServerSideEncryptionRule::builder()
@@ -448,7 +440,7 @@ impl Kind for Bucket {
                         .build(),
                 )
                 .build()
-                .map_err(|e| AwsError::other(SERVICE, "PutBucketEncryption", e.to_string()))?;
+                .map_err(|e| KindError::invalid(SERVICE, "PutBucketEncryption", e))?;
             s3.put_bucket_encryption()
                 .bucket(name)
                 .server_side_encryption_configuration(config)
@@ -505,7 +497,7 @@ impl Kind for Bucket {
         ]))
     }
 
-    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
+    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {
         aws.clients
             .s3
             .delete_bucket()
@@ -514,7 +506,7 @@ impl Kind for Bucket {
             .await
             .aws(SERVICE, "DeleteBucket")
             .map_err(|mut e| {
-                if e.code.as_deref() == Some("BucketNotEmpty") {
+                if e.is(Condition::BucketNotEmpty) {
                     e.message = format!(
                         "bucket {name} still holds objects and vigil never deletes data: empty it (all versions), then run again"
                     );
@@ -525,12 +517,47 @@ impl Kind for Bucket {
     }
 }
 
+/// S3 replaces the whole set (an empty set deletes the tagging).
+fn put_tags<'a>(
+    aws: &'a Aws,
+    name: &'a str,
+    all: &'a Tags,
+) -> BoxFuture<'a, Result<(), KindError>> {
+    Box::pin(async move {
+        let s3 = &aws.clients.s3;
+        if all.is_empty() {
+            s3.delete_bucket_tagging()
+                .bucket(name)
+                .send()
+                .await
+                .aws(SERVICE, "DeleteBucketTagging")?;
+            return Ok(());
+        }
+        let tags = all
+            .iter()
+            .map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| KindError::invalid(SERVICE, "PutBucketTagging", e))?;
+        let tagging = aws_sdk_s3::types::Tagging::builder()
+            .set_tag_set(Some(tags))
+            .build()
+            .map_err(|e| KindError::invalid(SERVICE, "PutBucketTagging", e))?;
+        s3.put_bucket_tagging()
+            .bucket(name)
+            .tagging(tagging)
+            .send()
+            .await
+            .aws(SERVICE, "PutBucketTagging")?;
+        Ok(())
+    })
+}
+
 /// `Ok(None)` for a configuration the bucket does not have; `Err` for anything
 /// else, including a bucket that is gone (`NoSuchBucket`).
 fn absent_ok<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     match r {
         Ok(v) => Ok(Some(v)),
-        Err(e) if e.is_not_found() && e.code.as_deref() != Some("NoSuchBucket") => Ok(None),
+        Err(e) if e.is_not_found() && !e.is(Condition::NoSuchBucket) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -543,7 +570,7 @@ async fn read_bucket(
     all: bool,
 ) -> Result<Option<Live>, AwsError> {
     match read_settings(aws, name, spec, all).await {
-        Err(e) if e.code.as_deref() == Some("NoSuchBucket") => Ok(None),
+        Err(e) if e.is(Condition::NoSuchBucket) => Ok(None),
         other => other.map(Some),
     }
 }
@@ -971,7 +998,9 @@ mod tests {
             s3: Some(s3),
             ..Default::default()
         });
-        let attrs = Bucket::apply(&aws, "b", &s, None).await.unwrap();
+        let attrs = crate::kinds::apply_typed::<Bucket>(&aws, "b", &s, None, &Default::default())
+            .await
+            .unwrap();
         assert_eq!(attrs["arn"], "arn:aws:s3:::b");
         assert_eq!(
             (create.num_calls(), tag.num_calls(), put.num_calls()),
@@ -992,7 +1021,9 @@ mod tests {
             )
             .is_empty()
         );
-        Bucket::apply(&aws, "b", &s, Some(&l)).await.unwrap();
+        crate::kinds::apply_typed::<Bucket>(&aws, "b", &s, Some(&l), &Default::default())
+            .await
+            .unwrap();
         assert_eq!(
             (create.num_calls(), tag.num_calls(), put.num_calls()),
             (1, 1, 1)
@@ -1021,7 +1052,7 @@ mod tests {
                     .build()
             });
         let aws = aws_s3(&[&put2]);
-        Bucket::apply(&aws, "b", &suspended, Some(&l))
+        crate::kinds::apply_typed::<Bucket>(&aws, "b", &suspended, Some(&l), &Default::default())
             .await
             .unwrap();
         assert_eq!(put2.num_calls(), 1);
@@ -1029,7 +1060,7 @@ mod tests {
         // Unreadable versioning is never written on update.
         l.versioning = Versioning::Unreadable("x".into());
         let aws = aws_s3(&[]);
-        Bucket::apply(&aws, "b", &suspended, Some(&l))
+        crate::kinds::apply_typed::<Bucket>(&aws, "b", &suspended, Some(&l), &Default::default())
             .await
             .unwrap();
     }
@@ -1073,7 +1104,9 @@ mod tests {
             "b".to_string(),
             json!({"versioning": "Enabled"}),
         )]));
-        let live = Bucket::observe(&aws, &wanted).await.unwrap();
+        let live = crate::kinds::observe_live::<Bucket>(&aws, &wanted)
+            .await
+            .unwrap();
         assert_eq!(live.keys().collect::<Vec<_>>(), vec!["b"]);
         assert_eq!(
             live["b"].versioning,

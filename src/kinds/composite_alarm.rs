@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::metric_alarm::{all_alarms, read_tags, sync_tags, validate_actions};
-use super::{Attrs, Issues, Kind, Wanted, with_owner};
-use crate::aws::{Aws, AwsError, AwsResultExt, Env};
+use super::error::KindError;
+use super::kind::{Attrs, Issues, Kind, Wanted};
+use super::metric_alarm::{TAGS, alarms_listed, all_alarms, sdk_tags, validate_actions};
+use super::tags::{OWNER_TAG, TagApi, Tags, with_owner};
+use crate::aws::{Aws, AwsResultExt, Env};
 
 const SERVICE: &str = "cloudwatch";
 
@@ -180,31 +182,41 @@ impl Kind for CompositeAlarm {
     fn to_spec(live: &Live) -> Spec {
         let mut spec = live.spec.clone();
         if let Some(t) = &mut spec.tags {
-            t.remove(super::OWNER_TAG);
+            t.remove(OWNER_TAG);
         }
         spec
     }
 
-    fn owner(live: &Live) -> Option<&str> {
-        live.spec
-            .tags
-            .as_ref()?
-            .get(super::OWNER_TAG)
-            .map(String::as_str)
+    const TAGS: Option<TagApi> = Some(TAGS);
+
+    fn tag_id(_name: &str, live: &Live) -> String {
+        live.arn.clone()
     }
 
-    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+    fn live_tags(live: &Live) -> Option<&Tags> {
+        live.spec.tags.as_ref()
+    }
+
+    fn set_live_tags(live: &mut Live, tags: Tags) {
+        live.spec.tags = Some(tags);
+    }
+
+    fn spec_tags(spec: &Spec) -> Option<&Tags> {
+        spec.tags.as_ref()
+    }
+
+    fn listed(aws: &Aws) -> Option<usize> {
+        alarms_listed(aws)
+    }
+
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         let pages = all_alarms(aws).await?;
         let mut out = BTreeMap::new();
-        let mut tag_reads = Vec::new();
         for (name, a) in pages.composite.iter().filter(|(n, _)| wanted.contains(n)) {
             let arn = a
                 .alarm_arn()
                 .map(str::to_string)
                 .unwrap_or_else(|| super::metric_alarm::alarm_arn(&aws.env, name));
-            if wanted.needs_owner(name) || wanted.spec(name).get("tags").is_some() {
-                tag_reads.push((name.clone(), arn.clone()));
-            }
             out.insert(
                 name.clone(),
                 Live {
@@ -214,11 +226,6 @@ impl Kind for CompositeAlarm {
                 },
             );
         }
-        for (name, tags) in read_tags(aws, tag_reads).await? {
-            if let Some(l) = out.get_mut(&name) {
-                l.spec.tags = Some(tags);
-            }
-        }
         Ok(out)
     }
 
@@ -227,24 +234,17 @@ impl Kind for CompositeAlarm {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         let env = &aws.env;
         let arn = live
             .map(|l| l.arn.clone())
             .unwrap_or_else(|| super::metric_alarm::alarm_arn(env, name));
-        // Tags are managed when declared; tags read only to learn the owner
-        // (adoption) are kept, with the owner tag added.
-        let want_tags = spec
-            .tags
-            .as_ref()
-            .or(live.and_then(|l| l.spec.tags.as_ref()))
-            .map(|t| with_owner(t, env));
         let config_changed = live.is_none_or(|l| canonical(spec, None) != canonical(&l.spec, None));
         if config_changed {
-            let create_tags = match (live, &want_tags) {
-                (None, Some(t)) => t.clone(),
-                (None, None) => with_owner(&BTreeMap::new(), env),
-                _ => BTreeMap::new(),
+            // Tags count at creation only; the engine syncs an update's tags.
+            let create_tags = match live {
+                None => with_owner(spec.tags.as_ref().unwrap_or(&Tags::new()), env),
+                Some(_) => Tags::new(),
             };
             aws.clients
                 .cloudwatch
@@ -259,23 +259,10 @@ impl Kind for CompositeAlarm {
                 .set_actions_suppressor(spec.actions_suppressor.clone())
                 .set_actions_suppressor_wait_period(spec.actions_suppressor_wait_period)
                 .set_actions_suppressor_extension_period(spec.actions_suppressor_extension_period)
-                .set_tags((!create_tags.is_empty()).then(|| {
-                    create_tags
-                        .iter()
-                        .map(|(k, v)| {
-                            aws_sdk_cloudwatch::types::Tag::builder()
-                                .key(k)
-                                .value(v)
-                                .build()
-                        })
-                        .collect()
-                }))
+                .set_tags((!create_tags.is_empty()).then(|| sdk_tags(&create_tags)))
                 .send()
                 .await
                 .aws(SERVICE, "PutCompositeAlarm")?;
-        }
-        if let (Some(l), Some(want)) = (live, &want_tags) {
-            sync_tags(aws, &arn, want, &l.spec.tags.clone().unwrap_or_default()).await?;
         }
         Ok(Attrs::from([
             ("arn".to_string(), arn),
@@ -283,7 +270,7 @@ impl Kind for CompositeAlarm {
         ]))
     }
 
-    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
+    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {
         aws.clients
             .cloudwatch
             .delete_alarms()
@@ -362,11 +349,19 @@ mod tests {
             ..Default::default()
         });
         let wanted = Wanted::names(BTreeMap::from([("Any".to_string(), Value::Null)]));
-        let live = CompositeAlarm::observe(&aws, &wanted).await.unwrap();
-        assert!(live.is_empty());
-        let attrs = CompositeAlarm::apply(&aws, "Any", &spec(), None)
+        let live = crate::kinds::observe_live::<CompositeAlarm>(&aws, &wanted)
             .await
             .unwrap();
+        assert!(live.is_empty());
+        let attrs = crate::kinds::apply_typed::<CompositeAlarm>(
+            &aws,
+            "Any",
+            &spec(),
+            None,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             attrs["arn"],
             "arn:aws:cloudwatch:us-east-1:123456789012:alarm:Any"
@@ -383,34 +378,58 @@ mod tests {
         let put2 = mock!(aws_sdk_cloudwatch::Client::put_composite_alarm)
             .then_output(|| PutCompositeAlarmOutput::builder().build());
         let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&listed, &put2]);
+        let tags = crate::aws::testing::tagging_rule(&[(
+            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:Any",
+            &[("vigil:owner", "test")],
+        )]);
         let aws = aws_with(MockClients {
             cloudwatch: Some(cw),
+            tagging: Some(crate::aws::testing::tagging_client(&[&tags])),
             ..Default::default()
         });
-        let live = CompositeAlarm::observe(&aws, &wanted).await.unwrap();
-        let l = &live["Any"];
-        let env = aws.env.clone();
-        assert_eq!(
-            CompositeAlarm::normalize(&spec(), &env),
-            CompositeAlarm::live_state(l, &env)
-        );
-        CompositeAlarm::apply(&aws, "Any", &spec(), Some(l))
+        let live = crate::kinds::observe_live::<CompositeAlarm>(&aws, &wanted)
             .await
             .unwrap();
+        let l = &live["Any"];
+        let env = aws.env.clone();
+        // Compared as the engine compares: tags read for the owner, not declared, are not compared.
+        assert!(
+            crate::kinds::KindId::CompositeAlarm
+                .diff(
+                    &CompositeAlarm::normalize(&spec(), &env),
+                    &CompositeAlarm::live_state(l, &env)
+                )
+                .is_empty()
+        );
+        crate::kinds::apply_typed::<CompositeAlarm>(
+            &aws,
+            "Any",
+            &spec(),
+            Some(l),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(put2.num_calls(), 0);
 
         // A changed rule is written once.
         let mut changed = spec();
         changed.alarm_rule = "ALARM(HighCPUUtilization)".into();
-        let diffs = CompositeAlarm::diff(
+        let diffs = crate::kinds::KindId::CompositeAlarm.diff(
             &CompositeAlarm::normalize(&changed, &env),
             &CompositeAlarm::live_state(l, &env),
         );
         assert_eq!(diffs.len(), 1);
         assert_eq!(diffs[0].path, "alarmRule");
-        CompositeAlarm::apply(&aws, "Any", &changed, Some(l))
-            .await
-            .unwrap();
+        crate::kinds::apply_typed::<CompositeAlarm>(
+            &aws,
+            "Any",
+            &changed,
+            Some(l),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(put2.num_calls(), 1);
     }
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::config_rule::check_resource_type;
+use super::error::KindError;
 use super::{Attrs, Issues, Kind, Wanted};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 use crate::diff::FieldDiff;
@@ -239,9 +240,9 @@ fn resource_types(v: &[String]) -> Option<Vec<cfg::ResourceType>> {
     })
 }
 
-fn build_recorder(name: &str, spec: &Spec) -> Result<cfg::ConfigurationRecorder, AwsError> {
+fn build_recorder(name: &str, spec: &Spec) -> Result<cfg::ConfigurationRecorder, KindError> {
     let bad = |e: aws_sdk_config::error::BuildError| {
-        AwsError::other(SERVICE, "PutConfigurationRecorder", e.to_string())
+        KindError::invalid(SERVICE, "PutConfigurationRecorder", e)
     };
     // Written out in full, so that removing a field from the manifest resets it.
     let g = group_canonical(spec.recording_group.as_ref());
@@ -575,7 +576,7 @@ impl Kind for ConfigurationRecorder {
         spec
     }
 
-    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         // Without names: naming a missing recorder is an error, and there is at most one.
         let out = aws
             .clients
@@ -615,7 +616,7 @@ impl Kind for ConfigurationRecorder {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         if live.is_none_or(|l| settings(spec) != settings(&l.spec)) {
             aws.clients
                 .config
@@ -632,7 +633,7 @@ impl Kind for ConfigurationRecorder {
         Ok(Attrs::from([("name".to_string(), name.to_string())]))
     }
 
-    async fn finalize(aws: &Aws, name: &str, spec: &Spec) -> Result<(), AwsError> {
+    async fn finalize(aws: &Aws, name: &str, spec: &Spec) -> Result<(), KindError> {
         if spec.recording != Some(true)
             || statuses(aws).await?.get(name).is_some_and(|s| s.recording)
         {
@@ -650,7 +651,7 @@ impl Kind for ConfigurationRecorder {
 
     /// Stops it first, as the lab's cleanup does. The status is read again: deleting
     /// the delivery channel, just before, may have stopped it already.
-    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
+    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {
         if statuses(aws).await?.get(name).is_some_and(|s| s.recording) {
             stop(aws, name).await?;
         }
@@ -1025,9 +1026,10 @@ mod tests {
             config: Some(client),
             ..Default::default()
         });
-        let found = ConfigurationRecorder::observe(&aws, &Wanted::everything())
-            .await
-            .unwrap();
+        let found =
+            crate::kinds::observe_live::<ConfigurationRecorder>(&aws, &Wanted::everything())
+                .await
+                .unwrap();
         assert_eq!(
             ConfigurationRecorder::notes(&found["default"]),
             [
@@ -1084,7 +1086,7 @@ mod tests {
         let err = ConfigurationRecorder::finalize(&aws, "default", &lab())
             .await
             .unwrap_err();
-        assert_eq!(err.class, crate::aws::ErrorClass::Terminal);
+        assert_eq!(err.class(), crate::aws::ErrorClass::Terminal);
         assert!(
             err.to_string()
                 .contains("NoAvailableDeliveryChannelException"),

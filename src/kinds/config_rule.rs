@@ -3,14 +3,17 @@
 //! AWS refuses PutConfigRule until a configuration recorder exists, so a rule
 //! declares `vigil/depends-on: ConfigurationRecorder/NAME` to be applied after it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_config::types as cfg;
+use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Attrs, Issues, Kind, Wanted, with_owner};
+use super::error::KindError;
+use super::kind::{Attrs, Issues, Kind, Wanted};
+use super::tags::{AWS_RULES, OWNER_TAG, Read, TagApi, Tags, Write, with_owner, without_owner};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 use crate::diff::FieldDiff;
 
@@ -531,45 +534,9 @@ fn validate_scope(s: &Scope, issues: &mut Issues) {
     }
 }
 
-/// Tag rules shared by every Config resource that takes tags.
-fn validate_tags(tags: &BTreeMap<String, String>, issues: &mut Issues) {
-    // One slot is kept for the owner tag.
-    if tags.len() > 49 {
-        issues.at(
-            "tags",
-            "AWS Config allows 50 tags, and vigil adds its owner tag; keep 49 or fewer",
-        );
-    }
-    for (k, v) in tags {
-        if k.is_empty() || k.chars().count() > 128 {
-            issues.at(
-                &format!("tags.{k}"),
-                "tag keys must be 1 to 128 characters long",
-            );
-        } else if k.to_ascii_lowercase().starts_with("aws:") {
-            issues.at(
-                &format!("tags.{k}"),
-                "tag keys starting with aws: are reserved for AWS",
-            );
-        } else if k == super::OWNER_TAG {
-            issues.at(
-                &format!("tags.{k}"),
-                "vigil sets this tag itself; set Settings.owner instead",
-            );
-        }
-        if v.chars().count() > 256 {
-            issues.at(
-                &format!("tags.{k}"),
-                "tag values must be at most 256 characters long",
-            );
-        }
-    }
-}
-
-fn build_rule(name: &str, spec: &Spec) -> Result<cfg::ConfigRule, AwsError> {
-    let bad = |e: aws_sdk_config::error::BuildError| {
-        AwsError::other(SERVICE, "PutConfigRule", e.to_string())
-    };
+fn build_rule(name: &str, spec: &Spec) -> Result<cfg::ConfigRule, KindError> {
+    let bad =
+        |e: aws_sdk_config::error::BuildError| KindError::invalid(SERVICE, "PutConfigRule", e);
     let s = &spec.source;
     let details: Vec<cfg::SourceDetail> = s
         .source_details
@@ -645,100 +612,82 @@ fn build_rule(name: &str, spec: &Spec) -> Result<cfg::ConfigRule, AwsError> {
         .build())
 }
 
-fn tag_list(tags: &BTreeMap<String, String>) -> Vec<cfg::Tag> {
+fn tag_list(tags: &Tags) -> Vec<cfg::Tag> {
     tags.iter()
         .map(|(k, v)| cfg::Tag::builder().key(k).value(v).build())
         .collect()
 }
 
-/// ListTagsForResource for each `(name, arn)`, a few at a time; Config has no batch tag read.
-pub(crate) async fn read_tags(
-    aws: &Aws,
-    arns: Vec<(String, String)>,
-) -> Result<HashMap<String, BTreeMap<String, String>>, AwsError> {
-    futures::stream::iter(arns)
-        .map(|(name, arn)| async move {
-            let mut tags = BTreeMap::new();
-            let mut token = None;
-            loop {
-                let out = aws
-                    .clients
-                    .config
-                    .list_tags_for_resource()
-                    .resource_arn(&arn)
-                    .set_next_token(token.take())
-                    .send()
-                    .await
-                    .aws(SERVICE, "ListTagsForResource")?;
-                for t in out.tags() {
-                    if let Some(k) = t.key() {
-                        tags.insert(k.to_string(), t.value().unwrap_or_default().to_string());
-                    }
-                }
-                match out.next_token() {
-                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => break,
-                }
+fn list_tags<'a>(aws: &'a Aws, arn: &'a str) -> BoxFuture<'a, Result<Tags, KindError>> {
+    Box::pin(async move {
+        let mut tags = Tags::new();
+        let mut pages = aws
+            .clients
+            .config
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(t) = pages.try_next().await.aws(SERVICE, "ListTagsForResource")? {
+            if let Some(k) = t.key() {
+                tags.insert(k.to_string(), t.value().unwrap_or_default().to_string());
             }
-            Ok::<_, AwsError>((name, tags))
-        })
-        .buffer_unordered(8)
-        .try_collect()
-        .await
+        }
+        Ok(tags)
+    })
 }
 
-/// Brings tags to `want` with TagResource and UntagResource, touching only the difference.
-pub(crate) async fn sync_tags(
-    aws: &Aws,
-    arn: &str,
-    want: &BTreeMap<String, String>,
-    have: &BTreeMap<String, String>,
-) -> Result<(), AwsError> {
-    let (add, remove) = super::tag_delta(want, have);
-    if !add.is_empty() {
+fn tag_resource<'a>(
+    aws: &'a Aws,
+    arn: &'a str,
+    add: &'a Tags,
+) -> BoxFuture<'a, Result<(), KindError>> {
+    Box::pin(async move {
         aws.clients
             .config
             .tag_resource()
             .resource_arn(arn)
-            .set_tags(Some(tag_list(&add)))
+            .set_tags(Some(tag_list(add)))
             .send()
             .await
             .aws(SERVICE, "TagResource")?;
-    }
-    if !remove.is_empty() {
+        Ok(())
+    })
+}
+
+fn untag_resource<'a>(
+    aws: &'a Aws,
+    arn: &'a str,
+    keys: &'a [String],
+) -> BoxFuture<'a, Result<(), KindError>> {
+    Box::pin(async move {
         aws.clients
             .config
             .untag_resource()
             .resource_arn(arn)
-            .set_tag_keys(Some(remove))
+            .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await
             .aws(SERVICE, "UntagResource")?;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Every rule DescribeConfigRules lists, page by page, keyed by name.
 async fn describe_rules(aws: &Aws, names: &[&str]) -> Result<Vec<cfg::ConfigRule>, AwsError> {
     let mut rules = Vec::new();
-    let mut token = None;
-    loop {
-        let out = aws
-            .clients
-            .config
-            .describe_config_rules()
-            .set_config_rule_names(
-                (!names.is_empty()).then(|| names.iter().map(|n| n.to_string()).collect()),
-            )
-            .set_next_token(token.take())
-            .send()
-            .await
-            .aws(SERVICE, "DescribeConfigRules")?;
-        rules.extend(out.config_rules().iter().cloned());
-        match out.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
-        }
+    let mut pages = aws
+        .clients
+        .config
+        .describe_config_rules()
+        .set_config_rule_names(
+            (!names.is_empty()).then(|| names.iter().map(|n| n.to_string()).collect()),
+        )
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.try_next().await.aws(SERVICE, "DescribeConfigRules")? {
+        rules.extend(page.config_rules().iter().cloned());
     }
     Ok(rules)
 }
@@ -812,9 +761,6 @@ impl Kind for ConfigRule {
                 issues.at(&format!("evaluationModes[{i}]"), "listed twice");
             }
         }
-        if let Some(tags) = &s.tags {
-            validate_tags(tags, issues);
-        }
     }
 
     fn normalize(spec: &Spec, env: &Env) -> Value {
@@ -851,7 +797,7 @@ impl Kind for ConfigRule {
     fn to_spec(live: &Live) -> Spec {
         let mut spec = live.spec.clone();
         if let Some(t) = &mut spec.tags {
-            t.remove(super::OWNER_TAG);
+            t.remove(OWNER_TAG);
         }
         if modes_canonical(&spec.evaluation_modes).is_none() {
             spec.evaluation_modes.clear();
@@ -871,15 +817,33 @@ impl Kind for ConfigRule {
             .collect()
     }
 
-    fn owner(live: &Live) -> Option<&str> {
-        live.spec
-            .tags
-            .as_ref()?
-            .get(super::OWNER_TAG)
-            .map(String::as_str)
+    /// One call per rule: moto's Tagging API does not serve AWS Config.
+    const TAGS: Option<TagApi> = Some(TagApi {
+        rules: AWS_RULES,
+        read: Read::PerResource(list_tags),
+        write: Write::Delta {
+            tag: tag_resource,
+            untag: untag_resource,
+        },
+    });
+
+    fn tag_id(_name: &str, live: &Live) -> String {
+        live.arn.clone()
     }
 
-    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+    fn live_tags(live: &Live) -> Option<&Tags> {
+        live.spec.tags.as_ref()
+    }
+
+    fn set_live_tags(live: &mut Live, tags: Tags) {
+        live.spec.tags = Some(tags);
+    }
+
+    fn spec_tags(spec: &Spec) -> Option<&Tags> {
+        spec.tags.as_ref()
+    }
+
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         let mut out = BTreeMap::new();
         for r in describe_rules(aws, &[]).await? {
             let Some(name) = r.config_rule_name() else {
@@ -935,20 +899,6 @@ impl Kind for ConfigRule {
                 c.policy_text = text;
             }
         }
-        // Tags only where they are compared: declared, or everything for import and prune.
-        let tag_reads = out
-            .values()
-            .filter(|l| {
-                !l.arn.is_empty()
-                    && (wanted.needs_owner(&l.name) || wanted.spec(&l.name).get("tags").is_some())
-            })
-            .map(|l| (l.name.clone(), l.arn.clone()))
-            .collect();
-        for (name, tags) in read_tags(aws, tag_reads).await? {
-            if let Some(l) = out.get_mut(&name) {
-                l.spec.tags = Some(tags);
-            }
-        }
         Ok(out)
     }
 
@@ -957,24 +907,21 @@ impl Kind for ConfigRule {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         let env = &aws.env;
-        // Tags read only to learn the owner (adoption) are kept, with the owner added.
-        let want_tags = spec
-            .tags
-            .as_ref()
-            .or(live.and_then(|l| l.spec.tags.as_ref()))
-            .map(|t| with_owner(t, env));
         let config_changed = live.is_none_or(|l| {
             !Self::diff(&canonical(spec, None), &canonical(&l.spec, None)).is_empty()
         });
         if config_changed {
             // AWS applies Tags only when PutConfigRule creates the rule and ignores them on an
             // update, while moto replaces the tags on every put. Sending the wanted tags each
-            // time, then tagging the difference below, ends with the same tags on both.
-            let put_tags = want_tags
-                .clone()
-                .unwrap_or_else(|| with_owner(&BTreeMap::new(), env));
+            // time, then the engine tagging the difference, ends with the same tags on both.
+            let declared = spec.tags.clone().unwrap_or_else(|| {
+                live.and_then(|l| l.spec.tags.as_ref())
+                    .map(without_owner)
+                    .unwrap_or_default()
+            });
+            let put_tags = with_owner(&declared, env);
             aws.clients
                 .config
                 .put_config_rule()
@@ -984,16 +931,13 @@ impl Kind for ConfigRule {
                 .await
                 .aws(SERVICE, "PutConfigRule")?;
         }
-        if let (Some(l), Some(want)) = (live, &want_tags) {
-            sync_tags(aws, &l.arn, want, &l.spec.tags.clone().unwrap_or_default()).await?;
-        }
         let (arn, id) = match live {
             Some(l) => (l.arn.clone(), l.id.clone()),
             // PutConfigRule returns nothing, and the ARN holds a generated id.
             None => {
                 let created = describe_rules(aws, &[name]).await?;
                 let r = created.first().ok_or_else(|| {
-                    AwsError::other(
+                    AwsError::unexpected(
                         SERVICE,
                         "DescribeConfigRules",
                         format!("rule {name} is missing after PutConfigRule"),
@@ -1012,7 +956,7 @@ impl Kind for ConfigRule {
         ]))
     }
 
-    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
+    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {
         aws.clients
             .config
             .delete_config_rule()
@@ -1058,8 +1002,8 @@ mod tests {
     }
 
     fn messages(spec: &Spec) -> Vec<String> {
-        let mut i = Issues::default();
-        ConfigRule::validate(spec, &mut i);
+        // With the tag rules every kind shares, as the loader checks them.
+        let i = crate::kinds::validate_typed::<ConfigRule>("n", spec);
         i.0.into_iter().map(|(_, m)| m).collect()
     }
 
@@ -1450,14 +1394,20 @@ mod tests {
             ..Default::default()
         });
         assert!(
-            ConfigRule::observe(&aws, &wanted())
+            crate::kinds::observe_live::<ConfigRule>(&aws, &wanted())
                 .await
                 .unwrap()
                 .is_empty()
         );
-        let attrs = ConfigRule::apply(&aws, "guard", &guard_spec(POLICY), None)
-            .await
-            .unwrap();
+        let attrs = crate::kinds::apply_typed::<ConfigRule>(
+            &aws,
+            "guard",
+            &guard_spec(POLICY),
+            None,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             attrs["arn"],
             "arn:aws:config:us-east-1:123456789012:config-rule/config-rule-g1"
@@ -1515,8 +1465,10 @@ mod tests {
             config: Some(client),
             ..Default::default()
         });
-        let live = ConfigRule::observe(&aws, &wanted()).await.unwrap();
-        let l = &live["guard"];
+        let observed = crate::kinds::observe::<ConfigRule>(&aws, &wanted())
+            .await
+            .unwrap();
+        let l = crate::kinds::detail::<ConfigRule>(&observed.found["guard"]);
         assert_eq!(
             (listed.num_calls(), text.num_calls(), tags.num_calls()),
             (1, 1, 1)
@@ -1527,10 +1479,19 @@ mod tests {
             &ConfigRule::live_state(l, &env),
         );
         assert!(d.is_empty(), "{d:?}");
-        assert_eq!(ConfigRule::owner(l), Some("test"));
-        ConfigRule::apply(&aws, "guard", &guard_spec(POLICY), Some(l))
-            .await
-            .unwrap();
+        assert_eq!(
+            observed.found["guard"].owner,
+            crate::kinds::LiveOwner::Tagged("test".into())
+        );
+        crate::kinds::apply_typed::<ConfigRule>(
+            &aws,
+            "guard",
+            &guard_spec(POLICY),
+            Some(l),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!((put2.num_calls(), tag.num_calls()), (0, 0));
 
         // A changed policy is one put; the tags already match, so no tag call.
@@ -1541,9 +1502,15 @@ mod tests {
         );
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].path, "source.customPolicyDetails.policyText");
-        ConfigRule::apply(&aws, "guard", &changed, Some(l))
-            .await
-            .unwrap();
+        crate::kinds::apply_typed::<ConfigRule>(
+            &aws,
+            "guard",
+            &changed,
+            Some(l),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!((put2.num_calls(), tag.num_calls()), (1, 0));
 
         ConfigRule::delete(&aws, "guard", l).await.unwrap();
@@ -1565,9 +1532,11 @@ mod tests {
             config: Some(client),
             ..Default::default()
         });
-        let err = ConfigRule::observe(&aws, &wanted()).await.unwrap_err();
-        assert_eq!(err.class, crate::aws::ErrorClass::AccessDenied);
-        assert_eq!(err.operation, "DescribeConfigRules");
+        let err = crate::kinds::observe_live::<ConfigRule>(&aws, &wanted())
+            .await
+            .unwrap_err();
+        assert_eq!(err.class(), crate::aws::ErrorClass::AccessDenied);
+        assert_eq!(err.aws().unwrap().operation, "DescribeConfigRules");
         assert_eq!(denied.num_calls(), 1, "AccessDenied is not retried");
     }
 }

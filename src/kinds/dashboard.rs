@@ -7,6 +7,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::error::KindError;
 use super::{Attrs, Issues, Kind, Wanted};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 use crate::diff::canonical;
@@ -136,32 +137,24 @@ impl Kind for Dashboard {
         }
     }
 
-    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         // ListDashboards first; GetDashboard only for declared dashboards that exist.
         let mut existing = BTreeMap::new();
-        let mut token = None;
-        loop {
-            let out = aws
-                .clients
-                .cloudwatch
-                .list_dashboards()
-                .set_next_token(token.take())
-                .send()
-                .await
-                .aws(SERVICE, "ListDashboards")?;
-            for e in out.dashboard_entries() {
-                if let Some(n) = e.dashboard_name()
-                    && wanted.contains(n)
-                {
-                    existing.insert(n.to_string(), e.dashboard_arn().map(str::to_string));
-                }
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
+        let mut entries = aws
+            .clients
+            .cloudwatch
+            .list_dashboards()
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(e) = entries.try_next().await.aws(SERVICE, "ListDashboards")? {
+            if let Some(n) = e.dashboard_name()
+                && wanted.contains(n)
+            {
+                existing.insert(n.to_string(), e.dashboard_arn().map(str::to_string));
             }
         }
-        futures::stream::iter(existing)
+        Ok(futures::stream::iter(existing)
             .map(|(name, arn)| async move {
                 let out = aws
                     .clients
@@ -181,7 +174,7 @@ impl Kind for Dashboard {
             })
             .buffer_unordered(8)
             .try_collect()
-            .await
+            .await?)
     }
 
     async fn apply(
@@ -189,7 +182,7 @@ impl Kind for Dashboard {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         let body = spec.body.clone().unwrap_or(Value::Null);
         let out = aws
             .clients
@@ -214,7 +207,7 @@ impl Kind for Dashboard {
         Ok(Attrs::from([("arn".to_string(), arn)]))
     }
 
-    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
+    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {
         aws.clients
             .cloudwatch
             .delete_dashboards()

@@ -10,8 +10,9 @@ use aws_sdk_config::types as cfg;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::error::KindError;
 use super::{Attrs, Issues, Kind, Wanted};
-use crate::aws::{Aws, AwsError, AwsResultExt, Env};
+use crate::aws::{Aws, AwsResultExt, Condition, Env};
 
 const SERVICE: &str = "config";
 
@@ -206,7 +207,7 @@ impl Kind for DeliveryChannel {
         spec
     }
 
-    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         // Without names: naming a missing channel is an error, and there is at most one.
         let out = aws
             .clients
@@ -238,7 +239,7 @@ impl Kind for DeliveryChannel {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         if live.is_none_or(|l| canonical(spec) != canonical(&l.spec)) {
             let channel = cfg::DeliveryChannel::builder()
                 .name(name)
@@ -270,7 +271,7 @@ impl Kind for DeliveryChannel {
 
     /// AWS keeps the last channel while a recorder records; stop it first, as the
     /// lab's cleanup does. The recorder, declared or not, cannot deliver without one.
-    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
+    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {
         let delete = || {
             aws.clients
                 .config
@@ -279,7 +280,7 @@ impl Kind for DeliveryChannel {
                 .send()
         };
         match delete().await.aws(SERVICE, "DeleteDeliveryChannel") {
-            Err(e) if e.code.as_deref() == Some("LastDeliveryChannelDeleteFailedException") => {
+            Err(e) if e.is(Condition::LastDeliveryChannel) => {
                 tracing::info!(
                     channel = name,
                     "stopping the configuration recorder so that its last channel can go"
@@ -288,7 +289,7 @@ impl Kind for DeliveryChannel {
                 delete().await.aws(SERVICE, "DeleteDeliveryChannel")?;
                 Ok(())
             }
-            other => other.map(|_| ()),
+            other => Ok(other.map(|_| ())?),
         }
     }
 }

@@ -1,13 +1,15 @@
 //! `LogGroup`: a CloudWatch Logs log group with its retention, KMS key and tags.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Attrs, Issues, Kind, Wanted, with_owner};
-use crate::aws::{Aws, AwsError, AwsResultExt, Env};
+use super::error::KindError;
+use super::kind::{Attrs, Issues, Kind, Wanted};
+use super::tags::{AWS_RULES, Read, TagApi, Tags, Write, with_owner, without_owner};
+use crate::aws::{Aws, AwsResultExt, Env};
 
 const SERVICE: &str = "logs";
 
@@ -67,34 +69,6 @@ fn canonical(retention: Option<i32>, kms: Option<&str>, tags: &BTreeMap<String, 
     }
     m.insert("tags".into(), json!(tags));
     Value::Object(m)
-}
-
-/// Checks tag keys and values the way the tagging APIs of Logs and SSM do.
-pub fn check_tags(tags: &BTreeMap<String, String>, issues: &mut Issues) {
-    if tags.len() > 49 {
-        issues.at("tags", "at most 50 tags, one of which is vigil's owner tag");
-    }
-    for (k, v) in tags {
-        let path = format!("tags.{k}");
-        if k.is_empty() || k.chars().count() > 128 {
-            issues.at(&path, "tag keys are 1 to 128 characters long");
-        }
-        if k.to_ascii_lowercase().starts_with("aws:") {
-            issues.at(&path, "tag keys starting with `aws:` are reserved for AWS");
-        }
-        if k == super::OWNER_TAG {
-            issues.at(
-                &path,
-                format!(
-                    "{} is set by vigil from Settings.owner; remove it here",
-                    super::OWNER_TAG
-                ),
-            );
-        }
-        if v.chars().count() > 256 {
-            issues.at(&path, "tag values are at most 256 characters long");
-        }
-    }
 }
 
 /// The longest prefix all names share, to narrow a listing call.
@@ -159,7 +133,6 @@ impl Kind for LogGroup {
                 format!("`{k}` is not a KMS key ARN; CloudWatch Logs needs arn:aws:kms:REGION:ACCOUNT:key/KEY-ID (not an alias or a bare id)"),
             );
         }
-        check_tags(&s.tags, issues);
     }
 
     fn normalize(spec: &Spec, env: &Env) -> Value {
@@ -186,20 +159,44 @@ impl Kind for LogGroup {
     }
 
     fn to_spec(live: &Live) -> Spec {
-        let mut tags = live.tags.clone();
-        tags.remove(super::OWNER_TAG);
         Spec {
             retention_in_days: live.retention_in_days,
             kms_key_id: live.kms_key_id.clone(),
-            tags,
+            tags: without_owner(&live.tags),
         }
     }
 
-    fn owner(live: &Live) -> Option<&str> {
-        live.tags.get(super::OWNER_TAG).map(String::as_str)
+    /// The Tagging API filter is the service: moto files log groups as
+    /// `logs:loggroup`, AWS as `logs:log-group`; ARNs tell them apart anyway.
+    const TAGS: Option<TagApi> = Some(TagApi {
+        rules: AWS_RULES,
+        read: Read::Batched {
+            filter: "logs",
+            list: list_tags,
+        },
+        write: Write::Delta {
+            tag: tag_resource,
+            untag: untag_resource,
+        },
+    });
+
+    fn tag_id(_name: &str, live: &Live) -> String {
+        live.arn.clone()
     }
 
-    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+    fn live_tags(live: &Live) -> Option<&Tags> {
+        Some(&live.tags)
+    }
+
+    fn set_live_tags(live: &mut Live, tags: Tags) {
+        live.tags = tags;
+    }
+
+    fn spec_tags(spec: &Spec) -> Option<&Tags> {
+        Some(&spec.tags)
+    }
+
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         if !wanted.all && wanted.specs.is_empty() {
             return Ok(BTreeMap::new());
         }
@@ -209,57 +206,33 @@ impl Kind for LogGroup {
         } else {
             common_prefix(wanted.specs.keys().map(String::as_str))
         };
-        let mut found = Vec::new();
-        let mut token = None;
-        loop {
-            let out = aws
-                .clients
-                .logs
-                .describe_log_groups()
-                .set_log_group_name_prefix((!prefix.is_empty()).then(|| prefix.clone()))
-                .limit(50)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .aws(SERVICE, "DescribeLogGroups")?;
-            for g in out.log_groups() {
-                if let Some(name) = g.log_group_name()
-                    && wanted.contains(name)
-                {
-                    found.push(Live {
+        let mut found = BTreeMap::new();
+        let mut groups = aws
+            .clients
+            .logs
+            .describe_log_groups()
+            .set_log_group_name_prefix((!prefix.is_empty()).then(|| prefix.clone()))
+            .limit(50)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(g) = groups.try_next().await.aws(SERVICE, "DescribeLogGroups")? {
+            if let Some(name) = g.log_group_name()
+                && wanted.contains(name)
+            {
+                found.insert(
+                    name.to_string(),
+                    Live {
                         name: name.to_string(),
-                        arn: clean_arn(g).unwrap_or_else(|| log_group_arn(&aws.env, name)),
+                        arn: clean_arn(&g).unwrap_or_else(|| log_group_arn(&aws.env, name)),
                         retention_in_days: g.retention_in_days(),
                         kms_key_id: g.kms_key_id().filter(|k| !k.is_empty()).map(str::to_string),
-                        tags: BTreeMap::new(),
-                    });
-                }
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
+                        tags: Tags::new(),
+                    },
+                );
             }
         }
-        // Logs has no batch tag read: one ListTagsForResource per observed group.
-        futures::stream::iter(found)
-            .map(|mut l| async move {
-                let out = aws
-                    .clients
-                    .logs
-                    .list_tags_for_resource()
-                    .resource_arn(&l.arn)
-                    .send()
-                    .await
-                    .aws(SERVICE, "ListTagsForResource")?;
-                l.tags = out
-                    .tags()
-                    .map(|t| t.clone().into_iter().collect())
-                    .unwrap_or_default();
-                Ok::<_, AwsError>((l.name.clone(), l))
-            })
-            .buffer_unordered(8)
-            .try_collect()
-            .await
+        Ok(found)
     }
 
     async fn apply(
@@ -267,17 +240,14 @@ impl Kind for LogGroup {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         let logs = &aws.clients.logs;
-        let want_tags = with_owner(&spec.tags, &aws.env);
         let (have_retention, have_kms) = match live {
             None => {
                 logs.create_log_group()
                     .log_group_name(name)
                     .set_kms_key_id(spec.kms_key_id.clone())
-                    .set_tags(Some(
-                        want_tags.clone().into_iter().collect::<HashMap<_, _>>(),
-                    ))
+                    .set_tags(Some(with_owner(&spec.tags, &aws.env).into_iter().collect()))
                     .send()
                     .await
                     .aws(SERVICE, "CreateLogGroup")?;
@@ -324,16 +294,13 @@ impl Kind for LogGroup {
             }
         }
         let arn = live.map_or_else(|| log_group_arn(&aws.env, name), |l| l.arn.clone());
-        if let Some(l) = live {
-            sync_tags(aws, &arn, &want_tags, &l.tags).await?;
-        }
         Ok(Attrs::from([
             ("arn".to_string(), arn),
             ("name".to_string(), name.to_string()),
         ]))
     }
 
-    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
+    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {
         aws.clients
             .logs
             .delete_log_group()
@@ -345,36 +312,57 @@ impl Kind for LogGroup {
     }
 }
 
-/// TagResource and UntagResource with the group's ARN, for the difference only.
-async fn sync_tags(
-    aws: &Aws,
-    arn: &str,
-    want: &BTreeMap<String, String>,
-    have: &BTreeMap<String, String>,
-) -> Result<(), AwsError> {
-    let (add, remove) = super::tag_delta(want, have);
-    let add: HashMap<String, String> = add.into_iter().collect();
-    if !add.is_empty() {
+fn list_tags<'a>(aws: &'a Aws, arn: &'a str) -> BoxFuture<'a, Result<Tags, KindError>> {
+    Box::pin(async move {
+        let out = aws
+            .clients
+            .logs
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .aws(SERVICE, "ListTagsForResource")?;
+        Ok(out
+            .tags()
+            .map(|t| t.clone().into_iter().collect())
+            .unwrap_or_default())
+    })
+}
+
+fn tag_resource<'a>(
+    aws: &'a Aws,
+    arn: &'a str,
+    add: &'a Tags,
+) -> BoxFuture<'a, Result<(), KindError>> {
+    Box::pin(async move {
         aws.clients
             .logs
             .tag_resource()
             .resource_arn(arn)
-            .set_tags(Some(add))
+            .set_tags(Some(add.clone().into_iter().collect()))
             .send()
             .await
             .aws(SERVICE, "TagResource")?;
-    }
-    if !remove.is_empty() {
+        Ok(())
+    })
+}
+
+fn untag_resource<'a>(
+    aws: &'a Aws,
+    arn: &'a str,
+    keys: &'a [String],
+) -> BoxFuture<'a, Result<(), KindError>> {
+    Box::pin(async move {
         aws.clients
             .logs
             .untag_resource()
             .resource_arn(arn)
-            .set_tag_keys(Some(remove))
+            .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await
             .aws(SERVICE, "UntagResource")?;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -407,8 +395,8 @@ mod tests {
     }
 
     fn issues(s: &Spec) -> Vec<String> {
-        let mut i = Issues::default();
-        LogGroup::validate(s, &mut i);
+        // With the tag rules every kind shares, as the loader checks them.
+        let i = crate::kinds::validate_typed::<LogGroup>("n", s);
         i.0.into_iter().map(|(_, m)| m).collect()
     }
 
@@ -540,11 +528,12 @@ mod tests {
             kms_key_id: Some(key.into()),
             tags: BTreeMap::from([("team".into(), "ops".into())]),
         };
-        LogGroup::apply(
+        crate::kinds::apply_typed::<LogGroup>(
             &aws,
             "/aws/ec2/httpd/access_log",
             &spec,
             Some(&live(Some(30))),
+            &Default::default(),
         )
         .await
         .unwrap();
@@ -562,9 +551,15 @@ mod tests {
             tags: BTreeMap::from([("team".into(), "ops".into())]),
             ..Spec::default()
         };
-        LogGroup::apply(&aws, "/aws/ec2/httpd/access_log", &spec, Some(&l))
-            .await
-            .unwrap();
+        crate::kinds::apply_typed::<LogGroup>(
+            &aws,
+            "/aws/ec2/httpd/access_log",
+            &spec,
+            Some(&l),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(disassoc.num_calls(), 1);
         assert_eq!(
             (

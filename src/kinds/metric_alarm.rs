@@ -7,11 +7,13 @@ use aws_sdk_cloudwatch::types::{
     AlarmType, ComparisonOperator, CompositeAlarm, Dimension, Metric, MetricDataQuery, MetricStat,
     StandardUnit, Statistic, Tag,
 };
-use futures::{StreamExt, TryStreamExt};
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Attrs, Issues, Kind, Wanted, with_owner};
+use super::error::KindError;
+use super::kind::{Attrs, Issues, Kind, Wanted};
+use super::tags::{AWS_RULES, OWNER_TAG, Read, TagApi, Tags, Write, with_owner};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 
 const SERVICE: &str = "cloudwatch";
@@ -169,66 +171,86 @@ pub async fn all_alarms(aws: &Aws) -> Result<Arc<AlarmPages>, AwsError> {
         .clone()
 }
 
-/// ListTagsForResource for each ARN, a few at a time (CloudWatch has no batch tag read).
-pub async fn read_tags(
-    aws: &Aws,
-    arns: Vec<(String, String)>,
-) -> Result<HashMap<String, BTreeMap<String, String>>, AwsError> {
-    futures::stream::iter(arns)
-        .map(|(name, arn)| async move {
-            let out = aws
-                .clients
-                .cloudwatch
-                .list_tags_for_resource()
-                .resource_arn(&arn)
-                .send()
-                .await
-                .aws(SERVICE, "ListTagsForResource")?;
-            let tags = out
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-                .collect();
-            Ok::<_, AwsError>((name, tags))
-        })
-        .buffer_unordered(8)
-        .try_collect()
-        .await
+/// CloudWatch's tag API, shared by both alarm kinds: reads through the
+/// Resource Groups Tagging API, writes with TagResource and UntagResource.
+pub(super) const TAGS: TagApi = TagApi {
+    rules: AWS_RULES,
+    read: Read::Batched {
+        filter: "cloudwatch:alarm",
+        list: list_tags,
+    },
+    write: Write::Delta {
+        tag: tag_resource,
+        untag: untag_resource,
+    },
+};
+
+fn list_tags<'a>(aws: &'a Aws, arn: &'a str) -> BoxFuture<'a, Result<Tags, KindError>> {
+    Box::pin(async move {
+        let out = aws
+            .clients
+            .cloudwatch
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .aws(SERVICE, "ListTagsForResource")?;
+        Ok(out
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect())
+    })
 }
 
-/// Brings tags to `want` with TagResource and UntagResource, touching only the difference.
-pub async fn sync_tags(
-    aws: &Aws,
-    arn: &str,
-    want: &BTreeMap<String, String>,
-    have: &BTreeMap<String, String>,
-) -> Result<(), AwsError> {
-    let (add, remove) = super::tag_delta(want, have);
-    let add: Vec<Tag> = add
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    if !add.is_empty() {
+fn tag_resource<'a>(
+    aws: &'a Aws,
+    arn: &'a str,
+    add: &'a Tags,
+) -> BoxFuture<'a, Result<(), KindError>> {
+    Box::pin(async move {
         aws.clients
             .cloudwatch
             .tag_resource()
             .resource_arn(arn)
-            .set_tags(Some(add))
+            .set_tags(Some(sdk_tags(add)))
             .send()
             .await
             .aws(SERVICE, "TagResource")?;
-    }
-    if !remove.is_empty() {
+        Ok(())
+    })
+}
+
+fn untag_resource<'a>(
+    aws: &'a Aws,
+    arn: &'a str,
+    keys: &'a [String],
+) -> BoxFuture<'a, Result<(), KindError>> {
+    Box::pin(async move {
         aws.clients
             .cloudwatch
             .untag_resource()
             .resource_arn(arn)
-            .set_tag_keys(Some(remove))
+            .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await
             .aws(SERVICE, "UntagResource")?;
+        Ok(())
+    })
+}
+
+pub(super) fn sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// How many alarms of both types the cycle's DescribeAlarms walk saw.
+pub(super) fn alarms_listed(aws: &Aws) -> Option<usize> {
+    match aws.memo.slot::<AlarmWalk>().0.get() {
+        Some(Ok(p)) => Some(p.metric.len() + p.composite.len()),
+        _ => None,
     }
-    Ok(())
 }
 
 pub fn alarm_arn(env: &Env, name: &str) -> String {
@@ -663,33 +685,41 @@ impl Kind for MetricAlarm {
     fn to_spec(live: &Live) -> Spec {
         let mut spec = live.spec.clone();
         if let Some(t) = &mut spec.tags {
-            t.remove(super::OWNER_TAG);
+            t.remove(OWNER_TAG);
         }
         spec
     }
 
-    fn owner(live: &Live) -> Option<&str> {
-        live.spec
-            .tags
-            .as_ref()?
-            .get(super::OWNER_TAG)
-            .map(String::as_str)
+    const TAGS: Option<TagApi> = Some(TAGS);
+
+    fn tag_id(_name: &str, live: &Live) -> String {
+        live.arn.clone()
     }
 
-    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+    fn live_tags(live: &Live) -> Option<&Tags> {
+        live.spec.tags.as_ref()
+    }
+
+    fn set_live_tags(live: &mut Live, tags: Tags) {
+        live.spec.tags = Some(tags);
+    }
+
+    fn spec_tags(spec: &Spec) -> Option<&Tags> {
+        spec.tags.as_ref()
+    }
+
+    fn listed(aws: &Aws) -> Option<usize> {
+        alarms_listed(aws)
+    }
+
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         let pages = all_alarms(aws).await?;
         let mut out = BTreeMap::new();
-        let mut tag_reads = Vec::new();
         for (name, a) in pages.metric.iter().filter(|(n, _)| wanted.contains(n)) {
             let arn = a
                 .alarm_arn()
                 .map(str::to_string)
                 .unwrap_or_else(|| alarm_arn(&aws.env, name));
-            // Tags cost a call per alarm: read them only where the manifest manages them,
-            // or when every alarm is wanted (import, prune) and ownership matters.
-            if wanted.needs_owner(name) || wanted.spec(name).get("tags").is_some() {
-                tag_reads.push((name.clone(), arn.clone()));
-            }
             out.insert(
                 name.clone(),
                 Live {
@@ -700,11 +730,6 @@ impl Kind for MetricAlarm {
                 },
             );
         }
-        for (name, tags) in read_tags(aws, tag_reads).await? {
-            if let Some(l) = out.get_mut(&name) {
-                l.spec.tags = Some(tags);
-            }
-        }
         Ok(out)
     }
 
@@ -713,18 +738,11 @@ impl Kind for MetricAlarm {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         let env = &aws.env;
         let arn = live
             .map(|l| l.arn.clone())
             .unwrap_or_else(|| alarm_arn(env, name));
-        // Tags are managed when declared; tags read only to learn the owner
-        // (adoption) are kept, with the owner tag added.
-        let want_tags = spec
-            .tags
-            .as_ref()
-            .or(live.and_then(|l| l.spec.tags.as_ref()))
-            .map(|t| with_owner(t, env));
         let config_changed = match live {
             None => true,
             Some(l) => canonical(spec, None) != canonical(&l.spec, None),
@@ -759,11 +777,11 @@ impl Kind for MetricAlarm {
                     })
                     .collect()
             });
-            // Tags on PutMetricAlarm only count at creation; updates go through TagResource.
-            let create_tags = match (live, &want_tags) {
-                (None, Some(t)) => t.clone(),
-                (None, None) => with_owner(&BTreeMap::new(), env),
-                _ => BTreeMap::new(),
+            // Tags on PutMetricAlarm only count at creation; the engine syncs an
+            // update's tags through TagResource.
+            let create_tags = match live {
+                None => with_owner(spec.tags.as_ref().unwrap_or(&Tags::new()), env),
+                Some(_) => Tags::new(),
             };
             aws.clients
                 .cloudwatch
@@ -795,19 +813,10 @@ impl Kind for MetricAlarm {
                 )
                 .set_metrics(metrics)
                 .set_threshold_metric_id(spec.threshold_metric_id.clone())
-                .set_tags((!create_tags.is_empty()).then(|| {
-                    create_tags
-                        .iter()
-                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                        .collect()
-                }))
+                .set_tags((!create_tags.is_empty()).then(|| sdk_tags(&create_tags)))
                 .send()
                 .await
                 .aws(SERVICE, "PutMetricAlarm")?;
-        }
-        if let (Some(l), Some(want)) = (live, &want_tags) {
-            let have = l.spec.tags.clone().unwrap_or_default();
-            sync_tags(aws, &arn, want, &have).await?;
         }
         Ok(Attrs::from([
             ("arn".to_string(), arn),
@@ -815,7 +824,7 @@ impl Kind for MetricAlarm {
         ]))
     }
 
-    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
+    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {
         aws.clients
             .cloudwatch
             .delete_alarms()
@@ -1029,7 +1038,7 @@ mod tests {
             cloudwatch: Some(cw),
             ..Default::default()
         });
-        let live = MetricAlarm::observe(&aws, &Wanted::everything())
+        let live = crate::kinds::observe_live::<MetricAlarm>(&aws, &Wanted::everything())
             .await
             .unwrap();
         assert!(live.is_empty());
@@ -1051,12 +1060,13 @@ mod tests {
             cloudwatch: Some(cw),
             ..Default::default()
         });
-        let err = MetricAlarm::apply(&aws, "a", &base(), None)
-            .await
-            .unwrap_err();
-        assert_eq!(err.class, crate::aws::ErrorClass::AccessDenied, "{err}");
-        assert_eq!(err.operation, "PutMetricAlarm");
-        assert!(err.message.contains("AccessDenied"), "{err}");
+        let err =
+            crate::kinds::apply_typed::<MetricAlarm>(&aws, "a", &base(), None, &Default::default())
+                .await
+                .unwrap_err();
+        assert_eq!(err.class(), crate::aws::ErrorClass::AccessDenied, "{err}");
+        assert_eq!(err.aws().unwrap().operation, "PutMetricAlarm");
+        assert!(err.to_string().contains("AccessDenied"), "{err}");
         assert_eq!(rule.num_calls(), 1);
     }
 }

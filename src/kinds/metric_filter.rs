@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 
+use super::error::KindError;
 use super::{Attrs, Issues, Kind, Wanted};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 
@@ -247,38 +248,34 @@ impl Kind for MetricFilter {
         live.spec.clone()
     }
 
-    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         if !wanted.all && wanted.specs.is_empty() {
             return Ok(BTreeMap::new());
         }
         // Without a log group, DescribeMetricFilters lists every filter in the region.
         let mut by_name: BTreeMap<String, Vec<Spec>> = BTreeMap::new();
-        let mut token = None;
-        loop {
-            let out = aws
-                .clients
-                .logs
-                .describe_metric_filters()
-                .limit(50)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .aws(SERVICE, "DescribeMetricFilters")?;
-            for f in out.metric_filters() {
-                if let Some(name) = f.filter_name()
-                    && wanted.contains(name)
-                {
-                    let spec = spec_from_live(f);
-                    let same = by_name.entry(name.to_string()).or_default();
-                    // AWS keeps one filter per (group, name). An emulator that appends
-                    // on every PutMetricFilter lists the newest last: keep that one.
-                    same.retain(|s| s.log_group_name != spec.log_group_name);
-                    same.push(spec);
-                }
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
+        let mut filters = aws
+            .clients
+            .logs
+            .describe_metric_filters()
+            .limit(50)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(f) = filters
+            .try_next()
+            .await
+            .aws(SERVICE, "DescribeMetricFilters")?
+        {
+            if let Some(name) = f.filter_name()
+                && wanted.contains(name)
+            {
+                let spec = spec_from_live(&f);
+                let same = by_name.entry(name.to_string()).or_default();
+                // AWS keeps one filter per (group, name). An emulator that appends
+                // on every PutMetricFilter lists the newest last: keep that one.
+                same.retain(|s| s.log_group_name != spec.log_group_name);
+                same.push(spec);
             }
         }
         Ok(by_name
@@ -301,7 +298,7 @@ impl Kind for MetricFilter {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         let logs = &aws.clients.logs;
         let transformations = spec
             .metric_transformations
@@ -324,7 +321,7 @@ impl Kind for MetricFilter {
                     .build()
             })
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AwsError::other(SERVICE, "PutMetricFilter", e.to_string()))?;
+            .map_err(|e| KindError::invalid(SERVICE, "PutMetricFilter", e))?;
         // PutMetricFilter creates or replaces the whole filter.
         if live.is_none_or(|l| canonical(&l.spec) != canonical(spec)) {
             logs.put_metric_filter()
@@ -346,8 +343,8 @@ impl Kind for MetricFilter {
         Ok(Attrs::from([("name".to_string(), name.to_string())]))
     }
 
-    async fn delete(aws: &Aws, name: &str, live: &Live) -> Result<(), AwsError> {
-        delete_filter(aws, &live.spec.log_group_name, name).await
+    async fn delete(aws: &Aws, name: &str, live: &Live) -> Result<(), KindError> {
+        Ok(delete_filter(aws, &live.spec.log_group_name, name).await?)
     }
 }
 
@@ -504,7 +501,9 @@ mod tests {
             "HttpdErrors".to_string(),
             json!({"logGroupName": "${LogGroup//aws/ec2/httpd/error_log.name}"}),
         )]));
-        let live = MetricFilter::observe(&aws, &wanted).await.unwrap();
+        let live = crate::kinds::observe_live::<MetricFilter>(&aws, &wanted)
+            .await
+            .unwrap();
         let l = &live["HttpdErrors"];
         assert_eq!(l.spec.log_group_name, "/aws/ec2/httpd/error_log");
         assert!(

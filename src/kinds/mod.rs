@@ -1,355 +1,40 @@
 //! The kinds vigil manages. This file is the one place that lists them: adding a
 //! kind is a module implementing [`Kind`], its `pub mod` line, and one line in `kinds!`.
+//! The generic glue here adds what every kind shares: tag reading and owner
+//! detection on observe, tag validation on load, and the tag sync of an update.
 
-use std::any::Any;
+pub mod error;
+pub mod kind;
+pub mod tags;
+
 use std::collections::BTreeMap;
-use std::fmt::Debug;
-use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::aws::{Aws, AwsError, Env};
+use crate::aws::{Aws, Env};
 use crate::diff::FieldDiff;
-use crate::yaml::{self, Node, Pos, Seg};
+use crate::yaml::{self, Node, Pos};
 
-/// Attributes a reference may read, such as `arn` or `outputs.KEY`, sorted by
-/// name. A short list rather than a BTreeMap: most resources have two, and a
-/// BTreeMap allocates a node for eleven (half a kilobyte) per resource.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Attrs(Vec<(String, String)>);
-
-impl Attrs {
-    pub fn new() -> Attrs {
-        Attrs::default()
-    }
-
-    pub fn get(&self, name: &str) -> Option<&String> {
-        let i = self
-            .0
-            .binary_search_by(|(k, _)| k.as_str().cmp(name))
-            .ok()?;
-        Some(&self.0[i].1)
-    }
-
-    pub fn insert(&mut self, name: String, value: String) -> Option<String> {
-        match self.0.binary_search_by(|(k, _)| k.cmp(&name)) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
-            Err(i) => {
-                self.0.insert(i, (name, value));
-                None
-            }
-        }
-    }
-
-    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut String) -> bool) {
-        self.0.retain_mut(|(k, v)| keep(k, v));
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
-        self.0.iter().map(|(k, v)| (k, v))
-    }
-
-    pub fn values(&self) -> impl Iterator<Item = &String> {
-        self.0.iter().map(|(_, v)| v)
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl FromIterator<(String, String)> for Attrs {
-    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Attrs {
-        let mut a = Attrs::new();
-        a.extend(iter);
-        a
-    }
-}
-
-impl Extend<(String, String)> for Attrs {
-    fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, iter: I) {
-        for (k, v) in iter {
-            self.insert(k, v);
-        }
-    }
-}
-
-impl<const N: usize> From<[(String, String); N]> for Attrs {
-    fn from(pairs: [(String, String); N]) -> Attrs {
-        pairs.into_iter().collect()
-    }
-}
-
-impl std::ops::Index<&str> for Attrs {
-    type Output = String;
-    /// Panics when the attribute is missing, like a map's index.
-    fn index(&self, name: &str) -> &String {
-        self.get(name)
-            .unwrap_or_else(|| panic!("no attribute `{name}`"))
-    }
-}
-
-impl<'a> IntoIterator for &'a Attrs {
-    type Item = (&'a String, &'a String);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, String)>,
-        fn(&'a (String, String)) -> (&'a String, &'a String),
-    >;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, v)| (k, v))
-    }
-}
-
-/// What the engine tells a kind's apply beyond the spec (from the manifest's annotations).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ApplyOptions {
-    /// `vigil/recreate-on-rollback`: a stack stuck in ROLLBACK_COMPLETE is deleted and created again.
-    pub recreate_on_rollback: bool,
-}
-
-/// Validation findings, each at a path inside the spec.
-#[derive(Debug, Default)]
-pub struct Issues(pub Vec<(Vec<Seg>, String)>);
-
-impl Issues {
-    /// Records `message` at `path`, written like `metrics[0].id`.
-    pub fn at(&mut self, path: &str, message: impl Into<String>) {
-        self.0.push((parse_path(path), message.into()));
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-pub fn parse_path(path: &str) -> Vec<Seg> {
-    let mut segs = Vec::new();
-    for part in path.split('.').filter(|p| !p.is_empty()) {
-        let mut rest = part;
-        if let Some(i) = rest.find('[') {
-            if i > 0 {
-                segs.push(Seg::Key(rest[..i].to_string()));
-            }
-            rest = &rest[i..];
-            while let Some(r) = rest.strip_prefix('[') {
-                let end = r.find(']').unwrap_or(r.len());
-                if let Ok(n) = r[..end].parse() {
-                    segs.push(Seg::Index(n));
-                }
-                rest = r.get(end + 1..).unwrap_or("");
-            }
-        } else {
-            segs.push(Seg::Key(rest.to_string()));
-        }
-    }
-    segs
-}
-
-/// What one resource looks like live, with the kind's own detail kept for apply.
-#[derive(Clone)]
-pub struct Observed {
-    pub attrs: Attrs,
-    /// The live resource as a spec, for import (null unless every resource was wanted).
-    pub spec: Value,
-    pub owner: Option<String>,
-    /// Facts worth telling the user, such as a pending subscription.
-    pub notes: Vec<String>,
-    pub detail: Arc<dyn Any + Send + Sync>,
-    /// Derives the normalized state from `detail`. It is built when compared and
-    /// then dropped: kept for thousands of resources, it was most of the peak memory.
-    state_of: fn(&Observed, &Env) -> Value,
-}
-
-impl Observed {
-    /// Normalized, in the same shape as the desired state.
-    pub fn state(&self, env: &Env) -> Value {
-        (self.state_of)(self, env)
-    }
-}
-
-impl Debug for Observed {
-    // The kind's own detail is opaque.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Observed")
-            .field("attrs", &self.attrs)
-            .field("notes", &self.notes)
-            .finish()
-    }
-}
-
-/// Which resources an observe should return.
-#[derive(Debug, Clone, Default)]
-pub struct Wanted {
-    /// Declared resources: name to spec as written (references unresolved),
-    /// shared with the manifests rather than copied.
-    pub specs: BTreeMap<String, Arc<Value>>,
-    /// Return every resource of the kind, declared or not (import, prune).
-    pub all: bool,
-    /// Declared names vigil has no record of: kinds that read ownership lazily
-    /// (alarm tags cost a call each) must read it for these.
-    pub unowned: std::collections::BTreeSet<String>,
-}
-
-impl Wanted {
-    pub fn names(specs: BTreeMap<String, Value>) -> Self {
-        Wanted {
-            specs: specs.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
-            ..Wanted::default()
-        }
-    }
-
-    pub fn everything() -> Self {
-        Wanted {
-            all: true,
-            ..Wanted::default()
-        }
-    }
-
-    /// Whether ownership (tags) must be read for `name`.
-    pub fn needs_owner(&self, name: &str) -> bool {
-        self.all || self.unowned.contains(name)
-    }
-
-    pub fn contains(&self, name: &str) -> bool {
-        self.all || self.specs.contains_key(name)
-    }
-
-    /// The spec as written, or null when the resource is not declared.
-    pub fn spec(&self, name: &str) -> &Value {
-        static NULL: Value = Value::Null;
-        self.specs.get(name).map_or(&NULL, |v| v)
-    }
-}
-
-/// One kind of AWS resource.
-pub trait Kind: Send + Sync + 'static {
-    const NAME: &'static str;
-    /// The manifest's `spec`, mirroring the AWS API input in lowerCamelCase.
-    /// Its JSON Schema (`vigil schema`) is generated from this type, so it cannot drift from the loader.
-    type Spec: DeserializeOwned + Serialize + Clone + Debug + Send + Sync + schemars::JsonSchema;
-    /// What observe learned about one live resource.
-    type Live: Send + Sync + 'static;
-    /// Attributes that `${Kind/name.attr}` may read.
-    const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
-    /// Top-level fields compared and shown as whole documents (JSON bodies).
-    const DOCUMENT_FIELDS: &'static [&'static str] = &[];
-    /// Whether deleting needs `vigil/deletion-policy: delete` to happen.
-    const RETAIN_BY_DEFAULT: bool = false;
-
-    fn validate_name(name: &str) -> Result<(), String>;
-
-    /// Checks what AWS would reject, beyond types.
-    fn validate(spec: &Self::Spec, issues: &mut Issues);
-
-    /// Checks that depend on the name as well, such as a reserved name that
-    /// allows fewer fields (X-Ray's `Default` sampling rule).
-    fn validate_named(_name: &str, spec: &Self::Spec, issues: &mut Issues) {
-        Self::validate(spec, issues);
-    }
-
-    /// Inlines files the spec points at (such as `bodyFile`), relative to the manifest.
-    fn load_files(_spec: &mut Value, _base: &Path) -> Result<(), (String, String)> {
-        Ok(())
-    }
-
-    /// The canonical desired state; defaults filled in, order-free parts sorted.
-    fn normalize(spec: &Self::Spec, env: &Env) -> Value;
-
-    /// The canonical live state, in the same shape as [`Kind::normalize`].
-    fn live_state(live: &Self::Live, env: &Env) -> Value;
-
-    fn attributes(live: &Self::Live) -> Attrs;
-
-    fn notes(_live: &Self::Live) -> Vec<String> {
-        Vec::new()
-    }
-
-    /// Field-level differences; pure.
-    fn diff(desired: &Value, live: &Value) -> Vec<FieldDiff> {
-        crate::diff::diff(desired, live, Self::DOCUMENT_FIELDS)
-    }
-
-    /// Reads the live state of the wanted resources in as few calls as the APIs allow.
-    fn observe(
-        aws: &Aws,
-        wanted: &Wanted,
-    ) -> impl Future<Output = Result<BTreeMap<String, Self::Live>, AwsError>> + Send;
-
-    /// The live resource written back as a spec, for `vigil import`.
-    fn to_spec(live: &Self::Live) -> Self::Spec;
-
-    /// The `vigil:owner` tag, for kinds that can carry tags and were observed with them.
-    fn owner(_live: &Self::Live) -> Option<&str> {
-        None
-    }
-
-    /// Checks that need AWS but change nothing (IAM GetPolicy, ValidateTemplate);
-    /// run by `vigil validate` only when credentials are available.
-    fn remote_validate(_aws: &Aws, _spec: &Self::Spec) -> impl Future<Output = Issues> + Send {
-        async { Issues::default() }
-    }
-
-    /// Extra detail for a planned change that only AWS can compute, such as the
-    /// resource changes of a CloudFormation change set. Dry runs only.
-    /// `None` means AWS says nothing would change after all.
-    fn explain(
-        _aws: &Aws,
-        _name: &str,
-        _spec: &Self::Spec,
-        _live: Option<&Self::Live>,
-    ) -> impl Future<Output = Result<Option<Vec<FieldDiff>>, AwsError>> + Send {
-        async { Ok(Some(Vec::new())) }
-    }
-
-    /// A second step run after every resource has been applied, in dependency
-    /// order, for resources this run applied. The Config recorder starts
-    /// recording here, once its delivery channel exists.
-    fn finalize(
-        _aws: &Aws,
-        _name: &str,
-        _spec: &Self::Spec,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send {
-        async { Ok(()) }
-    }
-
-    /// Creates or updates; returns the attributes of the result.
-    fn apply(
-        aws: &Aws,
-        name: &str,
-        spec: &Self::Spec,
-        live: Option<&Self::Live>,
-    ) -> impl Future<Output = Result<Attrs, AwsError>> + Send;
-
-    /// [`Kind::apply`] for kinds whose apply depends on an annotation, such as
-    /// `vigil/recreate-on-rollback` for stacks. The engine calls this one.
-    fn apply_annotated(
-        aws: &Aws,
-        name: &str,
-        spec: &Self::Spec,
-        live: Option<&Self::Live>,
-        _opts: &ApplyOptions,
-    ) -> impl Future<Output = Result<Attrs, AwsError>> + Send {
-        Self::apply(aws, name, spec, live)
-    }
-
-    fn delete(
-        aws: &Aws,
-        name: &str,
-        live: &Self::Live,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
-}
+pub use error::KindError;
+pub use kind::{
+    ApplyOptions, Attrs, Issues, Kind, LiveOwner, Observed, Wanted, check_name, parse_path,
+};
+pub use tags::{OWNER_TAG, Tags};
 
 /// A type-checked spec, or located problems.
 pub type CheckResult = Result<Value, Vec<(Pos, String)>>;
+
+/// What one kind's observe found.
+#[derive(Debug, Default)]
+pub struct Observation {
+    pub found: BTreeMap<String, Observed>,
+    /// About the kind as a whole, such as tags read one call each.
+    pub notes: Vec<String>,
+}
 
 fn check<K: Kind>(name: &str, node: &Node, base: &Path) -> CheckResult {
     let mut errors = Vec::new();
@@ -363,8 +48,7 @@ fn check<K: Kind>(name: &str, node: &Node, base: &Path) -> CheckResult {
             return Err(errors);
         }
     };
-    let mut issues = Issues::default();
-    K::validate_named(name, &spec, &mut issues);
+    let issues = validate_typed::<K>(name, &spec);
     for (path, msg) in issues.0 {
         errors.push((node.locate(&path).pos, msg));
     }
@@ -380,24 +64,60 @@ fn check<K: Kind>(name: &str, node: &Node, base: &Path) -> CheckResult {
     }
 }
 
-fn spec_from<K: Kind>(spec: &Value) -> Result<K::Spec, String> {
-    // Deserialized from the borrowed tree: no copy of the whole spec first.
-    <K::Spec as serde::Deserialize>::deserialize(spec)
-        .map_err(|e| format!("{} spec after resolving references: {e}", K::NAME))
+/// The kind's checks, and its declared tags against its service's rules.
+pub(crate) fn validate_typed<K: Kind>(name: &str, spec: &K::Spec) -> Issues {
+    let mut issues = Issues::default();
+    K::validate_named(name, spec, &mut issues);
+    if let (Some(api), Some(declared)) = (K::TAGS, K::spec_tags(spec)) {
+        tags::validate(declared, &api.rules, &mut issues);
+    }
+    issues
 }
 
-fn normalize<K: Kind>(spec: &Value, env: &Env) -> Result<Value, String> {
+fn spec_from<K: Kind>(spec: &Value) -> Result<K::Spec, KindError> {
+    // Deserialized from the borrowed tree: no copy of the whole spec first.
+    <K::Spec as serde::Deserialize>::deserialize(spec).map_err(|e| {
+        KindError::Invalid(format!("{} spec after resolving references: {e}", K::NAME))
+    })
+}
+
+fn normalize<K: Kind>(spec: &Value, env: &Env) -> Result<Value, KindError> {
     Ok(K::normalize(&spec_from::<K>(spec)?, env))
 }
 
-async fn observe<K: Kind>(
-    aws: &Aws,
-    wanted: &Wanted,
-) -> Result<BTreeMap<String, Observed>, AwsError> {
-    let live = K::observe(aws, wanted).await?;
-    Ok(live
+/// One kind's observe with what every kind shares: tags read, the owner learned.
+pub(crate) async fn observe<K: Kind>(aws: &Aws, wanted: &Wanted) -> Result<Observation, KindError> {
+    let mut live = K::observe(aws, wanted).await?;
+    let mut notes = Vec::new();
+    if let Some(api) = K::TAGS
+        && !matches!(api.read, tags::Read::WithResource)
+    {
+        let ids: Vec<(String, String)> = live
+            .iter()
+            .filter(|(n, _)| K::tagged(n))
+            .map(|(n, l)| (n.clone(), K::tag_id(n, l)))
+            .collect();
+        let arns: Vec<String> = ids.iter().map(|(_, id)| id.clone()).collect();
+        let listed = K::listed(aws);
+        let mut found = tags::read(aws, &api.read, &arns, listed).await?;
+        notes.extend(found.fell_back.take());
+        for (name, id) in ids {
+            if let Some(l) = live.get_mut(&name) {
+                K::set_live_tags(l, found.tags.remove(&id).unwrap_or_default());
+            }
+        }
+    }
+    let found = live
         .into_iter()
         .map(|(name, l)| {
+            let owner = match (K::TAGS, K::live_tags(&l)) {
+                (None, _) => LiveOwner::Untaggable,
+                _ if !K::tagged(&name) => LiveOwner::Untaggable,
+                (Some(_), t) => match t.and_then(tags::owner) {
+                    Some(o) => LiveOwner::Tagged(o.to_string()),
+                    None => LiveOwner::Untagged,
+                },
+            };
             let obs = Observed {
                 state_of: state_of::<K>,
                 attrs: K::attributes(&l),
@@ -407,12 +127,31 @@ async fn observe<K: Kind>(
                 } else {
                     Value::Null
                 },
-                owner: K::owner(&l).map(str::to_string),
+                owner,
                 notes: K::notes(&l),
+                pending: K::pending(&l),
                 detail: Arc::new(l),
             };
             (name, obs)
         })
+        .collect();
+    Ok(Observation { found, notes })
+}
+
+/// [`observe`] for unit tests: the kind's own live values, tags read.
+#[cfg(test)]
+pub(crate) async fn observe_live<K: Kind>(
+    aws: &Aws,
+    wanted: &Wanted,
+) -> Result<BTreeMap<String, K::Live>, KindError>
+where
+    K::Live: Clone,
+{
+    Ok(observe::<K>(aws, wanted)
+        .await?
+        .found
+        .iter()
+        .map(|(n, o)| (n.clone(), detail::<K>(o).clone()))
         .collect())
 }
 
@@ -420,7 +159,8 @@ fn state_of<K: Kind>(obs: &Observed, env: &Env) -> Value {
     K::live_state(detail::<K>(obs), env)
 }
 
-fn detail<K: Kind>(obs: &Observed) -> &K::Live {
+/// The kind's own view of an observed resource.
+pub(crate) fn detail<K: Kind>(obs: &Observed) -> &K::Live {
     obs.detail
         .downcast_ref::<K::Live>()
         .expect("observed detail matches its kind")
@@ -432,9 +172,33 @@ async fn apply<K: Kind>(
     spec: &Value,
     live: Option<&Observed>,
     opts: &ApplyOptions,
-) -> Result<Attrs, AwsError> {
-    let spec = spec_from::<K>(spec).map_err(|m| AwsError::other("vigil", "Apply", m))?;
-    K::apply_annotated(aws, name, &spec, live.map(detail::<K>), opts).await
+) -> Result<Attrs, KindError> {
+    let spec = spec_from::<K>(spec)?;
+    apply_typed::<K>(aws, name, &spec, live.map(detail::<K>), opts).await
+}
+
+/// The kind's apply, then, on an update, its tags brought to the manifest's
+/// (or the live ones kept, owner tag added, where the manifest has none).
+/// Creates carry their tags themselves.
+pub(crate) async fn apply_typed<K: Kind>(
+    aws: &Aws,
+    name: &str,
+    spec: &K::Spec,
+    live: Option<&K::Live>,
+    opts: &ApplyOptions,
+) -> Result<Attrs, KindError> {
+    let attrs = K::apply_annotated(aws, name, spec, live, opts).await?;
+    if let (Some(api), Some(l)) = (K::TAGS, live)
+        && K::tagged(name)
+    {
+        let have = K::live_tags(l).cloned().unwrap_or_default();
+        let declared = K::spec_tags(spec)
+            .cloned()
+            .unwrap_or_else(|| tags::without_owner(&have));
+        let want = tags::with_owner(&declared, &aws.env);
+        tags::sync(&api, aws, &K::tag_id(name, l), &want, &have).await?;
+    }
+    Ok(attrs)
 }
 
 async fn remote_validate<K: Kind>(aws: &Aws, spec: &Value) -> Issues {
@@ -449,17 +213,17 @@ async fn explain<K: Kind>(
     name: &str,
     spec: &Value,
     live: Option<&Observed>,
-) -> Result<Option<Vec<FieldDiff>>, AwsError> {
-    let spec = spec_from::<K>(spec).map_err(|m| AwsError::other("vigil", "Explain", m))?;
+) -> Result<Option<Vec<FieldDiff>>, KindError> {
+    let spec = spec_from::<K>(spec)?;
     K::explain(aws, name, &spec, live.map(detail::<K>)).await
 }
 
-async fn finalize<K: Kind>(aws: &Aws, name: &str, spec: &Value) -> Result<(), AwsError> {
-    let spec = spec_from::<K>(spec).map_err(|m| AwsError::other("vigil", "Finalize", m))?;
+async fn finalize<K: Kind>(aws: &Aws, name: &str, spec: &Value) -> Result<(), KindError> {
+    let spec = spec_from::<K>(spec)?;
     K::finalize(aws, name, &spec).await
 }
 
-async fn delete<K: Kind>(aws: &Aws, name: &str, live: &Observed) -> Result<(), AwsError> {
+async fn delete<K: Kind>(aws: &Aws, name: &str, live: &Observed) -> Result<(), KindError> {
     K::delete(aws, name, detail::<K>(live)).await
 }
 
@@ -495,6 +259,11 @@ macro_rules! kinds {
                 match self { $(KindId::$variant => generator.subschema_for::<<$module::$variant as Kind>::Spec>()),* }
             }
 
+            /// Whether AWS can tag the kind (ownership is then the live tag).
+            pub fn taggable(self) -> bool {
+                match self { $(KindId::$variant => <$module::$variant as Kind>::TAGS.is_some()),* }
+            }
+
             pub fn retain_by_default(self) -> bool {
                 match self { $(KindId::$variant => <$module::$variant as Kind>::RETAIN_BY_DEFAULT),* }
             }
@@ -503,7 +272,7 @@ macro_rules! kinds {
                 match self { $(KindId::$variant => check::<$module::$variant>(name, node, base)),* }
             }
 
-            pub fn normalize(self, spec: &Value, env: &Env) -> Result<Value, String> {
+            pub fn normalize(self, spec: &Value, env: &Env) -> Result<Value, KindError> {
                 match self { $(KindId::$variant => normalize::<$module::$variant>(spec, env)),* }
             }
 
@@ -527,23 +296,23 @@ macro_rules! kinds {
                 match self { $(KindId::$variant => Box::pin(remote_validate::<$module::$variant>(aws, spec))),* }
             }
 
-            pub fn explain<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value, live: Option<&'a Observed>) -> BoxFuture<'a, Result<Option<Vec<FieldDiff>>, AwsError>> {
+            pub fn explain<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value, live: Option<&'a Observed>) -> BoxFuture<'a, Result<Option<Vec<FieldDiff>>, KindError>> {
                 match self { $(KindId::$variant => Box::pin(explain::<$module::$variant>(aws, name, spec, live))),* }
             }
 
-            pub fn finalize<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value) -> BoxFuture<'a, Result<(), AwsError>> {
+            pub fn finalize<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value) -> BoxFuture<'a, Result<(), KindError>> {
                 match self { $(KindId::$variant => Box::pin(finalize::<$module::$variant>(aws, name, spec))),* }
             }
 
-            pub fn observe<'a>(self, aws: &'a Aws, wanted: &'a Wanted) -> BoxFuture<'a, Result<BTreeMap<String, Observed>, AwsError>> {
+            pub fn observe<'a>(self, aws: &'a Aws, wanted: &'a Wanted) -> BoxFuture<'a, Result<Observation, KindError>> {
                 match self { $(KindId::$variant => Box::pin(observe::<$module::$variant>(aws, wanted))),* }
             }
 
-            pub fn apply<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value, live: Option<&'a Observed>, opts: &'a ApplyOptions) -> BoxFuture<'a, Result<Attrs, AwsError>> {
+            pub fn apply<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value, live: Option<&'a Observed>, opts: &'a ApplyOptions) -> BoxFuture<'a, Result<Attrs, KindError>> {
                 match self { $(KindId::$variant => Box::pin(apply::<$module::$variant>(aws, name, spec, live, opts))),* }
             }
 
-            pub fn delete<'a>(self, aws: &'a Aws, name: &'a str, live: &'a Observed) -> BoxFuture<'a, Result<(), AwsError>> {
+            pub fn delete<'a>(self, aws: &'a Aws, name: &'a str, live: &'a Observed) -> BoxFuture<'a, Result<(), KindError>> {
                 match self { $(KindId::$variant => Box::pin(delete::<$module::$variant>(aws, name, live))),* }
             }
         }
@@ -595,55 +364,10 @@ impl std::fmt::Display for KindId {
     }
 }
 
-/// Tags as a sorted map, plus the owner tag.
-pub fn with_owner(tags: &BTreeMap<String, String>, env: &Env) -> BTreeMap<String, String> {
-    let mut t = tags.clone();
-    if !env.owner.is_empty() {
-        t.insert(OWNER_TAG.to_string(), env.owner.clone());
-    }
-    t
-}
-
-/// What to tag and untag to bring `have` to `want`: changed or new pairs, and removed keys.
-pub fn tag_delta(
-    want: &BTreeMap<String, String>,
-    have: &BTreeMap<String, String>,
-) -> (BTreeMap<String, String>, Vec<String>) {
-    let add = want
-        .iter()
-        .filter(|(k, v)| have.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let remove = have
-        .keys()
-        .filter(|k| !want.contains_key(*k))
-        .cloned()
-        .collect();
-    (add, remove)
-}
-
-/// The tag that marks what vigil created.
-pub const OWNER_TAG: &str = "vigil:owner";
-
-/// Validates `name` against a character set and length, with a helpful message.
-pub fn check_name(
-    name: &str,
-    max: usize,
-    allowed: impl Fn(char) -> bool,
-    what: &str,
-) -> Result<(), String> {
-    if name.is_empty() || name.chars().count() > max {
-        return Err(format!("must be 1 to {max} characters long"));
-    }
-    if let Some(c) = name.chars().find(|c| !allowed(*c)) {
-        return Err(format!("contains {c:?}; {what}"));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::yaml::Seg;
 
     #[test]
     fn attrs_stay_sorted_and_insert_replaces() {
@@ -672,22 +396,6 @@ mod tests {
                 Seg::Key("period".into())
             ]
         );
-    }
-
-    #[test]
-    fn tag_delta_touches_only_the_difference() {
-        let m = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        let (add, remove) = tag_delta(
-            &m(&[("a", "1"), ("b", "2")]),
-            &m(&[("a", "1"), ("b", "0"), ("c", "3")]),
-        );
-        assert_eq!(add, m(&[("b", "2")]));
-        assert_eq!(remove, vec!["c".to_string()]);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::error::KindError;
 use super::log_group::{LogGroup, common_prefix};
 use super::{Attrs, Issues, Kind, Wanted};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
@@ -176,7 +177,7 @@ impl Kind for QueryDefinition {
         }
     }
 
-    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         if !wanted.all && wanted.specs.is_empty() {
             return Ok(BTreeMap::new());
         }
@@ -238,7 +239,7 @@ impl Kind for QueryDefinition {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         let mut id = live.map(|l| l.id.clone());
         let changed =
             live.is_none_or(|l| Self::normalize(spec, &aws.env) != Self::live_state(l, &aws.env));
@@ -264,7 +265,7 @@ impl Kind for QueryDefinition {
             }
         }
         let id = id.ok_or_else(|| {
-            AwsError::other(
+            AwsError::unexpected(
                 SERVICE,
                 "PutQueryDefinition",
                 "no queryDefinitionId in the response",
@@ -276,7 +277,7 @@ impl Kind for QueryDefinition {
         ]))
     }
 
-    async fn delete(aws: &Aws, _name: &str, live: &Live) -> Result<(), AwsError> {
+    async fn delete(aws: &Aws, _name: &str, live: &Live) -> Result<(), KindError> {
         match aws
             .clients
             .logs
@@ -286,7 +287,7 @@ impl Kind for QueryDefinition {
             .await
             .aws(SERVICE, "DeleteQueryDefinition")
         {
-            Err(e) if !e.is_not_found() => Err(e),
+            Err(e) if !e.is_not_found() => Err(e.into()),
             _ => Ok(()),
         }
     }
@@ -410,7 +411,7 @@ mod tests {
             ..Default::default()
         });
         assert!(
-            QueryDefinition::observe(&aws, &wanted())
+            crate::kinds::observe_live::<QueryDefinition>(&aws, &wanted())
                 .await
                 .unwrap()
                 .is_empty()
@@ -443,7 +444,9 @@ mod tests {
             logs: Some(client),
             ..Default::default()
         });
-        let live = QueryDefinition::observe(&aws, &wanted()).await.unwrap();
+        let live = crate::kinds::observe_live::<QueryDefinition>(&aws, &wanted())
+            .await
+            .unwrap();
         let l = &live["Top Error Messages"];
         assert!(QueryDefinition::notes(l).is_empty());
         let env = aws.env.clone();
@@ -499,7 +502,9 @@ mod tests {
             logs: Some(client),
             ..Default::default()
         });
-        let live = QueryDefinition::observe(&aws, &wanted()).await.unwrap();
+        let live = crate::kinds::observe_live::<QueryDefinition>(&aws, &wanted())
+            .await
+            .unwrap();
         // A prefix match that is not the declared name is not observed.
         assert_eq!(live.keys().collect::<Vec<_>>(), ["Top Error Messages"]);
         let l = &live["Top Error Messages"];
@@ -558,10 +563,12 @@ mod tests {
             logs: Some(client),
             ..Default::default()
         });
-        let err = QueryDefinition::observe(&aws, &wanted()).await.unwrap_err();
-        assert_eq!(err.class, ErrorClass::Throttled, "{err}");
-        assert!(err.class.is_retryable());
-        assert_eq!(err.operation, "DescribeQueryDefinitions");
+        let err = crate::kinds::observe_live::<QueryDefinition>(&aws, &wanted())
+            .await
+            .unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Throttled, "{err}");
+        assert!(err.class().is_retryable());
+        assert_eq!(err.aws().unwrap().operation, "DescribeQueryDefinitions");
         assert_eq!((list.num_calls(), put.num_calls()), (1, 0));
     }
 
@@ -583,7 +590,9 @@ mod tests {
             logs: Some(client),
             ..Default::default()
         });
-        let live = QueryDefinition::observe(&aws, &wanted()).await.unwrap();
+        let live = crate::kinds::observe_live::<QueryDefinition>(&aws, &wanted())
+            .await
+            .unwrap();
         assert_eq!(live["Top Error Messages"].id, ID_A);
         assert_eq!(list.num_calls(), 2);
     }

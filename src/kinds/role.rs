@@ -3,12 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::error::KindError;
+use super::kind::{Attrs, Issues, Kind, Wanted};
 use super::policy::{self, PolicyType};
-use super::{Attrs, Issues, Kind, Wanted, with_owner};
+use super::tags::{AWS_RULES, Read, TagApi, Tags, Write, with_owner, without_owner};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 use crate::diff::FieldDiff;
 use crate::refs::contains_unknown;
@@ -127,37 +130,6 @@ fn is_policy_arn(arn: &str) -> bool {
     }
 }
 
-/// IAM's tag rules, shared with S3 (the same limits). The owner tag takes one of the 50.
-pub fn check_tags(tags: &BTreeMap<String, String>, issues: &mut Issues) {
-    if tags.len() > 49 {
-        issues.at(
-            "tags",
-            "at most 50 tags, one of which vigil uses for ownership: keep 49 or fewer",
-        );
-    }
-    for (k, v) in tags {
-        let path = format!("tags.{k}");
-        if k.is_empty() || k.chars().count() > 128 {
-            issues.at(&path, "a tag key is 1 to 128 characters long");
-        }
-        if k.to_ascii_lowercase().starts_with("aws:") {
-            issues.at(&path, "tag keys starting with aws: are reserved for AWS");
-        }
-        if k == super::OWNER_TAG {
-            issues.at(
-                &path,
-                format!(
-                    "{} is set by vigil from Settings.owner; remove it here",
-                    super::OWNER_TAG
-                ),
-            );
-        }
-        if v.chars().count() > 256 {
-            issues.at(&path, "a tag value is at most 256 characters long");
-        }
-    }
-}
-
 pub struct Role;
 
 impl Kind for Role {
@@ -269,7 +241,6 @@ impl Kind for Role {
                 format!("the inline policies add up to {total} characters; IAM allows 10240 per role. Move some into a managed policy"),
             );
         }
-        check_tags(&s.tags, issues);
     }
 
     fn normalize(spec: &Spec, env: &Env) -> Value {
@@ -339,8 +310,7 @@ impl Kind for Role {
     }
 
     fn to_spec(live: &Live) -> Spec {
-        let mut tags = live.tags.clone();
-        tags.remove(super::OWNER_TAG);
+        let tags = without_owner(&live.tags);
         Spec {
             assume_role_policy: live.assume_role_policy.clone(),
             description: live.description.clone().filter(|d| !d.is_empty()),
@@ -353,8 +323,26 @@ impl Kind for Role {
         }
     }
 
-    fn owner(live: &Live) -> Option<&str> {
-        live.tags.get(super::OWNER_TAG).map(String::as_str)
+    /// Read with the role's details (ListRoleTags); IAM takes the role's name.
+    const TAGS: Option<TagApi> = Some(TagApi {
+        rules: AWS_RULES,
+        read: Read::WithResource,
+        write: Write::Delta {
+            tag: tag_role,
+            untag: untag_role,
+        },
+    });
+
+    fn tag_id(name: &str, _live: &Live) -> String {
+        name.to_string()
+    }
+
+    fn live_tags(live: &Live) -> Option<&Tags> {
+        Some(&live.tags)
+    }
+
+    fn spec_tags(spec: &Spec) -> Option<&Tags> {
+        Some(&spec.tags)
     }
 
     /// IAM GetPolicy for each literal managed policy ARN: a name that does not
@@ -392,7 +380,7 @@ impl Kind for Role {
         issues
     }
 
-    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         // ListRoles returns every role with its trust policy, page by page, but not
         // the attachments, inline policies or tags: IAM has no batch API for those,
         // so they are read per role, and only for the roles wanted.
@@ -403,11 +391,11 @@ impl Kind for Role {
                 roles.push(r);
             }
         }
-        futures::stream::iter(roles)
+        Ok(futures::stream::iter(roles)
             .map(|r| async move { read_details(aws, &r).await.map(|l| (l.name.clone(), l)) })
             .buffer_unordered(CONCURRENCY)
             .try_collect()
-            .await
+            .await?)
     }
 
     async fn apply(
@@ -415,11 +403,10 @@ impl Kind for Role {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         let iam = &aws.clients.iam;
         let env = &aws.env;
         let part = policy::partition(&env.region);
-        let want_tags = with_owner(&spec.tags, env);
         let description = spec.description.clone().unwrap_or_default();
         let max_session = spec.max_session_duration.unwrap_or(DEFAULT_MAX_SESSION);
         let empty = Live {
@@ -443,19 +430,19 @@ impl Kind for Role {
                     .assume_role_policy_document(spec.assume_role_policy.to_string())
                     .set_description(spec.description.clone())
                     .max_session_duration(max_session)
-                    .set_tags(Some(iam_tags(&want_tags, "CreateRole")?))
+                    .set_tags(Some(iam_tags(&with_owner(&spec.tags, env), "CreateRole")?))
                     .send()
                     .await
                     .aws(SERVICE, "CreateRole")?;
                 let role = out.role().ok_or_else(|| {
-                    AwsError::other(SERVICE, "CreateRole", "no Role in the response")
+                    AwsError::unexpected(SERVICE, "CreateRole", "no Role in the response")
                 })?;
                 (&empty, role.arn().to_string(), role.role_id().to_string())
             }
             Some(l) => {
                 let want_path = spec.path.as_deref().unwrap_or(DEFAULT_PATH);
                 if l.path != want_path {
-                    return Err(AwsError::other(
+                    return Err(KindError::refused(
                         SERVICE,
                         "UpdateRole",
                         format!(
@@ -485,7 +472,6 @@ impl Kind for Role {
                         .await
                         .aws(SERVICE, "UpdateAssumeRolePolicy")?;
                 }
-                sync_tags(aws, name, &want_tags, &l.tags).await?;
                 (l, l.arn.clone(), l.role_id.clone())
             }
         };
@@ -549,7 +535,7 @@ impl Kind for Role {
 
     /// IAM refuses to delete a role that still has policies or instance
     /// profiles, so those go first.
-    async fn delete(aws: &Aws, name: &str, live: &Live) -> Result<(), AwsError> {
+    async fn delete(aws: &Aws, name: &str, live: &Live) -> Result<(), KindError> {
         let iam = &aws.clients.iam;
         let mut profiles = iam
             .list_instance_profiles_for_role()
@@ -658,42 +644,47 @@ async fn read_details(aws: &Aws, r: &aws_sdk_iam::types::Role) -> Result<Live, A
     })
 }
 
-fn iam_tags(
-    tags: &BTreeMap<String, String>,
-    op: &'static str,
-) -> Result<Vec<aws_sdk_iam::types::Tag>, AwsError> {
+fn iam_tags(tags: &Tags, op: &'static str) -> Result<Vec<aws_sdk_iam::types::Tag>, KindError> {
     tags.iter()
         .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| AwsError::other(SERVICE, op, e.to_string()))
+        .map_err(|e| KindError::invalid(SERVICE, op, e))
 }
 
-/// TagRole and UntagRole with the difference only.
-async fn sync_tags(
-    aws: &Aws,
-    name: &str,
-    want: &BTreeMap<String, String>,
-    have: &BTreeMap<String, String>,
-) -> Result<(), AwsError> {
-    let iam = &aws.clients.iam;
-    let (add, remove) = super::tag_delta(want, have);
-    if !add.is_empty() {
-        iam.tag_role()
+fn tag_role<'a>(
+    aws: &'a Aws,
+    name: &'a str,
+    add: &'a Tags,
+) -> BoxFuture<'a, Result<(), KindError>> {
+    Box::pin(async move {
+        aws.clients
+            .iam
+            .tag_role()
             .role_name(name)
-            .set_tags(Some(iam_tags(&add, "TagRole")?))
+            .set_tags(Some(iam_tags(add, "TagRole")?))
             .send()
             .await
             .aws(SERVICE, "TagRole")?;
-    }
-    if !remove.is_empty() {
-        iam.untag_role()
+        Ok(())
+    })
+}
+
+fn untag_role<'a>(
+    aws: &'a Aws,
+    name: &'a str,
+    keys: &'a [String],
+) -> BoxFuture<'a, Result<(), KindError>> {
+    Box::pin(async move {
+        aws.clients
+            .iam
+            .untag_role()
             .role_name(name)
-            .set_tag_keys(Some(remove))
+            .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await
             .aws(SERVICE, "UntagRole")?;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -756,8 +747,8 @@ mod tests {
     }
 
     fn errors(s: &Spec) -> Vec<String> {
-        let mut i = Issues::default();
-        Role::validate(s, &mut i);
+        // With the tag rules every kind shares, as the loader checks them.
+        let i = crate::kinds::validate_typed::<Role>("n", s);
         i.0.into_iter()
             .map(|(p, m)| format!("{p:?}: {m}"))
             .collect()
@@ -929,10 +920,16 @@ mod tests {
         let aws = aws_with(MockClients::default());
         let mut s = spec();
         s.path = Some("/service-role/".into());
-        let e = Role::apply(&aws, "ConfigServiceRole", &s, Some(&live()))
-            .await
-            .unwrap_err();
-        assert!(e.message.contains("IAM cannot change a path"), "{e}");
+        let e = crate::kinds::apply_typed::<Role>(
+            &aws,
+            "ConfigServiceRole",
+            &s,
+            Some(&live()),
+            &Default::default(),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("IAM cannot change a path"), "{e}");
     }
 
     #[tokio::test]
@@ -954,9 +951,11 @@ mod tests {
             "ConfigServiceRole".to_string(),
             Value::Null,
         )]));
-        let e = Role::observe(&aws, &wanted).await.unwrap_err();
-        assert_eq!(e.class, crate::aws::ErrorClass::AccessDenied);
-        assert_eq!(e.operation, "ListRoles");
+        let e = crate::kinds::observe_live::<Role>(&aws, &wanted)
+            .await
+            .unwrap_err();
+        assert_eq!(e.class(), crate::aws::ErrorClass::AccessDenied);
+        assert_eq!(e.aws().unwrap().operation, "ListRoles");
         assert_eq!(denied.num_calls(), 1);
     }
 
@@ -1010,7 +1009,9 @@ mod tests {
             ..Default::default()
         });
         let wanted = Wanted::names(BTreeMap::from([("Wanted".to_string(), Value::Null)]));
-        let live = Role::observe(&aws, &wanted).await.unwrap();
+        let live = crate::kinds::observe_live::<Role>(&aws, &wanted)
+            .await
+            .unwrap();
         assert_eq!(live.keys().collect::<Vec<_>>(), vec!["Wanted"]);
         assert_eq!(live["Wanted"].assume_role_policy, json!({}));
         assert_eq!(

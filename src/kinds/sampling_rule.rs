@@ -12,8 +12,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::xray_group::{SERVICE, is_gone, read_tags, sync_tags, validate_tags, xray_tags};
-use super::{Attrs, Issues, Kind, Wanted, with_owner};
+use super::error::KindError;
+use super::kind::{Attrs, Issues, Kind, Wanted};
+use super::tags::{TagApi, Tags, with_owner, without_owner};
+use super::xray_group::{SERVICE, TAGS, xray_tags};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 
 /// The rule AWS keeps in every account.
@@ -255,9 +257,6 @@ impl Kind for SamplingRule {
                 );
             }
         }
-        if let Some(tags) = &s.tags {
-            validate_tags(tags, "tags", issues);
-        }
     }
 
     fn validate_named(name: &str, s: &Spec, issues: &mut Issues) {
@@ -325,10 +324,7 @@ impl Kind for SamplingRule {
             };
         }
         let unless_any = |v: &str| (v != ANY).then(|| v.to_string());
-        let tags = live.tags.clone().map(|mut t| {
-            t.remove(super::OWNER_TAG);
-            t
-        });
+        let tags = live.tags.as_ref().map(without_owner);
         Spec {
             resource_arn: unless_any(&r.resource_arn),
             priority: Some(r.priority),
@@ -345,26 +341,39 @@ impl Kind for SamplingRule {
         }
     }
 
-    fn owner(live: &Live) -> Option<&str> {
-        live.tags
-            .as_ref()?
-            .get(super::OWNER_TAG)
-            .map(String::as_str)
+    const TAGS: Option<TagApi> = Some(TAGS);
+
+    /// The Default rule is AWS's: never tagged by vigil, so never read.
+    fn tagged(name: &str) -> bool {
+        name != DEFAULT_RULE
     }
 
-    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+    fn tag_id(_name: &str, live: &Live) -> String {
+        live.arn.clone()
+    }
+
+    fn live_tags(live: &Live) -> Option<&Tags> {
+        live.tags.as_ref()
+    }
+
+    fn set_live_tags(live: &mut Live, tags: Tags) {
+        live.tags = Some(tags);
+    }
+
+    fn spec_tags(spec: &Spec) -> Option<&Tags> {
+        spec.tags.as_ref()
+    }
+
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         // GetSamplingRules returns every rule in full: one walk for all.
         let mut out = BTreeMap::new();
-        let mut token = None;
-        loop {
-            let page = aws
-                .clients
-                .xray
-                .get_sampling_rules()
-                .set_next_token(token.take())
-                .send()
-                .await
-                .aws(SERVICE, "GetSamplingRules")?;
+        let mut pages = aws
+            .clients
+            .xray
+            .get_sampling_rules()
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.try_next().await.aws(SERVICE, "GetSamplingRules")? {
             for record in page.sampling_rule_records() {
                 let Some(r) = record.sampling_rule() else {
                     continue;
@@ -385,24 +394,6 @@ impl Kind for SamplingRule {
                     },
                 );
             }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
-        // The Default rule is AWS's: never tagged by vigil, so never read.
-        let tag_reads = out
-            .values()
-            .filter(|l| {
-                l.name != DEFAULT_RULE
-                    && (wanted.needs_owner(&l.name) || wanted.spec(&l.name).get("tags").is_some())
-            })
-            .map(|l| (l.name.clone(), l.arn.clone()))
-            .collect();
-        for (name, tags) in read_tags(aws, tag_reads).await? {
-            if let Some(l) = out.get_mut(&name) {
-                l.tags = Some(tags);
-            }
         }
         Ok(out)
     }
@@ -412,12 +403,12 @@ impl Kind for SamplingRule {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         let xray = &aws.clients.xray;
         let want = Rule::from_spec(spec);
         let Some(l) = live else {
             if name == DEFAULT_RULE {
-                return Err(AwsError::other(
+                return Err(KindError::refused(
                     SERVICE,
                     "CreateSamplingRule",
                     "the Default sampling rule cannot be created; AWS keeps one in every account, \
@@ -425,11 +416,9 @@ impl Kind for SamplingRule {
                 ));
             }
             let Some(priority) = spec.priority else {
-                return Err(AwsError::other(
-                    SERVICE,
-                    "CreateSamplingRule",
-                    "priority is required",
-                ));
+                return Err(KindError::Invalid(format!(
+                    "{SERVICE} CreateSamplingRule: priority is required"
+                )));
             };
             let rule = aws_sdk_xray::types::SamplingRule::builder()
                 .rule_name(name)
@@ -448,7 +437,7 @@ impl Kind for SamplingRule {
                         .then(|| want.attributes.clone().into_iter().collect()),
                 )
                 .build()
-                .map_err(|e| AwsError::other(SERVICE, "CreateSamplingRule", e.to_string()))?;
+                .map_err(|e| KindError::invalid(SERVICE, "CreateSamplingRule", e))?;
             let tags = xray_tags(
                 &with_owner(&spec.tags.clone().unwrap_or_default(), &aws.env),
                 "CreateSamplingRule",
@@ -465,13 +454,17 @@ impl Kind for SamplingRule {
                 .and_then(|r| r.sampling_rule())
                 .and_then(|r| r.rule_arn())
                 .ok_or_else(|| {
-                    AwsError::other(SERVICE, "CreateSamplingRule", "no RuleARN in the response")
+                    AwsError::unexpected(
+                        SERVICE,
+                        "CreateSamplingRule",
+                        "no RuleARN in the response",
+                    )
                 })?;
             return Ok(attrs(arn, name));
         };
         if want.version != l.rule.version {
             // SamplingRuleUpdate has no Version member.
-            return Err(AwsError::other(
+            return Err(KindError::refused(
                 SERVICE,
                 "UpdateSamplingRule",
                 format!(
@@ -487,23 +480,12 @@ impl Kind for SamplingRule {
                 .await
                 .aws(SERVICE, "UpdateSamplingRule")?;
         }
-        if let Some(t) = spec.tags.as_ref().or(l.tags.as_ref())
-            && name != DEFAULT_RULE
-        {
-            sync_tags(
-                aws,
-                &l.arn,
-                &with_owner(t, &aws.env),
-                &l.tags.clone().unwrap_or_default(),
-            )
-            .await?;
-        }
         Ok(attrs(&l.arn, name))
     }
 
-    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), AwsError> {
+    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {
         if name == DEFAULT_RULE {
-            return Err(AwsError::other(
+            return Err(KindError::refused(
                 SERVICE,
                 "DeleteSamplingRule",
                 "the Default sampling rule cannot be deleted; AWS keeps it in every account. \
@@ -519,9 +501,8 @@ impl Kind for SamplingRule {
             .await
             .aws(SERVICE, "DeleteSamplingRule");
         match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_gone(&e) => Ok(()),
-            Err(e) => Err(e),
+            Err(e) if !e.is_not_found() => Err(e.into()),
+            _ => Ok(()),
         }
     }
 }
@@ -822,11 +803,19 @@ mod tests {
             xray: Some(xray),
             ..Default::default()
         });
-        let live = SamplingRule::observe(&aws, &wanted(&[NAME])).await.unwrap();
-        assert!(live.is_empty());
-        let attrs = SamplingRule::apply(&aws, NAME, &spec(), None)
+        let live = crate::kinds::observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
             .await
             .unwrap();
+        assert!(live.is_empty());
+        let attrs = crate::kinds::apply_typed::<SamplingRule>(
+            &aws,
+            NAME,
+            &spec(),
+            None,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(attrs["arn"], ARN);
         assert_eq!((get.num_calls(), create.num_calls()), (1, 1));
     }
@@ -853,7 +842,9 @@ mod tests {
             xray: Some(xray),
             ..Default::default()
         });
-        let live = SamplingRule::observe(&aws, &wanted(&[NAME])).await.unwrap();
+        let live = crate::kinds::observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
+            .await
+            .unwrap();
         let l = &live[NAME];
         assert!(
             SamplingRule::diff(
@@ -862,9 +853,15 @@ mod tests {
             )
             .is_empty()
         );
-        SamplingRule::apply(&aws, NAME, &spec(), Some(l))
-            .await
-            .unwrap();
+        crate::kinds::apply_typed::<SamplingRule>(
+            &aws,
+            NAME,
+            &spec(),
+            Some(l),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!((get.num_calls(), tags.num_calls()), (1, 1));
         assert_eq!(
             (update.num_calls(), tag.num_calls(), untag.num_calls()),
@@ -905,7 +902,9 @@ mod tests {
             xray: Some(xray),
             ..Default::default()
         });
-        let live = SamplingRule::observe(&aws, &wanted(&[NAME])).await.unwrap();
+        let live = crate::kinds::observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
+            .await
+            .unwrap();
         let l = &live[NAME];
         let diffs = SamplingRule::diff(
             &SamplingRule::normalize(&spec(), &aws.env),
@@ -917,9 +916,15 @@ mod tests {
             (diffs[0].from.clone(), diffs[0].to.clone()),
             (Some(json!(0.5)), Some(json!(0.1)))
         );
-        SamplingRule::apply(&aws, NAME, &spec(), Some(l))
-            .await
-            .unwrap();
+        crate::kinds::apply_typed::<SamplingRule>(
+            &aws,
+            NAME,
+            &spec(),
+            Some(l),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!((update.num_calls(), tag.num_calls()), (1, 0));
     }
 
@@ -947,25 +952,40 @@ mod tests {
             ..Spec::default()
         };
         // Even with tags wanted (import), the Default rule's tags are not read.
-        let live = SamplingRule::observe(&aws, &Wanted::everything())
+        let live = crate::kinds::observe_live::<SamplingRule>(&aws, &Wanted::everything())
             .await
             .unwrap();
         let l = &live[DEFAULT_RULE];
-        assert_eq!(SamplingRule::owner(l), None);
-        SamplingRule::apply(&aws, DEFAULT_RULE, &s, Some(l))
-            .await
-            .unwrap();
+        assert!(
+            SamplingRule::live_tags(l).is_none(),
+            "its tags are not read"
+        );
+        crate::kinds::apply_typed::<SamplingRule>(
+            &aws,
+            DEFAULT_RULE,
+            &s,
+            Some(l),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(update.num_calls(), 1);
 
-        let err = SamplingRule::apply(&aws, DEFAULT_RULE, &s, None)
-            .await
-            .unwrap_err();
-        assert!(err.message.contains("cannot be created"), "{err}");
+        let err = crate::kinds::apply_typed::<SamplingRule>(
+            &aws,
+            DEFAULT_RULE,
+            &s,
+            None,
+            &Default::default(),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("cannot be created"), "{err}");
         let err = SamplingRule::delete(&aws, DEFAULT_RULE, l)
             .await
             .unwrap_err();
-        assert!(err.message.contains("cannot be deleted"), "{err}");
-        assert_eq!(err.class, ErrorClass::Terminal);
+        assert!(err.to_string().contains("cannot be deleted"), "{err}");
+        assert_eq!(err.class(), ErrorClass::Terminal);
         // Only the one update was sent.
         assert_eq!((get.num_calls(), update.num_calls()), (1, 1));
     }
@@ -1010,13 +1030,19 @@ mod tests {
             xray: Some(xray),
             ..Default::default()
         });
-        let err = SamplingRule::observe(&aws, &wanted(&[NAME]))
+        let err = crate::kinds::observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
             .await
             .unwrap_err();
-        assert_eq!(err.class, ErrorClass::Throttled);
-        assert!(err.class.is_retryable());
-        assert_eq!(err.code.as_deref(), Some("ThrottledException"));
-        assert_eq!(err.message, "ThrottledException: Rate exceeded");
+        assert_eq!(err.class(), ErrorClass::Throttled);
+        assert!(err.class().is_retryable());
+        assert_eq!(
+            err.aws().and_then(|a| a.code.as_deref()),
+            Some("ThrottledException")
+        );
+        assert_eq!(
+            err.aws().unwrap().message,
+            "ThrottledException: Rate exceeded"
+        );
         assert_eq!(get.num_calls(), 1);
     }
 }

@@ -2,12 +2,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Attrs, Issues, Kind, Wanted, with_owner};
-use crate::aws::{Aws, AwsError, AwsResultExt, Env};
+use super::error::KindError;
+use super::kind::{Attrs, Issues, Kind, Wanted};
+use super::tags::{AWS_RULES, Read, TagApi, Tags, Write, with_owner, without_owner};
+use crate::aws::{Aws, AwsResultExt, Env};
 use crate::diff::FieldDiff;
 
 const SERVICE: &str = "sns";
@@ -279,8 +282,7 @@ impl Kind for Topic {
             })
             .map(|(k, v)| (k.clone(), attr_value(v)))
             .collect();
-        let mut tags = live.tags.clone();
-        tags.remove(super::OWNER_TAG);
+        let tags = without_owner(&live.tags);
         Spec {
             display_name: (!display.is_empty()).then(|| display.to_string()),
             attributes,
@@ -297,45 +299,57 @@ impl Kind for Topic {
         }
     }
 
-    fn owner(live: &Live) -> Option<&str> {
-        live.tags.get(super::OWNER_TAG).map(String::as_str)
+    const TAGS: Option<TagApi> = Some(TagApi {
+        rules: AWS_RULES,
+        read: Read::Batched {
+            filter: "sns",
+            list: list_tags,
+        },
+        write: Write::Delta {
+            tag: tag_resource,
+            untag: untag_resource,
+        },
+    });
+
+    fn tag_id(_name: &str, live: &Live) -> String {
+        live.arn.clone()
     }
 
-    fn notes(live: &Live) -> Vec<String> {
+    fn live_tags(live: &Live) -> Option<&Tags> {
+        Some(&live.tags)
+    }
+
+    fn set_live_tags(live: &mut Live, tags: Tags) {
+        live.tags = tags;
+    }
+
+    fn spec_tags(spec: &Spec) -> Option<&Tags> {
+        Some(&spec.tags)
+    }
+
+    fn pending(live: &Live) -> Vec<String> {
         live.subscriptions
             .iter()
             .filter(|s| s.arn.is_none())
-            .map(|s| {
-                format!(
-                    "subscription {}:{} is pending confirmation",
-                    s.protocol, s.endpoint
-                )
-            })
+            .map(|s| format!("{}:{}", s.protocol, s.endpoint))
             .collect()
     }
 
-    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
-        let sns = &aws.clients.sns;
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         let mut arns = BTreeMap::new();
-        let mut token = None;
-        loop {
-            let out = sns
-                .list_topics()
-                .set_next_token(token.take())
-                .send()
-                .await
-                .aws(SERVICE, "ListTopics")?;
-            for t in out.topics() {
-                if let Some(arn) = t.topic_arn()
-                    && let Some(name) = arn.rsplit(':').next()
-                    && wanted.contains(name)
-                {
-                    arns.insert(name.to_string(), arn.to_string());
-                }
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
+        let mut topics = aws
+            .clients
+            .sns
+            .list_topics()
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(t) = topics.try_next().await.aws(SERVICE, "ListTopics")? {
+            if let Some(arn) = t.topic_arn()
+                && let Some(name) = arn.rsplit(':').next()
+                && wanted.contains(name)
+            {
+                arns.insert(name.to_string(), arn.to_string());
             }
         }
         futures::stream::iter(arns)
@@ -353,7 +367,7 @@ impl Kind for Topic {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         let sns = &aws.clients.sns;
         let env = &aws.env;
         let mut want_attrs: BTreeMap<String, String> = spec
@@ -364,14 +378,9 @@ impl Kind for Topic {
         if let Some(d) = &spec.display_name {
             want_attrs.insert("DisplayName".into(), d.clone());
         }
-        let want_tags = with_owner(&spec.tags, env);
         let arn = match live {
             None => {
-                let tags = want_tags
-                    .iter()
-                    .map(|(k, v)| aws_sdk_sns::types::Tag::builder().key(k).value(v).build())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| AwsError::other(SERVICE, "CreateTopic", e.to_string()))?;
+                let tags = sdk_tags(&with_owner(&spec.tags, env), "CreateTopic")?;
                 let out = sns
                     .create_topic()
                     .name(name)
@@ -381,7 +390,11 @@ impl Kind for Topic {
                     .await
                     .aws(SERVICE, "CreateTopic")?;
                 out.topic_arn().map(str::to_string).ok_or_else(|| {
-                    AwsError::other(SERVICE, "CreateTopic", "no TopicArn in the response")
+                    crate::aws::AwsError::unexpected(
+                        SERVICE,
+                        "CreateTopic",
+                        "no TopicArn in the response",
+                    )
                 })?
             }
             Some(l) => {
@@ -398,7 +411,6 @@ impl Kind for Topic {
                             .aws(SERVICE, "SetTopicAttributes")?;
                     }
                 }
-                sync_tags(aws, &l.arn, &want_tags, &l.tags).await?;
                 l.arn.clone()
             }
         };
@@ -412,7 +424,7 @@ impl Kind for Topic {
         Ok(Attrs::from([("arn".to_string(), arn)]))
     }
 
-    async fn delete(aws: &Aws, _name: &str, live: &Live) -> Result<(), AwsError> {
+    async fn delete(aws: &Aws, _name: &str, live: &Live) -> Result<(), KindError> {
         // Deleting the topic removes its confirmed subscriptions too.
         aws.clients
             .sns
@@ -425,7 +437,7 @@ impl Kind for Topic {
     }
 }
 
-async fn observe_one(aws: &Aws, arn: &str, spec: &Value) -> Result<Live, AwsError> {
+async fn observe_one(aws: &Aws, arn: &str, spec: &Value) -> Result<Live, KindError> {
     let sns = &aws.clients.sns;
     let attrs = sns
         .get_topic_attributes()
@@ -441,16 +453,6 @@ async fn observe_one(aws: &Aws, arn: &str, spec: &Value) -> Result<Live, AwsErro
                 .collect()
         })
         .unwrap_or_default();
-    let tags = sns
-        .list_tags_for_resource()
-        .resource_arn(arn)
-        .send()
-        .await
-        .aws(SERVICE, "ListTagsForResource")?
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect();
     // Subscription attributes are read only where the manifest sets some.
     let with_attrs: BTreeSet<String> = spec
         .get("subscriptions")
@@ -469,16 +471,18 @@ async fn observe_one(aws: &Aws, arn: &str, spec: &Value) -> Result<Live, AwsErro
         })
         .collect();
     let mut subscriptions = Vec::new();
-    let mut token = None;
-    loop {
-        let out = sns
-            .list_subscriptions_by_topic()
-            .topic_arn(arn)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .aws(SERVICE, "ListSubscriptionsByTopic")?;
-        for s in out.subscriptions() {
+    let mut listed = sns
+        .list_subscriptions_by_topic()
+        .topic_arn(arn)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(s) = listed
+        .try_next()
+        .await
+        .aws(SERVICE, "ListSubscriptionsByTopic")?
+    {
+        {
             let sub_arn = s
                 .subscription_arn()
                 .filter(|a| *a != PENDING && a.starts_with("arn:"));
@@ -508,49 +512,75 @@ async fn observe_one(aws: &Aws, arn: &str, spec: &Value) -> Result<Live, AwsErro
                 attributes,
             });
         }
-        match out.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
-        }
     }
+    // Tags are read in one batch for all topics, by the engine.
     Ok(Live {
         arn: arn.to_string(),
         attributes,
-        tags,
+        tags: Tags::new(),
         subscriptions,
     })
 }
 
-async fn sync_tags(
-    aws: &Aws,
-    arn: &str,
-    want: &BTreeMap<String, String>,
-    have: &BTreeMap<String, String>,
-) -> Result<(), AwsError> {
-    let sns = &aws.clients.sns;
-    let (add, remove) = super::tag_delta(want, have);
-    let add = add
-        .iter()
+fn sdk_tags(tags: &Tags, op: &str) -> Result<Vec<aws_sdk_sns::types::Tag>, KindError> {
+    tags.iter()
         .map(|(k, v)| aws_sdk_sns::types::Tag::builder().key(k).value(v).build())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| AwsError::other(SERVICE, "TagResource", e.to_string()))?;
-    if !add.is_empty() {
-        sns.tag_resource()
+        .map_err(|e| KindError::invalid(SERVICE, op, e))
+}
+
+fn list_tags<'a>(aws: &'a Aws, arn: &'a str) -> BoxFuture<'a, Result<Tags, KindError>> {
+    Box::pin(async move {
+        let out = aws
+            .clients
+            .sns
+            .list_tags_for_resource()
             .resource_arn(arn)
-            .set_tags(Some(add))
+            .send()
+            .await
+            .aws(SERVICE, "ListTagsForResource")?;
+        Ok(out
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect())
+    })
+}
+
+fn tag_resource<'a>(
+    aws: &'a Aws,
+    arn: &'a str,
+    add: &'a Tags,
+) -> BoxFuture<'a, Result<(), KindError>> {
+    Box::pin(async move {
+        aws.clients
+            .sns
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(sdk_tags(add, "TagResource")?))
             .send()
             .await
             .aws(SERVICE, "TagResource")?;
-    }
-    if !remove.is_empty() {
-        sns.untag_resource()
+        Ok(())
+    })
+}
+
+fn untag_resource<'a>(
+    aws: &'a Aws,
+    arn: &'a str,
+    keys: &'a [String],
+) -> BoxFuture<'a, Result<(), KindError>> {
+    Box::pin(async move {
+        aws.clients
+            .sns
+            .untag_resource()
             .resource_arn(arn)
-            .set_tag_keys(Some(remove))
+            .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await
             .aws(SERVICE, "UntagResource")?;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Subscribes what is missing, unsubscribes what is no longer declared, and
@@ -561,7 +591,7 @@ async fn sync_subscriptions(
     topic_arn: &str,
     want: &[Subscription],
     have: &[LiveSubscription],
-) -> Result<(), AwsError> {
+) -> Result<(), crate::aws::AwsError> {
     let sns = &aws.clients.sns;
     for w in want {
         let existing = have
@@ -726,10 +756,7 @@ mod tests {
             )
             .is_empty()
         );
-        assert_eq!(
-            Topic::notes(&l),
-            vec!["subscription email:ops@example.com is pending confirmation"]
-        );
+        assert_eq!(Topic::pending(&l), vec!["email:ops@example.com"]);
     }
 
     #[test]

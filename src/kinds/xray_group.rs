@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Attrs, Issues, Kind, Wanted, with_owner};
+use super::error::KindError;
+use super::kind::{Attrs, Issues, Kind, Wanted};
+use super::tags::{AWS_RULES, Read, TagApi, Tags, Write, with_owner, without_owner};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 
 pub(crate) const SERVICE: &str = "xray";
@@ -122,9 +124,6 @@ impl Kind for XRayGroup {
                 "notifications need insights; set insightsEnabled: true as well",
             );
         }
-        if let Some(tags) = &s.tags {
-            validate_tags(tags, "tags", issues);
-        }
     }
 
     fn normalize(spec: &Spec, env: &Env) -> Value {
@@ -148,10 +147,7 @@ impl Kind for XRayGroup {
     }
 
     fn to_spec(live: &Live) -> Spec {
-        let tags = live.tags.clone().map(|mut t| {
-            t.remove(super::OWNER_TAG);
-            t
-        });
+        let tags = live.tags.as_ref().map(without_owner);
         Spec {
             filter_expression: live.filter_expression.clone(),
             insights_configuration: (live.insights_enabled || live.notifications_enabled).then(
@@ -164,26 +160,29 @@ impl Kind for XRayGroup {
         }
     }
 
-    fn owner(live: &Live) -> Option<&str> {
-        live.tags
-            .as_ref()?
-            .get(super::OWNER_TAG)
-            .map(String::as_str)
+    const TAGS: Option<TagApi> = Some(TAGS);
+
+    fn tag_id(_name: &str, live: &Live) -> String {
+        live.arn.clone()
     }
 
-    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+    fn live_tags(live: &Live) -> Option<&Tags> {
+        live.tags.as_ref()
+    }
+
+    fn set_live_tags(live: &mut Live, tags: Tags) {
+        live.tags = Some(tags);
+    }
+
+    fn spec_tags(spec: &Spec) -> Option<&Tags> {
+        spec.tags.as_ref()
+    }
+
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         // GetGroups returns every group with its filter and insights: one walk for all.
         let mut out = BTreeMap::new();
-        let mut token = None;
-        loop {
-            let page = aws
-                .clients
-                .xray
-                .get_groups()
-                .set_next_token(token.take())
-                .send()
-                .await
-                .aws(SERVICE, "GetGroups")?;
+        let mut pages = aws.clients.xray.get_groups().into_paginator().send();
+        while let Some(page) = pages.try_next().await.aws(SERVICE, "GetGroups")? {
             for g in page.groups() {
                 let (Some(name), Some(arn)) = (g.group_name(), g.group_arn()) else {
                     continue;
@@ -210,20 +209,6 @@ impl Kind for XRayGroup {
                     },
                 );
             }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
-        let tag_reads = out
-            .values()
-            .filter(|l| wanted.needs_owner(&l.name) || wanted.spec(&l.name).get("tags").is_some())
-            .map(|l| (l.name.clone(), l.arn.clone()))
-            .collect();
-        for (name, tags) in read_tags(aws, tag_reads).await? {
-            if let Some(l) = out.get_mut(&name) {
-                l.tags = Some(tags);
-            }
         }
         Ok(out)
     }
@@ -233,7 +218,7 @@ impl Kind for XRayGroup {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         let xray = &aws.clients.xray;
         let want = InsightsConfiguration::flags(spec.insights_configuration.as_ref());
         let filter = spec.filter_expression.trim();
@@ -252,7 +237,7 @@ impl Kind for XRayGroup {
                 .await
                 .aws(SERVICE, "CreateGroup")?;
             let arn = out.group().and_then(|g| g.group_arn()).ok_or_else(|| {
-                AwsError::other(SERVICE, "CreateGroup", "no GroupARN in the response")
+                AwsError::unexpected(SERVICE, "CreateGroup", "no GroupARN in the response")
             })?;
             return Ok(attrs(arn, name));
         };
@@ -269,20 +254,10 @@ impl Kind for XRayGroup {
                 .await
                 .aws(SERVICE, "UpdateGroup")?;
         }
-        // Tags read only to learn the owner (adoption) are kept, with the owner added.
-        if let Some(t) = spec.tags.as_ref().or(l.tags.as_ref()) {
-            sync_tags(
-                aws,
-                &l.arn,
-                &with_owner(t, &aws.env),
-                &l.tags.clone().unwrap_or_default(),
-            )
-            .await?;
-        }
         Ok(attrs(&l.arn, name))
     }
 
-    async fn delete(aws: &Aws, _name: &str, live: &Live) -> Result<(), AwsError> {
+    async fn delete(aws: &Aws, _name: &str, live: &Live) -> Result<(), KindError> {
         let result = aws
             .clients
             .xray
@@ -292,10 +267,8 @@ impl Kind for XRayGroup {
             .await
             .aws(SERVICE, "DeleteGroup");
         match result {
-            Ok(_) => Ok(()),
-            // X-Ray says "Group not found" with InvalidRequestException: already gone.
-            Err(e) if is_gone(&e) => Ok(()),
-            Err(e) => Err(e),
+            Err(e) if !e.is_not_found() => Err(e.into()),
+            _ => Ok(()),
         }
     }
 }
@@ -307,115 +280,82 @@ fn attrs(arn: &str, name: &str) -> Attrs {
     ])
 }
 
-/// X-Ray reports a missing group or rule as InvalidRequestException, not a NotFound code.
-pub(crate) fn is_gone(e: &AwsError) -> bool {
-    e.is_not_found()
-        || (e.code.as_deref() == Some("InvalidRequestException")
-            && e.message.to_lowercase().contains("not found"))
-}
+/// X-Ray's tag API, shared with `SamplingRule`: one ListTagsForResource per
+/// resource, as moto's Tagging API does not serve X-Ray.
+pub(super) const TAGS: TagApi = TagApi {
+    rules: AWS_RULES,
+    read: Read::PerResource(list_tags),
+    write: Write::Delta {
+        tag: tag_resource,
+        untag: untag_resource,
+    },
+};
 
-/// The tag limits AWS enforces on X-Ray resources.
-pub(crate) fn validate_tags(tags: &BTreeMap<String, String>, path: &str, issues: &mut Issues) {
-    if tags.len() > 50 {
-        issues.at(path, "AWS allows at most 50 tags on an X-Ray resource");
-    }
-    for (k, v) in tags {
-        if k.is_empty() || k.chars().count() > 128 {
-            issues.at(
-                &format!("{path}.{k}"),
-                "tag keys must be 1 to 128 characters long",
-            );
-        }
-        if v.chars().count() > 256 {
-            issues.at(
-                &format!("{path}.{k}"),
-                "tag values must be at most 256 characters long",
-            );
-        }
-        if k.starts_with("aws:") {
-            issues.at(
-                &format!("{path}.{k}"),
-                "the aws: prefix is reserved for AWS",
-            );
-        }
-    }
-}
-
-pub(crate) fn xray_tags(
-    tags: &BTreeMap<String, String>,
+pub(super) fn xray_tags(
+    tags: &Tags,
     op: &'static str,
-) -> Result<Vec<aws_sdk_xray::types::Tag>, AwsError> {
+) -> Result<Vec<aws_sdk_xray::types::Tag>, KindError> {
     tags.iter()
         .map(|(k, v)| aws_sdk_xray::types::Tag::builder().key(k).value(v).build())
         .collect::<Result<_, _>>()
-        .map_err(|e| AwsError::other(SERVICE, op, e.to_string()))
+        .map_err(|e| KindError::invalid(SERVICE, op, e))
 }
 
-/// ListTagsForResource for each (name, arn), eight at a time; X-Ray has no batch tag read.
-pub(crate) async fn read_tags(
-    aws: &Aws,
-    arns: Vec<(String, String)>,
-) -> Result<Vec<(String, BTreeMap<String, String>)>, AwsError> {
-    futures::stream::iter(arns)
-        .map(|(name, arn)| async move {
-            let mut tags = BTreeMap::new();
-            let mut token = None;
-            loop {
-                let out = aws
-                    .clients
-                    .xray
-                    .list_tags_for_resource()
-                    .resource_arn(&arn)
-                    .set_next_token(token.take())
-                    .send()
-                    .await
-                    .aws(SERVICE, "ListTagsForResource")?;
-                tags.extend(
-                    out.tags()
-                        .iter()
-                        .map(|t| (t.key().to_string(), t.value().to_string())),
-                );
-                match out.next_token() {
-                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => break,
-                }
-            }
-            Ok::<_, AwsError>((name, tags))
-        })
-        .buffer_unordered(8)
-        .try_collect()
-        .await
+fn list_tags<'a>(aws: &'a Aws, arn: &'a str) -> BoxFuture<'a, Result<Tags, KindError>> {
+    Box::pin(async move {
+        let mut tags = Tags::new();
+        let mut pages = aws
+            .clients
+            .xray
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.try_next().await.aws(SERVICE, "ListTagsForResource")? {
+            tags.extend(
+                page.tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string())),
+            );
+        }
+        Ok(tags)
+    })
 }
 
-/// Brings tags to `want` with TagResource and UntagResource, touching only the difference.
-pub(crate) async fn sync_tags(
-    aws: &Aws,
-    arn: &str,
-    want: &BTreeMap<String, String>,
-    have: &BTreeMap<String, String>,
-) -> Result<(), AwsError> {
-    let (add, remove) = super::tag_delta(want, have);
-    if !add.is_empty() {
+fn tag_resource<'a>(
+    aws: &'a Aws,
+    arn: &'a str,
+    add: &'a Tags,
+) -> BoxFuture<'a, Result<(), KindError>> {
+    Box::pin(async move {
         aws.clients
             .xray
             .tag_resource()
             .resource_arn(arn)
-            .set_tags(Some(xray_tags(&add, "TagResource")?))
+            .set_tags(Some(xray_tags(add, "TagResource")?))
             .send()
             .await
             .aws(SERVICE, "TagResource")?;
-    }
-    if !remove.is_empty() {
+        Ok(())
+    })
+}
+
+fn untag_resource<'a>(
+    aws: &'a Aws,
+    arn: &'a str,
+    keys: &'a [String],
+) -> BoxFuture<'a, Result<(), KindError>> {
+    Box::pin(async move {
         aws.clients
             .xray
             .untag_resource()
             .resource_arn(arn)
-            .set_tag_keys(Some(remove))
+            .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await
             .aws(SERVICE, "UntagResource")?;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -596,7 +536,10 @@ mod tests {
             )])),
         };
         assert!(XRayGroup::normalize(&s, &env()).get("tags").is_none());
-        assert_eq!(XRayGroup::owner(&l), Some("test"));
+        assert_eq!(
+            XRayGroup::live_tags(&l).and_then(crate::kinds::tags::owner),
+            Some("test")
+        );
         let imported = XRayGroup::to_spec(&l);
         assert_eq!(imported.tags, None);
         assert_eq!(
@@ -646,12 +589,17 @@ mod tests {
             xray: Some(xray),
             ..Default::default()
         });
-        let live = XRayGroup::observe(&aws, &wanted()).await.unwrap();
+        let live = crate::kinds::observe_live::<XRayGroup>(&aws, &wanted())
+            .await
+            .unwrap();
         assert!(
             live.is_empty(),
             "the reserved Default group is never a declared one"
         );
-        let attrs = XRayGroup::apply(&aws, NAME, &spec(), None).await.unwrap();
+        let attrs =
+            crate::kinds::apply_typed::<XRayGroup>(&aws, NAME, &spec(), None, &Default::default())
+                .await
+                .unwrap();
         assert_eq!(attrs["arn"], ARN);
         assert_eq!((get.num_calls(), create.num_calls()), (1, 1));
     }
@@ -675,7 +623,9 @@ mod tests {
             xray: Some(xray),
             ..Default::default()
         });
-        let live = XRayGroup::observe(&aws, &wanted()).await.unwrap();
+        let live = crate::kinds::observe_live::<XRayGroup>(&aws, &wanted())
+            .await
+            .unwrap();
         let l = &live[NAME];
         assert!(
             XRayGroup::diff(
@@ -684,7 +634,7 @@ mod tests {
             )
             .is_empty()
         );
-        XRayGroup::apply(&aws, NAME, &spec(), Some(l))
+        crate::kinds::apply_typed::<XRayGroup>(&aws, NAME, &spec(), Some(l), &Default::default())
             .await
             .unwrap();
         assert_eq!((get.num_calls(), tags.num_calls()), (1, 1));
@@ -726,7 +676,9 @@ mod tests {
             xray: Some(xray),
             ..Default::default()
         });
-        let live = XRayGroup::observe(&aws, &wanted()).await.unwrap();
+        let live = crate::kinds::observe_live::<XRayGroup>(&aws, &wanted())
+            .await
+            .unwrap();
         let l = &live[NAME];
         let diffs = XRayGroup::diff(
             &XRayGroup::normalize(&spec(), &aws.env),
@@ -737,7 +689,7 @@ mod tests {
             paths,
             ["insightsConfiguration.insightsEnabled", "tags.extra"]
         );
-        XRayGroup::apply(&aws, NAME, &spec(), Some(l))
+        crate::kinds::apply_typed::<XRayGroup>(&aws, NAME, &spec(), Some(l), &Default::default())
             .await
             .unwrap();
         assert_eq!(
@@ -769,10 +721,18 @@ mod tests {
             xray: Some(xray),
             ..Default::default()
         });
-        let live = XRayGroup::observe(&aws, &wanted()).await.unwrap();
-        XRayGroup::apply(&aws, NAME, &spec(), Some(&live[NAME]))
+        let live = crate::kinds::observe_live::<XRayGroup>(&aws, &wanted())
             .await
             .unwrap();
+        crate::kinds::apply_typed::<XRayGroup>(
+            &aws,
+            NAME,
+            &spec(),
+            Some(&live[NAME]),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!((update.num_calls(), tag.num_calls()), (0, 1));
     }
 
@@ -838,8 +798,10 @@ mod tests {
             xray: Some(xray),
             ..Default::default()
         });
-        let err = XRayGroup::observe(&aws, &wanted()).await.unwrap_err();
-        assert_eq!(err.class, ErrorClass::Unsupported);
+        let err = crate::kinds::observe_live::<XRayGroup>(&aws, &wanted())
+            .await
+            .unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Unsupported);
         assert_eq!(
             err.to_string(),
             "xray GetGroups: the endpoint does not implement this API (it answered HTTP 404 with an HTML page)"
@@ -861,10 +823,12 @@ mod tests {
             xray: Some(xray),
             ..Default::default()
         });
-        let err = XRayGroup::observe(&aws, &wanted()).await.unwrap_err();
-        assert_eq!(err.class, ErrorClass::AccessDenied);
-        assert_eq!(err.operation, "GetGroups");
-        assert!(err.message.contains("xray:GetGroups"), "{}", err.message);
+        let err = crate::kinds::observe_live::<XRayGroup>(&aws, &wanted())
+            .await
+            .unwrap_err();
+        assert_eq!(err.class(), ErrorClass::AccessDenied);
+        assert_eq!(err.aws().unwrap().operation, "GetGroups");
+        assert!(err.to_string().contains("xray:GetGroups"), "{err}");
         assert_eq!(get.num_calls(), 1);
     }
 }

@@ -148,7 +148,7 @@ pub async fn detect_drift_with(
         .aws(SERVICE, "DetectStackDrift")?
         .stack_drift_detection_id
         .ok_or_else(|| {
-            AwsError::other(
+            AwsError::unexpected(
                 SERVICE,
                 "DetectStackDrift",
                 "no detection id in the response",
@@ -167,28 +167,27 @@ pub async fn detect_drift_with(
             break s;
         }
         if clock.elapsed() > backoff.limit {
-            return Err(AwsError {
-                class: ErrorClass::Transient,
-                ..AwsError::other(
-                    SERVICE,
-                    "DescribeStackDriftDetectionStatus",
-                    "drift detection did not finish in time",
-                )
-            });
+            return Err(AwsError::unexpected(
+                SERVICE,
+                "DescribeStackDriftDetectionStatus",
+                "drift detection did not finish in time",
+            )
+            .with_class(ErrorClass::Transient));
         }
         delay = backoff.next(delay);
         tokio::time::sleep(delay).await;
     };
     let mut resources = Vec::new();
-    let mut token = None;
-    loop {
-        let out = cf
-            .describe_stack_resource_drifts()
-            .stack_name(name)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .aws(SERVICE, "DescribeStackResourceDrifts")?;
+    let mut pages = cf
+        .describe_stack_resource_drifts()
+        .stack_name(name)
+        .into_paginator()
+        .send();
+    while let Some(out) = pages
+        .try_next()
+        .await
+        .aws(SERVICE, "DescribeStackResourceDrifts")?
+    {
         for r in out.stack_resource_drifts() {
             resources.push(ResourceDrift {
                 logical_resource_id: r.logical_resource_id().unwrap_or_default().to_string(),
@@ -210,10 +209,6 @@ pub async fn detect_drift_with(
                     })
                     .collect(),
             });
-        }
-        match out.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
         }
     }
     resources.sort_by(|a, b| a.logical_resource_id.cmp(&b.logical_resource_id));

@@ -164,30 +164,27 @@ impl<'a> Watch<'a> {
     /// Reads new events (newest first from AWS, so page until one is known or older).
     pub async fn poll(&mut self) -> Result<(), AwsError> {
         let mut fresh = Vec::new();
-        let mut token = None;
-        'pages: loop {
-            let out = self
-                .aws
-                .clients
-                .cloudformation
-                .describe_stack_events()
-                .stack_name(&self.stack_id)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .aws(SERVICE, "DescribeStackEvents")?;
-            for e in out.stack_events() {
-                let id = e.event_id().unwrap_or_default().to_string();
-                if self.seen.contains(&id) || !self.ours(e) {
-                    break 'pages;
-                }
-                self.seen.insert(id);
-                fresh.push(e.clone());
+        // Pages are fetched lazily: the walk ends at the first event already seen.
+        let mut events = self
+            .aws
+            .clients
+            .cloudformation
+            .describe_stack_events()
+            .stack_name(&self.stack_id)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(e) = events
+            .try_next()
+            .await
+            .aws(SERVICE, "DescribeStackEvents")?
+        {
+            let id = e.event_id().unwrap_or_default().to_string();
+            if self.seen.contains(&id) || !self.ours(&e) {
+                break;
             }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
+            self.seen.insert(id);
+            fresh.push(e);
         }
         fresh.reverse();
         for e in fresh {
@@ -232,22 +229,18 @@ impl<'a> Watch<'a> {
     }
 }
 
-/// Describes one stack by name or id; `None` once it is gone.
-pub async fn describe(aws: &Aws, stack: &str) -> Result<Option<Stack>, AwsError> {
-    match aws
+/// Describes one stack by its id. By id, CloudFormation still describes a
+/// deleted stack (as DELETE_COMPLETE), so a missing answer is an error.
+pub async fn describe(aws: &Aws, stack_id: &str) -> Result<Option<Stack>, AwsError> {
+    let out = aws
         .clients
         .cloudformation
         .describe_stacks()
-        .stack_name(stack)
+        .stack_name(stack_id)
         .send()
         .await
-        .aws(SERVICE, "DescribeStacks")
-    {
-        Ok(out) => Ok(out.stacks().first().cloned()),
-        // CloudFormation says "Stack with id X does not exist" as a ValidationError.
-        Err(e) if e.message.contains("does not exist") => Ok(None),
-        Err(e) => Err(e),
-    }
+        .aws(SERVICE, "DescribeStacks")?;
+    Ok(out.stacks().first().cloned())
 }
 
 /// Waits until the operation leaves `*_IN_PROGRESS`, printing events. Returns
@@ -285,7 +278,7 @@ pub async fn wait(
                         .map(str::to_string)
                 })
                 .unwrap_or_else(|| "CloudFormation gave no reason".to_string());
-            return Err(AwsError::other(
+            return Err(AwsError::unexpected(
                 SERVICE,
                 "Wait",
                 format!(
@@ -295,17 +288,15 @@ pub async fn wait(
             ));
         }
         if clock.elapsed() > backoff.limit {
-            return Err(AwsError {
-                class: crate::aws::ErrorClass::Transient,
-                ..AwsError::other(
-                    SERVICE,
-                    "Wait",
-                    format!(
-                        "stack {name} is still {status} after {}; vigil stopped waiting, CloudFormation carries on",
-                        format_elapsed(clock.elapsed())
-                    ),
-                )
-            });
+            return Err(AwsError::unexpected(
+                SERVICE,
+                "Wait",
+                format!(
+                    "stack {name} is still {status} after {}; vigil stopped waiting, CloudFormation carries on",
+                    format_elapsed(clock.elapsed())
+                ),
+            )
+            .with_class(crate::aws::ErrorClass::Transient));
         }
         delay = backoff.next(delay);
         tokio::time::sleep(delay).await;

@@ -29,8 +29,10 @@ use sha2::Digest;
 pub use drift::{DriftStatus, PropertyDifference, ResourceDrift, StackDrift, detect_drift};
 use events::{Backoff, Health};
 
-use super::{Attrs, Issues, Kind, OWNER_TAG, Wanted, with_owner};
-use crate::aws::{Aws, AwsError, AwsResultExt, Env, ErrorClass};
+use super::error::KindError;
+use super::kind::{Attrs, Issues, Kind, Wanted};
+use super::tags::{AWS_RULES, OWNER_TAG, Read, TagApi, Tags, Write, with_owner};
+use crate::aws::{Aws, AwsError, AwsResultExt, Condition, Env, ErrorClass};
 use crate::diff::FieldDiff;
 
 pub(crate) const SERVICE: &str = "cloudformation";
@@ -258,10 +260,22 @@ fn token(what: &str, name: &str) -> String {
 
 /// "No updates are to be performed." (UpdateStack, and CreateChangeSet on moto).
 fn no_updates(e: &AwsError) -> bool {
-    e.message.contains("No updates are to be performed")
+    e.is(Condition::NoUpdates)
 }
 
-/// A change set that AWS created without changes.
+/// DeleteStack would be refused; say how to allow it instead of calling.
+fn protected(name: &str) -> KindError {
+    KindError::refused(
+        SERVICE,
+        "DeleteStack",
+        format!(
+            "stack {name} has termination protection on; set terminationProtection: false and reconcile first"
+        ),
+    )
+}
+
+/// The status reason of a change set AWS created without changes (a response
+/// field, not an error: FAILED is how CloudFormation reports it).
 fn no_changes_reason(reason: &str) -> bool {
     reason.contains("didn't contain changes") || reason.contains("No updates are to be performed")
 }
@@ -588,38 +602,45 @@ impl Kind for Stack {
         }
     }
 
-    fn owner(live: &Live) -> Option<&str> {
-        live.tags.get(OWNER_TAG).map(String::as_str)
+    /// Read by DescribeStacks, written by UpdateStack (tags are part of the stack).
+    const TAGS: Option<TagApi> = Some(TagApi {
+        rules: AWS_RULES,
+        read: Read::WithResource,
+        write: Write::WithResource,
+    });
+
+    fn tag_id(_name: &str, live: &Live) -> String {
+        live.id.clone()
     }
 
-    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, AwsError> {
+    fn live_tags(live: &Live) -> Option<&Tags> {
+        Some(&live.tags)
+    }
+
+    fn spec_tags(spec: &Spec) -> Option<&Tags> {
+        spec.tags.as_ref()
+    }
+
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         // One DescribeStacks walk for all; GetTemplate only for the stacks wanted.
         let mut found = Vec::new();
-        let mut token = None;
-        loop {
-            let out = aws
-                .clients
-                .cloudformation
-                .describe_stacks()
-                .set_next_token(token.take())
-                .send()
-                .await
-                .aws(SERVICE, "DescribeStacks")?;
-            for s in out.stacks() {
-                let name = s.stack_name().unwrap_or_default();
-                let status = events::status_of(s);
-                // Nested stacks belong to their parent; only a declared one is ours to see.
-                let nested = s.parent_id().is_some() && !wanted.specs.contains_key(name);
-                if status != "DELETE_COMPLETE" && !nested && wanted.contains(name) {
-                    found.push(s.clone());
-                }
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
+        let mut stacks = aws
+            .clients
+            .cloudformation
+            .describe_stacks()
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(s) = stacks.try_next().await.aws(SERVICE, "DescribeStacks")? {
+            let name = s.stack_name().unwrap_or_default();
+            let status = events::status_of(&s);
+            // Nested stacks belong to their parent; only a declared one is ours to see.
+            let nested = s.parent_id().is_some() && !wanted.specs.contains_key(name);
+            if status != "DELETE_COMPLETE" && !nested && wanted.contains(name) {
+                found.push(s);
             }
         }
-        futures::stream::iter(found)
+        Ok(futures::stream::iter(found)
             .map(|s| async move {
                 let name = s.stack_name().unwrap_or_default().to_string();
                 let text = match aws
@@ -652,7 +673,7 @@ impl Kind for Stack {
             })
             .buffer_unordered(4)
             .try_collect()
-            .await
+            .await?)
     }
 
     async fn explain(
@@ -660,7 +681,7 @@ impl Kind for Stack {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Option<Vec<FieldDiff>>, AwsError> {
+    ) -> Result<Option<Vec<FieldDiff>>, KindError> {
         let Some(l) = live else {
             return Ok(Some(planned_resources(spec)));
         };
@@ -740,7 +761,7 @@ impl Kind for Stack {
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         apply_stack(aws, name, spec, live, false).await
     }
 
@@ -750,12 +771,15 @@ impl Kind for Stack {
         spec: &Spec,
         live: Option<&Live>,
         opts: &super::ApplyOptions,
-    ) -> Result<Attrs, AwsError> {
+    ) -> Result<Attrs, KindError> {
         let recreate = opts.recreate_on_rollback;
         apply_stack(aws, name, spec, live, recreate).await
     }
 
-    async fn delete(aws: &Aws, name: &str, live: &Live) -> Result<(), AwsError> {
+    async fn delete(aws: &Aws, name: &str, live: &Live) -> Result<(), KindError> {
+        if live.termination_protection {
+            return Err(protected(name));
+        }
         delete_and_wait(aws, name, &live.id).await
     }
 }
@@ -880,11 +904,12 @@ async fn read_change_set(
         match out.status() {
             Some(ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress) => {
                 if clock.elapsed() > backoff.limit {
-                    return Err(AwsError::other(
+                    return Err(AwsError::unexpected(
                         SERVICE,
                         "DescribeChangeSet",
                         "the change set took too long to create",
-                    ));
+                    )
+                    .with_class(ErrorClass::Transient));
                 }
                 delay = backoff.next(delay);
                 tokio::time::sleep(delay).await;
@@ -895,7 +920,7 @@ async fn read_change_set(
                 if no_changes_reason(reason) {
                     return Ok(None);
                 }
-                return Err(AwsError::other(
+                return Err(AwsError::unexpected(
                     SERVICE,
                     "CreateChangeSet",
                     format!("the change set failed: {reason}"),
@@ -917,7 +942,7 @@ async fn apply_stack(
     spec: &Spec,
     live: Option<&Live>,
     recreate: bool,
-) -> Result<Attrs, AwsError> {
+) -> Result<Attrs, KindError> {
     if let Some(l) = live {
         let reason = l
             .status_reason
@@ -925,21 +950,24 @@ async fn apply_stack(
             .filter(|r| !r.is_empty())
             .map(|r| format!(" ({r})"))
             .unwrap_or_default();
-        let refuse = |msg: String| Err(AwsError::other(SERVICE, "UpdateStack", msg));
+        let refuse = |msg: String| Err(KindError::refused(SERVICE, "UpdateStack", msg));
         match Health::of(&l.status) {
             Health::Ready => return update(aws, name, spec, l).await,
             Health::Busy => {
-                return Err(AwsError {
-                    class: ErrorClass::Transient,
-                    ..AwsError::other(
-                        SERVICE,
-                        "UpdateStack",
-                        format!(
-                            "stack {name} is busy ({}); vigil tries again once it ends",
-                            l.status
-                        ),
-                    )
-                });
+                // Not a failure of AWS: a state that ends by itself, so worth retrying.
+                return Err(AwsError::unexpected(
+                    SERVICE,
+                    "UpdateStack",
+                    format!(
+                        "stack {name} is busy ({}); vigil tries again once it ends",
+                        l.status
+                    ),
+                )
+                .with_class(ErrorClass::Transient)
+                .into());
+            }
+            Health::NeedsRecreate if recreate && l.termination_protection => {
+                return Err(protected(name));
             }
             Health::NeedsRecreate if recreate => {
                 eprintln!(
@@ -978,7 +1006,7 @@ async fn apply_stack(
     create(aws, name, spec).await
 }
 
-async fn create(aws: &Aws, name: &str, spec: &Spec) -> Result<Attrs, AwsError> {
+async fn create(aws: &Aws, name: &str, spec: &Spec) -> Result<Attrs, KindError> {
     let token = token("create", name);
     let started = SystemTime::now();
     eprintln!("Stack/{name}: creating; CloudFormation events follow");
@@ -1012,7 +1040,7 @@ async fn create(aws: &Aws, name: &str, spec: &Spec) -> Result<Attrs, AwsError> {
     Ok(attrs_of(name, &id, &outs))
 }
 
-async fn update(aws: &Aws, name: &str, spec: &Spec, l: &Live) -> Result<Attrs, AwsError> {
+async fn update(aws: &Aws, name: &str, spec: &Spec, l: &Live) -> Result<Attrs, KindError> {
     let desired = Stack::normalize(spec, &aws.env);
     let current = Stack::live_state(l, &aws.env);
     let differs = |k: &str| desired[k] != current[k];
@@ -1053,7 +1081,7 @@ async fn update(aws: &Aws, name: &str, spec: &Spec, l: &Live) -> Result<Attrs, A
                 outs = stack.as_ref().map(outputs).unwrap_or_default();
             }
             Err(e) if no_updates(&e) => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
     if differs("terminationProtection") {
@@ -1069,7 +1097,7 @@ async fn update(aws: &Aws, name: &str, spec: &Spec, l: &Live) -> Result<Attrs, A
     Ok(attrs_of(name, &l.id, &outs))
 }
 
-async fn delete_and_wait(aws: &Aws, name: &str, id: &str) -> Result<(), AwsError> {
+async fn delete_and_wait(aws: &Aws, name: &str, id: &str) -> Result<(), KindError> {
     let token = token("delete", name);
     let started = SystemTime::now();
     aws.clients
@@ -1079,14 +1107,7 @@ async fn delete_and_wait(aws: &Aws, name: &str, id: &str) -> Result<(), AwsError
         .client_request_token(&token)
         .send()
         .await
-        .aws(SERVICE, "DeleteStack")
-        .map_err(|mut e| {
-            if e.message.contains("TerminationProtection") {
-                e.message
-                    .push_str("; set terminationProtection: false and reconcile first");
-            }
-            e
-        })?;
+        .aws(SERVICE, "DeleteStack")?;
     eprintln!("Stack/{name}: deleting; CloudFormation events follow");
     events::wait(
         aws,

@@ -204,7 +204,9 @@ async fn observe_lists_once_and_reads_templates_of_wanted_stacks_only() {
         ("lab".to_string(), Value::Null),
         ("gone".to_string(), Value::Null),
     ]));
-    let found = Stack::observe(&aws, &wanted).await.unwrap();
+    let found = crate::kinds::observe_live::<Stack>(&aws, &wanted)
+        .await
+        .unwrap();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["lab"]);
     assert_eq!(
         (page1.num_calls(), page2.num_calls(), get.num_calls()),
@@ -229,15 +231,21 @@ async fn rollback_complete_is_refused_plainly_without_the_annotation() {
     .await
     .unwrap_err();
     assert!(
-        err.message.contains("stack lab is in ROLLBACK_COMPLETE"),
+        err.to_string()
+            .contains("stack lab is in ROLLBACK_COMPLETE"),
         "{}",
-        err.message
+        err.to_string()
     );
-    assert!(err.message.contains("cannot be updated"), "{}", err.message);
     assert!(
-        err.message.contains("vigil/recreate-on-rollback: \"true\""),
+        err.to_string().contains("cannot be updated"),
         "{}",
-        err.message
+        err.to_string()
+    );
+    assert!(
+        err.to_string()
+            .contains("vigil/recreate-on-rollback: \"true\""),
+        "{}",
+        err.to_string()
     );
 }
 
@@ -298,21 +306,21 @@ async fn update_rollback_failed_says_what_to_do_and_writes_nothing() {
         .await
         .unwrap_err();
     assert!(
-        err.message.contains("UPDATE_ROLLBACK_FAILED"),
+        err.to_string().contains("UPDATE_ROLLBACK_FAILED"),
         "{}",
-        err.message
+        err.to_string()
     );
     assert!(
-        err.message
+        err.to_string()
             .contains("aws cloudformation continue-update-rollback --stack-name lab"),
         "{}",
-        err.message
+        err.to_string()
     );
     let err = Stack::apply(&aws, "lab", &spec(), Some(&live("UPDATE_IN_PROGRESS")))
         .await
         .unwrap_err();
     assert_eq!(
-        err.class,
+        err.class(),
         ErrorClass::Transient,
         "a busy stack is retried later"
     );
@@ -341,14 +349,14 @@ async fn a_failed_create_reports_the_first_failing_event() {
     let aws = cfn(&[&create, &describe, &events]);
     let err = Stack::apply(&aws, "lab", &spec(), None).await.unwrap_err();
     assert!(
-        err.message.contains("stack lab ended in ROLLBACK_COMPLETE; first failure: Topic (AWS::SNS::Topic) CREATE_FAILED: Invalid parameter: TopicName"),
+        err.to_string().contains("stack lab ended in ROLLBACK_COMPLETE; first failure: Topic (AWS::SNS::Topic) CREATE_FAILED: Invalid parameter: TopicName"),
         "{}",
-        err.message
+        err.to_string()
     );
     assert!(
-        err.message.contains("delete-stack --stack-name lab"),
+        err.to_string().contains("delete-stack --stack-name lab"),
         "{}",
-        err.message
+        err.to_string()
     );
     assert_eq!(events.num_calls(), 1);
 }

@@ -1,0 +1,147 @@
+//! Every attempt sent, counted by service and operation, and the `apiCalls`
+//! block of the reports.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use serde::Serialize;
+
+/// Counts every attempt sent, by service and operation.
+#[derive(Debug, Default)]
+pub struct CallLog {
+    calls: Mutex<BTreeMap<(String, String), u64>>,
+    throttles: Mutex<BTreeMap<(String, String), u64>>,
+}
+
+/// Operation names that only read.
+pub fn is_read_operation(op: &str) -> bool {
+    [
+        "Describe", "List", "Get", "Validate", "Detect", "BatchGet", "Lookup",
+    ]
+    .iter()
+    .any(|p| op.starts_with(p))
+}
+
+impl CallLog {
+    fn record(&self, service: &str, op: &str) {
+        let mut calls = self.calls.lock().expect("call log lock");
+        *calls
+            .entry((service.to_string(), op.to_string()))
+            .or_default() += 1;
+    }
+
+    fn record_throttle(&self, service: &str, op: &str) {
+        let mut t = self.throttles.lock().expect("call log lock");
+        *t.entry((service.to_string(), op.to_string())).or_default() += 1;
+    }
+
+    pub fn snapshot(&self) -> ApiCalls {
+        let calls = self.calls.lock().expect("call log lock");
+        let mut out = ApiCalls::default();
+        for ((service, op), n) in calls.iter() {
+            out.total += n;
+            if is_read_operation(op) {
+                out.reads += n;
+            } else {
+                out.writes += n;
+            }
+            *out.by_service
+                .entry(service.clone())
+                .or_default()
+                .entry(op.clone())
+                .or_default() += n;
+        }
+        let throttles = self.throttles.lock().expect("call log lock");
+        for ((service, op), n) in throttles.iter() {
+            *out.throttles
+                .entry(service.clone())
+                .or_default()
+                .entry(op.clone())
+                .or_default() += n;
+        }
+        out
+    }
+}
+
+/// The `apiCalls` block of the JSON report.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiCalls {
+    pub total: u64,
+    pub reads: u64,
+    pub writes: u64,
+    pub by_service: BTreeMap<String, BTreeMap<String, u64>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub throttles: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct CallCounter(pub(super) Arc<CallLog>);
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "vigil::CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(md) = cfg.load::<Metadata>() {
+            self.0.record(md.service(), md.name());
+        }
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        ctx: &FinalizerInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // Throttling is a 429, or a 400 whose error code says so (awsQuery and JSON protocols).
+        let throttled = ctx.response().is_some_and(|r| {
+            let status = r.status().as_u16();
+            status == 429
+                || (status == 400
+                    && r.body().bytes().is_some_and(|b| {
+                        let body = String::from_utf8_lossy(b);
+                        [
+                            "Throttl",
+                            "TooManyRequests",
+                            "RequestLimitExceeded",
+                            "SlowDown",
+                        ]
+                        .iter()
+                        .any(|m| body.contains(m))
+                    }))
+        });
+        if throttled && let Some(md) = cfg.load::<Metadata>() {
+            self.0.record_throttle(md.service(), md.name());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_writes_are_told_apart() {
+        assert!(is_read_operation("DescribeAlarms"));
+        assert!(is_read_operation("ListTagsForResource"));
+        assert!(!is_read_operation("PutMetricAlarm"));
+        assert!(!is_read_operation("TagResource"));
+    }
+}

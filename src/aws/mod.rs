@@ -1,0 +1,324 @@
+//! AWS, as vigil's one leaf: clients built once from one `SdkConfig`, error
+//! classification ([`error`]), call counting ([`calls`]). It knows services,
+//! never kinds.
+
+pub mod calls;
+pub mod error;
+
+use std::sync::{Arc, Mutex};
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::retries::classifiers::{
+    ClassifyRetry, RetryAction, RetryClassifierPriority,
+};
+
+use calls::CallCounter;
+pub use calls::{ApiCalls, CallLog, is_read_operation};
+pub use error::{AwsError, AwsResultExt, Condition, ErrorClass, classify_code};
+
+/// moto answers an unimplemented operation with an HTML 500; retrying it only wastes time.
+#[derive(Debug, Clone)]
+struct NoRetryOnHtml500;
+
+impl ClassifyRetry for NoRetryOnHtml500 {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        match ctx.response() {
+            Some(r) if r.status().as_u16() == 500 && error::is_html(r) => {
+                RetryAction::RetryForbidden
+            }
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "vigil::NoRetryOnHtml500"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
+    }
+}
+
+/// Every client vigil uses, built from one shared configuration.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub config: aws_sdk_config::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub xray: aws_sdk_xray::Client,
+    /// The Resource Groups Tagging API: tags of many resources a call.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
+}
+
+macro_rules! client {
+    ($krate:ident, $sdk:expr, $counter:expr) => {
+        $krate::Client::from_conf(
+            $krate::config::Builder::from($sdk)
+                .interceptor($counter.clone())
+                .retry_classifier(NoRetryOnHtml500)
+                .build(),
+        )
+    };
+}
+
+macro_rules! client_s3 {
+    ($sdk:expr, $counter:expr) => {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from($sdk)
+                .interceptor($counter.clone())
+                .retry_classifier(NoRetryOnHtml500)
+                // Emulators and custom endpoints rarely serve virtual-hosted buckets.
+                .force_path_style($sdk.endpoint_url().is_some())
+                .build(),
+        )
+    };
+}
+
+/// The one shared SDK configuration: the standard chain, `AWS_ENDPOINT_URL`, and `region` when given.
+pub async fn sdk_config(region: Option<&str>) -> aws_types::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_string()));
+    }
+    loader.load().await
+}
+
+/// A per-cycle memo of results that several readers share (one DescribeAlarms
+/// walk for both alarm kinds), keyed by type: this module knows none of them.
+#[derive(Default)]
+pub struct Memo(
+    Mutex<std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>,
+);
+
+impl Memo {
+    /// The shared slot of type `T`, created empty on first use.
+    pub fn slot<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut slots = self.0.lock().expect("memo lock");
+        let any = slots
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()))
+            .clone();
+        any.downcast::<T>().expect("a slot holds its own type")
+    }
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Memo")
+    }
+}
+
+/// Where vigil is running and on whose behalf.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub region: String,
+    pub account_id: String,
+    pub owner: String,
+}
+
+/// The AWS context shared by every stage: clients, the call log and the environment.
+#[derive(Debug)]
+pub struct Aws {
+    pub clients: Clients,
+    pub calls: Arc<CallLog>,
+    pub env: Env,
+    /// What one cycle's stages share, such as a list walk two kinds read.
+    pub memo: Memo,
+}
+
+impl Aws {
+    /// Loads the standard credential chain (and `AWS_ENDPOINT_URL`) once.
+    pub async fn connect(region: Option<&str>) -> Self {
+        Self::from_sdk_config(&sdk_config(region).await)
+    }
+
+    /// The context for the next cycle of a long-running process: the same clients,
+    /// call log and environment, and a fresh observe cache, so that nothing
+    /// observed in one cycle is trusted in the next.
+    pub fn next_cycle(&self) -> Aws {
+        Aws {
+            clients: self.clients.clone(),
+            calls: self.calls.clone(),
+            env: self.env.clone(),
+            memo: Memo::default(),
+        }
+    }
+
+    /// Builds every client from one shared configuration.
+    pub fn from_sdk_config(sdk: &aws_types::SdkConfig) -> Self {
+        let calls = Arc::new(CallLog::default());
+        let counter = CallCounter(calls.clone());
+        let clients = Clients {
+            cloudwatch: client!(aws_sdk_cloudwatch, sdk, counter),
+            sns: client!(aws_sdk_sns, sdk, counter),
+            sts: client!(aws_sdk_sts, sdk, counter),
+            iam: client!(aws_sdk_iam, sdk, counter),
+            s3: client_s3!(sdk, counter),
+            config: client!(aws_sdk_config, sdk, counter),
+            logs: client!(aws_sdk_cloudwatchlogs, sdk, counter),
+            cloudformation: client!(aws_sdk_cloudformation, sdk, counter),
+            ssm: client!(aws_sdk_ssm, sdk, counter),
+            xray: client!(aws_sdk_xray, sdk, counter),
+            tagging: client!(aws_sdk_resourcegroupstagging, sdk, counter),
+        };
+        let region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".to_string());
+        Aws {
+            clients,
+            calls,
+            env: Env {
+                region,
+                ..Env::default()
+            },
+            memo: Memo::default(),
+        }
+    }
+
+    /// Whether the chain found any credentials at all; used to skip optional remote checks.
+    pub async fn has_credentials(region: Option<&str>) -> bool {
+        use aws_credential_types::provider::ProvideCredentials;
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(r) = region {
+            loader = loader.region(aws_config::Region::new(r.to_string()));
+        }
+        let sdk = loader.load().await;
+        match sdk.credentials_provider() {
+            Some(p) => p.provide_credentials().await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// STS GetCallerIdentity: the account the credentials belong to.
+    pub async fn caller_account(&self) -> Result<String, AwsError> {
+        let out = self
+            .clients
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .aws("sts", "GetCallerIdentity")?;
+        out.account.ok_or_else(|| {
+            AwsError::unexpected("sts", "GetCallerIdentity", "no account in the response")
+        })
+    }
+}
+
+#[cfg(test)]
+pub mod testing {
+    //! Builds an `Aws` whose clients are given, for tests with aws-smithy-mocks.
+    use super::*;
+
+    #[derive(Default)]
+    pub struct MockClients {
+        pub cloudwatch: Option<aws_sdk_cloudwatch::Client>,
+        pub sns: Option<aws_sdk_sns::Client>,
+        pub sts: Option<aws_sdk_sts::Client>,
+        pub iam: Option<aws_sdk_iam::Client>,
+        pub s3: Option<aws_sdk_s3::Client>,
+        pub config: Option<aws_sdk_config::Client>,
+        pub logs: Option<aws_sdk_cloudwatchlogs::Client>,
+        pub cloudformation: Option<aws_sdk_cloudformation::Client>,
+        pub ssm: Option<aws_sdk_ssm::Client>,
+        pub xray: Option<aws_sdk_xray::Client>,
+        pub tagging: Option<aws_sdk_resourcegroupstagging::Client>,
+    }
+
+    /// A Tagging API GetResources rule that answers every request with these
+    /// resources and tags (owner `test` is what [`aws_with`] runs as).
+    pub fn tagging_rule(resources: &[(&str, &[(&str, &str)])]) -> aws_smithy_mocks::Rule {
+        use aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput;
+        use aws_sdk_resourcegroupstagging::types::{ResourceTagMapping, Tag};
+        let mappings: Vec<ResourceTagMapping> = resources
+            .iter()
+            .map(|(arn, tags)| {
+                ResourceTagMapping::builder()
+                    .resource_arn(*arn)
+                    .set_tags(Some(
+                        tags.iter()
+                            .map(|(k, v)| Tag::builder().key(*k).value(*v).build().expect("tag"))
+                            .collect(),
+                    ))
+                    .build()
+            })
+            .collect();
+        aws_smithy_mocks::mock!(aws_sdk_resourcegroupstagging::Client::get_resources).then_output(
+            move || {
+                GetResourcesOutput::builder()
+                    .set_resource_tag_mapping_list(Some(mappings.clone()))
+                    .build()
+            },
+        )
+    }
+
+    /// A Tagging API client with these rules.
+    pub fn tagging_client(
+        rules: &[&aws_smithy_mocks::Rule],
+    ) -> aws_sdk_resourcegroupstagging::Client {
+        aws_smithy_mocks::mock_client!(
+            aws_sdk_resourcegroupstagging,
+            aws_smithy_mocks::RuleMode::MatchAny,
+            rules
+        )
+    }
+
+    /// Clients not given are built with no rules, so any call to them fails the test.
+    pub fn aws_with(m: MockClients) -> Aws {
+        use aws_smithy_mocks::{RuleMode, mock_client};
+        let none: &[&aws_smithy_mocks::Rule] = &[];
+        Aws {
+            clients: Clients {
+                cloudwatch: m.cloudwatch.unwrap_or_else(|| {
+                    mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, none)
+                }),
+                sns: m
+                    .sns
+                    .unwrap_or_else(|| mock_client!(aws_sdk_sns, RuleMode::Sequential, none)),
+                sts: m
+                    .sts
+                    .unwrap_or_else(|| mock_client!(aws_sdk_sts, RuleMode::Sequential, none)),
+                iam: m
+                    .iam
+                    .unwrap_or_else(|| mock_client!(aws_sdk_iam, RuleMode::Sequential, none)),
+                s3: m
+                    .s3
+                    .unwrap_or_else(|| mock_client!(aws_sdk_s3, RuleMode::Sequential, none)),
+                config: m
+                    .config
+                    .unwrap_or_else(|| mock_client!(aws_sdk_config, RuleMode::Sequential, none)),
+                logs: m.logs.unwrap_or_else(|| {
+                    mock_client!(aws_sdk_cloudwatchlogs, RuleMode::Sequential, none)
+                }),
+                cloudformation: m.cloudformation.unwrap_or_else(|| {
+                    mock_client!(aws_sdk_cloudformation, RuleMode::Sequential, none)
+                }),
+                ssm: m
+                    .ssm
+                    .unwrap_or_else(|| mock_client!(aws_sdk_ssm, RuleMode::Sequential, none)),
+                xray: m
+                    .xray
+                    .unwrap_or_else(|| mock_client!(aws_sdk_xray, RuleMode::Sequential, none)),
+                tagging: m.tagging.unwrap_or_else(|| {
+                    mock_client!(aws_sdk_resourcegroupstagging, RuleMode::Sequential, none)
+                }),
+            },
+            calls: Arc::new(CallLog::default()),
+            env: Env {
+                region: "us-east-1".into(),
+                account_id: "123456789012".into(),
+                owner: "test".into(),
+            },
+            memo: Memo::default(),
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! The one tag mechanism. A taggable kind declares its service's tag API as a
+//! [`TagApi`]; from it the engine reads tags in batches, learns the owner,
+//! validates declared tags with one wording, and syncs an update's tags.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::future::BoxFuture;
+use futures::{StreamExt as _, TryStreamExt as _};
+
+use super::error::KindError;
+use super::kind::Issues;
+use crate::aws::{Aws, AwsError, AwsResultExt, Env, ErrorClass};
+
+/// Tags as a sorted map.
+pub type Tags = BTreeMap<String, String>;
+
+/// The tag that marks what vigil created, with `Settings.owner` as its value.
+pub const OWNER_TAG: &str = "vigil:owner";
+
+/// Reads one resource's tags: the id is an ARN, or a name where the service wants one.
+pub type ListFn = for<'a> fn(&'a Aws, &'a str) -> BoxFuture<'a, Result<Tags, KindError>>;
+/// Adds or replaces these tags.
+pub type TagFn = for<'a> fn(&'a Aws, &'a str, &'a Tags) -> BoxFuture<'a, Result<(), KindError>>;
+/// Removes these keys.
+pub type UntagFn =
+    for<'a> fn(&'a Aws, &'a str, &'a [String]) -> BoxFuture<'a, Result<(), KindError>>;
+
+/// How a service reads and writes the tags of one kind.
+#[derive(Clone, Copy)]
+pub struct TagApi {
+    pub rules: Rules,
+    pub read: Read,
+    pub write: Write,
+}
+
+#[derive(Clone, Copy)]
+pub enum Read {
+    /// The kind's observe reads them with the resource (IAM GetRole's tags,
+    /// CloudFormation DescribeStacks).
+    WithResource,
+    /// The Resource Groups Tagging API, 100 resources a call, for resources of
+    /// `filter` (a GetResources resource type filter); `list` per resource
+    /// only where `tag:GetResources` is denied.
+    Batched { filter: &'static str, list: ListFn },
+    /// One `list` call per resource: the Tagging API does not serve the kind
+    /// on every endpoint vigil is tested against (AWS Config, X-Ray).
+    PerResource(ListFn),
+}
+
+#[derive(Clone, Copy)]
+pub enum Write {
+    /// Tag the changed pairs, untag the removed keys.
+    Delta { tag: TagFn, untag: UntagFn },
+    /// One call replaces the whole set (S3 PutBucketTagging).
+    Replace(TagFn),
+    /// The kind's apply writes them (a stack's tags go with UpdateStack).
+    WithResource,
+}
+
+/// A service's limits on tags, checked when the manifest is loaded.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    /// Tags a resource may carry, vigil's owner tag included.
+    pub max: usize,
+    pub key_len: usize,
+    pub value_len: usize,
+}
+
+/// The limits most AWS services share.
+pub const AWS_RULES: Rules = Rules {
+    max: 50,
+    key_len: 128,
+    value_len: 256,
+};
+
+/// Checks declared tags against the service's rules; paths are `tags.KEY`.
+pub fn validate(tags: &Tags, rules: &Rules, issues: &mut Issues) {
+    if tags.len() >= rules.max {
+        issues.at(
+            "tags",
+            format!(
+                "at most {} tags are allowed, and vigil adds its owner tag: keep {} or fewer",
+                rules.max,
+                rules.max - 1
+            ),
+        );
+    }
+    for (k, v) in tags {
+        let path = format!("tags.{k}");
+        if k.is_empty() || k.chars().count() > rules.key_len {
+            issues.at(
+                &path,
+                format!("a tag key is 1 to {} characters long", rules.key_len),
+            );
+        } else if k.to_ascii_lowercase().starts_with("aws:") {
+            issues.at(&path, "tag keys starting with aws: are reserved for AWS");
+        } else if k == OWNER_TAG {
+            issues.at(
+                &path,
+                format!("{OWNER_TAG} is set by vigil from Settings.owner; remove it here"),
+            );
+        }
+        if v.chars().count() > rules.value_len {
+            issues.at(
+                &path,
+                format!("a tag value is at most {} characters long", rules.value_len),
+            );
+        }
+    }
+}
+
+/// The owner a set of tags names.
+pub fn owner(tags: &Tags) -> Option<&str> {
+    tags.get(OWNER_TAG).map(String::as_str)
+}
+
+/// Declared tags plus the owner tag.
+pub fn with_owner(tags: &Tags, env: &Env) -> Tags {
+    let mut t = tags.clone();
+    if !env.owner.is_empty() {
+        t.insert(OWNER_TAG.to_string(), env.owner.clone());
+    }
+    t
+}
+
+/// Live tags as a manifest would declare them (`vigil import`).
+pub fn without_owner(tags: &Tags) -> Tags {
+    let mut t = tags.clone();
+    t.remove(OWNER_TAG);
+    t
+}
+
+/// What to tag and untag to bring `have` to `want`: changed or new pairs, and removed keys.
+pub fn delta(want: &Tags, have: &Tags) -> (Tags, Vec<String>) {
+    let add = want
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = have
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .cloned()
+        .collect();
+    (add, remove)
+}
+
+/// Brings the tags of `id` from `have` to `want`, touching only the difference.
+pub async fn sync(
+    api: &TagApi,
+    aws: &Aws,
+    id: &str,
+    want: &Tags,
+    have: &Tags,
+) -> Result<(), KindError> {
+    if want == have {
+        return Ok(());
+    }
+    match api.write {
+        Write::Delta { tag, untag } => {
+            let (add, remove) = delta(want, have);
+            if !add.is_empty() {
+                tag(aws, id, &add).await?;
+            }
+            if !remove.is_empty() {
+                untag(aws, id, &remove).await?;
+            }
+        }
+        Write::Replace(put) => put(aws, id, want).await?,
+        Write::WithResource => {}
+    }
+    Ok(())
+}
+
+/// What a batched read found, and how.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// By the id asked for; a resource the Tagging API does not list has no tags.
+    pub tags: HashMap<String, Tags>,
+    /// Set when `tag:GetResources` was denied and tags were read one call each.
+    pub fell_back: Option<String>,
+}
+
+/// Reads the tags of `ids` (ARNs for batched kinds). `listed` is how many
+/// resources of the kind the account holds, when the observe learned it: when
+/// most of them are wanted, one walk of the type costs no more calls than lists
+/// of ARNs (and an emulator may page ARN lists at 50). Unknown: ARN lists.
+pub async fn read(
+    aws: &Aws,
+    read: &Read,
+    ids: &[String],
+    listed: Option<usize>,
+) -> Result<Found, KindError> {
+    match *read {
+        Read::WithResource => Ok(Found::default()),
+        Read::PerResource(list) => Ok(Found {
+            tags: each(aws, list, ids).await?,
+            fell_back: None,
+        }),
+        Read::Batched { filter, list } => {
+            let state = aws.memo.slot::<Tagging>();
+            if !state.denied.load(Ordering::Relaxed) {
+                match batched(aws, &state, filter, ids, listed).await {
+                    Ok(tags) => {
+                        return Ok(Found {
+                            tags,
+                            fell_back: None,
+                        });
+                    }
+                    Err(e) if e.class == ErrorClass::AccessDenied => {
+                        state.denied.store(true, Ordering::Relaxed);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if ids.is_empty() {
+                return Ok(Found::default());
+            }
+            Ok(Found {
+                tags: each(aws, list, ids).await?,
+                fell_back: Some(format!(
+                    "tag:GetResources is denied, so tags were read with one call per resource ({} calls); allow tag:GetResources to read them 100 at a time",
+                    ids.len()
+                )),
+            })
+        }
+    }
+}
+
+/// One call per resource, a few at a time.
+async fn each(aws: &Aws, list: ListFn, ids: &[String]) -> Result<HashMap<String, Tags>, KindError> {
+    // Owned ids: a stream of borrowed ones trips the compiler's Send inference.
+    futures::stream::iter(ids.to_vec())
+        .map(|id| async move {
+            let tags = list(aws, &id).await?;
+            Ok::<_, KindError>((id, tags))
+        })
+        .buffer_unordered(8)
+        .try_collect()
+        .await
+}
+
+/// Per cycle: whether the Tagging API was denied, and the walks made so far
+/// (both alarm kinds share the `cloudwatch:alarm` walk).
+#[derive(Default)]
+struct Tagging {
+    denied: AtomicBool,
+    walks: std::sync::Mutex<HashMap<&'static str, Arc<Walk>>>,
+}
+
+type Walk = tokio::sync::OnceCell<Result<Arc<HashMap<String, Tags>>, AwsError>>;
+
+/// ARNs compare without the `:*` that DescribeLogGroups appends.
+fn arn_key(arn: &str) -> &str {
+    arn.strip_suffix(":*").unwrap_or(arn)
+}
+
+async fn batched(
+    aws: &Aws,
+    state: &Tagging,
+    filter: &'static str,
+    ids: &[String],
+    listed: Option<usize>,
+) -> Result<HashMap<String, Tags>, AwsError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let pages = |n: usize| n.div_ceil(PAGE);
+    let walk = listed.is_some_and(|n| pages(n.max(ids.len())) <= pages(ids.len()));
+    let walked = if walk {
+        let walk = state
+            .walks
+            .lock()
+            .expect("tagging lock")
+            .entry(filter)
+            .or_default()
+            .clone();
+        Some(
+            walk.get_or_init(|| async { walk_type(aws, filter).await.map(Arc::new) })
+                .await
+                .clone()?,
+        )
+    } else {
+        None
+    };
+    let by_arn = match walked {
+        Some(all) => all,
+        None => Arc::new(by_arns(aws, ids).await?),
+    };
+    Ok(ids
+        .iter()
+        .map(|id| {
+            let tags = by_arn.get(arn_key(id)).cloned().unwrap_or_default();
+            (id.clone(), tags)
+        })
+        .collect())
+}
+
+/// GetResources's page size limit.
+const PAGE: usize = 100;
+
+fn page_tags(
+    out: &aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput,
+    into: &mut HashMap<String, Tags>,
+) {
+    for m in out.resource_tag_mapping_list() {
+        if let Some(arn) = m.resource_arn() {
+            let tags = m
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            into.insert(arn_key(arn).to_string(), tags);
+        }
+    }
+}
+
+/// Every tagged resource of one type, 100 a page.
+async fn walk_type(aws: &Aws, filter: &str) -> Result<HashMap<String, Tags>, AwsError> {
+    let mut out = HashMap::new();
+    let mut pages = aws
+        .clients
+        .tagging
+        .get_resources()
+        .resource_type_filters(filter)
+        .resources_per_page(PAGE as i32)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        page_tags(&page.aws("tagging", "GetResources")?, &mut out);
+    }
+    Ok(out)
+}
+
+/// The tags of these ARNs, 100 a call. AWS answers each list in one page;
+/// an emulator may page it, so a token is followed.
+async fn by_arns(aws: &Aws, ids: &[String]) -> Result<HashMap<String, Tags>, AwsError> {
+    let unique: BTreeSet<&str> = ids.iter().map(|i| arn_key(i)).collect();
+    let unique: Vec<&str> = unique.into_iter().collect();
+    let mut out = HashMap::new();
+    for chunk in unique.chunks(PAGE) {
+        let mut token: Option<String> = None;
+        loop {
+            let req = aws.clients.tagging.get_resources();
+            let req = match token.take() {
+                Some(t) => req.pagination_token(t),
+                None => {
+                    req.set_resource_arn_list(Some(chunk.iter().map(|s| s.to_string()).collect()))
+                }
+            };
+            let page = req.send().await.aws("tagging", "GetResources")?;
+            page_tags(&page, &mut out);
+            match page.pagination_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(pairs: &[(&str, &str)]) -> Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn delta_touches_only_the_difference() {
+        let (add, remove) = delta(
+            &m(&[("a", "1"), ("b", "2")]),
+            &m(&[("a", "1"), ("b", "0"), ("c", "3")]),
+        );
+        assert_eq!(add, m(&[("b", "2")]));
+        assert_eq!(remove, vec!["c".to_string()]);
+    }
+
+    #[test]
+    fn one_wording_for_every_service() {
+        let mut issues = Issues::default();
+        let long = "x".repeat(300);
+        let tags = m(&[("aws:x", "1"), (OWNER_TAG, "me"), ("k", long.as_str())]);
+        validate(&tags, &AWS_RULES, &mut issues);
+        let msgs: Vec<&str> = issues.0.iter().map(|(_, m)| m.as_str()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "tag keys starting with aws: are reserved for AWS",
+                "a tag value is at most 256 characters long",
+                "vigil:owner is set by vigil from Settings.owner; remove it here",
+            ]
+        );
+        let many: Tags = (0..50).map(|i| (format!("k{i}"), String::new())).collect();
+        let mut issues = Issues::default();
+        validate(&many, &AWS_RULES, &mut issues);
+        assert_eq!(
+            issues.0[0].1,
+            "at most 50 tags are allowed, and vigil adds its owner tag: keep 49 or fewer"
+        );
+    }
+
+    #[test]
+    fn owner_is_added_and_taken_away() {
+        let env = Env {
+            owner: "lab".into(),
+            ..Env::default()
+        };
+        let t = with_owner(&m(&[("team", "ops")]), &env);
+        assert_eq!(owner(&t), Some("lab"));
+        assert_eq!(without_owner(&t), m(&[("team", "ops")]));
+    }
+
+    #[test]
+    fn log_group_arns_match_without_the_wildcard() {
+        assert_eq!(
+            arn_key("arn:aws:logs:r:1:log-group:/a:*"),
+            "arn:aws:logs:r:1:log-group:/a"
+        );
+    }
+}
