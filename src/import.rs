@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::aws::{Aws, AwsError};
-use crate::kinds::{KindId, Observed, Wanted};
+use crate::aws::{Aws, AwsResultExt, ErrorClass};
+use crate::kinds::{KindError, KindId, LiveOwner, Observed, Wanted};
 use crate::state::Inventory;
 
 pub struct Options {
@@ -23,7 +23,7 @@ pub struct Imported {
 }
 
 /// Lists live resources of the chosen kinds and writes their manifests.
-pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported, AwsError> {
+pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported, KindError> {
     let kinds: Vec<KindId> = if opts.kinds.is_empty() {
         KindId::ALL.to_vec()
     } else {
@@ -39,17 +39,15 @@ pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported,
     let mut skipped = Vec::new();
     for (kind, result) in results {
         match result {
-            Ok(map) => {
-                for (name, obs) in map {
+            Ok(observed) => {
+                for (name, obs) in observed.found {
                     if opts.prefix.as_deref().is_none_or(|p| name.starts_with(p)) {
                         found.push((kind, name, obs));
                     }
                 }
             }
             // An emulator that lacks a kind should not stop the others from importing.
-            Err(e) if e.class == crate::aws::ErrorClass::Unsupported => {
-                skipped.push(format!("{kind}: {e}"))
-            }
+            Err(e) if e.class() == ErrorClass::Unsupported => skipped.push(format!("{kind}: {e}")),
             Err(e) => return Err(e),
         }
     }
@@ -76,7 +74,7 @@ pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported,
     // The owner most imported resources carry becomes the Settings owner.
     let mut owners: BTreeMap<&str, usize> = BTreeMap::new();
     for (_, _, obs) in &found {
-        if let Some(o) = &obs.owner {
+        if let LiveOwner::Tagged(o) = &obs.owner {
             *owners.entry(o.as_str()).or_default() += 1;
         }
     }
@@ -102,7 +100,8 @@ pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported,
     for (kind, name, obs) in &found {
         let own: Vec<&String> = obs.attrs.values().collect();
         let spec = replace_refs(&obs.spec, &refs, &own);
-        let owned = obs.owner.as_deref() == Some(owner.as_str()) || inv.owns(kind.name(), name);
+        let owned = obs.owner == LiveOwner::Tagged(owner.clone())
+            || (obs.owner == LiveOwner::Untaggable && inv.owns(kind.name(), name));
         let mut doc = format!(
             "apiVersion: vigil/v1\nkind: {kind}\nmetadata:\n  name: {}\n",
             scalar(&Value::from(name.clone()), false)
@@ -134,40 +133,33 @@ pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported,
 async fn stack_resources(
     aws: &Aws,
     found: &[(KindId, String, Observed)],
-) -> Result<std::collections::HashSet<String>, AwsError> {
-    use crate::aws::AwsResultExt;
+) -> Result<std::collections::HashSet<String>, KindError> {
     let mut ids = std::collections::HashSet::new();
     for (_, name, _) in found.iter().filter(|(k, _, _)| *k == KindId::Stack) {
-        let mut token = None;
-        loop {
-            let out = aws
-                .clients
-                .cloudformation
-                .list_stack_resources()
-                .stack_name(name)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .aws("cloudformation", "ListStackResources")?;
-            ids.extend(
-                out.stack_resource_summaries()
-                    .iter()
-                    .filter_map(|r| r.physical_resource_id().map(str::to_string)),
-            );
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
+        let mut summaries = aws
+            .clients
+            .cloudformation
+            .list_stack_resources()
+            .stack_name(name)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(r) = summaries
+            .try_next()
+            .await
+            .aws("cloudformation", "ListStackResources")?
+        {
+            ids.extend(r.physical_resource_id().map(str::to_string));
         }
     }
     Ok(ids)
 }
 
-fn io_error(p: &Path, e: std::io::Error) -> AwsError {
-    AwsError::other("vigil", "Import", format!("{}: {e}", p.display()))
+fn io_error(p: &Path, e: std::io::Error) -> KindError {
+    KindError::io(p.display().to_string(), e)
 }
 
-fn write(path: &Path, text: &str) -> Result<(), AwsError> {
+fn write(path: &Path, text: &str) -> Result<(), KindError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
     }

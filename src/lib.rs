@@ -2,19 +2,17 @@
 
 pub mod aws;
 pub mod controller;
-pub mod destroy;
 pub mod diff;
-pub mod drift;
 pub mod duration;
+pub mod engine;
 pub mod exit;
 pub mod git;
 pub mod import;
 pub mod kinds;
 pub mod manifest;
 pub mod ops;
-pub mod plan;
-pub mod reconcile;
 pub mod refs;
+pub mod render;
 pub mod schema;
 pub mod state;
 pub mod target;

@@ -242,7 +242,14 @@ impl Location {
                         .body
                         .collect()
                         .await
-                        .map_err(|e| AwsError::other("s3", "GetObject", e.to_string()))?
+                        .map_err(|e| {
+                            AwsError::unexpected(
+                                "s3",
+                                "GetObject",
+                                format!("reading the body: {e}"),
+                            )
+                            .with_class(crate::aws::ErrorClass::Transient)
+                        })?
                         .into_bytes()
                         .to_vec(),
                     Err(e) if e.is_not_found() => return Ok(Inventory::default()),

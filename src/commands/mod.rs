@@ -10,10 +10,10 @@ use anyhow::Context as _;
 
 use crate::cli::{Cli, Command, DriftOutput, Output};
 use vigil::aws::Aws;
+use vigil::engine::{self, StartError};
 use vigil::exit::Exit;
 use vigil::kinds::KindId;
 use vigil::manifest::{self, Manifests};
-use vigil::reconcile::{self, StartError};
 use vigil::state;
 use vigil::target::{self, ConnectError};
 
@@ -29,11 +29,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             only,
             json_report,
         } => {
-            let opts = reconcile::Options {
+            let opts = engine::Options {
                 dry_run,
                 only,
                 prune,
-                gate: None,
+                ..Default::default()
             };
             reconcile_cmd(
                 &dir,
@@ -207,7 +207,7 @@ fn start_error(aws: &Aws, json: bool, e: StartError) -> Exit {
 
 async fn reconcile_cmd(
     dir: &Path,
-    opts: &reconcile::Options,
+    opts: &engine::Options,
     output: Output,
     detailed: bool,
     json_report: Option<&Path>,
@@ -224,7 +224,7 @@ async fn reconcile_cmd(
         Ok(aws) => ManuallyDrop::new(aws),
         Err(exit) => return Ok(exit),
     };
-    let report = match reconcile::run(&aws, &m, opts, &store(&m, &aws)).await {
+    let report = match engine::reconcile(&aws, &m, opts, &store(&m, &aws)).await {
         Ok(r) => r,
         Err(e) => return Ok(start_error(&aws, json, e)),
     };
@@ -257,7 +257,7 @@ async fn drift_cmd(dir: &Path, output: DriftOutput) -> anyhow::Result<Exit> {
         Ok(aws) => aws,
         Err(exit) => return Ok(exit),
     };
-    let report = match vigil::drift::run(&aws, &m, &store(&m, &aws)).await {
+    let report = match engine::drift::run(&aws, &m, &store(&m, &aws)).await {
         Ok(r) => r,
         Err(e) => return Ok(start_error(&aws, json, e)),
     };
@@ -325,7 +325,7 @@ async fn destroy_cmd(dir: &Path, dry_run: bool) -> anyhow::Result<Exit> {
         Ok(aws) => aws,
         Err(exit) => return Ok(exit),
     };
-    let report = match vigil::destroy::run(&aws, &m, &store(&m, &aws), dry_run).await {
+    let report = match engine::destroy::run(&aws, &m, &store(&m, &aws), dry_run).await {
         Ok(r) => r,
         Err(e) => return Ok(start_error(&aws, false, e)),
     };

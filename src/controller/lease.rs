@@ -471,7 +471,10 @@ impl Lease {
             .body
             .collect()
             .await
-            .map_err(|e| AwsError::other("s3", "GetObject", e.to_string()))?
+            .map_err(|e| {
+                AwsError::unexpected("s3", "GetObject", format!("reading the body: {e}"))
+                    .with_class(crate::aws::ErrorClass::Transient)
+            })?
             .into_bytes();
         let doc = serde_json::from_slice(&bytes).map_err(|source| LeaseError::Corrupt {
             at: self.store.describe(),

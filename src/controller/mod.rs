@@ -27,9 +27,11 @@ use tokio::sync::Notify;
 use tracing::Instrument as _;
 
 use crate::aws::{self, ApiCalls, Aws, AwsError, ErrorClass};
+use crate::engine::report::{
+    Action as ChangeAction, Change, NoteCode, Report, Status as ChangeStatus, Summary,
+};
+use crate::engine::{self, StartError, WriteGate};
 use crate::manifest::{self, Manifests};
-use crate::plan::{Action as ChangeAction, Change, Status as ChangeStatus, Summary};
-use crate::reconcile::{self, StartError, WriteGate};
 use crate::state::{Location, StateError};
 
 use lease::{Fence, Keeper, Lease};
@@ -402,16 +404,16 @@ impl Controller {
                     token,
                     stop: self.stop.clone(),
                 };
-                let opts = reconcile::Options {
+                let opts = engine::Options {
                     gate: Some(Arc::new(gate)),
                     ..Default::default()
                 };
-                match reconcile::run(&aws, &m, &opts, &store).await {
+                match engine::reconcile(&aws, &m, &opts, &store).await {
                     Ok(report) => read_report(&mut rec, report),
                     Err(e) => start_error(&mut rec, e),
                 }
             }
-            None => match crate::drift::run(&aws, &m, &store).await {
+            None => match engine::drift::run(&aws, &m, &store).await {
                 Ok(report) => read_drift(&mut rec, report),
                 Err(e) => start_error(&mut rec, e),
             },
@@ -486,7 +488,7 @@ impl Controller {
 }
 
 /// An apply: changes, drift put back or left (warn), errors, pending subscriptions.
-fn read_report(rec: &mut Record, report: crate::plan::Report) {
+fn read_report(rec: &mut Record, report: Report) {
     rec.observed_drift = true;
     rec.summary = Some(report.summary.clone());
     let mut failures = Vec::new();
@@ -496,17 +498,7 @@ fn read_report(rec: &mut Record, report: crate::plan::Report) {
                 kind: c.kind.clone(),
                 name: c.name.clone(),
                 // A change goes from live to git; drift reads from what was applied to what is live.
-                fields: c
-                    .fields
-                    .iter()
-                    .map(|f| crate::plan::FieldView {
-                        path: f.path.clone(),
-                        from: f.to.clone(),
-                        to: f.from.clone(),
-                        known_after_apply: false,
-                        explained: false,
-                    })
-                    .collect(),
+                fields: c.fields.iter().map(|f| f.reversed()).collect(),
                 state: if c.action == ChangeAction::Create {
                     "missing"
                 } else {
@@ -525,11 +517,11 @@ fn read_report(rec: &mut Record, report: crate::plan::Report) {
     }
     for n in &report.notes {
         // `vigil/drift: warn` reports drift as a note and leaves it.
-        if n.message.starts_with("drifted (") {
+        if n.code == NoteCode::DriftWarned {
             rec.drift.push(DriftItem {
                 kind: n.kind.clone(),
                 name: n.name.clone(),
-                fields: vec![],
+                fields: n.fields.clone(),
                 state: "drifted",
                 corrected: false,
             });
@@ -539,7 +531,7 @@ fn read_report(rec: &mut Record, report: crate::plan::Report) {
         report
             .notes
             .iter()
-            .filter(|n| n.kind == "Topic" && n.message.ends_with("is pending confirmation"))
+            .filter(|n| n.code == NoteCode::PendingConfirmation)
             .count(),
     );
     for e in &report.errors {
@@ -556,7 +548,7 @@ fn read_report(rec: &mut Record, report: crate::plan::Report) {
 }
 
 /// A read-only look (no lease): drift and pending changes, nothing written.
-fn read_drift(rec: &mut Record, report: crate::drift::DriftReport) {
+fn read_drift(rec: &mut Record, report: engine::drift::DriftReport) {
     rec.observed_drift = true;
     rec.pending = Some(report.pending.len());
     for (items, state) in [(&report.drifted, "drifted"), (&report.missing, "missing")] {
@@ -760,7 +752,7 @@ mod tests {
             action,
             kind: "MetricAlarm".into(),
             name: name.into(),
-            fields: vec![crate::plan::FieldView {
+            fields: vec![crate::engine::report::FieldView {
                 path: "threshold".into(),
                 from: Some(json!(95)),
                 to: Some(json!(80)),
@@ -783,12 +775,20 @@ mod tests {
         let mut throttled = change(ChangeAction::Update, "latency", ChangeStatus::Failed);
         throttled.error = Some("CloudWatch PutMetricAlarm: Throttling: Rate exceeded".into());
         throttled.error_class = Some(ErrorClass::Throttled);
-        let note = |kind: &str, message: &str| crate::plan::Note {
-            kind: kind.into(),
-            name: "n".into(),
-            message: message.into(),
+        let note = |kind: &str, code, message: &str| {
+            let mut n = crate::engine::report::Note::new(kind, "n", code, message);
+            if code == NoteCode::DriftWarned {
+                n.fields = vec![crate::engine::report::FieldView {
+                    path: "threshold".into(),
+                    from: Some(json!(80)),
+                    to: Some(json!(95)),
+                    known_after_apply: false,
+                    explained: false,
+                }];
+            }
+            n
         };
-        let report = crate::plan::Report {
+        let report = Report {
             dry_run: false,
             changes: vec![
                 corrected,
@@ -800,14 +800,17 @@ mod tests {
             notes: vec![
                 note(
                     "Topic",
+                    NoteCode::PendingConfirmation,
                     "subscription email:a@example.com is pending confirmation",
                 ),
                 note(
                     "Topic",
+                    NoteCode::PendingConfirmation,
                     "subscription email:b@example.com is pending confirmation",
                 ),
                 note(
                     "MetricAlarm",
+                    NoteCode::DriftWarned,
                     "drifted (threshold); not corrected because vigil/drift is warn",
                 ),
             ],
@@ -831,6 +834,8 @@ mod tests {
         );
         // Drift reads from what was applied to what is live: the reverse of the change.
         assert_eq!(rec.drift[0].fields[0].from, Some(json!(80)));
+        // A drift left alone says how, too (a notification names the fields).
+        assert_eq!(rec.drift[2].fields[0].to, Some(json!(95)));
         assert_eq!(rec.pending_subscriptions, Some(2));
         assert_eq!(rec.errors[0].class, "throttled");
         assert!(

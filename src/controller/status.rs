@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use crate::aws::{ApiCalls, CallLog, ErrorClass};
-use crate::plan::{Change, FieldView, Summary};
+use crate::engine::report::{Change, FieldView, Summary};
 
 use super::lease::View as LeaseView;
 

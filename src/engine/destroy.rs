@@ -1,59 +1,67 @@
 //! `vigil destroy`: deletes every resource vigil owns, in reverse dependency
-//! order, keeping those whose deletion policy is retain (lab step 10).
+//! order, keeping those whose deletion policy is retain (lab step 10). The
+//! plan is pure; the executor deletes.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::StartError;
+use super::drift::undeclared;
+use super::execute::{self, Exec};
+use super::observe::{Observation, observe};
+use super::plan::{self, Ownership, Plan, deletion_order, deletion_policy, ownership};
+use super::report::{Failure, FailureCode, Note, NoteCode, Report};
 use crate::aws::Aws;
-use crate::kinds::{KindId, Observed};
-use crate::manifest::Manifests;
-use crate::plan::{Action, Change, Failure, Note, Report, Status, Summary};
-use crate::reconcile::{
-    Ownership, StartError, deletion_order, deletion_policy, observe_with, ownership,
-};
-use crate::state;
+use crate::kinds::KindId;
+use crate::manifest::{DeletionPolicy, Manifests};
+use crate::state::{self, Inventory, Location};
 
 pub async fn run(
     aws: &Aws,
     m: &Manifests,
-    store: &state::Location,
+    store: &Location,
     dry_run: bool,
 ) -> Result<Report, StartError> {
-    let mut inv = store.load(aws).await?;
-    let loaded = inv.fingerprint();
+    let inv = store.load(aws).await?;
     let all: BTreeSet<usize> = (0..m.resources.len()).collect();
-    let declared: BTreeSet<String> = m.resources.iter().map(|r| r.id()).collect();
-    let extra: BTreeSet<(KindId, String)> = inv
-        .resources
-        .values()
-        .filter(|e| !declared.contains(&state::key(&e.kind, &e.name)))
-        .filter_map(|e| Some((KindId::parse(&e.kind)?, e.name.clone())))
-        .collect();
-    let obs = observe_with(aws, m, &all, &extra, &inv).await;
-    let mut report = Report {
-        dry_run,
-        changes: vec![],
-        summary: Summary::default(),
-        notes: vec![],
-        errors: vec![],
-        api_calls: Default::default(),
+    let obs = observe(aws, m, &all, &undeclared(m, &inv)).await;
+    let plan = plan_destroy(m, &obs, &inv, dry_run);
+    let now = state::now_rfc3339();
+    let exec = Exec {
+        aws,
+        m,
+        obs: &obs,
+        store,
+        gate: None,
+        concurrency: 8,
+        revision: None,
+        now: &now,
     };
-    if !obs.failed.is_empty() {
+    Ok(execute::execute(&exec, plan, inv).await?)
+}
+
+/// Deletes of everything owned and live; nothing at all from a partial observation.
+pub fn plan_destroy(m: &Manifests, obs: &Observation, inv: &Inventory, dry_run: bool) -> Plan {
+    let mut plan = Plan {
+        dry_run,
+        owner: m.settings.owner.clone(),
+        ..Plan::default()
+    };
+    if !obs.complete() {
         for (kind, e) in &obs.failed {
-            report.errors.push(Failure {
+            plan.errors.push(Failure {
                 kind: kind.name().to_string(),
                 name: "*".into(),
-                class: e.class,
-                message: format!("destroy stopped before deleting anything: observing {kind} failed, and vigil never deletes from a partial observation: {e}"),
+                class: e.class(),
+                message: format!(
+                    "destroy stopped before deleting anything: observing {kind} failed, and vigil never deletes from a partial observation: {e}"
+                ),
+                code: FailureCode::PruneSkipped,
             });
         }
-        report.summary.failed = report.errors.len();
-        report.api_calls = aws.calls.snapshot();
-        return Ok(report);
+        return plan;
     }
-
     // Everything owned and live, with its deletion policy and dependencies.
-    let mut targets: HashMap<String, (KindId, String, Observed, crate::manifest::DeletionPolicy)> =
-        HashMap::new();
+    let mut targets: BTreeMap<String, (KindId, String, DeletionPolicy)> = BTreeMap::new();
     let mut deps: HashMap<String, Vec<String>> = HashMap::new();
     for (i, r) in m.resources.iter().enumerate() {
         let key = r.id();
@@ -62,86 +70,60 @@ pub async fn run(
             r.deps.iter().map(|&d| m.resources[d].id()).collect(),
         );
         let Some(live) = obs.live.get(&i) else {
-            inv.resources.remove(&key);
+            plan.forget.push(key);
             continue;
         };
-        match ownership(&inv, &m.settings.owner, r.kind, &r.name, live) {
+        match ownership(&plan.owner, live, inv.get(r.kind.name(), &r.name)) {
             Ownership::Owned => {
-                targets.insert(
-                    key,
-                    (r.kind, r.name.clone(), live.clone(), deletion_policy(r)),
-                );
+                targets.insert(key, (r.kind, r.name.clone(), deletion_policy(r)));
             }
-            _ => report.notes.push(Note {
-                kind: r.kind.name().to_string(),
-                name: r.name.clone(),
-                message: "exists but vigil does not own it; left alone".into(),
-            }),
+            _ => plan.notes.push(Note::new(
+                r.kind.name(),
+                &r.name,
+                NoteCode::NotOwned,
+                "exists but vigil does not own it; left alone",
+            )),
         }
     }
-    for (kind, name) in &extra {
-        let key = state::key(kind.name(), name);
+    for (kind, name) in undeclared(m, inv) {
+        let key = state::key(kind.name(), &name);
         let entry = &inv.resources[&key];
         deps.insert(key.clone(), entry.deps.clone());
         match obs.extra.get(&key) {
-            Some(live) => {
-                targets.insert(
-                    key,
-                    (*kind, name.clone(), live.clone(), entry.deletion_policy),
-                );
+            Some(live) if ownership(&plan.owner, live, Some(entry)) == Ownership::Owned => {
+                targets.insert(key, (kind, name, entry.deletion_policy));
             }
-            None => {
-                inv.resources.remove(&key);
+            Some(_) => {
+                plan.notes.push(Note::new(
+                    kind.name(),
+                    &name,
+                    NoteCode::NotOwned,
+                    "exists but vigil does not own it; left alone",
+                ));
+                plan.forget.push(key);
             }
+            None => plan.forget.push(key),
         }
     }
-    let mut keys: Vec<String> = targets.keys().cloned().collect();
-    keys.sort();
+    let keys: Vec<String> = targets.keys().cloned().collect();
+    let mut order = Vec::new();
     for key in deletion_order(&keys, &deps) {
-        let (kind, name, live, policy) = &targets[&key];
-        if *policy == crate::manifest::DeletionPolicy::Retain {
-            report.notes.push(Note {
-                kind: kind.name().to_string(),
-                name: name.clone(),
-                message: "retained (deletion policy retain); no longer managed".into(),
-            });
-            inv.resources.remove(&key);
+        let (kind, name, policy) = &targets[&key];
+        if *policy == DeletionPolicy::Retain {
+            plan.notes.push(Note::new(
+                kind.name(),
+                name,
+                NoteCode::Retained,
+                "retained (deletion policy retain); no longer managed",
+            ));
+            plan.forget.push(key);
             continue;
         }
-        let mut change = Change {
-            action: Action::Delete,
-            kind: kind.name().to_string(),
-            name: name.clone(),
-            fields: vec![],
-            status: Status::Planned,
-            error: None,
-            error_class: None,
-            drift: false,
-        };
-        report.summary.delete += 1;
-        if !dry_run {
-            match kind.delete(aws, name, live).await {
-                Ok(()) => {
-                    change.status = Status::Applied;
-                    inv.resources.remove(&key);
-                }
-                Err(e) if e.is_not_found() => {
-                    change.status = Status::Applied;
-                    inv.resources.remove(&key);
-                }
-                Err(e) => {
-                    change.status = Status::Failed;
-                    change.error = Some(e.to_string());
-                    change.error_class = Some(e.class);
-                    report.summary.failed += 1;
-                }
-            }
-        }
-        report.changes.push(change);
+        order.push(key);
     }
-    if !dry_run && inv.fingerprint() != loaded {
-        store.save(aws, &inv).await?;
-    }
-    report.api_calls = aws.calls.snapshot();
-    Ok(report)
+    plan::push_deletions(&mut plan, &order, &deps, |key| {
+        let (kind, name, _) = &targets[key];
+        (*kind, name.clone(), m.find_id(key))
+    });
+    plan
 }

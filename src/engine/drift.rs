@@ -2,18 +2,19 @@
 //! against what vigil last applied (pending changes), kept apart.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::aws::{ApiCalls, Aws};
+use super::StartError;
+use super::observe::{Observation, observe};
+use super::plan::{Ownership, ownership, resolve};
+use super::report::{Failure, FailureCode, FieldView};
+use crate::aws::{ApiCalls, Aws, ErrorClass};
 use crate::diff::FieldDiff;
 use crate::kinds::KindId;
 use crate::manifest::Manifests;
-use crate::plan::{Failure, FieldView};
-use crate::reconcile::{Ownership, StartError, observe_with, ownership, resolve};
-use crate::state::{self, EntryState};
+use crate::state::{self, EntryState, Inventory};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -60,58 +61,6 @@ impl DriftReport {
     pub fn has_drift(&self) -> bool {
         !self.drifted.is_empty() || !self.missing.is_empty()
     }
-
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("report serializes")
-    }
-
-    pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        let mut section = |label: &str, items: &[Item]| {
-            for it in items {
-                let extra = match (&it.action, &it.reason) {
-                    (Some(a), Some(r)) => format!("{a} ({r})"),
-                    (Some(a), None) => a.clone(),
-                    (None, Some(r)) => format!("({r})"),
-                    (None, None) => String::new(),
-                };
-                let _ = writeln!(
-                    out,
-                    "{label:<9} {:<43} {extra}",
-                    format!("{}/{}", it.kind, it.name)
-                );
-                for f in &it.fields {
-                    let show = |v: &Option<Value>| {
-                        v.as_ref().map_or("(none)".to_string(), |v| v.to_string())
-                    };
-                    let _ = writeln!(out, "    {}: {} -> {}", f.path, show(&f.from), show(&f.to));
-                }
-            }
-        };
-        section("drifted", &self.drifted);
-        section("missing", &self.missing);
-        section("pending", &self.pending);
-        section("unmanaged", &self.unmanaged);
-        section("unknown", &self.unknown);
-        for e in &self.errors {
-            let _ = writeln!(out, "x {}/{}: {}", e.kind, e.name, e.message);
-        }
-        let s = &self.summary;
-        let _ = writeln!(
-            out,
-            "Drift: {} drifted, {} missing, {} pending, {} unmanaged{}.",
-            s.drifted,
-            s.missing,
-            s.pending,
-            s.unmanaged,
-            if s.unknown > 0 {
-                format!(", {} unknown", s.unknown)
-            } else {
-                String::new()
-            }
-        );
-        out
-    }
 }
 
 fn item(
@@ -142,6 +91,16 @@ fn as_drift(fields: Vec<FieldDiff>) -> Vec<FieldDiff> {
         .collect()
 }
 
+/// Owned resources the inventory lists that the directory no longer declares.
+pub fn undeclared(m: &Manifests, inv: &Inventory) -> BTreeSet<(KindId, String)> {
+    inv.resources
+        .values()
+        .filter(|e| m.find_id(&state::key(&e.kind, &e.name)).is_none())
+        .filter_map(|e| Some((KindId::parse(&e.kind)?, e.name.clone())))
+        .collect()
+}
+
+/// Observes everything declared and recorded, then tells drift from pending changes.
 pub async fn run(
     aws: &Aws,
     m: &Manifests,
@@ -149,15 +108,23 @@ pub async fn run(
 ) -> Result<DriftReport, StartError> {
     let inv = store.load(aws).await?;
     let all: BTreeSet<usize> = (0..m.resources.len()).collect();
-    let declared: BTreeSet<String> = m.resources.iter().map(|r| r.id()).collect();
-    let extra: BTreeSet<(KindId, String)> = inv
-        .resources
-        .values()
-        .filter(|e| !declared.contains(&state::key(&e.kind, &e.name)))
-        .filter_map(|e| Some((KindId::parse(&e.kind)?, e.name.clone())))
-        .collect();
-    let mut obs = observe_with(aws, m, &all, &extra, &inv).await;
-    let attrs = obs.take_attrs();
+    let obs = observe(aws, m, &all, &undeclared(m, &inv)).await;
+    let mut report = assess(m, &obs, &inv);
+    stack_drift(aws, m, &obs, &mut report).await;
+    report.summary = DriftSummary {
+        drifted: report.drifted.len(),
+        pending: report.pending.len(),
+        missing: report.missing.len(),
+        unmanaged: report.unmanaged.len(),
+        unknown: report.unknown.len(),
+    };
+    report.api_calls = aws.calls.snapshot();
+    Ok(report)
+}
+
+/// Drift and pending changes from plain data: no AWS.
+pub fn assess(m: &Manifests, obs: &Observation, inv: &Inventory) -> DriftReport {
+    let value = |j: usize, attr: &str| obs.attrs(j).and_then(|a| a.get(attr).cloned());
     let mut report = DriftReport {
         drifted: vec![],
         pending: vec![],
@@ -171,24 +138,24 @@ pub async fn run(
     for (i, r) in m.resources.iter().enumerate() {
         let (kind, name) = (r.kind.name(), r.name.as_str());
         if let Some(e) = obs.failed.get(&r.kind) {
-            report.errors.push(Failure::from_aws(kind, name, e));
+            report.errors.push(Failure::observe_failed(kind, name, e));
             continue;
         }
-        let desired = match r.kind.normalize(&resolve(m, r, aws, &attrs), &aws.env) {
+        let desired = match r.kind.normalize(&resolve(m, r, &obs.env, &value), &obs.env) {
             Ok(d) => d,
-            Err(msg) => {
+            Err(e) => {
                 report.errors.push(Failure {
                     kind: kind.into(),
                     name: name.into(),
-                    class: crate::aws::ErrorClass::Terminal,
-                    message: msg,
+                    class: ErrorClass::Terminal,
+                    message: e.to_string(),
+                    code: FailureCode::Invalid,
                 });
                 continue;
             }
         };
-        let entry = inv
-            .get(kind, name)
-            .filter(|e| e.state == EntryState::Applied);
+        let recorded = inv.get(kind, name);
+        let entry = recorded.filter(|e| e.state == EntryState::Applied);
         match obs.live.get(&i) {
             None => match entry {
                 Some(_) => report.missing.push(item(
@@ -206,7 +173,7 @@ pub async fn run(
                     None,
                 )),
             },
-            Some(l) => match ownership(&inv, &m.settings.owner, r.kind, name, l) {
+            Some(l) => match ownership(&m.settings.owner, l, recorded) {
                 Ownership::Foreign(o) => report.unmanaged.push(item(
                     kind,
                     name,
@@ -221,10 +188,17 @@ pub async fn run(
                     vec![],
                     Some("exists, but vigil did not create it; see vigil/adopt"),
                 )),
+                Ownership::Recreated => report.unmanaged.push(item(
+                    kind,
+                    name,
+                    None,
+                    vec![],
+                    Some("vigil's inventory lists it, but it has no vigil:owner tag: recreated or retagged outside vigil; see vigil/adopt"),
+                )),
                 Ownership::Owned => match entry {
                     Some(e) => {
                         let applied = e.applied.value();
-                        let drift = r.kind.diff(&applied, &l.state(&aws.env));
+                        let drift = r.kind.diff(&applied, &l.state(&obs.env));
                         if !drift.is_empty() {
                             report
                                 .drifted
@@ -238,7 +212,7 @@ pub async fn run(
                         }
                     }
                     None => {
-                        let d = r.kind.diff(&desired, &l.state(&aws.env));
+                        let d = r.kind.diff(&desired, &l.state(&obs.env));
                         if !d.is_empty() {
                             report.pending.push(item(
                                 kind,
@@ -253,7 +227,30 @@ pub async fn run(
             },
         }
     }
-    // CloudFormation's own drift detection, for stacks that exist and are ours.
+    for (key, e) in &inv.resources {
+        if obs.extra.contains_key(key) {
+            report.pending.push(item(
+                &e.kind,
+                &e.name,
+                Some("delete"),
+                vec![],
+                Some("left the directory; prune deletes it"),
+            ));
+        }
+    }
+    for (kind, e) in &obs.failed {
+        if !m.resources.iter().any(|r| r.kind == *kind) {
+            report
+                .errors
+                .push(Failure::observe_failed(kind.name(), "*", e));
+        }
+    }
+    report
+}
+
+/// CloudFormation's own drift detection, for stacks that exist: it reads
+/// inside the stack, where vigil's comparison stops.
+async fn stack_drift(aws: &Aws, m: &Manifests, obs: &Observation, report: &mut DriftReport) {
     for (i, r) in m.resources.iter().enumerate() {
         if r.kind != KindId::Stack || !obs.live.contains_key(&i) {
             continue;
@@ -303,30 +300,4 @@ pub async fn run(
             )),
         }
     }
-    for (key, l) in &obs.extra {
-        if let Some(e) = inv.resources.get(key) {
-            let _ = l;
-            report.pending.push(item(
-                &e.kind,
-                &e.name,
-                Some("delete"),
-                vec![],
-                Some("left the directory; prune deletes it"),
-            ));
-        }
-    }
-    for (kind, e) in &obs.failed {
-        if !m.resources.iter().any(|r| r.kind == *kind) {
-            report.errors.push(Failure::from_aws(kind.name(), "*", e));
-        }
-    }
-    report.summary = DriftSummary {
-        drifted: report.drifted.len(),
-        pending: report.pending.len(),
-        missing: report.missing.len(),
-        unmanaged: report.unmanaged.len(),
-        unknown: report.unknown.len(),
-    };
-    report.api_calls = aws.calls.snapshot();
-    Ok(report)
 }

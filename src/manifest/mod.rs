@@ -203,6 +203,12 @@ impl Manifests {
     pub fn find(&self, kind: KindId, name: &str) -> Option<usize> {
         self.index.get(&(kind, name.to_string())).copied()
     }
+
+    /// The resource declared as `Kind/name` (the inventory's key).
+    pub fn find_id(&self, id: &str) -> Option<usize> {
+        let (kind, name) = id.split_once('/')?;
+        self.find(KindId::parse(kind)?, name)
+    }
 }
 
 struct Doc {

@@ -779,7 +779,7 @@ async fn pending_subscriptions(
 
 async fn drift_section(aws: &Aws, m: &Manifests) -> Result<DriftSection, String> {
     let store = crate::target::inventory_location(&m.settings, &aws.env);
-    let d = crate::drift::run(aws, m, &store)
+    let d = crate::engine::drift::run(aws, m, &store)
         .await
         .map_err(|e| e.to_string())?;
     let mut items = Vec::new();

@@ -308,7 +308,7 @@ async fn delete_removes_each_kind() {
     aws.env.account_id = lab.account.clone();
     let m = vigil::manifest::load(&lab.dir()).unwrap();
     let all = (0..m.resources.len()).collect();
-    let obs = vigil::reconcile::observe(&aws, &m, &all).await;
+    let obs = vigil::engine::observe::observe(&aws, &m, &all, &Default::default()).await;
     assert!(obs.failed.is_empty());
     assert_eq!(obs.live.len(), 6);
     // Reverse dependency order: alarms and the dashboard before the topic.
@@ -317,7 +317,7 @@ async fn delete_removes_each_kind() {
         r.kind.delete(&aws, &r.name, &obs.live[&i]).await.unwrap();
     }
     let fresh = vigil::aws::Aws::from_sdk_config(&lab.sdk().await);
-    let obs = vigil::reconcile::observe(&fresh, &m, &all).await;
+    let obs = vigil::engine::observe::observe(&fresh, &m, &all, &Default::default()).await;
     assert!(
         obs.live.is_empty(),
         "{:?}",

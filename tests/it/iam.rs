@@ -94,7 +94,7 @@ async fn delete_all(lab: &Lab) {
     aws.env.account_id = lab.account.clone();
     let m = vigil::manifest::load(&lab.dir()).unwrap();
     let all = (0..m.resources.len()).collect();
-    let obs = vigil::reconcile::observe(&aws, &m, &all).await;
+    let obs = vigil::engine::observe::observe(&aws, &m, &all, &Default::default()).await;
     assert!(obs.failed.is_empty());
     assert_eq!(obs.live.len(), m.resources.len());
     for i in (0..m.resources.len()).rev() {
@@ -102,7 +102,7 @@ async fn delete_all(lab: &Lab) {
         r.kind.delete(&aws, &r.name, &obs.live[&i]).await.unwrap();
     }
     let fresh = vigil::aws::Aws::from_sdk_config(&lab.sdk().await);
-    let obs = vigil::reconcile::observe(&fresh, &m, &all).await;
+    let obs = vigil::engine::observe::observe(&fresh, &m, &all, &Default::default()).await;
     assert!(obs.failed.is_empty());
     assert!(
         obs.live.is_empty(),
@@ -283,20 +283,44 @@ async fn bucket_create_noop_drift_and_delete() {
         .send()
         .await
         .unwrap();
+    let retag = |tags: &[(&str, &str)]| {
+        aws_sdk_s3::types::Tagging::builder()
+            .set_tag_set(Some(
+                tags.iter()
+                    .map(|(k, v)| {
+                        aws_sdk_s3::types::Tag::builder()
+                            .key(*k)
+                            .value(*v)
+                            .build()
+                            .unwrap()
+                    })
+                    .collect(),
+            ))
+            .build()
+            .unwrap()
+    };
+    // Retagged without vigil's owner tag, the bucket is no longer provably vigil's:
+    // refused (exit 4), and nothing is written.
     s3.put_bucket_tagging()
         .bucket(&name)
-        .tagging(
-            aws_sdk_s3::types::Tagging::builder()
-                .tag_set(
-                    aws_sdk_s3::types::Tag::builder()
-                        .key("project")
-                        .value("other")
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
+        .tagging(retag(&[("project", "other")]))
+        .send()
+        .await
+        .unwrap();
+    let (run, report) = lab.reconcile_json(&[]);
+    run.expect_code(4);
+    assert_eq!(writes(&report), 0);
+    assert!(
+        report["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no vigil:owner tag"),
+        "{report:#}"
+    );
+    // Retagged with the owner tag kept, it is vigil's, and the tags are drift.
+    s3.put_bucket_tagging()
+        .bucket(&name)
+        .tagging(retag(&[("project", "other"), ("vigil:owner", "vigil")]))
         .send()
         .await
         .unwrap();
@@ -315,7 +339,6 @@ async fn bucket_create_noop_drift_and_delete() {
             "publicAccessBlock.ignorePublicAcls",
             "publicAccessBlock.restrictPublicBuckets",
             "tags.project",
-            "tags[\"vigil:owner\"]",
         ]
     );
     let (run, report) = lab.reconcile_json(&[]);
@@ -356,12 +379,13 @@ async fn bucket_create_noop_drift_and_delete() {
     let mut aws = vigil::aws::Aws::from_sdk_config(&lab.sdk().await);
     aws.env.account_id = lab.account.clone();
     let m = vigil::manifest::load(&lab.dir()).unwrap();
-    let obs = vigil::reconcile::observe(&aws, &m, &[0].into()).await;
+    let obs = vigil::engine::observe::observe(&aws, &m, &[0].into(), &Default::default()).await;
     let e = m.resources[0]
         .kind
         .delete(&aws, &name, &obs.live[&0])
         .await
         .unwrap_err();
+    let e = e.aws().expect("an AWS error");
     assert_eq!(e.code.as_deref(), Some("BucketNotEmpty"));
     assert!(
         e.message

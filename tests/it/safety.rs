@@ -457,7 +457,15 @@ async fn sigkill_between_apply_and_inventory_write_converges() {
         report["summary"]["refused"], 0,
         "the dashboard is known as ours: {report:#}"
     );
-    assert_eq!(report["summary"]["create"], 5, "{report:#}");
+    // Steps run concurrently, so what the kill interrupted varies; every one of
+    // the six declared resources ends applied exactly once.
+    let s = &report["summary"];
+    let total = ["create", "update", "unchanged"]
+        .iter()
+        .map(|k| s[*k].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(total, 6, "{report:#}");
+    assert_eq!(s["failed"], 0, "{report:#}");
     let listed = cw.list_dashboards().send().await.unwrap();
     assert_eq!(listed.dashboard_entries().len(), 1, "no duplicate");
     let (run, report) = lab.reconcile_json(&["--dry-run", "--detailed-exitcode"]);

@@ -1,0 +1,551 @@
+//! Execute: runs a [`Plan`] along its dependency graph. Independent steps run
+//! concurrently (bounded); a step starts only after the steps it references,
+//! resolving values known only after they applied; a failed step skips only
+//! its dependents. Every write passes the gate. Only this module writes.
+
+use std::collections::HashMap;
+
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
+use serde_json::Value;
+
+use super::observe::Observation;
+use super::plan::{self, Decision, Plan, Skip};
+use super::report::{
+    Action, Change, Failure, FailureCode, FieldView, Note, NoteCode, Report, Status, Summary,
+};
+use crate::aws::{Aws, ErrorClass};
+use crate::kinds::{ApplyOptions, Attrs, KindError, Observed};
+use crate::manifest::Manifests;
+use crate::refs::contains_unknown;
+use crate::state::{self, EntryState, Inventory, Location, StateError};
+
+/// Asked before each write. A refusal stops the run between two steps, so none
+/// is left half-applied; what was applied is still recorded.
+pub trait WriteGate: std::fmt::Debug + Send + Sync {
+    fn check(&self) -> Result<(), String>;
+}
+
+/// What the executor needs besides the plan.
+pub struct Exec<'a> {
+    pub aws: &'a Aws,
+    pub m: &'a Manifests,
+    pub obs: &'a Observation,
+    pub store: &'a Location,
+    pub gate: Option<&'a dyn WriteGate>,
+    /// Steps in flight at once.
+    pub concurrency: usize,
+    pub revision: Option<&'a str>,
+    pub now: &'a str,
+}
+
+impl Exec<'_> {
+    fn may_write(&self) -> Result<(), String> {
+        self.gate.map_or(Ok(()), |g| g.check())
+    }
+
+    fn live(&self, step: &plan::Step) -> Option<&Observed> {
+        match step.resource {
+            Some(i) => self.obs.live.get(&i),
+            None => self
+                .obs
+                .extra
+                .get(&state::key(step.kind.name(), &step.name)),
+        }
+    }
+}
+
+/// How a step ended.
+#[derive(Debug)]
+enum Outcome {
+    /// Not run: a dry run, or writing stopped before it.
+    NotRun,
+    Applied,
+    /// Decided again once its references were known: nothing to change.
+    Unchanged,
+    Failed(KindError),
+    /// A step it waits for did not succeed.
+    Skipped(String),
+}
+
+impl Outcome {
+    fn succeeded(&self) -> bool {
+        matches!(self, Outcome::Applied | Outcome::Unchanged)
+    }
+}
+
+/// Runs the plan and reports. A dry run writes nothing, the inventory included.
+pub async fn execute(
+    x: &Exec<'_>,
+    mut plan: Plan,
+    mut inv: Inventory,
+) -> Result<Report, StateError> {
+    let mut outcomes: Vec<Outcome> = plan.steps.iter().map(|_| Outcome::NotRun).collect();
+    let mut stopped: Option<(String, String)> = None;
+    if !plan.dry_run {
+        let loaded = inv.fingerprint();
+        let mut run = Run {
+            x,
+            plan: &mut plan,
+            inv: &mut inv,
+            outcomes: &mut outcomes,
+            stopped: &mut stopped,
+            applied: HashMap::new(),
+            resolved: HashMap::new(),
+        };
+        run.intents().await?;
+        run.graph(Phase::Apply).await;
+        run.finalize().await;
+        run.graph(Phase::Delete).await;
+        run.record();
+        if Some(inv.fingerprint()) != Some(loaded) {
+            failpoint("before-final-save").await;
+            x.store.save(x.aws, &inv).await?;
+            failpoint("after-final-save").await;
+        }
+    }
+    Ok(report(x, plan, outcomes, stopped))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Apply,
+    Delete,
+}
+
+struct Run<'r, 'a> {
+    x: &'r Exec<'a>,
+    plan: &'r mut Plan,
+    inv: &'r mut Inventory,
+    outcomes: &'r mut Vec<Outcome>,
+    stopped: &'r mut Option<(String, String)>,
+    /// Attributes of what this run applied, for the references of later steps.
+    applied: HashMap<usize, Attrs>,
+    /// Per applied step: the resolved spec (for finalize).
+    resolved: HashMap<usize, Value>,
+}
+
+impl<'a> Run<'_, 'a> {
+    /// Write-ahead: before the first create, record intents, so that a crash
+    /// between a create and the final inventory write still leaves the new
+    /// resource known as vigil's (no duplicates, no orphans).
+    async fn intents(&mut self) -> Result<(), StateError> {
+        let x = self.x;
+        let creates: Vec<usize> = self
+            .plan
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s.decision, Decision::Create { .. }))
+            .map(|(n, _)| n)
+            .collect();
+        let Some(&first) = creates.first() else {
+            return Ok(());
+        };
+        if let Err(reason) = x.may_write() {
+            *self.stopped = Some((self.plan.steps[first].id(), reason));
+            return Ok(());
+        }
+        let mut added = false;
+        for n in creates {
+            let s = &self.plan.steps[n];
+            let Some(i) = s.resource else { continue };
+            let r = &x.m.resources[i];
+            if self.inv.owns(r.kind.name(), &r.name) {
+                continue;
+            }
+            let mut e = plan::entry(x.m, r, &Value::Null, None, x.now);
+            e.state = EntryState::Creating;
+            e.digest = String::new();
+            e.applied = state::AppliedJson::default();
+            e.applied_at = None;
+            self.inv.resources.insert(r.id(), e);
+            added = true;
+        }
+        if added {
+            failpoint("before-intents").await;
+            x.store.save(x.aws, self.inv).await?;
+            failpoint("after-intents").await;
+        }
+        Ok(())
+    }
+
+    /// Runs one phase's steps, each after the steps it waits for.
+    async fn graph(&mut self, phase: Phase) {
+        let x = self.x;
+        let mut waiting: Vec<usize> = (0..self.plan.steps.len())
+            .filter(|&n| {
+                let d = &self.plan.steps[n].decision;
+                match phase {
+                    Phase::Apply => d.writes() && *d != Decision::Delete,
+                    Phase::Delete => *d == Decision::Delete,
+                }
+            })
+            .collect();
+        let mut running = FuturesUnordered::new();
+        loop {
+            while self.stopped.is_none() && running.len() < x.concurrency.max(1) {
+                let Some(pos) = waiting.iter().position(|&n| self.ready(n)) else {
+                    break;
+                };
+                let n = waiting.remove(pos);
+                if let Some(on) = self.failed_dependency(n) {
+                    self.outcomes[n] = Outcome::Skipped(on);
+                    continue;
+                }
+                if let Err(reason) = x.may_write() {
+                    *self.stopped = Some((self.plan.steps[n].id(), reason));
+                    break;
+                }
+                match phase {
+                    Phase::Apply => {
+                        if let Some(fut) = self.start_apply(n) {
+                            running.push(fut);
+                        }
+                    }
+                    Phase::Delete => {
+                        let step = &self.plan.steps[n];
+                        let live = x.live(step).cloned();
+                        let (kind, name) = (step.kind, step.name.clone());
+                        let aws = x.aws;
+                        running.push(Box::pin(async move {
+                            failpoint("before-delete").await;
+                            let result = match &live {
+                                Some(l) => kind.delete(aws, &name, l).await,
+                                None => Ok(()),
+                            };
+                            (n, result.map(|()| Attrs::new()))
+                        }) as StepFuture<'a>);
+                    }
+                }
+            }
+            let Some((n, result)) = running.next().await else {
+                break;
+            };
+            self.finish(n, phase, result).await;
+        }
+    }
+
+    /// Every step it waits for has ended.
+    fn ready(&self, n: usize) -> bool {
+        self.plan.steps[n]
+            .after
+            .iter()
+            .all(|&a| !matches!(self.outcomes[a], Outcome::NotRun))
+    }
+
+    fn failed_dependency(&self, n: usize) -> Option<String> {
+        self.plan.steps[n]
+            .after
+            .iter()
+            .find(|&&a| !self.outcomes[a].succeeded())
+            .map(|&a| self.plan.steps[a].id())
+    }
+
+    /// Resolves the step's references with what has applied so far and, if some
+    /// were unknown when planned, decides it again. `None`: nothing to run.
+    fn start_apply(&mut self, n: usize) -> Option<StepFuture<'a>> {
+        let x = self.x;
+        let step = &self.plan.steps[n];
+        let i = step.resource.expect("apply steps are declared");
+        let r = &x.m.resources[i];
+        let live = x.obs.live.get(&i);
+        let spec: Value = if step.unresolved {
+            let applied = &self.applied;
+            let value = |j: usize, attr: &str| {
+                plan::attrs_of(x.obs, applied, j).and_then(|a| a.get(attr).cloned())
+            };
+            let resolved = plan::resolve(x.m, r, &x.obs.env, &value).into_owned();
+            let desired = match r.kind.normalize(&resolved, &x.obs.env) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.outcomes[n] = Outcome::Failed(e);
+                    return None;
+                }
+            };
+            let adopt = matches!(step.decision, Decision::Adopt { .. });
+            let entry = self.inv.get(r.kind.name(), &r.name);
+            match plan::decide(x.m, r, &desired, live, entry, adopt, &x.obs.env) {
+                None | Some(Decision::DriftWarned { .. }) => {
+                    let e = plan::entry(x.m, r, &desired, x.revision, x.now);
+                    self.inv.resources.insert(r.id(), e);
+                    self.outcomes[n] = Outcome::Unchanged;
+                    return None;
+                }
+                Some(d) => self.plan.steps[n].decision = d,
+            }
+            if contains_unknown(&resolved) {
+                self.outcomes[n] = Outcome::Failed(KindError::Unresolved);
+                return None;
+            }
+            resolved
+        } else {
+            step.spec.as_deref().cloned().unwrap_or(Value::Null)
+        };
+        self.resolved.insert(n, spec.clone());
+        let live = live.cloned();
+        let kind = r.kind;
+        let name = r.name.clone();
+        let opts = ApplyOptions {
+            recreate_on_rollback: r.annotations.recreate_on_rollback,
+        };
+        let aws = x.aws;
+        tracing::info!(kind = %kind, name = %name, "applying");
+        // The future owns what it reads; the driver keeps the mutable state.
+        Some(Box::pin(async move {
+            failpoint("before-apply").await;
+            let result = kind.apply(aws, &name, &spec, live.as_ref(), &opts).await;
+            (n, result)
+        }))
+    }
+
+    async fn finish(&mut self, n: usize, phase: Phase, result: Result<Attrs, KindError>) {
+        let x = self.x;
+        let step = &self.plan.steps[n];
+        let key = step.id();
+        match (phase, result) {
+            (Phase::Apply, Ok(attrs)) => {
+                let i = step.resource.expect("apply steps are declared");
+                let r = &x.m.resources[i];
+                if let Ok(desired) = r.kind.normalize(&self.resolved[&n], &x.obs.env) {
+                    let e = plan::entry(x.m, r, &desired, x.revision, x.now);
+                    self.inv.resources.insert(key, e);
+                }
+                self.applied.insert(i, attrs);
+                self.outcomes[n] = Outcome::Applied;
+                failpoint("after-apply").await;
+                failpoint_after_first(
+                    self.outcomes
+                        .iter()
+                        .filter(|o| matches!(o, Outcome::Applied))
+                        .count(),
+                )
+                .await;
+            }
+            (Phase::Delete, Ok(_)) => {
+                self.inv.resources.remove(&key);
+                self.outcomes[n] = Outcome::Applied;
+                failpoint("after-delete").await;
+            }
+            (Phase::Delete, Err(e)) if e.is_not_found() => {
+                self.inv.resources.remove(&key);
+                self.outcomes[n] = Outcome::Applied;
+            }
+            (_, Err(e)) => self.outcomes[n] = Outcome::Failed(e),
+        }
+    }
+
+    /// Second steps, in dependency order, once everything else exists (the
+    /// Config recorder starts recording once its delivery channel exists).
+    async fn finalize(&mut self) {
+        let x = self.x;
+        for n in 0..self.plan.steps.len() {
+            if !matches!(self.outcomes[n], Outcome::Applied)
+                || self.plan.steps[n].decision == Decision::Delete
+            {
+                continue;
+            }
+            if self.stopped.is_none()
+                && let Err(reason) = x.may_write()
+            {
+                *self.stopped = Some((self.plan.steps[n].id(), reason));
+            }
+            if self.stopped.is_some() {
+                break;
+            }
+            let step = &self.plan.steps[n];
+            let spec = &self.resolved[&n];
+            if let Err(e) = step.kind.finalize(x.aws, &step.name, spec).await {
+                self.outcomes[n] = Outcome::Failed(e);
+            }
+        }
+    }
+
+    /// What the plan learned without a write: matching resources recorded,
+    /// gone ones forgotten, and the owner and Settings guard for next time.
+    fn record(&mut self) {
+        for e in self.plan.records.drain(..) {
+            self.inv.resources.insert(state::key(&e.kind, &e.name), e);
+        }
+        for key in &self.plan.forget {
+            self.inv.resources.remove(key);
+        }
+        self.inv.owner = self.x.m.settings.owner.clone();
+        self.inv.settings_declared = self.x.m.settings_declared;
+    }
+}
+
+type StepFuture<'f> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (usize, Result<Attrs, KindError>)> + Send + 'f>,
+>;
+
+/// The report, in plan order.
+fn report(
+    x: &Exec<'_>,
+    plan: Plan,
+    outcomes: Vec<Outcome>,
+    stopped: Option<(String, String)>,
+) -> Report {
+    let mut summary = Summary {
+        unchanged: plan.unchanged,
+        ..Summary::default()
+    };
+    let mut changes = Vec::new();
+    let mut notes = plan.notes;
+    let mut errors = Vec::new();
+    for (step, outcome) in plan.steps.into_iter().zip(outcomes) {
+        let (kind, name) = (step.kind.name(), step.name.as_str());
+        let failure = |class, message: String, code| Failure {
+            kind: kind.to_string(),
+            name: name.to_string(),
+            class,
+            message,
+            code,
+        };
+        let (action, fields, drift) = match step.decision {
+            Decision::Create { fields, drift } => (Action::Create, fields, drift),
+            Decision::Update { fields, drift } => (Action::Update, fields, drift),
+            Decision::Adopt { fields } => (Action::Adopt, fields, false),
+            Decision::Delete => (Action::Delete, Vec::new(), false),
+            Decision::DriftWarned { fields } => {
+                let paths: Vec<&str> = fields.iter().map(|f| f.path.as_str()).collect();
+                let mut note = Note::new(
+                    kind,
+                    name,
+                    NoteCode::DriftWarned,
+                    format!(
+                        "drifted ({}); not corrected because vigil/drift is warn",
+                        paths.join(", ")
+                    ),
+                );
+                note.fields = fields
+                    .into_iter()
+                    .map(|f| FieldView::from(f).reversed())
+                    .collect();
+                notes.push(note);
+                continue;
+            }
+            Decision::Refused(refusal) => {
+                summary.refused += 1;
+                errors.push(failure(
+                    ErrorClass::Terminal,
+                    refusal.message(&plan.owner),
+                    FailureCode::Refused,
+                ));
+                continue;
+            }
+            Decision::Skipped(skip) => {
+                summary.failed += 1;
+                errors.push(match skip {
+                    Skip::ObserveFailed { class, message } => {
+                        failure(class, message, FailureCode::ObserveFailed)
+                    }
+                    Skip::Dependency(on) => failure(
+                        ErrorClass::Terminal,
+                        format!("skipped: it references {on}, which failed or was refused"),
+                        FailureCode::Skipped,
+                    ),
+                    Skip::Invalid(message) => {
+                        failure(ErrorClass::Terminal, message, FailureCode::Invalid)
+                    }
+                });
+                continue;
+            }
+        };
+        let status = match outcome {
+            Outcome::NotRun if plan.dry_run => Status::Planned,
+            // Writing stopped before it: it waits for the next run.
+            Outcome::NotRun => continue,
+            Outcome::Unchanged => {
+                summary.unchanged += 1;
+                continue;
+            }
+            Outcome::Skipped(on) => {
+                summary.failed += 1;
+                errors.push(failure(
+                    ErrorClass::Terminal,
+                    format!("skipped: it references {on}, which failed or was refused"),
+                    FailureCode::Skipped,
+                ));
+                continue;
+            }
+            Outcome::Applied => Status::Applied,
+            Outcome::Failed(_) => Status::Failed,
+        };
+        let (error, error_class) = match &outcome {
+            Outcome::Failed(e) => {
+                summary.failed += 1;
+                (Some(e.to_string()), Some(e.class()))
+            }
+            _ => (step.preview_error.clone(), None),
+        };
+        match action {
+            Action::Create => summary.create += 1,
+            Action::Update => summary.update += 1,
+            Action::Adopt => summary.adopt += 1,
+            Action::Delete => summary.delete += 1,
+        }
+        let mut fields: Vec<FieldView> = fields.into_iter().map(FieldView::from).collect();
+        fields.extend(step.explained.into_iter().map(FieldView::explained));
+        changes.push(Change {
+            action,
+            kind: kind.to_string(),
+            name: name.to_string(),
+            fields,
+            status,
+            error,
+            error_class,
+            drift,
+        });
+    }
+    for e in plan.errors {
+        match e.code {
+            FailureCode::Refused => summary.refused += 1,
+            _ => summary.failed += 1,
+        }
+        errors.push(e);
+    }
+    if let Some((at, reason)) = stopped {
+        errors.push(Failure {
+            kind: "vigil".into(),
+            name: "*".into(),
+            class: ErrorClass::Transient,
+            message: format!(
+                "stopped before writing {at}: {reason}; the rest waits for the next run"
+            ),
+            code: FailureCode::Stopped,
+        });
+        summary.failed += 1;
+    }
+    Report {
+        dry_run: plan.dry_run,
+        changes,
+        summary,
+        notes,
+        errors,
+        api_calls: x.aws.calls.snapshot(),
+    }
+}
+
+/// Crash tests stop vigil at a named point between writes so that a test can
+/// SIGKILL it there: `VIGIL_FAILPOINT=NAME` parks the process at that point.
+async fn failpoint(name: &str) {
+    if std::env::var("VIGIL_FAILPOINT").as_deref() == Ok(name) {
+        eprintln!("failpoint {name}: waiting to be killed");
+        tokio::time::sleep(std::time::Duration::from_secs(300)).await;
+    }
+}
+
+/// `after-first-apply`: right after the first apply of a run.
+async fn failpoint_after_first(applied: usize) {
+    if applied == 1 {
+        failpoint("after-first-apply").await;
+    }
+}
+
+impl plan::Step {
+    /// `Kind/name`.
+    pub fn id(&self) -> String {
+        state::key(self.kind.name(), &self.name)
+    }
+}

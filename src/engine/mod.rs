@@ -1,0 +1,103 @@
+//! The engine: load → observe → plan → (preview) → execute → report.
+//!
+//! Each stage is a plain function over plain data. Observe only reads, the
+//! planner is pure and holds every safety rule, the dry run's preview only
+//! reads, and only the executor writes.
+
+pub mod destroy;
+pub mod drift;
+pub mod execute;
+pub mod observe;
+pub mod plan;
+pub mod preview;
+pub mod report;
+
+use std::sync::Arc;
+
+use crate::aws::Aws;
+use crate::manifest::Manifests;
+use crate::state::{self, Location};
+
+pub use execute::WriteGate;
+pub use report::Report;
+
+/// How a reconcile runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub dry_run: bool,
+    /// `Kind/name` filters; empty means everything.
+    pub only: Vec<String>,
+    /// Delete owned resources that left the directory.
+    pub prune: bool,
+    /// Asked before every write (`vigil run`: shutdown, and the lease's fencing token).
+    pub gate: Option<Arc<dyn WriteGate>>,
+    /// Steps in flight at once; the quota pacer decides how fast they go.
+    pub concurrency: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            dry_run: false,
+            only: Vec::new(),
+            prune: false,
+            gate: None,
+            concurrency: 16,
+        }
+    }
+}
+
+/// Why a reconcile stopped before writing anything.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("--only {0}: no such resource in the directory; use Kind/name as declared")]
+    UnknownOnly(String),
+    /// A safety guard refused; nothing was written.
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error(transparent)]
+    State(#[from] state::StateError),
+}
+
+impl From<plan::Stop> for StartError {
+    fn from(s: plan::Stop) -> Self {
+        match s {
+            plan::Stop::UnknownOnly(o) => StartError::UnknownOnly(o),
+            plan::Stop::Refused(r) => StartError::Refused(r),
+        }
+    }
+}
+
+/// Plans, and unless `dry_run`, applies.
+pub async fn reconcile(
+    aws: &Aws,
+    m: &Manifests,
+    opts: &Options,
+    store: &Location,
+) -> Result<Report, StartError> {
+    let inv = store.load(aws).await?;
+    let plan_opts = plan::Options {
+        dry_run: opts.dry_run,
+        only: opts.only.clone(),
+        prune: opts.prune,
+        revision: crate::git::revision(&m.dir),
+        now: state::now_rfc3339(),
+    };
+    let scope = plan::scope(m, &inv, &plan_opts)?;
+    let obs = observe::observe(aws, m, &scope.needed, &scope.orphans).await;
+    let mut plan = plan::plan(m, &obs, &inv, &scope, &plan_opts)?;
+    if opts.dry_run {
+        plan = preview::explain(aws, &obs, plan).await;
+    }
+    let exec = execute::Exec {
+        aws,
+        m,
+        obs: &obs,
+        store,
+        gate: opts.gate.as_deref(),
+        concurrency: opts.concurrency,
+        revision: plan_opts.revision.as_deref(),
+        now: &plan_opts.now,
+    };
+    Ok(execute::execute(&exec, plan, inv).await?)
+}

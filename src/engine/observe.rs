@@ -1,0 +1,101 @@
+//! Observe: the live state of what a run needs, one batched observe per kind,
+//! all kinds concurrently. Observe never writes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::report::{Note, NoteCode};
+use crate::aws::{Aws, Env};
+use crate::kinds::{Attrs, KindError, KindId, Observed, Wanted};
+use crate::manifest::Manifests;
+use crate::state;
+
+/// What a run saw of the account: plain data, so the planner is a pure function of it.
+#[derive(Debug, Default)]
+pub struct Observation {
+    /// Where it was observed and on whose behalf (references and owner tags read it).
+    pub env: Env,
+    /// Live state per declared resource index.
+    pub live: HashMap<usize, Observed>,
+    /// Undeclared resources the inventory lists, by `Kind/name`.
+    pub extra: BTreeMap<String, Observed>,
+    /// Kinds whose observe failed: nothing of them is known.
+    pub failed: BTreeMap<KindId, KindError>,
+    /// About a kind as a whole (tags read one call each).
+    pub notes: Vec<Note>,
+}
+
+impl Observation {
+    /// The attributes of declared resource `i`, when it exists.
+    pub fn attrs(&self, i: usize) -> Option<&Attrs> {
+        self.live.get(&i).map(|o| &o.attrs)
+    }
+
+    /// Whether every kind was observed: prune and destroy need the whole picture.
+    pub fn complete(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
+/// Observes declared resources `which` plus undeclared `extra` ones (`Kind/name`).
+pub async fn observe(
+    aws: &Aws,
+    m: &Manifests,
+    which: &BTreeSet<usize>,
+    extra: &BTreeSet<(KindId, String)>,
+) -> Observation {
+    let mut by_kind: BTreeMap<KindId, Wanted> = BTreeMap::new();
+    for &i in which {
+        let r = &m.resources[i];
+        let w = by_kind.entry(r.kind).or_default();
+        w.specs.insert(r.name.clone(), r.spec.clone());
+    }
+    for (kind, name) in extra {
+        by_kind
+            .entry(*kind)
+            .or_default()
+            .specs
+            .insert(name.clone(), Arc::new(Value::Null));
+    }
+    let results = futures::future::join_all(
+        by_kind
+            .iter()
+            .map(|(kind, wanted)| async move { (*kind, kind.observe(aws, wanted).await) }),
+    )
+    .await;
+    // Sized up front: growing by doubling would briefly hold two tables.
+    let mut obs = Observation {
+        env: aws.env.clone(),
+        live: HashMap::with_capacity(which.len()),
+        ..Observation::default()
+    };
+    for (kind, result) in results {
+        match result {
+            Ok(found) => {
+                obs.notes.extend(
+                    found
+                        .notes
+                        .into_iter()
+                        .map(|n| Note::new(kind.name(), "*", NoteCode::TagFallback, n)),
+                );
+                for (name, o) in found.found {
+                    match m.find(kind, &name) {
+                        Some(i) if which.contains(&i) => {
+                            obs.live.insert(i, o);
+                        }
+                        _ if extra.contains(&(kind, name.clone())) => {
+                            obs.extra.insert(state::key(kind.name(), &name), o);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Err(e) => {
+                obs.failed.insert(kind, e);
+            }
+        }
+    }
+    obs
+}

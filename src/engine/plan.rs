@@ -1,0 +1,761 @@
+//! Plan: a pure function from the manifests, the observation and the inventory
+//! to a [`Plan`] of typed steps. Every safety rule lives here: ownership,
+//! adoption, drift modes, deletion policy, prune guards, maxDeletions and
+//! partial observations. Nothing here calls AWS.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::observe::Observation;
+use super::report::{Failure, FailureCode, Note, NoteCode};
+use crate::aws::{Env, ErrorClass};
+use crate::diff::FieldDiff;
+use crate::kinds::{Attrs, KindId, LiveOwner, Observed};
+use crate::manifest::{DeletionPolicy, DriftMode, Manifests, Resource};
+use crate::refs::{self, Target, contains_unknown};
+use crate::state::{self, AppliedJson, Entry, EntryState, Inventory};
+
+/// What a run was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub dry_run: bool,
+    /// `Kind/name` filters; empty means everything.
+    pub only: Vec<String>,
+    /// `--prune` (Settings.prune turns it on too).
+    pub prune: bool,
+    /// The git revision being applied, recorded in the inventory.
+    pub revision: Option<String>,
+    /// When, for the inventory's `appliedAt` (passed in: planning reads no clock).
+    pub now: String,
+}
+
+/// Why a run stops before it writes anything.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Stop {
+    #[error("--only {0}: no such resource in the directory; use Kind/name as declared")]
+    UnknownOnly(String),
+    /// A safety guard refused the whole run.
+    #[error("refused: {0}")]
+    Refused(String),
+}
+
+/// What to observe, decided before observing: the selection, what it
+/// references, and the owned resources that left the directory.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Resources to plan.
+    pub selected: BTreeSet<usize>,
+    /// The selected ones and everything they reference (to resolve references).
+    pub needed: BTreeSet<usize>,
+    /// Whether prune runs (`--only` never prunes).
+    pub prune: bool,
+    /// Owned resources that left the directory, to observe for prune.
+    pub orphans: BTreeSet<(KindId, String)>,
+    /// Inventory entries of kinds this vigil does not know.
+    pub unknown_kinds: Vec<String>,
+}
+
+/// The guard that needs no AWS: prune of a directory that declares nothing.
+pub fn guard_directory(m: &Manifests, prune: bool) -> Result<(), Stop> {
+    if prune && m.resources.is_empty() {
+        return Err(Stop::Refused(
+            "prune is on but the directory declares no resources (missing, empty, or only Settings); \
+             vigil will not delete everything it owns. Run `vigil destroy` to do that on purpose"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The selection and the prune guards, before anything is observed.
+pub fn scope(m: &Manifests, inv: &Inventory, opts: &Options) -> Result<Scope, Stop> {
+    let selected: BTreeSet<usize> = if opts.only.is_empty() {
+        (0..m.resources.len()).collect()
+    } else {
+        opts.only
+            .iter()
+            .map(|o| {
+                m.resources
+                    .iter()
+                    .position(|r| r.id() == *o)
+                    .ok_or_else(|| Stop::UnknownOnly(o.clone()))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let mut needed = selected.clone();
+    let mut stack: Vec<usize> = selected.iter().copied().collect();
+    while let Some(i) = stack.pop() {
+        for &d in &m.resources[i].deps {
+            if needed.insert(d) {
+                stack.push(d);
+            }
+        }
+    }
+    let prune = (opts.prune || m.settings.prune) && opts.only.is_empty();
+    guard_directory(m, prune)?;
+    if prune && !m.settings_declared && inv.settings_declared {
+        return Err(Stop::Refused(
+            "prune is on but the directory has no Settings document, and it had one last time; \
+             a wrong or partial checkout must not prune. Restore Settings, or run without --prune"
+                .into(),
+        ));
+    }
+    let mut orphans = BTreeSet::new();
+    let mut unknown_kinds = Vec::new();
+    if prune {
+        for (key, e) in &inv.resources {
+            if m.find_id(key).is_some() {
+                continue;
+            }
+            match KindId::parse(&e.kind) {
+                Some(k) => {
+                    orphans.insert((k, e.name.clone()));
+                }
+                None => unknown_kinds.push(key.clone()),
+            }
+        }
+    }
+    Ok(Scope {
+        selected,
+        needed,
+        prune,
+        orphans,
+        unknown_kinds,
+    })
+}
+
+/// Who a live resource belongs to, from its owner tag, or the inventory where
+/// AWS cannot tag the kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    Owned,
+    /// Exists, and nothing says vigil made it.
+    Unowned,
+    /// Tagged by another vigil owner: never touched.
+    Foreign(String),
+    /// The inventory lists it, but its tags carry no owner: it was deleted and
+    /// made again (or retagged) outside vigil.
+    Recreated,
+}
+
+pub fn ownership(owner: &str, live: &Observed, entry: Option<&Entry>) -> Ownership {
+    match &live.owner {
+        LiveOwner::Tagged(o) if o == owner => Ownership::Owned,
+        LiveOwner::Tagged(o) => Ownership::Foreign(o.clone()),
+        // A create that crashed before its tags landed: the intent says it is ours.
+        LiveOwner::Untagged => match entry.map(|e| e.state) {
+            Some(EntryState::Creating) => Ownership::Owned,
+            Some(EntryState::Applied) => Ownership::Recreated,
+            None => Ownership::Unowned,
+        },
+        LiveOwner::Untaggable if entry.is_some() => Ownership::Owned,
+        LiveOwner::Untaggable => Ownership::Unowned,
+    }
+}
+
+/// A safety refusal of one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    Foreign(String),
+    Unowned,
+    Recreated,
+}
+
+impl Refusal {
+    pub fn message(&self, owner: &str) -> String {
+        match self {
+            Refusal::Foreign(o) => format!(
+                "refused: it exists and is owned by vigil owner `{o}`, not `{owner}`; vigil never takes over another owner's resource"
+            ),
+            Refusal::Unowned => "refused: it already exists in AWS and vigil did not create it. To manage it, add the annotation \
+                 `vigil/adopt: \"true\"` to this manifest (or set `adopt: true` in Settings); otherwise rename the manifest's resource"
+                .to_string(),
+            Refusal::Recreated => format!(
+                "refused: vigil's inventory lists it, but the live resource has no vigil:owner tag, so someone deleted and \
+                 recreated it (or removed the tag) outside vigil. If it is safe to take over, add `vigil/adopt: \"true\"`; \
+                 otherwise rename the manifest's resource (owner `{owner}`)"
+            ),
+        }
+    }
+}
+
+/// Why a resource is not planned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Skip {
+    /// Its kind could not be observed.
+    ObserveFailed { class: ErrorClass, message: String },
+    /// It references a resource that failed or was refused.
+    Dependency(String),
+    /// Its spec, with references resolved, does not check.
+    Invalid(String),
+}
+
+/// What happens to one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// `drift`: vigil applied it before and it is gone now.
+    Create {
+        fields: Vec<FieldDiff>,
+        drift: bool,
+    },
+    /// `drift`: AWS changed and git did not; the change puts AWS back.
+    Update {
+        fields: Vec<FieldDiff>,
+        drift: bool,
+    },
+    Adopt {
+        fields: Vec<FieldDiff>,
+    },
+    Delete,
+    /// AWS drifted and `vigil/drift: warn` leaves it.
+    DriftWarned {
+        fields: Vec<FieldDiff>,
+    },
+    Refused(Refusal),
+    Skipped(Skip),
+}
+
+impl Decision {
+    /// Whether the step writes.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Decision::Create { .. }
+                | Decision::Update { .. }
+                | Decision::Adopt { .. }
+                | Decision::Delete
+        )
+    }
+}
+
+/// One planned step. Unchanged resources are counted, not stepped.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub kind: KindId,
+    pub name: String,
+    /// The declared resource, or `None` for an owned one that left the directory.
+    pub resource: Option<usize>,
+    pub decision: Decision,
+    /// The spec with references resolved as far as they are known.
+    pub spec: Option<Arc<Value>>,
+    /// Some referenced value is known only after another step applies: the
+    /// executor resolves and decides this one again then.
+    pub unresolved: bool,
+    /// Steps that must finish first.
+    pub after: Vec<usize>,
+    /// Detail from the dry-run preview (a change set's resource changes).
+    pub explained: Vec<FieldDiff>,
+    /// The preview could not be computed.
+    pub preview_error: Option<String>,
+}
+
+/// A plan: steps in dependency order (deletions last, dependents first), and
+/// what the inventory learns without a write.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub dry_run: bool,
+    pub steps: Vec<Step>,
+    /// Resources that already match.
+    pub unchanged: usize,
+    pub notes: Vec<Note>,
+    pub errors: Vec<Failure>,
+    /// Entries for resources that match but whose record is missing or stale.
+    pub records: Vec<Entry>,
+    /// Inventory keys to drop: gone, retained after leaving, or no longer vigil's.
+    pub forget: Vec<String>,
+    /// `Settings.owner`, for messages.
+    pub owner: String,
+}
+
+impl Plan {
+    /// Drops the steps at `gone` (which are found unchanged after all); the
+    /// others keep their order and the steps they wait for.
+    pub fn drop_steps(&mut self, gone: &BTreeSet<usize>) {
+        let mut new_index = Vec::with_capacity(self.steps.len());
+        let mut next = 0;
+        for n in 0..self.steps.len() {
+            new_index.push((!gone.contains(&n)).then(|| {
+                next += 1;
+                next - 1
+            }));
+        }
+        let steps = std::mem::take(&mut self.steps);
+        self.steps = steps
+            .into_iter()
+            .enumerate()
+            .filter(|(n, _)| !gone.contains(n))
+            .map(|(_, mut s)| {
+                s.after = s.after.iter().filter_map(|a| new_index[*a]).collect();
+                s
+            })
+            .collect();
+        self.unchanged += gone.len();
+    }
+
+    pub fn has_creates(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s.decision, Decision::Create { .. }))
+    }
+}
+
+/// Attributes that survive an update unchanged.
+const IDENTITY_ATTRIBUTES: &[&str] = &["arn", "name", "id"];
+
+/// Resolves the references in one resource's spec. `value` answers for a
+/// referenced resource's attribute; `None` makes the value unknown. A spec
+/// without any `${...}` is borrowed as it is.
+pub fn resolve<'m>(
+    m: &Manifests,
+    r: &'m Resource,
+    env: &Env,
+    value: &dyn Fn(usize, &str) -> Option<String>,
+) -> Cow<'m, Value> {
+    if !refs::has_references(&r.spec) {
+        return Cow::Borrowed(&r.spec);
+    }
+    let mut declared: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for &d in &r.deps {
+        let dep = &m.resources[d];
+        declared
+            .entry(dep.kind.name().to_string())
+            .or_default()
+            .push(dep.name.clone());
+    }
+    let lookup = |expr: &str| -> Option<String> {
+        match refs::parse_expr(expr, &declared, &|_, _| Ok(())).ok()? {
+            Target::AccountId => Some(env.account_id.clone()),
+            Target::Region => Some(env.region.clone()),
+            Target::Resource {
+                kind,
+                name,
+                attribute,
+            } => value(m.find(KindId::parse(&kind)?, &name)?, &attribute),
+        }
+    };
+    Cow::Owned(refs::substitute_json(&r.spec, &lookup))
+}
+
+/// The drift mode of a resource: its annotation, else the Settings default.
+pub fn drift_mode(m: &Manifests, r: &Resource) -> DriftMode {
+    r.annotations.drift.unwrap_or(m.settings.drift)
+}
+
+pub fn deletion_policy(r: &Resource) -> DeletionPolicy {
+    match r.annotations.deletion_policy {
+        Some(p) => p,
+        None if r.kind.retain_by_default() => DeletionPolicy::Retain,
+        None => DeletionPolicy::Delete,
+    }
+}
+
+/// The inventory entry for a resource applied (or found matching) with `desired`.
+pub fn entry(
+    m: &Manifests,
+    r: &Resource,
+    desired: &Value,
+    revision: Option<&str>,
+    now: &str,
+) -> Entry {
+    Entry {
+        kind: r.kind.name().to_string(),
+        name: r.name.clone(),
+        state: EntryState::Applied,
+        digest: state::digest(desired),
+        applied: AppliedJson::new(desired),
+        revision: revision.map(str::to_string),
+        deletion_policy: deletion_policy(r),
+        deps: r.deps.iter().map(|&d| m.resources[d].id()).collect(),
+        applied_at: Some(now.to_string()),
+    }
+}
+
+/// What becomes of one declared, owned (or adopted) resource, given its
+/// desired and live state: the rule shared by the planner and by the
+/// executor when it decides a step again once its references are known.
+pub fn decide(
+    m: &Manifests,
+    r: &Resource,
+    desired: &Value,
+    live: Option<&Observed>,
+    entry: Option<&Entry>,
+    adopt: bool,
+    env: &Env,
+) -> Option<Decision> {
+    let applied = entry.filter(|e| e.state == EntryState::Applied);
+    let Some(l) = live else {
+        // Applied before and gone now: deleted outside vigil.
+        return Some(Decision::Create {
+            fields: r.kind.diff(desired, &Value::Object(Default::default())),
+            drift: applied.is_some(),
+        });
+    };
+    let fields = r.kind.diff(desired, &l.state(env));
+    if fields.is_empty() && !adopt {
+        return None;
+    }
+    if adopt {
+        return Some(Decision::Adopt { fields });
+    }
+    // Git unchanged since the last apply: AWS drifted, and the drift mode decides.
+    let pending =
+        applied.is_none_or(|e| contains_unknown(desired) || e.digest != state::digest(desired));
+    if pending {
+        return Some(Decision::Update {
+            fields,
+            drift: false,
+        });
+    }
+    match drift_mode(m, r) {
+        DriftMode::Correct => Some(Decision::Update {
+            fields,
+            drift: true,
+        }),
+        DriftMode::Warn => Some(Decision::DriftWarned { fields }),
+        DriftMode::Ignore => None,
+    }
+}
+
+/// Plans a run. Pure: the same inputs give the same plan.
+pub fn plan(
+    m: &Manifests,
+    obs: &Observation,
+    inv: &Inventory,
+    scope: &Scope,
+    opts: &Options,
+) -> Result<Plan, Stop> {
+    let owner = &m.settings.owner;
+    let mut plan = Plan {
+        dry_run: opts.dry_run,
+        owner: owner.clone(),
+        ..Plan::default()
+    };
+    plan.notes.extend(obs.notes.iter().cloned());
+    // Declared resources that will not be as observed: dependents read
+    // "(known after apply)" from them, and wait for them.
+    let mut changing: HashSet<usize> = HashSet::new();
+    let mut broken: HashSet<usize> = HashSet::new();
+    let mut step_of: HashMap<usize, usize> = HashMap::new();
+    for (i, r) in m.resources.iter().enumerate() {
+        if !scope.needed.contains(&i) {
+            continue;
+        }
+        let selected = scope.selected.contains(&i);
+        let skip = |plan: &mut Plan, skip: Skip| {
+            plan.steps
+                .push(step(r, Some(i), Decision::Skipped(skip), None, false));
+        };
+        if let Some(e) = obs.failed.get(&r.kind) {
+            broken.insert(i);
+            if selected {
+                let skip_of = Skip::ObserveFailed {
+                    class: e.class(),
+                    message: e.to_string(),
+                };
+                skip(&mut plan, skip_of);
+            }
+            continue;
+        }
+        if !selected {
+            continue;
+        }
+        if let Some(&d) = r.deps.iter().find(|d| broken.contains(d)) {
+            broken.insert(i);
+            skip(&mut plan, Skip::Dependency(m.resources[d].id()));
+            continue;
+        }
+        let live = obs.live.get(&i);
+        let entry = inv.get(r.kind.name(), &r.name);
+        let mut adopt = false;
+        if let Some(l) = live {
+            let wants_adopt = r.annotations.adopt || m.settings.adopt;
+            let refusal = match ownership(owner, l, entry) {
+                Ownership::Owned => None,
+                Ownership::Foreign(o) => Some(Refusal::Foreign(o)),
+                Ownership::Unowned | Ownership::Recreated if wants_adopt => {
+                    adopt = true;
+                    None
+                }
+                Ownership::Unowned => Some(Refusal::Unowned),
+                Ownership::Recreated => Some(Refusal::Recreated),
+            };
+            if let Some(refusal) = refusal {
+                broken.insert(i);
+                plan.steps
+                    .push(step(r, Some(i), Decision::Refused(refusal), None, false));
+                continue;
+            }
+            plan.notes.extend(live_notes(r, l));
+        }
+        let value = |j: usize, attr: &str| -> Option<String> {
+            if changing.contains(&j) && !IDENTITY_ATTRIBUTES.contains(&attr) {
+                return None;
+            }
+            obs.attrs(j)?.get(attr).cloned()
+        };
+        let resolved = resolve(m, r, &obs.env, &value);
+        let desired = match r.kind.normalize(&resolved, &obs.env) {
+            Ok(d) => d,
+            Err(e) => {
+                broken.insert(i);
+                skip(&mut plan, Skip::Invalid(e.to_string()));
+                continue;
+            }
+        };
+        let Some(decision) = decide(m, r, &desired, live, entry, adopt, &obs.env) else {
+            plan.unchanged += 1;
+            // An owned resource with no record yet (or a stale one) gets recorded.
+            let stale = entry.is_none_or(|e| {
+                e.state != EntryState::Applied || e.digest != state::digest(&desired)
+            });
+            if !opts.dry_run && stale {
+                plan.records.push(self::entry(
+                    m,
+                    r,
+                    &desired,
+                    opts.revision.as_deref(),
+                    &opts.now,
+                ));
+            }
+            continue;
+        };
+        if let Decision::DriftWarned { .. } = decision {
+            plan.steps.push(step(r, Some(i), decision, None, false));
+            plan.unchanged += 1;
+            continue;
+        }
+        changing.insert(i);
+        let unresolved = contains_unknown(&resolved);
+        let spec = match resolved {
+            Cow::Borrowed(_) => r.spec.clone(),
+            Cow::Owned(v) => Arc::new(v),
+        };
+        let mut s = step(r, Some(i), decision, Some(spec), unresolved);
+        s.after = r
+            .deps
+            .iter()
+            .filter_map(|d| step_of.get(d).copied())
+            .collect();
+        step_of.insert(i, plan.steps.len());
+        plan.steps.push(s);
+    }
+    if scope.prune {
+        prune(m, obs, inv, scope, &mut plan)?;
+    }
+    Ok(plan)
+}
+
+fn step(
+    r: &Resource,
+    i: Option<usize>,
+    decision: Decision,
+    spec: Option<Arc<Value>>,
+    unresolved: bool,
+) -> Step {
+    Step {
+        kind: r.kind,
+        name: r.name.clone(),
+        resource: i,
+        decision,
+        spec,
+        unresolved,
+        after: Vec::new(),
+        explained: Vec::new(),
+        preview_error: None,
+    }
+}
+
+/// What the observation says about a resource worth telling.
+fn live_notes<'a>(r: &'a Resource, l: &'a Observed) -> impl Iterator<Item = Note> + 'a {
+    let kind = r.kind.name();
+    l.notes
+        .iter()
+        .map(move |n| Note::new(kind, &r.name, NoteCode::Observed, n.clone()))
+        .chain(l.pending.iter().map(move |p| {
+            Note::new(
+                kind,
+                &r.name,
+                NoteCode::PendingConfirmation,
+                format!("subscription {p} is pending confirmation"),
+            )
+        }))
+}
+
+/// Deletions of owned resources that left the directory, decided before any
+/// write so that the guards can refuse the whole run.
+fn prune(
+    m: &Manifests,
+    obs: &Observation,
+    inv: &Inventory,
+    scope: &Scope,
+    plan: &mut Plan,
+) -> Result<(), Stop> {
+    if let Some((kind, e)) = obs.failed.iter().next() {
+        plan.errors.push(Failure {
+            kind: kind.name().to_string(),
+            name: "*".into(),
+            class: e.class(),
+            message: format!(
+                "prune skipped: observing {kind} failed, and vigil never deletes from a partial observation: {e}"
+            ),
+            code: FailureCode::PruneSkipped,
+        });
+        return Ok(());
+    }
+    for key in &scope.unknown_kinds {
+        plan.notes.push(Note::new(
+            "inventory",
+            key,
+            NoteCode::UnknownKind,
+            "this vigil does not know the kind; left alone",
+        ));
+    }
+    let mut deletions: Vec<String> = Vec::new();
+    for (kind, name) in &scope.orphans {
+        let key = state::key(kind.name(), name);
+        let entry = &inv.resources[&key];
+        let Some(live) = obs.extra.get(&key) else {
+            plan.forget.push(key);
+            continue;
+        };
+        if entry.deletion_policy == DeletionPolicy::Retain {
+            plan.notes.push(Note::new(
+                kind.name(),
+                name,
+                NoteCode::Retained,
+                "left the directory; deletion policy retain: no longer managed, not deleted",
+            ));
+            plan.forget.push(key);
+            continue;
+        }
+        match ownership(&plan.owner, live, Some(entry)) {
+            Ownership::Owned => deletions.push(key),
+            other => {
+                // Not vigil's any more: never deleted, and no longer recorded.
+                let who = match other {
+                    Ownership::Foreign(o) => format!("it is now owned by vigil owner `{o}`"),
+                    _ => {
+                        "its vigil:owner tag is gone, so it was recreated or retagged outside vigil"
+                            .to_string()
+                    }
+                };
+                plan.errors.push(Failure {
+                    kind: kind.name().to_string(),
+                    name: name.clone(),
+                    class: ErrorClass::Terminal,
+                    message: format!(
+                        "refused: it left the directory, but {who}; vigil never deletes what it does not own, and stops managing it"
+                    ),
+                    code: FailureCode::Refused,
+                });
+                plan.forget.push(key);
+            }
+        }
+    }
+    let deps: HashMap<String, Vec<String>> = inv
+        .resources
+        .iter()
+        .map(|(k, e)| (k.clone(), e.deps.clone()))
+        .collect();
+    let order = deletion_order(&deletions, &deps);
+    let max = m.settings.max_deletions as usize;
+    if order.len() > max {
+        let list: Vec<String> = order.iter().map(|k| format!("  - {k}")).collect();
+        return Err(Stop::Refused(format!(
+            "prune would delete {} resources, more than Settings.maxDeletions ({max}); nothing was changed:\n{}",
+            order.len(),
+            list.join("\n")
+        )));
+    }
+    push_deletions(plan, &order, &deps, |key| {
+        let e = &inv.resources[key];
+        let kind = KindId::parse(&e.kind).expect("orphans have known kinds");
+        (kind, e.name.clone(), None)
+    });
+    Ok(())
+}
+
+/// Adds delete steps in `order`; each waits for the deletes of what depends on it.
+pub fn push_deletions(
+    plan: &mut Plan,
+    order: &[String],
+    deps: &HashMap<String, Vec<String>>,
+    id: impl Fn(&str) -> (KindId, String, Option<usize>),
+) {
+    let first = plan.steps.len();
+    let index: HashMap<&str, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(n, k)| (k.as_str(), first + n))
+        .collect();
+    for key in order {
+        let (kind, name, resource) = id(key);
+        // Deleted after every step that references it.
+        let after = order
+            .iter()
+            .filter(|other| {
+                deps.get(*other)
+                    .is_some_and(|ds| ds.iter().any(|d| d == key))
+            })
+            .map(|other| index[other.as_str()])
+            .collect();
+        plan.steps.push(Step {
+            kind,
+            name,
+            resource,
+            decision: Decision::Delete,
+            spec: None,
+            unresolved: false,
+            after,
+            explained: Vec::new(),
+            preview_error: None,
+        });
+    }
+}
+
+/// Orders `keys` (`Kind/name`) for deletion: a resource goes before everything
+/// it references (`deps`), so dependents are deleted first.
+pub fn deletion_order(keys: &[String], deps: &HashMap<String, Vec<String>>) -> Vec<String> {
+    // depth = the longest chain of dependents within the set.
+    fn depth(
+        key: &str,
+        keys: &[String],
+        deps: &HashMap<String, Vec<String>>,
+        seen: &mut Vec<String>,
+    ) -> usize {
+        if seen.iter().any(|s| s == key) {
+            return 0;
+        }
+        seen.push(key.to_string());
+        let d = keys
+            .iter()
+            .filter(|k| deps.get(*k).is_some_and(|ds| ds.iter().any(|x| x == key)))
+            .map(|k| 1 + depth(k, keys, deps, seen))
+            .max()
+            .unwrap_or(0);
+        seen.pop();
+        d
+    }
+    let mut out: Vec<(usize, String)> = keys
+        .iter()
+        .map(|k| (depth(k, keys, deps, &mut Vec::new()), k.clone()))
+        .collect();
+    // Stable: resources nothing depends on go first.
+    out.sort_by_key(|(d, _)| *d);
+    out.into_iter().map(|(_, k)| k).collect()
+}
+
+/// The attributes a resource has once its step applied, else as observed.
+pub fn attrs_of<'a>(
+    obs: &'a Observation,
+    applied: &'a HashMap<usize, Attrs>,
+    i: usize,
+) -> Option<&'a Attrs> {
+    applied.get(&i).or_else(|| obs.attrs(i))
+}
+
+#[cfg(test)]
+mod tests;

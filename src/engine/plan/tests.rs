@@ -1,0 +1,774 @@
+//! Every safety rule of the planner, on plain data: manifests loaded from a
+//! temporary directory, an observation and an inventory written by hand. No AWS.
+
+use super::*;
+use crate::kinds::{Attrs, LiveOwner, Observed};
+use crate::state::{Entry, Inventory};
+use serde_json::json;
+
+const OWNER: &str = "lab";
+
+fn env() -> Env {
+    Env {
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        owner: OWNER.into(),
+    }
+}
+
+fn settings(extra: &str) -> String {
+    format!(
+        "apiVersion: vigil/v1\nkind: Settings\nmetadata: {{name: default}}\nspec:\n  owner: {OWNER}\n{extra}"
+    )
+}
+
+fn topic(name: &str) -> String {
+    format!(
+        "apiVersion: vigil/v1\nkind: Topic\nmetadata: {{name: {name}}}\nspec: {{displayName: Alerts}}\n"
+    )
+}
+
+fn alarm(name: &str, threshold: u32, annotations: &str, actions: &str) -> String {
+    format!(
+        "apiVersion: vigil/v1
+kind: MetricAlarm
+metadata:
+  name: {name}
+{annotations}spec:
+  namespace: AWS/EC2
+  metricName: CPUUtilization
+  statistic: Average
+  period: 300
+  evaluationPeriods: 2
+  threshold: {threshold}
+  comparisonOperator: GreaterThanThreshold
+{actions}"
+    )
+}
+
+/// Loads a directory of these files; the tempdir lives as long as the test.
+fn load(files: &[(&str, String)]) -> (tempfile::TempDir, Manifests) {
+    let tmp = tempfile::tempdir().unwrap();
+    for (rel, text) in files {
+        std::fs::write(tmp.path().join(rel), text).unwrap();
+    }
+    let m = crate::manifest::load(tmp.path()).unwrap_or_else(|e| panic!("{e}"));
+    (tmp, m)
+}
+
+/// The desired state of a declared resource, references resolved from `obs`.
+fn desired(m: &Manifests, obs: &Observation, id: &str) -> Value {
+    let i = m.find_id(id).unwrap();
+    let value = |j: usize, a: &str| obs.attrs(j).and_then(|x| x.get(a).cloned());
+    let r = &m.resources[i];
+    r.kind
+        .normalize(&resolve(m, r, &obs.env, &value), &obs.env)
+        .unwrap()
+}
+
+fn attrs(id: &str) -> Attrs {
+    let name = id.split_once('/').unwrap().1;
+    Attrs::from([
+        ("arn".to_string(), format!("arn:aws:test:::{name}")),
+        ("name".to_string(), name.to_string()),
+    ])
+}
+
+/// Adds a live resource equal to its manifest, changed by `tweak`.
+fn live(m: &Manifests, obs: &mut Observation, id: &str, owner: LiveOwner, tweak: fn(&mut Value)) {
+    let mut state = desired(m, obs, id);
+    tweak(&mut state);
+    let i = m.find_id(id).unwrap();
+    obs.live.insert(i, Observed::plain(state, attrs(id), owner));
+}
+
+fn same(_: &mut Value) {}
+
+fn tagged() -> LiveOwner {
+    LiveOwner::Tagged(OWNER.into())
+}
+
+/// An inventory entry as vigil records after applying the manifest as it is now.
+fn applied(m: &Manifests, obs: &Observation, id: &str) -> Entry {
+    let i = m.find_id(id).unwrap();
+    entry(m, &m.resources[i], &desired(m, obs, id), None, "now")
+}
+
+fn inventory(entries: Vec<Entry>) -> Inventory {
+    let mut inv = Inventory::default();
+    for e in entries {
+        inv.resources.insert(state::key(&e.kind, &e.name), e);
+    }
+    inv.settings_declared = true;
+    inv.owner = OWNER.into();
+    inv
+}
+
+fn observation() -> Observation {
+    Observation {
+        env: env(),
+        ..Observation::default()
+    }
+}
+
+fn opts(prune: bool) -> Options {
+    Options {
+        prune,
+        now: "now".into(),
+        ..Options::default()
+    }
+}
+
+fn plan_of(m: &Manifests, obs: &Observation, inv: &Inventory, o: &Options) -> Result<Plan, Stop> {
+    let scope = scope(m, inv, o)?;
+    plan(m, obs, inv, &scope, o)
+}
+
+/// Each step as `(Kind/name, decision)`, the decision abbreviated.
+fn steps(p: &Plan) -> Vec<(String, String)> {
+    p.steps
+        .iter()
+        .map(|s| {
+            let d = match &s.decision {
+                Decision::Create { drift, .. } => {
+                    format!("create{}", if *drift { " (drift)" } else { "" })
+                }
+                Decision::Update { drift, .. } => {
+                    format!("update{}", if *drift { " (drift)" } else { "" })
+                }
+                Decision::Adopt { .. } => "adopt".into(),
+                Decision::Delete => "delete".into(),
+                Decision::DriftWarned { .. } => "drift warned".into(),
+                Decision::Refused(r) => format!("refused {r:?}"),
+                Decision::Skipped(Skip::Dependency(on)) => format!("skipped after {on}"),
+                Decision::Skipped(s) => format!("skipped {s:?}"),
+            };
+            (s.id(), d)
+        })
+        .collect()
+}
+
+fn pair(id: &str, d: &str) -> (String, String) {
+    (id.to_string(), d.to_string())
+}
+
+#[test]
+fn an_owned_resource_that_matches_is_unchanged_and_one_that_differs_updates() {
+    let (_t, m) = load(&[
+        ("s.yaml", settings("")),
+        ("a.yaml", alarm("cpu", 80, "", "")),
+        ("b.yaml", alarm("mem", 90, "", "")),
+    ]);
+    let mut obs = observation();
+    live(&m, &mut obs, "MetricAlarm/cpu", tagged(), same);
+    live(&m, &mut obs, "MetricAlarm/mem", tagged(), |s| {
+        s["threshold"] = json!(50)
+    });
+    // No record of either: git and AWS differ for mem, so it is a pending change, not drift.
+    let p = plan_of(&m, &obs, &Inventory::default(), &opts(false)).unwrap();
+    assert_eq!(steps(&p), vec![pair("MetricAlarm/mem", "update")]);
+    assert_eq!(p.unchanged, 1);
+    // cpu is recorded now that it is known to match.
+    assert_eq!(p.records.len(), 1);
+    assert_eq!(p.records[0].name, "cpu");
+}
+
+#[test]
+fn a_resource_that_does_not_exist_is_created() {
+    let (_t, m) = load(&[("a.yaml", alarm("cpu", 80, "", ""))]);
+    let p = plan_of(&m, &observation(), &Inventory::default(), &opts(false)).unwrap();
+    assert_eq!(steps(&p), vec![pair("MetricAlarm/cpu", "create")]);
+    assert!(p.has_creates());
+}
+
+#[test]
+fn another_owners_resource_is_refused_whatever_the_inventory_says() {
+    let (_t, m) = load(&[
+        ("s.yaml", settings("")),
+        ("a.yaml", alarm("shared-name", 10, "", "")),
+    ]);
+    let mut obs = observation();
+    live(
+        &m,
+        &mut obs,
+        "MetricAlarm/shared-name",
+        LiveOwner::Tagged("team-b".into()),
+        |s| s["threshold"] = json!(77),
+    );
+    let inv = inventory(vec![applied(&m, &obs, "MetricAlarm/shared-name")]);
+    let p = plan_of(&m, &obs, &inv, &opts(false)).unwrap();
+    assert_eq!(
+        steps(&p),
+        vec![pair(
+            "MetricAlarm/shared-name",
+            "refused Foreign(\"team-b\")"
+        )]
+    );
+    // Even with adoption asked for everywhere.
+    let (_t2, m2) = load(&[
+        ("s.yaml", settings("  adopt: true\n")),
+        (
+            "a.yaml",
+            alarm(
+                "shared-name",
+                10,
+                "  annotations: {vigil/adopt: \"true\"}\n",
+                "",
+            ),
+        ),
+    ]);
+    let mut obs2 = observation();
+    live(
+        &m2,
+        &mut obs2,
+        "MetricAlarm/shared-name",
+        LiveOwner::Tagged("team-b".into()),
+        same,
+    );
+    let p = plan_of(&m2, &obs2, &inv, &opts(false)).unwrap();
+    assert!(matches!(
+        p.steps[0].decision,
+        Decision::Refused(Refusal::Foreign(_))
+    ));
+}
+
+#[test]
+fn an_unowned_resource_is_refused_unless_adopted() {
+    let (_t, m) = load(&[("a.yaml", alarm("cpu", 80, "", ""))]);
+    let mut obs = observation();
+    live(&m, &mut obs, "MetricAlarm/cpu", LiveOwner::Untagged, same);
+    let p = plan_of(&m, &obs, &Inventory::default(), &opts(false)).unwrap();
+    assert_eq!(steps(&p), vec![pair("MetricAlarm/cpu", "refused Unowned")]);
+
+    let (_t, m) = load(&[(
+        "a.yaml",
+        alarm("cpu", 80, "  annotations: {vigil/adopt: \"true\"}\n", ""),
+    )]);
+    let mut obs = observation();
+    live(&m, &mut obs, "MetricAlarm/cpu", LiveOwner::Untagged, same);
+    let p = plan_of(&m, &obs, &Inventory::default(), &opts(false)).unwrap();
+    // Adoption writes (the owner tag) even when nothing else differs.
+    assert_eq!(steps(&p), vec![pair("MetricAlarm/cpu", "adopt")]);
+
+    let (_t, m) = load(&[
+        ("s.yaml", settings("  adopt: true\n")),
+        ("a.yaml", alarm("cpu", 80, "", "")),
+    ]);
+    let mut obs = observation();
+    live(&m, &mut obs, "MetricAlarm/cpu", LiveOwner::Untagged, same);
+    let p = plan_of(&m, &obs, &Inventory::default(), &opts(false)).unwrap();
+    assert_eq!(steps(&p), vec![pair("MetricAlarm/cpu", "adopt")]);
+}
+
+#[test]
+fn a_listed_resource_without_its_owner_tag_was_recreated_and_is_refused() {
+    let (_t, m) = load(&[
+        ("s.yaml", settings("")),
+        ("a.yaml", alarm("shared-name", 10, "", "")),
+    ]);
+    let mut obs = observation();
+    live(
+        &m,
+        &mut obs,
+        "MetricAlarm/shared-name",
+        LiveOwner::Untagged,
+        |s| s["threshold"] = json!(77),
+    );
+    let inv = inventory(vec![applied(&m, &obs, "MetricAlarm/shared-name")]);
+    let p = plan_of(&m, &obs, &inv, &opts(false)).unwrap();
+    assert_eq!(
+        steps(&p),
+        vec![pair("MetricAlarm/shared-name", "refused Recreated")]
+    );
+    let msg = Refusal::Recreated.message(OWNER);
+    assert!(msg.contains("no vigil:owner tag"), "{msg}");
+    assert!(msg.contains("vigil/adopt"), "{msg}");
+}
+
+#[test]
+fn a_create_that_crashed_before_its_tags_landed_is_still_vigils() {
+    let (_t, m) = load(&[("a.yaml", alarm("cpu", 80, "", ""))]);
+    let mut obs = observation();
+    live(&m, &mut obs, "MetricAlarm/cpu", LiveOwner::Untagged, same);
+    let mut intent = applied(&m, &obs, "MetricAlarm/cpu");
+    intent.state = EntryState::Creating;
+    let p = plan_of(&m, &obs, &inventory(vec![intent]), &opts(false)).unwrap();
+    assert!(p.steps.is_empty(), "{:?}", steps(&p));
+    assert_eq!(p.unchanged, 1);
+    assert_eq!(p.records.len(), 1, "the intent becomes an applied record");
+}
+
+#[test]
+fn kinds_aws_cannot_tag_are_owned_by_the_inventory() {
+    let dash = "apiVersion: vigil/v1\nkind: Dashboard\nmetadata: {name: main}\nspec:\n  body: {widgets: []}\n";
+    let (_t, m) = load(&[("d.yaml", dash.to_string())]);
+    let mut obs = observation();
+    live(&m, &mut obs, "Dashboard/main", LiveOwner::Untaggable, |s| {
+        s["body"] = json!({"widgets": [{"type": "text", "x": 0, "y": 0, "width": 6, "height": 3, "properties": {"markdown": "x"}}]})
+    });
+    let p = plan_of(&m, &obs, &Inventory::default(), &opts(false)).unwrap();
+    assert_eq!(steps(&p), vec![pair("Dashboard/main", "refused Unowned")]);
+    let inv = inventory(vec![applied(&m, &obs, "Dashboard/main")]);
+    let p = plan_of(&m, &obs, &inv, &opts(false)).unwrap();
+    assert_eq!(steps(&p), vec![pair("Dashboard/main", "update (drift)")]);
+}
+
+#[test]
+fn drift_modes_correct_warn_and_ignore() {
+    for (mode, expected, unchanged) in [
+        ("correct", Some("update (drift)"), 0),
+        ("warn", Some("drift warned"), 1),
+        ("ignore", None, 1),
+    ] {
+        let ann = format!("  annotations: {{vigil/drift: {mode}}}\n");
+        let (_t, m) = load(&[
+            ("s.yaml", settings("")),
+            ("a.yaml", alarm("cpu", 80, &ann, "")),
+        ]);
+        let mut obs = observation();
+        // Recorded as applied with 80; someone set 99 in AWS.
+        let inv = inventory(vec![{
+            live(&m, &mut obs, "MetricAlarm/cpu", tagged(), same);
+            applied(&m, &obs, "MetricAlarm/cpu")
+        }]);
+        live(&m, &mut obs, "MetricAlarm/cpu", tagged(), |s| {
+            s["threshold"] = json!(99)
+        });
+        let p = plan_of(&m, &obs, &inv, &opts(false)).unwrap();
+        let got: Vec<String> = steps(&p).into_iter().map(|(_, d)| d).collect();
+        assert_eq!(
+            got,
+            expected.into_iter().map(String::from).collect::<Vec<_>>(),
+            "{mode}"
+        );
+        assert_eq!(p.unchanged, unchanged, "{mode}");
+        if let Some(Decision::DriftWarned { fields }) = p.steps.first().map(|s| &s.decision) {
+            assert_eq!(fields[0].path, "threshold");
+            assert_eq!(fields[0].from, Some(json!(99)));
+        }
+    }
+    // Settings.drift is the default; the annotation wins over it.
+    let (_t, m) = load(&[
+        ("s.yaml", settings("  drift: ignore\n")),
+        ("a.yaml", alarm("cpu", 80, "", "")),
+    ]);
+    let mut obs = observation();
+    live(&m, &mut obs, "MetricAlarm/cpu", tagged(), same);
+    let inv = inventory(vec![applied(&m, &obs, "MetricAlarm/cpu")]);
+    live(&m, &mut obs, "MetricAlarm/cpu", tagged(), |s| {
+        s["threshold"] = json!(99)
+    });
+    assert!(
+        plan_of(&m, &obs, &inv, &opts(false))
+            .unwrap()
+            .steps
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_git_change_is_pending_whatever_the_drift_mode() {
+    let ann = "  annotations: {vigil/drift: ignore}\n";
+    let (_t, m) = load(&[
+        ("s.yaml", settings("")),
+        ("a.yaml", alarm("cpu", 80, ann, "")),
+    ]);
+    let mut obs = observation();
+    live(&m, &mut obs, "MetricAlarm/cpu", tagged(), same);
+    let mut old = applied(&m, &obs, "MetricAlarm/cpu");
+    old.digest = "what git said before".into();
+    live(&m, &mut obs, "MetricAlarm/cpu", tagged(), |s| {
+        s["threshold"] = json!(70)
+    });
+    let p = plan_of(&m, &obs, &inventory(vec![old]), &opts(false)).unwrap();
+    assert_eq!(steps(&p), vec![pair("MetricAlarm/cpu", "update")]);
+}
+
+#[test]
+fn an_applied_resource_deleted_outside_vigil_is_recreated_as_drift() {
+    let (_t, m) = load(&[
+        ("s.yaml", settings("")),
+        ("a.yaml", alarm("cpu", 80, "", "")),
+    ]);
+    let obs = observation();
+    let inv = inventory(vec![applied(&m, &obs, "MetricAlarm/cpu")]);
+    let p = plan_of(&m, &obs, &inv, &opts(false)).unwrap();
+    assert_eq!(steps(&p), vec![pair("MetricAlarm/cpu", "create (drift)")]);
+}
+
+#[test]
+fn a_refused_or_failed_resource_skips_only_its_dependents() {
+    let actions = "  alarmActions: ['${Topic/alerts.arn}']\n";
+    let (_t, m) = load(&[
+        ("s.yaml", settings("")),
+        ("t.yaml", topic("alerts")),
+        ("a.yaml", alarm("cpu", 80, "", actions)),
+        ("b.yaml", alarm("mem", 80, "", "")),
+    ]);
+    let mut obs = observation();
+    live(
+        &m,
+        &mut obs,
+        "Topic/alerts",
+        LiveOwner::Tagged("team-b".into()),
+        same,
+    );
+    let p = plan_of(&m, &obs, &Inventory::default(), &opts(false)).unwrap();
+    // Dependency order, ties in file order: mem (b.yaml) needs nothing.
+    assert_eq!(
+        steps(&p),
+        vec![
+            pair("MetricAlarm/mem", "create"),
+            pair("Topic/alerts", "refused Foreign(\"team-b\")"),
+            pair("MetricAlarm/cpu", "skipped after Topic/alerts"),
+        ]
+    );
+}
+
+#[test]
+fn an_observe_failure_skips_that_kind_and_its_dependents() {
+    let actions = "  alarmActions: ['${Topic/alerts.arn}']\n";
+    let (_t, m) = load(&[
+        ("t.yaml", topic("alerts")),
+        ("a.yaml", alarm("cpu", 80, "", actions)),
+    ]);
+    let mut obs = observation();
+    obs.failed.insert(
+        KindId::Topic,
+        crate::aws::AwsError::unexpected("sns", "ListTopics", "boom")
+            .with_class(ErrorClass::Throttled)
+            .into(),
+    );
+    let p = plan_of(&m, &obs, &Inventory::default(), &opts(false)).unwrap();
+    assert!(matches!(
+        &p.steps[0].decision,
+        Decision::Skipped(Skip::ObserveFailed {
+            class: ErrorClass::Throttled,
+            ..
+        })
+    ));
+    assert_eq!(
+        steps(&p)[1],
+        pair("MetricAlarm/cpu", "skipped after Topic/alerts")
+    );
+}
+
+#[test]
+fn dependents_of_a_change_see_only_its_identity() {
+    let dims = "  dimensions: {InstanceId: '${Stack/infra.outputs.Id}'}\n  alarmActions: ['${Topic/alerts.arn}']\n";
+    let stack = "apiVersion: vigil/v1\nkind: Stack\nmetadata: {name: infra}\nspec:\n  template: {Resources: {T: {Type: AWS::SNS::Topic}}}\n";
+    let (_t, m) = load(&[
+        ("s.yaml", settings("")),
+        ("x.yaml", stack.to_string()),
+        ("t.yaml", topic("alerts")),
+        ("a.yaml", alarm("cpu", 80, "", dims)),
+    ]);
+    let mut obs = observation();
+    // The topic exists and matches; the stack will change; the alarm is new.
+    live(&m, &mut obs, "Topic/alerts", tagged(), same);
+    let p = plan_of(&m, &obs, &Inventory::default(), &opts(true)).unwrap();
+    let alarm = p.steps.iter().find(|s| s.name == "cpu").unwrap();
+    assert!(alarm.unresolved, "the stack's output is known after apply");
+    let spec = alarm.spec.as_ref().unwrap();
+    assert_eq!(
+        spec["alarmActions"][0], "arn:aws:test:::alerts",
+        "identity is known"
+    );
+    assert!(contains_unknown(&spec["dimensions"]));
+    // It waits for the stack's step.
+    let stack_step = p.steps.iter().position(|s| s.name == "infra").unwrap();
+    assert_eq!(alarm.after, vec![stack_step]);
+}
+
+#[test]
+fn deletion_policy_retain_forgets_and_delete_deletes_in_reverse_order() {
+    let (_t, m) = load(&[
+        ("s.yaml", settings("  prune: true\n")),
+        ("t.yaml", topic("keep")),
+    ]);
+    let mut obs = observation();
+    live(&m, &mut obs, "Topic/keep", tagged(), same);
+    let mut inv = inventory(vec![applied(&m, &obs, "Topic/keep")]);
+    let orphan = |kind: &str, name: &str, policy, deps: Vec<&str>| Entry {
+        kind: kind.into(),
+        name: name.into(),
+        state: EntryState::Applied,
+        digest: "d".into(),
+        applied: Default::default(),
+        revision: None,
+        deletion_policy: policy,
+        deps: deps.into_iter().map(String::from).collect(),
+        applied_at: None,
+    };
+    for e in [
+        orphan("Topic", "old", DeletionPolicy::Delete, vec![]),
+        orphan(
+            "MetricAlarm",
+            "old-alarm",
+            DeletionPolicy::Delete,
+            vec!["Topic/old"],
+        ),
+        orphan("Bucket", "logs", DeletionPolicy::Retain, vec![]),
+        orphan("Topic", "gone", DeletionPolicy::Delete, vec![]),
+    ] {
+        inv.resources.insert(state::key(&e.kind, &e.name), e);
+    }
+    for key in ["Topic/old", "MetricAlarm/old-alarm", "Bucket/logs"] {
+        obs.extra
+            .insert(key.into(), Observed::plain(json!({}), attrs(key), tagged()));
+    }
+    let p = plan_of(&m, &obs, &inv, &opts(false)).unwrap();
+    assert_eq!(
+        steps(&p),
+        vec![
+            pair("MetricAlarm/old-alarm", "delete"),
+            pair("Topic/old", "delete")
+        ]
+    );
+    assert_eq!(
+        p.steps[1].after,
+        vec![0],
+        "the topic goes after the alarm that used it"
+    );
+    let mut forgot = p.forget.clone();
+    forgot.sort();
+    assert_eq!(forgot, vec!["Bucket/logs", "Topic/gone"]);
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.code == NoteCode::Retained && n.name == "logs")
+    );
+}
+
+#[test]
+fn prune_never_deletes_what_another_owner_or_nobody_tagged() {
+    let (_t, m) = load(&[("s.yaml", settings("")), ("t.yaml", topic("keep"))]);
+    let mut obs = observation();
+    let mut inv = inventory(vec![]);
+    for name in ["theirs", "untagged"] {
+        let e = Entry {
+            kind: "Topic".into(),
+            name: name.into(),
+            state: EntryState::Applied,
+            digest: "d".into(),
+            applied: Default::default(),
+            revision: None,
+            deletion_policy: DeletionPolicy::Delete,
+            deps: vec![],
+            applied_at: None,
+        };
+        inv.resources.insert(state::key("Topic", name), e);
+    }
+    obs.extra.insert(
+        "Topic/theirs".into(),
+        Observed::plain(
+            json!({}),
+            attrs("Topic/theirs"),
+            LiveOwner::Tagged("b".into()),
+        ),
+    );
+    obs.extra.insert(
+        "Topic/untagged".into(),
+        Observed::plain(json!({}), attrs("Topic/untagged"), LiveOwner::Untagged),
+    );
+    let p = plan_of(&m, &obs, &inv, &opts(true)).unwrap();
+    assert!(!p.steps.iter().any(|s| s.decision == Decision::Delete));
+    assert_eq!(p.errors.len(), 2);
+    assert!(p.errors.iter().all(|e| e.code == FailureCode::Refused));
+    assert_eq!(p.forget.len(), 2);
+}
+
+#[test]
+fn prune_beyond_max_deletions_refuses_the_whole_run() {
+    let (_t, m) = load(&[
+        ("s.yaml", settings("  maxDeletions: 1\n")),
+        ("t.yaml", topic("keep")),
+    ]);
+    let mut obs = observation();
+    let mut inv = inventory(vec![]);
+    for name in ["a", "b"] {
+        let key = state::key("Topic", name);
+        inv.resources.insert(
+            key.clone(),
+            Entry {
+                kind: "Topic".into(),
+                name: name.into(),
+                state: EntryState::Applied,
+                digest: "d".into(),
+                applied: Default::default(),
+                revision: None,
+                deletion_policy: DeletionPolicy::Delete,
+                deps: vec![],
+                applied_at: None,
+            },
+        );
+        obs.extra.insert(
+            key.clone(),
+            Observed::plain(json!({}), attrs(&key), tagged()),
+        );
+    }
+    let err = plan_of(&m, &obs, &inv, &opts(true)).unwrap_err();
+    let Stop::Refused(msg) = err else { panic!() };
+    assert!(msg.contains("more than Settings.maxDeletions (1)"), "{msg}");
+    assert!(msg.contains("Topic/a") && msg.contains("Topic/b"), "{msg}");
+    // Within the limit, both are deleted.
+    let (_t, m) = load(&[
+        ("s.yaml", settings("  maxDeletions: 2\n")),
+        ("t.yaml", topic("keep")),
+    ]);
+    let p = plan_of(&m, &obs, &inv, &opts(true)).unwrap();
+    let deletes = p.steps.iter().filter(|s| s.decision == Decision::Delete);
+    assert_eq!(deletes.count(), 2);
+}
+
+#[test]
+fn prune_of_an_empty_directory_is_refused_before_observing() {
+    let (_t, m) = load(&[("s.yaml", settings(""))]);
+    let err = plan_of(&m, &observation(), &inventory(vec![]), &opts(true)).unwrap_err();
+    assert!(
+        matches!(err, Stop::Refused(ref m) if m.contains("declares no resources")),
+        "{err}"
+    );
+    assert!(guard_directory(&m, true).is_err());
+    assert!(guard_directory(&m, false).is_ok());
+    // Nothing declared and no prune: nothing to do.
+    let p = plan_of(&m, &observation(), &inventory(vec![]), &opts(false)).unwrap();
+    assert!(p.steps.is_empty());
+}
+
+#[test]
+fn prune_without_the_settings_it_had_last_time_is_refused() {
+    let (_t, m) = load(&[("t.yaml", topic("keep"))]);
+    let inv = inventory(vec![]);
+    assert!(inv.settings_declared);
+    let err = plan_of(&m, &observation(), &inv, &opts(true)).unwrap_err();
+    assert!(
+        matches!(err, Stop::Refused(ref m) if m.contains("no Settings document")),
+        "{err}"
+    );
+    // Without prune, the same directory plans normally.
+    assert!(plan_of(&m, &observation(), &inv, &opts(false)).is_ok());
+}
+
+#[test]
+fn prune_is_skipped_entirely_on_a_partial_observation() {
+    let (_t, m) = load(&[("s.yaml", settings("")), ("t.yaml", topic("keep"))]);
+    let mut obs = observation();
+    live(&m, &mut obs, "Topic/keep", tagged(), same);
+    let mut inv = inventory(vec![applied(&m, &obs, "Topic/keep")]);
+    inv.resources.insert(
+        "MetricAlarm/old".into(),
+        Entry {
+            kind: "MetricAlarm".into(),
+            name: "old".into(),
+            state: EntryState::Applied,
+            digest: "d".into(),
+            applied: Default::default(),
+            revision: None,
+            deletion_policy: DeletionPolicy::Delete,
+            deps: vec![],
+            applied_at: None,
+        },
+    );
+    obs.extra.insert(
+        "MetricAlarm/old".into(),
+        Observed::plain(json!({}), attrs("MetricAlarm/old"), tagged()),
+    );
+    obs.failed.insert(
+        KindId::Dashboard,
+        crate::aws::AwsError::unexpected("cloudwatch", "ListDashboards", "boom").into(),
+    );
+    let p = plan_of(&m, &obs, &inv, &opts(true)).unwrap();
+    assert!(p.steps.is_empty(), "{:?}", steps(&p));
+    assert_eq!(p.errors.len(), 1);
+    assert_eq!(p.errors[0].code, FailureCode::PruneSkipped);
+    assert!(
+        p.errors[0]
+            .message
+            .contains("never deletes from a partial observation")
+    );
+    assert!(p.forget.is_empty(), "nothing is forgotten either");
+}
+
+#[test]
+fn only_plans_the_selection_and_never_prunes() {
+    let (_t, m) = load(&[
+        ("s.yaml", settings("  prune: true\n")),
+        ("a.yaml", alarm("cpu", 80, "", "")),
+        ("b.yaml", alarm("mem", 80, "", "")),
+    ]);
+    let o = Options {
+        only: vec!["MetricAlarm/mem".into()],
+        ..opts(true)
+    };
+    let s = scope(&m, &inventory(vec![]), &o).unwrap();
+    assert!(!s.prune);
+    let p = plan_of(&m, &observation(), &inventory(vec![]), &o).unwrap();
+    assert_eq!(steps(&p), vec![pair("MetricAlarm/mem", "create")]);
+    let o = Options {
+        only: vec!["MetricAlarm/nope".into()],
+        ..opts(false)
+    };
+    assert_eq!(
+        plan_of(&m, &observation(), &inventory(vec![]), &o).unwrap_err(),
+        Stop::UnknownOnly("MetricAlarm/nope".into())
+    );
+}
+
+#[test]
+fn a_dry_run_records_nothing() {
+    let (_t, m) = load(&[
+        ("s.yaml", settings("")),
+        ("a.yaml", alarm("cpu", 80, "", "")),
+    ]);
+    let mut obs = observation();
+    live(&m, &mut obs, "MetricAlarm/cpu", tagged(), same);
+    let o = Options {
+        dry_run: true,
+        ..opts(false)
+    };
+    let p = plan_of(&m, &obs, &Inventory::default(), &o).unwrap();
+    assert!(p.records.is_empty(), "{:?}", steps(&p));
+    assert_eq!(p.unchanged, 1, "{:?}", steps(&p));
+}
+
+#[test]
+fn dropping_steps_keeps_what_the_others_wait_for() {
+    let mut p = Plan::default();
+    for (n, after) in [(0, vec![]), (1, vec![0]), (2, vec![0, 1])] {
+        p.steps.push(Step {
+            kind: KindId::Topic,
+            name: format!("t{n}"),
+            resource: None,
+            decision: Decision::Delete,
+            spec: None,
+            unresolved: false,
+            after,
+            explained: vec![],
+            preview_error: None,
+        });
+    }
+    p.drop_steps(&BTreeSet::from([1]));
+    assert_eq!(p.steps.len(), 2);
+    assert_eq!(p.steps[1].name, "t2");
+    assert_eq!(p.steps[1].after, vec![0]);
+    assert_eq!(p.unchanged, 1);
+}
+
+#[test]
+fn dependents_are_deleted_first() {
+    let keys: Vec<String> = ["Topic/t", "MetricAlarm/a", "CompositeAlarm/c"]
+        .map(String::from)
+        .to_vec();
+    let deps = HashMap::from([
+        ("MetricAlarm/a".to_string(), vec!["Topic/t".to_string()]),
+        (
+            "CompositeAlarm/c".to_string(),
+            vec!["MetricAlarm/a".to_string(), "Topic/t".to_string()],
+        ),
+    ]);
+    assert_eq!(
+        deletion_order(&keys, &deps),
+        vec!["CompositeAlarm/c", "MetricAlarm/a", "Topic/t"]
+    );
+}

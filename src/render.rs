@@ -1,0 +1,388 @@
+//! Reports as people and tools read them: text (multi-line values through
+//! `similar`), JSON with a stable schema, and Markdown for a pull request.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::engine::drift::{DriftReport, Item};
+use crate::engine::report::{Action, FieldView, Report, Status};
+use crate::refs::UNKNOWN_TEXT;
+
+impl Report {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serializes")
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for c in &self.changes {
+            let status = match c.status {
+                Status::Failed => " (failed)",
+                _ => "",
+            };
+            let _ = writeln!(
+                out,
+                "{} {:<43} {}{}",
+                c.action.symbol(),
+                c.id(),
+                c.action.word(),
+                status
+            );
+            for f in &c.fields {
+                // A create lists only what cannot be known yet and what the kind
+                // explained (a stack's resources); the rest is the manifest.
+                if c.action == Action::Create && !f.known_after_apply && !f.explained {
+                    continue;
+                }
+                if c.action == Action::Delete {
+                    continue;
+                }
+                write_field(&mut out, f, c.action);
+            }
+            if let Some(e) = &c.error {
+                let _ = writeln!(out, "    error: {e}");
+            }
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "! {}/{}: {}", n.kind, n.name, n.message);
+        }
+        for e in &self.errors {
+            let _ = writeln!(out, "x {}/{}: {}", e.kind, e.name, e.message);
+        }
+        let s = &self.summary;
+        if self.dry_run {
+            let _ = write!(
+                out,
+                "Plan: {} to create, {} to update, {} to delete, {} unchanged.",
+                s.create, s.update, s.delete, s.unchanged
+            );
+        } else {
+            let _ = write!(
+                out,
+                "Apply {}: {} created, {} updated, {} deleted, {} unchanged.",
+                if self.failed() {
+                    "incomplete"
+                } else {
+                    "complete"
+                },
+                s.create,
+                s.update,
+                s.delete,
+                s.unchanged
+            );
+        }
+        if s.adopt > 0 {
+            let _ = write!(out, " {} to adopt.", s.adopt);
+        }
+        if s.failed > 0 {
+            let _ = write!(out, " {} failed.", s.failed);
+        }
+        if s.refused > 0 {
+            let _ = write!(out, " {} refused.", s.refused);
+        }
+        out.push('\n');
+        out
+    }
+
+    pub fn to_markdown(&self) -> String {
+        let s = &self.summary;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "#### vigil {}: {} to create, {} to update, {} to delete, {} unchanged{}\n",
+            if self.dry_run { "plan" } else { "apply" },
+            s.create,
+            s.update,
+            s.delete,
+            s.unchanged,
+            if s.failed > 0 {
+                format!(", {} failed", s.failed)
+            } else {
+                String::new()
+            }
+        );
+        if self.changes.is_empty() && self.errors.is_empty() {
+            out.push_str("No changes. AWS matches `desired-state/`.\n");
+        }
+        if !self.changes.is_empty() {
+            out.push_str("| | Resource | Action |\n|---|---|---|\n");
+            for c in &self.changes {
+                let icon = match (c.status, c.action) {
+                    (Status::Failed, _) => "❌",
+                    (_, Action::Create) => "➕",
+                    (_, Action::Update) => "🔄",
+                    (_, Action::Adopt) => "📥",
+                    (_, Action::Delete) => "🗑️",
+                };
+                let _ = writeln!(out, "| {icon} | `{}` | {} |", c.id(), c.action.word());
+            }
+            out.push('\n');
+        }
+        for c in self
+            .changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Update | Action::Adopt) || c.error.is_some())
+        {
+            let _ = writeln!(
+                out,
+                "<details><summary><code>{}</code> {}</summary>\n\n```diff",
+                c.id(),
+                c.action.word()
+            );
+            for f in &c.fields {
+                let mut block = String::new();
+                write_field(&mut block, f, c.action);
+                for line in block.lines() {
+                    let t = line.trim_start();
+                    let marker = if t.starts_with('-') || t.starts_with('+') {
+                        ""
+                    } else {
+                        "! "
+                    };
+                    let _ = writeln!(out, "{marker}{t}");
+                }
+            }
+            if let Some(e) = &c.error {
+                let _ = writeln!(out, "- error: {e}");
+            }
+            out.push_str("```\n</details>\n\n");
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "> **{}/{}**: {}", n.kind, n.name, n.message);
+        }
+        for e in &self.errors {
+            let _ = writeln!(out, "> ❌ **{}/{}**: {}", e.kind, e.name, e.message);
+        }
+        out
+    }
+}
+
+/// A short value on one line, or `None` when it needs a multi-line diff.
+fn inline(v: Option<&Value>, unknown: bool) -> Option<String> {
+    if unknown && v.and_then(Value::as_str) == Some(UNKNOWN_TEXT) {
+        return Some(UNKNOWN_TEXT.to_string());
+    }
+    let text = match v {
+        None => "(none)".to_string(),
+        Some(Value::String(s)) if s.contains('\n') => return None,
+        Some(Value::String(s)) => format!("{s:?}"),
+        Some(v @ (Value::Object(_) | Value::Array(_))) => {
+            let t = v.to_string();
+            if t.len() > 60 {
+                return None;
+            }
+            t
+        }
+        Some(v) => v.to_string(),
+    };
+    Some(text)
+}
+
+fn pretty(v: Option<&Value>) -> String {
+    match v {
+        None => String::new(),
+        Some(Value::String(s)) => format!("{s}\n"),
+        Some(v) => format!("{}\n", serde_json::to_string_pretty(v).expect("json")),
+    }
+}
+
+fn write_field(out: &mut String, f: &FieldView, action: Action) {
+    let from = inline(f.from.as_ref(), false);
+    let to = inline(f.to.as_ref(), f.known_after_apply);
+    match (from, to) {
+        (_, Some(t)) if action == Action::Create => {
+            let _ = writeln!(out, "    {}: {t}", f.path);
+        }
+        (Some(a), Some(b)) => {
+            let _ = writeln!(out, "    {}: {a} -> {b}", f.path);
+        }
+        _ => {
+            let _ = writeln!(out, "    {}:", f.path);
+            let old = pretty(f.from.as_ref());
+            let new = pretty(f.to.as_ref());
+            let diff = similar::TextDiff::from_lines(&old, &new);
+            for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
+                for change in hunk.iter_changes() {
+                    let sign = match change.tag() {
+                        similar::ChangeTag::Delete => '-',
+                        similar::ChangeTag::Insert => '+',
+                        similar::ChangeTag::Equal => ' ',
+                    };
+                    let _ = write!(out, "      {sign} {change}");
+                    if change.missing_newline() {
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl DriftReport {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serializes")
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let mut section = |label: &str, items: &[Item]| {
+            for it in items {
+                let extra = match (&it.action, &it.reason) {
+                    (Some(a), Some(r)) => format!("{a} ({r})"),
+                    (Some(a), None) => a.clone(),
+                    (None, Some(r)) => format!("({r})"),
+                    (None, None) => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "{label:<9} {:<43} {extra}",
+                    format!("{}/{}", it.kind, it.name)
+                );
+                for f in &it.fields {
+                    let show = |v: &Option<Value>| {
+                        v.as_ref().map_or("(none)".to_string(), |v| v.to_string())
+                    };
+                    let _ = writeln!(out, "    {}: {} -> {}", f.path, show(&f.from), show(&f.to));
+                }
+            }
+        };
+        section("drifted", &self.drifted);
+        section("missing", &self.missing);
+        section("pending", &self.pending);
+        section("unmanaged", &self.unmanaged);
+        section("unknown", &self.unknown);
+        for e in &self.errors {
+            let _ = writeln!(out, "x {}/{}: {}", e.kind, e.name, e.message);
+        }
+        let s = &self.summary;
+        let _ = writeln!(
+            out,
+            "Drift: {} drifted, {} missing, {} pending, {} unmanaged{}.",
+            s.drifted,
+            s.missing,
+            s.pending,
+            s.unmanaged,
+            if s.unknown > 0 {
+                format!(", {} unknown", s.unknown)
+            } else {
+                String::new()
+            }
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::ApiCalls;
+    use crate::diff::FieldDiff;
+    use crate::engine::report::{Change, Summary};
+    use crate::refs::UNKNOWN;
+    use serde_json::json;
+
+    fn report() -> Report {
+        Report {
+            dry_run: true,
+            changes: vec![
+                Change {
+                    action: Action::Create,
+                    kind: "Topic".into(),
+                    name: "monitoring-lab-alerts".into(),
+                    fields: vec![],
+                    status: Status::Planned,
+                    error: None,
+                    error_class: None,
+                    drift: false,
+                },
+                Change {
+                    action: Action::Update,
+                    kind: "MetricAlarm".into(),
+                    name: "HighCPUUtilization".into(),
+                    fields: vec![
+                        FieldDiff {
+                            path: "threshold".into(),
+                            from: Some(json!(80)),
+                            to: Some(json!(85)),
+                        }
+                        .into(),
+                        FieldDiff {
+                            path: "alarmActions[0]".into(),
+                            from: Some(json!("arn:old")),
+                            to: Some(json!(UNKNOWN)),
+                        }
+                        .into(),
+                    ],
+                    status: Status::Planned,
+                    error: None,
+                    error_class: None,
+                    drift: false,
+                },
+                Change {
+                    action: Action::Delete,
+                    kind: "Dashboard".into(),
+                    name: "old-dashboard".into(),
+                    fields: vec![],
+                    status: Status::Planned,
+                    error: None,
+                    error_class: None,
+                    drift: false,
+                },
+            ],
+            summary: Summary {
+                create: 1,
+                update: 1,
+                delete: 1,
+                unchanged: 14,
+                ..Summary::default()
+            },
+            notes: vec![],
+            errors: vec![],
+            api_calls: ApiCalls::default(),
+        }
+    }
+
+    #[test]
+    fn text_matches_the_documented_layout() {
+        let expected = "\
++ Topic/monitoring-lab-alerts                 create
+~ MetricAlarm/HighCPUUtilization              update
+    threshold: 80 -> 85
+    alarmActions[0]: \"arn:old\" -> (known after apply)
+- Dashboard/old-dashboard                     delete
+Plan: 1 to create, 1 to update, 1 to delete, 14 unchanged.
+";
+        assert_eq!(report().to_text(), expected);
+    }
+
+    #[test]
+    fn json_flags_unknowns_without_leaking_the_marker() {
+        let j = report().to_json();
+        assert!(!j.contains(UNKNOWN));
+        let v: Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(v["changes"][1]["fields"][1]["knownAfterApply"], json!(true));
+        assert_eq!(v["summary"]["unchanged"], json!(14));
+    }
+
+    #[test]
+    fn documents_get_a_line_diff() {
+        let f: FieldView = FieldDiff {
+            path: "body".into(),
+            from: Some(json!({"widgets": [{"type": "text", "width": 6, "properties": {"markdown": "a long enough body"}}]})),
+            to: Some(json!({"widgets": [{"type": "text", "width": 12, "properties": {"markdown": "a long enough body"}}]})),
+        }
+        .into();
+        let mut out = String::new();
+        write_field(&mut out, &f, Action::Update);
+        assert!(out.contains("-       \"width\": 6"), "{out}");
+        assert!(out.contains("+       \"width\": 12"), "{out}");
+    }
+
+    #[test]
+    fn markdown_has_a_table() {
+        let md = report().to_markdown();
+        assert!(md.contains("| ➕ | `Topic/monitoring-lab-alerts` | create |"));
+        assert!(md.contains("```diff"));
+    }
+}
