@@ -69,7 +69,12 @@ impl Running {
     fn get(&self, path: &str) -> (u16, String) {
         let mut s = TcpStream::connect(&self.addr).expect("connect to vigil");
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: vigil\r\n\r\n").unwrap();
+        // HTTP/1.1 keeps the connection alive by default; the body is read to EOF.
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: vigil\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut resp = String::new();
         s.read_to_string(&mut resp).unwrap();
         let code = resp
