@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use super::status::Shared;
+use super::status::{METRICS_CONTENT_TYPE, Shared};
 
 pub struct Response {
     pub status: u16,
@@ -59,7 +59,7 @@ pub fn route(method: &str, target: &str, shared: &Shared) -> Response {
         }
         "/metrics" => Response {
             status: 200,
-            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            content_type: METRICS_CONTENT_TYPE,
             body: shared.metrics_text(),
         },
         "/status" => Response {
@@ -299,11 +299,9 @@ mod tests {
 
         let r = get(addr, "/metrics").await;
         assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
-        assert_eq!(
-            header(&r, "content-type"),
-            Some("text/plain; version=0.0.4; charset=utf-8")
-        );
+        assert_eq!(header(&r, "content-type"), Some(METRICS_CONTENT_TYPE));
         assert!(body(&r).contains("vigil_ready 1\n"), "{r}");
+        assert!(body(&r).ends_with("# EOF\n"), "{r}");
 
         let r = get(addr, "/status?pretty").await;
         assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
