@@ -332,6 +332,18 @@ mod tests {
         server.abort();
     }
 
+    #[tokio::test]
+    async fn an_answer_larger_than_the_head_limit_arrives_whole() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let dir = "d".repeat(200 * 1024);
+        let server = spawn(listener, Arc::new(Shared::new(&dir)));
+        let r = get(addr, "/status").await;
+        let v: serde_json::Value = serde_json::from_str(body(&r)).unwrap();
+        assert_eq!(v["dir"].as_str().map(str::len), Some(dir.len()));
+        server.abort();
+    }
+
     /// Reads one response with a Content-Length body off a kept-alive connection.
     async fn read_one(s: &mut TcpStream) -> String {
         let mut buf = Vec::new();
