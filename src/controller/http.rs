@@ -1,19 +1,30 @@
-//! A tiny HTTP/1.1 responder for four GET endpoints: `/healthz`, `/readyz`,
-//! `/metrics` and `/status`. One request per connection. Hand-written on
-//! tokio's TcpListener so that no HTTP server stack (and no new feature set of
-//! the crates the AWS SDK shares) is compiled in.
+//! The HTTP endpoints of `vigil run`: `/healthz`, `/readyz`, `/metrics` and
+//! `/status`, served with hyper's HTTP/1.1 connection on tokio's listener.
+//!
+//! What a client may hold is bounded: a number of connections at once, the
+//! time to send a request head (also the idle time between keep-alive
+//! requests), the size of that head, the requests on one connection, and the
+//! age of a connection.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use super::status::Shared;
-
-/// Requests larger than this are refused; probes and scrapers send a few hundred bytes.
-const MAX_REQUEST: usize = 8 * 1024;
+use super::status::{METRICS_CONTENT_TYPE, Shared};
 
 pub struct Response {
     pub status: u16,
@@ -31,7 +42,7 @@ impl Response {
     }
 }
 
-/// Answers one request line.
+/// Answers one request: its method and target (path, maybe with a query).
 pub fn route(method: &str, target: &str, shared: &Shared) -> Response {
     let path = target.split(['?', '#']).next().unwrap_or("");
     if method != "GET" && method != "HEAD" {
@@ -48,7 +59,7 @@ pub fn route(method: &str, target: &str, shared: &Shared) -> Response {
         }
         "/metrics" => Response {
             status: 200,
-            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            content_type: METRICS_CONTENT_TYPE,
             body: shared.metrics_text(),
         },
         "/status" => Response {
@@ -63,82 +74,138 @@ pub fn route(method: &str, target: &str, shared: &Shared) -> Response {
     }
 }
 
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        431 => "Request Header Fields Too Large",
-        503 => "Service Unavailable",
-        _ => "",
+/// What one client may hold of the server.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Time to send a request head; also how long a keep-alive connection may idle.
+    pub header_read_timeout: Duration,
+    /// Bytes of request line and headers (hyper's read buffer; at least 8 KiB).
+    pub max_head: usize,
+    /// Requests on one connection; the last answer says `Connection: close`.
+    pub max_requests: u32,
+    /// After this a connection finishes the answer in flight and is closed, so a
+    /// client that never reads its answer cannot keep its slot.
+    pub max_age: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            // Two probes and a scraper or two need a handful; 64 leaves room for
+            // bursts and `kubectl port-forward` users while bounding memory.
+            max_connections: 64,
+            header_read_timeout: Duration::from_secs(5),
+            // Probes and scrapers send a few hundred bytes.
+            max_head: 8 * 1024,
+            max_requests: 100,
+            max_age: Duration::from_secs(60),
+        }
     }
 }
 
-async fn handle(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    let head_end = loop {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break Some(i);
-        }
-        if buf.len() > MAX_REQUEST {
-            break None;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end.unwrap_or(0)]).into_owned();
-    let mut parts = head.lines().next().unwrap_or("").split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let resp = match head_end {
-        None => Response::text(431, "request too large\n"),
-        Some(_) if method.is_empty() || !target.starts_with('/') => {
-            Response::text(400, "bad request\n")
-        }
-        Some(_) => route(method, target, shared),
-    };
-    let mut out = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-        resp.status,
-        reason(resp.status),
-        resp.content_type,
-        resp.body.len()
-    )
-    .into_bytes();
-    if method != "HEAD" {
-        out.extend_from_slice(resp.body.as_bytes());
+/// How long a connection past `max_age` gets to finish its answer.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// At most one warning about refused connections in this long.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
+
+fn to_hyper(resp: Response, close: bool) -> hyper::Response<Full<Bytes>> {
+    let mut b = hyper::Response::builder()
+        .status(StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(CONTENT_TYPE, resp.content_type)
+        .header(CACHE_CONTROL, "no-store");
+    if resp.status == 405 {
+        b = b.header(ALLOW, "GET, HEAD");
     }
-    stream.write_all(&out).await?;
-    stream.shutdown().await
+    if close {
+        b = b.header(CONNECTION, "close");
+    }
+    // hyper sends the Content-Length of this body and leaves the body out for HEAD.
+    b.body(Full::new(Bytes::from(resp.body)))
+        .expect("static header values are valid")
 }
 
-/// Serves until the process exits.
+/// Serves until the process exits, with the default limits.
 pub fn spawn(listener: TcpListener, shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
+    serve(listener, shared, Limits::default())
+}
+
+/// Serves until the task is aborted or the process exits.
+pub fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    limits: Limits,
+) -> tokio::task::JoinHandle<()> {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_head)
+        .keep_alive(true);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     tokio::spawn(
         async move {
+            let mut last_refusal_log: Option<Instant> = None;
+            let mut refused = 0u64;
             loop {
-                match listener.accept().await {
-                    Ok((stream, _)) => {
-                        let shared = shared.clone();
-                        tokio::spawn(async move {
-                            // A client that stalls must not hold a task forever.
-                            let _ = tokio::time::timeout(
-                                Duration::from_secs(10),
-                                handle(stream, &shared),
-                            )
-                            .await;
-                        });
-                    }
+                let (stream, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of file descriptors, usually: wait rather than spin.
                         tracing::warn!("accepting a connection: {e}");
                         tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
                     }
-                }
+                };
+                // Over the cap the connection is closed at once rather than
+                // answered 503: an answer means reading the request first (closing
+                // with it unread resets the connection and the client may never see
+                // the 503), which is the very work and time the cap bounds. Kube
+                // probes and Prometheus treat a closed connection like a 503, as a
+                // failed probe or scrape, and try again at their next period.
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    drop(stream);
+                    refused += 1;
+                    if last_refusal_log.is_none_or(|t| t.elapsed() >= REFUSAL_LOG_EVERY) {
+                        tracing::warn!(
+                            "{refused} connection(s) refused: {} already open (latest from {peer})",
+                            limits.max_connections
+                        );
+                        last_refusal_log = Some(Instant::now());
+                        refused = 0;
+                    }
+                    continue;
+                };
+                let shared = shared.clone();
+                let max_requests = limits.max_requests;
+                let served = AtomicU32::new(0);
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let n = served.fetch_add(1, Ordering::Relaxed) + 1;
+                    let resp = route(req.method().as_str(), req.uri().path(), &shared);
+                    std::future::ready(Ok::<_, Infallible>(to_hyper(resp, n >= max_requests)))
+                });
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                let max_age = limits.max_age;
+                tokio::spawn(
+                    async move {
+                        let _slot = slot;
+                        let mut conn = std::pin::pin!(conn);
+                        tokio::select! {
+                            res = conn.as_mut() => {
+                                if let Err(e) = res {
+                                    tracing::debug!("connection from {peer}: {e}");
+                                }
+                            }
+                            () = tokio::time::sleep(max_age) => {
+                                conn.as_mut().graceful_shutdown();
+                                let _ = tokio::time::timeout(GRACE, conn).await;
+                            }
+                        }
+                    }
+                    .in_current_span(),
+                );
             }
         }
         .in_current_span(),
@@ -148,6 +215,9 @@ pub fn spawn(listener: TcpListener, shared: Arc<Shared>) -> tokio::task::JoinHan
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpStream;
 
     #[test]
     fn routes() {
@@ -168,20 +238,325 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn answers_over_tcp() {
+    async fn start(limits: Limits) -> (SocketAddr, Arc<Shared>, tokio::task::JoinHandle<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared::new("d"));
-        let server = spawn(listener, shared);
+        let server = serve(listener, shared.clone(), limits);
+        (addr, shared, server)
+    }
+
+    /// Sends `raw` and reads until the server closes (or resets) the connection.
+    async fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        // A refused connection may already be reset; the empty answer tells.
+        let _ = s.write_all(raw).await;
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+            .await
+            .expect("the server closes the connection");
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        exchange(addr, req.as_bytes()).await
+    }
+
+    fn header<'a>(resp: &'a str, name: &str) -> Option<&'a str> {
+        let head = resp.split("\r\n\r\n").next()?;
+        head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    fn body(resp: &str) -> &str {
+        resp.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+    }
+
+    #[tokio::test]
+    async fn every_route_over_tcp() {
+        let (addr, shared, server) = start(Limits::default()).await;
+
+        let r = get(addr, "/healthz").await;
+        assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+        assert_eq!(
+            header(&r, "content-type"),
+            Some("text/plain; charset=utf-8")
+        );
+        assert_eq!(header(&r, "cache-control"), Some("no-store"));
+        assert_eq!(header(&r, "content-length"), Some("3"));
+        assert_eq!(body(&r), "ok\n");
+
+        let r = get(addr, "/readyz").await;
+        assert!(r.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{r}");
+        assert!(body(&r).starts_with("not ready"), "{r}");
+        shared.update(|s| s.ready = true);
+        let r = get(addr, "/readyz").await;
+        assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+        assert_eq!(body(&r), "ready\n");
+
+        let r = get(addr, "/metrics").await;
+        assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+        assert_eq!(header(&r, "content-type"), Some(METRICS_CONTENT_TYPE));
+        assert!(body(&r).contains("vigil_ready 1\n"), "{r}");
+        assert!(body(&r).ends_with("# EOF\n"), "{r}");
+
+        let r = get(addr, "/status?pretty").await;
+        assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+        assert_eq!(header(&r, "content-type"), Some("application/json"));
+        let v: serde_json::Value = serde_json::from_str(body(&r)).unwrap();
+        assert_eq!(v["ready"], true);
+
+        let r = get(addr, "/nope").await;
+        assert!(r.starts_with("HTTP/1.1 404 Not Found\r\n"), "{r}");
+
+        // HEAD: the GET's headers, no body.
+        let r = exchange(
+            addr,
+            b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+        assert_eq!(header(&r, "content-length"), Some("3"), "{r}");
+        assert_eq!(body(&r), "", "{r}");
+
+        let r = exchange(
+            addr,
+            b"POST /status HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        )
+        .await;
+        assert!(r.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"), "{r}");
+        assert_eq!(header(&r, "allow"), Some("GET, HEAD"));
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn an_answer_larger_than_the_head_limit_arrives_whole() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let dir = "d".repeat(200 * 1024);
+        let server = spawn(listener, Arc::new(Shared::new(&dir)));
+        let r = get(addr, "/status").await;
+        let v: serde_json::Value = serde_json::from_str(body(&r)).unwrap();
+        assert_eq!(v["dir"].as_str().map(str::len), Some(dir.len()));
+        server.abort();
+    }
+
+    /// Reads one response with a Content-Length body off a kept-alive connection.
+    async fn read_one(s: &mut TcpStream) -> String {
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        while !buf.ends_with(b"\r\n\r\n") {
+            assert_eq!(s.read(&mut byte).await.unwrap(), 1, "closed mid-head");
+            buf.push(byte[0]);
+        }
+        let head = String::from_utf8(buf).unwrap();
+        let len: usize = header(&head, "content-length").unwrap().parse().unwrap();
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).await.unwrap();
+        head + &String::from_utf8(body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn keep_alive_is_bounded_by_requests_and_idle_time() {
+        let idle = Duration::from_millis(300);
+        let (addr, _, server) = start(Limits {
+            max_requests: 3,
+            header_read_timeout: idle,
+            ..Limits::default()
+        })
+        .await;
+        // An idle kept-alive connection is closed after the header timeout.
         let mut s = TcpStream::connect(addr).await.unwrap();
         s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             .await
             .unwrap();
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).await.unwrap();
-        assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
-        assert!(resp.ends_with("\r\n\r\nok\n"), "{resp}");
+        let r = read_one(&mut s).await;
+        assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+        assert_eq!(header(&r, "connection"), None, "{r}");
+        let t = std::time::Instant::now();
+        let mut rest = Vec::new();
+        let n = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut rest))
+            .await
+            .expect("an idle connection is closed")
+            .unwrap();
+        assert_eq!(n, 0);
+        assert!(
+            t.elapsed() >= idle - Duration::from_millis(50),
+            "{:?}",
+            t.elapsed()
+        );
+
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        for i in 1..=3 {
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let r = read_one(&mut s).await;
+            assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+            let close = header(&r, "connection") == Some("close");
+            assert_eq!(close, i == 3, "request {i}: {r}");
+        }
+        let mut rest = Vec::new();
+        let n = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut rest))
+            .await
+            .expect("closed after the last request")
+            .unwrap();
+        assert_eq!(n, 0);
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_malformed_request_gets_400_and_others_are_still_served() {
+        let (addr, _, server) = start(Limits::default()).await;
+        for bad in [
+            &b"GARBAGE\r\n\r\n"[..],
+            b"GET /healthz HTTP/9.9\r\n\r\n",
+            b"GET /hea lthz HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET /healthz HTTP/1.1\r\nno colon here\r\n\r\n",
+        ] {
+            let r = exchange(addr, bad).await;
+            assert!(
+                r.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+                "{:?}: {r}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(
+            get(addr, "/healthz")
+                .await
+                .starts_with("HTTP/1.1 200 OK\r\n")
+        );
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn an_oversized_head_is_refused_and_others_are_still_served() {
+        let (addr, _, server) = start(Limits::default()).await;
+        let mut req = b"GET /healthz HTTP/1.1\r\nHost: x\r\n".to_vec();
+        while req.len() < 64 * 1024 {
+            req.extend_from_slice(
+                format!("X-Filler-{}: {}\r\n", req.len(), "y".repeat(100)).as_bytes(),
+            );
+        }
+        req.extend_from_slice(b"\r\n");
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        // The server stops reading at 8 KiB, so the rest may not go through.
+        let _ = s.write_all(&req).await;
+        let mut out = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+            .await
+            .expect("the server gives up on the request");
+        let r = String::from_utf8_lossy(&out);
+        eprintln!(
+            "64 KiB head: {}",
+            r.lines().next().map_or(format!("{read:?}"), str::to_string)
+        );
+        // 431, unless the close with the unread rest reset the connection first.
+        assert!(
+            r.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n")
+                || (r.is_empty() && read.is_err()),
+            "{r}"
+        );
+        assert!(
+            get(addr, "/healthz")
+                .await
+                .starts_with("HTTP/1.1 200 OK\r\n")
+        );
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_slow_client_is_cut_off_while_others_are_served() {
+        let timeout = Duration::from_millis(400);
+        let (addr, _, server) = start(Limits {
+            header_read_timeout: timeout,
+            ..Limits::default()
+        })
+        .await;
+        let mut slow = TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"GET /hea").await.unwrap();
+        let started = std::time::Instant::now();
+        let cut = tokio::spawn(async move {
+            let mut out = Vec::new();
+            let n = slow.read_to_end(&mut out).await;
+            (started.elapsed(), n.map(|_| out.len()))
+        });
+        // Meanwhile probes are answered at once.
+        let mut slowest = Duration::ZERO;
+        for _ in 0..5 {
+            let t = std::time::Instant::now();
+            assert!(
+                get(addr, "/healthz")
+                    .await
+                    .starts_with("HTTP/1.1 200 OK\r\n")
+            );
+            slowest = slowest.max(t.elapsed());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (after, read) = tokio::time::timeout(Duration::from_secs(5), cut)
+            .await
+            .expect("the slow client is disconnected")
+            .unwrap();
+        eprintln!("slow client cut off after {after:?}; slowest probe meanwhile {slowest:?}");
+        // Closed with nothing sent (hyper answers no 408), or reset.
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+        assert!(after >= timeout - Duration::from_millis(50), "{after:?}");
+        assert!(after < timeout * 3, "{after:?}");
+        assert!(slowest < Duration::from_millis(200), "{slowest:?}");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn connections_over_the_cap_are_closed_and_probes_recover() {
+        let cap = 4;
+        let (addr, _, server) = start(Limits {
+            max_connections: cap,
+            header_read_timeout: Duration::from_secs(30),
+            ..Limits::default()
+        })
+        .await;
+        // Idle connections take every slot (and would keep them for 30 s).
+        let mut idle = Vec::new();
+        for _ in 0..cap {
+            idle.push(TcpStream::connect(addr).await.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        // One more is closed at once rather than left hanging.
+        let t = std::time::Instant::now();
+        let mut extra = TcpStream::connect(addr).await.unwrap();
+        let mut out = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(2), extra.read_to_end(&mut out))
+            .await
+            .expect("a connection over the cap is closed");
+        let refused_in = t.elapsed();
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+
+        // Once they close, probes are served again.
+        drop(idle);
+        let t = std::time::Instant::now();
+        let mut served = 0;
+        while t.elapsed() < Duration::from_secs(2) {
+            if get(addr, "/healthz")
+                .await
+                .starts_with("HTTP/1.1 200 OK\r\n")
+            {
+                served += 1;
+                if served == cap * 2 {
+                    break;
+                }
+            }
+        }
+        let recovered_in = t.elapsed();
+        eprintln!(
+            "over the cap: closed after {refused_in:?}; {served} probes served {recovered_in:?} after the idle ones closed"
+        );
+        assert_eq!(served, cap * 2);
+        assert!(refused_in < Duration::from_millis(500), "{refused_in:?}");
+        assert!(recovered_in < Duration::from_secs(1), "{recovered_in:?}");
         server.abort();
     }
 }

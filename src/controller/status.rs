@@ -1,10 +1,18 @@
 //! What the controller knows about itself: `/status` as JSON and `/metrics` in
-//! the Prometheus text format (written by hand: four endpoints need no framework).
+//! the OpenMetrics text format (prometheus-client).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Registry, Unit};
 use serde::Serialize;
 
 use crate::aws::{ApiCalls, CallLog, ErrorClass};
@@ -318,234 +326,257 @@ impl Shared {
     }
 }
 
-/// A label value, escaped as the text format asks.
-fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// What `/metrics` serves: the OpenMetrics text that `render_metrics` encodes.
+/// Prometheus asks for it first and parses it natively.
+pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
 }
 
-fn head(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
 }
 
-fn num(v: f64) -> String {
-    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v}")
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabel {
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+/// Labels of per-operation AWS metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ServiceOperation {
+    pub service: String,
+    pub operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RevisionLabels {
+    applied: String,
+    attempted: String,
+}
+
+/// The counts live in `State` (the loop observes, a scrape reads a snapshot), so
+/// the snapshot encodes itself as a histogram rather than through
+/// prometheus-client's own, which cannot be set from counts.
+impl EncodeMetric for Histogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        // Ours are cumulative; the encoder wants each bucket's own count.
+        let mut buckets = Vec::with_capacity(self.bounds.len() + 1);
+        let mut below = 0;
+        for (bound, cumulative) in self.bounds.iter().zip(&self.counts) {
+            buckets.push((*bound, cumulative.saturating_sub(below)));
+            below = *cumulative;
+        }
+        buckets.push((f64::INFINITY, self.count.saturating_sub(below)));
+        encoder.encode_histogram::<NoLabelSet>(self.sum, self.count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
     }
 }
 
+fn gauge(v: i64) -> Gauge {
+    let g = Gauge::default();
+    g.set(v);
+    g
+}
+
+fn counter(v: u64) -> Counter {
+    let c = Counter::default();
+    c.inc_by(v);
+    c
+}
+
+fn per_operation(
+    values: &BTreeMap<String, BTreeMap<String, u64>>,
+) -> Family<ServiceOperation, Counter> {
+    let family = Family::<ServiceOperation, Counter>::default();
+    for (service, ops) in values {
+        for (operation, n) in ops {
+            family
+                .get_or_create(&ServiceOperation {
+                    service: service.clone(),
+                    operation: operation.clone(),
+                })
+                .inc_by(*n);
+        }
+    }
+    family
+}
+
+/// Registers a counter family labelled `service` and `operation` from fractional
+/// totals, for per-operation measures beyond call counts. `name` is without the
+/// `vigil_` prefix, the unit and `_total`: quota pacing can wire
+/// `vigil_aws_quota_wait_seconds_total{service,operation}` with
+/// `register_operation_counter(reg, "aws_quota_wait", help, Some(Unit::Seconds), &waits)`.
+pub fn register_operation_counter(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    unit: Option<Unit>,
+    values: &BTreeMap<String, BTreeMap<String, f64>>,
+) {
+    let family = Family::<ServiceOperation, Counter<f64, AtomicU64>>::default();
+    for (service, ops) in values {
+        for (operation, v) in ops {
+            family
+                .get_or_create(&ServiceOperation {
+                    service: service.clone(),
+                    operation: operation.clone(),
+                })
+                .inc_by(*v);
+        }
+    }
+    match unit {
+        Some(unit) => registry.register_with_unit(name, help, unit, family),
+        None => registry.register(name, help, family),
+    }
+}
+
+/// The OpenMetrics exposition of one snapshot. A fresh registry per scrape: the
+/// values already live in `State`, the lease view and the call log.
 pub fn render_metrics(s: &State, lease: Option<&LeaseView>, calls: &ApiCalls) -> String {
-    let mut out = String::new();
-    let o = &mut out;
+    let mut reg = Registry::with_prefix("vigil");
 
-    head(o, "vigil_build_info", "gauge", "The running vigil version.");
-    let _ = writeln!(
-        o,
-        "vigil_build_info{{version=\"{}\"}} 1",
-        env!("CARGO_PKG_VERSION")
+    reg.register(
+        "build",
+        "The running vigil version",
+        Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
     );
-
     // Revisions change with every commit, so they live on one info series (join it
     // with `* on() group_left(applied, attempted) vigil_revision_info`) rather than
     // on every series, which would start new series with every commit.
-    head(
-        o,
-        "vigil_revision_info",
-        "gauge",
-        "The last applied and the last attempted git revision.",
-    );
-    let _ = writeln!(
-        o,
-        "vigil_revision_info{{applied=\"{}\",attempted=\"{}\"}} 1",
-        esc(s.revision.applied.as_deref().unwrap_or("")),
-        esc(s.revision.attempted.as_deref().unwrap_or(""))
+    reg.register(
+        "revision",
+        "The last applied and the last attempted git revision",
+        Info::new(RevisionLabels {
+            applied: s.revision.applied.clone().unwrap_or_default(),
+            attempted: s.revision.attempted.clone().unwrap_or_default(),
+        }),
     );
 
-    head(
-        o,
-        "vigil_ready",
-        "gauge",
-        "1 once the first reconcile has finished.",
+    reg.register(
+        "ready",
+        "1 once the first reconcile has finished",
+        gauge(i64::from(s.ready)),
     );
-    let _ = writeln!(o, "vigil_ready {}", u8::from(s.ready));
-
-    head(
-        o,
-        "vigil_leader",
-        "gauge",
-        "1 while this replica holds the lease and may write.",
+    reg.register(
+        "leader",
+        "1 while this replica holds the lease and may write",
+        gauge(i64::from(lease.is_some_and(|l| l.leader))),
     );
-    let _ = writeln!(
-        o,
-        "vigil_leader {}",
-        u8::from(lease.is_some_and(|l| l.leader))
+    let token = Gauge::<u64, AtomicU64>::default();
+    token.set(lease.map_or(0, |l| l.token));
+    reg.register(
+        "lease_fencing_token",
+        "The lease's fencing token as last seen",
+        token,
     );
-    head(
-        o,
-        "vigil_lease_fencing_token",
-        "gauge",
-        "The lease's fencing token as last seen.",
-    );
-    let _ = writeln!(
-        o,
-        "vigil_lease_fencing_token {}",
-        lease.map_or(0, |l| l.token)
-    );
-    head(
-        o,
-        "vigil_lease_calls_total",
-        "counter",
-        "Calls made to keep the lease, by operation.",
-    );
+    let lease_calls = Family::<OperationLabel, Counter>::default();
     for (op, n) in lease.map(|l| l.calls.clone()).unwrap_or_default() {
-        let _ = writeln!(
-            o,
-            "vigil_lease_calls_total{{operation=\"{}\"}} {n}",
-            esc(&op)
-        );
+        lease_calls
+            .get_or_create(&OperationLabel { operation: op })
+            .inc_by(n);
     }
-
-    head(
-        o,
-        "vigil_reconcile_total",
-        "counter",
-        "Cycles by outcome: success, transient or terminal.",
+    reg.register(
+        "lease_calls",
+        "Calls made to keep the lease, by operation",
+        lease_calls,
     );
+
+    let outcomes = Family::<OutcomeLabel, Counter>::default();
     for outcome in ["success", "transient", "terminal"] {
         let n = s.outcomes.get(outcome).copied().unwrap_or(0);
-        let _ = writeln!(o, "vigil_reconcile_total{{outcome=\"{outcome}\"}} {n}");
+        outcomes.get_or_create(&OutcomeLabel { outcome }).inc_by(n);
     }
-
-    head(
-        o,
-        "vigil_reconcile_duration_seconds",
-        "histogram",
-        "How long each cycle took.",
+    reg.register(
+        "reconcile",
+        "Cycles by outcome: success, transient or terminal",
+        outcomes,
     );
-    for (b, c) in s.durations.bounds.iter().zip(&s.durations.counts) {
-        let _ = writeln!(
-            o,
-            "vigil_reconcile_duration_seconds_bucket{{le=\"{}\"}} {c}",
-            num(*b)
-        );
-    }
-    let _ = writeln!(
-        o,
-        "vigil_reconcile_duration_seconds_bucket{{le=\"+Inf\"}} {}",
-        s.durations.count
-    );
-    let _ = writeln!(
-        o,
-        "vigil_reconcile_duration_seconds_sum {}",
-        s.durations.sum
-    );
-    let _ = writeln!(
-        o,
-        "vigil_reconcile_duration_seconds_count {}",
-        s.durations.count
+    reg.register_with_unit(
+        "reconcile_duration",
+        "How long each cycle took",
+        Unit::Seconds,
+        s.durations.clone(),
     );
 
-    head(
-        o,
-        "vigil_drift_resources",
-        "gauge",
-        "Resources found drifted or missing in the last cycle, by kind.",
-    );
+    let drift = Family::<KindLabel, Gauge>::default();
     for kind in crate::kinds::KindId::ALL {
         let n = s.drift_by_kind.get(kind.name()).copied().unwrap_or(0);
-        let _ = writeln!(o, "vigil_drift_resources{{kind=\"{}\"}} {n}", kind.name());
+        drift
+            .get_or_create(&KindLabel { kind: kind.name() })
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
-
-    head(
-        o,
-        "vigil_aws_api_calls_total",
-        "counter",
-        "AWS calls by service and operation, retries included.",
+    reg.register(
+        "drift_resources",
+        "Resources found drifted or missing in the last cycle, by kind",
+        drift,
     );
-    for (service, ops) in &calls.by_service {
-        for (op, n) in ops {
-            let _ = writeln!(
-                o,
-                "vigil_aws_api_calls_total{{service=\"{}\",operation=\"{}\"}} {n}",
-                esc(service),
-                esc(op)
-            );
-        }
+
+    reg.register(
+        "aws_api_calls",
+        "AWS calls by service and operation, retries included",
+        per_operation(&calls.by_service),
+    );
+    reg.register(
+        "aws_api_writes",
+        "AWS calls that are not reads (Describe, List, Get)",
+        counter(calls.writes),
+    );
+    reg.register(
+        "aws_api_throttles",
+        "AWS calls throttled, by service and operation",
+        per_operation(&calls.throttles),
+    );
+
+    reg.register(
+        "sns_pending_subscriptions",
+        "SNS subscriptions still waiting for confirmation",
+        gauge(i64::try_from(s.pending_subscriptions.unwrap_or(0)).unwrap_or(i64::MAX)),
+    );
+    let last_success = Gauge::<f64, AtomicU64>::default();
+    last_success.set(s.last_success_unix.unwrap_or(0.0));
+    reg.register_with_unit(
+        "last_success_timestamp",
+        "Unix time of the last successful cycle",
+        Unit::Seconds,
+        last_success,
+    );
+
+    let notifications = Family::<ResultLabel, Counter>::default();
+    for (result, n) in [
+        ("published", s.notifications_published),
+        ("failed", s.notifications_failed),
+    ] {
+        notifications
+            .get_or_create(&ResultLabel { result })
+            .inc_by(n);
     }
-    head(
-        o,
-        "vigil_aws_api_writes_total",
-        "counter",
-        "AWS calls that are not reads (Describe, List, Get).",
-    );
-    let _ = writeln!(o, "vigil_aws_api_writes_total {}", calls.writes);
-    head(
-        o,
-        "vigil_aws_api_throttles_total",
-        "counter",
-        "AWS calls throttled, by service and operation.",
-    );
-    for (service, ops) in &calls.throttles {
-        for (op, n) in ops {
-            let _ = writeln!(
-                o,
-                "vigil_aws_api_throttles_total{{service=\"{}\",operation=\"{}\"}} {n}",
-                esc(service),
-                esc(op)
-            );
-        }
-    }
-
-    head(
-        o,
-        "vigil_sns_pending_subscriptions",
-        "gauge",
-        "SNS subscriptions still waiting for confirmation.",
-    );
-    let _ = writeln!(
-        o,
-        "vigil_sns_pending_subscriptions {}",
-        s.pending_subscriptions.unwrap_or(0)
+    reg.register(
+        "notifications",
+        "Events published to the notification topic, by result",
+        notifications,
     );
 
-    head(
-        o,
-        "vigil_last_success_timestamp_seconds",
-        "gauge",
-        "Unix time of the last successful cycle.",
-    );
-    let _ = writeln!(
-        o,
-        "vigil_last_success_timestamp_seconds {}",
-        s.last_success_unix.unwrap_or(0.0)
-    );
-
-    head(
-        o,
-        "vigil_notifications_total",
-        "counter",
-        "Events published to the notification topic, by result.",
-    );
-    let _ = writeln!(
-        o,
-        "vigil_notifications_total{{result=\"published\"}} {}",
-        s.notifications_published
-    );
-    let _ = writeln!(
-        o,
-        "vigil_notifications_total{{result=\"failed\"}} {}",
-        s.notifications_failed
-    );
+    let mut out = String::new();
+    encode(&mut out, &reg).expect("writing to a String cannot fail");
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     #[test]
     fn metrics_are_valid_text_format() {
@@ -553,27 +584,152 @@ mod tests {
         shared.update(|s| {
             s.ready = true;
             s.revision.applied = Some("a".repeat(40));
+            s.revision.attempted = Some("b\"\\\n".into());
             s.durations.observe(0.3);
             s.durations.observe(12.0);
             *s.outcomes.entry("success").or_default() += 2;
             s.drift_by_kind.insert("MetricAlarm".into(), 1);
+            s.pending_subscriptions = Some(3);
+            s.last_success_unix = Some(1_700_000_000.5);
         });
-        let text = shared.metrics_text();
+        let mut calls = ApiCalls {
+            total: 3,
+            reads: 1,
+            writes: 2,
+            ..ApiCalls::default()
+        };
+        calls
+            .by_service
+            .entry("CloudWatch".into())
+            .or_default()
+            .insert("PutMetricAlarm".into(), 2);
+        calls
+            .throttles
+            .entry("CloudWatch".into())
+            .or_default()
+            .insert("DescribeAlarms".into(), 1);
+        let text = render_metrics(&shared.snapshot(), None, &calls);
         assert!(text.contains("vigil_ready 1\n"));
         assert!(text.contains("vigil_reconcile_total{outcome=\"success\"} 2\n"));
+        assert!(text.contains("vigil_reconcile_total{outcome=\"terminal\"} 0\n"));
         assert!(
             text.contains("vigil_reconcile_duration_seconds_bucket{le=\"0.5\"} 1\n"),
             "{text}"
         );
+        assert!(text.contains("vigil_reconcile_duration_seconds_bucket{le=\"10.0\"} 1\n"));
+        assert!(text.contains("vigil_reconcile_duration_seconds_bucket{le=\"30.0\"} 2\n"));
         assert!(text.contains("vigil_reconcile_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
+        assert!(text.contains("vigil_reconcile_duration_seconds_count 2\n"));
+        assert!(text.contains("vigil_reconcile_duration_seconds_sum 12.3\n"));
         assert!(text.contains("vigil_drift_resources{kind=\"MetricAlarm\"} 1\n"));
-        assert!(text.contains(&format!("applied=\"{}\"", "a".repeat(40))));
+        assert!(text.contains("vigil_drift_resources{kind=\"Dashboard\"} 0\n"));
+        assert!(text.contains(
+            "vigil_aws_api_calls_total{service=\"CloudWatch\",operation=\"PutMetricAlarm\"} 2\n"
+        ));
+        assert!(text.contains(
+            "vigil_aws_api_throttles_total{service=\"CloudWatch\",operation=\"DescribeAlarms\"} 1\n"
+        ));
+        assert!(text.contains("vigil_aws_api_writes_total 2\n"));
+        assert!(text.contains("vigil_sns_pending_subscriptions 3\n"));
+        assert!(text.contains("vigil_last_success_timestamp_seconds 1700000000.5\n"));
+        assert!(text.contains("vigil_leader 0\n"));
+        assert!(text.contains("vigil_lease_fencing_token 0\n"));
+        // Label values are escaped.
+        assert!(
+            text.contains(&format!(
+                "vigil_revision_info{{applied=\"{}\",attempted=\"b\\\"\\\\\\n\"}} 1\n",
+                "a".repeat(40)
+            )),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        // Every name the README lists is a sample name here.
+        let samples: BTreeSet<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split(['{', ' ']).next().unwrap())
+            .collect();
+        for name in [
+            "vigil_reconcile_total",
+            "vigil_reconcile_duration_seconds_bucket",
+            "vigil_reconcile_duration_seconds_sum",
+            "vigil_reconcile_duration_seconds_count",
+            "vigil_drift_resources",
+            "vigil_aws_api_calls_total",
+            "vigil_aws_api_throttles_total",
+            "vigil_aws_api_writes_total",
+            "vigil_sns_pending_subscriptions",
+            "vigil_last_success_timestamp_seconds",
+            "vigil_leader",
+            "vigil_lease_fencing_token",
+            "vigil_revision_info",
+        ] {
+            assert!(samples.contains(name), "{name} missing from\n{text}");
+        }
         // Every sample line is `name{labels} value` or `name value`.
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (name, value) = line.rsplit_once(' ').unwrap();
             assert!(value.parse::<f64>().is_ok(), "{line}");
             assert!(name.starts_with("vigil_"), "{line}");
         }
+        // Each family has one HELP and one TYPE line.
+        let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
+        let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
+        assert_eq!(types, helps);
+        let families: BTreeSet<_> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .collect();
+        assert_eq!(families.len(), types, "{text}");
+        // Through `Shared`: the same text from the live snapshot.
+        assert!(shared.metrics_text().contains("vigil_ready 1\n"));
+    }
+
+    #[test]
+    fn an_extra_per_operation_counter_renders_with_unit_and_total() {
+        let mut waits: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+        waits
+            .entry("CloudWatch".into())
+            .or_default()
+            .insert("PutMetricAlarm".into(), 1.5);
+        waits
+            .entry("SNS".into())
+            .or_default()
+            .insert("Subscribe".into(), 0.25);
+        let mut reg = Registry::with_prefix("vigil");
+        register_operation_counter(
+            &mut reg,
+            "aws_quota_wait",
+            "Seconds spent waiting for AWS quota, by service and operation",
+            Some(Unit::Seconds),
+            &waits,
+        );
+        let mut text = String::new();
+        encode(&mut text, &reg).unwrap();
+        assert!(
+            text.contains("# TYPE vigil_aws_quota_wait_seconds counter\n"),
+            "{text}"
+        );
+        assert!(text.contains(
+            "vigil_aws_quota_wait_seconds_total{service=\"CloudWatch\",operation=\"PutMetricAlarm\"} 1.5\n"
+        ), "{text}");
+        assert!(
+            text.contains(
+                "vigil_aws_quota_wait_seconds_total{service=\"SNS\",operation=\"Subscribe\"} 0.25\n"
+            ),
+            "{text}"
+        );
+
+        let mut reg = Registry::with_prefix("vigil");
+        register_operation_counter(&mut reg, "aws_retries", "Retries", None, &waits);
+        let mut text = String::new();
+        encode(&mut text, &reg).unwrap();
+        assert!(
+            text.contains(
+                "vigil_aws_retries_total{service=\"SNS\",operation=\"Subscribe\"} 0.25\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

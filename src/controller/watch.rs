@@ -1,17 +1,23 @@
 //! Watches the desired-state directory and wakes the loop, debounced.
 //!
 //! Events are only triggers: every cycle re-reads the directory, so a missed or
-//! spurious event costs at most one cycle. On Linux this is inotify on every
-//! directory under DIR, plus the directory holding each symlink on the way to
-//! DIR and DIR's parent, so git-sync's atomic symlink swap is seen as well as a
-//! `git pull` rewriting files. Elsewhere, or when inotify is unavailable (its
-//! watch limit reached), the directory's fingerprint is polled.
+//! spurious event costs at most one cycle. notify (inotify on Linux, FSEvents on
+//! macOS) watches DIR recursively and, on their own, the directory holding each
+//! symlink on the way to DIR, DIR's parent and the directories of git's HEAD
+//! files, so git-sync's atomic symlink swap and a commit are seen as well as a
+//! `git pull` rewriting files. When notify is unavailable (inotify's watch limit
+//! reached), the directory's fingerprint is polled.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
+use notify::event::{AccessKind, AccessMode};
+use notify::{Event, EventKind, RecursiveMode, Watcher};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -42,17 +48,149 @@ pub fn spawn(dir: PathBuf, quiet: Duration, wake: Arc<Notify>) -> JoinHandle<()>
     )
 }
 
-#[cfg(target_os = "linux")]
-async fn native(dir: &Path, tx: &mpsc::Sender<()>) -> std::io::Result<()> {
-    inotify_watch::run(dir, tx).await
+/// Raw events queued between notify's thread and the watch task.
+const RAW_QUEUE: usize = 1024;
+
+/// Returns only if notify cannot be used (or runs out of watches); the caller then polls.
+async fn native(dir: &Path, tx: &mpsc::Sender<()>) -> notify::Result<()> {
+    let (raw_tx, mut raw) = mpsc::channel(RAW_QUEUE);
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = dropped.clone();
+    let mut watcher = notify::recommended_watcher(move |event| {
+        // This runs on notify's thread, which must not block: when the queue is
+        // full, the flag stands for what was dropped (as inotify's own overflow).
+        if raw_tx.try_send(event).is_err() {
+            flag.store(true, Ordering::Relaxed);
+        }
+    })?;
+    let mut set = WatchSet::default();
+    set.sync(&mut watcher, dir)?;
+    while let Some(event) = raw.recv().await {
+        let verdict = if dropped.swap(false, Ordering::Relaxed) {
+            Verdict::Rewatch
+        } else {
+            match event {
+                Ok(event) => set.judge(&event),
+                Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => return Err(e),
+                Err(e) => {
+                    tracing::warn!("watching {}: {e}", dir.display());
+                    Verdict::Rewatch
+                }
+            }
+        };
+        match verdict {
+            Verdict::Ignore => continue,
+            Verdict::Wake => {}
+            // A swapped symlink, a replaced DIR or a commit change what must be watched.
+            Verdict::Rewatch => set.sync(&mut watcher, dir)?,
+        }
+        if tx.send(()).await.is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
-#[cfg(not(target_os = "linux"))]
-async fn native(_dir: &Path, _tx: &mpsc::Sender<()>) -> std::io::Result<()> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "no inotify on this platform",
-    ))
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Ignore,
+    Wake,
+    Rewatch,
+}
+
+/// What is watched now, to tell which events matter.
+#[derive(Debug, Default)]
+struct WatchSet {
+    /// DIR resolved, watched recursively.
+    root: Option<PathBuf>,
+    /// Directories watched on their own, and the names in them that matter.
+    anchors: BTreeMap<PathBuf, BTreeSet<OsString>>,
+    watched: Vec<PathBuf>,
+}
+
+/// Watches `path`. A directory that is gone or unreadable is skipped (the event
+/// that removed it wakes a cycle anyway); running out of watches is an error,
+/// and the caller falls back to polling.
+fn add(
+    watcher: &mut impl Watcher,
+    path: &Path,
+    mode: RecursiveMode,
+    watched: &mut Vec<PathBuf>,
+) -> notify::Result<()> {
+    match watcher.watch(path, mode) {
+        Ok(()) => {
+            watched.push(path.to_path_buf());
+            Ok(())
+        }
+        Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => Err(e),
+        Err(e) => {
+            tracing::debug!("not watching {}: {e}", path.display());
+            Ok(())
+        }
+    }
+}
+
+impl WatchSet {
+    /// Watches the directory as it is now, from scratch: a DIR replaced under the
+    /// same path needs a new watch as much as a DIR moved elsewhere.
+    fn sync(&mut self, watcher: &mut impl Watcher, dir: &Path) -> notify::Result<()> {
+        for path in self.watched.drain(..) {
+            // Already gone with a removed directory, at worst.
+            let _ = watcher.unwatch(&path);
+        }
+        let plan = plan(dir);
+        let mut watched = Vec::new();
+        if let Some(root) = &plan.root {
+            add(watcher, root, RecursiveMode::Recursive, &mut watched)?;
+        }
+        let mut anchors: BTreeMap<PathBuf, BTreeSet<OsString>> = BTreeMap::new();
+        for (parent, name) in plan.anchors {
+            // Under DIR (a `.git` in DIR) the recursive watch covers it already.
+            let covered = plan.root.as_ref().is_some_and(|r| parent.starts_with(r));
+            if !covered && !anchors.contains_key(&parent) {
+                add(watcher, &parent, RecursiveMode::NonRecursive, &mut watched)?;
+            }
+            anchors.entry(parent).or_default().insert(name);
+        }
+        self.root = plan.root;
+        self.anchors = anchors;
+        self.watched = watched;
+        Ok(())
+    }
+
+    fn judge(&self, event: &Event) -> Verdict {
+        if event.need_rescan() {
+            return Verdict::Rewatch;
+        }
+        // Opening and reading change nothing, and every cycle reads every file.
+        if let EventKind::Access(kind) = event.kind
+            && kind != AccessKind::Close(AccessMode::Write)
+        {
+            return Verdict::Ignore;
+        }
+        let mut verdict = Verdict::Ignore;
+        for path in &event.paths {
+            if let (Some(parent), Some(name)) = (path.parent(), path.file_name())
+                && self.anchors.get(parent).is_some_and(|n| n.contains(name))
+            {
+                return Verdict::Rewatch;
+            }
+            let Some(rel) = self.root.as_ref().and_then(|r| path.strip_prefix(r).ok()) else {
+                continue;
+            };
+            if rel.as_os_str().is_empty() {
+                // DIR itself removed or moved.
+                return Verdict::Rewatch;
+            }
+            let hidden = rel
+                .components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
+            if !hidden {
+                verdict = Verdict::Wake;
+            }
+        }
+        verdict
+    }
 }
 
 /// Collapses a burst of raw events into one notification.
@@ -132,13 +270,13 @@ async fn poll(dir: &Path, tx: &mpsc::Sender<()>) {
     }
 }
 
-/// What to watch: the directories of the tree, and "anchors": a directory and
+/// What to watch: DIR resolved (recursively), and "anchors": a directory and
 /// the names in it that lie on the way to DIR (symlinks that may be swapped,
-/// and DIR itself).
+/// and DIR itself) or are git's HEAD files.
 #[derive(Debug, Default, PartialEq)]
 pub struct Plan {
-    pub tree: Vec<PathBuf>,
-    pub anchors: Vec<(PathBuf, std::ffi::OsString)>,
+    pub root: Option<PathBuf>,
+    pub anchors: Vec<(PathBuf, OsString)>,
 }
 
 pub fn plan(dir: &Path) -> Plan {
@@ -178,153 +316,156 @@ pub fn plan(dir: &Path) -> Plan {
                 .push((parent.to_path_buf(), name.to_os_string()));
         }
     }
-    if let Ok(real) = std::fs::canonicalize(&abs)
-        && real.is_dir()
-    {
-        let mut stack = vec![real];
-        while let Some(d) = stack.pop() {
-            if let Ok(entries) = std::fs::read_dir(&d) {
-                for e in entries.flatten() {
-                    let hidden = e.file_name().to_string_lossy().starts_with('.');
-                    if !hidden && e.file_type().is_ok_and(|t| t.is_dir()) {
-                        stack.push(e.path());
-                    }
-                }
-            }
-            plan.tree.push(d);
-        }
-    }
+    plan.root = std::fs::canonicalize(&abs).ok().filter(|r| r.is_dir());
     plan
-}
-
-#[cfg(target_os = "linux")]
-mod inotify_watch {
-    use std::collections::{BTreeSet, HashMap};
-    use std::ffi::OsString;
-    use std::path::Path;
-
-    use futures::StreamExt as _;
-    use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
-    use tokio::sync::mpsc;
-
-    enum Role {
-        Tree,
-        Anchor(BTreeSet<OsString>),
-    }
-
-    #[derive(Default)]
-    struct WatchSet {
-        roles: HashMap<WatchDescriptor, Role>,
-    }
-
-    fn mask() -> WatchMask {
-        WatchMask::CREATE
-            | WatchMask::DELETE
-            | WatchMask::MODIFY
-            | WatchMask::CLOSE_WRITE
-            | WatchMask::MOVE
-            | WatchMask::DELETE_SELF
-            | WatchMask::MOVE_SELF
-            | WatchMask::ONLYDIR
-    }
-
-    /// Adds a watch. A directory that is gone or unreadable is skipped (the event
-    /// that removed it wakes a cycle anyway); running out of watches is an error,
-    /// and the caller falls back to polling.
-    fn add(watches: &mut Watches, path: &Path) -> std::io::Result<Option<WatchDescriptor>> {
-        match watches.add(path, mask()) {
-            Ok(wd) => Ok(Some(wd)),
-            Err(e) if e.raw_os_error() == Some(28) => Err(e),
-            Err(e) => {
-                tracing::debug!("not watching {}: {e}", path.display());
-                Ok(None)
-            }
-        }
-    }
-
-    impl WatchSet {
-        /// Brings the watches in line with the directory as it is now.
-        fn sync(&mut self, watches: &mut Watches, dir: &Path) -> std::io::Result<()> {
-            let plan = super::plan(dir);
-            let mut roles: HashMap<WatchDescriptor, Role> = HashMap::new();
-            for (path, name) in plan.anchors {
-                let Some(wd) = add(watches, &path)? else {
-                    continue;
-                };
-                match roles
-                    .entry(wd)
-                    .or_insert_with(|| Role::Anchor(BTreeSet::new()))
-                {
-                    Role::Anchor(names) => {
-                        names.insert(name);
-                    }
-                    Role::Tree => {}
-                }
-            }
-            for path in plan.tree {
-                if let Some(wd) = add(watches, &path)? {
-                    roles.insert(wd, Role::Tree);
-                }
-            }
-            for old in self.roles.keys() {
-                if !roles.contains_key(old) {
-                    let _ = watches.remove(old.clone());
-                }
-            }
-            self.roles = roles;
-            Ok(())
-        }
-
-        fn relevant(&self, wd: &WatchDescriptor, mask: EventMask, name: Option<&OsString>) -> bool {
-            if mask.contains(EventMask::Q_OVERFLOW) {
-                return true;
-            }
-            match self.roles.get(wd) {
-                None => false,
-                Some(Role::Tree) => {
-                    mask.intersects(
-                        EventMask::IGNORED | EventMask::DELETE_SELF | EventMask::MOVE_SELF,
-                    ) || name.is_some_and(|n| !n.to_string_lossy().starts_with('.'))
-                }
-                Some(Role::Anchor(names)) => name.is_some_and(|n| names.contains(n)),
-            }
-        }
-    }
-
-    /// Returns only if inotify cannot be used at all; the caller then polls.
-    pub async fn run(dir: &Path, tx: &mpsc::Sender<()>) -> std::io::Result<()> {
-        let inotify = Inotify::init()?;
-        let mut stream = inotify.into_event_stream(vec![0u8; 16 * 1024])?;
-        let mut watches = stream.watches();
-        let mut set = WatchSet::default();
-        set.sync(&mut watches, dir)?;
-        while let Some(event) = stream.next().await {
-            let event = event?;
-            if !set.relevant(&event.wd, event.mask, event.name.as_ref()) {
-                continue;
-            }
-            // New directories and a swapped symlink change what must be watched.
-            if let Err(e) = set.sync(&mut watches, dir) {
-                tracing::warn!("re-watching {}: {e}", dir.display());
-            }
-            if tx.send(()).await.is_err() {
-                return Ok(());
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
 
     fn names(plan: &Plan) -> BTreeSet<String> {
         plan.anchors
             .iter()
             .map(|(_, n)| n.to_string_lossy().into_owned())
             .collect()
+    }
+
+    fn event(kind: EventKind, path: PathBuf) -> Event {
+        Event::new(kind).add_path(path)
+    }
+
+    #[test]
+    fn events_under_dir_wake_hidden_and_read_ones_do_not_anchors_rewatch() {
+        use notify::event::{CreateKind, DataChange, ModifyKind, RemoveKind};
+        let root = PathBuf::from("/w/wt-1/desired-state");
+        let set = WatchSet {
+            root: Some(root.clone()),
+            anchors: BTreeMap::from([
+                (PathBuf::from("/w"), BTreeSet::from(["current".into()])),
+                (
+                    PathBuf::from("/w/wt-1"),
+                    BTreeSet::from(["desired-state".into()]),
+                ),
+                (PathBuf::from("/w/.git"), BTreeSet::from(["HEAD".into()])),
+            ]),
+            watched: Vec::new(),
+        };
+        let write = EventKind::Modify(ModifyKind::Data(DataChange::Any));
+        let judge = |kind, path: &str| set.judge(&event(kind, PathBuf::from(path)));
+        assert_eq!(judge(write, "/w/wt-1/desired-state/a.yaml"), Verdict::Wake);
+        assert_eq!(
+            judge(
+                EventKind::Create(CreateKind::Folder),
+                "/w/wt-1/desired-state/alarms"
+            ),
+            Verdict::Wake
+        );
+        assert_eq!(
+            judge(write, "/w/wt-1/desired-state/alarms/b.yaml"),
+            Verdict::Wake
+        );
+        assert_eq!(
+            judge(
+                EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                "/w/wt-1/desired-state/a.yaml"
+            ),
+            Verdict::Wake
+        );
+        // Editors' swap files and hidden directories do not count.
+        assert_eq!(
+            judge(write, "/w/wt-1/desired-state/.a.yaml.swp"),
+            Verdict::Ignore
+        );
+        assert_eq!(
+            judge(write, "/w/wt-1/desired-state/.hidden/x.yaml"),
+            Verdict::Ignore
+        );
+        // Nor does reading, which every cycle does.
+        for access in [
+            AccessKind::Open(AccessMode::Any),
+            AccessKind::Close(AccessMode::Read),
+        ] {
+            assert_eq!(
+                judge(EventKind::Access(access), "/w/wt-1/desired-state/a.yaml"),
+                Verdict::Ignore
+            );
+        }
+        // Outside DIR only the anchored names matter.
+        assert_eq!(judge(write, "/w/wt-1/README.md"), Verdict::Ignore);
+        assert_eq!(judge(write, "/w/.git/index"), Verdict::Ignore);
+        assert_eq!(judge(write, "/w/.git/HEAD"), Verdict::Rewatch);
+        assert_eq!(
+            judge(
+                EventKind::Modify(ModifyKind::Name(notify::event::RenameMode::To)),
+                "/w/current"
+            ),
+            Verdict::Rewatch
+        );
+        assert_eq!(
+            judge(
+                EventKind::Remove(RemoveKind::Folder),
+                "/w/wt-1/desired-state"
+            ),
+            Verdict::Rewatch
+        );
+        let rescan = Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan);
+        assert_eq!(set.judge(&rescan), Verdict::Rewatch);
+    }
+
+    async fn woke(wake: &Notify, within: Duration) -> Duration {
+        let start = std::time::Instant::now();
+        tokio::time::timeout(within, wake.notified())
+            .await
+            .unwrap_or_else(|_| panic!("no wake-up within {within:?}"));
+        start.elapsed()
+    }
+
+    /// Through notify on any platform: a new file wakes the loop within a second.
+    #[tokio::test]
+    async fn a_new_file_is_noticed_through_notify() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wake = Arc::new(Notify::new());
+        let quiet = Duration::from_millis(300);
+        let handle = spawn(tmp.path().to_path_buf(), quiet, wake.clone());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        std::fs::write(tmp.path().join("alarm.yaml"), "kind: MetricAlarm").unwrap();
+        let after = woke(&wake, Duration::from_secs(1)).await;
+        eprintln!("woke {after:?} after the write (quiet {quiet:?})");
+        assert!(after >= quiet, "{after:?}");
+        handle.abort();
+    }
+
+    /// DIR that does not exist yet is watched once it appears, and again after it
+    /// is removed and made anew under the same path.
+    #[tokio::test]
+    async fn a_missing_or_replaced_directory_is_watched_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("desired-state");
+        let wake = Arc::new(Notify::new());
+        let handle = spawn(dir.clone(), Duration::from_millis(50), wake.clone());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Let trailing events of a step settle, and drop their wake-up, so the
+        // next step's wake-up is its own.
+        let settle = || async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let _ = tokio::time::timeout(Duration::from_millis(1), wake.notified()).await;
+        };
+
+        std::fs::create_dir(&dir).unwrap();
+        woke(&wake, Duration::from_secs(5)).await;
+        settle().await;
+        std::fs::write(dir.join("a.yaml"), "a").unwrap();
+        woke(&wake, Duration::from_secs(5)).await;
+        settle().await;
+
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::create_dir(&dir).unwrap();
+        woke(&wake, Duration::from_secs(5)).await;
+        settle().await;
+        std::fs::write(dir.join("b.yaml"), "b").unwrap();
+        woke(&wake, Duration::from_secs(5)).await;
+        handle.abort();
     }
 
     #[tokio::test(start_paused = true)]
@@ -392,20 +533,12 @@ mod tests {
             p.anchors
                 .contains(&(root.join("wt-1"), "desired-state".into()))
         );
-        let mut tree = p.tree.clone();
-        tree.sort();
-        assert_eq!(
-            tree,
-            vec![
-                root.join("wt-1/desired-state"),
-                root.join("wt-1/desired-state/alarms")
-            ]
-        );
+        assert_eq!(p.root, Some(root.join("wt-1/desired-state")));
 
         // Not there yet (git-sync has not cloned): anchor the first missing step.
         let p = plan(&root.join("later/desired-state"));
         assert_eq!(p.anchors, vec![(root.clone(), "later".into())]);
-        assert!(p.tree.is_empty());
+        assert!(p.root.is_none());
     }
 
     #[cfg(unix)]
@@ -430,7 +563,7 @@ mod tests {
         assert_ne!(second, fingerprint(&root.join("cur")));
     }
 
-    /// Real inotify: a file rewritten in place, a file replaced by rename (`git pull`),
+    /// Real inotify (through notify): a file rewritten in place, a file replaced by rename (`git pull`),
     /// a new subdirectory, and an atomic symlink swap (git-sync) each wake the loop.
     #[cfg(target_os = "linux")]
     #[tokio::test]
