@@ -1,6 +1,8 @@
 //! AWS clients built once from one `SdkConfig`, call counting, and the single
 //! place where AWS errors are classified.
 
+pub mod quotas;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
