@@ -1142,15 +1142,20 @@ mod tests {
         let seen = Seen::default();
         let cw = client!(aws_sdk_cloudwatch, &via(&lab, &proxy, Some(1)).await, seen);
 
+        let started = Instant::now();
         let results = futures::future::join_all((0..30).map(|_| cw.describe_alarms().send())).await;
+        let took = started.elapsed().as_secs_f64();
         let ok = results.iter().filter(|r| r.is_ok()).count() as u64;
         for r in &results {
             if let Err(e) = r {
                 assert!(is_throttling(e), "{e:?}");
             }
         }
-        // A full bucket of 9, and what refills while 30 requests arrive.
-        assert!((9..=11).contains(&ok), "{ok} of 30 passed");
+        // A full bucket of 9, and what refills while the 30 requests arrive.
+        assert!(
+            ok >= 9 && ok as f64 <= 10.0 + 9.0 * took,
+            "{ok} of 30 passed in {took:.3}s"
+        );
         let st = proxy.stats().op("cloudwatch", "DescribeAlarms");
         assert_eq!(st.forwarded, ok, "{st:?}");
         assert_eq!(st.throttled_quota, 30 - ok, "{st:?}");
