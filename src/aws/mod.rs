@@ -4,6 +4,7 @@
 
 pub mod calls;
 pub mod error;
+pub mod quotas;
 
 use std::sync::{Arc, Mutex};
 

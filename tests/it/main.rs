@@ -9,6 +9,7 @@ mod iam;
 mod lab;
 mod logs;
 mod ops;
+mod proxy;
 mod safety;
 mod stack;
 mod xray;
