@@ -386,127 +386,29 @@ fn report(
     outcomes: Vec<Outcome>,
     stopped: Option<(String, String)>,
 ) -> Report {
-    let mut summary = Summary {
-        unchanged: plan.unchanged,
-        ..Summary::default()
+    let mut r = Report {
+        dry_run: plan.dry_run,
+        changes: Vec::new(),
+        summary: Summary {
+            unchanged: plan.unchanged,
+            ..Summary::default()
+        },
+        notes: plan.notes,
+        errors: Vec::new(),
+        api_calls: x.aws.calls.snapshot(),
     };
-    let mut changes = Vec::new();
-    let mut notes = plan.notes;
-    let mut errors = Vec::new();
     for (step, outcome) in plan.steps.into_iter().zip(outcomes) {
-        let (kind, name) = (step.kind.name(), step.name.as_str());
-        let failure = |class, message: String, code| Failure {
-            kind: kind.to_string(),
-            name: name.to_string(),
-            class,
-            message,
-            code,
-        };
-        let (action, fields, drift) = match step.decision {
-            Decision::Create { fields, drift } => (Action::Create, fields, drift),
-            Decision::Update { fields, drift } => (Action::Update, fields, drift),
-            Decision::Adopt { fields } => (Action::Adopt, fields, false),
-            Decision::Delete => (Action::Delete, Vec::new(), false),
-            Decision::DriftWarned { fields } => {
-                let paths: Vec<&str> = fields.iter().map(|f| f.path.as_str()).collect();
-                let mut note = Note::new(
-                    kind,
-                    name,
-                    NoteCode::DriftWarned,
-                    format!(
-                        "drifted ({}); not corrected because vigil/drift is warn",
-                        paths.join(", ")
-                    ),
-                );
-                note.fields = fields
-                    .into_iter()
-                    .map(|f| FieldView::from(f).reversed())
-                    .collect();
-                notes.push(note);
-                continue;
-            }
-            Decision::Refused(refusal) => {
-                summary.refused += 1;
-                errors.push(failure(
-                    ErrorClass::Terminal,
-                    refusal.message(&plan.owner),
-                    FailureCode::Refused,
-                ));
-                continue;
-            }
-            Decision::Skipped(skip) => {
-                summary.failed += 1;
-                errors.push(match skip {
-                    Skip::ObserveFailed { class, message } => {
-                        failure(class, message, FailureCode::ObserveFailed)
-                    }
-                    Skip::Dependency(on) => failure(
-                        ErrorClass::Terminal,
-                        format!("skipped: it references {on}, which failed or was refused"),
-                        FailureCode::Skipped,
-                    ),
-                    Skip::Invalid(message) => {
-                        failure(ErrorClass::Terminal, message, FailureCode::Invalid)
-                    }
-                });
-                continue;
-            }
-        };
-        let status = match outcome {
-            Outcome::NotRun if plan.dry_run => Status::Planned,
-            // Writing stopped before it: it waits for the next run.
-            Outcome::NotRun => continue,
-            Outcome::Unchanged => {
-                summary.unchanged += 1;
-                continue;
-            }
-            Outcome::Skipped(on) => {
-                summary.failed += 1;
-                errors.push(failure(
-                    ErrorClass::Terminal,
-                    format!("skipped: it references {on}, which failed or was refused"),
-                    FailureCode::Skipped,
-                ));
-                continue;
-            }
-            Outcome::Applied => Status::Applied,
-            Outcome::Failed(_) => Status::Failed,
-        };
-        let (error, error_class) = match &outcome {
-            Outcome::Failed(e) => {
-                summary.failed += 1;
-                (Some(e.to_string()), Some(e.class()))
-            }
-            _ => (step.preview_error.clone(), None),
-        };
-        match action {
-            Action::Create => summary.create += 1,
-            Action::Update => summary.update += 1,
-            Action::Adopt => summary.adopt += 1,
-            Action::Delete => summary.delete += 1,
-        }
-        let mut fields: Vec<FieldView> = fields.into_iter().map(FieldView::from).collect();
-        fields.extend(step.explained.into_iter().map(FieldView::explained));
-        changes.push(Change {
-            action,
-            kind: kind.to_string(),
-            name: name.to_string(),
-            fields,
-            status,
-            error,
-            error_class,
-            drift,
-        });
+        report_step(&mut r, &plan.owner, step, outcome);
     }
     for e in plan.errors {
         match e.code {
-            FailureCode::Refused => summary.refused += 1,
-            _ => summary.failed += 1,
+            FailureCode::Refused => r.summary.refused += 1,
+            _ => r.summary.failed += 1,
         }
-        errors.push(e);
+        r.errors.push(e);
     }
     if let Some((at, reason)) = stopped {
-        errors.push(Failure {
+        r.errors.push(Failure {
             kind: "vigil".into(),
             name: "*".into(),
             class: ErrorClass::Transient,
@@ -515,16 +417,105 @@ fn report(
             ),
             code: FailureCode::Stopped,
         });
-        summary.failed += 1;
+        r.summary.failed += 1;
     }
-    Report {
-        dry_run: plan.dry_run,
-        changes,
-        summary,
-        notes,
-        errors,
-        api_calls: x.aws.calls.snapshot(),
+    r
+}
+
+/// One step's part of the report: a change, a note, or a failure.
+fn report_step(r: &mut Report, owner: &str, step: plan::Step, outcome: Outcome) {
+    let (kind, name) = (step.kind.name(), step.name.as_str());
+    let failure = |class, message: String, code| Failure {
+        kind: kind.to_string(),
+        name: name.to_string(),
+        class,
+        message,
+        code,
+    };
+    let skipped = |on: &str| {
+        failure(
+            ErrorClass::Terminal,
+            format!("skipped: it references {on}, which failed or was refused"),
+            FailureCode::Skipped,
+        )
+    };
+    let (action, fields, drift) = match step.decision {
+        Decision::Create { fields, drift } => (Action::Create, fields, drift),
+        Decision::Update { fields, drift } => (Action::Update, fields, drift),
+        Decision::Adopt { fields } => (Action::Adopt, fields, false),
+        Decision::Delete => (Action::Delete, Vec::new(), false),
+        Decision::DriftWarned { fields } => {
+            let paths: Vec<&str> = fields.iter().map(|f| f.path.as_str()).collect();
+            let message = format!(
+                "drifted ({}); not corrected because vigil/drift is warn",
+                paths.join(", ")
+            );
+            let mut note = Note::new(kind, name, NoteCode::DriftWarned, message);
+            note.fields = fields
+                .into_iter()
+                .map(|f| FieldView::from(f).reversed())
+                .collect();
+            r.notes.push(note);
+            return;
+        }
+        Decision::Refused(refusal) => {
+            r.summary.refused += 1;
+            let message = refusal.message(owner);
+            r.errors
+                .push(failure(ErrorClass::Terminal, message, FailureCode::Refused));
+            return;
+        }
+        Decision::Skipped(skip) => {
+            r.summary.failed += 1;
+            r.errors.push(match skip {
+                Skip::ObserveFailed { class, message } => {
+                    failure(class, message, FailureCode::ObserveFailed)
+                }
+                Skip::Dependency(on) => skipped(&on),
+                Skip::Invalid(message) => {
+                    failure(ErrorClass::Terminal, message, FailureCode::Invalid)
+                }
+            });
+            return;
+        }
+    };
+    let (status, error, error_class) = match outcome {
+        Outcome::NotRun if r.dry_run => (Status::Planned, step.preview_error.clone(), None),
+        // Writing stopped before it: it waits for the next run.
+        Outcome::NotRun => return,
+        Outcome::Unchanged => {
+            r.summary.unchanged += 1;
+            return;
+        }
+        Outcome::Skipped(on) => {
+            r.summary.failed += 1;
+            r.errors.push(skipped(&on));
+            return;
+        }
+        Outcome::Applied => (Status::Applied, None, None),
+        Outcome::Failed(e) => {
+            r.summary.failed += 1;
+            (Status::Failed, Some(e.to_string()), Some(e.class()))
+        }
+    };
+    match action {
+        Action::Create => r.summary.create += 1,
+        Action::Update => r.summary.update += 1,
+        Action::Adopt => r.summary.adopt += 1,
+        Action::Delete => r.summary.delete += 1,
     }
+    let mut fields: Vec<FieldView> = fields.into_iter().map(FieldView::from).collect();
+    fields.extend(step.explained.into_iter().map(FieldView::explained));
+    r.changes.push(Change {
+        action,
+        kind: kind.to_string(),
+        name: name.to_string(),
+        fields,
+        status,
+        error,
+        error_class,
+        drift,
+    });
 }
 
 /// Crash tests stop vigil at a named point between writes so that a test can

@@ -427,71 +427,78 @@ pub fn plan(
     scope: &Scope,
     opts: &Options,
 ) -> Result<Plan, Stop> {
-    let owner = &m.settings.owner;
-    let mut plan = Plan {
-        dry_run: opts.dry_run,
-        owner: owner.clone(),
-        ..Plan::default()
+    let mut walk = Walk {
+        m,
+        obs,
+        inv,
+        opts,
+        plan: Plan {
+            dry_run: opts.dry_run,
+            owner: m.settings.owner.clone(),
+            notes: obs.notes.clone(),
+            ..Plan::default()
+        },
+        changing: HashSet::new(),
+        broken: HashSet::new(),
+        step_of: HashMap::new(),
     };
-    plan.notes.extend(obs.notes.iter().cloned());
-    // Declared resources that will not be as observed: dependents read
-    // "(known after apply)" from them, and wait for them.
-    let mut changing: HashSet<usize> = HashSet::new();
-    let mut broken: HashSet<usize> = HashSet::new();
-    let mut step_of: HashMap<usize, usize> = HashMap::new();
-    for (i, r) in m.resources.iter().enumerate() {
-        if !scope.needed.contains(&i) {
-            continue;
-        }
-        let selected = scope.selected.contains(&i);
-        let skip = |plan: &mut Plan, skip: Skip| {
-            plan.steps
-                .push(step(r, Some(i), Decision::Skipped(skip), None, false));
-        };
+    for i in &scope.needed {
+        walk.resource(*i, scope.selected.contains(i));
+    }
+    let mut plan = walk.plan;
+    if scope.prune {
+        prune(m, obs, inv, scope, &mut plan)?;
+    }
+    Ok(plan)
+}
+
+/// The planner's walk over declared resources, in dependency order.
+struct Walk<'a> {
+    m: &'a Manifests,
+    obs: &'a Observation,
+    inv: &'a Inventory,
+    opts: &'a Options,
+    plan: Plan,
+    /// Resources that will not be as observed: dependents read "(known after
+    /// apply)" from them (but for their identity), and wait for them.
+    changing: HashSet<usize>,
+    /// Resources refused, skipped or failed: their dependents are skipped.
+    broken: HashSet<usize>,
+    /// The step of each changing resource.
+    step_of: HashMap<usize, usize>,
+}
+
+impl Walk<'_> {
+    /// Plans resource `i`: a needed one that is not `selected` is only read.
+    fn resource(&mut self, i: usize, selected: bool) {
+        let (m, obs) = (self.m, self.obs);
+        let r = &m.resources[i];
         if let Some(e) = obs.failed.get(&r.kind) {
-            broken.insert(i);
-            if selected {
-                let skip_of = Skip::ObserveFailed {
-                    class: e.class(),
-                    message: e.to_string(),
-                };
-                skip(&mut plan, skip_of);
-            }
-            continue;
+            let skip = Skip::ObserveFailed {
+                class: e.class(),
+                message: e.to_string(),
+            };
+            return self.stop(i, selected.then_some(Decision::Skipped(skip)));
         }
         if !selected {
-            continue;
+            return;
         }
-        if let Some(&d) = r.deps.iter().find(|d| broken.contains(d)) {
-            broken.insert(i);
-            skip(&mut plan, Skip::Dependency(m.resources[d].id()));
-            continue;
+        if let Some(&d) = r.deps.iter().find(|d| self.broken.contains(d)) {
+            let skip = Skip::Dependency(m.resources[d].id());
+            return self.stop(i, Some(Decision::Skipped(skip)));
         }
         let live = obs.live.get(&i);
-        let entry = inv.get(r.kind.name(), &r.name);
-        let mut adopt = false;
+        let entry = self.inv.get(r.kind.name(), &r.name);
+        let adopt = match live.map(|l| self.owned(r, l, entry)) {
+            Some(Err(refusal)) => return self.stop(i, Some(Decision::Refused(refusal))),
+            Some(Ok(adopt)) => adopt,
+            None => false,
+        };
         if let Some(l) = live {
-            let wants_adopt = r.annotations.adopt || m.settings.adopt;
-            let refusal = match ownership(owner, l, entry) {
-                Ownership::Owned => None,
-                Ownership::Foreign(o) => Some(Refusal::Foreign(o)),
-                Ownership::Unowned | Ownership::Recreated if wants_adopt => {
-                    adopt = true;
-                    None
-                }
-                Ownership::Unowned => Some(Refusal::Unowned),
-                Ownership::Recreated => Some(Refusal::Recreated),
-            };
-            if let Some(refusal) = refusal {
-                broken.insert(i);
-                plan.steps
-                    .push(step(r, Some(i), Decision::Refused(refusal), None, false));
-                continue;
-            }
-            plan.notes.extend(live_notes(r, l));
+            self.plan.notes.extend(live_notes(r, l));
         }
         let value = |j: usize, attr: &str| -> Option<String> {
-            if changing.contains(&j) && !IDENTITY_ATTRIBUTES.contains(&attr) {
+            if self.changing.contains(&j) && !IDENTITY_ATTRIBUTES.contains(&attr) {
                 return None;
             }
             obs.attrs(j)?.get(attr).cloned()
@@ -499,53 +506,65 @@ pub fn plan(
         let resolved = resolve(m, r, &obs.env, &value);
         let desired = match r.kind.normalize(&resolved, &obs.env) {
             Ok(d) => d,
-            Err(e) => {
-                broken.insert(i);
-                skip(&mut plan, Skip::Invalid(e.to_string()));
-                continue;
-            }
+            Err(e) => return self.stop(i, Some(Decision::Skipped(Skip::Invalid(e.to_string())))),
         };
-        let Some(decision) = decide(m, r, &desired, live, entry, adopt, &obs.env) else {
-            plan.unchanged += 1;
-            // An owned resource with no record yet (or a stale one) gets recorded.
-            let stale = entry.is_none_or(|e| {
-                e.state != EntryState::Applied || e.digest != state::digest(&desired)
-            });
-            if !opts.dry_run && stale {
-                plan.records.push(self::entry(
-                    m,
-                    r,
-                    &desired,
-                    opts.revision.as_deref(),
-                    &opts.now,
-                ));
+        match decide(m, r, &desired, live, entry, adopt, &obs.env) {
+            None => self.unchanged(r, &desired, entry),
+            Some(d @ Decision::DriftWarned { .. }) => {
+                self.plan.steps.push(step(r, Some(i), d, None, false));
+                self.plan.unchanged += 1;
             }
-            continue;
-        };
-        if let Decision::DriftWarned { .. } = decision {
-            plan.steps.push(step(r, Some(i), decision, None, false));
-            plan.unchanged += 1;
-            continue;
+            Some(d) => {
+                self.changing.insert(i);
+                let unresolved = contains_unknown(&resolved);
+                let spec = match resolved {
+                    Cow::Borrowed(_) => r.spec.clone(),
+                    Cow::Owned(v) => Arc::new(v),
+                };
+                let mut s = step(r, Some(i), d, Some(spec), unresolved);
+                s.after = r
+                    .deps
+                    .iter()
+                    .filter_map(|d| self.step_of.get(d).copied())
+                    .collect();
+                self.step_of.insert(i, self.plan.steps.len());
+                self.plan.steps.push(s);
+            }
         }
-        changing.insert(i);
-        let unresolved = contains_unknown(&resolved);
-        let spec = match resolved {
-            Cow::Borrowed(_) => r.spec.clone(),
-            Cow::Owned(v) => Arc::new(v),
-        };
-        let mut s = step(r, Some(i), decision, Some(spec), unresolved);
-        s.after = r
-            .deps
-            .iter()
-            .filter_map(|d| step_of.get(d).copied())
-            .collect();
-        step_of.insert(i, plan.steps.len());
-        plan.steps.push(s);
     }
-    if scope.prune {
-        prune(m, obs, inv, scope, &mut plan)?;
+
+    /// Whether vigil may act on a live resource: `Ok(adopt)`, or why not.
+    fn owned(&self, r: &Resource, live: &Observed, entry: Option<&Entry>) -> Result<bool, Refusal> {
+        let wants_adopt = r.annotations.adopt || self.m.settings.adopt;
+        match ownership(&self.plan.owner, live, entry) {
+            Ownership::Owned => Ok(false),
+            Ownership::Foreign(o) => Err(Refusal::Foreign(o)),
+            Ownership::Unowned | Ownership::Recreated if wants_adopt => Ok(true),
+            Ownership::Unowned => Err(Refusal::Unowned),
+            Ownership::Recreated => Err(Refusal::Recreated),
+        }
     }
-    Ok(plan)
+
+    /// A resource not written this run; its dependents are skipped.
+    fn stop(&mut self, i: usize, decision: Option<Decision>) {
+        self.broken.insert(i);
+        if let Some(d) = decision {
+            let r = &self.m.resources[i];
+            self.plan.steps.push(step(r, Some(i), d, None, false));
+        }
+    }
+
+    /// Matches already; a missing or stale record is written (not in a dry run).
+    fn unchanged(&mut self, r: &Resource, desired: &Value, entry: Option<&Entry>) {
+        self.plan.unchanged += 1;
+        let stale = entry
+            .is_none_or(|e| e.state != EntryState::Applied || e.digest != state::digest(desired));
+        if !self.opts.dry_run && stale {
+            let o = self.opts;
+            let e = self::entry(self.m, r, desired, o.revision.as_deref(), &o.now);
+            self.plan.records.push(e);
+        }
+    }
 }
 
 fn step(

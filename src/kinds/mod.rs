@@ -4,6 +4,7 @@
 //! detection on observe, tag validation on load, and the tag sync of an update.
 
 pub mod error;
+pub mod issues;
 pub mod kind;
 pub mod tags;
 

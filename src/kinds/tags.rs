@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use futures::{StreamExt as _, TryStreamExt as _};
 
 use super::error::KindError;
-use super::kind::Issues;
+use super::issues::Issues;
 use crate::aws::{Aws, AwsError, AwsResultExt, Env, ErrorClass};
 
 /// Tags as a sorted map.
