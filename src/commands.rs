@@ -5,11 +5,12 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::aws::Aws;
+use crate::aws::{ApiCalls, Aws};
 use crate::cli::{Cli, Command, DriftOutput, Output};
 use crate::exit::Exit;
 use crate::kinds::KindId;
 use crate::manifest::{self, Manifests};
+use crate::plan::Report;
 use crate::reconcile::{self, StartError};
 use crate::state;
 
@@ -78,23 +79,60 @@ pub fn emit(text: &str) {
 
 /// Loads the directory, printing every located error.
 pub fn load(dir: &Path) -> Option<Manifests> {
+    load_reporting(dir, false)
+}
+
+/// [`load`]; with `json`, a failure is also one JSON document on stdout.
+fn load_reporting(dir: &Path, json: bool) -> Option<Manifests> {
     match manifest::load(dir) {
         Ok(m) => Some(m),
         Err(errors) => {
             for d in &errors.0 {
                 eprintln!("{d}");
             }
-            eprintln!(
+            let summary = format!(
                 "validation failed: {} error{}; nothing was changed",
                 errors.0.len(),
                 if errors.0.len() == 1 { "" } else { "s" }
             );
+            eprintln!("{summary}");
+            if json {
+                emit_invalid(&summary, &errors.0);
+            }
             None
         }
     }
 }
 
+/// A validation failure as JSON: the same shape as a refusal, plus the diagnostics.
+/// Nothing was connected, so no call was made.
+fn emit_invalid(message: &str, diags: &[manifest::Diagnostic]) {
+    let doc = serde_json::json!({
+        "error": {"class": "validation", "message": message},
+        "diagnostics": diags.iter().map(manifest::Diagnostic::to_json).collect::<Vec<_>>(),
+        "apiCalls": ApiCalls::default(),
+    });
+    emit(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(&doc).expect("json")
+    ));
+}
+
+/// A desired-state directory that does not exist is a mistake (a wrong path or
+/// working directory), not an empty declaration.
+fn missing_directory(dir: &Path, json: bool) -> Exit {
+    let d = manifest::missing_directory(dir);
+    eprintln!("{d}");
+    if json {
+        emit_invalid(&d.to_string(), std::slice::from_ref(&d));
+    }
+    Exit::Error
+}
+
 async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
+    if manifest::is_missing(dir) {
+        return Ok(missing_directory(dir, false));
+    }
     let Some(m) = load(dir) else {
         return Ok(Exit::Error);
     };
@@ -147,12 +185,12 @@ async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
 }
 
 /// A run that stopped before planning: printed on stderr, and as JSON for `--output json`.
-fn stop(aws: &Aws, json: bool, class: &str, message: &str, exit: Exit) -> Exit {
+fn stop(calls: ApiCalls, json: bool, class: &str, message: &str, exit: Exit) -> Exit {
     eprintln!("{message}");
     if json {
         let doc = serde_json::json!({
             "error": {"class": class, "message": message},
-            "apiCalls": aws.calls.snapshot(),
+            "apiCalls": calls,
         });
         emit(&format!(
             "{}\n",
@@ -190,17 +228,29 @@ pub fn store(m: &Manifests, aws: &Aws) -> state::Location {
 }
 
 fn start_error(aws: &Aws, json: bool, e: StartError) -> Exit {
+    let calls = aws.calls.snapshot();
     match e {
         StartError::Refused(msg) => stop(
-            aws,
+            calls,
             json,
             "refused",
             &format!("refused: {msg}"),
             Exit::Refused,
         ),
-        other => stop(aws, json, "error", &format!("error: {other}"), Exit::Error),
+        other => stop(
+            calls,
+            json,
+            "error",
+            &format!("error: {other}"),
+            Exit::Error,
+        ),
     }
 }
+
+/// The emptiness guard of `reconcile::run`, repeated here so that it refuses
+/// before connecting: with nothing declared there is nothing to look up.
+const PRUNE_NOTHING: &str = "prune is on but the directory declares no resources (missing, empty, or only Settings); \
+     vigil will not delete everything it owns. Run `vigil destroy` to do that on purpose";
 
 async fn reconcile_cmd(
     dir: &Path,
@@ -209,22 +259,69 @@ async fn reconcile_cmd(
     detailed: bool,
     json_report: Option<&Path>,
 ) -> anyhow::Result<Exit> {
-    let Some(m) = load(dir) else {
+    let json = output == Output::Json;
+    if manifest::is_missing(dir) {
+        if opts.prune && opts.only.is_empty() {
+            let msg = format!(
+                "refused: prune is on but the directory declares no resources: {} does not exist; \
+                 vigil will not delete everything it owns. Pass the desired-state directory, or run `vigil destroy` to do that on purpose",
+                dir.display()
+            );
+            return Ok(stop(
+                ApiCalls::default(),
+                json,
+                "refused",
+                &msg,
+                Exit::Refused,
+            ));
+        }
+        return Ok(missing_directory(dir, json));
+    }
+    let Some(m) = load_reporting(dir, json) else {
         return Ok(Exit::Error);
     };
     // The process exits right after this command: the OS reclaims the
     // manifests and the observed account at once, faster than their destructors
     // would (thousands of resources; about 4% of a no-op plan's CPU time).
     let m = ManuallyDrop::new(m);
-    let json = output == Output::Json;
-    let (aws, refused) = connect(&m).await?;
-    let aws = ManuallyDrop::new(aws);
-    if let Some(msg) = refused {
-        return Ok(stop(&aws, json, "refused", &msg, Exit::Refused));
+    let prune = (opts.prune || m.settings.prune) && opts.only.is_empty();
+    if prune && m.resources.is_empty() {
+        let msg = format!("refused: {PRUNE_NOTHING}");
+        return Ok(stop(
+            ApiCalls::default(),
+            json,
+            "refused",
+            &msg,
+            Exit::Refused,
+        ));
     }
-    let report = match reconcile::run(&aws, &m, opts, &store(&m, &aws)).await {
-        Ok(r) => r,
-        Err(e) => return Ok(start_error(&aws, json, e)),
+    let report = if m.resources.is_empty() && !m.settings_declared {
+        // Nothing declared and nothing to prune: nothing to look at in AWS.
+        // (With Settings, the account guard still runs.)
+        Report {
+            dry_run: opts.dry_run,
+            changes: Vec::new(),
+            summary: Default::default(),
+            notes: Vec::new(),
+            errors: Vec::new(),
+            api_calls: ApiCalls::default(),
+        }
+    } else {
+        let (aws, refused) = connect(&m).await?;
+        let aws = ManuallyDrop::new(aws);
+        if let Some(msg) = refused {
+            return Ok(stop(
+                aws.calls.snapshot(),
+                json,
+                "refused",
+                &msg,
+                Exit::Refused,
+            ));
+        }
+        match reconcile::run(&aws, &m, opts, &store(&m, &aws)).await {
+            Ok(r) => r,
+            Err(e) => return Ok(start_error(&aws, json, e)),
+        }
     };
     if let Some(path) = json_report {
         std::fs::write(path, report.to_json())
@@ -253,7 +350,13 @@ async fn drift_cmd(dir: &Path, output: DriftOutput) -> anyhow::Result<Exit> {
     let json = output == DriftOutput::Json;
     let (aws, refused) = connect(&m).await?;
     if let Some(msg) = refused {
-        return Ok(stop(&aws, json, "refused", &msg, Exit::Refused));
+        return Ok(stop(
+            aws.calls.snapshot(),
+            json,
+            "refused",
+            &msg,
+            Exit::Refused,
+        ));
     }
     let report = match crate::drift::run(&aws, &m, &store(&m, &aws)).await {
         Ok(r) => r,
@@ -321,7 +424,13 @@ async fn destroy_cmd(dir: &Path, dry_run: bool) -> anyhow::Result<Exit> {
     };
     let (aws, refused) = connect(&m).await?;
     if let Some(msg) = refused {
-        return Ok(stop(&aws, false, "refused", &msg, Exit::Refused));
+        return Ok(stop(
+            aws.calls.snapshot(),
+            false,
+            "refused",
+            &msg,
+            Exit::Refused,
+        ));
     }
     let report = match crate::destroy::run(&aws, &m, &store(&m, &aws), dry_run).await {
         Ok(r) => r,

@@ -36,6 +36,36 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// The diagnostic as printed by `--output json`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "file": self.file,
+            "line": self.pos.line,
+            "col": self.pos.col,
+            "subject": self.subject,
+            "message": self.message,
+        })
+    }
+}
+
+/// Whether `dir` does not exist at all (a dangling symlink counts). The loader
+/// reads a missing directory as empty, which a long-running controller needs
+/// while git-sync has not checked out yet; one-shot commands refuse it.
+pub fn is_missing(dir: &Path) -> bool {
+    matches!(std::fs::metadata(dir), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// The error for a desired-state directory that does not exist.
+pub fn missing_directory(dir: &Path) -> Diagnostic {
+    Diagnostic {
+        file: dir.display().to_string(),
+        pos: Pos { line: 1, col: 1 },
+        subject: "directory".into(),
+        message: "does not exist; pass the desired-state directory (nothing was changed)".into(),
+    }
+}
+
 /// Every problem found, so a user can fix them all in one pass.
 #[derive(Debug, Clone, thiserror::Error)]
 pub struct ValidationErrors(pub Vec<Diagnostic>);
