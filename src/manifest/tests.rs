@@ -194,7 +194,7 @@ fn bad_input_corpus() {
         (
             "wrong type",
             vec![("a.yaml", alarm("cpu", "").replace("threshold: 80", "threshold: high"))],
-            "a.yaml:11:14: MetricAlarm/cpu: invalid type: string \"high\", expected f64",
+            "a.yaml:11:14: MetricAlarm/cpu: threshold must be a number, not \"high\"",
         ),
         (
             "bad period",
@@ -214,7 +214,7 @@ fn bad_input_corpus() {
         (
             "dimensions as a list",
             vec![("a.yaml", alarm("cpu", "  dimensions:\n    - Name: InstanceId\n"))],
-            "a.yaml:14:5: MetricAlarm/cpu: invalid type: sequence, expected a map",
+            "a.yaml:14:5: MetricAlarm/cpu: dimensions must be a mapping, not a list",
         ),
         (
             "duplicate resource",
@@ -260,7 +260,7 @@ fn bad_input_corpus() {
         (
             "unknown Settings field",
             vec![("a.yaml", "apiVersion: vigil/v1\nkind: Settings\nmetadata: {name: default}\nspec:\n  regoin: us-east-1\n".into())],
-            "a.yaml:5:3: Settings/default: unknown field `regoin`, expected one of `region`, `accountId`, `owner`, `prune`, `maxDeletions`",
+            "a.yaml:5:3: Settings/default: unknown field `regoin`; did you mean `region`?",
         ),
         (
             "account id with the leading zero lost",
@@ -289,6 +289,27 @@ fn bad_input_corpus() {
             "bad dashboard name",
             vec![("a.yaml", "apiVersion: vigil/v1\nkind: Dashboard\nmetadata: {name: my dash}\nspec:\n  body: {widgets: []}\n".into())],
             "a.yaml:3:18: Dashboard/my dash: metadata.name: contains ' '; dashboard names allow A-Z, a-z, 0-9, - and _",
+        ),
+        (
+            "wrong type in a nested field",
+            vec![(
+                "a.yaml",
+                alarm("cpu", "  metrics:\n    - id: m1\n      metricStat: {metric: {namespace: N, metricName: M}, period: five, stat: Sum}\n"),
+            )],
+            "a.yaml:15:67: MetricAlarm/cpu: metrics[0].metricStat.period must be a whole number, not \"five\"",
+        ),
+        (
+            "missing field in a nested mapping",
+            vec![(
+                "a.yaml",
+                alarm("cpu", "  metrics:\n    - id: m1\n      metricStat: {metric: {namespace: N}, period: 60, stat: Sum}\n"),
+            )],
+            "a.yaml:15:28: MetricAlarm/cpu: missing field `metricName`: add it to metrics[0].metricStat.metric",
+        ),
+        (
+            "unknown Settings value",
+            vec![("a.yaml", "apiVersion: vigil/v1\nkind: Settings\nmetadata: {name: default}\nspec:\n  drift: fix\n".into())],
+            "a.yaml:5:10: Settings/default: drift must be one of `correct`, `warn`, `ignore`, not `fix`",
         ),
         (
             "spec is not a mapping",
