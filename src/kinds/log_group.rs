@@ -80,7 +80,10 @@ pub fn check_tags(tags: &BTreeMap<String, String>, issues: &mut Issues) {
             issues.at(&path, "tag keys are 1 to 128 characters long");
         }
         if k.to_ascii_lowercase().starts_with("aws:") {
-            issues.at(&path, "tag keys starting with `aws:` are reserved for AWS");
+            issues.at(
+                &path,
+                "tag keys starting with `aws:` are reserved for AWS; rename the tag",
+            );
         }
         if k == super::OWNER_TAG {
             issues.at(

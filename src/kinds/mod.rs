@@ -624,6 +624,12 @@ pub fn tag_delta(
 /// The tag that marks what vigil created.
 pub const OWNER_TAG: &str = "vigil:owner";
 
+/// The field a path ends with, to name it in a message: `metrics[0].metricStat.stat` is `stat`.
+pub fn field_name(path: &str) -> &str {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    last.split('[').next().unwrap_or(last)
+}
+
 /// Validates `name` against a character set and length, with a helpful message.
 pub fn check_name(
     name: &str,

@@ -111,7 +111,7 @@ impl Kind for XRayGroup {
         if s.filter_expression.trim().is_empty() {
             issues.at(
                 "filterExpression",
-                "must not be empty; for example service(\"monitoring-lab-api\")",
+                "filterExpression must not be empty; for example service(\"monitoring-lab-api\")",
             );
         }
         let (insights, notifications) =
@@ -335,7 +335,7 @@ pub(crate) fn validate_tags(tags: &BTreeMap<String, String>, path: &str, issues:
         if k.starts_with("aws:") {
             issues.at(
                 &format!("{path}.{k}"),
-                "the aws: prefix is reserved for AWS",
+                "tag keys starting with aws: are reserved for AWS; rename the tag",
             );
         }
     }

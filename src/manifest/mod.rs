@@ -338,14 +338,14 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
     for result in checked {
         match result {
             Err(mut d) => diags.append(&mut d),
-            Ok(DocKind::Settings(s, pos, file_now)) => {
+            Ok(DocKind::Settings(s, pos, file_now, subject)) => {
                 if let Some((_, file, first)) = &settings {
                     diags.push(Diagnostic {
                         file: file_now,
                         pos,
-                        subject: "Settings".into(),
+                        subject,
                         message: format!(
-                            "a second Settings document; the first is at {file}:{first}. Keep one."
+                            "a second Settings document; the first is at {file}:{first}. Keep one: merge them"
                         ),
                     });
                 } else {
@@ -361,7 +361,7 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
                         pos: r.pos,
                         subject: r.id(),
                         message: format!(
-                            "duplicate: {} is also declared at {file}:{pos}; (kind, metadata.name) must be unique",
+                            "duplicate: {} is also declared at {file}:{pos}; (kind, metadata.name) must be unique, so rename or remove one",
                             r.id()
                         ),
                     });
@@ -418,7 +418,9 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
                                 &r.file,
                                 pos,
                                 &r.id(),
-                                format!("`${{{e}}}` refers to the resource itself"),
+                                format!(
+                                    "`${{{e}}}` refers to the resource itself, which has no value before it is applied; remove it, or write $${{ for literal text"
+                                ),
                             ));
                         } else {
                             ref_pos[i].entry(j).or_insert(pos);
@@ -439,7 +441,7 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
                                 &r.file,
                                 pos,
                                 &r.id(),
-                                format!("`{DEPENDS_ON}` names the resource itself"),
+                                format!("`{DEPENDS_ON}` names the resource itself; remove it"),
                             ));
                         } else {
                             ref_pos[i].entry(j).or_insert(pos);
@@ -528,15 +530,25 @@ fn depends_on(value: &str, index: &HashMap<(String, String), usize>) -> Result<V
                 .split_once('/')
                 .filter(|(k, n)| !k.is_empty() && !n.is_empty())
             else {
-                return Err(format!("`{DEPENDS_ON}`: `{item}` is not Kind/name"));
+                return Err(format!(
+                    "`{DEPENDS_ON}`: `{item}` is not Kind/name; write it like ConfigurationRecorder/default"
+                ));
             };
             if KindId::parse(kind).is_none() {
-                return Err(format!("`{DEPENDS_ON}`: unknown kind `{kind}` in `{item}`"));
+                let all: Vec<&str> = KindId::ALL.iter().map(|k| k.name()).collect();
+                return Err(format!(
+                    "`{DEPENDS_ON}`: unknown kind `{kind}` in `{item}`; expected one of {}",
+                    all.join(", ")
+                ));
             }
             index
                 .get(&(kind.to_string(), name.to_string()))
                 .copied()
-                .ok_or_else(|| format!("`{DEPENDS_ON}`: {item} is not declared in the directory"))
+                .ok_or_else(|| {
+                    format!(
+                        "`{DEPENDS_ON}`: {item} is not declared in the directory; declare it, or fix the name"
+                    )
+                })
         })
         .collect()
 }
@@ -551,7 +563,8 @@ fn diag(file: &str, pos: Pos, subject: &str, message: impl Into<String>) -> Diag
 }
 
 enum DocKind {
-    Settings(Box<Settings>, Pos, String),
+    /// With the file and the `Settings/name` subject.
+    Settings(Box<Settings>, Pos, String, String),
     /// With its strings that contain `$`, for the reference check.
     Resource(Box<Resource>, Vec<(Pos, String)>),
 }
@@ -575,7 +588,10 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
         .get("metadata")
         .and_then(|m| m.get("name"))
         .and_then(Node::as_str);
-    let subject = format!("{}/{}", kind_text.unwrap_or("?"), name_text.unwrap_or("?"));
+    let subject = match (kind_text, name_text.filter(|n| !n.is_empty())) {
+        (None, None) => "document".to_string(),
+        (k, n) => format!("{}/{}", k.unwrap_or("?"), n.unwrap_or("?")),
+    };
     match node.get("apiVersion") {
         Some(v) if v.as_str() == Some(API_VERSION) => {}
         Some(v) => {
@@ -590,7 +606,7 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
                 node.pos,
                 &subject,
                 format!(
-                    "not a vigil manifest: apiVersion: {API_VERSION} is missing. A data file must be referenced by a bodyFile or templateFile"
+                    "not a vigil manifest: apiVersion: {API_VERSION} is missing. Add it; if this is a data file, reference it from a bodyFile or templateFile, or move it out of the directory"
                 ),
             ));
         }
@@ -611,10 +627,19 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
             }
         }
     }
+    let all: Vec<&str> = KindId::ALL.iter().map(|k| k.name()).collect();
     let kind_node = match node.get("kind") {
         Some(k) => k,
         None => {
-            diags.push(diag(file, node.pos, &subject, "missing field `kind`"));
+            diags.push(diag(
+                file,
+                node.pos,
+                &subject,
+                format!(
+                    "missing field `kind`; add it: Settings or one of {}",
+                    all.join(", ")
+                ),
+            ));
             return Err(diags);
         }
     };
@@ -623,7 +648,6 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
         Some(k) => Some(k),
         None if is_settings => None,
         None => {
-            let all: Vec<&str> = KindId::ALL.iter().map(|k| k.name()).collect();
             diags.push(diag(
                 file,
                 kind_node.pos,
@@ -647,7 +671,7 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
                 file,
                 node.pos,
                 &subject,
-                "missing field `metadata` (with `name`)",
+                "missing field `metadata`; add `metadata: {name: NAME}`, the resource's name in AWS",
             ));
             None
         }
@@ -691,7 +715,7 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
                         file,
                         n.pos,
                         &subject,
-                        "metadata.name must be a non-empty string",
+                        "metadata.name must be a non-empty string: the resource's name in AWS",
                     ));
                     None
                 }
@@ -700,7 +724,7 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
                         file,
                         meta.pos,
                         &subject,
-                        "missing field `metadata.name`",
+                        "missing field `metadata.name`; add the resource's name in AWS",
                     ));
                     None
                 }
@@ -719,7 +743,12 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
             None
         }
         None => {
-            diags.push(diag(file, node.pos, &subject, "missing field `spec`"));
+            diags.push(diag(
+                file,
+                node.pos,
+                &subject,
+                "missing field `spec`; add it (`spec: {}` when nothing needs to be set)",
+            ));
             None
         }
     };
@@ -734,13 +763,17 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
                 if let Some(acct) = &s.account_id
                     && (acct.len() != 12 || !acct.chars().all(|c| c.is_ascii_digit()))
                 {
-                    let pos = spec.get("accountId").map_or(spec.pos, |n| n.pos);
-                    diags.push(diag(
-                        file,
-                        pos,
-                        &subject,
-                        "accountId must be 12 digits; quote it to keep leading zeros",
-                    ));
+                    let node = spec.get("accountId");
+                    let pos = node.map_or(spec.pos, |n| n.pos);
+                    // An unquoted number has lost its leading zeros; a string is just wrong.
+                    let msg = if node.is_some_and(|n| matches!(n.value, Value::Int(_))) {
+                        "accountId must be 12 digits; quote it (\"012345678901\") so YAML keeps the leading zeros".to_string()
+                    } else {
+                        format!(
+                            "accountId must be the 12 digits of an AWS account id, such as \"123456789012\", not `{acct}`"
+                        )
+                    };
+                    diags.push(diag(file, pos, &subject, msg));
                 }
                 if let Some(n) = &s.notifications
                     && !(n.topic_arn.starts_with("arn:")
@@ -750,10 +783,10 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
                         .get("notifications")
                         .and_then(|n| n.get("topicArn"))
                         .map_or(spec.pos, |n| n.pos);
-                    diags.push(diag(file, pos, &subject, "notifications.topicArn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"));
+                    diags.push(diag(file, pos, &subject, format!("notifications.topicArn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), not `{}`", n.topic_arn)));
                 }
                 if diags.is_empty() {
-                    Ok(DocKind::Settings(s, node.pos, file.clone()))
+                    Ok(DocKind::Settings(s, node.pos, file.clone(), subject))
                 } else {
                     Err(diags)
                 }
@@ -984,7 +1017,7 @@ fn read_annotations(
             file,
             ann.pos,
             subject,
-            "metadata.annotations must be a mapping",
+            "metadata.annotations must be a mapping, such as {vigil/adopt: \"true\"}",
         ));
         return;
     };

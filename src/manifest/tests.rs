@@ -135,7 +135,7 @@ fn bad_input_corpus() {
         (
             "no apiVersion",
             vec![("a.yaml", "kind: Topic\nmetadata: {name: x}\nspec: {}\n".into())],
-            "a.yaml:1:1: Topic/x: not a vigil manifest: apiVersion: vigil/v1 is missing. A data file must be referenced by a bodyFile or templateFile",
+            "a.yaml:1:1: Topic/x: not a vigil manifest: apiVersion: vigil/v1 is missing. Add it; if this is a data file, reference it from a bodyFile or templateFile, or move it out of the directory",
         ),
         (
             "wrong apiVersion",
@@ -209,7 +209,7 @@ fn bad_input_corpus() {
         (
             "unknown statistic",
             vec![("a.yaml", alarm("cpu", "").replace("statistic: Average", "statistic: Avg"))],
-            "a.yaml:8:14: MetricAlarm/cpu: `Avg` is not valid; expected one of Average, Maximum, Minimum, SampleCount, Sum",
+            "a.yaml:8:14: MetricAlarm/cpu: `Avg` is not a valid statistic; expected one of Average, Maximum, Minimum, SampleCount, Sum",
         ),
         (
             "dimensions as a list",
@@ -255,7 +255,7 @@ fn bad_input_corpus() {
                 ("a.yaml", "apiVersion: vigil/v1\nkind: Settings\nmetadata: {name: default}\nspec: {}\n".into()),
                 ("b.yaml", "apiVersion: vigil/v1\nkind: Settings\nmetadata: {name: other}\nspec: {}\n".into()),
             ],
-            "b.yaml:1:1: Settings: a second Settings document; the first is at a.yaml:1:1. Keep one.",
+            "b.yaml:1:1: Settings/other: a second Settings document; the first is at a.yaml:1:1. Keep one: merge them",
         ),
         (
             "unknown Settings field",
@@ -265,7 +265,7 @@ fn bad_input_corpus() {
         (
             "account id with the leading zero lost",
             vec![("a.yaml", "apiVersion: vigil/v1\nkind: Settings\nmetadata: {name: default}\nspec:\n  accountId: 12345678901\n".into())],
-            "a.yaml:5:14: Settings/default: accountId must be 12 digits; quote it to keep leading zeros",
+            "a.yaml:5:14: Settings/default: accountId must be 12 digits; quote it (\"012345678901\") so YAML keeps the leading zeros",
         ),
         (
             "missing body file",
@@ -409,16 +409,19 @@ fn depends_on_errors_point_at_the_annotation() {
     let cases = [
         (
             "ConfigurationRecorder/nope",
-            "`vigil/depends-on`: ConfigurationRecorder/nope is not declared in the directory",
+            "`vigil/depends-on`: ConfigurationRecorder/nope is not declared in the directory; declare it, or fix the name",
         ),
-        ("default", "`vigil/depends-on`: `default` is not Kind/name"),
+        (
+            "default",
+            "`vigil/depends-on`: `default` is not Kind/name; write it like ConfigurationRecorder/default",
+        ),
         (
             "Recorder/default",
-            "`vigil/depends-on`: unknown kind `Recorder` in `Recorder/default`",
+            "`vigil/depends-on`: unknown kind `Recorder` in `Recorder/default`; expected one of Topic, MetricAlarm, CompositeAlarm, Dashboard, XRayGroup, SamplingRule, Role, Bucket, LogGroup, MetricFilter, QueryDefinition, AgentConfig, ConfigurationRecorder, DeliveryChannel, ConfigRule, Stack",
         ),
         (
             "ConfigRule/r",
-            "`vigil/depends-on` names the resource itself",
+            "`vigil/depends-on` names the resource itself; remove it",
         ),
         (
             "' , '",
