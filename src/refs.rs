@@ -83,7 +83,7 @@ pub fn parse_expr(
     })?;
     let Some(names) = declared.get(kind) else {
         return Err(format!(
-            "reference `${{{expr}}}` points to kind {kind}, but no {kind} is declared in the directory"
+            "reference `${{{expr}}}` points to kind {kind}, but no {kind} is declared in the directory; declare it, or fix the reference"
         ));
     };
     let best = names
@@ -95,10 +95,17 @@ pub fn parse_expr(
         })
         .max_by_key(|n| n.len());
     let Some(name) = best else {
-        let hint = if names.iter().any(|n| n == rest) {
-            " (add an attribute, for example `.arn`)".to_string()
+        if names.iter().any(|n| n == rest) {
+            return Err(format!(
+                "reference `${{{expr}}}` names no attribute; add one, for example `${{{expr}.arn}}`"
+            ));
+        }
+        let hint = if names.len() <= 5 {
+            let mut sorted: Vec<&str> = names.iter().map(String::as_str).collect();
+            sorted.sort_unstable();
+            format!("; declared {kind} names: {}", sorted.join(", "))
         } else {
-            String::new()
+            "; declare it, or fix the name".to_string()
         };
         return Err(format!(
             "reference `${{{expr}}}` points to a {kind} that is not declared in the directory{hint}"

@@ -598,7 +598,8 @@ impl<'de> de::VariantAccess<'de> for &'de Node {
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        de::Deserializer::deserialize_map(self, visitor)
+        // A missing field is reported at the variant's own mapping.
+        de::Deserializer::deserialize_map(self, visitor).map_err(|e| e.at(self.pos))
     }
 }
 

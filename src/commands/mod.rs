@@ -9,8 +9,8 @@ use std::path::Path;
 use anyhow::Context as _;
 
 use crate::cli::{Cli, Command, DriftOutput, Output};
-use vigil::aws::Aws;
-use vigil::engine::{self, StartError};
+use vigil::aws::{ApiCalls, Aws};
+use vigil::engine::{self, Report, StartError};
 use vigil::exit::Exit;
 use vigil::kinds::KindId;
 use vigil::manifest::{self, Manifests};
@@ -88,23 +88,60 @@ pub fn emit(text: &str) {
 
 /// Loads the directory, printing every located error.
 pub fn load(dir: &Path) -> Option<Manifests> {
+    load_reporting(dir, false)
+}
+
+/// [`load`]; with `json`, a failure is also one JSON document on stdout.
+fn load_reporting(dir: &Path, json: bool) -> Option<Manifests> {
     match manifest::load(dir) {
         Ok(m) => Some(m),
         Err(errors) => {
             for d in &errors.0 {
                 eprintln!("{d}");
             }
-            eprintln!(
+            let summary = format!(
                 "validation failed: {} error{}; nothing was changed",
                 errors.0.len(),
                 if errors.0.len() == 1 { "" } else { "s" }
             );
+            eprintln!("{summary}");
+            if json {
+                emit_invalid(&summary, &errors.0);
+            }
             None
         }
     }
 }
 
+/// A validation failure as JSON: the same shape as a refusal, plus the diagnostics.
+/// Nothing was connected, so no call was made.
+fn emit_invalid(message: &str, diags: &[manifest::Diagnostic]) {
+    let doc = serde_json::json!({
+        "error": {"class": "validation", "message": message},
+        "diagnostics": diags.iter().map(manifest::Diagnostic::to_json).collect::<Vec<_>>(),
+        "apiCalls": ApiCalls::default(),
+    });
+    emit(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(&doc).expect("json")
+    ));
+}
+
+/// A desired-state directory that does not exist is a mistake (a wrong path or
+/// working directory), not an empty declaration.
+fn missing_directory(dir: &Path, json: bool) -> Exit {
+    let d = manifest::missing_directory(dir);
+    eprintln!("{d}");
+    if json {
+        emit_invalid(&d.to_string(), std::slice::from_ref(&d));
+    }
+    Exit::Error
+}
+
 async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
+    if manifest::is_missing(dir) {
+        return Ok(missing_directory(dir, false));
+    }
     let Some(m) = load(dir) else {
         return Ok(Exit::Error);
     };
@@ -157,12 +194,12 @@ async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
 }
 
 /// A run that stopped before planning: printed on stderr, and as JSON for `--output json`.
-fn stop(aws: &Aws, json: bool, class: &str, message: &str, exit: Exit) -> Exit {
+fn stop(calls: ApiCalls, json: bool, class: &str, message: &str, exit: Exit) -> Exit {
     eprintln!("{message}");
     if json {
         let doc = serde_json::json!({
             "error": {"class": class, "message": message},
-            "apiCalls": aws.calls.snapshot(),
+            "apiCalls": calls,
         });
         emit(&format!(
             "{}\n",
@@ -177,7 +214,7 @@ pub async fn connect(m: &Manifests, json: bool) -> anyhow::Result<Result<Aws, Ex
     match target::connect(&m.settings).await {
         Ok(aws) => Ok(Ok(aws)),
         Err((aws, e @ ConnectError::WrongAccount { .. })) => Ok(Err(stop(
-            &aws,
+            aws.calls.snapshot(),
             json,
             "refused",
             &e.to_string(),
@@ -193,15 +230,22 @@ pub fn store(m: &Manifests, aws: &Aws) -> state::Location {
 }
 
 fn start_error(aws: &Aws, json: bool, e: StartError) -> Exit {
+    let calls = aws.calls.snapshot();
     match e {
         StartError::Refused(msg) => stop(
-            aws,
+            calls,
             json,
             "refused",
             &format!("refused: {msg}"),
             Exit::Refused,
         ),
-        other => stop(aws, json, "error", &format!("error: {other}"), Exit::Error),
+        other => stop(
+            calls,
+            json,
+            "error",
+            &format!("error: {other}"),
+            Exit::Error,
+        ),
     }
 }
 
@@ -212,21 +256,61 @@ async fn reconcile_cmd(
     detailed: bool,
     json_report: Option<&Path>,
 ) -> anyhow::Result<Exit> {
-    let Some(m) = load(dir) else {
+    let json = output == Output::Json;
+    if manifest::is_missing(dir) {
+        if opts.prune && opts.only.is_empty() {
+            let msg = format!(
+                "refused: prune is on but the directory declares no resources: {} does not exist; \
+                 vigil will not delete everything it owns. Pass the desired-state directory, or run `vigil destroy` to do that on purpose",
+                dir.display()
+            );
+            return Ok(stop(
+                ApiCalls::default(),
+                json,
+                "refused",
+                &msg,
+                Exit::Refused,
+            ));
+        }
+        return Ok(missing_directory(dir, json));
+    }
+    let Some(m) = load_reporting(dir, json) else {
         return Ok(Exit::Error);
     };
     // The process exits right after this command: the OS reclaims the
     // manifests and the observed account at once, faster than their destructors
     // would (thousands of resources; about 4% of a no-op plan's CPU time).
     let m = ManuallyDrop::new(m);
-    let json = output == Output::Json;
-    let aws = match connect(&m, json).await? {
-        Ok(aws) => ManuallyDrop::new(aws),
-        Err(exit) => return Ok(exit),
-    };
-    let report = match engine::reconcile(&aws, &m, opts, &store(&m, &aws)).await {
-        Ok(r) => r,
-        Err(e) => return Ok(start_error(&aws, json, e)),
+    let prune = (opts.prune || m.settings.prune) && opts.only.is_empty();
+    if let Err(stop_reason) = engine::plan::guard_directory(&m, prune) {
+        return Ok(stop(
+            ApiCalls::default(),
+            json,
+            "refused",
+            &stop_reason.to_string(),
+            Exit::Refused,
+        ));
+    }
+    let report = if m.resources.is_empty() && !m.settings_declared {
+        // Nothing declared and nothing to prune: nothing to look at in AWS.
+        // (With Settings, the account guard still runs.)
+        Report {
+            dry_run: opts.dry_run,
+            changes: Vec::new(),
+            summary: Default::default(),
+            notes: Vec::new(),
+            errors: Vec::new(),
+            api_calls: ApiCalls::default(),
+        }
+    } else {
+        let aws = match connect(&m, json).await? {
+            Ok(aws) => ManuallyDrop::new(aws),
+            Err(exit) => return Ok(exit),
+        };
+        match engine::reconcile(&aws, &m, opts, &store(&m, &aws)).await {
+            Ok(r) => r,
+            Err(e) => return Ok(start_error(&aws, json, e)),
+        }
     };
     if let Some(path) = json_report {
         std::fs::write(path, report.to_json())

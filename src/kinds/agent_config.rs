@@ -125,7 +125,7 @@ impl Kind for AgentConfig {
             other => issues.at(
                 "config",
                 format!(
-                    "must be a mapping (the agent's JSON written as YAML), found {}",
+                    "config must be a mapping (the agent's JSON written as YAML), found {}",
                     json_type(other)
                 ),
             ),

@@ -123,12 +123,12 @@ impl Kind for CompositeAlarm {
         if rule.is_empty() {
             issues.at(
                 "alarmRule",
-                "must not be empty; for example ALARM(HighCPUUtilization)",
+                "alarmRule must not be empty; for example ALARM(HighCPUUtilization)",
             );
         } else if rule.len() > 10240 {
             issues.at(
                 "alarmRule",
-                "is longer than the 10240 characters AWS allows",
+                "alarmRule is longer than the 10240 characters AWS allows",
             );
         } else if !["ALARM(", "OK(", "INSUFFICIENT_DATA(", "TRUE", "FALSE"]
             .iter()
@@ -136,19 +136,27 @@ impl Kind for CompositeAlarm {
         {
             issues.at(
                 "alarmRule",
-                "names no alarm; use ALARM(name), OK(name) or INSUFFICIENT_DATA(name)",
+                "alarmRule names no alarm; use ALARM(name), OK(name) or INSUFFICIENT_DATA(name)",
             );
         }
         if rule.matches('(').count() != rule.matches(')').count() {
-            issues.at("alarmRule", "has unbalanced parentheses");
+            issues.at(
+                "alarmRule",
+                "alarmRule has unbalanced parentheses; close every ( with a )",
+            );
         }
         if s.actions_suppressor.is_none()
             && (s.actions_suppressor_wait_period.is_some()
                 || s.actions_suppressor_extension_period.is_some())
         {
+            let period = if s.actions_suppressor_wait_period.is_some() {
+                "actionsSuppressorWaitPeriod"
+            } else {
+                "actionsSuppressorExtensionPeriod"
+            };
             issues.at(
-                "actionsSuppressor",
-                "the suppressor periods need actionsSuppressor",
+                period,
+                "actionsSuppressorWaitPeriod and actionsSuppressorExtensionPeriod need actionsSuppressor; name the alarm that suppresses actions, or remove them",
             );
         }
         validate_actions(

@@ -324,7 +324,7 @@ fn validate_group(g: &RecordingGroup, issues: &mut Issues) {
         issues.at(
             "recordingGroup.recordingStrategy.useOnly",
             format!(
-                "`{s}` is not valid; expected one of {}",
+                "`{s}` is not a valid useOnly; expected one of {}",
                 cfg::RecordingStrategyType::values().join(", ")
             ),
         );
@@ -349,13 +349,13 @@ fn validate_group(g: &RecordingGroup, issues: &mut Issues) {
         if g.include_global_resource_types == Some(true) {
             issues.at(
                 "recordingGroup.includeGlobalResourceTypes",
-                "applies only with allSupported: true; list the global types (AWS::IAM::Role, ...) in resourceTypes instead",
+                "includeGlobalResourceTypes applies only with allSupported: true; list the global types (AWS::IAM::Role, ...) in resourceTypes instead",
             );
         }
         match (g.resource_types.is_empty(), excluded.is_empty()) {
             (true, true) => issues.at(
                 "recordingGroup",
-                "records nothing: set allSupported: true, list resourceTypes, or exclude types with exclusionByResourceTypes",
+                "recordingGroup records nothing: set allSupported: true, list resourceTypes, or exclude types with exclusionByResourceTypes",
             ),
             (false, false) => issues.at("recordingGroup", "list resourceTypes or exclusionByResourceTypes, not both"),
             (true, false) if strategy != Some(EXCLUSION) => issues.at(
@@ -386,7 +386,7 @@ fn validate_mode(m: &RecordingMode, issues: &mut Issues) {
         issues.at(
             "recordingMode.recordingFrequency",
             format!(
-                "`{}` is not valid; expected one of {}",
+                "`{}` is not a valid recordingFrequency; expected one of {}",
                 m.recording_frequency,
                 freqs.join(", ")
             ),
@@ -398,14 +398,17 @@ fn validate_mode(m: &RecordingMode, issues: &mut Issues) {
             issues.at(
                 &at("recordingFrequency"),
                 format!(
-                    "`{}` is not valid; expected one of {}",
+                    "`{}` is not a valid recordingFrequency; expected one of {}",
                     o.recording_frequency,
                     freqs.join(", ")
                 ),
             );
         }
         if o.resource_types.is_empty() {
-            issues.at(&at("resourceTypes"), "must list at least one resource type");
+            issues.at(
+                &at("resourceTypes"),
+                "resourceTypes must list at least one resource type, such as AWS::EC2::Instance",
+            );
         }
         if o.description
             .as_ref()
@@ -413,7 +416,7 @@ fn validate_mode(m: &RecordingMode, issues: &mut Issues) {
         {
             issues.at(
                 &at("description"),
-                "is longer than the 256 characters AWS allows",
+                "description is longer than the 256 characters AWS allows",
             );
         }
         for (j, t) in o.resource_types.iter().enumerate() {
@@ -505,7 +508,13 @@ impl Kind for ConfigurationRecorder {
         if s.role_arn.trim().is_empty() {
             issues.at("roleArn", "must name the IAM role AWS Config assumes, for example ${Role/ConfigServiceRole.arn}");
         } else if !s.role_arn.contains("${") && !s.role_arn.starts_with("arn:") {
-            issues.at("roleArn", format!("`{}` is not a role ARN", s.role_arn));
+            issues.at(
+                "roleArn",
+                format!(
+                    "`{}` is not a role ARN; write arn:aws:iam::ACCOUNT:role/NAME or a reference such as ${{Role/NAME.arn}}",
+                    s.role_arn
+                ),
+            );
         }
         if let Some(g) = &s.recording_group {
             validate_group(g, issues);
@@ -907,7 +916,7 @@ mod tests {
             recording_frequency: "HOURLY".into(),
             recording_mode_overrides: vec![],
         });
-        assert!(messages(&s)[0].contains("`HOURLY` is not valid"));
+        assert!(messages(&s)[0].contains("`HOURLY` is not a valid recordingFrequency"));
     }
 
     #[test]

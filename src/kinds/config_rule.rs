@@ -118,7 +118,8 @@ fn one_of(issues: &mut Issues, path: &str, value: &str, allowed: &[&str]) {
         issues.at(
             path,
             format!(
-                "`{value}` is not valid; expected one of {}",
+                "`{value}` is not a valid {}; expected one of {}",
+                super::field_name(path),
                 allowed.join(", ")
             ),
         );
@@ -401,13 +402,15 @@ fn validate_source(s: &Source, issues: &mut Issues) {
             } else if !has_ref(id) && !id.starts_with("arn:") {
                 issues.at(
                     "source.sourceIdentifier",
-                    format!("`{id}` is not a Lambda function ARN"),
+                    format!(
+                        "`{id}` is not a Lambda function ARN; write arn:aws:lambda:REGION:ACCOUNT:function:NAME"
+                    ),
                 );
             }
             if s.source_details.is_empty() {
                 issues.at(
                     "source.sourceDetails",
-                    "a CUSTOM_LAMBDA rule needs at least one trigger in sourceDetails",
+                    "a CUSTOM_LAMBDA rule needs at least one trigger in sourceDetails, for example {messageType: ConfigurationItemChangeNotification}",
                 );
             }
             if s.custom_policy_details.is_some() {
@@ -434,9 +437,15 @@ fn validate_source(s: &Source, issues: &mut Issues) {
                         );
                     }
                     if c.policy_text.trim().is_empty() {
-                        issues.at("source.customPolicyDetails.policyText", "must not be empty");
+                        issues.at(
+                            "source.customPolicyDetails.policyText",
+                            "policyText must not be empty; write the rule in Guard",
+                        );
                     } else if c.policy_text.len() > 10_000 {
-                        issues.at("source.customPolicyDetails.policyText", "is longer than the 10000 characters AWS allows");
+                        issues.at(
+                            "source.customPolicyDetails.policyText",
+                            "policyText is longer than the 10000 characters AWS allows",
+                        );
                     }
                 }
             }
@@ -488,7 +497,7 @@ fn validate_source(s: &Source, issues: &mut Issues) {
         if !seen.insert((&d.message_type, &d.maximum_execution_frequency)) {
             issues.at(
                 &format!("source.sourceDetails[{i}]"),
-                "the same trigger is listed twice",
+                "the same trigger is listed twice; remove one",
             );
         }
     }
@@ -497,7 +506,10 @@ fn validate_source(s: &Source, issues: &mut Issues) {
 fn validate_scope(s: &Scope, issues: &mut Issues) {
     let has_tag = s.tag_key.is_some() || s.tag_value.is_some();
     if s.tag_value.is_some() && s.tag_key.is_none() {
-        issues.at("scope.tagValue", "needs scope.tagKey");
+        issues.at(
+            "scope.tagValue",
+            "scope.tagValue needs scope.tagKey; add the tag's key",
+        );
     }
     if has_tag && (!s.compliance_resource_types.is_empty() || s.compliance_resource_id.is_some()) {
         issues.at("scope", "scope a rule by tag or by resource, not both");
@@ -505,14 +517,17 @@ fn validate_scope(s: &Scope, issues: &mut Issues) {
     if s.compliance_resource_id.is_some() && s.compliance_resource_types.len() != 1 {
         issues.at(
             "scope.complianceResourceId",
-            "needs exactly one entry in scope.complianceResourceTypes",
+            "scope.complianceResourceId needs exactly one entry in scope.complianceResourceTypes",
         );
     }
     if s.tag_key
         .as_ref()
         .is_some_and(|k| k.is_empty() || k.chars().count() > 128)
     {
-        issues.at("scope.tagKey", "must be 1 to 128 characters long");
+        issues.at(
+            "scope.tagKey",
+            "scope.tagKey must be 1 to 128 characters long",
+        );
     }
     if s.tag_value
         .as_ref()
@@ -520,13 +535,13 @@ fn validate_scope(s: &Scope, issues: &mut Issues) {
     {
         issues.at(
             "scope.tagValue",
-            "is longer than the 256 characters AWS allows",
+            "scope.tagValue is longer than the 256 characters AWS allows",
         );
     }
     if s.compliance_resource_types.len() > 100 {
         issues.at(
             "scope.complianceResourceTypes",
-            "lists more than the 100 resource types AWS allows",
+            "scope.complianceResourceTypes lists more than the 100 resource types AWS allows",
         );
     }
     for (i, t) in s.compliance_resource_types.iter().enumerate() {
@@ -719,7 +734,7 @@ impl Kind for ConfigRule {
         {
             issues.at(
                 "description",
-                "is longer than the 256 characters AWS allows",
+                "description is longer than the 256 characters AWS allows",
             );
         }
         validate_source(&s.source, issues);
@@ -735,7 +750,7 @@ impl Kind for ConfigRule {
         {
             issues.at(
                 "inputParameters",
-                "is longer than the 1024 characters of JSON AWS allows",
+                "inputParameters is longer than the 1024 characters of JSON AWS allows",
             );
         }
         if let Some(f) = &s.maximum_execution_frequency {
@@ -758,7 +773,10 @@ impl Kind for ConfigRule {
                 cfg::EvaluationMode::values(),
             );
             if !seen.insert(&m.mode) {
-                issues.at(&format!("evaluationModes[{i}]"), "listed twice");
+                issues.at(
+                    &format!("evaluationModes[{i}]"),
+                    format!("mode `{}` is listed twice; remove one", m.mode),
+                );
             }
         }
     }
@@ -1240,8 +1258,8 @@ mod tests {
         bad.tags = Some(BTreeMap::from([("aws:x".to_string(), "y".to_string())]));
         let m = messages(&bad);
         for want in [
-            "`Amazon` is not valid",
-            "`Daily` is not valid",
+            "`Amazon` is not a valid owner",
+            "`Daily` is not a valid maximumExecutionFrequency",
             "not as a JSON string",
             "by tag or by resource, not both",
             "did you mean AWS::EC2::Volume?",

@@ -76,7 +76,10 @@ impl Kind for Dashboard {
         let text = std::fs::read_to_string(&path).map_err(|e| {
             (
                 "bodyFile".to_string(),
-                format!("cannot read {}: {e}", path.display()),
+                format!(
+                    "cannot read {}: {e}; bodyFile is relative to this manifest's directory",
+                    path.display()
+                ),
             )
         })?;
         let body = if file.ends_with(".yaml") || file.ends_with(".yml") {
@@ -238,9 +241,11 @@ fn check_body(body: &Value, issues: &mut Issues) {
             Some("metric" | "text" | "log" | "alarm" | "explorer" | "custom") => {}
             Some(t) => issues.at(
                 &format!("{path}.type"),
-                format!("unknown widget type `{t}`"),
+                format!(
+                    "unknown widget type `{t}`; use one of metric, text, log, alarm, explorer, custom"
+                ),
             ),
-            None => issues.at(&path, "each widget needs a `type`"),
+            None => issues.at(&path, "each widget needs a `type`, such as metric or text"),
         }
         for dim in ["width", "height"] {
             if let Some(n) = w.get(dim).and_then(Value::as_i64)

@@ -148,10 +148,16 @@ impl Kind for DeliveryChannel {
             if p.is_empty() {
                 issues.at(
                     "s3KeyPrefix",
-                    "must not be empty; leave it out for no prefix",
+                    "s3KeyPrefix must not be empty; leave it out for no prefix",
                 );
             } else if p.starts_with('/') {
-                issues.at("s3KeyPrefix", "must not start with /");
+                issues.at(
+                    "s3KeyPrefix",
+                    format!(
+                        "s3KeyPrefix must not start with /; write `{}`",
+                        p.trim_start_matches('/')
+                    ),
+                );
             }
         }
         check_arn(
@@ -177,7 +183,10 @@ impl Kind for DeliveryChannel {
             if !allowed.contains(&f.as_str()) {
                 issues.at(
                     "configSnapshotDeliveryProperties.deliveryFrequency",
-                    format!("`{f}` is not valid; expected one of {}", allowed.join(", ")),
+                    format!(
+                        "`{f}` is not a valid deliveryFrequency; expected one of {}",
+                        allowed.join(", ")
+                    ),
                 );
             }
         }
@@ -376,7 +385,7 @@ mod tests {
             "is not a bucket name",
             "must not start with /",
             "is not an sns ARN",
-            "`Daily` is not valid",
+            "`Daily` is not a valid deliveryFrequency",
         ] {
             assert!(m.iter().any(|x| x.contains(want)), "{want} not in {m:?}");
         }

@@ -39,3 +39,9 @@ pub fn parse_path(path: &str) -> Vec<Seg> {
     }
     segs
 }
+
+/// The field a path ends with, to name it in a message: `metrics[0].metricStat.stat` is `stat`.
+pub fn field_name(path: &str) -> &str {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    last.split('[').next().unwrap_or(last)
+}

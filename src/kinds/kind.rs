@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::KindError;
-pub use super::issues::{Issues, parse_path};
+pub use super::issues::{Issues, field_name, parse_path};
 use super::tags::{TagApi, Tags};
 use crate::aws::{Aws, Env};
 use crate::diff::FieldDiff;

@@ -434,7 +434,8 @@ fn one_of(issues: &mut Issues, path: &str, value: &str, allowed: &[&str]) {
         issues.at(
             path,
             format!(
-                "`{value}` is not valid; expected one of {}",
+                "`{value}` is not a valid {}; expected one of {}",
+                super::field_name(path),
                 allowed.join(", ")
             ),
         );
@@ -511,7 +512,7 @@ impl Kind for MetricAlarm {
             one_of(issues, "unit", u, StandardUnit::values());
         }
         if s.evaluation_periods < 1 {
-            issues.at("evaluationPeriods", "must be at least 1");
+            issues.at("evaluationPeriods", "evaluationPeriods must be at least 1");
         }
         if let Some(d) = s.datapoints_to_alarm
             && (d < 1 || d > s.evaluation_periods)
@@ -519,7 +520,7 @@ impl Kind for MetricAlarm {
             issues.at(
                 "datapointsToAlarm",
                 format!(
-                    "must be between 1 and evaluationPeriods ({})",
+                    "datapointsToAlarm must be between 1 and evaluationPeriods ({})",
                     s.evaluation_periods
                 ),
             );
@@ -584,7 +585,7 @@ impl Kind for MetricAlarm {
                     if !ids.insert(q.id.clone()) {
                         issues.at(
                             &format!("metrics[{i}].id"),
-                            format!("id `{}` is used twice", q.id),
+                            format!("id `{}` is used twice; metric ids must be unique", q.id),
                         );
                     }
                     if q.expression.is_some() == q.metric_stat.is_some() {
@@ -627,8 +628,8 @@ impl Kind for MetricAlarm {
                 "set either threshold or thresholdMetricId, not both",
             ),
             (None, None) => issues.at(
-                "comparisonOperator",
-                "threshold is required (or thresholdMetricId for an anomaly band)",
+                "threshold",
+                "threshold is required: add a number (or thresholdMetricId for an anomaly band)",
             ),
             (Some(id), None) => {
                 if !s.metrics.iter().any(|q| &q.id == id) {
@@ -651,7 +652,10 @@ impl Kind for MetricAlarm {
                 if ANOMALY_OPERATORS.contains(&s.comparison_operator.as_str()) {
                     issues.at(
                         "comparisonOperator",
-                        "this operator needs thresholdMetricId (an anomaly band)",
+                        format!(
+                            "`{}` compares with an anomaly band and needs thresholdMetricId; with a fixed threshold use GreaterThanThreshold, LessThanThreshold or their OrEqualTo forms",
+                            s.comparison_operator
+                        ),
                     );
                 }
             }
@@ -960,7 +964,11 @@ mod tests {
         assert!(errors(&s).iter().any(|e| e.contains("multiple of 60")));
         let mut s = base();
         s.statistic = Some("Avg".into());
-        assert!(errors(&s).iter().any(|e| e.contains("`Avg` is not valid")));
+        assert!(
+            errors(&s)
+                .iter()
+                .any(|e| e.contains("`Avg` is not a valid statistic"))
+        );
         let mut s = base();
         s.datapoints_to_alarm = Some(3);
         assert!(

@@ -156,7 +156,10 @@ impl Kind for MetricFilter {
         if !s.log_group_name.contains("${")
             && let Err(m) = super::log_group::LogGroup::validate_name(&s.log_group_name)
         {
-            issues.at("logGroupName", m);
+            issues.at(
+                "logGroupName",
+                format!("`{}` is not a log group name: {m}", s.log_group_name),
+            );
         }
         if s.filter_pattern.chars().count() > 1024 {
             issues.at(
@@ -167,7 +170,7 @@ impl Kind for MetricFilter {
         if s.metric_transformations.len() != 1 {
             issues.at(
                 "metricTransformations",
-                "a metric filter has exactly one metric transformation",
+                "a metric filter has exactly one metric transformation; declare each other one as its own MetricFilter",
             );
         }
         let units = aws_sdk_cloudwatchlogs::types::StandardUnit::values();

@@ -22,7 +22,8 @@ use crate::yaml::{self, Node, Pos};
 
 pub use error::KindError;
 pub use kind::{
-    ApplyOptions, Attrs, Issues, Kind, LiveOwner, Observed, Wanted, check_name, parse_path,
+    ApplyOptions, Attrs, Issues, Kind, LiveOwner, Observed, Wanted, check_name, field_name,
+    parse_path,
 };
 pub use tags::{OWNER_TAG, Tags};
 

@@ -352,7 +352,7 @@ fn validate_statement(s: &Value, ty: PolicyType, sp: &str, issues: &mut Issues) 
             }
             _ => issues.at(
                 &format!("{sp}.Condition"),
-                "Condition must be a mapping of operators",
+                "Condition must be a mapping of operators, for example {StringEquals: {\"aws:SourceAccount\": \"123456789012\"}}",
             ),
         }
     }
@@ -376,7 +376,8 @@ fn strings(v: Option<&Value>, path: &str, issues: &mut Issues) -> Vec<(String, S
             None
         }
         _ => {
-            issues.at(&p, "must be a string or a list of strings");
+            let name = super::field_name(&p).to_string();
+            issues.at(&p, format!("{name} must be a string or a list of strings"));
             None
         }
     };

@@ -116,7 +116,7 @@ impl Kind for QueryDefinition {
         if q.is_empty() {
             issues.at(
                 "queryString",
-                "must not be empty; for example `fields @timestamp, @message | limit 20`",
+                "queryString must not be empty; for example `fields @timestamp, @message | limit 20`",
             );
         } else if q.chars().count() > 10_000 {
             issues.at("queryString", "a query is at most 10000 characters long");

@@ -161,7 +161,7 @@ impl Kind for Role {
             if d.chars().count() > 1000 {
                 issues.at(
                     "description",
-                    "is longer than the 1000 characters IAM allows",
+                    "description is longer than the 1000 characters IAM allows",
                 );
             }
             // IAM's pattern: tab, newlines and Latin-1 printable characters only.
@@ -189,7 +189,7 @@ impl Kind for Role {
         {
             issues.at(
                 "maxSessionDuration",
-                format!("{m} is out of range; use 3600 to 43200 seconds"),
+                format!("maxSessionDuration {m} is out of range; use 3600 to 43200 seconds"),
             );
         }
         if s.managed_policy_arns.len() > 20 {
@@ -202,7 +202,7 @@ impl Kind for Role {
         for (i, arn) in s.managed_policy_arns.iter().enumerate() {
             let path = format!("managedPolicyArns[{i}]");
             if !seen.insert(arn) {
-                issues.at(&path, "is listed twice");
+                issues.at(&path, format!("`{arn}` is listed twice; remove one"));
             }
             if let Some(hint) = known_bad_policy(arn) {
                 issues.at(&path, hint);

@@ -197,7 +197,10 @@ fn check_len(value: Option<&String>, max: usize, path: &str, issues: &mut Issues
     {
         issues.at(
             path,
-            format!("is longer than the {max} characters AWS allows"),
+            format!(
+                "{} is longer than the {max} characters AWS allows",
+                super::field_name(path)
+            ),
         );
     }
 }
@@ -222,18 +225,21 @@ impl Kind for SamplingRule {
         if !(0.0..=1.0).contains(&s.fixed_rate) {
             issues.at(
                 "fixedRate",
-                "must be between 0 and 1 (0.05 traces 5% of requests)",
+                "fixedRate must be between 0 and 1 (0.05 traces 5% of requests)",
             );
         }
         if s.reservoir_size < 0 {
-            issues.at("reservoirSize", "must be 0 or more requests per second");
+            issues.at(
+                "reservoirSize",
+                "reservoirSize must be 0 or more requests per second",
+            );
         }
         if let Some(v) = s.version
             && v != 1
         {
             issues.at(
                 "version",
-                "must be 1, the only sampling rule format AWS knows; or leave it out",
+                "version must be 1, the only sampling rule format AWS knows; or leave it out",
             );
         }
         check_len(s.resource_arn.as_ref(), 500, "resourceArn", issues);
@@ -265,11 +271,11 @@ impl Kind for SamplingRule {
             match s.priority {
                 None => issues.at(
                     "priority",
-                    "is required: 1 to 9999, lower is evaluated first",
+                    "priority is required: 1 to 9999, lower is evaluated first",
                 ),
                 Some(p) if !(1..=9999).contains(&p) => issues.at(
                     "priority",
-                    "must be 1 to 9999 (10000 belongs to the Default rule)",
+                    "priority must be 1 to 9999 (10000 belongs to the Default rule)",
                 ),
                 Some(_) => {}
             }

@@ -95,7 +95,10 @@ pub fn validate(tags: &Tags, rules: &Rules, issues: &mut Issues) {
                 format!("a tag key is 1 to {} characters long", rules.key_len),
             );
         } else if k.to_ascii_lowercase().starts_with("aws:") {
-            issues.at(&path, "tag keys starting with aws: are reserved for AWS");
+            issues.at(
+                &path,
+                "tag keys starting with aws: are reserved for AWS; rename the tag",
+            );
         } else if k == OWNER_TAG {
             issues.at(
                 &path,
@@ -392,7 +395,7 @@ mod tests {
         assert_eq!(
             msgs,
             vec![
-                "tag keys starting with aws: are reserved for AWS",
+                "tag keys starting with aws: are reserved for AWS; rename the tag",
                 "a tag value is at most 256 characters long",
                 "vigil:owner is set by vigil from Settings.owner; remove it here",
             ]

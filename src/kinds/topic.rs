@@ -165,7 +165,7 @@ impl Kind for Topic {
             if READ_ONLY.contains(&k.as_str()) {
                 issues.at(
                     &format!("attributes.{k}"),
-                    format!("{k} is computed by AWS and cannot be set"),
+                    format!("{k} is computed by AWS and cannot be set; remove it"),
                 );
             }
         }
@@ -182,7 +182,10 @@ impl Kind for Topic {
                 );
             }
             if sub.endpoint.is_empty() {
-                issues.at(&format!("subscriptions[{i}].endpoint"), "must not be empty");
+                issues.at(
+                    &format!("subscriptions[{i}].endpoint"),
+                    "endpoint must not be empty; give the address the protocol delivers to",
+                );
             }
             if sub.protocol.starts_with("email")
                 && !sub.endpoint.contains('@')
@@ -190,13 +193,16 @@ impl Kind for Topic {
             {
                 issues.at(
                     &format!("subscriptions[{i}].endpoint"),
-                    format!("`{}` is not an email address", sub.endpoint),
+                    format!(
+                        "`{}` is not an email address; an {} subscription delivers to an address such as ops@example.com",
+                        sub.endpoint, sub.protocol
+                    ),
                 );
             }
             if !seen.insert(sub_key(&sub.protocol, &sub.endpoint)) {
                 issues.at(
                     &format!("subscriptions[{i}]"),
-                    "the same protocol and endpoint are listed twice",
+                    "the same protocol and endpoint are listed twice; remove one",
                 );
             }
         }

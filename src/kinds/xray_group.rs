@@ -113,7 +113,7 @@ impl Kind for XRayGroup {
         if s.filter_expression.trim().is_empty() {
             issues.at(
                 "filterExpression",
-                "must not be empty; for example service(\"monitoring-lab-api\")",
+                "filterExpression must not be empty; for example service(\"monitoring-lab-api\")",
             );
         }
         let (insights, notifications) =

@@ -37,6 +37,36 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// The diagnostic as printed by `--output json`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "file": self.file,
+            "line": self.pos.line,
+            "col": self.pos.col,
+            "subject": self.subject,
+            "message": self.message,
+        })
+    }
+}
+
+/// Whether `dir` does not exist at all (a dangling symlink counts). The loader
+/// reads a missing directory as empty, which a long-running controller needs
+/// while git-sync has not checked out yet; one-shot commands refuse it.
+pub fn is_missing(dir: &Path) -> bool {
+    matches!(std::fs::metadata(dir), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// The error for a desired-state directory that does not exist.
+pub fn missing_directory(dir: &Path) -> Diagnostic {
+    Diagnostic {
+        file: dir.display().to_string(),
+        pos: Pos { line: 1, col: 1 },
+        subject: "directory".into(),
+        message: "does not exist; pass the desired-state directory (nothing was changed)".into(),
+    }
+}
+
 /// Every problem found, so a user can fix them all in one pass.
 #[derive(Debug, Clone, thiserror::Error)]
 pub struct ValidationErrors(pub Vec<Diagnostic>);
@@ -308,14 +338,14 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
     for result in checked {
         match result {
             Err(mut d) => diags.append(&mut d),
-            Ok(DocKind::Settings(s, pos, file_now)) => {
+            Ok(DocKind::Settings(s, pos, file_now, subject)) => {
                 if let Some((_, file, first)) = &settings {
                     diags.push(Diagnostic {
                         file: file_now,
                         pos,
-                        subject: "Settings".into(),
+                        subject,
                         message: format!(
-                            "a second Settings document; the first is at {file}:{first}. Keep one."
+                            "a second Settings document; the first is at {file}:{first}. Keep one: merge them"
                         ),
                     });
                 } else {
@@ -331,7 +361,7 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
                         pos: r.pos,
                         subject: r.id(),
                         message: format!(
-                            "duplicate: {} is also declared at {file}:{pos}; (kind, metadata.name) must be unique",
+                            "duplicate: {} is also declared at {file}:{pos}; (kind, metadata.name) must be unique, so rename or remove one",
                             r.id()
                         ),
                     });
@@ -388,7 +418,9 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
                                 &r.file,
                                 pos,
                                 &r.id(),
-                                format!("`${{{e}}}` refers to the resource itself"),
+                                format!(
+                                    "`${{{e}}}` refers to the resource itself, which has no value before it is applied; remove it, or write $${{ for literal text"
+                                ),
                             ));
                         } else {
                             ref_pos[i].entry(j).or_insert(pos);
@@ -409,7 +441,7 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
                                 &r.file,
                                 pos,
                                 &r.id(),
-                                format!("`{DEPENDS_ON}` names the resource itself"),
+                                format!("`{DEPENDS_ON}` names the resource itself; remove it"),
                             ));
                         } else {
                             ref_pos[i].entry(j).or_insert(pos);
@@ -498,15 +530,25 @@ fn depends_on(value: &str, index: &HashMap<(String, String), usize>) -> Result<V
                 .split_once('/')
                 .filter(|(k, n)| !k.is_empty() && !n.is_empty())
             else {
-                return Err(format!("`{DEPENDS_ON}`: `{item}` is not Kind/name"));
+                return Err(format!(
+                    "`{DEPENDS_ON}`: `{item}` is not Kind/name; write it like ConfigurationRecorder/default"
+                ));
             };
             if KindId::parse(kind).is_none() {
-                return Err(format!("`{DEPENDS_ON}`: unknown kind `{kind}` in `{item}`"));
+                let all: Vec<&str> = KindId::ALL.iter().map(|k| k.name()).collect();
+                return Err(format!(
+                    "`{DEPENDS_ON}`: unknown kind `{kind}` in `{item}`; expected one of {}",
+                    all.join(", ")
+                ));
             }
             index
                 .get(&(kind.to_string(), name.to_string()))
                 .copied()
-                .ok_or_else(|| format!("`{DEPENDS_ON}`: {item} is not declared in the directory"))
+                .ok_or_else(|| {
+                    format!(
+                        "`{DEPENDS_ON}`: {item} is not declared in the directory; declare it, or fix the name"
+                    )
+                })
         })
         .collect()
 }
@@ -521,7 +563,8 @@ fn diag(file: &str, pos: Pos, subject: &str, message: impl Into<String>) -> Diag
 }
 
 enum DocKind {
-    Settings(Box<Settings>, Pos, String),
+    /// With the file and the `Settings/name` subject.
+    Settings(Box<Settings>, Pos, String, String),
     /// With its strings that contain `$`, for the reference check.
     Resource(Box<Resource>, Vec<(Pos, String)>),
 }
@@ -545,7 +588,10 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
         .get("metadata")
         .and_then(|m| m.get("name"))
         .and_then(Node::as_str);
-    let subject = format!("{}/{}", kind_text.unwrap_or("?"), name_text.unwrap_or("?"));
+    let subject = match (kind_text, name_text.filter(|n| !n.is_empty())) {
+        (None, None) => "document".to_string(),
+        (k, n) => format!("{}/{}", k.unwrap_or("?"), n.unwrap_or("?")),
+    };
     match node.get("apiVersion") {
         Some(v) if v.as_str() == Some(API_VERSION) => {}
         Some(v) => {
@@ -560,7 +606,7 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
                 node.pos,
                 &subject,
                 format!(
-                    "not a vigil manifest: apiVersion: {API_VERSION} is missing. A data file must be referenced by a bodyFile or templateFile"
+                    "not a vigil manifest: apiVersion: {API_VERSION} is missing. Add it; if this is a data file, reference it from a bodyFile or templateFile, or move it out of the directory"
                 ),
             ));
         }
@@ -581,10 +627,19 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
             }
         }
     }
+    let all: Vec<&str> = KindId::ALL.iter().map(|k| k.name()).collect();
     let kind_node = match node.get("kind") {
         Some(k) => k,
         None => {
-            diags.push(diag(file, node.pos, &subject, "missing field `kind`"));
+            diags.push(diag(
+                file,
+                node.pos,
+                &subject,
+                format!(
+                    "missing field `kind`; add it: Settings or one of {}",
+                    all.join(", ")
+                ),
+            ));
             return Err(diags);
         }
     };
@@ -593,7 +648,6 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
         Some(k) => Some(k),
         None if is_settings => None,
         None => {
-            let all: Vec<&str> = KindId::ALL.iter().map(|k| k.name()).collect();
             diags.push(diag(
                 file,
                 kind_node.pos,
@@ -617,7 +671,7 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
                 file,
                 node.pos,
                 &subject,
-                "missing field `metadata` (with `name`)",
+                "missing field `metadata`; add `metadata: {name: NAME}`, the resource's name in AWS",
             ));
             None
         }
@@ -661,7 +715,7 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
                         file,
                         n.pos,
                         &subject,
-                        "metadata.name must be a non-empty string",
+                        "metadata.name must be a non-empty string: the resource's name in AWS",
                     ));
                     None
                 }
@@ -670,7 +724,7 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
                         file,
                         meta.pos,
                         &subject,
-                        "missing field `metadata.name`",
+                        "missing field `metadata.name`; add the resource's name in AWS",
                     ));
                     None
                 }
@@ -689,7 +743,12 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
             None
         }
         None => {
-            diags.push(diag(file, node.pos, &subject, "missing field `spec`"));
+            diags.push(diag(
+                file,
+                node.pos,
+                &subject,
+                "missing field `spec`; add it (`spec: {}` when nothing needs to be set)",
+            ));
             None
         }
     };
@@ -704,13 +763,17 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
                 if let Some(acct) = &s.account_id
                     && (acct.len() != 12 || !acct.chars().all(|c| c.is_ascii_digit()))
                 {
-                    let pos = spec.get("accountId").map_or(spec.pos, |n| n.pos);
-                    diags.push(diag(
-                        file,
-                        pos,
-                        &subject,
-                        "accountId must be 12 digits; quote it to keep leading zeros",
-                    ));
+                    let node = spec.get("accountId");
+                    let pos = node.map_or(spec.pos, |n| n.pos);
+                    // An unquoted number has lost its leading zeros; a string is just wrong.
+                    let msg = if node.is_some_and(|n| matches!(n.value, Value::Int(_))) {
+                        "accountId must be 12 digits; quote it (\"012345678901\") so YAML keeps the leading zeros".to_string()
+                    } else {
+                        format!(
+                            "accountId must be the 12 digits of an AWS account id, such as \"123456789012\", not `{acct}`"
+                        )
+                    };
+                    diags.push(diag(file, pos, &subject, msg));
                 }
                 if let Some(n) = &s.notifications
                     && !(n.topic_arn.starts_with("arn:")
@@ -720,16 +783,17 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
                         .get("notifications")
                         .and_then(|n| n.get("topicArn"))
                         .map_or(spec.pos, |n| n.pos);
-                    diags.push(diag(file, pos, &subject, "notifications.topicArn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"));
+                    diags.push(diag(file, pos, &subject, format!("notifications.topicArn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), not `{}`", n.topic_arn)));
                 }
                 if diags.is_empty() {
-                    Ok(DocKind::Settings(s, node.pos, file.clone()))
+                    Ok(DocKind::Settings(s, node.pos, file.clone(), subject))
                 } else {
                     Err(diags)
                 }
             }
             Err(e) => {
-                diags.push(diag(file, e.pos.unwrap_or(spec.pos), &subject, e.message));
+                let pos = e.pos.unwrap_or(spec.pos);
+                diags.push(diag(file, pos, &subject, explain(spec, pos, &e.message)));
                 Err(diags)
             }
         };
@@ -780,11 +844,165 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
                 .map_or(node.pos, |n| n.pos);
             diags.extend(errors.into_iter().map(|(pos, msg)| {
                 let pos = if pos == Pos::default() { name_pos } else { pos };
-                diag(file, pos, &subject, msg)
+                diag(file, pos, &subject, explain(spec, pos, &msg))
             }));
             Err(diags)
         }
     }
+}
+
+/// serde's messages name Rust types (`expected f64`) and not the field. This
+/// rewrites its few fixed shapes to name the field at `pos` and what it takes;
+/// any other message is returned as it is.
+fn explain(spec: &Node, pos: Pos, message: &str) -> String {
+    let field = || {
+        let mut path = String::new();
+        if find_path(spec, pos, &mut path) && !path.is_empty() {
+            path
+        } else {
+            "the value".to_string()
+        }
+    };
+    if let Some(rest) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+        && let Some((found, expected)) = rest.rsplit_once(", expected ")
+    {
+        return format!(
+            "{} must be {}, not {}",
+            field(),
+            expected_text(expected),
+            found_text(found)
+        );
+    }
+    if let Some(tag) = message.strip_prefix("unsupported YAML tag ") {
+        return format!(
+            "{} has the YAML tag {tag}, which vigil does not read; write a plain value (CloudFormation short tags such as !Ref belong in a Stack template)",
+            field()
+        );
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ")
+        && let Some((found, expected)) = rest.split_once(", expected ")
+    {
+        let expected = expected.strip_prefix("one of ").unwrap_or(expected);
+        return format!("{} must be one of {expected}, not {found}", field());
+    }
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|r| r.strip_suffix('`'))
+    {
+        let mut path = String::new();
+        let parent = if find_path(spec, pos, &mut path) && !path.is_empty() {
+            path
+        } else {
+            "spec".to_string()
+        };
+        return format!("missing field `{name}`: add it to {parent}");
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((name, known)) = rest.split_once('`')
+    {
+        let known: Vec<&str> = known
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|k| !k.is_empty())
+            .collect();
+        if let Some(near) = nearest(name, &known) {
+            return format!("unknown field `{name}`; did you mean `{near}`?");
+        }
+    }
+    message.to_string()
+}
+
+/// The path (`metrics[0].metricStat`) of the outermost node under `node` that is
+/// at `pos`, relative to `node`.
+fn find_path(node: &Node, pos: Pos, path: &mut String) -> bool {
+    if node.pos == pos {
+        return true;
+    }
+    let len = path.len();
+    match &node.value {
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k.as_str().unwrap_or("?"));
+                if find_path(v, pos, path) {
+                    return true;
+                }
+                path.truncate(len);
+            }
+        }
+        Value::Seq(items) => {
+            for (i, v) in items.iter().enumerate() {
+                path.push_str(&format!("[{i}]"));
+                if find_path(v, pos, path) {
+                    return true;
+                }
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    false
+}
+
+/// What serde expected, in the words of the manifest rather than Rust's.
+fn expected_text(expected: &str) -> String {
+    match expected {
+        "f64" | "f32" => "a number",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more",
+        "a boolean" => "true or false",
+        "a map" => "a mapping",
+        "a sequence" => "a list",
+        e if e.starts_with("struct ") => "a mapping",
+        e => e,
+    }
+    .to_string()
+}
+
+/// What serde found: `string "high"` becomes `"high"`, `sequence` a list.
+fn found_text(found: &str) -> String {
+    for prefix in ["boolean ", "integer ", "floating point "] {
+        if let Some(v) = found.strip_prefix(prefix) {
+            return v.trim_matches('`').to_string();
+        }
+    }
+    match found {
+        "sequence" => "a list".to_string(),
+        "map" => "a mapping".to_string(),
+        "unit value" => "empty".to_string(),
+        f => f.strip_prefix("string ").unwrap_or(f).to_string(),
+    }
+}
+
+/// The known name closest to a misspelled one, if any is close.
+fn nearest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    let lower = name.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
+        .filter(|(d, k)| *d <= 2 && *d * 3 <= k.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 fn read_annotations(
@@ -799,7 +1017,7 @@ fn read_annotations(
             file,
             ann.pos,
             subject,
-            "metadata.annotations must be a mapping",
+            "metadata.annotations must be a mapping, such as {vigil/adopt: \"true\"}",
         ));
         return;
     };

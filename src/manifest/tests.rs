@@ -135,7 +135,7 @@ fn bad_input_corpus() {
         (
             "no apiVersion",
             vec![("a.yaml", "kind: Topic\nmetadata: {name: x}\nspec: {}\n".into())],
-            "a.yaml:1:1: Topic/x: not a vigil manifest: apiVersion: vigil/v1 is missing. A data file must be referenced by a bodyFile or templateFile",
+            "a.yaml:1:1: Topic/x: not a vigil manifest: apiVersion: vigil/v1 is missing. Add it; if this is a data file, reference it from a bodyFile or templateFile, or move it out of the directory",
         ),
         (
             "wrong apiVersion",
@@ -194,7 +194,7 @@ fn bad_input_corpus() {
         (
             "wrong type",
             vec![("a.yaml", alarm("cpu", "").replace("threshold: 80", "threshold: high"))],
-            "a.yaml:11:14: MetricAlarm/cpu: invalid type: string \"high\", expected f64",
+            "a.yaml:11:14: MetricAlarm/cpu: threshold must be a number, not \"high\"",
         ),
         (
             "bad period",
@@ -209,12 +209,12 @@ fn bad_input_corpus() {
         (
             "unknown statistic",
             vec![("a.yaml", alarm("cpu", "").replace("statistic: Average", "statistic: Avg"))],
-            "a.yaml:8:14: MetricAlarm/cpu: `Avg` is not valid; expected one of Average, Maximum, Minimum, SampleCount, Sum",
+            "a.yaml:8:14: MetricAlarm/cpu: `Avg` is not a valid statistic; expected one of Average, Maximum, Minimum, SampleCount, Sum",
         ),
         (
             "dimensions as a list",
             vec![("a.yaml", alarm("cpu", "  dimensions:\n    - Name: InstanceId\n"))],
-            "a.yaml:14:5: MetricAlarm/cpu: invalid type: sequence, expected a map",
+            "a.yaml:14:5: MetricAlarm/cpu: dimensions must be a mapping, not a list",
         ),
         (
             "duplicate resource",
@@ -255,17 +255,17 @@ fn bad_input_corpus() {
                 ("a.yaml", "apiVersion: vigil/v1\nkind: Settings\nmetadata: {name: default}\nspec: {}\n".into()),
                 ("b.yaml", "apiVersion: vigil/v1\nkind: Settings\nmetadata: {name: other}\nspec: {}\n".into()),
             ],
-            "b.yaml:1:1: Settings: a second Settings document; the first is at a.yaml:1:1. Keep one.",
+            "b.yaml:1:1: Settings/other: a second Settings document; the first is at a.yaml:1:1. Keep one: merge them",
         ),
         (
             "unknown Settings field",
             vec![("a.yaml", "apiVersion: vigil/v1\nkind: Settings\nmetadata: {name: default}\nspec:\n  regoin: us-east-1\n".into())],
-            "a.yaml:5:3: Settings/default: unknown field `regoin`, expected one of `region`, `accountId`, `owner`, `prune`, `maxDeletions`",
+            "a.yaml:5:3: Settings/default: unknown field `regoin`; did you mean `region`?",
         ),
         (
             "account id with the leading zero lost",
             vec![("a.yaml", "apiVersion: vigil/v1\nkind: Settings\nmetadata: {name: default}\nspec:\n  accountId: 12345678901\n".into())],
-            "a.yaml:5:14: Settings/default: accountId must be 12 digits; quote it to keep leading zeros",
+            "a.yaml:5:14: Settings/default: accountId must be 12 digits; quote it (\"012345678901\") so YAML keeps the leading zeros",
         ),
         (
             "missing body file",
@@ -289,6 +289,27 @@ fn bad_input_corpus() {
             "bad dashboard name",
             vec![("a.yaml", "apiVersion: vigil/v1\nkind: Dashboard\nmetadata: {name: my dash}\nspec:\n  body: {widgets: []}\n".into())],
             "a.yaml:3:18: Dashboard/my dash: metadata.name: contains ' '; dashboard names allow A-Z, a-z, 0-9, - and _",
+        ),
+        (
+            "wrong type in a nested field",
+            vec![(
+                "a.yaml",
+                alarm("cpu", "  metrics:\n    - id: m1\n      metricStat: {metric: {namespace: N, metricName: M}, period: five, stat: Sum}\n"),
+            )],
+            "a.yaml:15:67: MetricAlarm/cpu: metrics[0].metricStat.period must be a whole number, not \"five\"",
+        ),
+        (
+            "missing field in a nested mapping",
+            vec![(
+                "a.yaml",
+                alarm("cpu", "  metrics:\n    - id: m1\n      metricStat: {metric: {namespace: N}, period: 60, stat: Sum}\n"),
+            )],
+            "a.yaml:15:28: MetricAlarm/cpu: missing field `metricName`: add it to metrics[0].metricStat.metric",
+        ),
+        (
+            "unknown Settings value",
+            vec![("a.yaml", "apiVersion: vigil/v1\nkind: Settings\nmetadata: {name: default}\nspec:\n  drift: fix\n".into())],
+            "a.yaml:5:10: Settings/default: drift must be one of `correct`, `warn`, `ignore`, not `fix`",
         ),
         (
             "spec is not a mapping",
@@ -388,16 +409,19 @@ fn depends_on_errors_point_at_the_annotation() {
     let cases = [
         (
             "ConfigurationRecorder/nope",
-            "`vigil/depends-on`: ConfigurationRecorder/nope is not declared in the directory",
+            "`vigil/depends-on`: ConfigurationRecorder/nope is not declared in the directory; declare it, or fix the name",
         ),
-        ("default", "`vigil/depends-on`: `default` is not Kind/name"),
+        (
+            "default",
+            "`vigil/depends-on`: `default` is not Kind/name; write it like ConfigurationRecorder/default",
+        ),
         (
             "Recorder/default",
-            "`vigil/depends-on`: unknown kind `Recorder` in `Recorder/default`",
+            "`vigil/depends-on`: unknown kind `Recorder` in `Recorder/default`; expected one of Topic, MetricAlarm, CompositeAlarm, Dashboard, XRayGroup, SamplingRule, Role, Bucket, LogGroup, MetricFilter, QueryDefinition, AgentConfig, ConfigurationRecorder, DeliveryChannel, ConfigRule, Stack",
         ),
         (
             "ConfigRule/r",
-            "`vigil/depends-on` names the resource itself",
+            "`vigil/depends-on` names the resource itself; remove it",
         ),
         (
             "' , '",

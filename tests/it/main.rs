@@ -3,6 +3,7 @@
 
 mod config;
 mod controller;
+mod corpus;
 mod foundation;
 mod harness;
 mod iam;

@@ -419,7 +419,7 @@ impl Kind for Stack {
                 if k.starts_with("aws:") {
                     issues.at(
                         &format!("tags.{k}"),
-                        "tag keys starting with aws: are reserved for AWS",
+                        "tag keys starting with aws: are reserved for AWS; rename the tag",
                     );
                 }
                 if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
@@ -436,7 +436,7 @@ impl Kind for Stack {
         {
             issues.at(
                 "roleArn",
-                "must be an IAM role ARN, such as arn:aws:iam::123456789012:role/cfn-deploy",
+                "roleArn must be an IAM role ARN, such as arn:aws:iam::123456789012:role/cfn-deploy",
             );
         }
     }
@@ -452,8 +452,11 @@ impl Kind for Stack {
         let path = base.join(&file);
         let shown = path.display().to_string();
         let err = |m: String| ("templateFile".to_string(), m);
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| err(format!("cannot read {shown}: {e}")))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            err(format!(
+                "cannot read {shown}: {e}; templateFile is relative to this manifest's directory"
+            ))
+        })?;
         let parsed =
             template::parse(&text).map_err(|(pos, m)| err(format!("{shown}:{pos}: {m}")))?;
         let found = template::located(
