@@ -14,6 +14,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// How long throttled and failing AWS calls are retried before the run reports
+    /// them: 15m, 90s. Default: Settings.deadline, else 15m.
+    #[arg(long, global = true, value_parser = vigil::duration::parse)]
+    pub deadline: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

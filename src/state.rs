@@ -110,6 +110,10 @@ pub struct Inventory {
     /// Keyed by `Kind/name`.
     #[serde(default)]
     pub resources: BTreeMap<String, Entry>,
+    /// How many resources of a kind the account held when last listed in full:
+    /// the next observe picks reading by name or one walk from it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub populations: BTreeMap<String, usize>,
 }
 
 fn version() -> u32 {
@@ -124,6 +128,7 @@ impl Default for Inventory {
             owner: String::new(),
             settings_declared: false,
             resources: BTreeMap::new(),
+            populations: BTreeMap::new(),
         }
     }
 }
@@ -175,6 +180,7 @@ impl Inventory {
         let mut h = Sha(Sha256::new());
         (self.version, &self.owner, self.settings_declared).hash(&mut h);
         self.resources.hash(&mut h);
+        self.populations.hash(&mut h);
         hex::encode(h.0.finalize())
     }
 

@@ -1,6 +1,8 @@
 //! Where a run acts: connecting to the account with the account guard, and
 //! where that account's inventory lives.
 
+use std::time::Duration;
+
 use crate::aws::{Aws, AwsError, Env};
 use crate::manifest::{Location, Settings};
 
@@ -33,11 +35,24 @@ pub fn check_account(settings: &Settings, actual: &str) -> Result<(), ConnectErr
     }
 }
 
+/// How long a run retries throttled and failing calls: `--deadline`, else
+/// `Settings.deadline`, else 15 minutes.
+pub fn deadline(settings: &Settings, flag: Option<Duration>) -> Duration {
+    flag.or_else(|| {
+        settings
+            .deadline
+            .as_deref()
+            .and_then(|d| crate::duration::parse(d).ok())
+    })
+    .unwrap_or(crate::aws::pace::DEFAULT_DEADLINE)
+}
+
 /// Builds the clients from the standard chain, identifies the account and applies the guard.
 /// The call log of a refused connection still counts its one call; it is returned beside the error.
-pub async fn connect(settings: &Settings) -> Result<Aws, (Aws, ConnectError)> {
+pub async fn connect(settings: &Settings, deadline: Duration) -> Result<Aws, (Aws, ConnectError)> {
     let mut aws = Aws::connect(settings.region.as_deref()).await;
     aws.env.owner = settings.owner.clone();
+    aws.pace.start_run(deadline);
     let account = match aws.caller_account().await {
         Ok(a) => a,
         Err(e) => return Err((aws, ConnectError::Identity(e))),
@@ -45,8 +60,15 @@ pub async fn connect(settings: &Settings) -> Result<Aws, (Aws, ConnectError)> {
     if let Err(e) = check_account(settings, &account) {
         return Err((aws, e));
     }
+    pace_for(&aws, settings, &account);
     aws.env.account_id = account;
     Ok(aws)
+}
+
+/// The account's buckets, with the quotas Settings raised or lowered.
+pub fn pace_for(aws: &Aws, settings: &Settings, account: &str) {
+    aws.pace.set_account(account);
+    aws.pace.set_quotas(&settings.quotas);
 }
 
 /// Where the inventory lives: `Settings.inventory`, or a local file per account and region.

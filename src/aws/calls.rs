@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
 };
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use serde::Serialize;
@@ -19,6 +20,8 @@ use serde::Serialize;
 pub struct CallLog {
     calls: Mutex<BTreeMap<(String, String), u64>>,
     throttles: Mutex<BTreeMap<(String, String), u64>>,
+    /// Time requests waited for their quota slot.
+    waits: Mutex<BTreeMap<(String, String), Duration>>,
 }
 
 /// Operation names that only read.
@@ -41,6 +44,11 @@ impl CallLog {
     fn record_throttle(&self, service: &str, op: &str) {
         let mut t = self.throttles.lock().expect("call log lock");
         *t.entry((service.to_string(), op.to_string())).or_default() += 1;
+    }
+
+    pub(super) fn record_wait(&self, service: &str, op: &str, wait: Duration) {
+        let mut w = self.waits.lock().expect("call log lock");
+        *w.entry((service.to_string(), op.to_string())).or_default() += wait;
     }
 
     pub fn snapshot(&self) -> ApiCalls {
@@ -67,7 +75,39 @@ impl CallLog {
                 .entry(op.clone())
                 .or_default() += n;
         }
+        let waits = self.waits.lock().expect("call log lock");
+        for ((service, op), d) in waits.iter() {
+            *out.quota_wait_seconds
+                .entry(service.clone())
+                .or_default()
+                .entry(op.clone())
+                .or_default() += d.as_secs_f64();
+        }
         out
+    }
+}
+
+/// Whether AWS throttled the attempt: a 429, or a 400 (awsQuery and JSON
+/// protocols) or 503 (S3) whose error code says so.
+pub(super) fn is_throttle(r: &HttpResponse) -> bool {
+    const MARKERS: &[&str] = &[
+        "Throttl",
+        "TooManyRequests",
+        "RequestLimitExceeded",
+        "SlowDown",
+    ];
+    match r.status().as_u16() {
+        429 => true,
+        400 | 503 => {
+            r.headers()
+                .get("x-amzn-errortype")
+                .is_some_and(|t| MARKERS.iter().any(|m| t.contains(m)))
+                || r.body().bytes().is_some_and(|b| {
+                    let body = String::from_utf8_lossy(b);
+                    MARKERS.iter().any(|m| body.contains(m))
+                })
+        }
+        _ => false,
     }
 }
 
@@ -79,8 +119,12 @@ pub struct ApiCalls {
     pub reads: u64,
     pub writes: u64,
     pub by_service: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Throttling answers seen, by service and operation.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub throttles: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Seconds spent waiting for quota before sending, by service and operation.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub quota_wait_seconds: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
 #[derive(Debug, Clone)]
@@ -109,24 +153,9 @@ impl Intercept for CallCounter {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        // Throttling is a 429, or a 400 whose error code says so (awsQuery and JSON protocols).
-        let throttled = ctx.response().is_some_and(|r| {
-            let status = r.status().as_u16();
-            status == 429
-                || (status == 400
-                    && r.body().bytes().is_some_and(|b| {
-                        let body = String::from_utf8_lossy(b);
-                        [
-                            "Throttl",
-                            "TooManyRequests",
-                            "RequestLimitExceeded",
-                            "SlowDown",
-                        ]
-                        .iter()
-                        .any(|m| body.contains(m))
-                    }))
-        });
-        if throttled && let Some(md) = cfg.load::<Metadata>() {
+        if ctx.response().is_some_and(is_throttle)
+            && let Some(md) = cfg.load::<Metadata>()
+        {
             self.0.record_throttle(md.service(), md.name());
         }
         Ok(())

@@ -4,6 +4,7 @@
 
 pub mod calls;
 pub mod error;
+pub mod pace;
 pub mod quotas;
 
 use std::sync::{Arc, Mutex};
@@ -59,34 +60,67 @@ pub struct Clients {
     pub tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
+/// One service's client: counted, paced, and retried until the run's deadline.
 macro_rules! client {
-    ($krate:ident, $sdk:expr, $counter:expr) => {
-        $krate::Client::from_conf(
-            $krate::config::Builder::from($sdk)
-                .interceptor($counter.clone())
-                .retry_classifier(NoRetryOnHtml500)
-                .build(),
-        )
+    ($krate:ident, $sdk:expr, $w:expr) => {
+        client!($krate, $sdk, $w, |b| b)
     };
+    ($krate:ident, $sdk:expr, $w:expr, $extra:expr) => {{
+        let builder = $krate::config::Builder::from($sdk)
+            .interceptor($w.counter.clone())
+            .interceptor($w.marker.clone())
+            .retry_classifier(NoRetryOnHtml500)
+            .retry_classifier($w.persist.clone())
+            .retry_config($w.retry.clone())
+            .retry_partition($w.partition.clone())
+            .http_client($w.http.clone());
+        $krate::Client::from_conf(($extra)(builder).build())
+    }};
 }
 
-macro_rules! client_s3 {
-    ($sdk:expr, $counter:expr) => {
-        aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from($sdk)
-                .interceptor($counter.clone())
-                .retry_classifier(NoRetryOnHtml500)
-                // Emulators and custom endpoints rarely serve virtual-hosted buckets.
-                .force_path_style($sdk.endpoint_url().is_some())
+/// What every client is built with: the counter, the pacer and the retry policy.
+struct Wiring {
+    counter: CallCounter,
+    marker: pace::Marker,
+    persist: pace::Persist,
+    retry: RetryConfig,
+    partition: aws_smithy_runtime::client::retries::RetryPartition,
+    http: pace::PacedClient,
+}
+
+impl Wiring {
+    fn new(sdk: &aws_types::SdkConfig, calls: &Arc<CallLog>, scope: &Arc<pace::Scope>) -> Wiring {
+        use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
+        let inner = sdk.http_client().unwrap_or_else(|| {
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .build_https()
+        });
+        Wiring {
+            counter: CallCounter(calls.clone()),
+            marker: pace::Marker(scope.clone()),
+            persist: pace::Persist(scope.clone()),
+            // Attempts are bounded by the run's deadline (see `pace::Persist`), not by a count,
+            // and there is no retry quota to run dry in a throttling storm.
+            retry: RetryConfig::standard()
+                .with_max_attempts(10_000)
+                .with_max_backoff(std::time::Duration::from_secs(20)),
+            partition: RetryPartition::custom("vigil")
+                .token_bucket(TokenBucket::unlimited())
                 .build(),
-        )
-    };
+            http: pace::PacedClient {
+                inner,
+                scope: scope.clone(),
+            },
+        }
+    }
 }
 
 /// The one shared SDK configuration: the standard chain, `AWS_ENDPOINT_URL`, and `region` when given.
 pub async fn sdk_config(region: Option<&str>) -> aws_types::SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(r) = region {
         loader = loader.region(aws_config::Region::new(r.to_string()));
     }
@@ -131,6 +165,8 @@ pub struct Env {
 pub struct Aws {
     pub clients: Clients,
     pub calls: Arc<CallLog>,
+    /// The quota pacing and retry deadline of these clients.
+    pub pace: Arc<pace::Scope>,
     pub env: Env,
     /// What one cycle's stages share, such as a list walk two kinds read.
     pub memo: Memo,
@@ -149,6 +185,7 @@ impl Aws {
         Aws {
             clients: self.clients.clone(),
             calls: self.calls.clone(),
+            pace: self.pace.clone(),
             env: self.env.clone(),
             memo: Memo::default(),
         }
@@ -157,27 +194,32 @@ impl Aws {
     /// Builds every client from one shared configuration.
     pub fn from_sdk_config(sdk: &aws_types::SdkConfig) -> Self {
         let calls = Arc::new(CallLog::default());
-        let counter = CallCounter(calls.clone());
-        let clients = Clients {
-            cloudwatch: client!(aws_sdk_cloudwatch, sdk, counter),
-            sns: client!(aws_sdk_sns, sdk, counter),
-            sts: client!(aws_sdk_sts, sdk, counter),
-            iam: client!(aws_sdk_iam, sdk, counter),
-            s3: client_s3!(sdk, counter),
-            config: client!(aws_sdk_config, sdk, counter),
-            logs: client!(aws_sdk_cloudwatchlogs, sdk, counter),
-            cloudformation: client!(aws_sdk_cloudformation, sdk, counter),
-            ssm: client!(aws_sdk_ssm, sdk, counter),
-            xray: client!(aws_sdk_xray, sdk, counter),
-            tagging: client!(aws_sdk_resourcegroupstagging, sdk, counter),
-        };
         let region = sdk
             .region()
             .map(|r| r.to_string())
             .unwrap_or_else(|| "us-east-1".to_string());
+        let scope = Arc::new(pace::Scope::new(&region, calls.clone()));
+        let w = Wiring::new(sdk, &calls, &scope);
+        // Emulators and custom endpoints rarely serve virtual-hosted buckets.
+        let path_style = sdk.endpoint_url().is_some();
+        let clients = Clients {
+            cloudwatch: client!(aws_sdk_cloudwatch, sdk, w),
+            sns: client!(aws_sdk_sns, sdk, w),
+            sts: client!(aws_sdk_sts, sdk, w),
+            iam: client!(aws_sdk_iam, sdk, w),
+            s3: client!(aws_sdk_s3, sdk, w, |b: aws_sdk_s3::config::Builder| b
+                .force_path_style(path_style)),
+            config: client!(aws_sdk_config, sdk, w),
+            logs: client!(aws_sdk_cloudwatchlogs, sdk, w),
+            cloudformation: client!(aws_sdk_cloudformation, sdk, w),
+            ssm: client!(aws_sdk_ssm, sdk, w),
+            xray: client!(aws_sdk_xray, sdk, w),
+            tagging: client!(aws_sdk_resourcegroupstagging, sdk, w),
+        };
         Aws {
             clients,
             calls,
+            pace: scope,
             env: Env {
                 region,
                 ..Env::default()
@@ -313,6 +355,7 @@ pub mod testing {
                     mock_client!(aws_sdk_resourcegroupstagging, RuleMode::Sequential, none)
                 }),
             },
+            pace: Arc::new(pace::Scope::new("us-east-1", Arc::new(CallLog::default()))),
             calls: Arc::new(CallLog::default()),
             env: Env {
                 region: "us-east-1".into(),

@@ -2,6 +2,7 @@
 //! This is the binary's edge: the library returns typed errors, and `anyhow` lives only here.
 
 mod ops;
+mod progress;
 
 use std::mem::ManuallyDrop;
 use std::path::Path;
@@ -17,7 +18,11 @@ use vigil::manifest::{self, Manifests};
 use vigil::state;
 use vigil::target::{self, ConnectError};
 
+/// `--deadline`, set once from the command line.
+static DEADLINE: std::sync::OnceLock<Option<std::time::Duration>> = std::sync::OnceLock::new();
+
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let _ = DEADLINE.set(cli.deadline);
     match cli.command {
         Command::Validate { dir, offline } => validate(&dir, offline).await,
         Command::Reconcile {
@@ -52,7 +57,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             log_format: _,
             lease_duration,
         } => match vigil::controller::Config::new(dir, interval, listen, lease_duration) {
-            Ok(cfg) => {
+            Ok(mut cfg) => {
+                cfg.deadline = cli.deadline;
                 vigil::controller::run(cfg).await?;
                 Ok(Exit::Ok)
             }
@@ -211,7 +217,8 @@ fn stop(calls: ApiCalls, json: bool, class: &str, message: &str, exit: Exit) -> 
 
 /// Connects and applies the account guard; a refusal or an unknown account is printed here.
 pub async fn connect(m: &Manifests, json: bool) -> anyhow::Result<Result<Aws, Exit>> {
-    match target::connect(&m.settings).await {
+    let deadline = target::deadline(&m.settings, DEADLINE.get().copied().flatten());
+    match target::connect(&m.settings, deadline).await {
         Ok(aws) => Ok(Ok(aws)),
         Err((aws, e @ ConnectError::WrongAccount { .. })) => Ok(Err(stop(
             aws.calls.snapshot(),
@@ -307,7 +314,15 @@ async fn reconcile_cmd(
             Ok(aws) => ManuallyDrop::new(aws),
             Err(exit) => return Ok(exit),
         };
-        match engine::reconcile(&aws, &m, opts, &store(&m, &aws)).await {
+        let (display, ticker) = progress::Display::start(aws.pace.clone());
+        let opts = engine::Options {
+            progress: Some(display.clone()),
+            ..opts.clone()
+        };
+        let result = engine::reconcile(&aws, &m, &opts, &store(&m, &aws)).await;
+        ticker.abort();
+        display.finish();
+        match result {
             Ok(r) => r,
             Err(e) => return Ok(start_error(&aws, json, e)),
         }
@@ -374,9 +389,17 @@ async fn import_cmd(out: &Path, kinds: &[String], prefix: Option<String>) -> any
         }
     }
     let mut aws = Aws::connect(None).await;
+    aws.pace.start_run(
+        DEADLINE
+            .get()
+            .copied()
+            .flatten()
+            .unwrap_or(vigil::aws::pace::DEFAULT_DEADLINE),
+    );
     aws.env.account_id = aws.caller_account().await.context(
         "cannot identify the AWS account (STS GetCallerIdentity); check your credentials",
     )?;
+    aws.pace.set_account(&aws.env.account_id);
     let inv = state::Location::default_file(&aws.env.account_id, &aws.env.region)
         .load(&aws)
         .await?;

@@ -50,6 +50,8 @@ pub struct Config {
     pub debounce: Duration,
     /// How long shutdown waits for the cycle in flight; releasing the lease comes after.
     pub grace: Duration,
+    /// `--deadline`: how long a cycle retries throttled and failing calls.
+    pub deadline: Option<Duration>,
 }
 
 impl Config {
@@ -76,6 +78,7 @@ impl Config {
             lease_duration,
             debounce: Duration::from_millis(300),
             grace: Duration::from_secs(7),
+            deadline: None,
         })
     }
 }
@@ -316,6 +319,10 @@ impl Controller {
         let conn = self.conn.as_ref().expect("connected above");
         let mut aws = conn.aws.next_cycle();
         aws.env.owner = m.settings.owner.clone();
+        // The buckets outlive the cycle; the deadline is the cycle's.
+        crate::target::pace_for(&aws, &m.settings, &aws.env.account_id);
+        aws.pace
+            .start_run(crate::target::deadline(&m.settings, self.cfg.deadline));
         Ok(aws)
     }
 

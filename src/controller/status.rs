@@ -207,6 +207,16 @@ fn add(into: &mut ApiCalls, more: &ApiCalls) {
             }
         }
     }
+    for (service, ops) in &more.quota_wait_seconds {
+        for (op, secs) in ops {
+            *into
+                .quota_wait_seconds
+                .entry(service.clone())
+                .or_default()
+                .entry(op.clone())
+                .or_default() += secs;
+        }
+    }
 }
 
 /// The calls in `after` that are not in `before`.
@@ -229,6 +239,22 @@ pub fn delta(after: &ApiCalls, before: &ApiCalls) -> ApiCalls {
                         .or_default()
                         .insert(op.clone(), n - was);
                 }
+            }
+        }
+    }
+    for (service, ops) in &after.quota_wait_seconds {
+        for (op, secs) in ops {
+            let was = before
+                .quota_wait_seconds
+                .get(service)
+                .and_then(|o| o.get(op))
+                .copied()
+                .unwrap_or(0.0);
+            if *secs > was {
+                out.quota_wait_seconds
+                    .entry(service.clone())
+                    .or_default()
+                    .insert(op.clone(), secs - was);
             }
         }
     }
@@ -537,6 +563,13 @@ pub fn render_metrics(s: &State, lease: Option<&LeaseView>, calls: &ApiCalls) ->
         "aws_api_throttles",
         "AWS calls throttled, by service and operation",
         per_operation(&calls.throttles),
+    );
+    register_operation_counter(
+        &mut reg,
+        "aws_quota_wait",
+        "Time AWS calls waited for their quota slot before being sent",
+        Some(Unit::Seconds),
+        &calls.quota_wait_seconds,
     );
 
     reg.register(

@@ -114,6 +114,15 @@ pub struct Settings {
     /// `vigil run`: where drift and failure events are published.
     #[serde(default)]
     pub notifications: Option<Notifications>,
+    /// Request rates, per second, for operations whose quota AWS raised (or
+    /// lowered) for this account: `{cloudwatch:PutMetricAlarm: 10}`. The rest
+    /// use AWS's defaults.
+    #[serde(default)]
+    pub quotas: BTreeMap<String, f64>,
+    /// How long a run retries throttled and failing calls before it reports
+    /// them (`15m` when absent; `--deadline` wins).
+    #[serde(default)]
+    pub deadline: Option<String>,
 }
 
 /// Where the inventory is kept (`Settings.inventory`).
@@ -155,6 +164,8 @@ impl Default for Settings {
             inventory: None,
             lease: None,
             notifications: None,
+            quotas: BTreeMap::new(),
+            deadline: None,
         }
     }
 }
@@ -760,31 +771,7 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
         return match yaml::from_node::<Settings>(spec) {
             Ok(s) => {
                 let s = Box::new(s);
-                if let Some(acct) = &s.account_id
-                    && (acct.len() != 12 || !acct.chars().all(|c| c.is_ascii_digit()))
-                {
-                    let node = spec.get("accountId");
-                    let pos = node.map_or(spec.pos, |n| n.pos);
-                    // An unquoted number has lost its leading zeros; a string is just wrong.
-                    let msg = if node.is_some_and(|n| matches!(n.value, Value::Int(_))) {
-                        "accountId must be 12 digits; quote it (\"012345678901\") so YAML keeps the leading zeros".to_string()
-                    } else {
-                        format!(
-                            "accountId must be the 12 digits of an AWS account id, such as \"123456789012\", not `{acct}`"
-                        )
-                    };
-                    diags.push(diag(file, pos, &subject, msg));
-                }
-                if let Some(n) = &s.notifications
-                    && !(n.topic_arn.starts_with("arn:")
-                        && n.topic_arn.split(':').nth(2) == Some("sns"))
-                {
-                    let pos = spec
-                        .get("notifications")
-                        .and_then(|n| n.get("topicArn"))
-                        .map_or(spec.pos, |n| n.pos);
-                    diags.push(diag(file, pos, &subject, format!("notifications.topicArn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), not `{}`", n.topic_arn)));
-                }
+                check_settings(&s, spec, file, &subject, &mut diags);
                 if diags.is_empty() {
                     Ok(DocKind::Settings(s, node.pos, file.clone(), subject))
                 } else {
@@ -1003,6 +990,75 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// What Settings must hold beyond their types.
+fn check_settings(
+    s: &Settings,
+    spec: &Node,
+    file: &str,
+    subject: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if let Some(acct) = &s.account_id
+        && (acct.len() != 12 || !acct.chars().all(|c| c.is_ascii_digit()))
+    {
+        let node = spec.get("accountId");
+        let pos = node.map_or(spec.pos, |n| n.pos);
+        // An unquoted number has lost its leading zeros; a string is just wrong.
+        let msg = if node.is_some_and(|n| matches!(n.value, Value::Int(_))) {
+            "accountId must be 12 digits; quote it (\"012345678901\") so YAML keeps the leading zeros".to_string()
+        } else {
+            format!(
+                "accountId must be the 12 digits of an AWS account id, such as \"123456789012\", not `{acct}`"
+            )
+        };
+        diags.push(diag(file, pos, subject, msg));
+    }
+    if let Some(n) = &s.notifications
+        && !(n.topic_arn.starts_with("arn:") && n.topic_arn.split(':').nth(2) == Some("sns"))
+    {
+        let pos = spec
+            .get("notifications")
+            .and_then(|n| n.get("topicArn"))
+            .map_or(spec.pos, |n| n.pos);
+        diags.push(diag(file, pos, subject, format!("notifications.topicArn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), not `{}`", n.topic_arn)));
+    }
+    for (key, rate) in &s.quotas {
+        let pos = spec
+            .get("quotas")
+            .and_then(|q| q.key_node(key))
+            .map_or(spec.pos, |n| n.pos);
+        let known = key
+            .split_once(':')
+            .is_some_and(|(svc, op)| crate::aws::pace::SERVICES.contains(&svc) && !op.is_empty());
+        if !known {
+            diags.push(diag(
+                file,
+                pos,
+                subject,
+                format!(
+                    "quotas.{key}: write service:Operation, such as cloudwatch:PutMetricAlarm; the services are {}",
+                    crate::aws::pace::SERVICES.join(", ")
+                ),
+            ));
+        } else if !(*rate > 0.0 && *rate <= 10_000.0) {
+            diags.push(diag(
+                file,
+                pos,
+                subject,
+                format!("quotas.{key}: {rate} is not a rate; give requests per second, above 0"),
+            ));
+        }
+    }
+    if let Some(d) = &s.deadline {
+        let pos = spec.get("deadline").map_or(spec.pos, |n| n.pos);
+        match crate::duration::parse(d) {
+            Ok(v) if v >= std::time::Duration::from_secs(1) => {}
+            Ok(_) => diags.push(diag(file, pos, subject, "deadline must be at least 1s")),
+            Err(e) => diags.push(diag(file, pos, subject, format!("deadline: {e}"))),
+        }
+    }
 }
 
 fn read_annotations(

@@ -1,0 +1,536 @@
+//! Pacing under AWS's request-rate quotas, and retries that outlast throttling.
+//!
+//! - A token bucket per (account, region, service, operation), seeded from the
+//!   quota table ([`super::quotas`]) or `Settings.quotas`, shared by every client
+//!   of the process: every cycle of `vigil run`, every target.
+//! - Requests wait for their slot in the HTTP connector, just before they go,
+//!   so every attempt, retry and page is paced. Waits stay short because the
+//!   executor bounds how many steps are in flight.
+//! - Adaptive: a throttle halves that bucket's rate; each quiet interval gives a
+//!   tenth of the quota back.
+//! - Retries: the SDK's standard strategy with no retry quota and many
+//!   attempts, cut off at the run's deadline. A non-idempotent create is never
+//!   retried after an ambiguous failure; its kind reads back instead.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextMut, FinalizerInterceptorContextRef, InterceptorContext,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, Metadata};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::retries::classifiers::{
+    ClassifyRetry, RetryAction, RetryClassifierPriority, RetryReason,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::retry::ErrorKind;
+
+use super::calls::CallLog;
+use super::quotas;
+
+/// How long a run keeps retrying throttled and transient calls.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15 * 60);
+
+/// Quiet time after which a slowed bucket gets a tenth of its quota back.
+const RECOVERY: Duration = Duration::from_secs(5);
+
+/// The lowest a throttled bucket goes, as a share of its quota.
+const FLOOR: f64 = 0.1;
+
+/// vigil's name of an SDK service (the quota table and `Settings.quotas` use it).
+pub fn service_name(sdk: &str) -> &'static str {
+    match sdk {
+        "CloudWatch" => "cloudwatch",
+        "SNS" => "sns",
+        "STS" => "sts",
+        "IAM" => "iam",
+        "S3" => "s3",
+        "Config Service" => "config",
+        "CloudWatch Logs" => "logs",
+        "CloudFormation" => "cloudformation",
+        "SSM" => "ssm",
+        "XRay" => "xray",
+        "Resource Groups Tagging API" => "tagging",
+        _ => "other",
+    }
+}
+
+/// The services `Settings.quotas` may name.
+pub const SERVICES: &[&str] = &[
+    "cloudwatch",
+    "sns",
+    "sts",
+    "iam",
+    "s3",
+    "config",
+    "logs",
+    "cloudformation",
+    "ssm",
+    "xray",
+    "tagging",
+];
+
+/// Creates that AWS would repeat if a lost response were retried; their kinds
+/// read back and retry themselves. Throttled requests are safe to retry:
+/// AWS did not run them.
+const NOT_IDEMPOTENT: &[(&str, &str)] = &[("logs", "PutQueryDefinition"), ("sns", "Subscribe")];
+
+/// Attempts of a call that AWS answered with a server error (a 5xx): unlike
+/// throttling, it may not pass by itself.
+const SERVER_ERROR_ATTEMPTS: u32 = 10;
+
+/// Attempts of a call that got no answer at all (refused, timed out): an
+/// endpoint that cannot be reached should fail fast, and `vigil run` backs off.
+const UNREACHABLE_ATTEMPTS: u32 = 3;
+
+/// Which operation a request is, put on it before it is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Op {
+    pub service: &'static str,
+    pub name: String,
+}
+
+/// What the connector and the retry classifier learn about an attempt.
+#[derive(Debug, Clone)]
+struct Attempt {
+    op: Op,
+    number: u32,
+}
+
+impl Attempt {
+    fn not_idempotent(&self) -> bool {
+        NOT_IDEMPOTENT
+            .iter()
+            .any(|(s, o)| *s == self.op.service && *o == self.op.name)
+    }
+}
+
+#[derive(Debug)]
+struct Bucket {
+    quota: f64,
+    rate: f64,
+    /// When the next request may go.
+    next: Instant,
+    /// Since when nothing was throttled (for recovery).
+    calm_since: Instant,
+}
+
+impl Bucket {
+    fn new(quota: f64, now: Instant) -> Bucket {
+        Bucket {
+            quota,
+            rate: quota,
+            next: now,
+            calm_since: now,
+        }
+    }
+
+    /// Takes the next slot; returns how long to wait for it.
+    fn reserve(&mut self, now: Instant) -> Duration {
+        self.recover(now);
+        let start = self.next.max(now);
+        self.next = start + Duration::from_secs_f64(1.0 / self.rate);
+        start - now
+    }
+
+    fn throttled(&mut self, now: Instant) {
+        self.rate = (self.rate * 0.5).max(self.quota * FLOOR);
+        self.calm_since = now;
+    }
+
+    fn recover(&mut self, now: Instant) {
+        while self.rate < self.quota && now.duration_since(self.calm_since) >= RECOVERY {
+            self.rate = (self.rate + self.quota * 0.1).min(self.quota);
+            self.calm_since += RECOVERY;
+        }
+    }
+
+    /// A new quota keeps how far a throttled bucket is below it.
+    fn set_quota(&mut self, quota: f64) {
+        self.rate = (self.rate / self.quota * quota).clamp(quota * FLOOR, quota);
+        self.quota = quota;
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    account: String,
+    region: String,
+    op: Op,
+}
+
+/// Every bucket of the process.
+#[derive(Debug, Default)]
+pub struct Pacer {
+    buckets: Mutex<HashMap<Key, Bucket>>,
+}
+
+static PACER: LazyLock<Pacer> = LazyLock::new(Pacer::default);
+
+impl Pacer {
+    /// The process's pacer.
+    pub fn global() -> &'static Pacer {
+        &PACER
+    }
+}
+
+/// Where one set of clients acts (an account and region), and the run's deadline.
+#[derive(Debug)]
+pub struct Scope {
+    pacer: &'static Pacer,
+    region: String,
+    account: OnceLock<String>,
+    overrides: Mutex<BTreeMap<(String, String), f64>>,
+    deadline: Mutex<Instant>,
+    calls: Arc<CallLog>,
+    /// Requests waiting for their slot right now, and for what.
+    waiting: AtomicUsize,
+    waiting_for: Mutex<Option<Op>>,
+}
+
+impl Scope {
+    pub fn new(region: &str, calls: Arc<CallLog>) -> Scope {
+        Scope {
+            pacer: Pacer::global(),
+            region: region.to_string(),
+            account: OnceLock::new(),
+            overrides: Mutex::new(BTreeMap::new()),
+            deadline: Mutex::new(Instant::now() + DEFAULT_DEADLINE),
+            calls,
+            waiting: AtomicUsize::new(0),
+            waiting_for: Mutex::new(None),
+        }
+    }
+
+    /// Once the account is known, buckets are the account's (until then, one shared set).
+    pub fn set_account(&self, account: &str) {
+        let _ = self.account.set(account.to_string());
+    }
+
+    /// `Settings.quotas`: `service:Operation` to requests per second.
+    pub fn set_quotas(&self, quotas: &BTreeMap<String, f64>) {
+        let parsed: BTreeMap<(String, String), f64> = quotas
+            .iter()
+            .filter_map(|(k, v)| {
+                let (s, o) = k.split_once(':')?;
+                Some(((s.to_string(), o.to_string()), *v))
+            })
+            .collect();
+        let mut buckets = self.pacer.buckets.lock().expect("pacer lock");
+        for (key, b) in buckets.iter_mut() {
+            if key.account == self.account() && key.region == self.region {
+                b.set_quota(self.quota_in(&parsed, &key.op));
+            }
+        }
+        *self.overrides.lock().expect("overrides lock") = parsed;
+    }
+
+    /// A run starts: retries stop `within` from now.
+    pub fn start_run(&self, within: Duration) {
+        *self.deadline.lock().expect("deadline lock") = Instant::now() + within;
+    }
+
+    fn past_deadline(&self) -> bool {
+        Instant::now() >= *self.deadline.lock().expect("deadline lock")
+    }
+
+    fn account(&self) -> String {
+        self.account.get().cloned().unwrap_or_default()
+    }
+
+    fn quota_in(&self, overrides: &BTreeMap<(String, String), f64>, op: &Op) -> f64 {
+        overrides
+            .get(&(op.service.to_string(), op.name.clone()))
+            .copied()
+            .unwrap_or_else(|| quotas::default_rate(op.service, &op.name))
+    }
+
+    fn key(&self, op: &Op) -> Key {
+        Key {
+            account: self.account(),
+            region: self.region.clone(),
+            op: op.clone(),
+        }
+    }
+
+    /// How long `op` must wait for its slot (taking it).
+    fn reserve(&self, op: &Op) -> Duration {
+        let quota = self.quota_in(&self.overrides.lock().expect("overrides lock"), op);
+        let now = Instant::now();
+        let mut buckets = self.pacer.buckets.lock().expect("pacer lock");
+        buckets
+            .entry(self.key(op))
+            .or_insert_with(|| Bucket::new(quota, now))
+            .reserve(now)
+    }
+
+    fn throttled(&self, op: &Op) {
+        let now = Instant::now();
+        if let Some(b) = self
+            .pacer
+            .buckets
+            .lock()
+            .expect("pacer lock")
+            .get_mut(&self.key(op))
+        {
+            b.throttled(now);
+        }
+    }
+
+    /// What is waiting for quota now: how many requests, and one of their operations.
+    pub fn waiting(&self) -> (usize, Option<Op>) {
+        let n = self.waiting.load(Ordering::Relaxed);
+        let op = (n > 0)
+            .then(|| self.waiting_for.lock().expect("waiting lock").clone())
+            .flatten();
+        (n, op)
+    }
+
+    async fn wait_for_slot(&self, op: &Op) {
+        let wait = self.reserve(op);
+        if wait.is_zero() {
+            return;
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        *self.waiting_for.lock().expect("waiting lock") = Some(op.clone());
+        tokio::time::sleep(wait).await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.calls.record_wait(service_sdk(op), &op.name, wait);
+    }
+}
+
+/// The SDK's name back from vigil's, for the call log (which uses the SDK's names).
+fn service_sdk(op: &Op) -> &'static str {
+    match op.service {
+        "cloudwatch" => "CloudWatch",
+        "sns" => "SNS",
+        "sts" => "STS",
+        "iam" => "IAM",
+        "s3" => "S3",
+        "config" => "Config Service",
+        "logs" => "CloudWatch Logs",
+        "cloudformation" => "CloudFormation",
+        "ssm" => "SSM",
+        "xray" => "XRay",
+        "tagging" => "Resource Groups Tagging API",
+        _ => "other",
+    }
+}
+
+/// Names each request's operation before it goes, and slows its bucket when AWS throttled it.
+#[derive(Debug, Clone)]
+pub(super) struct Marker(pub(super) Arc<Scope>);
+
+impl Intercept for Marker {
+    fn name(&self) -> &'static str {
+        "vigil::pace::Marker"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        ctx: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(md) = cfg.load::<Metadata>() {
+            let number = cfg
+                .load::<aws_smithy_runtime_api::client::retries::RequestAttempts>()
+                .map_or(1, |a| a.attempts());
+            ctx.request_mut().add_extension(Attempt {
+                op: Op {
+                    service: service_name(md.service()),
+                    name: md.name().to_string(),
+                },
+                number,
+            });
+        }
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        ctx: &FinalizerInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if ctx.response().is_some_and(super::calls::is_throttle)
+            && let Some(md) = cfg.load::<Metadata>()
+        {
+            self.0.throttled(&Op {
+                service: service_name(md.service()),
+                name: md.name().to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Stops retries at the run's deadline, and never retries a non-idempotent
+/// create after an ambiguous failure. Runs after every other classifier and
+/// only narrows their verdict.
+#[derive(Debug, Clone)]
+pub(super) struct Persist(pub(super) Arc<Scope>);
+
+impl ClassifyRetry for Persist {
+    fn classify_retry(&self, _ctx: &InterceptorContext) -> RetryAction {
+        RetryAction::NoActionIndicated
+    }
+
+    fn classify_retry_v2(&self, ctx: &InterceptorContext, previous: &RetryAction) -> RetryAction {
+        let RetryAction::RetryIndicated(RetryReason::RetryableError { kind, .. }) = previous else {
+            return RetryAction::NoActionIndicated;
+        };
+        if self.0.past_deadline() {
+            return RetryAction::RetryForbidden;
+        }
+        if *kind == ErrorKind::ThrottlingError {
+            return RetryAction::NoActionIndicated;
+        }
+        // The request is gone by now; the connector put its attempt on the response.
+        // A call with no response at all was already settled by the connector.
+        match ctx.response().and_then(|r| r.extension::<Attempt>()) {
+            Some(a) if a.not_idempotent() || a.number >= SERVER_ERROR_ATTEMPTS => {
+                RetryAction::RetryForbidden
+            }
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "vigil::pace::Persist"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        // After the SDK's and moto's classifiers: it reads their verdict.
+        RetryClassifierPriority::run_after(RetryClassifierPriority::run_after(
+            RetryClassifierPriority::transient_error_classifier(),
+        ))
+    }
+}
+
+/// The SDK's HTTP client with every request paced first.
+#[derive(Debug, Clone)]
+pub(super) struct PacedClient {
+    pub(super) inner: SharedHttpClient,
+    pub(super) scope: Arc<Scope>,
+}
+
+impl HttpClient for PacedClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(PacedConnector {
+            inner: self.inner.http_connector(settings, components),
+            scope: self.scope.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct PacedConnector {
+    inner: SharedHttpConnector,
+    scope: Arc<Scope>,
+}
+
+impl HttpConnector for PacedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let inner = self.inner.clone();
+        let scope = self.scope.clone();
+        HttpConnectorFuture::new(async move {
+            let attempt = request.extension::<Attempt>().cloned();
+            if let Some(a) = &attempt {
+                scope.wait_for_slot(&a.op).await;
+            }
+            match (inner.call(request).await, attempt) {
+                (Ok(mut response), Some(a)) => {
+                    response.add_extension(a);
+                    Ok(response)
+                }
+                // No answer: AWS may or may not have run it. Retry classifiers see
+                // only the error, so the last allowed attempt becomes an error no
+                // classifier retries.
+                (Err(e), Some(a)) if a.not_idempotent() || a.number >= UNREACHABLE_ATTEMPTS => {
+                    Err(ConnectorError::other(e.into(), None))
+                }
+                (result, _) => result,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_spaces_requests_at_its_rate() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(4.0, t0);
+        let waits: Vec<Duration> = (0..4).map(|_| b.reserve(t0)).collect();
+        assert_eq!(waits[0], Duration::ZERO);
+        assert_eq!(waits[3], Duration::from_millis(750));
+        // Later, a free slot is taken at once.
+        assert_eq!(b.reserve(t0 + Duration::from_secs(2)), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_throttle_halves_the_rate_and_quiet_brings_it_back() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(10.0, t0);
+        b.throttled(t0);
+        assert_eq!(b.rate, 5.0);
+        b.throttled(t0);
+        b.throttled(t0);
+        b.throttled(t0);
+        assert_eq!(b.rate, 1.0, "never below a tenth of the quota");
+        b.recover(t0 + RECOVERY);
+        assert!((b.rate - 2.0).abs() < 1e-9);
+        b.recover(t0 + RECOVERY * 20);
+        assert_eq!(b.rate, 10.0, "back to the quota, not beyond");
+    }
+
+    #[test]
+    fn settings_quotas_replace_the_default() {
+        let calls = Arc::new(CallLog::default());
+        let scope = Scope::new("test-region-pace", calls);
+        scope.set_account("111111111111");
+        let op = Op {
+            service: "cloudwatch",
+            name: "PutMetricAlarm".into(),
+        };
+        // At the default 3/s, the fourth request of a burst waits a second.
+        let waits: Vec<Duration> = (0..4).map(|_| scope.reserve(&op)).collect();
+        assert!(waits[3] > Duration::from_millis(900), "{waits:?}");
+        scope.set_quotas(&BTreeMap::from([(
+            "cloudwatch:PutMetricAlarm".into(),
+            100.0,
+        )]));
+        // Past the slots already handed out at the old rate.
+        std::thread::sleep(Duration::from_millis(1500));
+        let waits: Vec<Duration> = (0..4).map(|_| scope.reserve(&op)).collect();
+        assert!(waits[3] < Duration::from_millis(50), "{waits:?}");
+    }
+
+    #[test]
+    fn sdk_service_names_map_both_ways() {
+        for s in SERVICES {
+            let op = Op {
+                service: s,
+                name: String::new(),
+            };
+            assert_eq!(service_name(service_sdk(&op)), *s);
+        }
+    }
+}
