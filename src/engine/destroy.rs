@@ -23,7 +23,7 @@ pub async fn run(
 ) -> Result<Report, StartError> {
     let inv = store.load(aws).await?;
     let all: BTreeSet<usize> = (0..m.resources.len()).collect();
-    let obs = observe(aws, m, &all, &undeclared(m, &inv)).await;
+    let obs = observe(aws, m, &all, &undeclared(m, &inv), &inv).await;
     let plan = plan_destroy(m, &obs, &inv, dry_run);
     let now = state::now_rfc3339();
     let exec = Exec {
@@ -32,6 +32,7 @@ pub async fn run(
         obs: &obs,
         store,
         gate: None,
+        progress: None,
         concurrency: 8,
         revision: None,
         now: &now,

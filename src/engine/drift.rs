@@ -108,7 +108,7 @@ pub async fn run(
 ) -> Result<DriftReport, StartError> {
     let inv = store.load(aws).await?;
     let all: BTreeSet<usize> = (0..m.resources.len()).collect();
-    let obs = observe(aws, m, &all, &undeclared(m, &inv)).await;
+    let obs = observe(aws, m, &all, &undeclared(m, &inv), &inv).await;
     let mut report = assess(m, &obs, &inv);
     stack_drift(aws, m, &obs, &mut report).await;
     report.summary = DriftSummary {

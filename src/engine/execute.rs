@@ -26,6 +26,17 @@ pub trait WriteGate: std::fmt::Debug + Send + Sync {
     fn check(&self) -> Result<(), String>;
 }
 
+/// Told as a run goes, for a progress display. Called from the executor's own
+/// task; implementations return at once.
+pub trait Progress: Send + Sync {
+    /// A phase begins (`observing`, `applying`, `deleting`), with its step count when known.
+    fn phase(&self, name: &str, total: Option<usize>);
+    /// A step starts.
+    fn start(&self, id: &str);
+    /// A step ended.
+    fn done(&self, id: &str);
+}
+
 /// What the executor needs besides the plan.
 pub struct Exec<'a> {
     pub aws: &'a Aws,
@@ -33,6 +44,7 @@ pub struct Exec<'a> {
     pub obs: &'a Observation,
     pub store: &'a Location,
     pub gate: Option<&'a dyn WriteGate>,
+    pub progress: Option<&'a dyn Progress>,
     /// Steps in flight at once.
     pub concurrency: usize,
     pub revision: Option<&'a str>,
@@ -182,6 +194,15 @@ impl<'a> Run<'_, 'a> {
                 }
             })
             .collect();
+        if let Some(p) = x.progress
+            && !waiting.is_empty()
+        {
+            let name = match phase {
+                Phase::Apply => "applying",
+                Phase::Delete => "deleting",
+            };
+            p.phase(name, Some(waiting.len()));
+        }
         let mut running = FuturesUnordered::new();
         loop {
             while self.stopped.is_none() && running.len() < x.concurrency.max(1) {
@@ -197,12 +218,18 @@ impl<'a> Run<'_, 'a> {
                     *self.stopped = Some((self.plan.steps[n].id(), reason));
                     break;
                 }
+                if let Some(p) = x.progress {
+                    p.start(&self.plan.steps[n].id());
+                }
                 match phase {
-                    Phase::Apply => {
-                        if let Some(fut) = self.start_apply(n) {
-                            running.push(fut);
+                    Phase::Apply => match self.start_apply(n) {
+                        Some(fut) => running.push(fut),
+                        None => {
+                            if let Some(p) = x.progress {
+                                p.done(&self.plan.steps[n].id());
+                            }
                         }
-                    }
+                    },
                     Phase::Delete => {
                         let step = &self.plan.steps[n];
                         let live = x.live(step).cloned();
@@ -223,6 +250,9 @@ impl<'a> Run<'_, 'a> {
                 break;
             };
             self.finish(n, phase, result).await;
+            if let Some(p) = x.progress {
+                p.done(&self.plan.steps[n].id());
+            }
         }
     }
 
@@ -372,6 +402,9 @@ impl<'a> Run<'_, 'a> {
         }
         self.inv.owner = self.x.m.settings.owner.clone();
         self.inv.settings_declared = self.x.m.settings_declared;
+        for (kind, n) in &self.x.obs.populations {
+            self.inv.populations.insert(kind.name().to_string(), *n);
+        }
     }
 }
 

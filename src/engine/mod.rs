@@ -18,7 +18,7 @@ use crate::aws::Aws;
 use crate::manifest::Manifests;
 use crate::state::{self, Location};
 
-pub use execute::WriteGate;
+pub use execute::{Progress, WriteGate};
 pub use report::Report;
 
 /// How a reconcile runs.
@@ -33,6 +33,14 @@ pub struct Options {
     pub gate: Option<Arc<dyn WriteGate>>,
     /// Steps in flight at once; the quota pacer decides how fast they go.
     pub concurrency: usize,
+    /// Told as the run goes (a progress bar on a terminal).
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl std::fmt::Debug for dyn Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
 }
 
 impl Default for Options {
@@ -43,6 +51,7 @@ impl Default for Options {
             prune: false,
             gate: None,
             concurrency: 16,
+            progress: None,
         }
     }
 }
@@ -84,7 +93,11 @@ pub async fn reconcile(
         now: state::now_rfc3339(),
     };
     let scope = plan::scope(m, &inv, &plan_opts)?;
-    let obs = observe::observe(aws, m, &scope.needed, &scope.orphans).await;
+    let progress = opts.progress.as_deref();
+    if let Some(p) = progress {
+        p.phase("observing", None);
+    }
+    let obs = observe::observe(aws, m, &scope.needed, &scope.orphans, &inv).await;
     let mut plan = plan::plan(m, &obs, &inv, &scope, &plan_opts)?;
     if opts.dry_run {
         plan = preview::explain(aws, &obs, plan).await;
@@ -95,6 +108,7 @@ pub async fn reconcile(
         obs: &obs,
         store,
         gate: opts.gate.as_deref(),
+        progress,
         concurrency: opts.concurrency,
         revision: plan_opts.revision.as_deref(),
         now: &plan_opts.now,

@@ -10,7 +10,7 @@ use super::report::{Note, NoteCode};
 use crate::aws::{Aws, Env};
 use crate::kinds::{Attrs, KindError, KindId, Observed, Wanted};
 use crate::manifest::Manifests;
-use crate::state;
+use crate::state::{self, Inventory};
 
 /// What a run saw of the account: plain data, so the planner is a pure function of it.
 #[derive(Debug, Default)]
@@ -25,6 +25,8 @@ pub struct Observation {
     pub failed: BTreeMap<KindId, KindError>,
     /// About a kind as a whole (tags read one call each).
     pub notes: Vec<Note>,
+    /// How many of a kind the account holds, for the kinds listed in full.
+    pub populations: BTreeMap<KindId, usize>,
 }
 
 impl Observation {
@@ -45,6 +47,7 @@ pub async fn observe(
     m: &Manifests,
     which: &BTreeSet<usize>,
     extra: &BTreeSet<(KindId, String)>,
+    inv: &Inventory,
 ) -> Observation {
     let mut by_kind: BTreeMap<KindId, Wanted> = BTreeMap::new();
     for &i in which {
@@ -58,6 +61,9 @@ pub async fn observe(
             .or_default()
             .specs
             .insert(name.clone(), Arc::new(Value::Null));
+    }
+    for (kind, w) in by_kind.iter_mut() {
+        w.population = inv.populations.get(kind.name()).copied();
     }
     let results = futures::future::join_all(
         by_kind
@@ -95,6 +101,9 @@ pub async fn observe(
             Err(e) => {
                 obs.failed.insert(kind, e);
             }
+        }
+        if let Some(n) = kind.listed(aws) {
+            obs.populations.insert(kind, n);
         }
     }
     obs

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::error::KindError;
 use super::kind::{Attrs, Issues, Kind, Wanted};
-use super::metric_alarm::{TAGS, alarms_listed, all_alarms, sdk_tags, validate_actions};
+use super::metric_alarm::{TAGS, alarms_listed, sdk_tags, validate_actions, wanted_alarms};
 use super::tags::{OWNER_TAG, TagApi, Tags, with_owner};
 use crate::aws::{Aws, AwsResultExt, Env};
 
@@ -218,7 +218,7 @@ impl Kind for CompositeAlarm {
     }
 
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
-        let pages = all_alarms(aws).await?;
+        let pages = wanted_alarms(aws, wanted).await?;
         let mut out = BTreeMap::new();
         for (name, a) in pages.composite.iter().filter(|(n, _)| wanted.contains(n)) {
             let arn = a

@@ -191,6 +191,9 @@ pub struct Wanted {
     pub specs: BTreeMap<String, Arc<Value>>,
     /// Return every resource of the kind, declared or not (import).
     pub all: bool,
+    /// How many resources of the kind the account held when last listed in
+    /// full, to choose between reading by name and one walk of everything.
+    pub population: Option<usize>,
 }
 
 impl Wanted {

@@ -123,52 +123,100 @@ pub struct AlarmPages {
 #[derive(Default)]
 struct AlarmWalk(tokio::sync::OnceCell<Result<Arc<AlarmPages>, AwsError>>);
 
-/// DescribeAlarms for both alarm types, 100 a page, following NextToken; shared by both alarm kinds.
+impl AlarmPages {
+    /// Moves a page's alarms in, not cloned: thousands of alarms stay one copy.
+    fn take(
+        &mut self,
+        mut out: aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput,
+    ) {
+        let metric = out.metric_alarms.take().unwrap_or_default();
+        self.metric.reserve(metric.len());
+        for a in metric {
+            if let Some(n) = a.alarm_name().map(str::to_string) {
+                self.metric.insert(n, Box::new(a));
+            }
+        }
+        for a in out.composite_alarms.take().unwrap_or_default() {
+            if let Some(n) = a.alarm_name().map(str::to_string) {
+                self.composite.insert(n, a);
+            }
+        }
+    }
+}
+
+/// DescribeAlarms for both alarm types over the whole account, 100 a page;
+/// one walk a cycle, shared by both alarm kinds.
 pub async fn all_alarms(aws: &Aws) -> Result<Arc<AlarmPages>, AwsError> {
     aws.memo
         .slot::<AlarmWalk>()
         .0
         .get_or_init(|| async {
             let mut pages = AlarmPages::default();
-            let mut token: Option<String> = None;
-            loop {
-                let mut out = aws
-                    .clients
-                    .cloudwatch
-                    .describe_alarms()
-                    .alarm_types(AlarmType::MetricAlarm)
-                    .alarm_types(AlarmType::CompositeAlarm)
-                    .max_records(100)
-                    .set_next_token(token.take())
-                    .send()
-                    .await
-                    .aws(SERVICE, "DescribeAlarms")?;
-                let next = out
-                    .next_token()
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_string);
-                // Moved out of the page, not cloned: thousands of alarms stay one copy.
-                let metric = out.metric_alarms.take().unwrap_or_default();
-                pages.metric.reserve(metric.len());
-                for a in metric {
-                    if let Some(n) = a.alarm_name().map(str::to_string) {
-                        pages.metric.insert(n, Box::new(a));
-                    }
-                }
-                for a in out.composite_alarms.take().unwrap_or_default() {
-                    if let Some(n) = a.alarm_name().map(str::to_string) {
-                        pages.composite.insert(n, a);
-                    }
-                }
-                match next {
-                    Some(t) => token = Some(t),
-                    None => break,
-                }
+            let mut walk = aws
+                .clients
+                .cloudwatch
+                .describe_alarms()
+                .alarm_types(AlarmType::MetricAlarm)
+                .alarm_types(AlarmType::CompositeAlarm)
+                .max_records(100)
+                .into_paginator()
+                .send();
+            while let Some(out) = walk.next().await {
+                pages.take(out.aws(SERVICE, "DescribeAlarms")?);
             }
             Ok(Arc::new(pages))
         })
         .await
         .clone()
+}
+
+/// DescribeAlarms is limited to this many names a call.
+const NAMES_PER_CALL: usize = 100;
+
+/// The alarms of these names only, 100 names a call.
+pub async fn alarms_named(aws: &Aws, names: &[&String]) -> Result<AlarmPages, AwsError> {
+    let mut pages = AlarmPages::default();
+    for chunk in names.chunks(NAMES_PER_CALL) {
+        let out = aws
+            .clients
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(chunk.iter().map(|n| n.to_string()).collect()))
+            .alarm_types(AlarmType::MetricAlarm)
+            .alarm_types(AlarmType::CompositeAlarm)
+            .max_records(100)
+            .send()
+            .await
+            .aws(SERVICE, "DescribeAlarms")?;
+        pages.take(out);
+    }
+    Ok(pages)
+}
+
+/// Whether to walk every alarm rather than ask for the wanted ones by name.
+/// Names cost one call per 100 whatever the account holds; a walk, one per
+/// 100 alarms in the account. How many the account held is remembered from
+/// the last walk (`population`); without it, a walk once more than 100 are wanted.
+pub fn walk_everything(wanted: &Wanted) -> bool {
+    let n = wanted.specs.len();
+    match wanted.population {
+        _ if wanted.all => true,
+        Some(total) => total.div_ceil(NAMES_PER_CALL) <= n.div_ceil(NAMES_PER_CALL),
+        None => n > NAMES_PER_CALL,
+    }
+}
+
+/// The alarms an observe needs: the shared walk, or the wanted names.
+pub async fn wanted_alarms(aws: &Aws, wanted: &Wanted) -> Result<Arc<AlarmPages>, AwsError> {
+    // A walk this cycle already made (the daily report's) answers for free.
+    if let Some(Ok(pages)) = aws.memo.slot::<AlarmWalk>().0.get() {
+        return Ok(pages.clone());
+    }
+    if walk_everything(wanted) {
+        return all_alarms(aws).await;
+    }
+    let names: Vec<&String> = wanted.specs.keys().collect();
+    Ok(Arc::new(alarms_named(aws, &names).await?))
 }
 
 /// CloudWatch's tag API, shared by both alarm kinds: reads through the
@@ -717,7 +765,7 @@ impl Kind for MetricAlarm {
     }
 
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
-        let pages = all_alarms(aws).await?;
+        let pages = wanted_alarms(aws, wanted).await?;
         let mut out = BTreeMap::new();
         for (name, a) in pages.metric.iter().filter(|(n, _)| wanted.contains(n)) {
             let arn = a

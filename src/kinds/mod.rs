@@ -6,6 +6,7 @@
 pub mod error;
 pub mod issues;
 pub mod kind;
+pub mod once;
 pub mod tags;
 
 use std::collections::BTreeMap;
@@ -259,6 +260,11 @@ macro_rules! kinds {
             /// The JSON Schema of the kind's spec, from its Rust type.
             pub fn spec_schema(self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
                 match self { $(KindId::$variant => generator.subschema_for::<<$module::$variant as Kind>::Spec>()),* }
+            }
+
+            /// How many of the kind the account holds, when this cycle listed them all.
+            pub fn listed(self, aws: &Aws) -> Option<usize> {
+                match self { $(KindId::$variant => <$module::$variant as Kind>::listed(aws)),* }
             }
 
             /// Whether AWS can tag the kind (ownership is then the live tag).

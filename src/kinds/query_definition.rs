@@ -93,6 +93,24 @@ fn canonical(query: &str, groups: &[String], language: &str) -> Value {
     })
 }
 
+/// The id of a definition of exactly this name, if one exists.
+async fn find_by_name(aws: &Aws, name: &str) -> Result<Option<String>, crate::aws::AwsError> {
+    let out = aws
+        .clients
+        .logs
+        .describe_query_definitions()
+        .query_definition_name_prefix(name)
+        .send()
+        .await
+        .aws(SERVICE, "DescribeQueryDefinitions")?;
+    Ok(out
+        .query_definitions()
+        .iter()
+        .find(|d| d.name() == Some(name))
+        .and_then(|d| d.query_definition_id())
+        .map(str::to_string))
+}
+
 pub struct QueryDefinition;
 
 impl Kind for QueryDefinition {
@@ -248,20 +266,32 @@ impl Kind for QueryDefinition {
             let mut groups = spec.log_group_names.clone();
             let mut seen = std::collections::BTreeSet::new();
             groups.retain(|g| seen.insert(g.clone()));
-            let out = aws
-                .clients
-                .logs
-                .put_query_definition()
-                .set_query_definition_id(id.clone())
-                .name(name)
-                .query_string(clean_query(&spec.query_string))
-                .set_log_group_names((!groups.is_empty()).then_some(groups))
-                .query_language(aws_sdk_cloudwatchlogs::types::QueryLanguage::from(LANGUAGE))
-                .send()
-                .await
-                .aws(SERVICE, "PutQueryDefinition")?;
-            if let Some(new_id) = out.query_definition_id() {
-                id = Some(new_id.to_string());
+            let put = || async {
+                let out = aws
+                    .clients
+                    .logs
+                    .put_query_definition()
+                    .set_query_definition_id(id.clone())
+                    .name(name)
+                    .query_string(clean_query(&spec.query_string))
+                    .set_log_group_names((!groups.is_empty()).then(|| groups.clone()))
+                    .query_language(aws_sdk_cloudwatchlogs::types::QueryLanguage::from(LANGUAGE))
+                    .send()
+                    .await
+                    .aws(SERVICE, "PutQueryDefinition")?;
+                Ok(out.query_definition_id().map(str::to_string))
+            };
+            let new_id = if id.is_some() {
+                // With an id, a put is an update: repeating it is harmless.
+                put().await?
+            } else {
+                crate::kinds::once::create_once(put, || async {
+                    Ok(find_by_name(aws, name).await?.map(Some))
+                })
+                .await?
+            };
+            if new_id.is_some() {
+                id = new_id;
             }
         }
         let id = id.ok_or_else(|| {

@@ -610,15 +610,39 @@ async fn sync_subscriptions(
                     .iter()
                     .map(|(k, v)| (k.clone(), attr_wire(v)))
                     .collect();
-                sns.subscribe()
-                    .topic_arn(topic_arn)
-                    .protocol(&w.protocol)
-                    .endpoint(&w.endpoint)
-                    .set_attributes((!attrs.is_empty()).then_some(attrs))
-                    .return_subscription_arn(true)
-                    .send()
-                    .await
-                    .aws(SERVICE, "Subscribe")?;
+                let subscribe = || async {
+                    sns.subscribe()
+                        .topic_arn(topic_arn)
+                        .protocol(&w.protocol)
+                        .endpoint(&w.endpoint)
+                        .set_attributes((!attrs.is_empty()).then(|| attrs.clone()))
+                        .return_subscription_arn(true)
+                        .send()
+                        .await
+                        .aws(SERVICE, "Subscribe")?;
+                    Ok(())
+                };
+                let subscribed = || async {
+                    let mut subs = sns
+                        .list_subscriptions_by_topic()
+                        .topic_arn(topic_arn)
+                        .into_paginator()
+                        .items()
+                        .send();
+                    while let Some(s) = subs
+                        .try_next()
+                        .await
+                        .aws(SERVICE, "ListSubscriptionsByTopic")?
+                    {
+                        if s.protocol() == Some(w.protocol.as_str())
+                            && s.endpoint() == Some(w.endpoint.as_str())
+                        {
+                            return Ok(Some(()));
+                        }
+                    }
+                    Ok(None)
+                };
+                crate::kinds::once::create_once(subscribe, subscribed).await?;
             }
             Some(LiveSubscription {
                 arn: Some(arn),

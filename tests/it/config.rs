@@ -557,7 +557,9 @@ async fn delete_removes_each_config_kind() {
     aws.env.account_id = lab.account.clone();
     let m = vigil::manifest::load(&lab.dir()).unwrap();
     let all = (0..m.resources.len()).collect();
-    let obs = vigil::engine::observe::observe(&aws, &m, &all, &Default::default()).await;
+    let obs =
+        vigil::engine::observe::observe(&aws, &m, &all, &Default::default(), &Default::default())
+            .await;
     assert!(obs.failed.is_empty());
     assert_eq!(obs.live.len(), 5);
     // Reverse dependency order: the rules, the channel (which needs the recorder
@@ -574,7 +576,9 @@ async fn delete_removes_each_config_kind() {
     assert_eq!(calls["DeleteConfigurationRecorder"], 1, "{calls:?}");
     assert_eq!(calls["DeleteConfigRule"], 3, "{calls:?}");
     let fresh = vigil::aws::Aws::from_sdk_config(&lab.sdk().await);
-    let obs = vigil::engine::observe::observe(&fresh, &m, &all, &Default::default()).await;
+    let obs =
+        vigil::engine::observe::observe(&fresh, &m, &all, &Default::default(), &Default::default())
+            .await;
     assert!(
         obs.live.is_empty(),
         "{:?}",

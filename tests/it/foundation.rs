@@ -308,7 +308,9 @@ async fn delete_removes_each_kind() {
     aws.env.account_id = lab.account.clone();
     let m = vigil::manifest::load(&lab.dir()).unwrap();
     let all = (0..m.resources.len()).collect();
-    let obs = vigil::engine::observe::observe(&aws, &m, &all, &Default::default()).await;
+    let obs =
+        vigil::engine::observe::observe(&aws, &m, &all, &Default::default(), &Default::default())
+            .await;
     assert!(obs.failed.is_empty());
     assert_eq!(obs.live.len(), 6);
     // Reverse dependency order: alarms and the dashboard before the topic.
@@ -317,7 +319,9 @@ async fn delete_removes_each_kind() {
         r.kind.delete(&aws, &r.name, &obs.live[&i]).await.unwrap();
     }
     let fresh = vigil::aws::Aws::from_sdk_config(&lab.sdk().await);
-    let obs = vigil::engine::observe::observe(&fresh, &m, &all, &Default::default()).await;
+    let obs =
+        vigil::engine::observe::observe(&fresh, &m, &all, &Default::default(), &Default::default())
+            .await;
     assert!(
         obs.live.is_empty(),
         "{:?}",

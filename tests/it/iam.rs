@@ -94,7 +94,9 @@ async fn delete_all(lab: &Lab) {
     aws.env.account_id = lab.account.clone();
     let m = vigil::manifest::load(&lab.dir()).unwrap();
     let all = (0..m.resources.len()).collect();
-    let obs = vigil::engine::observe::observe(&aws, &m, &all, &Default::default()).await;
+    let obs =
+        vigil::engine::observe::observe(&aws, &m, &all, &Default::default(), &Default::default())
+            .await;
     assert!(obs.failed.is_empty());
     assert_eq!(obs.live.len(), m.resources.len());
     for i in (0..m.resources.len()).rev() {
@@ -102,7 +104,9 @@ async fn delete_all(lab: &Lab) {
         r.kind.delete(&aws, &r.name, &obs.live[&i]).await.unwrap();
     }
     let fresh = vigil::aws::Aws::from_sdk_config(&lab.sdk().await);
-    let obs = vigil::engine::observe::observe(&fresh, &m, &all, &Default::default()).await;
+    let obs =
+        vigil::engine::observe::observe(&fresh, &m, &all, &Default::default(), &Default::default())
+            .await;
     assert!(obs.failed.is_empty());
     assert!(
         obs.live.is_empty(),
@@ -379,7 +383,14 @@ async fn bucket_create_noop_drift_and_delete() {
     let mut aws = vigil::aws::Aws::from_sdk_config(&lab.sdk().await);
     aws.env.account_id = lab.account.clone();
     let m = vigil::manifest::load(&lab.dir()).unwrap();
-    let obs = vigil::engine::observe::observe(&aws, &m, &[0].into(), &Default::default()).await;
+    let obs = vigil::engine::observe::observe(
+        &aws,
+        &m,
+        &[0].into(),
+        &Default::default(),
+        &Default::default(),
+    )
+    .await;
     let e = m.resources[0]
         .kind
         .delete(&aws, &name, &obs.live[&0])

@@ -85,7 +85,9 @@ async fn delete_all(lab: &Lab) {
     aws.env.account_id = lab.account.clone();
     let m = vigil::manifest::load(&lab.dir()).unwrap();
     let all = (0..m.resources.len()).collect();
-    let obs = vigil::engine::observe::observe(&aws, &m, &all, &Default::default()).await;
+    let obs =
+        vigil::engine::observe::observe(&aws, &m, &all, &Default::default(), &Default::default())
+            .await;
     assert!(obs.failed.is_empty(), "{:?}", obs.failed);
     assert_eq!(obs.live.len(), m.resources.len());
     // Dependents first: a resource goes once nothing left references it.
@@ -102,7 +104,9 @@ async fn delete_all(lab: &Lab) {
             .unwrap();
     }
     let fresh = vigil::aws::Aws::from_sdk_config(&lab.sdk().await);
-    let obs = vigil::engine::observe::observe(&fresh, &m, &all, &Default::default()).await;
+    let obs =
+        vigil::engine::observe::observe(&fresh, &m, &all, &Default::default(), &Default::default())
+            .await;
     assert!(obs.failed.is_empty(), "{:?}", obs.failed);
     assert!(
         obs.live.is_empty(),

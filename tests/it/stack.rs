@@ -371,11 +371,15 @@ async fn an_out_of_band_update_is_planned_and_put_back_then_delete_removes_the_s
     aws.env.account_id = lab.account.clone();
     let m = vigil::manifest::load(&lab.dir()).unwrap();
     let all = (0..m.resources.len()).collect();
-    let obs = vigil::engine::observe::observe(&aws, &m, &all, &Default::default()).await;
+    let obs =
+        vigil::engine::observe::observe(&aws, &m, &all, &Default::default(), &Default::default())
+            .await;
     assert_eq!(obs.live.len(), 1);
     let r = &m.resources[0];
     r.kind.delete(&aws, &r.name, &obs.live[&0]).await.unwrap();
-    let obs = vigil::engine::observe::observe(&aws, &m, &all, &Default::default()).await;
+    let obs =
+        vigil::engine::observe::observe(&aws, &m, &all, &Default::default(), &Default::default())
+            .await;
     assert!(obs.failed.is_empty());
     assert!(
         obs.live.is_empty(),

@@ -1,0 +1,129 @@
+//! Progress of a one-shot run on stderr, so that stdout stays the plan or the
+//! report: a bar on a terminal (indicatif), a line every 10 s otherwise.
+
+use std::io::IsTerminal as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use vigil::aws::pace::Scope;
+use vigil::engine::Progress;
+
+/// How often a line is written when stderr is not a terminal.
+const LINE_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+struct State {
+    phase: String,
+    total: Option<usize>,
+    done: usize,
+    current: Option<String>,
+}
+
+/// Shows the run's progress and whether it waits for quota.
+pub struct Display {
+    state: Mutex<State>,
+    bar: Option<ProgressBar>,
+    pace: Arc<Scope>,
+}
+
+impl Display {
+    /// Starts the display and its ticker; dropping the ticker's handle ends it.
+    pub fn start(pace: Arc<Scope>) -> (Arc<Display>, tokio::task::JoinHandle<()>) {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {prefix} [{bar:30}] {pos}/{len} {wide_msg}",
+                )
+                .expect("progress template")
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        let display = Arc::new(Display {
+            state: Mutex::new(State::default()),
+            bar,
+            pace,
+        });
+        let ticker = display.clone();
+        let every = if display.bar.is_some() {
+            Duration::from_millis(200)
+        } else {
+            LINE_EVERY
+        };
+        let handle = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                ticker.render();
+            }
+        });
+        (display, handle)
+    }
+
+    /// What is going on, in one line.
+    fn line(&self) -> String {
+        let s = self.state.lock().expect("progress lock");
+        let mut out = match s.total {
+            Some(t) => format!("{} {}/{}", s.phase, s.done, t),
+            None => s.phase.clone(),
+        };
+        if let Some(c) = &s.current {
+            out.push_str(&format!(", {c}"));
+        }
+        let (n, op) = self.pace.waiting();
+        if n > 0 {
+            let what = op.map_or(String::new(), |o| format!(" ({} {})", o.service, o.name));
+            out.push_str(&format!(", waiting for quota: {n} request(s){what}"));
+        }
+        out
+    }
+
+    fn render(&self) {
+        let line = self.line();
+        match &self.bar {
+            Some(bar) => {
+                let s = self.state.lock().expect("progress lock");
+                bar.set_prefix(s.phase.clone());
+                bar.set_length(s.total.unwrap_or(0) as u64);
+                bar.set_position(s.done as u64);
+                drop(s);
+                bar.set_message(line);
+                bar.tick();
+            }
+            None => {
+                if !self.state.lock().expect("progress lock").phase.is_empty() {
+                    eprintln!("vigil: {line}");
+                }
+            }
+        }
+    }
+
+    /// Clears the bar before the report prints.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Display {
+    fn phase(&self, name: &str, total: Option<usize>) {
+        let mut s = self.state.lock().expect("progress lock");
+        s.phase = name.to_string();
+        s.total = total;
+        s.done = 0;
+        s.current = None;
+    }
+
+    fn start(&self, id: &str) {
+        self.state.lock().expect("progress lock").current = Some(id.to_string());
+    }
+
+    fn done(&self, _id: &str) {
+        self.state.lock().expect("progress lock").done += 1;
+    }
+}
