@@ -117,7 +117,7 @@ impl Fence {
     pub fn read_only(location: &Location, id: &str, reason: &str) -> Fence {
         let fence = Fence::default();
         fence.with(|v| {
-            v.location = Store::describe_location(location);
+            v.location = location.describe();
             v.id = id.to_string();
             v.read_only_reason = Some(reason.to_string());
         });
@@ -194,13 +194,6 @@ impl Store {
         match self {
             Store::File(p) => p.display().to_string(),
             Store::S3 { bucket, key, .. } => format!("s3://{bucket}/{key}"),
-        }
-    }
-
-    fn describe_location(location: &Location) -> String {
-        match location {
-            Location::File(p) => p.display().to_string(),
-            Location::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
         }
     }
 }
