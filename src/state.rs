@@ -5,17 +5,22 @@
 //! drift (AWS changed) can be told from pending changes (git changed).
 //! It lives in S3 for real deployments (a restarted container still knows what
 //! it owns) or in a local file for the quickstart. Every write replaces the
-//! whole document atomically.
+//! whole document atomically, and only if the stored document is still the one
+//! the run loaded ([`Version`]: the S3 ETag, or a file's hash) and was not
+//! written under a newer fencing token than the writer's ([`Writer`]). A writer
+//! that lost the race gets [`StateError::Conflict`] or [`StateError::FencedOut`]
+//! and writes nothing.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::aws::{Aws, AwsError, AwsResultExt};
+use crate::aws::{Aws, AwsError, AwsResultExt, Condition};
 
 pub use crate::manifest::{DeletionPolicy, Location};
 
@@ -204,8 +209,106 @@ pub enum StateError {
         #[source]
         source: serde_json::Error,
     },
+    /// The stored inventory is not the one this run read: another writer replaced
+    /// (or created, or deleted) it in between. Nothing was written.
+    #[error(
+        "inventory {path} was changed by another writer after this run read it; nothing was written to it. \
+         The next run reads the new inventory and plans again; if this recurs, more than one vigil writes \
+         this inventory: give every writer the same lease (Settings.lease on S3) or run only one"
+    )]
+    Conflict { path: String },
+    /// The stored inventory was written under a newer fencing token than this
+    /// writer holds: a newer lease holder wrote it. Nothing was written.
+    #[error(
+        "inventory {path} was last written under fencing token {stored}, newer than this writer's {held}; \
+         nothing was written to it. Another replica took the lease: this one writes again only once it \
+         holds the lease with a newer token (a holder whose lease was reset or moved moves above {stored} \
+         on its next renewal)"
+    )]
+    FencedOut {
+        path: String,
+        stored: u64,
+        held: u64,
+    },
+    #[error(
+        "inventory {path}: the bucket does not exist; create it, or point Settings.inventory at an existing bucket"
+    )]
+    NoBucket { path: String },
     #[error(transparent)]
     Aws(#[from] AwsError),
+}
+
+impl StateError {
+    /// Another writer won: retrying after reading the inventory again may succeed.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            StateError::Conflict { .. } | StateError::FencedOut { .. }
+        )
+    }
+}
+
+/// What a load saw of the stored inventory; the next save is conditional on it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Version {
+    /// The S3 ETag, or the sha256 of a file's bytes; `None` when there was no inventory.
+    pub tag: Option<String>,
+    /// The fencing token the stored inventory was last written under; 0 when none.
+    pub fence: u64,
+}
+
+/// The S3 object metadata that carries the fencing token (`x-amz-meta-vigil-fence`).
+pub const FENCE_METADATA: &str = "vigil-fence";
+
+/// The file inventory's document: the fencing token beside the inventory's fields.
+#[derive(Serialize)]
+struct FileDoc<'a> {
+    #[serde(skip_serializing_if = "is_zero")]
+    fence: u64,
+    #[serde(flatten)]
+    inv: &'a Inventory,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Only the fencing token of a file inventory.
+#[derive(Deserialize)]
+struct FileFence {
+    #[serde(default)]
+    fence: u64,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// One run's hold on the inventory it loaded: each save is conditional on the
+/// version the last load or save left, and carries the writer's fencing token.
+#[derive(Debug)]
+pub struct Writer {
+    location: Location,
+    fence: Option<u64>,
+    seen: tokio::sync::Mutex<Version>,
+}
+
+impl Writer {
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The version the next save is conditional on.
+    pub async fn version(&self) -> Version {
+        self.seen.lock().await.clone()
+    }
+
+    /// Saves `inv` if the stored inventory is still the one last loaded or saved.
+    pub async fn save(&self, aws: &Aws, inv: &Inventory) -> Result<(), StateError> {
+        let mut seen = self.seen.lock().await;
+        *seen = self.location.save(aws, inv, &seen, self.fence).await?;
+        Ok(())
+    }
 }
 
 impl Location {
@@ -216,20 +319,46 @@ impl Location {
         Location::File(base.join(format!("inventory-{account}-{region}.json")))
     }
 
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match self {
             Location::File(p) => p.display().to_string(),
             Location::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
         }
     }
 
+    /// The inventory, for reading only.
     pub async fn load(&self, aws: &Aws) -> Result<Inventory, StateError> {
+        Ok(self.load_versioned(aws).await?.0)
+    }
+
+    /// Loads the inventory for a run that writes: `fence` is the fencing token it
+    /// writes under (`None`: a one-shot command, which holds no lease).
+    pub async fn open(
+        &self,
+        aws: &Aws,
+        fence: Option<u64>,
+    ) -> Result<(Inventory, Writer), StateError> {
+        let (inv, seen) = self.load_versioned(aws).await?;
+        let writer = Writer {
+            location: self.clone(),
+            fence,
+            seen: tokio::sync::Mutex::new(seen),
+        };
+        Ok((inv, writer))
+    }
+
+    /// The inventory and the version it was read at.
+    pub async fn load_versioned(&self, aws: &Aws) -> Result<(Inventory, Version), StateError> {
         let path = self.describe();
-        let bytes = match self {
+        let (bytes, version) = match self {
             Location::File(p) => match std::fs::read(p) {
-                Ok(b) => b,
+                Ok(b) => {
+                    let fence = serde_json::from_slice::<FileFence>(&b).map_or(0, |f| f.fence);
+                    let tag = Some(sha256_hex(&b));
+                    (b, Version { tag, fence })
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Ok(Inventory::default());
+                    return Ok((Inventory::default(), Version::default()));
                 }
                 Err(source) => return Err(StateError::Io { path, source }),
             },
@@ -244,61 +373,193 @@ impl Location {
                     .await
                     .aws("s3", "GetObject")
                 {
-                    Ok(out) => out
-                        .body
-                        .collect()
-                        .await
-                        .map_err(|e| {
-                            AwsError::unexpected(
-                                "s3",
-                                "GetObject",
-                                format!("reading the body: {e}"),
-                            )
-                            .with_class(crate::aws::ErrorClass::Transient)
-                        })?
-                        .into_bytes()
-                        .to_vec(),
-                    Err(e) if e.is_not_found() => return Ok(Inventory::default()),
+                    Ok(out) => {
+                        let version = Version {
+                            tag: out.e_tag().map(str::to_string),
+                            fence: out
+                                .metadata()
+                                .and_then(|m| m.get(FENCE_METADATA))
+                                .and_then(|v| v.parse().ok())
+                                .unwrap_or(0),
+                        };
+                        let bytes = out
+                            .body
+                            .collect()
+                            .await
+                            .map_err(|e| {
+                                AwsError::unexpected(
+                                    "s3",
+                                    "GetObject",
+                                    format!("reading the body: {e}"),
+                                )
+                                .with_class(crate::aws::ErrorClass::Transient)
+                            })?
+                            .into_bytes()
+                            .to_vec();
+                        (bytes, version)
+                    }
+                    Err(e) if e.is(Condition::NoSuchBucket) => {
+                        return Err(StateError::NoBucket { path });
+                    }
+                    Err(e) if e.is_not_found() => {
+                        return Ok((Inventory::default(), Version::default()));
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
         };
-        serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt { path, source })
+        let inv = serde_json::from_slice(&bytes)
+            .map_err(|source| StateError::Corrupt { path, source })?;
+        Ok((inv, version))
     }
 
-    /// Replaces the whole inventory atomically: a rename for files, one PutObject for S3.
-    pub async fn save(&self, aws: &Aws, inv: &Inventory) -> Result<(), StateError> {
+    /// Replaces the whole inventory atomically, only if the stored one is still
+    /// `seen` (S3: `If-Match` its ETag, or `If-None-Match: *` when there was none;
+    /// a file: its hash, compared under a lock on the directory), and only if it
+    /// was not written under a newer fencing token than `fence`. A writer without
+    /// a token (`None`) keeps the stored one. Returns the new version.
+    pub async fn save(
+        &self,
+        aws: &Aws,
+        inv: &Inventory,
+        seen: &Version,
+        fence: Option<u64>,
+    ) -> Result<Version, StateError> {
         let path = self.describe();
-        let body = serde_json::to_vec_pretty(inv).expect("inventory serializes");
+        if let Some(held) = fence
+            && seen.fence > held
+        {
+            return Err(StateError::FencedOut {
+                path,
+                stored: seen.fence,
+                held,
+            });
+        }
+        let fence = fence.unwrap_or(seen.fence).max(seen.fence);
         match self {
             Location::File(p) => {
-                if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|source| StateError::Io {
+                let body = serde_json::to_vec_pretty(&FileDoc { fence, inv })
+                    .expect("inventory serializes");
+                save_file(p, &body, seen).map_err(|e| match e {
+                    FileSave::Changed => StateError::Conflict { path: path.clone() },
+                    FileSave::Io(source) => StateError::Io {
                         path: path.clone(),
                         source,
-                    })?;
-                }
-                let tmp = p.with_extension(format!("tmp{}", std::process::id()));
-                std::fs::write(&tmp, &body).map_err(|source| StateError::Io {
-                    path: path.clone(),
-                    source,
+                    },
                 })?;
-                std::fs::rename(&tmp, p).map_err(|source| StateError::Io { path, source })?;
+                Ok(Version {
+                    tag: Some(sha256_hex(&body)),
+                    fence,
+                })
             }
             Location::S3 { bucket, key } => {
-                aws.clients
+                let body = serde_json::to_vec_pretty(inv).expect("inventory serializes");
+                let req = aws
+                    .clients
                     .s3
                     .put_object()
                     .bucket(bucket)
                     .key(key)
                     .content_type("application/json")
-                    .body(body.into())
-                    .send()
-                    .await
-                    .aws("s3", "PutObject")?;
+                    .body(body.into());
+                let req = if fence > 0 {
+                    req.metadata(FENCE_METADATA, fence.to_string())
+                } else {
+                    req
+                };
+                let req = match &seen.tag {
+                    Some(etag) => req.if_match(etag),
+                    None => req.if_none_match("*"),
+                };
+                match req.send().await.aws("s3", "PutObject") {
+                    Ok(out) => Ok(Version {
+                        tag: out.e_tag().map(str::to_string),
+                        fence,
+                    }),
+                    // 412 (the ETag changed, or the object appeared) or 409 (a concurrent
+                    // conditional write won); an If-Match on a deleted object is a 404.
+                    // A retried write that had landed unseen also lands here: nothing is
+                    // lost, the next run reads it.
+                    Err(e)
+                        if e.is(Condition::PreconditionFailed)
+                            || (seen.tag.is_some()
+                                && e.is_not_found()
+                                && !e.is(Condition::NoSuchBucket)) =>
+                    {
+                        Err(StateError::Conflict { path })
+                    }
+                    Err(e) if e.is(Condition::NoSuchBucket) => Err(StateError::NoBucket { path }),
+                    Err(e) => Err(e.into()),
+                }
             }
         }
-        Ok(())
+    }
+}
+
+enum FileSave {
+    /// The file is not the one loaded.
+    Changed,
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for FileSave {
+    fn from(e: std::io::Error) -> Self {
+        FileSave::Io(e)
+    }
+}
+
+/// Compares and replaces a file inventory under an exclusive lock on its
+/// directory: a temporary file beside it, fsynced, renamed over it, and the
+/// directory fsynced, so a crash leaves the old inventory or the new, never a
+/// torn or lost one.
+fn save_file(p: &Path, body: &[u8], seen: &Version) -> Result<(), FileSave> {
+    let dir = match p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let dir_handle = DirLock::take(dir)?;
+    let now = match std::fs::read(p) {
+        Ok(b) => Some(sha256_hex(&b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e.into()),
+    };
+    if now != seen.tag {
+        return Err(FileSave::Changed);
+    }
+    let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(body)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, p)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e.into());
+    }
+    dir_handle.sync()?;
+    Ok(())
+}
+
+/// An exclusive lock on a directory, held while a file in it is compared and
+/// replaced; it also fsyncs the directory after the rename. On systems that
+/// cannot open a directory as a file it is neither.
+struct DirLock(Option<std::fs::File>);
+
+impl DirLock {
+    fn take(dir: &Path) -> std::io::Result<DirLock> {
+        if cfg!(unix) {
+            let f = std::fs::File::open(dir)?;
+            f.lock()?;
+            Ok(DirLock(Some(f)))
+        } else {
+            Ok(DirLock(None))
+        }
+    }
+
+    fn sync(&self) -> std::io::Result<()> {
+        self.0.as_ref().map_or(Ok(()), |f| f.sync_all())
     }
 }
 
@@ -340,13 +601,7 @@ mod tests {
         assert_ne!(digest(&json!({"a": 80})), digest(&json!({"a": 81})));
     }
 
-    #[tokio::test]
-    async fn file_round_trip_is_atomic_and_missing_means_empty() {
-        let tmp = tempfile::tempdir().unwrap();
-        let loc = Location::File(tmp.path().join("sub/inv.json"));
-        let aws = crate::aws::testing::aws_with(Default::default());
-        assert_eq!(loc.load(&aws).await.unwrap(), Inventory::default());
-        assert_eq!(Inventory::default().version, 1);
+    fn one_topic(digest: &str) -> Inventory {
         let mut inv = Inventory::default();
         inv.resources.insert(
             key("Topic", "t"),
@@ -354,7 +609,7 @@ mod tests {
                 kind: "Topic".into(),
                 name: "t".into(),
                 state: EntryState::Applied,
-                digest: "d".into(),
+                digest: digest.into(),
                 applied: AppliedJson::new(&json!({"a": 1})),
                 revision: None,
                 deletion_policy: DeletionPolicy::Delete,
@@ -362,10 +617,215 @@ mod tests {
                 applied_at: None,
             },
         );
-        loc.save(&aws, &inv).await.unwrap();
+        inv
+    }
+
+    #[tokio::test]
+    async fn file_round_trip_is_atomic_and_missing_means_empty() {
+        let tmp = tempfile::tempdir().unwrap();
+        let loc = Location::File(tmp.path().join("sub/inv.json"));
+        let aws = crate::aws::testing::aws_with(Default::default());
+        assert_eq!(loc.load(&aws).await.unwrap(), Inventory::default());
+        assert_eq!(Inventory::default().version, 1);
+        let (_, w) = loc.open(&aws, None).await.unwrap();
+        assert_eq!(w.version().await, Version::default());
+        let inv = one_topic("d");
+        w.save(&aws, &inv).await.unwrap();
         assert_eq!(loc.load(&aws).await.unwrap(), inv);
+        // The second save of a run is conditional on the first's version.
+        let inv2 = one_topic("d2");
+        w.save(&aws, &inv2).await.unwrap();
+        let (again, v) = loc.load_versioned(&aws).await.unwrap();
+        assert_eq!(again, inv2);
+        assert_eq!(v, w.version().await);
+        assert_eq!(v.fence, 0);
         let leftovers: Vec<_> = std::fs::read_dir(tmp.path().join("sub")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[tokio::test]
+    async fn a_stale_file_writer_writes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("inv.json");
+        let loc = Location::File(p.clone());
+        let aws = crate::aws::testing::aws_with(Default::default());
+        // Both see no inventory; the first creates it, the second may not.
+        let (_, a) = loc.open(&aws, Some(1)).await.unwrap();
+        let (_, b) = loc.open(&aws, Some(1)).await.unwrap();
+        a.save(&aws, &one_topic("a")).await.unwrap();
+        let err = b.save(&aws, &one_topic("b")).await.unwrap_err();
+        assert!(matches!(err, StateError::Conflict { .. }), "{err}");
+        assert!(err.to_string().contains(&p.display().to_string()), "{err}");
+        // A writer that read before another saved may not overwrite it.
+        let (_, stale) = loc.open(&aws, Some(2)).await.unwrap();
+        let (_, newer) = loc.open(&aws, Some(2)).await.unwrap();
+        newer.save(&aws, &one_topic("newer")).await.unwrap();
+        let before = std::fs::read(&p).unwrap();
+        let err = stale.save(&aws, &one_topic("stale")).await.unwrap_err();
+        assert!(err.is_conflict(), "{err}");
+        assert_eq!(std::fs::read(&p).unwrap(), before, "nothing was written");
+        assert_eq!(loc.load(&aws).await.unwrap(), one_topic("newer"));
+    }
+
+    #[tokio::test]
+    async fn a_lower_fencing_token_writes_nothing_and_an_unfenced_writer_keeps_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("inv.json");
+        let loc = Location::File(p.clone());
+        let aws = crate::aws::testing::aws_with(Default::default());
+        let (_, w) = loc.open(&aws, Some(5)).await.unwrap();
+        w.save(&aws, &one_topic("five")).await.unwrap();
+        assert!(
+            std::fs::read_to_string(&p)
+                .unwrap()
+                .contains(r#""fence": 5"#),
+            "the token is recorded in the file"
+        );
+        let (_, old) = loc.open(&aws, Some(3)).await.unwrap();
+        let before = std::fs::read(&p).unwrap();
+        let err = old.save(&aws, &one_topic("three")).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StateError::FencedOut {
+                    stored: 5,
+                    held: 3,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&p).unwrap(), before, "nothing was written");
+        // A one-shot command holds no lease: conditional on the hash only, the token kept.
+        let (_, oneshot) = loc.open(&aws, None).await.unwrap();
+        oneshot.save(&aws, &one_topic("cli")).await.unwrap();
+        let (inv, v) = loc.load_versioned(&aws).await.unwrap();
+        assert_eq!(inv, one_topic("cli"));
+        assert_eq!(v.fence, 5);
+        // The same holder, or a newer one, writes.
+        let (_, six) = loc.open(&aws, Some(6)).await.unwrap();
+        six.save(&aws, &one_topic("six")).await.unwrap();
+        assert_eq!(loc.load_versioned(&aws).await.unwrap().1.fence, 6);
+    }
+
+    fn s3_aws(rules: &[&aws_smithy_mocks::Rule]) -> Aws {
+        let s3 = aws_smithy_mocks::mock_client!(
+            aws_sdk_s3,
+            aws_smithy_mocks::RuleMode::Sequential,
+            rules
+        );
+        crate::aws::testing::aws_with(crate::aws::testing::MockClients {
+            s3: Some(s3),
+            ..Default::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn s3_saves_are_conditional_carry_the_token_and_a_lost_condition_is_a_conflict() {
+        use aws_sdk_s3::operation::put_object::{PutObjectError, PutObjectOutput};
+        use aws_smithy_mocks::mock;
+        let loc = Location::S3 {
+            bucket: "b".into(),
+            key: "k".into(),
+        };
+        // The first save: the object was absent, so If-None-Match.
+        let create = mock!(aws_sdk_s3::Client::put_object)
+            .match_requests(|r| {
+                r.if_none_match() == Some("*")
+                    && r.if_match().is_none()
+                    && r.metadata()
+                        .and_then(|m| m.get(FENCE_METADATA))
+                        .map(String::as_str)
+                        == Some("4")
+            })
+            .then_output(|| PutObjectOutput::builder().e_tag("\"e1\"").build());
+        // The second: If-Match the ETag the first returned.
+        let update = mock!(aws_sdk_s3::Client::put_object)
+            .match_requests(|r| r.if_match() == Some("\"e1\"") && r.if_none_match().is_none())
+            .then_output(|| PutObjectOutput::builder().e_tag("\"e2\"").build());
+        // The third: someone else wrote in between.
+        let lost = mock!(aws_sdk_s3::Client::put_object)
+            .match_requests(|r| r.if_match() == Some("\"e2\""))
+            .then_error(|| {
+                PutObjectError::generic(
+                    aws_smithy_types::error::ErrorMetadata::builder()
+                        .code("PreconditionFailed")
+                        .message("At least one of the pre-conditions you specified did not hold")
+                        .build(),
+                )
+            });
+        let aws = s3_aws(&[&create, &update, &lost]);
+        let mut seen = Version::default();
+        seen = loc
+            .save(&aws, &one_topic("1"), &seen, Some(4))
+            .await
+            .unwrap();
+        assert_eq!(
+            seen,
+            Version {
+                tag: Some("\"e1\"".into()),
+                fence: 4
+            }
+        );
+        seen = loc
+            .save(&aws, &one_topic("2"), &seen, Some(4))
+            .await
+            .unwrap();
+        let err = loc
+            .save(&aws, &one_topic("3"), &seen, Some(4))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StateError::Conflict { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "inventory s3://b/k was changed by another writer after this run read it; nothing was written to it. \
+             The next run reads the new inventory and plans again; if this recurs, more than one vigil writes \
+             this inventory: give every writer the same lease (Settings.lease on S3) or run only one"
+        );
+        assert_eq!(
+            (create.num_calls(), update.num_calls(), lost.num_calls()),
+            (1, 1, 1)
+        );
+        // A newer token stored: refused before any call.
+        let err = loc
+            .save(
+                &aws,
+                &one_topic("4"),
+                &Version {
+                    tag: Some("\"e9\"".into()),
+                    fence: 7,
+                },
+                Some(4),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "inventory s3://b/k was last written under fencing token 7, newer than this writer's 4; nothing was written to it."
+            ),
+            "{err}"
+        );
+        assert_eq!(lost.num_calls(), 1);
+    }
+
+    #[test]
+    fn the_file_document_carries_the_fence_beside_the_inventory() {
+        let inv = one_topic("d");
+        let text = serde_json::to_string(&FileDoc {
+            fence: 3,
+            inv: &inv,
+        })
+        .unwrap();
+        assert!(text.starts_with(r#"{"fence":3,"version":1,"#), "{text}");
+        assert!(text.contains(r#""applied":{"a":1}"#), "{text}");
+        let back: Inventory = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, inv);
+        let unfenced = serde_json::to_string(&FileDoc {
+            fence: 0,
+            inv: &inv,
+        })
+        .unwrap();
+        assert!(!unfenced.contains("fence"), "{unfenced}");
     }
 
     #[test]

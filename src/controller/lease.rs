@@ -13,7 +13,15 @@
 //!
 //! Either way the lease carries a fencing token, one more for every new holder.
 //! Every write path checks, before it writes, that this process still holds the
-//! token it started with and that the lease has not run out ([`Fence::check`]).
+//! token it started with and that the lease has not run out ([`Fence::check`]),
+//! and the inventory records the token it was written under, refusing writers
+//! with an older one. When the inventory holds a newer token than the lease (the
+//! lease object was deleted, or Settings.lease moved it), the holder moves its
+//! token above the inventory's ([`Fence::raise_floor`]).
+//!
+//! Inside Kubernetes a file lease keeps out nothing (every pod has its own
+//! file), so there vigil writes only under an S3 lease or an explicit
+//! `lease: {file: PATH}` ([`unshared`]).
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Seek as _, Write as _};
@@ -27,7 +35,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use crate::aws::{AwsError, AwsResultExt};
+use crate::aws::{AwsError, AwsResultExt, Condition};
 use crate::state::Location;
 
 /// The lease document.
@@ -79,21 +87,52 @@ pub struct View {
     /// The fencing token as last seen.
     pub token: u64,
     pub error: Option<String>,
+    /// Why this replica does not write; `None` while it holds the lease.
+    pub read_only_reason: Option<String>,
     /// Lease calls by operation (kept apart from the reconcile's own calls).
     pub calls: BTreeMap<String, u64>,
     #[serde(skip)]
     held: Option<u64>,
     #[serde(skip)]
     valid_until: Option<Instant>,
+    /// The newest fencing token the inventory was written under; the next token is above it.
+    #[serde(skip)]
+    floor: u64,
 }
 
 /// The shared, live view of the lease.
 #[derive(Debug, Clone, Default)]
-pub struct Fence(Arc<Mutex<View>>);
+pub struct Fence {
+    view: Arc<Mutex<View>>,
+    /// Asks the keeper to step now rather than at its next renewal.
+    poke: Arc<Notify>,
+}
 
 impl Fence {
     fn with<T>(&self, f: impl FnOnce(&mut View) -> T) -> T {
-        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+        f(&mut self.view.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// A lease never taken: this replica stays read-only for `reason`.
+    pub fn read_only(location: &Location, id: &str, reason: &str) -> Fence {
+        let fence = Fence::default();
+        fence.with(|v| {
+            v.location = location.describe();
+            v.id = id.to_string();
+            v.read_only_reason = Some(reason.to_string());
+        });
+        fence
+    }
+
+    /// The inventory was written under `token`, newer than this holder's: the
+    /// holder moves above it at once (a new holder starts above it). Tokens only grow.
+    pub fn raise_floor(&self, token: u64) {
+        self.with(|v| v.floor = v.floor.max(token));
+        self.poke.notify_one();
+    }
+
+    fn floor(&self) -> u64 {
+        self.with(|v| v.floor)
     }
 
     /// The token this process holds now, if it holds the lease and it has not run out.
@@ -157,6 +196,28 @@ impl Store {
             Store::S3 { bucket, key, .. } => format!("s3://{bucket}/{key}"),
         }
     }
+}
+
+/// Whether `vigil run` may write under the lease at `location`: `Some(reason)`
+/// when it must stay read-only. Inside Kubernetes (`in_kubernetes`) a file lease
+/// that Settings did not name explicitly (`explicit`) excludes no other pod.
+pub fn unshared(location: &Location, explicit: bool, in_kubernetes: bool) -> Option<String> {
+    match location {
+        Location::File(p) if in_kubernetes && !explicit => Some(format!(
+            "read-only: running in Kubernetes (KUBERNETES_SERVICE_HOST is set) without a shared lease; \
+             the default lease {} is a local file, which does not keep other pods from writing. \
+             Set Settings.inventory to an S3 object (the lease then lives beside it), e.g. \
+             inventory: {{s3: {{bucket: my-vigil-state, key: monitoring/inventory.json}}}}, or Settings.lease \
+             to one; or, with one replica on a ReadWriteOnce volume, set lease: {{file: PATH}} explicitly",
+            p.display()
+        )),
+        _ => None,
+    }
+}
+
+/// Whether this process runs inside Kubernetes (every pod has `KUBERNETES_SERVICE_HOST`).
+pub fn in_kubernetes() -> bool {
+    std::env::var_os("KUBERNETES_SERVICE_HOST").is_some_and(|v| !v.is_empty())
 }
 
 /// Where the lease lives by default: beside the inventory.
@@ -344,12 +405,18 @@ impl Lease {
                             v.valid_until = valid_until;
                             v.holder = Some(self.id.clone());
                             v.token = *token;
+                            v.read_only_reason = None;
                         }
                         Role::Follower { holder, token } => {
                             v.leader = false;
                             v.held = None;
                             v.holder = Some(holder.clone());
                             v.token = *token;
+                            v.read_only_reason = Some(if holder.is_empty() {
+                                "another replica is taking the lease".to_string()
+                            } else {
+                                format!("replica {holder} holds the lease (fencing token {token})")
+                            });
                         }
                     }
                 });
@@ -362,10 +429,18 @@ impl Lease {
                 let v = self.fence.view();
                 match self.fence.held() {
                     Some(token) => Role::Leader { token },
-                    None => Role::Follower {
-                        holder: v.holder.unwrap_or_default(),
-                        token: v.token,
-                    },
+                    None => {
+                        self.fence.with(|v| {
+                            v.leader = false;
+                            v.held = None;
+                            v.read_only_reason =
+                                Some(format!("the lease cannot be read or renewed: {e}"));
+                        });
+                        Role::Follower {
+                            holder: v.holder.unwrap_or_default(),
+                            token: v.token,
+                        }
+                    }
                 }
             }
         }
@@ -376,8 +451,17 @@ impl Lease {
             let path = path.clone();
             return self.step_file(&path);
         }
+        let floor = self.fence.floor();
         if let Some(h) = &self.held {
-            let doc = self.doc(h.token, h.renewals + 1);
+            let token = h.token.max(floor + 1);
+            if token != h.token {
+                tracing::info!(
+                    from = h.token,
+                    token,
+                    "moving the lease above the fencing token the inventory was written under"
+                );
+            }
+            let doc = self.doc(token, h.renewals + 1);
             match self.put(&doc, Cond::Match(h.etag.clone())).await? {
                 Some(etag) => {
                     self.held = Some(Held {
@@ -385,6 +469,7 @@ impl Lease {
                         etag,
                         renewals: doc.renewals,
                     });
+                    self.last_token = self.last_token.max(doc.token);
                     return Ok(Role::Leader { token: doc.token });
                 }
                 None => {
@@ -422,6 +507,7 @@ impl Lease {
                 (token, Cond::Match(etag))
             }
         };
+        let token = token.max(floor + 1);
         let renewals = current.map_or(0, |(d, _)| d.renewals + 1);
         let doc = self.doc(token, renewals);
         match self.put(&doc, cond).await? {
@@ -463,7 +549,7 @@ impl Lease {
             .aws("s3", "GetObject")
         {
             Ok(out) => out,
-            Err(e) if e.code.as_deref() == Some("NoSuchKey") => return Ok(None),
+            Err(e) if e.is_not_found() && !e.is(Condition::NoSuchBucket) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
         let etag = out.e_tag().unwrap_or_default().to_string();
@@ -510,10 +596,8 @@ impl Lease {
             // 412: the object changed (or appeared); 409: a concurrent conditional write
             // won; NoSuchKey: it was deleted under an If-Match.
             Err(e)
-                if matches!(
-                    e.code.as_deref(),
-                    Some("PreconditionFailed" | "ConditionalRequestConflict" | "NoSuchKey")
-                ) =>
+                if e.is(Condition::PreconditionFailed)
+                    || (e.is_not_found() && !e.is(Condition::NoSuchBucket)) =>
             {
                 Ok(None)
             }
@@ -526,7 +610,21 @@ impl Lease {
             path: path.display().to_string(),
             source,
         };
+        let floor = self.fence.floor();
         if self.file.is_some() {
+            if floor >= self.last_token {
+                let token = floor + 1;
+                tracing::info!(
+                    from = self.last_token,
+                    token,
+                    "moving the lease above the fencing token the inventory was written under"
+                );
+                let doc = self.doc(token, 0);
+                if let Some(f) = &mut self.file {
+                    write_file(f, &doc).map_err(io)?;
+                }
+                self.last_token = token;
+            }
             return Ok(Role::Leader {
                 token: self.last_token,
             });
@@ -549,7 +647,7 @@ impl Lease {
         };
         match f.try_lock() {
             Ok(()) => {
-                let token = read(&mut f).token + 1;
+                let token = (read(&mut f).token + 1).max(floor + 1);
                 let doc = self.doc(token, 0);
                 write_file(&mut f, &doc).map_err(io)?;
                 tracing::info!(token, "acquired the lease");
@@ -616,6 +714,7 @@ impl Keeper {
     pub async fn start(location: Location, mut lease: Lease, wake: Arc<Notify>) -> Keeper {
         let period = lease.duration / 3;
         let fence = lease.fence();
+        let poke = fence.poke.clone();
         lease.step().await;
         let (stop, mut stopped) = watch::channel(false);
         let handle = tokio::spawn(
@@ -627,6 +726,9 @@ impl Keeper {
                             if let Role::Leader { .. } = lease.step().await && !was {
                                 wake.notify_one();
                             }
+                        }
+                        _ = poke.notified() => {
+                            lease.step().await;
                         }
                         _ = super::schedule::stopping(&mut stopped) => {
                             lease.release().await;
@@ -798,6 +900,11 @@ mod tests {
             }
         );
         assert_eq!(b.fence().held(), None);
+        assert_eq!(
+            b.fence().view().read_only_reason.as_deref(),
+            Some("replica a holds the lease (fencing token 1)")
+        );
+        assert_eq!(a.fence().view().read_only_reason, None);
         assert_eq!(a.fence().check(1), Ok(()));
         a.release().await;
         assert_eq!(a.fence().held(), None);
@@ -806,6 +913,69 @@ mod tests {
         drop(b);
         let mut c = new("c");
         assert_eq!(c.step().await, Role::Leader { token: 3 });
+    }
+
+    #[tokio::test]
+    async fn a_holder_moves_above_the_token_the_inventory_was_written_under() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("inventory.json.lease");
+        let mut a = Lease::new(
+            Store::File(path.clone()),
+            "a".into(),
+            Duration::from_secs(30),
+        );
+        assert_eq!(a.step().await, Role::Leader { token: 1 });
+        // The inventory says token 7 wrote it (the lease was reset since).
+        a.fence().raise_floor(7);
+        assert_eq!(a.step().await, Role::Leader { token: 8 });
+        assert_eq!(a.fence().check(8), Ok(()));
+        assert!(a.fence().check(1).is_err(), "the old token is fenced off");
+        // A lower floor changes nothing; the token is kept in the file for the next holder.
+        a.fence().raise_floor(3);
+        assert_eq!(a.step().await, Role::Leader { token: 8 });
+        a.release().await;
+        let mut b = Lease::new(Store::File(path), "b".into(), Duration::from_secs(30));
+        assert_eq!(b.step().await, Role::Leader { token: 9 });
+        // A new holder starts above the floor too.
+        let tmp2 = tempfile::tempdir().unwrap();
+        let mut c = Lease::new(
+            Store::File(tmp2.path().join("l")),
+            "c".into(),
+            Duration::from_secs(30),
+        );
+        c.fence().raise_floor(41);
+        assert_eq!(c.step().await, Role::Leader { token: 42 });
+    }
+
+    #[test]
+    fn inside_kubernetes_only_a_shared_or_explicit_lease_writes() {
+        let file = Location::File(".vigil/inventory-1-us-east-1.json.lease".into());
+        let s3 = Location::S3 {
+            bucket: "b".into(),
+            key: "k.lease".into(),
+        };
+        let reason = unshared(&file, false, true).expect("read-only");
+        assert!(
+            reason.starts_with("read-only: running in Kubernetes"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains(".vigil/inventory-1-us-east-1.json.lease"),
+            "{reason}"
+        );
+        assert!(reason.contains("Settings.inventory"), "{reason}");
+        assert!(reason.contains("lease: {file: PATH}"), "{reason}");
+        assert_eq!(unshared(&file, true, true), None, "an explicit file lease");
+        assert_eq!(unshared(&file, false, false), None, "outside Kubernetes");
+        assert_eq!(unshared(&s3, false, true), None);
+        let f = Fence::read_only(&file, "pod/1/ab", &reason);
+        let v = f.view();
+        assert!(!v.leader);
+        assert_eq!(v.read_only_reason.as_deref(), Some(reason.as_str()));
+        assert_eq!(f.held(), None);
+        assert!(f.check(0).is_err());
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["readOnlyReason"], reason.as_str());
     }
 
     #[test]

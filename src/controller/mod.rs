@@ -4,7 +4,8 @@
 //! live AWS, and trusts nothing from the cycle before; events (a directory
 //! change, a timer, gaining the lease) only say *when* to look. Every cycle
 //! ends in a decision value ([`schedule::Action`]). Only the replica holding
-//! the lease ([`lease`]) writes; the others observe read-only. Shutdown lets
+//! the lease ([`lease`]) writes; the others observe read-only, and so does every
+//! replica inside Kubernetes without a shared lease ([`lease::unshared`]). Shutdown lets
 //! the resource in flight finish, writes nothing more, releases the lease and
 //! exits 0.
 
@@ -184,6 +185,10 @@ impl WriteGate for Gate {
         }
         self.fence.check(self.token)
     }
+
+    fn fence(&self) -> Option<u64> {
+        Some(self.token)
+    }
 }
 
 /// AWS clients, built once per region.
@@ -257,6 +262,8 @@ fn class_name(c: ErrorClass) -> String {
 fn start_error(rec: &mut Record, e: StartError) {
     let class = match &e {
         StartError::State(StateError::Aws(a)) => a.class,
+        // Another writer won: the next cycle reads the inventory again.
+        StartError::State(s) if s.is_conflict() => ErrorClass::Transient,
         _ => ErrorClass::Terminal,
     };
     let label = match &e {
@@ -274,6 +281,10 @@ struct Controller {
     span: tracing::Span,
     conn: Option<Conn>,
     keeper: Option<Keeper>,
+    /// Read-only for want of a shared lease: where the lease would be, and its view.
+    unshared: Option<(Location, Fence)>,
+    /// Inventories already warned about as local to this pod.
+    warned_local: Option<Location>,
     lease_id: String,
     notifier: Notifier,
     topic: Option<String>,
@@ -295,6 +306,8 @@ impl Controller {
             span: tracing::Span::current(),
             conn: None,
             keeper: None,
+            unshared: None,
+            warned_local: None,
             lease_id: lease::process_id(),
             notifier: Notifier::default(),
             topic: None,
@@ -326,13 +339,39 @@ impl Controller {
         Ok(aws)
     }
 
-    /// Starts the lease keeper, or moves it when Settings moved the lease.
+    /// Starts the lease keeper, or moves it when Settings moved the lease. Inside
+    /// Kubernetes without a shared lease, takes none: the fence never admits a write.
     async fn ensure_keeper(&mut self, m: &Manifests, store: &Location) -> Fence {
-        let location = m
-            .settings
-            .lease
+        let explicit = m.settings.lease.clone();
+        let location = explicit
             .clone()
             .unwrap_or_else(|| lease::default_location(store));
+        let k8s = lease::in_kubernetes();
+        if let Some(reason) = lease::unshared(&location, explicit.is_some(), k8s) {
+            if let Some(old) = self.keeper.take() {
+                old.stop(Duration::from_secs(2)).await;
+            }
+            if let Some((at, fence)) = &self.unshared
+                && *at == location
+            {
+                return fence.clone();
+            }
+            // Once, not every cycle: /status keeps saying it.
+            tracing::warn!("{reason}");
+            let fence = Fence::read_only(&location, &self.lease_id, &reason);
+            self.shared.set_lease(Some(fence.clone()));
+            self.unshared = Some((location, fence.clone()));
+            return fence;
+        }
+        self.unshared = None;
+        if k8s && matches!(store, Location::File(_)) && self.warned_local.as_ref() != Some(store) {
+            tracing::warn!(
+                "the inventory {} is a local file: another pod that takes the lease over will not \
+                 know what this one recorded. Set Settings.inventory to an S3 object",
+                store.describe()
+            );
+            self.warned_local = Some(store.clone());
+        }
         if let Some(k) = &self.keeper
             && k.location == location
         {
@@ -340,14 +379,6 @@ impl Controller {
         }
         if let Some(old) = self.keeper.take() {
             old.stop(Duration::from_secs(2)).await;
-        }
-        if matches!(location, Location::File(_))
-            && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
-        {
-            tracing::warn!(
-                "the lease is a local file: it keeps out only processes on this machine. \
-                 With replicas, set Settings.inventory (or Settings.lease) to an S3 location"
-            );
         }
         let sdk = &self.conn.as_ref().expect("connected before the lease").sdk;
         let lease = Lease::new(
@@ -407,7 +438,7 @@ impl Controller {
             Some(token) => {
                 rec.mode = "apply";
                 let gate = Gate {
-                    fence,
+                    fence: fence.clone(),
                     token,
                     stop: self.stop.clone(),
                 };
@@ -417,7 +448,14 @@ impl Controller {
                 };
                 match engine::reconcile(&aws, &m, &opts, &store).await {
                     Ok(report) => read_report(&mut rec, report),
-                    Err(e) => start_error(&mut rec, e),
+                    Err(e) => {
+                        // The inventory is newer than our token: if we still hold the
+                        // lease (it was reset or moved), move above it for the retry.
+                        if let StartError::State(StateError::FencedOut { stored, .. }) = &e {
+                            fence.raise_floor(*stored);
+                        }
+                        start_error(&mut rec, e);
+                    }
                 }
             }
             None => match engine::drift::run(&aws, &m, &store).await {

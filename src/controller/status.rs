@@ -766,6 +766,19 @@ mod tests {
     }
 
     #[test]
+    fn status_says_why_a_replica_is_read_only() {
+        let shared = Shared::new("desired-state");
+        let at = crate::state::Location::File(".vigil/inventory-1-r.json.lease".into());
+        let fence = super::super::lease::Fence::read_only(&at, "pod/1/ab", "read-only: because");
+        shared.set_lease(Some(fence));
+        let v: serde_json::Value = serde_json::from_str(&shared.status_json()).unwrap();
+        assert_eq!(v["leader"], false);
+        assert_eq!(v["lease"]["readOnlyReason"], "read-only: because");
+        assert_eq!(v["lease"]["location"], ".vigil/inventory-1-r.json.lease");
+        assert!(shared.metrics_text().contains("vigil_leader 0\n"));
+    }
+
+    #[test]
     fn call_deltas_subtract_per_operation() {
         let mut a = ApiCalls {
             total: 5,

@@ -21,7 +21,7 @@ pub async fn run(
     store: &Location,
     dry_run: bool,
 ) -> Result<Report, StartError> {
-    let inv = store.load(aws).await?;
+    let (inv, writer) = store.open(aws, None).await?;
     let all: BTreeSet<usize> = (0..m.resources.len()).collect();
     let obs = observe(aws, m, &all, &undeclared(m, &inv), &inv).await;
     let plan = plan_destroy(m, &obs, &inv, dry_run);
@@ -30,7 +30,7 @@ pub async fn run(
         aws,
         m,
         obs: &obs,
-        store,
+        store: &writer,
         gate: None,
         progress: None,
         concurrency: 8,

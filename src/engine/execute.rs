@@ -18,12 +18,18 @@ use crate::aws::{Aws, ErrorClass};
 use crate::kinds::{ApplyOptions, Attrs, KindError, Observed};
 use crate::manifest::Manifests;
 use crate::refs::contains_unknown;
-use crate::state::{self, EntryState, Inventory, Location, StateError};
+use crate::state::{self, EntryState, Inventory, StateError};
 
 /// Asked before each write. A refusal stops the run between two steps, so none
 /// is left half-applied; what was applied is still recorded.
 pub trait WriteGate: std::fmt::Debug + Send + Sync {
     fn check(&self) -> Result<(), String>;
+
+    /// The fencing token the writes are made under, recorded with the inventory;
+    /// `None` without a lease.
+    fn fence(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Told as a run goes, for a progress display. Called from the executor's own
@@ -42,7 +48,8 @@ pub struct Exec<'a> {
     pub aws: &'a Aws,
     pub m: &'a Manifests,
     pub obs: &'a Observation,
-    pub store: &'a Location,
+    /// The inventory as loaded: each save is conditional on the last.
+    pub store: &'a state::Writer,
     pub gate: Option<&'a dyn WriteGate>,
     pub progress: Option<&'a dyn Progress>,
     /// Steps in flight at once.

@@ -84,7 +84,8 @@ pub async fn reconcile(
     opts: &Options,
     store: &Location,
 ) -> Result<Report, StartError> {
-    let inv = store.load(aws).await?;
+    let fence = opts.gate.as_ref().and_then(|g| g.fence());
+    let (inv, writer) = store.open(aws, fence).await?;
     let plan_opts = plan::Options {
         dry_run: opts.dry_run,
         only: opts.only.clone(),
@@ -106,7 +107,7 @@ pub async fn reconcile(
         aws,
         m,
         obs: &obs,
-        store,
+        store: &writer,
         gate: opts.gate.as_deref(),
         progress,
         concurrency: opts.concurrency,

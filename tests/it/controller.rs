@@ -12,14 +12,14 @@ use serde_json::Value;
 use crate::harness::Lab;
 
 /// A running `vigil run`, killed on drop.
-struct Running {
-    child: Child,
+pub(crate) struct Running {
+    pub(crate) child: Child,
     addr: String,
     log: Arc<Mutex<String>>,
 }
 
 impl Running {
-    fn start(lab: &Lab, extra: &[&str], env: &[(&str, &str)]) -> Running {
+    pub(crate) fn start(lab: &Lab, extra: &[&str], env: &[(&str, &str)]) -> Running {
         let mut args = vec!["run", "{dir}", "--listen", "127.0.0.1:0"];
         if !extra.contains(&"--interval") {
             args.extend(["--interval", "60s"]);
@@ -32,7 +32,7 @@ impl Running {
         Self::spawn(cmd)
     }
 
-    fn spawn(mut cmd: Command) -> Running {
+    pub(crate) fn spawn(mut cmd: Command) -> Running {
         let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -62,11 +62,11 @@ impl Running {
         Running { child, addr, log }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 
-    fn get(&self, path: &str) -> (u16, String) {
+    pub(crate) fn get(&self, path: &str) -> (u16, String) {
         let mut s = TcpStream::connect(&self.addr).expect("connect to vigil");
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         // HTTP/1.1 keeps the connection alive by default; the body is read to EOF.
@@ -89,14 +89,19 @@ impl Running {
         (code, body)
     }
 
-    fn status(&self) -> Value {
+    pub(crate) fn status(&self) -> Value {
         let (code, body) = self.get("/status");
         assert_eq!(code, 200, "{body}");
         serde_json::from_str(&body).unwrap()
     }
 
     /// Polls `/status` until `ok` holds.
-    fn wait_status(&self, what: &str, within: Duration, ok: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) fn wait_status(
+        &self,
+        what: &str,
+        within: Duration,
+        ok: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + within;
         loop {
             let s = self.status();
@@ -113,12 +118,12 @@ impl Running {
         }
     }
 
-    fn alive(&mut self) -> bool {
+    pub(crate) fn alive(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
 
     /// SIGTERM, then the exit code and how long the exit took.
-    fn terminate(&mut self) -> (Option<i32>, Duration) {
+    pub(crate) fn terminate(&mut self) -> (Option<i32>, Duration) {
         let start = Instant::now();
         let ok = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])

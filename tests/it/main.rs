@@ -11,6 +11,7 @@ mod lab;
 mod logs;
 mod ops;
 mod proxy;
+mod replicas;
 mod safety;
 mod stack;
 mod xray;
