@@ -22,6 +22,23 @@ pub const NAMES: &[&str] = &[
     "after-intents",
     "before-apply",
     "after-apply",
+    // Inside a kind's apply.
+    "before-subscribe",
+    "after-subscribe",
+    "before-tag-sync",
+    "after-tag-sync",
+    "before-create-stack",
+    "after-create-stack",
+    "before-update-stack",
+    "after-update-stack",
+    // A dry run's change set (created, read, then deleted again).
+    "before-create-change-set",
+    "after-create-change-set",
+    "before-delete-change-set",
+    "after-delete-change-set",
+    // Second steps: the Config recorder starts once its channel exists.
+    "before-recorder-start",
+    "after-recorder-start",
     // Prune deletes, then the inventory's final save.
     "before-delete",
     "after-delete",

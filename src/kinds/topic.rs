@@ -12,6 +12,7 @@ use super::kind::{Attrs, Issues, Kind, Wanted};
 use super::tags::{AWS_RULES, Read, TagApi, Tags, Write, with_owner, without_owner};
 use crate::aws::{Aws, AwsResultExt, Env};
 use crate::diff::FieldDiff;
+use crate::failpoint;
 
 const SERVICE: &str = "sns";
 
@@ -610,6 +611,7 @@ async fn sync_subscriptions(
                     .iter()
                     .map(|(k, v)| (k.clone(), attr_wire(v)))
                     .collect();
+                failpoint::hit("before-subscribe").await;
                 sns.subscribe()
                     .topic_arn(topic_arn)
                     .protocol(&w.protocol)
@@ -619,6 +621,7 @@ async fn sync_subscriptions(
                     .send()
                     .await
                     .aws(SERVICE, "Subscribe")?;
+                failpoint::hit("after-subscribe").await;
             }
             Some(LiveSubscription {
                 arn: Some(arn),
