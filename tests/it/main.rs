@@ -4,6 +4,7 @@
 mod config;
 mod controller;
 mod corpus;
+mod crash;
 mod foundation;
 mod harness;
 mod iam;
