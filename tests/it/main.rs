@@ -11,6 +11,7 @@ mod iam;
 mod lab;
 mod logs;
 mod ops;
+mod partial;
 mod proxy;
 mod safety;
 mod stack;
