@@ -6,6 +6,7 @@ pub mod diff;
 pub mod duration;
 pub mod engine;
 pub mod exit;
+pub mod failpoint;
 pub mod git;
 pub mod import;
 pub mod kinds;

@@ -15,6 +15,7 @@ use super::report::{
     Action, Change, Failure, FailureCode, FieldView, Note, NoteCode, Report, Status, Summary,
 };
 use crate::aws::{Aws, ErrorClass};
+use crate::failpoint;
 use crate::kinds::{ApplyOptions, Attrs, KindError, Observed};
 use crate::manifest::Manifests;
 use crate::refs::contains_unknown;
@@ -118,9 +119,9 @@ pub async fn execute(
         run.graph(Phase::Delete).await;
         run.record();
         if Some(inv.fingerprint()) != Some(loaded) {
-            failpoint("before-final-save").await;
+            failpoint::hit("before-final-save").await;
             x.store.save(x.aws, &inv).await?;
-            failpoint("after-final-save").await;
+            failpoint::hit("after-final-save").await;
         }
     }
     Ok(report(x, plan, outcomes, stopped))
@@ -182,9 +183,9 @@ impl<'a> Run<'_, 'a> {
             added = true;
         }
         if added {
-            failpoint("before-intents").await;
+            failpoint::hit("before-intents").await;
             x.store.save(x.aws, self.inv).await?;
-            failpoint("after-intents").await;
+            failpoint::hit("after-intents").await;
         }
         Ok(())
     }
@@ -243,7 +244,7 @@ impl<'a> Run<'_, 'a> {
                         let (kind, name) = (step.kind, step.name.clone());
                         let aws = x.aws;
                         running.push(Box::pin(async move {
-                            failpoint("before-delete").await;
+                            failpoint::hit("before-delete").await;
                             let result = match &live {
                                 Some(l) => kind.delete(aws, &name, l).await,
                                 None => Ok(()),
@@ -330,7 +331,7 @@ impl<'a> Run<'_, 'a> {
         tracing::info!(kind = %kind, name = %name, "applying");
         // The future owns what it reads; the driver keeps the mutable state.
         Some(Box::pin(async move {
-            failpoint("before-apply").await;
+            failpoint::hit("before-apply").await;
             let result = kind.apply(aws, &name, &spec, live.as_ref(), &opts).await;
             (n, result)
         }))
@@ -350,19 +351,12 @@ impl<'a> Run<'_, 'a> {
                 }
                 self.applied.insert(i, attrs);
                 self.outcomes[n] = Outcome::Applied;
-                failpoint("after-apply").await;
-                failpoint_after_first(
-                    self.outcomes
-                        .iter()
-                        .filter(|o| matches!(o, Outcome::Applied))
-                        .count(),
-                )
-                .await;
+                failpoint::hit("after-apply").await;
             }
             (Phase::Delete, Ok(_)) => {
                 self.inv.resources.remove(&key);
                 self.outcomes[n] = Outcome::Applied;
-                failpoint("after-delete").await;
+                failpoint::hit("after-delete").await;
             }
             (Phase::Delete, Err(e)) if e.is_not_found() => {
                 self.inv.resources.remove(&key);
@@ -556,22 +550,6 @@ fn report_step(r: &mut Report, owner: &str, step: plan::Step, outcome: Outcome) 
         error_class,
         drift,
     });
-}
-
-/// Crash tests stop vigil at a named point between writes so that a test can
-/// SIGKILL it there: `VIGIL_FAILPOINT=NAME` parks the process at that point.
-async fn failpoint(name: &str) {
-    if std::env::var("VIGIL_FAILPOINT").as_deref() == Ok(name) {
-        eprintln!("failpoint {name}: waiting to be killed");
-        tokio::time::sleep(std::time::Duration::from_secs(300)).await;
-    }
-}
-
-/// `after-first-apply`: right after the first apply of a run.
-async fn failpoint_after_first(applied: usize) {
-    if applied == 1 {
-        failpoint("after-first-apply").await;
-    }
 }
 
 impl plan::Step {

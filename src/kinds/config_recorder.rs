@@ -21,6 +21,7 @@ use super::error::KindError;
 use super::{Attrs, Issues, Kind, Wanted};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 use crate::diff::FieldDiff;
+use crate::failpoint;
 
 const SERVICE: &str = "config";
 
@@ -648,6 +649,7 @@ impl Kind for ConfigurationRecorder {
         {
             return Ok(());
         }
+        failpoint::hit("before-recorder-start").await;
         aws.clients
             .config
             .start_configuration_recorder()
@@ -655,6 +657,7 @@ impl Kind for ConfigurationRecorder {
             .send()
             .await
             .aws(SERVICE, "StartConfigurationRecorder")?;
+        failpoint::hit("after-recorder-start").await;
         Ok(())
     }
 

@@ -12,6 +12,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use super::error::KindError;
 use super::issues::Issues;
 use crate::aws::{Aws, AwsError, AwsResultExt, Env, ErrorClass};
+use crate::failpoint;
 
 /// Tags as a sorted map.
 pub type Tags = BTreeMap<String, String>;
@@ -164,14 +165,20 @@ pub async fn sync(
     match api.write {
         Write::Delta { tag, untag } => {
             let (add, remove) = delta(want, have);
+            failpoint::hit("before-tag-sync").await;
             if !add.is_empty() {
                 tag(aws, id, &add).await?;
             }
             if !remove.is_empty() {
                 untag(aws, id, &remove).await?;
             }
+            failpoint::hit("after-tag-sync").await;
         }
-        Write::Replace(put) => put(aws, id, want).await?,
+        Write::Replace(put) => {
+            failpoint::hit("before-tag-sync").await;
+            put(aws, id, want).await?;
+            failpoint::hit("after-tag-sync").await;
+        }
         Write::WithResource => {}
     }
     Ok(())

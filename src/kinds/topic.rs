@@ -12,6 +12,7 @@ use super::kind::{Attrs, Issues, Kind, Wanted};
 use super::tags::{AWS_RULES, Read, TagApi, Tags, Write, with_owner, without_owner};
 use crate::aws::{Aws, AwsResultExt, Env};
 use crate::diff::FieldDiff;
+use crate::failpoint;
 
 const SERVICE: &str = "sns";
 
@@ -642,7 +643,9 @@ async fn sync_subscriptions(
                     }
                     Ok(None)
                 };
+                failpoint::hit("before-subscribe").await;
                 crate::kinds::once::create_once(subscribe, subscribed).await?;
+                failpoint::hit("after-subscribe").await;
             }
             Some(LiveSubscription {
                 arn: Some(arn),

@@ -251,6 +251,80 @@ impl Lab {
         Run::from(out, args)
     }
 
+    /// Runs `vigil ARGS` with `VIGIL_FAILPOINT=point` (`NAME` or `NAME:N`), waits
+    /// until it says on stderr that it is parked there, and SIGKILLs it. `Err`
+    /// with what it printed when it ended, or ran two minutes, without getting there.
+    pub fn kill_at(&self, args: &[&str], point: &str) -> Result<Killed, String> {
+        use std::io::BufRead as _;
+        let name = point.split(':').next().unwrap();
+        let parked = format!("failpoint {name}: waiting to be killed");
+        let (mut cmd, args) = self.command(args);
+        let mut child = cmd
+            .env("VIGIL_FAILPOINT", point)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start vigil");
+        let started = Instant::now();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = started + Duration::from_secs(120);
+        let mut seen = Vec::new();
+        let outcome = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    let at = line == parked;
+                    seen.push(line);
+                    if at {
+                        break Ok(());
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    break Err("it ran two minutes without getting there".to_string());
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = child.wait().unwrap();
+                    break Err(format!("it ended first ({status})"));
+                }
+            }
+        };
+        // SIGKILL (a no-op on a process that already ended), then reap it.
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let stderr = seen.join("\n");
+        match outcome {
+            Ok(()) => Ok(Killed {
+                stderr,
+                after: started.elapsed(),
+                signal: std::os::unix::process::ExitStatusExt::signal(&status),
+            }),
+            Err(why) => Err(format!(
+                "vigil {args:?} with VIGIL_FAILPOINT={point}: never parked at `{name}`: {why}\n--- stderr\n{stderr}"
+            )),
+        }
+    }
+
+    /// The local inventory file of this lab's account, parsed (`Null` when there is none).
+    pub fn inventory(&self) -> Value {
+        let path = self
+            .tmp
+            .path()
+            .join(format!(".vigil/inventory-{}-{REGION}.json", self.account));
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).unwrap(),
+            Err(_) => Value::Null,
+        }
+    }
+
     /// `vigil reconcile {dir} --output json ARGS`, parsed.
     pub fn reconcile_json(&self, extra: &[&str]) -> (Run, Value) {
         let mut args = vec!["reconcile", "{dir}", "--output", "json"];
@@ -264,6 +338,17 @@ impl Lab {
         });
         (run, v)
     }
+}
+
+/// A run SIGKILLed at a failpoint.
+#[derive(Debug)]
+pub struct Killed {
+    /// What it printed up to the failpoint.
+    pub stderr: String,
+    /// From start to parked.
+    pub after: Duration,
+    /// 9 when the kill is what ended it.
+    pub signal: Option<i32>,
 }
 
 pub struct Run {

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::harness::{Lab, writes};
 
 /// S3 bucket names are global, even across moto accounts: give each test its own.
-fn lab_with_unique_bucket(lab: &Lab) {
+pub(crate) fn lab_with_unique_bucket(lab: &Lab) {
     lab.copy_repo_desired_state();
     let bucket = format!("monitoring-lab-config-{}", lab.account);
     for entry in walk(&lab.dir()) {

@@ -4,12 +4,14 @@
 mod config;
 mod controller;
 mod corpus;
+mod crash;
 mod foundation;
 mod harness;
 mod iam;
 mod lab;
 mod logs;
 mod ops;
+mod partial;
 mod proxy;
 mod replicas;
 mod safety;

@@ -426,30 +426,41 @@ async fn destroy_leaves_only_retained_resources_and_repeats_as_a_no_op() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 async fn sigkill_between_apply_and_inventory_write_converges() {
     let lab = Lab::new().await;
     lab.copy_fixture("foundation");
-    let (mut cmd, _) = lab.command(&["reconcile", "{dir}"]);
-    let mut child = cmd
-        .env("VIGIL_FAILPOINT", "after-first-apply")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The first apply in dependency order is the dashboard, which cannot carry an owner tag.
+    // Killed right after the first apply of the run ends, long before the final save.
+    let killed = lab
+        .kill_at(&["reconcile", "{dir}"], "after-apply:1")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(killed.signal, Some(9), "{killed:?}");
+    assert_eq!(
+        lab.inventory()["resources"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|e| e["state"] == "creating")
+            .count(),
+        6,
+        "only the intents were saved: {:#}",
+        lab.inventory()
+    );
+    // The two roots (dashboard and topic) were sent together; the dashboard, which
+    // cannot carry an owner tag, exists, and only its intent says it is vigil's.
     let cw = aws_sdk_cloudwatch::Client::new(&lab.sdk().await);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let listed = cw.list_dashboards().send().await.unwrap();
-        if !listed.dashboard_entries().is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the first apply never happened");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cw
+        .list_dashboards()
+        .send()
+        .await
+        .unwrap()
+        .dashboard_entries()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the dashboard was never created");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
 
     let (run, report) = lab.reconcile_json(&[]);
     run.expect_code(0);

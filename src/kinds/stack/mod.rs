@@ -34,6 +34,7 @@ use super::kind::{Attrs, Issues, Kind, Wanted};
 use super::tags::{AWS_RULES, OWNER_TAG, Read, TagApi, Tags, Write, with_owner};
 use crate::aws::{Aws, AwsError, AwsResultExt, Condition, Env, ErrorClass};
 use crate::diff::FieldDiff;
+use crate::failpoint;
 
 pub(crate) const SERVICE: &str = "cloudformation";
 
@@ -853,6 +854,7 @@ async fn change_set_plan(
 ) -> Result<Option<Vec<FieldDiff>>, AwsError> {
     let cf = &aws.clients.cloudformation;
     let cs_name = token("plan", name);
+    failpoint::hit("before-create-change-set").await;
     let created = cf
         .create_change_set()
         // By name: moto finds an UPDATE change set's stack only by name.
@@ -874,13 +876,16 @@ async fn change_set_plan(
         Err(e) if no_updates(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
+    failpoint::hit("after-create-change-set").await;
     let result = read_change_set(aws, &id, backoff).await;
+    failpoint::hit("before-delete-change-set").await;
     let deleted = cf
         .delete_change_set()
         .change_set_name(&id)
         .send()
         .await
         .aws(SERVICE, "DeleteChangeSet");
+    failpoint::hit("after-delete-change-set").await;
     let fields = result?;
     deleted?;
     Ok(fields)
@@ -1013,6 +1018,7 @@ async fn create(aws: &Aws, name: &str, spec: &Spec) -> Result<Attrs, KindError> 
     let token = token("create", name);
     let started = SystemTime::now();
     eprintln!("Stack/{name}: creating; CloudFormation events follow");
+    failpoint::hit("before-create-stack").await;
     let out = aws
         .clients
         .cloudformation
@@ -1028,6 +1034,7 @@ async fn create(aws: &Aws, name: &str, spec: &Spec) -> Result<Attrs, KindError> 
         .send()
         .await
         .aws(SERVICE, "CreateStack")?;
+    failpoint::hit("after-create-stack").await;
     let id = out.stack_id.unwrap_or_else(|| name.to_string());
     let stack = events::wait(
         aws,
@@ -1054,6 +1061,7 @@ async fn update(aws: &Aws, name: &str, spec: &Spec, l: &Live) -> Result<Attrs, K
     {
         let token = token("update", name);
         let started = SystemTime::now();
+        failpoint::hit("before-update-stack").await;
         let sent = aws
             .clients
             .cloudformation
@@ -1070,6 +1078,7 @@ async fn update(aws: &Aws, name: &str, spec: &Spec, l: &Live) -> Result<Attrs, K
             .aws(SERVICE, "UpdateStack");
         match sent {
             Ok(_) => {
+                failpoint::hit("after-update-stack").await;
                 eprintln!("Stack/{name}: updating; CloudFormation events follow");
                 let stack = events::wait(
                     aws,
