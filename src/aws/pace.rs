@@ -6,8 +6,8 @@
 //! - Requests wait for their slot in the HTTP connector, just before they go,
 //!   so every attempt, retry and page is paced. Waits stay short because the
 //!   executor bounds how many steps are in flight.
-//! - Adaptive: a throttle halves that bucket's rate; each quiet interval gives a
-//!   tenth of the quota back.
+//! - Adaptive: a throttle cuts that bucket's rate by 30% (once a second at
+//!   most), and the rate climbs back to the quota within seconds.
 //! - Retries: the SDK's standard strategy with no retry quota and many
 //!   attempts, cut off at the run's deadline. A non-idempotent create is never
 //!   retried after an ambiguous failure; its kind reads back instead.
@@ -41,8 +41,15 @@ use super::quotas;
 /// How long a run keeps retrying throttled and transient calls.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15 * 60);
 
-/// Quiet time after which a slowed bucket gets a tenth of its quota back.
-const RECOVERY: Duration = Duration::from_secs(5);
+/// A throttle cuts a bucket's rate to this share of what it was...
+const CUT: f64 = 0.7;
+
+/// ...at most once in this long: a burst of throttles is one signal.
+const CUT_EVERY: Duration = Duration::from_secs(1);
+
+/// After a cut, the rate climbs back by this share of the quota a second, so a
+/// random storm of throttles slows vigil down without stalling it.
+const CLIMB: f64 = 0.2;
 
 /// The lowest a throttled bucket goes, as a share of its quota.
 const FLOOR: f64 = 0.1;
@@ -118,11 +125,12 @@ impl Attempt {
 #[derive(Debug)]
 struct Bucket {
     quota: f64,
+    /// The rate since the last cut, or the quota.
     rate: f64,
     /// When the next request may go.
     next: Instant,
-    /// Since when nothing was throttled (for recovery).
-    calm_since: Instant,
+    /// The last cut: when, and the rate it cut to.
+    cut: Option<(Instant, f64)>,
 }
 
 impl Bucket {
@@ -131,7 +139,7 @@ impl Bucket {
             quota,
             rate: quota,
             next: now,
-            calm_since: now,
+            cut: None,
         }
     }
 
@@ -144,20 +152,32 @@ impl Bucket {
     }
 
     fn throttled(&mut self, now: Instant) {
-        self.rate = (self.rate * 0.5).max(self.quota * FLOOR);
-        self.calm_since = now;
+        if self
+            .cut
+            .is_some_and(|(at, _)| now.duration_since(at) < CUT_EVERY)
+        {
+            return;
+        }
+        self.recover(now);
+        self.rate = (self.rate * CUT).max(self.quota * FLOOR);
+        self.cut = Some((now, self.rate));
     }
 
     fn recover(&mut self, now: Instant) {
-        while self.rate < self.quota && now.duration_since(self.calm_since) >= RECOVERY {
-            self.rate = (self.rate + self.quota * 0.1).min(self.quota);
-            self.calm_since += RECOVERY;
+        if let Some((at, from)) = self.cut {
+            let climbed = from + self.quota * CLIMB * now.duration_since(at).as_secs_f64();
+            self.rate = climbed.min(self.quota);
+            if self.rate >= self.quota {
+                self.cut = None;
+            }
         }
     }
 
     /// A new quota keeps how far a throttled bucket is below it.
     fn set_quota(&mut self, quota: f64) {
-        self.rate = (self.rate / self.quota * quota).clamp(quota * FLOOR, quota);
+        let share = quota / self.quota;
+        self.rate = (self.rate * share).clamp(quota * FLOOR, quota);
+        self.cut = self.cut.map(|(at, from)| (at, from * share));
         self.quota = quota;
     }
 }
@@ -486,19 +506,40 @@ mod tests {
     }
 
     #[test]
-    fn a_throttle_halves_the_rate_and_quiet_brings_it_back() {
+    fn a_throttle_cuts_the_rate_once_a_second_and_it_climbs_back() {
         let t0 = Instant::now();
         let mut b = Bucket::new(10.0, t0);
         b.throttled(t0);
-        assert_eq!(b.rate, 5.0);
-        b.throttled(t0);
-        b.throttled(t0);
-        b.throttled(t0);
-        assert_eq!(b.rate, 1.0, "never below a tenth of the quota");
-        b.recover(t0 + RECOVERY);
-        assert!((b.rate - 2.0).abs() < 1e-9);
-        b.recover(t0 + RECOVERY * 20);
+        assert!((b.rate - 7.0).abs() < 1e-9);
+        // Throttles of the same burst are one signal.
+        b.throttled(t0 + Duration::from_millis(500));
+        assert!((b.rate - 7.0).abs() < 1e-9);
+        // Half a second later it has climbed by a tenth of the quota.
+        b.recover(t0 + Duration::from_millis(500));
+        assert!((b.rate - 8.0).abs() < 1e-9, "{}", b.rate);
+        for i in 1..=20 {
+            b.throttled(t0 + Duration::from_secs(i));
+        }
+        assert!(b.rate >= 1.0 - 1e-9, "never below a tenth of the quota");
+        b.recover(t0 + Duration::from_secs(60));
         assert_eq!(b.rate, 10.0, "back to the quota, not beyond");
+    }
+
+    #[test]
+    fn a_random_storm_slows_a_bucket_but_does_not_stall_it() {
+        // Half the requests throttled, for a minute: the rate settles well above the floor.
+        let t0 = Instant::now();
+        let mut b = Bucket::new(3.0, t0);
+        let mut now = t0;
+        let mut n = 0u32;
+        while now < t0 + Duration::from_secs(60) {
+            now += b.reserve(now);
+            n += 1;
+            if n % 2 == 0 {
+                b.throttled(now);
+            }
+        }
+        assert!(b.rate > 1.5, "{}", b.rate);
     }
 
     #[test]

@@ -336,6 +336,9 @@ async fn walk_type(aws: &Aws, filter: &str) -> Result<HashMap<String, Tags>, Aws
         .get_resources()
         .resource_type_filters(filter)
         .resources_per_page(PAGE as i32)
+        // The most tags a page may carry: pages end at 100 resources, not at
+        // 100 tags (a cap that emulators apply by default).
+        .tags_per_page(500)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {

@@ -13,6 +13,7 @@ mod logs;
 mod ops;
 mod partial;
 mod proxy;
+mod quotas;
 mod replicas;
 mod safety;
 mod stack;

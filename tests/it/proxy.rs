@@ -29,7 +29,7 @@
 //! zeroes them.
 #![allow(dead_code)] // an API for other test modules and the benchmark; not all used here
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -62,6 +62,11 @@ pub struct ProxyConfig {
     pub enforce_quotas: bool,
     /// Rates (requests a second) replacing `quotas::default_rate`, by (service, operation).
     pub quotas: BTreeMap<(String, String), f64>,
+    /// Operations answered with the service's access-denied error, as IAM would
+    /// answer a caller whose policy lacks them.
+    pub denied: BTreeSet<(String, String)>,
+    /// Operations throttled on every request (counted as storm throttles).
+    pub always_throttled: BTreeSet<(String, String)>,
 }
 
 impl Default for ProxyConfig {
@@ -72,6 +77,8 @@ impl Default for ProxyConfig {
             seed: 0,
             enforce_quotas: true,
             quotas: BTreeMap::new(),
+            denied: BTreeSet::new(),
+            always_throttled: BTreeSet::new(),
         }
     }
 }
@@ -81,6 +88,20 @@ impl ProxyConfig {
     pub fn quota(mut self, service: &str, operation: &str, rate: f64) -> Self {
         self.quotas
             .insert((service.to_string(), operation.to_string()), rate);
+        self
+    }
+
+    /// Denies one operation.
+    pub fn deny(mut self, service: &str, operation: &str) -> Self {
+        self.denied
+            .insert((service.to_string(), operation.to_string()));
+        self
+    }
+
+    /// Throttles every request of one operation.
+    pub fn always_throttle(mut self, service: &str, operation: &str) -> Self {
+        self.always_throttled
+            .insert((service.to_string(), operation.to_string()));
         self
     }
 
@@ -99,6 +120,8 @@ impl ProxyConfig {
             seed: var("VIGIL_PROXY_SEED").unwrap_or(0),
             enforce_quotas: std::env::var("VIGIL_PROXY_NO_QUOTAS").is_err(),
             quotas: BTreeMap::new(),
+            denied: BTreeSet::new(),
+            always_throttled: BTreeSet::new(),
         };
         match std::env::var("VIGIL_PROXY_QUOTAS") {
             Ok(list) => c
@@ -133,6 +156,9 @@ pub struct OpStats {
     pub throttled_quota: u64,
     /// Answered with a throttling error by storm mode.
     pub throttled_storm: u64,
+    /// Answered with an access-denied error.
+    #[serde(default)]
+    pub denied: u64,
     /// Forwarded, then answered with a 500 by fault mode.
     pub faulted: u64,
     /// Not answered by the upstream (the proxy answered 502).
@@ -150,6 +176,7 @@ impl OpStats {
         self.forwarded += o.forwarded;
         self.throttled_quota += o.throttled_quota;
         self.throttled_storm += o.throttled_storm;
+        self.denied += o.denied;
         self.faulted += o.faulted;
         self.upstream_errors += o.upstream_errors;
         self.tokens += o.tokens;
@@ -290,6 +317,8 @@ struct State {
     faults: f64,
     enforce: bool,
     overrides: BTreeMap<(String, String), f64>,
+    denied: BTreeSet<(String, String)>,
+    always_throttled: BTreeSet<(String, String)>,
     rng: u64,
     requests: u64,
     buckets: HashMap<(String, String, String), Bucket>,
@@ -303,6 +332,8 @@ impl State {
             faults: c.faults,
             enforce: c.enforce_quotas,
             overrides: c.quotas,
+            denied: c.denied,
+            always_throttled: c.always_throttled,
             rng: c.seed,
             requests: 0,
             buckets: HashMap::new(),
@@ -353,11 +384,21 @@ impl State {
         format!("00000000-0000-4000-8000-{:012x}", self.requests)
     }
 
-    /// Takes a token, or says why not: `Err` is a throttle, `Ok(true)` a fault to come.
-    fn admit(&mut self, call: &Call) -> Result<bool, Throttle> {
-        if self.storm > 0.0 && self.draw() < self.storm {
+    /// Takes a token, or says why not: `Err` is a refusal, `Ok(true)` a fault to come.
+    fn admit(&mut self, call: &Call) -> Result<bool, Failure> {
+        if self
+            .denied
+            .contains(&(call.service.clone(), call.op.clone()))
+        {
+            self.stat(call).denied += 1;
+            return Err(Failure::Denied);
+        }
+        let always = self
+            .always_throttled
+            .contains(&(call.service.clone(), call.op.clone()));
+        if always || (self.storm > 0.0 && self.draw() < self.storm) {
             self.stat(call).throttled_storm += 1;
-            return Err(Throttle);
+            return Err(Failure::Throttle);
         }
         if self.enforce {
             let rate = self.rate(&call.service, &call.op);
@@ -369,7 +410,7 @@ impl State {
             b.refill(now);
             if b.tokens < 1.0 {
                 self.stat(call).throttled_quota += 1;
-                return Err(Throttle);
+                return Err(Failure::Throttle);
             }
             b.tokens -= 1.0;
         }
@@ -393,8 +434,6 @@ impl State {
         }
     }
 }
-
-struct Throttle;
 
 /// Burst capacity: max(1, rate) tokens.
 fn capacity(rate: f64) -> f64 {
@@ -473,9 +512,9 @@ async fn handle(req: Request<Incoming>, shared: &Shared, upstream: &Upstream) ->
         let mut s = shared.state();
         match s.admit(call) {
             Ok(f) => fault = f,
-            Err(Throttle) => {
+            Err(refusal) => {
                 let id = s.request_id();
-                return error_response(call, Failure::Throttle, &id);
+                return error_response(call, refusal, &id);
             }
         }
     }
@@ -867,6 +906,7 @@ fn count_alarms(xml: &[u8]) -> u64 {
 enum Failure {
     Throttle,
     Fault,
+    Denied,
 }
 
 /// awsQuery's XML namespace per service.
@@ -888,12 +928,17 @@ const DEFAULT_NAMESPACE: &str = "https://aws.amazon.com/";
 fn error_response(call: &Call, failure: Failure, request_id: &str) -> Response<Body> {
     const THROTTLED: &str = "Rate exceeded";
     const INTERNAL: &str = "We encountered an internal error. Please try again.";
+    let denied = format!(
+        "User: {} is not authorized to perform: {}:{}",
+        call.key, call.service, call.op
+    );
     let builder = Response::builder();
     let (builder, body) = match call.protocol {
         Protocol::Query => {
             let (status, kind, code, message) = match failure {
                 Failure::Throttle => (400, "Sender", "Throttling", THROTTLED),
                 Failure::Fault => (500, "Receiver", "InternalFailure", INTERNAL),
+                Failure::Denied => (403, "Sender", "AccessDenied", &*denied),
             };
             let ns = query_namespace(&call.service);
             (
@@ -914,6 +959,7 @@ fn error_response(call: &Call, failure: Failure, request_id: &str) -> Response<B
                 }
                 Failure::Throttle => (400, "ThrottlingException", THROTTLED),
                 Failure::Fault => (500, "InternalFailure", INTERNAL),
+                Failure::Denied => (400, "AccessDeniedException", &*denied),
             };
             let mut builder = builder
                 .status(status)
@@ -924,6 +970,7 @@ fn error_response(call: &Call, failure: Failure, request_id: &str) -> Response<B
                 let query = match failure {
                     Failure::Throttle => "Throttling;Sender",
                     Failure::Fault => "InternalFailure;Receiver",
+                    Failure::Denied => "AccessDenied;Sender",
                 };
                 builder = builder.header("x-amzn-query-error", query);
             }
@@ -936,6 +983,7 @@ fn error_response(call: &Call, failure: Failure, request_id: &str) -> Response<B
             let (status, code, message) = match failure {
                 Failure::Throttle => (503, "SlowDown", "Please reduce your request rate."),
                 Failure::Fault => (500, "InternalError", INTERNAL),
+                Failure::Denied => (403, "AccessDenied", "Access Denied"),
             };
             (
                 builder
@@ -952,6 +1000,7 @@ fn error_response(call: &Call, failure: Failure, request_id: &str) -> Response<B
             let (status, code, message) = match failure {
                 Failure::Throttle => (429, "ThrottledException", THROTTLED),
                 Failure::Fault => (500, "InternalFailure", INTERNAL),
+                Failure::Denied => (403, "AccessDeniedException", &*denied),
             };
             (
                 builder
