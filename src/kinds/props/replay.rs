@@ -1,0 +1,1 @@
+//! Replayed responses (filled in below).
