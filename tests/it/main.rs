@@ -10,6 +10,7 @@ mod iam;
 mod lab;
 mod logs;
 mod ops;
+mod props;
 mod proxy;
 mod safety;
 mod stack;

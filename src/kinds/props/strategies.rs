@@ -2228,12 +2228,11 @@ fn render_stack(s: &StackSem, st: Style) -> Value {
             json!({"Type": "AWS::SNS::Topic", "Properties": {"TopicName": {"Ref": "TopicName"}}}),
         );
         text += "  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: !Ref TopicName\n";
-        let get_att = if st.coin("getatt") {
-            json!("Topic.TopicName")
-        } else {
-            json!(["Topic", "TopicName"])
-        };
-        outputs = outputs.put("TopicName", json!({"Value": {"Fn::GetAtt": get_att}}));
+        // The text form writes `!GetAtt Topic.TopicName`, the same in short.
+        outputs = outputs.put(
+            "TopicName",
+            json!({"Value": {"Fn::GetAtt": ["Topic", "TopicName"]}}),
+        );
     }
     if s.log_group {
         resources = resources.put(
