@@ -10,7 +10,7 @@
 //!   through recorded requests and replayed answers, then a second apply writes nothing.
 //!
 //! 256 cases per property by default; `PROPTEST_CASES=5000 cargo test --lib kinds::props`
-//! runs more (the replayed ones take a tenth of that).
+//! runs more (the replayed ones run an eighth of that count).
 
 mod replay;
 mod sim;
