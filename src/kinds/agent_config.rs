@@ -174,10 +174,11 @@ impl Kind for AgentConfig {
     }
 
     fn live_state(live: &Live, _env: &Env) -> Value {
+        // DescribeParameters leaves an empty description out: absent reads as empty.
         let v = settings(
             &parsed(&live.value),
             &live.parameter_type,
-            live.description.as_deref(),
+            Some(live.description.as_deref().unwrap_or_default()),
             live.tier.as_deref(),
         );
         with_tags(v, &live.tags)
@@ -607,6 +608,23 @@ mod tests {
             .len()
                 == 2
         );
+    }
+
+    // `description: ""` met the absent description DescribeParameters reports: a
+    // diff on every run, and a PutParameter overwrite to "fix" it each time.
+    #[test]
+    fn an_empty_description_matches_the_absent_one() {
+        let spec = Spec {
+            description: Some(String::new()),
+            ..spec()
+        };
+        let mut l = live(&serialized(&config()));
+        l.description = None;
+        let d = AgentConfig::diff(
+            &AgentConfig::normalize(&spec, &env()),
+            &AgentConfig::live_state(&l, &env()),
+        );
+        assert!(d.is_empty(), "{d:?}");
     }
 
     #[test]

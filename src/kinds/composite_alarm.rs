@@ -60,7 +60,8 @@ pub fn canonical(spec: &Spec, tags: Option<&BTreeMap<String, String>>) -> Value 
         "insufficientDataActions": sorted(&spec.insufficient_data_actions),
     });
     let m = v.as_object_mut().expect("object");
-    if let Some(d) = &spec.alarm_description {
+    // AWS reports an empty description as none.
+    if let Some(d) = spec.alarm_description.as_deref().filter(|d| !d.is_empty()) {
         m.insert("alarmDescription".into(), json!(d));
     }
     if let Some(s) = &spec.actions_suppressor {
@@ -81,7 +82,7 @@ pub fn canonical(spec: &Spec, tags: Option<&BTreeMap<String, String>>) -> Value 
     v
 }
 
-fn spec_from_live(a: &aws_sdk_cloudwatch::types::CompositeAlarm) -> Spec {
+pub(crate) fn spec_from_live(a: &aws_sdk_cloudwatch::types::CompositeAlarm) -> Spec {
     Spec {
         alarm_rule: a.alarm_rule().unwrap_or_default().to_string(),
         alarm_description: a
@@ -316,6 +317,15 @@ mod tests {
         let mut i = Issues::default();
         CompositeAlarm::validate(&bad, &mut i);
         assert!(i.0.iter().any(|(_, m)| m.contains("unbalanced")));
+    }
+
+    // `alarmDescription: ""` against the absent one AWS reports was a diff, and a
+    // PutCompositeAlarm, on every run.
+    #[test]
+    fn an_empty_description_is_no_description() {
+        let mut empty = spec();
+        empty.alarm_description = Some(String::new());
+        assert_eq!(canonical(&empty, None), canonical(&spec(), None));
     }
 
     #[test]

@@ -196,7 +196,7 @@ fn types_str(t: &[cfg::ResourceType]) -> Vec<String> {
     t.iter().map(|t| t.as_str().to_string()).collect()
 }
 
-fn spec_from_live(r: &cfg::ConfigurationRecorder, recording: bool) -> Spec {
+pub(crate) fn spec_from_live(r: &cfg::ConfigurationRecorder, recording: bool) -> Spec {
     Spec {
         role_arn: r.role_arn().unwrap_or_default().to_string(),
         recording_group: r.recording_group().map(|g| RecordingGroup {

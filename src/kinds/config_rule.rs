@@ -297,7 +297,7 @@ pub fn canonical(spec: &Spec, tags: Option<&BTreeMap<String, String>>) -> Value 
     Value::Object(m)
 }
 
-fn spec_from_live(r: &cfg::ConfigRule) -> Spec {
+pub(crate) fn spec_from_live(r: &cfg::ConfigRule) -> Spec {
     let source = r.source().map_or_else(Source::default, |s| Source {
         owner: s.owner().as_str().to_string(),
         source_identifier: s

@@ -77,7 +77,7 @@ pub fn canonical(spec: &Spec) -> Value {
     Value::Object(m)
 }
 
-fn spec_from_live(c: &cfg::DeliveryChannel) -> Spec {
+pub(crate) fn spec_from_live(c: &cfg::DeliveryChannel) -> Spec {
     let some = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
     Spec {
         s3_bucket_name: c.s3_bucket_name().unwrap_or_default().to_string(),

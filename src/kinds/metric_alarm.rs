@@ -408,9 +408,13 @@ pub fn canonical(spec: &Spec, tags: Option<&BTreeMap<String, String>>) -> Value 
             m.insert(k.to_string(), v);
         }
     };
+    // AWS reports an empty description as none.
     put(
         "alarmDescription",
-        spec.alarm_description.clone().map(Value::from),
+        spec.alarm_description
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .map(Value::from),
     );
     put("metricName", spec.metric_name.clone().map(Value::from));
     put("namespace", spec.namespace.clone().map(Value::from));
@@ -944,6 +948,24 @@ mod tests {
             b = b.dimensions(Dimension::builder().name(*k).value(*v).build());
         }
         b.build()
+    }
+
+    // `alarmDescription: ""` was compared with the absent description AWS reports:
+    // a diff on every run, and a PutMetricAlarm to "fix" it each time.
+    #[test]
+    fn an_empty_description_is_no_description() {
+        let empty = Spec {
+            alarm_description: Some(String::new()),
+            ..base()
+        };
+        let live = live_alarm(
+            &[("InstanceId", "i-1")],
+            aws_sdk_cloudwatch::types::StateValue::Ok,
+        );
+        assert_eq!(
+            canonical(&empty, None),
+            canonical(&spec_from_live(&live), None)
+        );
     }
 
     #[test]

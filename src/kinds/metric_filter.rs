@@ -91,7 +91,7 @@ fn canonical(s: &Spec) -> Value {
     })
 }
 
-fn spec_from_live(f: &aws_sdk_cloudwatchlogs::types::MetricFilter) -> Spec {
+pub(crate) fn spec_from_live(f: &aws_sdk_cloudwatchlogs::types::MetricFilter) -> Spec {
     Spec {
         log_group_name: f.log_group_name().unwrap_or_default().to_string(),
         filter_pattern: f.filter_pattern().unwrap_or_default().to_string(),

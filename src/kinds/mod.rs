@@ -366,6 +366,9 @@ kinds! {
 
 pub mod policy;
 
+#[cfg(test)]
+mod props;
+
 impl std::fmt::Display for KindId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

@@ -64,7 +64,8 @@ pub fn normalize(doc: &Value, partition: &str) -> Value {
                 .iter()
                 .map(|s| statement(s, partition))
                 .collect();
-            statements.sort_by_cached_key(Value::to_string);
+            // By text with sorted keys: key order is how a document was written, not what it means.
+            statements.sort_by_cached_key(sorted_text);
             out.insert(k.clone(), Value::Array(statements));
         } else {
             out.insert(k.clone(), canonical(v));
@@ -73,6 +74,27 @@ pub fn normalize(doc: &Value, partition: &str) -> Value {
     out.entry("Version")
         .or_insert_with(|| json!(DEFAULT_VERSION));
     Value::Object(out)
+}
+
+/// The JSON text of a value with every object's keys sorted.
+fn sorted_text(v: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut pairs: Vec<(&String, &Value)> = m.iter().collect();
+                pairs.sort_by_key(|(k, _)| *k);
+                Value::Object(
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), sorted(v)))
+                        .collect(),
+                )
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(v).to_string()
 }
 
 fn one_or_many(v: &Value) -> Vec<Value> {
@@ -464,6 +486,21 @@ mod tests {
         same(
             json!({"Statement": [a.clone(), b.clone()]}),
             json!({"Statement": [b, a]}),
+        );
+    }
+
+    // Statements were sorted by their text, and with keys kept in the order
+    // written that text depends on how a document was written: two statements
+    // that AWS returns with their keys in another order came back in another order,
+    // a diff on every run.
+    #[test]
+    fn statement_order_does_not_depend_on_key_order() {
+        let a = json!({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"]});
+        let b = json!({"Effect": "Deny", "Action": ["s3:PutObject"], "Resource": ["*"]});
+        let b_reordered = json!({"Resource": ["*"], "Action": ["s3:PutObject"], "Effect": "Deny"});
+        same(
+            json!({"Statement": [a.clone(), b]}),
+            json!({"Statement": [b_reordered, a]}),
         );
     }
 

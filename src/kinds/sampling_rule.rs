@@ -93,7 +93,7 @@ impl Rule {
         }
     }
 
-    fn from_sdk(r: &aws_sdk_xray::types::SamplingRule) -> Self {
+    pub(crate) fn from_sdk(r: &aws_sdk_xray::types::SamplingRule) -> Self {
         Rule {
             resource_arn: r.resource_arn().to_string(),
             priority: r.priority(),

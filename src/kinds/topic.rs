@@ -210,8 +210,13 @@ impl Kind for Topic {
     }
 
     fn normalize(spec: &Spec, env: &Env) -> Value {
+        // Given either way (validation allows one of the two), it is the display name.
+        let display = spec
+            .display_name
+            .as_deref()
+            .or_else(|| spec.attributes.get("DisplayName").and_then(Value::as_str));
         canonical(
-            spec.display_name.as_deref().unwrap_or_default(),
+            display.unwrap_or_default(),
             &spec.attributes,
             &with_owner(&spec.tags, env),
             spec.subscriptions
@@ -729,6 +734,24 @@ mod tests {
             ],
             vec![],
         );
+        assert!(
+            Topic::diff(
+                &Topic::normalize(&spec, &env()),
+                &Topic::live_state(&l, &env())
+            )
+            .is_empty()
+        );
+    }
+
+    // `attributes: {DisplayName: X}` set X on AWS, but normalized to an empty display
+    // name: a diff on every run that no write could fix.
+    #[test]
+    fn display_name_among_the_attributes_is_the_display_name() {
+        let spec = Spec {
+            attributes: BTreeMap::from([("DisplayName".to_string(), json!("Alerts"))]),
+            ..Spec::default()
+        };
+        let l = live(&[("DisplayName", "Alerts")], vec![]);
         assert!(
             Topic::diff(
                 &Topic::normalize(&spec, &env()),

@@ -12,6 +12,7 @@ mod lab;
 mod logs;
 mod ops;
 mod partial;
+mod props;
 mod proxy;
 mod quotas;
 mod replicas;

@@ -180,7 +180,7 @@ pub struct Live {
 }
 
 impl Live {
-    fn from_sdk(s: &CfnStack, template_text: Option<&str>) -> Live {
+    pub(crate) fn from_sdk(s: &CfnStack, template_text: Option<&str>) -> Live {
         let template = match template_text {
             Some(t) => template::parse(t)
                 .map(|p| template::canonical(&p.value))
