@@ -11,7 +11,7 @@ pub const UNKNOWN_TEXT: &str = "(known after apply)";
 
 /// One reference inside a string.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Target {
+pub enum Referent {
     AccountId,
     Region,
     Resource {
@@ -67,10 +67,10 @@ pub fn parse_expr(
     expr: &str,
     declared: &BTreeMap<String, Vec<String>>,
     attributes_ok: &dyn Fn(&str, &str) -> Result<(), String>,
-) -> Result<Target, String> {
+) -> Result<Referent, String> {
     match expr {
-        "aws:accountId" => return Ok(Target::AccountId),
-        "aws:region" => return Ok(Target::Region),
+        "aws:accountId" => return Ok(Referent::AccountId),
+        "aws:region" => return Ok(Referent::Region),
         _ if expr.starts_with("aws:") => {
             return Err(format!(
                 "unknown reference `${{{expr}}}`; use ${{aws:accountId}} or ${{aws:region}}, or write $${{{expr}}} for a literal (such as the CloudWatch agent's own placeholders)"
@@ -113,7 +113,7 @@ pub fn parse_expr(
     };
     let attribute = &rest[name.len() + 1..];
     attributes_ok(kind, attribute)?;
-    Ok(Target::Resource {
+    Ok(Referent::Resource {
         kind: kind.to_string(),
         name: name.clone(),
         attribute: attribute.to_string(),
@@ -222,7 +222,7 @@ mod tests {
         let t = parse_expr("Topic/alerts.v2.arn", &declared(), &ok).unwrap();
         assert_eq!(
             t,
-            Target::Resource {
+            Referent::Resource {
                 kind: "Topic".into(),
                 name: "alerts.v2".into(),
                 attribute: "arn".into()
@@ -230,7 +230,7 @@ mod tests {
         );
         let t = parse_expr("LogGroup//aws/ec2/httpd/access_log.arn", &declared(), &ok).unwrap();
         assert!(
-            matches!(t, Target::Resource { ref name, .. } if name == "/aws/ec2/httpd/access_log")
+            matches!(t, Referent::Resource { ref name, .. } if name == "/aws/ec2/httpd/access_log")
         );
     }
 
@@ -242,7 +242,7 @@ mod tests {
         assert!(e.contains("no Dashboard is declared"), "{e}");
         assert_eq!(
             parse_expr("aws:region", &declared(), &ok).unwrap(),
-            Target::Region
+            Referent::Region
         );
         assert!(parse_expr("aws:partition", &declared(), &ok).is_err());
     }

@@ -15,7 +15,7 @@ use crate::aws::{Env, ErrorClass};
 use crate::diff::FieldDiff;
 use crate::kinds::{Attrs, KindId, LiveOwner, Observed};
 use crate::manifest::{DeletionPolicy, DriftMode, Manifests, Resource};
-use crate::refs::{self, Target, contains_unknown};
+use crate::refs::{self, Referent, contains_unknown};
 use crate::state::{self, AppliedJson, Entry, EntryState, Inventory};
 
 /// What a run was asked to do.
@@ -327,9 +327,9 @@ pub fn resolve<'m>(
     }
     let lookup = |expr: &str| -> Option<String> {
         match refs::parse_expr(expr, &declared, &|_, _| Ok(())).ok()? {
-            Target::AccountId => Some(env.account_id.clone()),
-            Target::Region => Some(env.region.clone()),
-            Target::Resource {
+            Referent::AccountId => Some(env.account_id.clone()),
+            Referent::Region => Some(env.region.clone()),
+            Referent::Resource {
                 kind,
                 name,
                 attribute,

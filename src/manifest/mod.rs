@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub mod annotations;
+pub mod target;
 
 use crate::kinds::KindId;
-use crate::refs::{self, Piece, Target};
+use crate::refs::{self, Piece, Referent};
 use crate::yaml::{self, Node, Pos, Value};
 use annotations::{ANNOTATIONS, DEPENDS_ON};
 pub use annotations::{Annotations, DeletionPolicy, DriftMode};
+pub use target::Target;
 
 pub const API_VERSION: &str = "vigil/v1";
 
@@ -422,7 +424,7 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
             for p in pieces {
                 let Piece::Expr(e) = p else { continue };
                 match refs::parse_expr(&e, &declared, &attr_ok) {
-                    Ok(Target::Resource { kind, name, .. }) => {
+                    Ok(Referent::Resource { kind, name, .. }) => {
                         let j = index[&(kind, name)];
                         if j == i {
                             diags.push(diag(

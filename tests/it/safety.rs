@@ -487,3 +487,107 @@ async fn sigkill_between_apply_and_inventory_write_converges() {
     run.expect_code(0);
     assert!(changes(&report).is_empty(), "{report:#}");
 }
+
+/// The owner tag and threshold of one live alarm.
+async fn alarm_owner_and_threshold(lab: &Lab, name: &str) -> (Option<String>, f64) {
+    let cw = aws_sdk_cloudwatch::Client::new(&lab.sdk().await);
+    let out = cw.describe_alarms().alarm_names(name).send().await.unwrap();
+    let a = &out.metric_alarms()[0];
+    let tags = cw
+        .list_tags_for_resource()
+        .resource_arn(a.alarm_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let owner = tags
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some("vigil:owner"))
+        .and_then(|t| t.value().map(str::to_string));
+    (owner, a.threshold().unwrap())
+}
+
+#[tokio::test]
+async fn a_name_recreated_by_another_owner_is_refused_whatever_the_inventory_says() {
+    let lab = Lab::new().await;
+    let settings = SETTINGS.replace("owner: safety-test", "owner: team-a");
+    lab.write("settings.yaml", &settings);
+    // No `tags` in the manifest: ownership is still read from the live tag.
+    lab.write("alarms.yaml", &alarm("shared-name", 10, ""));
+    lab.reconcile_json(&[]).0.expect_code(0);
+    assert_eq!(
+        alarm_owner_and_threshold(&lab, "shared-name").await,
+        (Some("team-a".into()), 10.0)
+    );
+
+    // Someone deletes it; another team creates one of the same name, tagged as theirs.
+    let cw = aws_sdk_cloudwatch::Client::new(&lab.sdk().await);
+    cw.delete_alarms()
+        .alarm_names("shared-name")
+        .send()
+        .await
+        .unwrap();
+    put_alarm(&lab, "shared-name", 77.0).await;
+    let arn = cw
+        .describe_alarms()
+        .alarm_names("shared-name")
+        .send()
+        .await
+        .unwrap()
+        .metric_alarms()[0]
+        .alarm_arn()
+        .unwrap()
+        .to_string();
+    cw.tag_resource()
+        .resource_arn(&arn)
+        .tags(
+            aws_sdk_cloudwatch::types::Tag::builder()
+                .key("vigil:owner")
+                .value("team-b")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let (run, r) = lab.reconcile_json(&[]);
+    run.expect_code(4);
+    assert_eq!(writes(&r), 0, "{r:#}");
+    let refused = &r["errors"][0];
+    assert_eq!(refused["name"], "shared-name", "{r:#}");
+    assert_eq!(refused["code"], "refused", "{r:#}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("team-b"),
+        "{refused:#}"
+    );
+    assert_eq!(
+        alarm_owner_and_threshold(&lab, "shared-name").await,
+        (Some("team-b".into()), 77.0),
+        "team-b's alarm is untouched"
+    );
+
+    // Recreated with no owner tag at all: someone else's too, unless adopted.
+    cw.delete_alarms()
+        .alarm_names("shared-name")
+        .send()
+        .await
+        .unwrap();
+    put_alarm(&lab, "shared-name", 55.0).await;
+    // moto keeps a deleted alarm's tags for its successor; AWS does not.
+    cw.untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("vigil:owner")
+        .send()
+        .await
+        .unwrap();
+    let (run, r) = lab.reconcile_json(&[]);
+    run.expect_code(4);
+    assert_eq!(writes(&r), 0, "{r:#}");
+    let message = r["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("recreated"), "{message}");
+    assert!(message.contains("vigil/adopt"), "{message}");
+    assert_eq!(
+        alarm_owner_and_threshold(&lab, "shared-name").await,
+        (None, 55.0)
+    );
+}
