@@ -535,7 +535,7 @@ mod tests {
         while now < t0 + Duration::from_secs(60) {
             now += b.reserve(now);
             n += 1;
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 b.throttled(now);
             }
         }
