@@ -4,12 +4,29 @@
 # one change. It also replays the no-op plan's HTTP requests with curl, to show
 # what the emulator alone takes to serve them (the floor).
 #   scripts/bench.sh 2000
+#
+# Quota mode: every case of AWS's request-rate quotas through the quota and
+# fault proxy (tests/it/proxy.rs) in front of moto, each beside its floor:
+#   scripts/bench.sh quotas [tagged|create|storm|rss ...]
+# Sizes: BENCH_TAGGED (2000), BENCH_CREATE (300), BENCH_STORM (100), BENCH_RSS (10000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n="${1:-2000}"
 source scripts/moto.sh
 vigil="${VIGIL_BIN:-${CARGO_TARGET_DIR:-target}/debug/vigil}"
 [ -n "${VIGIL_BIN:-}" ] || cargo build --quiet --bin vigil
+if [ "${1:-}" = quotas ]; then
+  shift
+  # The proxy lives in the integration-test binary (the same build the tests use).
+  proxy="$(cargo test --quiet --features failpoints --test it --no-run --message-format=json 2>/dev/null |
+    python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "it":
+        print(m["executable"])')"
+  VIGIL_BIN="$vigil" VIGIL_PROXY_BIN="$proxy" "$(dirname "$moto_server")/python" scripts/bench_quotas.py "$@"
+  exit
+fi
+n="${1:-2000}"
 work="$(mktemp -d)"
 # Its own inventory: not the one a previous run left in the working directory.
 export VIGIL_STATE_DIR="$work/state"

@@ -103,10 +103,11 @@ impl Wiring {
             marker: pace::Marker(scope.clone()),
             persist: pace::Persist(scope.clone()),
             // Attempts are bounded by the run's deadline (see `pace::Persist`), not by a count,
-            // and there is no retry quota to run dry in a throttling storm.
+            // and there is no retry quota to run dry in a throttling storm. The pacer slows
+            // a throttled operation down, so backoff need not: 5 s at most, not the SDK's 20.
             retry: RetryConfig::standard()
                 .with_max_attempts(10_000)
-                .with_max_backoff(std::time::Duration::from_secs(20)),
+                .with_max_backoff(std::time::Duration::from_secs(5)),
             partition: RetryPartition::custom("vigil")
                 .token_bucket(TokenBucket::unlimited())
                 .build(),

@@ -143,12 +143,18 @@ impl Bucket {
         }
     }
 
-    /// Takes the next slot; returns how long to wait for it.
+    /// Takes the next slot; returns how long to wait for it. AWS's buckets hold
+    /// about a second of requests, so an idle bucket lets a short burst go at
+    /// once; one token of that is kept back, so that requests arriving closer
+    /// together than they were sent are not throttled.
     fn reserve(&mut self, now: Instant) -> Duration {
         self.recover(now);
-        let start = self.next.max(now);
-        self.next = start + Duration::from_secs_f64(1.0 / self.rate);
-        start - now
+        let interval = Duration::from_secs_f64(1.0 / self.rate);
+        let burst = interval.mul_f64((self.rate.floor() - 2.0).max(0.0));
+        let due = self.next.max(now);
+        self.next = due + interval;
+        due.checked_sub(burst)
+            .map_or(Duration::ZERO, |at| at.saturating_duration_since(now))
     }
 
     fn throttled(&mut self, now: Instant) {
@@ -498,9 +504,11 @@ mod tests {
     fn a_bucket_spaces_requests_at_its_rate() {
         let t0 = Instant::now();
         let mut b = Bucket::new(4.0, t0);
-        let waits: Vec<Duration> = (0..4).map(|_| b.reserve(t0)).collect();
-        assert_eq!(waits[0], Duration::ZERO);
-        assert_eq!(waits[3], Duration::from_millis(750));
+        let waits: Vec<Duration> = (0..5).map(|_| b.reserve(t0)).collect();
+        // A burst of three (AWS's bucket of four, less one), then one every 250 ms.
+        assert_eq!(&waits[..3], &[Duration::ZERO; 3]);
+        assert_eq!(waits[3], Duration::from_millis(250));
+        assert_eq!(waits[4], Duration::from_millis(500));
         // Later, a free slot is taken at once.
         assert_eq!(b.reserve(t0 + Duration::from_secs(2)), Duration::ZERO);
     }
@@ -551,9 +559,9 @@ mod tests {
             service: "cloudwatch",
             name: "PutMetricAlarm".into(),
         };
-        // At the default 3/s, the fourth request of a burst waits a second.
+        // At the default 3/s, the fourth request of a burst waits two thirds of a second.
         let waits: Vec<Duration> = (0..4).map(|_| scope.reserve(&op)).collect();
-        assert!(waits[3] > Duration::from_millis(900), "{waits:?}");
+        assert!(waits[3] > Duration::from_millis(600), "{waits:?}");
         scope.set_quotas(&BTreeMap::from([(
             "cloudwatch:PutMetricAlarm".into(),
             100.0,

@@ -1049,7 +1049,7 @@ fn check_settings(
                 file,
                 pos,
                 subject,
-                format!("quotas.{key}: {rate} is not a rate; give requests per second, above 0"),
+                format!("quotas.{key}: {rate} is not a rate; give requests per second, above 0 and at most 10000"),
             ));
         }
     }
