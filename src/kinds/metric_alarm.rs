@@ -494,6 +494,225 @@ fn one_of(issues: &mut Issues, path: &str, value: &str, allowed: &[&str]) {
     }
 }
 
+/// The statistic and the enumerations.
+fn check_statistics(s: &Spec, issues: &mut Issues) {
+    if s.statistic.is_some() && s.extended_statistic.is_some() {
+        issues.at(
+            "extendedStatistic",
+            "set either statistic or extendedStatistic, not both",
+        );
+    }
+    if let Some(st) = &s.statistic {
+        one_of(issues, "statistic", st, Statistic::values());
+    }
+    if let Some(es) = &s.extended_statistic
+        && ![
+            "p", "tm", "wm", "tc", "ts", "PR", "TM", "WM", "TC", "TS", "IQM",
+        ]
+        .iter()
+        .any(|p| es.starts_with(p))
+    {
+        issues.at(
+            "extendedStatistic",
+            format!("`{es}` is not a percentile or trimmed statistic such as p99 or tm90"),
+        );
+    }
+    one_of(
+        issues,
+        "comparisonOperator",
+        &s.comparison_operator,
+        ComparisonOperator::values(),
+    );
+    if let Some(t) = &s.treat_missing_data {
+        one_of(
+            issues,
+            "treatMissingData",
+            t,
+            &["breaching", "notBreaching", "ignore", "missing"],
+        );
+    }
+    if let Some(e) = &s.evaluate_low_sample_count_percentile {
+        one_of(
+            issues,
+            "evaluateLowSampleCountPercentile",
+            e,
+            &["evaluate", "ignore"],
+        );
+    }
+    if let Some(u) = &s.unit {
+        one_of(issues, "unit", u, StandardUnit::values());
+    }
+}
+
+/// How many periods, and how long each.
+fn check_evaluation(s: &Spec, issues: &mut Issues) {
+    if s.evaluation_periods < 1 {
+        issues.at("evaluationPeriods", "evaluationPeriods must be at least 1");
+    }
+    if let Some(d) = s.datapoints_to_alarm
+        && (d < 1 || d > s.evaluation_periods)
+    {
+        issues.at(
+            "datapointsToAlarm",
+            format!(
+                "datapointsToAlarm must be between 1 and evaluationPeriods ({})",
+                s.evaluation_periods
+            ),
+        );
+    }
+    if let Some(p) = s.period
+        && !valid_period(p)
+    {
+        issues.at(
+            "period",
+            format!("{p} is not a valid period; use 10, 30 or a multiple of 60"),
+        );
+    }
+}
+
+/// One metric (metricName) or metric math (metrics), not both.
+fn check_metric_source(s: &Spec, issues: &mut Issues) {
+    match (&s.metric_name, s.metrics.is_empty()) {
+        (Some(_), false) => issues.at(
+            "metrics",
+            "set either metricName (one metric) or metrics (metric math), not both",
+        ),
+        (None, true) => issues.at(
+            "comparisonOperator",
+            "the alarm needs a metric: set metricName with namespace, or metrics",
+        ),
+        (Some(_), true) => {
+            if s.namespace.is_none() {
+                issues.at("metricName", "namespace is required with metricName");
+            }
+            if s.statistic.is_none() && s.extended_statistic.is_none() {
+                issues.at(
+                    "metricName",
+                    "statistic or extendedStatistic is required with metricName",
+                );
+            }
+            if s.period.is_none() {
+                issues.at("metricName", "period is required with metricName");
+            }
+        }
+        (None, false) => {
+            check_metric_math(s, issues);
+        }
+    }
+}
+
+/// Metric math: ids, one source per query, and which queries return data.
+fn check_metric_math(s: &Spec, issues: &mut Issues) {
+    for f in ["namespace", "statistic", "extendedStatistic", "period"] {
+        let set = match f {
+            "namespace" => s.namespace.is_some(),
+            "statistic" => s.statistic.is_some(),
+            "extendedStatistic" => s.extended_statistic.is_some(),
+            _ => s.period.is_some(),
+        };
+        if set {
+            issues.at(
+                f,
+                format!("{f} cannot be used with metrics; put it in each metricStat"),
+            );
+        }
+    }
+    if !s.dimensions.is_empty() {
+        issues.at(
+            "dimensions",
+            "dimensions cannot be used with metrics; put them in each metricStat.metric",
+        );
+    }
+    let mut ids = BTreeSet::new();
+    let mut returning = 0;
+    for (i, q) in s.metrics.iter().enumerate() {
+        let valid_id = q.id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && q.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_id {
+            issues.at(&format!("metrics[{i}].id"), format!("`{}` is not a valid id; start with a lowercase letter, then letters, digits or _", q.id));
+        }
+        if !ids.insert(q.id.clone()) {
+            issues.at(
+                &format!("metrics[{i}].id"),
+                format!("id `{}` is used twice; metric ids must be unique", q.id),
+            );
+        }
+        if q.expression.is_some() == q.metric_stat.is_some() {
+            issues.at(
+                &format!("metrics[{i}]"),
+                "set exactly one of expression and metricStat",
+            );
+        }
+        if let Some(ms) = &q.metric_stat
+            && !valid_period(ms.period)
+        {
+            issues.at(
+                &format!("metrics[{i}].metricStat.period"),
+                format!(
+                    "{} is not a valid period; use 10, 30 or a multiple of 60",
+                    ms.period
+                ),
+            );
+        }
+        if q.return_data.unwrap_or(true) {
+            returning += 1;
+        }
+    }
+    let expected = if s.threshold_metric_id.is_some() {
+        2
+    } else {
+        1
+    };
+    if returning != expected {
+        issues.at(
+            "metrics",
+            format!("exactly {expected} of the metrics must have returnData: true (the default); set returnData: false on the others"),
+        );
+    }
+}
+
+/// A fixed threshold, or an anomaly band through thresholdMetricId.
+fn check_threshold(s: &Spec, issues: &mut Issues) {
+    match (&s.threshold_metric_id, s.threshold) {
+        (Some(_), Some(_)) => issues.at(
+            "threshold",
+            "set either threshold or thresholdMetricId, not both",
+        ),
+        (None, None) => issues.at(
+            "threshold",
+            "threshold is required: add a number (or thresholdMetricId for an anomaly band)",
+        ),
+        (Some(id), None) => {
+            if !s.metrics.iter().any(|q| &q.id == id) {
+                issues.at(
+                    "thresholdMetricId",
+                    format!("`{id}` is not the id of one of the metrics"),
+                );
+            }
+            if !ANOMALY_OPERATORS.contains(&s.comparison_operator.as_str()) {
+                issues.at(
+                    "comparisonOperator",
+                    format!(
+                        "an anomaly band needs one of {}",
+                        ANOMALY_OPERATORS.join(", ")
+                    ),
+                );
+            }
+        }
+        (None, Some(_)) => {
+            if ANOMALY_OPERATORS.contains(&s.comparison_operator.as_str()) {
+                issues.at(
+                    "comparisonOperator",
+                    format!(
+                        "`{}` compares with an anomaly band and needs thresholdMetricId; with a fixed threshold use GreaterThanThreshold, LessThanThreshold or their OrEqualTo forms",
+                        s.comparison_operator
+                    ),
+                );
+            }
+        }
+    }
+}
+
 const ANOMALY_OPERATORS: &[&str] = &[
     "LessThanLowerOrGreaterThanUpperThreshold",
     "LessThanLowerThreshold",
@@ -517,201 +736,10 @@ impl Kind for MetricAlarm {
     }
 
     fn validate(s: &Spec, issues: &mut Issues) {
-        if s.statistic.is_some() && s.extended_statistic.is_some() {
-            issues.at(
-                "extendedStatistic",
-                "set either statistic or extendedStatistic, not both",
-            );
-        }
-        if let Some(st) = &s.statistic {
-            one_of(issues, "statistic", st, Statistic::values());
-        }
-        if let Some(es) = &s.extended_statistic
-            && ![
-                "p", "tm", "wm", "tc", "ts", "PR", "TM", "WM", "TC", "TS", "IQM",
-            ]
-            .iter()
-            .any(|p| es.starts_with(p))
-        {
-            issues.at(
-                "extendedStatistic",
-                format!("`{es}` is not a percentile or trimmed statistic such as p99 or tm90"),
-            );
-        }
-        one_of(
-            issues,
-            "comparisonOperator",
-            &s.comparison_operator,
-            ComparisonOperator::values(),
-        );
-        if let Some(t) = &s.treat_missing_data {
-            one_of(
-                issues,
-                "treatMissingData",
-                t,
-                &["breaching", "notBreaching", "ignore", "missing"],
-            );
-        }
-        if let Some(e) = &s.evaluate_low_sample_count_percentile {
-            one_of(
-                issues,
-                "evaluateLowSampleCountPercentile",
-                e,
-                &["evaluate", "ignore"],
-            );
-        }
-        if let Some(u) = &s.unit {
-            one_of(issues, "unit", u, StandardUnit::values());
-        }
-        if s.evaluation_periods < 1 {
-            issues.at("evaluationPeriods", "evaluationPeriods must be at least 1");
-        }
-        if let Some(d) = s.datapoints_to_alarm
-            && (d < 1 || d > s.evaluation_periods)
-        {
-            issues.at(
-                "datapointsToAlarm",
-                format!(
-                    "datapointsToAlarm must be between 1 and evaluationPeriods ({})",
-                    s.evaluation_periods
-                ),
-            );
-        }
-        if let Some(p) = s.period
-            && !valid_period(p)
-        {
-            issues.at(
-                "period",
-                format!("{p} is not a valid period; use 10, 30 or a multiple of 60"),
-            );
-        }
-        match (&s.metric_name, s.metrics.is_empty()) {
-            (Some(_), false) => issues.at(
-                "metrics",
-                "set either metricName (one metric) or metrics (metric math), not both",
-            ),
-            (None, true) => issues.at(
-                "comparisonOperator",
-                "the alarm needs a metric: set metricName with namespace, or metrics",
-            ),
-            (Some(_), true) => {
-                if s.namespace.is_none() {
-                    issues.at("metricName", "namespace is required with metricName");
-                }
-                if s.statistic.is_none() && s.extended_statistic.is_none() {
-                    issues.at(
-                        "metricName",
-                        "statistic or extendedStatistic is required with metricName",
-                    );
-                }
-                if s.period.is_none() {
-                    issues.at("metricName", "period is required with metricName");
-                }
-            }
-            (None, false) => {
-                for f in ["namespace", "statistic", "extendedStatistic", "period"] {
-                    let set = match f {
-                        "namespace" => s.namespace.is_some(),
-                        "statistic" => s.statistic.is_some(),
-                        "extendedStatistic" => s.extended_statistic.is_some(),
-                        _ => s.period.is_some(),
-                    };
-                    if set {
-                        issues.at(
-                            f,
-                            format!("{f} cannot be used with metrics; put it in each metricStat"),
-                        );
-                    }
-                }
-                if !s.dimensions.is_empty() {
-                    issues.at("dimensions", "dimensions cannot be used with metrics; put them in each metricStat.metric");
-                }
-                let mut ids = BTreeSet::new();
-                let mut returning = 0;
-                for (i, q) in s.metrics.iter().enumerate() {
-                    let valid_id = q.id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-                        && q.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                    if !valid_id {
-                        issues.at(&format!("metrics[{i}].id"), format!("`{}` is not a valid id; start with a lowercase letter, then letters, digits or _", q.id));
-                    }
-                    if !ids.insert(q.id.clone()) {
-                        issues.at(
-                            &format!("metrics[{i}].id"),
-                            format!("id `{}` is used twice; metric ids must be unique", q.id),
-                        );
-                    }
-                    if q.expression.is_some() == q.metric_stat.is_some() {
-                        issues.at(
-                            &format!("metrics[{i}]"),
-                            "set exactly one of expression and metricStat",
-                        );
-                    }
-                    if let Some(ms) = &q.metric_stat
-                        && !valid_period(ms.period)
-                    {
-                        issues.at(
-                            &format!("metrics[{i}].metricStat.period"),
-                            format!(
-                                "{} is not a valid period; use 10, 30 or a multiple of 60",
-                                ms.period
-                            ),
-                        );
-                    }
-                    if q.return_data.unwrap_or(true) {
-                        returning += 1;
-                    }
-                }
-                let expected = if s.threshold_metric_id.is_some() {
-                    2
-                } else {
-                    1
-                };
-                if returning != expected {
-                    issues.at(
-                        "metrics",
-                        format!("exactly {expected} of the metrics must have returnData: true (the default); set returnData: false on the others"),
-                    );
-                }
-            }
-        }
-        match (&s.threshold_metric_id, s.threshold) {
-            (Some(_), Some(_)) => issues.at(
-                "threshold",
-                "set either threshold or thresholdMetricId, not both",
-            ),
-            (None, None) => issues.at(
-                "threshold",
-                "threshold is required: add a number (or thresholdMetricId for an anomaly band)",
-            ),
-            (Some(id), None) => {
-                if !s.metrics.iter().any(|q| &q.id == id) {
-                    issues.at(
-                        "thresholdMetricId",
-                        format!("`{id}` is not the id of one of the metrics"),
-                    );
-                }
-                if !ANOMALY_OPERATORS.contains(&s.comparison_operator.as_str()) {
-                    issues.at(
-                        "comparisonOperator",
-                        format!(
-                            "an anomaly band needs one of {}",
-                            ANOMALY_OPERATORS.join(", ")
-                        ),
-                    );
-                }
-            }
-            (None, Some(_)) => {
-                if ANOMALY_OPERATORS.contains(&s.comparison_operator.as_str()) {
-                    issues.at(
-                        "comparisonOperator",
-                        format!(
-                            "`{}` compares with an anomaly band and needs thresholdMetricId; with a fixed threshold use GreaterThanThreshold, LessThanThreshold or their OrEqualTo forms",
-                            s.comparison_operator
-                        ),
-                    );
-                }
-            }
-        }
+        check_statistics(s, issues);
+        check_evaluation(s, issues);
+        check_metric_source(s, issues);
+        check_threshold(s, issues);
         validate_actions(
             [
                 ("okActions", &s.ok_actions),
