@@ -127,6 +127,39 @@ pub struct ApiCalls {
     pub quota_wait_seconds: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
+impl ApiCalls {
+    /// Adds another count to this one.
+    pub fn add(&mut self, more: &ApiCalls) {
+        let into = self;
+        into.total += more.total;
+        into.reads += more.reads;
+        into.writes += more.writes;
+        for (map, other) in [
+            (&mut into.by_service, &more.by_service),
+            (&mut into.throttles, &more.throttles),
+        ] {
+            for (service, ops) in other {
+                for (op, n) in ops {
+                    *map.entry(service.clone())
+                        .or_default()
+                        .entry(op.clone())
+                        .or_default() += n;
+                }
+            }
+        }
+        for (service, ops) in &more.quota_wait_seconds {
+            for (op, secs) in ops {
+                *into
+                    .quota_wait_seconds
+                    .entry(service.clone())
+                    .or_default()
+                    .entry(op.clone())
+                    .or_default() += secs;
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct CallCounter(pub(super) Arc<CallLog>);
 

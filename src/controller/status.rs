@@ -190,35 +190,6 @@ struct Calls {
     retired: ApiCalls,
 }
 
-fn add(into: &mut ApiCalls, more: &ApiCalls) {
-    into.total += more.total;
-    into.reads += more.reads;
-    into.writes += more.writes;
-    for (map, other) in [
-        (&mut into.by_service, &more.by_service),
-        (&mut into.throttles, &more.throttles),
-    ] {
-        for (service, ops) in other {
-            for (op, n) in ops {
-                *map.entry(service.clone())
-                    .or_default()
-                    .entry(op.clone())
-                    .or_default() += n;
-            }
-        }
-    }
-    for (service, ops) in &more.quota_wait_seconds {
-        for (op, secs) in ops {
-            *into
-                .quota_wait_seconds
-                .entry(service.clone())
-                .or_default()
-                .entry(op.clone())
-                .or_default() += secs;
-        }
-    }
-}
-
 /// The calls in `after` that are not in `before`.
 pub fn delta(after: &ApiCalls, before: &ApiCalls) -> ApiCalls {
     let mut out = ApiCalls {
@@ -302,7 +273,7 @@ impl Shared {
         let mut c = self.calls.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(old) = c.live.take() {
             let snap = old.snapshot();
-            add(&mut c.retired, &snap);
+            c.retired.add(&snap);
         }
         c.live = Some(log);
     }
@@ -312,7 +283,7 @@ impl Shared {
         let c = self.calls.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = c.retired.clone();
         if let Some(live) = &c.live {
-            add(&mut out, &live.snapshot());
+            out.add(&live.snapshot());
         }
         out
     }
