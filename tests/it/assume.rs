@@ -203,3 +203,55 @@ async fn the_implicit_target_keeps_the_base_credentials_and_settings_guard() {
         "refused: the credentials belong to account 123456789012, but Settings.accountId is 111111111111; nothing was changed"
     );
 }
+
+/// Peak RSS of this process, in KiB (`VmHWM`).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// An ad-hoc measure, one process per run:
+///
+/// ```text
+/// VIGIL_RSS_TARGETS=6 cargo test --features failpoints --test it assume::peak_rss -- --ignored --exact --nocapture
+/// ```
+///
+/// connects that many targets (each into its own account) and reads alarms once
+/// through each. `VIGIL_RSS_UNSHARED=1` gives every target a base config of its
+/// own (its own chain and HTTPS client), as one `Aws::connect` per target would.
+#[tokio::test]
+#[ignore]
+async fn peak_rss() {
+    let n: usize = std::env::var("VIGIL_RSS_TARGETS").map_or(6, |v| v.parse().unwrap());
+    let unshared = std::env::var("VIGIL_RSS_UNSHARED").is_ok_and(|v| v == "1");
+    let mut labs = Vec::new();
+    for _ in 0..n {
+        labs.push(Lab::new().await);
+    }
+    let shared = base(&labs[0]).await;
+    let before = peak_rss_kib();
+    let mut connected = Vec::new();
+    for (i, lab) in labs.iter().enumerate() {
+        let base = if unshared {
+            base(lab).await
+        } else {
+            shared.clone()
+        };
+        let region = ["us-east-1", "eu-west-1", "eu-central-1"][i % 3];
+        let t = target(&format!("t{i}"), region, &lab.account);
+        let aws = target::connect_target_with(&base, &Settings::default(), &t, DEADLINE)
+            .await
+            .unwrap_or_else(|(_, e)| panic!("{e}"));
+        alarm_names(&aws.clients.cloudwatch, "none-").await;
+        connected.push(aws);
+    }
+    let after = peak_rss_kib();
+    println!(
+        "targets={n} unshared={unshared} peak RSS before={before} KiB after={after} KiB (+{} KiB)",
+        after - before
+    );
+}
