@@ -91,12 +91,15 @@ impl ProvideCredentials for AssumedRole {
 
 /// How long before they expire assumed credentials are replaced.
 ///
-/// The lazy cache treats an identity as expired `buffer_time` (less up to half
-/// of it, as jitter) before its expiry, and loads a new one on the next request
-/// (aws-smithy-runtime 1.16.2 `src/client/identity/cache/lazy.rs`: `Ok((identity,
-/// expiration + jitter))`, and `src/expiring_cache.rs` `expired`: `now >=
-/// expiration - buffer_time`). Its default of 10 s is too short here: a request
-/// is signed before it waits for its pacing slot, which may take longer.
+/// The lazy identity cache (the one aws-config installs by default, aws-config
+/// 1.13.0 `src/lib.rs:1064`) treats an identity as expired `buffer_time`, less up
+/// to half of it as jitter, before its expiry, and loads a new one on the next
+/// request: aws-smithy-runtime 1.16.2 `src/client/identity/cache/lazy.rs:498`
+/// stores `expiration + jitter`, and `src/expiring_cache.rs:103` `expired` is
+/// `now >= expiration - buffer_time`. Identity is resolved on every attempt
+/// (`src/client/orchestrator.rs:485`), so retries get fresh credentials too.
+/// The default buffer of 10 s is too short here: a request is signed before it
+/// waits for its pacing slot, which may take longer.
 pub const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 
 /// The cache in front of one target's [`AssumedRole`]: every client of the
