@@ -3,36 +3,93 @@
 
 use std::time::Duration;
 
+use aws_types::SdkConfig;
+
+use crate::aws::assume::{self, Role};
 use crate::aws::{Aws, AwsError, Env};
-use crate::manifest::{Location, Settings};
+use crate::manifest::{Location, Settings, Target};
 
 /// Why vigil did not get to act on the account.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error("cannot identify the AWS account (STS GetCallerIdentity); check your credentials: {0}")]
     Identity(#[source] AwsError),
-    /// The account guard refused; nothing was called beyond GetCallerIdentity.
+    /// The target's role could not be assumed from the base credentials.
     #[error(
-        "refused: the credentials belong to account {actual}, but Settings.accountId is {expected}; nothing was changed"
+        "target {target}: cannot assume {role_arn} (STS AssumeRole): {}; check the role's trust policy allows the base credentials, and the externalId",
+        .source.message
     )]
-    WrongAccount { actual: String, expected: String },
+    AssumeRole {
+        /// The target's key, `name/region`.
+        target: String,
+        role_arn: String,
+        #[source]
+        source: Box<AwsError>,
+    },
+    /// The account guard refused; nothing was called beyond GetCallerIdentity
+    /// (and AssumeRole). `target` is the key of a declared target; the implicit
+    /// target's guard is `Settings.accountId`.
+    #[error(
+        "refused: {}the credentials belong to account {actual}, but {} is {expected}; nothing was changed",
+        target.as_ref().map(|t| format!("target {t}: ")).unwrap_or_default(),
+        if target.is_some() { "the Target's accountId" } else { "Settings.accountId" }
+    )]
+    WrongAccount {
+        actual: String,
+        expected: String,
+        target: Option<String>,
+    },
 }
 
 impl ConnectError {
+    /// The account guard refused (exit 4).
     pub fn is_refusal(&self) -> bool {
         matches!(self, ConnectError::WrongAccount { .. })
+    }
+
+    /// The credentials are missing, lack permission, or cannot reach the target's role.
+    pub fn is_credentials(&self) -> bool {
+        matches!(
+            self,
+            ConnectError::Identity(_) | ConnectError::AssumeRole { .. }
+        )
     }
 }
 
 /// The account guard: `Settings.accountId`, when set, must be the caller's account.
 pub fn check_account(settings: &Settings, actual: &str) -> Result<(), ConnectError> {
-    match &settings.account_id {
+    check_target_account(
+        &Target::implicit(settings.region.clone(), settings.account_id.clone()),
+        actual,
+    )
+}
+
+/// The account guard of a target: its `accountId`, when set, must be the caller's account.
+pub fn check_target_account(t: &Target, actual: &str) -> Result<(), ConnectError> {
+    match &t.account_id {
         Some(expected) if expected != actual => Err(ConnectError::WrongAccount {
             actual: actual.to_string(),
             expected: expected.clone(),
+            target: t.declared.then(|| t.key()),
         }),
         _ => Ok(()),
     }
+}
+
+/// The STS role session name of a target: `vigil-<name>`, with what STS does
+/// not allow (outside `[\w+=,.@-]`) replaced by `-`, cut to STS's 64 characters.
+pub fn session_name(target: &str) -> String {
+    format!("vigil-{target}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect()
 }
 
 /// How long a run retries throttled and failing calls: `--deadline`, else
@@ -47,17 +104,69 @@ pub fn deadline(settings: &Settings, flag: Option<Duration>) -> Duration {
     .unwrap_or(crate::aws::pace::DEFAULT_DEADLINE)
 }
 
-/// Builds the clients from the standard chain, identifies the account and applies the guard.
-/// The call log of a refused connection still counts its one call; it is returned beside the error.
+/// Connects to the implicit target: the standard chain, `Settings.region` and `Settings.accountId`.
 pub async fn connect(settings: &Settings, deadline: Duration) -> Result<Aws, (Aws, ConnectError)> {
-    let mut aws = Aws::connect(settings.region.as_deref()).await;
+    let implicit = Target::implicit(settings.region.clone(), settings.account_id.clone());
+    connect_target(settings, &implicit, deadline).await
+}
+
+/// Builds a target's clients from the standard chain (loaded once per process),
+/// identifies the account and applies the target's guard. See [`connect_target_with`].
+pub async fn connect_target(
+    settings: &Settings,
+    t: &Target,
+    deadline: Duration,
+) -> Result<Aws, (Aws, ConnectError)> {
+    let base = crate::aws::base_config(settings.region.as_deref()).await;
+    connect_target_with(&base, settings, t, deadline).await
+}
+
+/// [`connect_target`] from a given base configuration (its credentials, endpoint
+/// and HTTPS client). The region is the target's, else the base's; with a
+/// `roleArn`, the clients act as that role, assumed from the base credentials
+/// with session name `vigil-<name>`; credentials are cached and renewed before
+/// they expire (see [`assume::identity_cache`]). The call log of a refused
+/// connection still counts its calls; it is returned beside the error.
+pub async fn connect_target_with(
+    base: &SdkConfig,
+    settings: &Settings,
+    t: &Target,
+    deadline: Duration,
+) -> Result<Aws, (Aws, ConnectError)> {
+    let role = t.role_arn.as_ref().map(|arn| Role {
+        arn: arn.clone(),
+        session_name: session_name(&t.name),
+        external_id: t.external_id.clone(),
+    });
+    let aws = Aws::for_target(base, t.region.as_deref(), role.as_ref());
+    identify(aws, settings, t, deadline).await
+}
+
+/// GetCallerIdentity (the first call with the target's credentials, so an
+/// AssumeRole failure shows here) and the guard.
+async fn identify(
+    mut aws: Aws,
+    settings: &Settings,
+    t: &Target,
+    deadline: Duration,
+) -> Result<Aws, (Aws, ConnectError)> {
     aws.env.owner = settings.owner.clone();
     aws.pace.start_run(deadline);
     let account = match aws.caller_account().await {
         Ok(a) => a,
-        Err(e) => return Err((aws, ConnectError::Identity(e))),
+        Err(e) => {
+            let e = match assume::assume_failure(&e) {
+                Some(f) => ConnectError::AssumeRole {
+                    target: t.key(),
+                    role_arn: f.role_arn.clone(),
+                    source: Box::new(f.source.clone()),
+                },
+                None => ConnectError::Identity(e),
+            };
+            return Err((aws, e));
+        }
     };
-    if let Err(e) = check_account(settings, &account) {
+    if let Err(e) = check_target_account(t, &account) {
         return Err((aws, e));
     }
     pace_for(&aws, settings, &account);
@@ -94,5 +203,153 @@ mod tests {
             e.to_string(),
             "refused: the credentials belong to account 111111111111, but Settings.accountId is 222222222222; nothing was changed"
         );
+    }
+
+    fn declared(name: &str, region: &str) -> Target {
+        Target {
+            name: name.into(),
+            region: Some(region.into()),
+            account_id: Some("222222222222".into()),
+            role_arn: Some("arn:aws:iam::222222222222:role/vigil".into()),
+            external_id: Some("ext-7".into()),
+            declared: true,
+            ..Target::implicit(None, None)
+        }
+    }
+
+    #[test]
+    fn a_declared_target_s_guard_names_the_target() {
+        let t = declared("prod-eu", "eu-west-1");
+        assert!(check_target_account(&t, "222222222222").is_ok());
+        let e = check_target_account(&t, "111111111111").unwrap_err();
+        assert!(e.is_refusal() && !e.is_credentials());
+        assert_eq!(
+            e.to_string(),
+            "refused: target prod-eu/eu-west-1: the credentials belong to account 111111111111, but the Target's accountId is 222222222222; nothing was changed"
+        );
+    }
+
+    #[test]
+    fn session_names_keep_to_what_sts_allows() {
+        assert_eq!(session_name("prod-eu"), "vigil-prod-eu");
+        assert_eq!(session_name("a_b+c=d,e.f@g"), "vigil-a_b+c=d,e.f@g");
+        assert_eq!(session_name("team a/b:ü"), "vigil-team-a-b--");
+        let long = session_name(&"x".repeat(100));
+        assert_eq!(long.len(), 64);
+        assert!(long.starts_with("vigil-xxx"));
+    }
+
+    mod assume_role {
+        use super::*;
+        use crate::aws::assume::{AssumedRole, identity_cache};
+        use crate::aws::testing::{MockClients, aws_with};
+        use aws_sdk_sts::operation::assume_role::{AssumeRoleError, AssumeRoleOutput};
+        use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
+        use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+        use aws_smithy_runtime_api::http::{Response as HttpResponse, StatusCode};
+        use aws_smithy_types::body::SdkBody;
+
+        /// A target whose STS client acts as `role`, assumed through a base STS client with `base` rules.
+        fn aws_assuming(t: &Target, base: &[&Rule], target: &[&Rule]) -> Aws {
+            let role = Role {
+                arn: t.role_arn.clone().unwrap(),
+                session_name: session_name(&t.name),
+                external_id: t.external_id.clone(),
+            };
+            let base_sts = mock_client!(aws_sdk_sts, RuleMode::Sequential, base);
+            let sts = mock_client!(
+                aws_sdk_sts,
+                RuleMode::MatchAny,
+                target,
+                |b: aws_sdk_sts::config::Builder| b
+                    .credentials_provider(AssumedRole::new(base_sts.clone(), role.clone()))
+                    .identity_cache(identity_cache())
+            );
+            aws_with(MockClients {
+                sts: Some(sts),
+                ..Default::default()
+            })
+        }
+
+        fn caller(account: &'static str) -> Rule {
+            mock!(aws_sdk_sts::Client::get_caller_identity).then_output(move || {
+                GetCallerIdentityOutput::builder()
+                    .account(account)
+                    .arn(format!(
+                        "arn:aws:sts::{account}:assumed-role/vigil/vigil-prod-eu"
+                    ))
+                    .build()
+            })
+        }
+
+        #[tokio::test]
+        async fn access_denied_names_the_target_and_the_role() {
+            let t = declared("prod-eu", "eu-west-1");
+            let denied = mock!(aws_sdk_sts::Client::assume_role).then_error(|| {
+                AssumeRoleError::generic(
+                    aws_sdk_sts::error::ErrorMetadata::builder()
+                        .code("AccessDenied")
+                        .message("User: arn:aws:iam::111111111111:user/ci is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::222222222222:role/vigil")
+                        .build(),
+                )
+            });
+            // A modeled answer would replace the attempt's error; an HTTP one is only
+            // served if the request is sent, which it cannot be without credentials.
+            let identity = mock!(aws_sdk_sts::Client::get_caller_identity).then_http_response(|| {
+                HttpResponse::new(
+                    StatusCode::try_from(200).unwrap(),
+                    SdkBody::from("<GetCallerIdentityResponse><GetCallerIdentityResult><Account>222222222222</Account></GetCallerIdentityResult></GetCallerIdentityResponse>"),
+                )
+            });
+            let aws = aws_assuming(&t, &[&denied], &[&identity]);
+            let (_, e) = identify(aws, &Settings::default(), &t, Duration::from_secs(60))
+                .await
+                .unwrap_err();
+            assert!(e.is_credentials() && !e.is_refusal());
+            assert_eq!(
+                e.to_string(),
+                "target prod-eu/eu-west-1: cannot assume arn:aws:iam::222222222222:role/vigil (STS AssumeRole): AccessDenied: User: arn:aws:iam::111111111111:user/ci is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::222222222222:role/vigil; check the role's trust policy allows the base credentials, and the externalId"
+            );
+            let ConnectError::AssumeRole { source, .. } = &e else {
+                panic!("{e:?}")
+            };
+            assert_eq!(source.class, crate::aws::ErrorClass::AccessDenied);
+            assert_eq!(denied.num_calls(), 1);
+        }
+
+        #[tokio::test]
+        async fn the_role_is_assumed_once_with_its_session_name_and_external_id() {
+            let t = declared("prod-eu", "eu-west-1");
+            let assumed = mock!(aws_sdk_sts::Client::assume_role)
+                .match_requests(|r| {
+                    r.role_arn() == Some("arn:aws:iam::222222222222:role/vigil")
+                        && r.role_session_name() == Some("vigil-prod-eu")
+                        && r.external_id() == Some("ext-7")
+                })
+                .then_output(|| {
+                    let expires = std::time::SystemTime::now() + Duration::from_secs(3600);
+                    AssumeRoleOutput::builder()
+                        .credentials(
+                            aws_sdk_sts::types::Credentials::builder()
+                                .access_key_id("ASIA")
+                                .secret_access_key("secret")
+                                .session_token("token")
+                                .expiration(aws_smithy_types::DateTime::from(expires))
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                });
+            let identity = caller("222222222222");
+            let aws = aws_assuming(&t, &[&assumed], &[&identity]);
+            let aws = identify(aws, &Settings::default(), &t, Duration::from_secs(60))
+                .await
+                .unwrap();
+            assert_eq!(aws.env.account_id, "222222222222");
+            // A second call reuses the cached credentials (a failed load is not cached).
+            aws.caller_account().await.unwrap();
+            assert_eq!(identity.num_calls(), 2);
+            assert_eq!(assumed.num_calls(), 1);
+        }
     }
 }

@@ -24,13 +24,16 @@ pub struct CallLog {
     waits: Mutex<BTreeMap<(String, String), Duration>>,
 }
 
-/// Operation names that only read.
+/// Operation names that only read. AssumeRole is one: it changes nothing,
+/// so that a target reached through a role still makes zero writes when
+/// nothing changed.
 pub fn is_read_operation(op: &str) -> bool {
-    [
-        "Describe", "List", "Get", "Validate", "Detect", "BatchGet", "Lookup",
-    ]
-    .iter()
-    .any(|p| op.starts_with(p))
+    op == "AssumeRole"
+        || [
+            "Describe", "List", "Get", "Validate", "Detect", "BatchGet", "Lookup",
+        ]
+        .iter()
+        .any(|p| op.starts_with(p))
 }
 
 impl CallLog {
@@ -205,5 +208,6 @@ mod tests {
         assert!(is_read_operation("ListTagsForResource"));
         assert!(!is_read_operation("PutMetricAlarm"));
         assert!(!is_read_operation("TagResource"));
+        assert!(is_read_operation("AssumeRole"));
     }
 }

@@ -2,15 +2,19 @@
 //! classification ([`error`]), call counting ([`calls`]). It knows services,
 //! never kinds.
 
+pub mod assume;
 pub mod calls;
 pub mod error;
 pub mod pace;
 pub mod quotas;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::retries::classifiers::{
     ClassifyRetry, RetryAction, RetryClassifierPriority,
@@ -91,13 +95,7 @@ struct Wiring {
 impl Wiring {
     fn new(sdk: &aws_types::SdkConfig, calls: &Arc<CallLog>, scope: &Arc<pace::Scope>) -> Wiring {
         use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
-        let inner = sdk.http_client().unwrap_or_else(|| {
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-                ))
-                .build_https()
-        });
+        let inner = sdk.http_client().unwrap_or_else(https_client);
         Wiring {
             counter: CallCounter(calls.clone()),
             marker: pace::Marker(scope.clone()),
@@ -119,13 +117,45 @@ impl Wiring {
     }
 }
 
+/// The HTTPS client the SDK would build by default. One per SDK configuration:
+/// every client built from it, of every target, shares its connection pool
+/// (pacing happens in front of it, per client, in [`pace::PacedClient`]).
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .build_https()
+}
+
 /// The one shared SDK configuration: the standard chain, `AWS_ENDPOINT_URL`, and `region` when given.
 pub async fn sdk_config(region: Option<&str>) -> aws_types::SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     if let Some(r) = region {
         loader = loader.region(aws_config::Region::new(r.to_string()));
     }
     loader.load().await
+}
+
+/// [`sdk_config`], loaded once per process for each `region`: the base credentials
+/// of every target. Targets share its credential chain (resolved once, cached
+/// in its identity cache) and its HTTPS client.
+pub async fn base_config(region: Option<&str>) -> aws_types::SdkConfig {
+    // Keyed by the region the chain is loaded with, as `sdk_config` would be;
+    // a directory's targets all pass `Settings.region`, so they load it once.
+    static BASE: tokio::sync::Mutex<BTreeMap<Option<String>, aws_types::SdkConfig>> =
+        tokio::sync::Mutex::const_new(BTreeMap::new());
+    // Held across the load, so that targets connecting at once wait for one load.
+    // The cached HTTPS client's pooled connections belong to the runtime that
+    // opened them: the binary has one; tests pass their own base config.
+    let mut base = BASE.lock().await;
+    let key = region.map(str::to_string);
+    if let Some(sdk) = base.get(&key) {
+        return sdk.clone();
+    }
+    let sdk = sdk_config(region).await;
+    base.insert(key, sdk.clone());
+    sdk
 }
 
 /// A per-cycle memo of results that several readers share (one DescribeAlarms
@@ -176,7 +206,7 @@ pub struct Aws {
 impl Aws {
     /// Loads the standard credential chain (and `AWS_ENDPOINT_URL`) once.
     pub async fn connect(region: Option<&str>) -> Self {
-        Self::from_sdk_config(&sdk_config(region).await)
+        Self::from_sdk_config(&base_config(region).await)
     }
 
     /// The context for the next cycle of a long-running process: the same clients,
@@ -194,13 +224,44 @@ impl Aws {
 
     /// Builds every client from one shared configuration.
     pub fn from_sdk_config(sdk: &aws_types::SdkConfig) -> Self {
+        Self::for_target(sdk, None, None)
+    }
+
+    /// The clients of one target, from the base configuration: in `region`
+    /// (else the base's), and as `role` (else with the base credentials). Its
+    /// call log and pacing scope are its own; the HTTPS client is the base's.
+    pub fn for_target(
+        base: &aws_types::SdkConfig,
+        region: Option<&str>,
+        role: Option<&assume::Role>,
+    ) -> Self {
+        let mut sdk = match region {
+            Some(r) => base
+                .to_builder()
+                .region(aws_config::Region::new(r.to_string()))
+                .build(),
+            None => base.clone(),
+        };
         let calls = Arc::new(CallLog::default());
         let region = sdk
             .region()
             .map(|r| r.to_string())
             .unwrap_or_else(|| "us-east-1".to_string());
         let scope = Arc::new(pace::Scope::new(&region, calls.clone()));
-        let w = Wiring::new(sdk, &calls, &scope);
+        let w = Wiring::new(&sdk, &calls, &scope);
+        if let Some(role) = role {
+            // AssumeRole goes to STS in the base's region, where the base credentials
+            // are known to work (an opt-in region may be enabled only in the target's
+            // account). It is counted in this target's call log and paced in its scope.
+            let from = if base.region().is_some() { base } else { &sdk };
+            let provider = assume::AssumedRole::new(client!(aws_sdk_sts, from, w), role.clone());
+            sdk = sdk
+                .into_builder()
+                .credentials_provider(SharedCredentialsProvider::new(provider))
+                .identity_cache(assume::identity_cache())
+                .build();
+        }
+        let sdk = &sdk;
         // Emulators and custom endpoints rarely serve virtual-hosted buckets.
         let path_style = sdk.endpoint_url().is_some();
         let clients = Clients {

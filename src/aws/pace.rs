@@ -573,6 +573,42 @@ mod tests {
     }
 
     #[test]
+    fn buckets_are_per_account_and_region() {
+        let scope = |region: &str, account: &str| {
+            let s = Scope::new(region, Arc::new(CallLog::default()));
+            s.set_account(account);
+            s
+        };
+        let op = Op {
+            service: "cloudwatch",
+            name: "PutMetricAlarm".into(),
+        };
+        let a = scope("test-region-keys-1", "111111111111");
+        // At the default 3/s, a burst of three empties the bucket.
+        for _ in 0..3 {
+            a.reserve(&op);
+        }
+        assert!(!a.reserve(&op).is_zero());
+        // Another target's clients in the same account and region share it...
+        assert!(
+            !scope("test-region-keys-1", "111111111111")
+                .reserve(&op)
+                .is_zero()
+        );
+        // ...but not another account in that region, or that account in another region.
+        assert!(
+            scope("test-region-keys-1", "222222222222")
+                .reserve(&op)
+                .is_zero()
+        );
+        assert!(
+            scope("test-region-keys-2", "111111111111")
+                .reserve(&op)
+                .is_zero()
+        );
+    }
+
+    #[test]
     fn sdk_service_names_map_both_ways() {
         for s in SERVICES {
             let op = Op {
