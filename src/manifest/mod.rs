@@ -264,9 +264,53 @@ struct Doc {
 
 type Checked = Result<DocKind, Vec<Diagnostic>>;
 
+/// Where a resource's parts are written, kept beside it until the checks that
+/// need positions are done.
+struct Written {
+    /// Its strings that contain `$`.
+    strings: Vec<(Pos, String)>,
+}
+
+/// A Settings document with where it is written.
+struct SettingsDoc {
+    settings: Settings,
+    pos: Pos,
+    file: String,
+    subject: String,
+}
+
 /// Loads and validates every manifest under `dir`.
 pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
+    let files = manifest_files(dir)?;
     let mut diags = Vec::new();
+    let checked = read_files(&files, &mut diags);
+    let Gathered {
+        settings,
+        mut resources,
+        written,
+    } = gather(checked, &mut diags);
+    let ref_pos = link(&mut resources, &written, &mut diags);
+    let order = dependency_order(&resources, &ref_pos, &mut diags);
+    if !diags.is_empty() {
+        diags.sort();
+        diags.dedup();
+        return Err(ValidationErrors(diags));
+    }
+    let resources = reorder(resources, &order);
+    let (settings, settings_declared) = match settings {
+        Some(s) => (s.settings, true),
+        None => (Settings::default(), false),
+    };
+    Ok(Manifests::new(
+        dir.to_path_buf(),
+        settings,
+        settings_declared,
+        resources,
+    ))
+}
+
+/// The YAML files under `dir`, in path order; a missing directory has none.
+fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, ValidationErrors> {
     let mut files = Vec::new();
     if dir.is_dir() {
         walk(dir, &mut files).map_err(|e| {
@@ -286,189 +330,238 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
         }]));
     }
     files.sort();
+    Ok(files)
+}
 
-    // Each document is checked as soon as it is parsed, so only one syntax tree
-    // is alive at a time. Files named by a bodyFile or templateFile are data, not
-    // manifests, but that is known only at the end: results wait per file.
+/// Every document of every file, checked, in file and document order. Files
+/// named by a bodyFile or templateFile are data, not manifests, but that is
+/// known only at the end: results wait per file.
+fn read_files(files: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<Checked> {
     let mut per_file: Vec<(PathBuf, Vec<Checked>)> = Vec::new();
     let mut data_files: BTreeSet<PathBuf> = BTreeSet::new();
-    for path in &files {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => {
-                diags.push(Diagnostic {
-                    file: path.display().to_string(),
-                    pos: Pos { line: 1, col: 1 },
-                    subject: "file".into(),
-                    message: format!("cannot read: {e}"),
-                });
-                continue;
-            }
-        };
-        let file = path.display().to_string();
-        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let mut checked = Vec::new();
-        let parsed = yaml::parse_each(&text, |index, node| {
-            if node.get("apiVersion").and_then(Node::as_str) == Some(API_VERSION)
-                && let Some(spec) = node.get("spec")
-            {
-                for field in ["bodyFile", "templateFile"] {
-                    if let Some(f) = spec.get(field).and_then(Node::as_str) {
-                        data_files.insert(normalize_path(&base.join(f)));
-                    }
-                }
-            }
-            if node.value != Value::Null {
-                checked.push(read_document(Doc {
-                    file: file.clone(),
-                    base: base.clone(),
-                    index,
-                    node,
-                }));
-            }
-        });
-        if let Err(e) = parsed {
-            // Nothing from a file that does not parse, as if it were read whole.
-            checked = vec![Err(vec![Diagnostic {
-                file,
-                pos: e.pos,
-                subject: "YAML".into(),
-                message: format!("syntax error: {}", e.message),
-            }])];
+    for path in files {
+        match std::fs::read_to_string(path) {
+            Ok(text) => per_file.push((path.clone(), read_file(path, &text, &mut data_files))),
+            Err(e) => diags.push(Diagnostic {
+                file: path.display().to_string(),
+                pos: Pos { line: 1, col: 1 },
+                subject: "file".into(),
+                message: format!("cannot read: {e}"),
+            }),
         }
-        per_file.push((path.clone(), checked));
     }
-
-    let mut settings: Option<(Settings, String, Pos)> = None;
-    let mut resources: Vec<Resource> = Vec::new();
-    // Per resource: its strings that contain `$`, where they are written.
-    let mut strings: Vec<Vec<(Pos, String)>> = Vec::new();
-    let mut seen: HashMap<(KindId, String), (String, Pos)> = HashMap::new();
-    let checked = per_file
+    per_file
         .into_iter()
         .filter(|(path, _)| !data_files.contains(&normalize_path(path)))
-        .flat_map(|(_, checked)| checked);
+        .flat_map(|(_, checked)| checked)
+        .collect()
+}
+
+/// The documents of one file, each checked as soon as it is parsed, so only
+/// one syntax tree is alive at a time. Notes the data files it names.
+fn read_file(path: &Path, text: &str, data_files: &mut BTreeSet<PathBuf>) -> Vec<Checked> {
+    let file = path.display().to_string();
+    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut checked = Vec::new();
+    let parsed = yaml::parse_each(text, |index, node| {
+        if node.get("apiVersion").and_then(Node::as_str) == Some(API_VERSION)
+            && let Some(spec) = node.get("spec")
+        {
+            for field in ["bodyFile", "templateFile"] {
+                if let Some(f) = spec.get(field).and_then(Node::as_str) {
+                    data_files.insert(normalize_path(&base.join(f)));
+                }
+            }
+        }
+        if node.value != Value::Null {
+            checked.push(read_document(Doc {
+                file: file.clone(),
+                base: base.clone(),
+                index,
+                node,
+            }));
+        }
+    });
+    match parsed {
+        Ok(()) => checked,
+        // Nothing from a file that does not parse, as if it were read whole.
+        Err(e) => vec![Err(vec![Diagnostic {
+            file,
+            pos: e.pos,
+            subject: "YAML".into(),
+            message: format!("syntax error: {}", e.message),
+        }])],
+    }
+}
+
+/// The checked documents, sorted by what they declare.
+struct Gathered {
+    settings: Option<SettingsDoc>,
+    resources: Vec<Resource>,
+    /// Beside each resource.
+    written: Vec<Written>,
+}
+
+/// Sorts the documents into Settings, Targets and resources; a second Settings
+/// and a duplicate resource are errors.
+fn gather(checked: Vec<Checked>, diags: &mut Vec<Diagnostic>) -> Gathered {
+    let mut out = Gathered {
+        settings: None,
+        resources: Vec::new(),
+        written: Vec::new(),
+    };
+    let mut seen: HashMap<(KindId, String), (String, Pos)> = HashMap::new();
     for result in checked {
         match result {
             Err(mut d) => diags.append(&mut d),
-            Ok(DocKind::Settings(s, pos, file_now, subject)) => {
-                if let Some((_, file, first)) = &settings {
-                    diags.push(Diagnostic {
-                        file: file_now,
-                        pos,
-                        subject,
-                        message: format!(
-                            "a second Settings document; the first is at {file}:{first}. Keep one: merge them"
-                        ),
-                    });
-                } else {
-                    settings = Some((*s, file_now, pos));
-                }
-            }
-            Ok(DocKind::Resource(boxed, found)) => {
-                let r = *boxed;
+            Ok(DocKind::Settings(s)) => match &out.settings {
+                Some(first) => diags.push(diag(
+                    &s.file,
+                    s.pos,
+                    &s.subject,
+                    format!(
+                        "a second Settings document; the first is at {}:{}. Keep one: merge them",
+                        first.file, first.pos
+                    ),
+                )),
+                None => out.settings = Some(*s),
+            },
+            Ok(DocKind::Resource(r, w)) => {
                 let key = (r.kind, r.name.clone());
                 if let Some((file, pos)) = seen.get(&key) {
-                    diags.push(Diagnostic {
-                        file: r.file.clone(),
-                        pos: r.pos,
-                        subject: r.id(),
-                        message: format!(
-                            "duplicate: {} is also declared at {file}:{pos}; (kind, metadata.name) must be unique, so rename or remove one",
-                            r.id()
-                        ),
-                    });
+                    diags.push(diag(&r.file, r.pos, &r.id(), format!(
+                        "duplicate: {} is also declared at {file}:{pos}; (kind, metadata.name) must be unique, so rename or remove one",
+                        r.id()
+                    )));
                     continue;
                 }
                 seen.insert(key, (r.file.clone(), r.pos));
-                resources.push(r);
-                strings.push(found);
+                out.resources.push(*r);
+                out.written.push(*w);
             }
         }
     }
+    out
+}
 
-    // References: every `${...}` must name a declared resource and a valid attribute.
+fn attr_ok(kind: &str, attr: &str) -> Result<(), String> {
+    let k = KindId::parse(kind).expect("declared kinds are known");
+    if k.attribute_ok(attr) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{kind} has no attribute `{attr}`; it has: {}",
+            k.attributes().join(", ")
+        ))
+    }
+}
+
+/// Resolves every `${Kind/name...}` and `vigil/depends-on` into `deps`. Returns,
+/// per resource, where each of its dependencies is first written.
+fn link(
+    resources: &mut [Resource],
+    written: &[Written],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<BTreeMap<usize, Pos>> {
     let mut declared: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in &resources {
+    for r in resources.iter() {
         declared
             .entry(r.kind.name().to_string())
             .or_default()
             .push(r.name.clone());
     }
-    let attr_ok = |kind: &str, attr: &str| -> Result<(), String> {
-        let k = KindId::parse(kind).expect("declared kinds are known");
-        if k.attribute_ok(attr) {
-            Ok(())
-        } else {
-            Err(format!(
-                "{kind} has no attribute `{attr}`; it has: {}",
-                k.attributes().join(", ")
-            ))
-        }
-    };
     let index: HashMap<(String, String), usize> = resources
         .iter()
         .enumerate()
         .map(|(i, r)| ((r.kind.name().to_string(), r.name.clone()), i))
         .collect();
     let mut ref_pos: Vec<BTreeMap<usize, Pos>> = vec![BTreeMap::new(); resources.len()];
-    for ((i, r), found) in resources.iter_mut().enumerate().zip(strings) {
-        for (pos, s) in found {
-            let pieces = match refs::split(&s) {
-                Ok(p) => p,
-                Err(msg) => {
-                    diags.push(diag(&r.file, pos, &r.id(), msg));
-                    continue;
-                }
-            };
-            for p in pieces {
-                let Piece::Expr(e) = p else { continue };
-                match refs::parse_expr(&e, &declared, &attr_ok) {
-                    Ok(Referent::Resource { kind, name, .. }) => {
-                        let j = index[&(kind, name)];
-                        if j == i {
-                            diags.push(diag(
-                                &r.file,
-                                pos,
-                                &r.id(),
-                                format!(
-                                    "`${{{e}}}` refers to the resource itself, which has no value before it is applied; remove it, or write $${{ for literal text"
-                                ),
-                            ));
-                        } else {
-                            ref_pos[i].entry(j).or_insert(pos);
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(msg) => diags.push(diag(&r.file, pos, &r.id(), msg)),
-                }
-            }
-        }
-        if let Some(value) = r.annotations.depends_on.as_deref() {
-            let pos = r.annotation_pos.get(DEPENDS_ON).copied().unwrap_or(r.pos);
-            match depends_on(value, &index) {
-                Ok(targets) => {
-                    for j in targets {
-                        if j == i {
-                            diags.push(diag(
-                                &r.file,
-                                pos,
-                                &r.id(),
-                                format!("`{DEPENDS_ON}` names the resource itself; remove it"),
-                            ));
-                        } else {
-                            ref_pos[i].entry(j).or_insert(pos);
-                        }
-                    }
-                }
-                Err(msg) => diags.push(diag(&r.file, pos, &r.id(), msg)),
-            }
-        }
-        r.deps = ref_pos[i].keys().copied().collect();
+    for (i, r) in resources.iter_mut().enumerate() {
+        let edges = &mut ref_pos[i];
+        reference_edges(i, r, &written[i].strings, &declared, &index, edges, diags);
+        depends_on_edges(i, r, &index, edges, diags);
+        r.deps = edges.keys().copied().collect();
     }
+    ref_pos
+}
 
-    // Dependency order; a cycle is an error located at one of its references.
-    let order = match topo_order(&resources.iter().map(|r| r.deps.clone()).collect::<Vec<_>>()) {
+/// The resources that `r`'s references point to; every `${...}` must name a
+/// declared resource and a valid attribute.
+fn reference_edges(
+    i: usize,
+    r: &Resource,
+    strings: &[(Pos, String)],
+    declared: &BTreeMap<String, Vec<String>>,
+    index: &HashMap<(String, String), usize>,
+    edges: &mut BTreeMap<usize, Pos>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (pos, s) in strings {
+        let pieces = match refs::split(s) {
+            Ok(p) => p,
+            Err(msg) => {
+                diags.push(diag(&r.file, *pos, &r.id(), msg));
+                continue;
+            }
+        };
+        for p in pieces {
+            let Piece::Expr(e) = p else { continue };
+            match refs::parse_expr(&e, declared, &attr_ok) {
+                Ok(Referent::Resource { kind, name, .. }) => {
+                    let j = index[&(kind, name)];
+                    if j == i {
+                        diags.push(diag(&r.file, *pos, &r.id(), format!(
+                            "`${{{e}}}` refers to the resource itself, which has no value before it is applied; remove it, or write $${{ for literal text"
+                        )));
+                    } else {
+                        edges.entry(j).or_insert(*pos);
+                    }
+                }
+                Ok(_) => {}
+                Err(msg) => diags.push(diag(&r.file, *pos, &r.id(), msg)),
+            }
+        }
+    }
+}
+
+/// The resources that `r`'s `vigil/depends-on` names.
+fn depends_on_edges(
+    i: usize,
+    r: &Resource,
+    index: &HashMap<(String, String), usize>,
+    edges: &mut BTreeMap<usize, Pos>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(value) = r.annotations.depends_on.as_deref() else {
+        return;
+    };
+    let pos = r.annotation_pos.get(DEPENDS_ON).copied().unwrap_or(r.pos);
+    match depends_on(value, index) {
+        Ok(targets) => {
+            for j in targets {
+                if j == i {
+                    diags.push(diag(
+                        &r.file,
+                        pos,
+                        &r.id(),
+                        format!("`{DEPENDS_ON}` names the resource itself; remove it"),
+                    ));
+                } else {
+                    edges.entry(j).or_insert(pos);
+                }
+            }
+        }
+        Err(msg) => diags.push(diag(&r.file, pos, &r.id(), msg)),
+    }
+}
+
+/// Dependency order; a cycle is an error located at one of its references.
+fn dependency_order(
+    resources: &[Resource],
+    ref_pos: &[BTreeMap<usize, Pos>],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<usize> {
+    match topo_order(&resources.iter().map(|r| r.deps.clone()).collect::<Vec<_>>()) {
         Ok(o) => o,
         Err(cycle) => {
             let names: Vec<String> = cycle.iter().map(|&i| resources[i].id()).collect();
@@ -490,37 +583,24 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
             ));
             Vec::new()
         }
-    };
-
-    if !diags.is_empty() {
-        diags.sort();
-        diags.dedup();
-        return Err(ValidationErrors(diags));
     }
+}
 
+/// The resources in `order`, with `deps` renumbered to match.
+fn reorder(resources: Vec<Resource>, order: &[usize]) -> Vec<Resource> {
     let mut new_index = vec![0; resources.len()];
     for (new, &old) in order.iter().enumerate() {
         new_index[old] = new;
     }
     let mut slots: Vec<Option<Resource>> = resources.into_iter().map(Some).collect();
-    let resources = order
+    order
         .iter()
         .map(|&old| {
             let mut r = slots[old].take().expect("each index once");
             r.deps = r.deps.iter().map(|&d| new_index[d]).collect();
             r
         })
-        .collect();
-    let (settings, settings_declared) = match settings {
-        Some((s, _, _)) => (s, true),
-        None => (Settings::default(), false),
-    };
-    Ok(Manifests::new(
-        dir.to_path_buf(),
-        settings,
-        settings_declared,
-        resources,
-    ))
+        .collect()
 }
 
 /// Resolves `Kind/name, Kind/name` against the declared resources. The kind ends
@@ -576,15 +656,70 @@ fn diag(file: &str, pos: Pos, subject: &str, message: impl Into<String>) -> Diag
 }
 
 enum DocKind {
-    /// With the file and the `Settings/name` subject.
-    Settings(Box<Settings>, Pos, String, String),
-    /// With its strings that contain `$`, for the reference check.
-    Resource(Box<Resource>, Vec<(Pos, String)>),
+    Settings(Box<SettingsDoc>),
+    /// With where its parts are written, for the checks across documents.
+    Resource(Box<Resource>, Box<Written>),
+}
+
+/// What a document declares, by its `kind`.
+#[derive(Debug, Clone, Copy)]
+enum DocType {
+    Settings,
+    Resource(KindId),
 }
 
 fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
-    let node = &doc.node;
-    let file = &doc.file;
+    let (subject, doc_type, mut diags) = read_header(&doc.node, &doc.file)?;
+    let meta = read_metadata(&doc.node, &doc.file, &subject, &mut diags);
+    let spec = read_spec(&doc.node, &doc.file, &subject, &mut diags);
+    let (Some(name), Some(spec)) = (meta.name.clone(), spec) else {
+        return Err(diags);
+    };
+    let at = (doc.file.as_str(), doc.node.pos);
+    match doc_type {
+        DocType::Settings => read_settings(spec, at, subject, diags),
+        DocType::Resource(kind) => read_resource(kind, name, meta, doc, &subject, diags),
+    }
+}
+
+/// The kinds a document may have after Settings, as the errors list them.
+fn document_kinds() -> String {
+    let all: Vec<&str> = KindId::ALL.iter().map(|k| k.name()).collect();
+    all.join(", ")
+}
+
+/// Checks a document's shape, apiVersion, top-level fields and kind. Returns its
+/// subject and type with the diagnostics so far; `Err` when nothing more can be read.
+fn read_header(
+    node: &Node,
+    file: &str,
+) -> Result<(String, DocType, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let subject = read_api_version(node, file)?;
+    let mut diags = Vec::new();
+    if let Value::Map(entries) = &node.value {
+        for (k, _) in entries {
+            let key = k.as_str().unwrap_or("");
+            if !["apiVersion", "kind", "metadata", "spec"].contains(&key) {
+                diags.push(diag(
+                    file,
+                    k.pos,
+                    &subject,
+                    format!(
+                        "unknown field `{key}`; a document has apiVersion, kind, metadata and spec"
+                    ),
+                ));
+            }
+        }
+    }
+    match read_kind(node, file, &subject, &mut diags) {
+        Some(doc_type) => Ok((subject, doc_type, diags)),
+        None => Err(diags),
+    }
+}
+
+/// The subject (`Kind/name`, or what is known of it) of a mapping that says it
+/// is a vigil manifest.
+fn read_api_version(node: &Node, file: &str) -> Result<String, Vec<Diagnostic>> {
     let err = |pos: Pos, subject: &str, msg: String| vec![diag(file, pos, subject, msg)];
     if !matches!(node.value, Value::Map(_)) {
         return Err(err(
@@ -606,151 +741,160 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
         (k, n) => format!("{}/{}", k.unwrap_or("?"), n.unwrap_or("?")),
     };
     match node.get("apiVersion") {
-        Some(v) if v.as_str() == Some(API_VERSION) => {}
-        Some(v) => {
-            return Err(err(
-                v.pos,
-                &subject,
-                format!("apiVersion must be {API_VERSION}; this is not a vigil manifest"),
-            ));
-        }
-        None => {
-            return Err(err(
-                node.pos,
-                &subject,
-                format!(
-                    "not a vigil manifest: apiVersion: {API_VERSION} is missing. Add it; if this is a data file, reference it from a bodyFile or templateFile, or move it out of the directory"
-                ),
-            ));
-        }
+        Some(v) if v.as_str() == Some(API_VERSION) => Ok(subject),
+        Some(v) => Err(err(
+            v.pos,
+            &subject,
+            format!("apiVersion must be {API_VERSION}; this is not a vigil manifest"),
+        )),
+        None => Err(err(
+            node.pos,
+            &subject,
+            format!(
+                "not a vigil manifest: apiVersion: {API_VERSION} is missing. Add it; if this is a data file, reference it from a bodyFile or templateFile, or move it out of the directory"
+            ),
+        )),
     }
-    let mut diags = Vec::new();
-    if let Value::Map(entries) = &node.value {
-        for (k, _) in entries {
-            let key = k.as_str().unwrap_or("");
-            if !["apiVersion", "kind", "metadata", "spec"].contains(&key) {
+}
+
+/// What the document's `kind` declares; `None` when it is missing or unknown.
+fn read_kind(
+    node: &Node,
+    file: &str,
+    subject: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<DocType> {
+    let Some(kind_node) = node.get("kind") else {
+        diags.push(diag(
+            file,
+            node.pos,
+            subject,
+            format!(
+                "missing field `kind`; add it: Settings or one of {}",
+                document_kinds()
+            ),
+        ));
+        return None;
+    };
+    let kind_text = kind_node.as_str();
+    match kind_text {
+        Some("Settings") => Some(DocType::Settings),
+        _ => {
+            let kind = kind_text.and_then(KindId::parse);
+            if kind.is_none() {
                 diags.push(diag(
                     file,
-                    k.pos,
-                    &subject,
+                    kind_node.pos,
+                    subject,
                     format!(
-                        "unknown field `{key}`; a document has apiVersion, kind, metadata and spec"
+                        "unknown kind `{}`; expected Settings or one of: {}",
+                        kind_text.unwrap_or(kind_node.type_name()),
+                        document_kinds()
                     ),
                 ));
             }
+            kind.map(DocType::Resource)
         }
     }
-    let all: Vec<&str> = KindId::ALL.iter().map(|k| k.name()).collect();
-    let kind_node = match node.get("kind") {
-        Some(k) => k,
-        None => {
-            diags.push(diag(
-                file,
-                node.pos,
-                &subject,
-                format!(
-                    "missing field `kind`; add it: Settings or one of {}",
-                    all.join(", ")
-                ),
-            ));
-            return Err(diags);
-        }
-    };
-    let is_settings = kind_text == Some("Settings");
-    let kind = match kind_text.and_then(KindId::parse) {
-        Some(k) => Some(k),
-        None if is_settings => None,
-        None => {
-            diags.push(diag(
-                file,
-                kind_node.pos,
-                &subject,
-                format!(
-                    "unknown kind `{}`; expected Settings or one of: {}",
-                    kind_text.unwrap_or(kind_node.type_name()),
-                    all.join(", ")
-                ),
-            ));
-            return Err(diags);
-        }
-    };
+}
 
-    // metadata
-    let mut annotations = BTreeMap::new();
-    let mut annotation_pos = BTreeMap::new();
-    let name = match node.get("metadata") {
-        None => {
+/// What a document's `metadata` holds.
+#[derive(Default)]
+struct Meta {
+    name: Option<String>,
+    /// Where the name is written (the document, without one).
+    name_pos: Pos,
+    annotations: BTreeMap<String, String>,
+    /// Where each annotation's value is written.
+    annotation_pos: BTreeMap<String, Pos>,
+}
+
+fn read_metadata(node: &Node, file: &str, subject: &str, diags: &mut Vec<Diagnostic>) -> Meta {
+    let mut meta = Meta {
+        name_pos: node.pos,
+        ..Meta::default()
+    };
+    let Some(m) = node.get("metadata") else {
+        diags.push(diag(
+            file,
+            node.pos,
+            subject,
+            "missing field `metadata`; add `metadata: {name: NAME}`, the resource's name in AWS",
+        ));
+        return meta;
+    };
+    check_metadata_fields(m, file, subject, diags);
+    if let Some(ann) = m.get("annotations") {
+        read_annotations(ann, file, subject, &mut meta.annotations, diags);
+        if let Value::Map(entries) = &ann.value {
+            for (k, v) in entries {
+                let key = k.as_str().unwrap_or("").to_string();
+                meta.annotation_pos.insert(key, v.pos);
+            }
+        }
+    }
+    match m.get("name") {
+        Some(n) if n.as_str().is_some_and(|s| !s.is_empty()) => {
+            meta.name = n.as_str().map(str::to_string);
+            meta.name_pos = n.pos;
+        }
+        Some(n) => diags.push(diag(
+            file,
+            n.pos,
+            subject,
+            "metadata.name must be a non-empty string: the resource's name in AWS",
+        )),
+        None => diags.push(diag(
+            file,
+            m.pos,
+            subject,
+            "missing field `metadata.name`; add the resource's name in AWS",
+        )),
+    }
+    meta
+}
+
+/// Unknown fields of `metadata`.
+fn check_metadata_fields(meta: &Node, file: &str, subject: &str, diags: &mut Vec<Diagnostic>) {
+    let (known, has): (&[&str], &str) = (
+        &["name", "annotations"],
+        "metadata has name and annotations",
+    );
+    let Value::Map(entries) = &meta.value else {
+        diags.push(diag(
+            file,
+            meta.pos,
+            subject,
+            "metadata must be a mapping with `name`",
+        ));
+        return;
+    };
+    for (k, _) in entries {
+        let key = k.as_str().unwrap_or("");
+        if !known.contains(&key) {
             diags.push(diag(
                 file,
-                node.pos,
-                &subject,
-                "missing field `metadata`; add `metadata: {name: NAME}`, the resource's name in AWS",
+                k.pos,
+                subject,
+                format!("unknown field `metadata.{key}`; {has}"),
             ));
-            None
         }
-        Some(meta) => {
-            if let Value::Map(entries) = &meta.value {
-                for (k, _) in entries {
-                    let key = k.as_str().unwrap_or("");
-                    if !["name", "annotations"].contains(&key) {
-                        diags.push(diag(
-                            file,
-                            k.pos,
-                            &subject,
-                            format!(
-                                "unknown field `metadata.{key}`; metadata has name and annotations"
-                            ),
-                        ));
-                    }
-                }
-            } else {
-                diags.push(diag(
-                    file,
-                    meta.pos,
-                    &subject,
-                    "metadata must be a mapping with `name`",
-                ));
-            }
-            if let Some(ann) = meta.get("annotations") {
-                read_annotations(ann, file, &subject, &mut annotations, &mut diags);
-                if let Value::Map(entries) = &ann.value {
-                    for (k, v) in entries {
-                        annotation_pos.insert(k.as_str().unwrap_or("").to_string(), v.pos);
-                    }
-                }
-            }
-            match meta.get("name") {
-                Some(n) if n.as_str().is_some_and(|s| !s.is_empty()) => {
-                    n.as_str().map(str::to_string)
-                }
-                Some(n) => {
-                    diags.push(diag(
-                        file,
-                        n.pos,
-                        &subject,
-                        "metadata.name must be a non-empty string: the resource's name in AWS",
-                    ));
-                    None
-                }
-                None => {
-                    diags.push(diag(
-                        file,
-                        meta.pos,
-                        &subject,
-                        "missing field `metadata.name`; add the resource's name in AWS",
-                    ));
-                    None
-                }
-            }
-        }
-    };
-    let spec = match node.get("spec") {
+    }
+}
+
+fn read_spec<'n>(
+    node: &'n Node,
+    file: &str,
+    subject: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'n Node> {
+    match node.get("spec") {
         Some(s) if matches!(s.value, Value::Map(_)) => Some(s),
         Some(s) => {
             diags.push(diag(
                 file,
                 s.pos,
-                &subject,
+                subject,
                 format!("spec must be a mapping, found {}", s.type_name()),
             ));
             None
@@ -759,85 +903,105 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
             diags.push(diag(
                 file,
                 node.pos,
-                &subject,
+                subject,
                 "missing field `spec`; add it (`spec: {}` when nothing needs to be set)",
             ));
             None
         }
-    };
-    let (Some(name), Some(spec)) = (name, spec) else {
-        return Err(diags);
-    };
+    }
+}
 
-    let Some(kind) = kind else {
-        return match yaml::from_node::<Settings>(spec) {
-            Ok(s) => {
-                let s = Box::new(s);
-                check_settings(&s, spec, file, &subject, &mut diags);
-                if diags.is_empty() {
-                    Ok(DocKind::Settings(s, node.pos, file.clone(), subject))
-                } else {
-                    Err(diags)
-                }
-            }
-            Err(e) => {
-                let pos = e.pos.unwrap_or(spec.pos);
-                diags.push(diag(file, pos, &subject, explain(spec, pos, &e.message)));
-                Err(diags)
-            }
-        };
-    };
-    match kind.check(&name, spec, &doc.base) {
-        Ok(json) if diags.is_empty() => {
-            let pos = node.pos;
-            let Value::Map(entries) = doc.node.value else {
-                unreachable!("checked to be a mapping above")
-            };
-            let spec_node = entries
-                .into_iter()
-                .find_map(|(k, v)| (k.as_str() == Some("spec")).then_some(v))
-                .expect("spec checked above");
-            let mut found = Vec::new();
-            collect_strings(&spec_node, &mut found);
-            // Strings that came from inlined files point at the file field.
-            for field in ["bodyFile", "templateFile"] {
-                if let (Some(n), Some(inlined)) = (
-                    spec_node.get(field),
-                    json.get(field.trim_end_matches("File")),
-                ) {
-                    let mut strings = Vec::new();
-                    json_strings(inlined, &mut strings);
-                    found.extend(strings.into_iter().map(|s| (n.pos, s)));
-                }
-            }
-            Ok(DocKind::Resource(
-                Box::new(Resource {
-                    kind,
-                    name,
-                    annotations: Annotations::from_checked(&annotations),
-                    annotation_pos,
-                    spec: json.into(),
-                    file: doc.file,
-                    pos,
-                    doc_index: doc.index,
-                    deps: Vec::new(),
-                }),
-                found,
-            ))
+fn read_settings(
+    spec: &Node,
+    (file, pos): (&str, Pos),
+    subject: String,
+    mut diags: Vec<Diagnostic>,
+) -> Result<DocKind, Vec<Diagnostic>> {
+    let settings = match yaml::from_node::<Settings>(spec) {
+        Ok(s) => s,
+        Err(e) => {
+            let pos = e.pos.unwrap_or(spec.pos);
+            diags.push(diag(file, pos, &subject, explain(spec, pos, &e.message)));
+            return Err(diags);
         }
-        Ok(_) => Err(diags),
+    };
+    check_settings(&settings, spec, file, &subject, &mut diags);
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    Ok(DocKind::Settings(Box::new(SettingsDoc {
+        settings,
+        pos,
+        file: file.to_string(),
+        subject,
+    })))
+}
+
+/// A resource document: its spec through the kind's own check.
+fn read_resource(
+    kind: KindId,
+    name: String,
+    meta: Meta,
+    doc: Doc,
+    subject: &str,
+    mut diags: Vec<Diagnostic>,
+) -> Result<DocKind, Vec<Diagnostic>> {
+    let spec = doc.node.get("spec").expect("spec checked above");
+    let json = match kind.check(&name, spec, &doc.base) {
+        Ok(json) if diags.is_empty() => json,
+        Ok(_) => return Err(diags),
         Err(errors) => {
-            let name_pos = node
-                .get("metadata")
-                .and_then(|m| m.get("name"))
-                .map_or(node.pos, |n| n.pos);
             diags.extend(errors.into_iter().map(|(pos, msg)| {
-                let pos = if pos == Pos::default() { name_pos } else { pos };
-                diag(file, pos, &subject, explain(spec, pos, &msg))
+                let pos = if pos == Pos::default() {
+                    meta.name_pos
+                } else {
+                    pos
+                };
+                diag(&doc.file, pos, subject, explain(spec, pos, &msg))
             }));
-            Err(diags)
+            return Err(diags);
+        }
+    };
+    let pos = doc.node.pos;
+    let Value::Map(entries) = doc.node.value else {
+        unreachable!("checked to be a mapping above")
+    };
+    let spec_node = entries
+        .into_iter()
+        .find_map(|(k, v)| (k.as_str() == Some("spec")).then_some(v))
+        .expect("spec checked above");
+    let strings = written_strings(&spec_node, &json);
+    let resource = Resource {
+        kind,
+        name,
+        annotations: Annotations::from_checked(&meta.annotations),
+        annotation_pos: meta.annotation_pos,
+        spec: json.into(),
+        file: doc.file,
+        pos,
+        doc_index: doc.index,
+        deps: Vec::new(),
+    };
+    let written = Written { strings };
+    Ok(DocKind::Resource(Box::new(resource), Box::new(written)))
+}
+
+/// The strings of a spec that contain `$`, where they are written. Strings that
+/// came from inlined files point at the file field.
+fn written_strings(spec_node: &Node, json: &serde_json::Value) -> Vec<(Pos, String)> {
+    let mut found = Vec::new();
+    collect_strings(spec_node, &mut found);
+    for field in ["bodyFile", "templateFile"] {
+        if let (Some(n), Some(inlined)) = (
+            spec_node.get(field),
+            json.get(field.trim_end_matches("File")),
+        ) {
+            let mut strings = Vec::new();
+            json_strings(inlined, &mut strings);
+            found.extend(strings.into_iter().map(|s| (n.pos, s)));
         }
     }
+    found
 }
 
 /// serde's messages name Rust types (`expected f64`) and not the field. This
