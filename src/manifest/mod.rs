@@ -15,7 +15,7 @@ use crate::refs::{self, Piece, Referent};
 use crate::yaml::{self, Node, Pos, Value};
 use annotations::{ANNOTATIONS, DEPENDS_ON};
 pub use annotations::{Annotations, DeletionPolicy, DriftMode};
-pub use target::Target;
+pub use target::{Selector, Target};
 
 pub const API_VERSION: &str = "vigil/v1";
 
@@ -188,6 +188,8 @@ pub struct Resource {
     pub doc_index: usize,
     /// Indices into [`Manifests::resources`] of the resources this one references.
     pub deps: Vec<usize>,
+    /// `metadata.targets`: the targets it applies to; `None`: every target.
+    pub targets: Option<Vec<Selector>>,
 }
 
 impl Resource {
@@ -218,11 +220,15 @@ pub struct Manifests {
     pub settings: Settings,
     pub settings_declared: bool,
     pub resources: Vec<Resource>,
+    /// Where the resources apply: one per region of each Target document, in
+    /// declaration order; without Target documents, the implicit one.
+    pub targets: Vec<Target>,
     /// (kind, name) to index in `resources`; lookups stay O(1) at thousands of alarms.
     index: HashMap<(KindId, String), usize>,
 }
 
 impl Manifests {
+    /// With the implicit target of `settings`; the loader sets the declared ones.
     pub fn new(
         dir: PathBuf,
         settings: Settings,
@@ -234,11 +240,16 @@ impl Manifests {
             .enumerate()
             .map(|(i, r)| ((r.kind, r.name.clone()), i))
             .collect();
+        let targets = vec![Target::implicit(
+            settings.region.clone(),
+            settings.account_id.clone(),
+        )];
         Manifests {
             dir,
             settings,
             settings_declared,
             resources,
+            targets,
             index,
         }
     }
@@ -269,6 +280,10 @@ type Checked = Result<DocKind, Vec<Diagnostic>>;
 struct Written {
     /// Its strings that contain `$`.
     strings: Vec<(Pos, String)>,
+    /// `metadata.targets`, and each of its entries.
+    targets: Option<(Pos, Vec<Pos>)>,
+    /// The spec, kept only when it holds `${target:...}`, to check it per target.
+    spec: Option<Node>,
 }
 
 /// A Settings document with where it is written.
@@ -277,6 +292,8 @@ struct SettingsDoc {
     pos: Pos,
     file: String,
     subject: String,
+    /// The fields that a Target names instead (accountId, region) that are set, at their keys.
+    per_target: Vec<(&'static str, Pos)>,
 }
 
 /// Loads and validates every manifest under `dir`.
@@ -286,10 +303,16 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
     let checked = read_files(&files, &mut diags);
     let Gathered {
         settings,
+        targets,
         mut resources,
         written,
     } = gather(checked, &mut diags);
+    let targets = target::unique(targets, &mut diags);
+    if let Some(s) = settings.as_ref().filter(|_| !targets.is_empty()) {
+        target::check_settings(s, &mut diags);
+    }
     let ref_pos = link(&mut resources, &written, &mut diags);
+    target::check_resources(&targets, &resources, &written, &ref_pos, &mut diags);
     let order = dependency_order(&resources, &ref_pos, &mut diags);
     if !diags.is_empty() {
         diags.sort();
@@ -301,12 +324,11 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
         Some(s) => (s.settings, true),
         None => (Settings::default(), false),
     };
-    Ok(Manifests::new(
-        dir.to_path_buf(),
-        settings,
-        settings_declared,
-        resources,
-    ))
+    let mut m = Manifests::new(dir.to_path_buf(), settings, settings_declared, resources);
+    if !targets.is_empty() {
+        m.targets = target::expand(&targets);
+    }
+    Ok(m)
 }
 
 /// The YAML files under `dir`, in path order; a missing directory has none.
@@ -397,6 +419,7 @@ fn read_file(path: &Path, text: &str, data_files: &mut BTreeSet<PathBuf>) -> Vec
 /// The checked documents, sorted by what they declare.
 struct Gathered {
     settings: Option<SettingsDoc>,
+    targets: Vec<target::TargetDoc>,
     resources: Vec<Resource>,
     /// Beside each resource.
     written: Vec<Written>,
@@ -407,6 +430,7 @@ struct Gathered {
 fn gather(checked: Vec<Checked>, diags: &mut Vec<Diagnostic>) -> Gathered {
     let mut out = Gathered {
         settings: None,
+        targets: Vec::new(),
         resources: Vec::new(),
         written: Vec::new(),
     };
@@ -426,6 +450,7 @@ fn gather(checked: Vec<Checked>, diags: &mut Vec<Diagnostic>) -> Gathered {
                 )),
                 None => out.settings = Some(*s),
             },
+            Ok(DocKind::Target(t)) => out.targets.push(*t),
             Ok(DocKind::Resource(r, w)) => {
                 let key = (r.kind, r.name.clone());
                 if let Some((file, pos)) = seen.get(&key) {
@@ -657,6 +682,7 @@ fn diag(file: &str, pos: Pos, subject: &str, message: impl Into<String>) -> Diag
 
 enum DocKind {
     Settings(Box<SettingsDoc>),
+    Target(Box<target::TargetDoc>),
     /// With where its parts are written, for the checks across documents.
     Resource(Box<Resource>, Box<Written>),
 }
@@ -665,12 +691,13 @@ enum DocKind {
 #[derive(Debug, Clone, Copy)]
 enum DocType {
     Settings,
+    Target,
     Resource(KindId),
 }
 
 fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
     let (subject, doc_type, mut diags) = read_header(&doc.node, &doc.file)?;
-    let meta = read_metadata(&doc.node, &doc.file, &subject, &mut diags);
+    let meta = read_metadata(&doc.node, doc_type, &doc.file, &subject, &mut diags);
     let spec = read_spec(&doc.node, &doc.file, &subject, &mut diags);
     let (Some(name), Some(spec)) = (meta.name.clone(), spec) else {
         return Err(diags);
@@ -678,13 +705,19 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
     let at = (doc.file.as_str(), doc.node.pos);
     match doc_type {
         DocType::Settings => read_settings(spec, at, subject, diags),
+        DocType::Target => {
+            let name = (name, meta.name_pos);
+            target::read_target(name, meta.labels, spec, at, &subject, diags)
+                .map(|t| DocKind::Target(Box::new(t)))
+        }
         DocType::Resource(kind) => read_resource(kind, name, meta, doc, &subject, diags),
     }
 }
 
 /// The kinds a document may have after Settings, as the errors list them.
 fn document_kinds() -> String {
-    let all: Vec<&str> = KindId::ALL.iter().map(|k| k.name()).collect();
+    let mut all: Vec<&str> = KindId::ALL.iter().map(|k| k.name()).collect();
+    all.push(target::KIND);
     all.join(", ")
 }
 
@@ -779,6 +812,7 @@ fn read_kind(
     let kind_text = kind_node.as_str();
     match kind_text {
         Some("Settings") => Some(DocType::Settings),
+        Some(target::KIND) => Some(DocType::Target),
         _ => {
             let kind = kind_text.and_then(KindId::parse);
             if kind.is_none() {
@@ -807,9 +841,19 @@ struct Meta {
     annotations: BTreeMap<String, String>,
     /// Where each annotation's value is written.
     annotation_pos: BTreeMap<String, Pos>,
+    /// A Target's labels.
+    labels: BTreeMap<String, String>,
+    /// A resource's `metadata.targets`.
+    targets: Option<target::Selected>,
 }
 
-fn read_metadata(node: &Node, file: &str, subject: &str, diags: &mut Vec<Diagnostic>) -> Meta {
+fn read_metadata(
+    node: &Node,
+    doc_type: DocType,
+    file: &str,
+    subject: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Meta {
     let mut meta = Meta {
         name_pos: node.pos,
         ..Meta::default()
@@ -823,15 +867,24 @@ fn read_metadata(node: &Node, file: &str, subject: &str, diags: &mut Vec<Diagnos
         ));
         return meta;
     };
-    check_metadata_fields(m, file, subject, diags);
-    if let Some(ann) = m.get("annotations") {
-        read_annotations(ann, file, subject, &mut meta.annotations, diags);
-        if let Value::Map(entries) = &ann.value {
-            for (k, v) in entries {
-                let key = k.as_str().unwrap_or("").to_string();
-                meta.annotation_pos.insert(key, v.pos);
+    check_metadata_fields(m, doc_type, file, subject, diags);
+    match (doc_type, m.get("labels"), m.get("annotations")) {
+        (DocType::Target, Some(labels), _) => {
+            meta.labels = target::read_labels(labels, file, subject, diags);
+        }
+        (DocType::Target, ..) | (_, _, None) => {}
+        (_, _, Some(ann)) => {
+            read_annotations(ann, file, subject, &mut meta.annotations, diags);
+            if let Value::Map(entries) = &ann.value {
+                for (k, v) in entries {
+                    let key = k.as_str().unwrap_or("").to_string();
+                    meta.annotation_pos.insert(key, v.pos);
+                }
             }
         }
+    }
+    if let (DocType::Resource(_), Some(t)) = (doc_type, m.get("targets")) {
+        meta.targets = target::read_selectors(t, file, subject, diags);
     }
     match m.get("name") {
         Some(n) if n.as_str().is_some_and(|s| !s.is_empty()) => {
@@ -854,12 +907,28 @@ fn read_metadata(node: &Node, file: &str, subject: &str, diags: &mut Vec<Diagnos
     meta
 }
 
-/// Unknown fields of `metadata`.
-fn check_metadata_fields(meta: &Node, file: &str, subject: &str, diags: &mut Vec<Diagnostic>) {
-    let (known, has): (&[&str], &str) = (
-        &["name", "annotations"],
-        "metadata has name and annotations",
-    );
+/// Unknown fields of `metadata`, which differ by kind of document.
+fn check_metadata_fields(
+    meta: &Node,
+    doc_type: DocType,
+    file: &str,
+    subject: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let (known, has): (&[&str], &str) = match doc_type {
+        DocType::Resource(_) => (
+            &["name", "annotations", "targets"],
+            "metadata has name and annotations, and targets (Target names or key=value labels)",
+        ),
+        DocType::Settings => (
+            &["name", "annotations"],
+            "metadata has name and annotations",
+        ),
+        DocType::Target => (
+            &["name", "labels"],
+            "a Target's metadata has name and labels",
+        ),
+    };
     let Value::Map(entries) = &meta.value else {
         diags.push(diag(
             file,
@@ -929,11 +998,21 @@ fn read_settings(
     if !diags.is_empty() {
         return Err(diags);
     }
+    let set = [
+        ("accountId", settings.account_id.is_some()),
+        ("region", settings.region.is_some()),
+    ];
+    let per_target = set
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(f, _)| (f, spec.key_node(f).map_or(spec.pos, |k| k.pos)))
+        .collect();
     Ok(DocKind::Settings(Box::new(SettingsDoc {
         settings,
         pos,
         file: file.to_string(),
         subject,
+        per_target,
     })))
 }
 
@@ -971,6 +1050,11 @@ fn read_resource(
         .find_map(|(k, v)| (k.as_str() == Some("spec")).then_some(v))
         .expect("spec checked above");
     let strings = written_strings(&spec_node, &json);
+    let keep_spec = strings.iter().any(|(_, s)| s.contains("${target:"));
+    let (targets, targets_pos) = match meta.targets {
+        Some((selectors, at, each)) => (Some(selectors), Some((at, each))),
+        None => (None, None),
+    };
     let resource = Resource {
         kind,
         name,
@@ -981,8 +1065,13 @@ fn read_resource(
         pos,
         doc_index: doc.index,
         deps: Vec::new(),
+        targets,
     };
-    let written = Written { strings };
+    let written = Written {
+        strings,
+        targets: targets_pos,
+        spec: keep_spec.then_some(spec_node),
+    };
     Ok(DocKind::Resource(Box::new(resource), Box::new(written)))
 }
 
@@ -1166,20 +1255,11 @@ fn check_settings(
     subject: &str,
     diags: &mut Vec<Diagnostic>,
 ) {
-    if let Some(acct) = &s.account_id
-        && (acct.len() != 12 || !acct.chars().all(|c| c.is_ascii_digit()))
-    {
+    if let Some(acct) = &s.account_id {
         let node = spec.get("accountId");
-        let pos = node.map_or(spec.pos, |n| n.pos);
-        // An unquoted number has lost its leading zeros; a string is just wrong.
-        let msg = if node.is_some_and(|n| matches!(n.value, Value::Int(_))) {
-            "accountId must be 12 digits; quote it (\"012345678901\") so YAML keeps the leading zeros".to_string()
-        } else {
-            format!(
-                "accountId must be the 12 digits of an AWS account id, such as \"123456789012\", not `{acct}`"
-            )
-        };
-        diags.push(diag(file, pos, subject, msg));
+        if let Some(msg) = target::account_id_problem(node, acct) {
+            diags.push(diag(file, node.map_or(spec.pos, |n| n.pos), subject, msg));
+        }
     }
     if let Some(n) = &s.notifications
         && !(n.topic_arn.starts_with("arn:") && n.topic_arn.split(':').nth(2) == Some("sns"))
