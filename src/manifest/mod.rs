@@ -1,13 +1,13 @@
-//! Loads `desired-state/`: the directory walk, documents, Settings, validation,
+//! Loads `desired-state/`: the directory walk, documents, validation,
 //! references and ordering. Makes no AWS calls.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 pub mod annotations;
+mod explain;
+mod settings;
 pub mod target;
 
 use crate::kinds::KindId;
@@ -15,6 +15,9 @@ use crate::refs::{self, Piece, Referent};
 use crate::yaml::{self, Node, Pos, Value};
 use annotations::{ANNOTATIONS, DEPENDS_ON};
 pub use annotations::{Annotations, DeletionPolicy, DriftMode};
+use explain::{explain, nearest};
+pub use settings::{Location, Notifications, Settings};
+use settings::{SettingsDoc, read_settings};
 pub use target::{Selector, Target};
 
 pub const API_VERSION: &str = "vigil/v1";
@@ -82,93 +85,6 @@ impl fmt::Display for ValidationErrors {
             write!(f, "{d}")?;
         }
         Ok(())
-    }
-}
-
-/// The optional `kind: Settings` document.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Settings {
-    #[serde(default)]
-    pub region: Option<String>,
-    /// Refuse to run against any other account.
-    #[serde(default)]
-    pub account_id: Option<String>,
-    /// Written to every taggable resource vigil creates as `vigil:owner`.
-    #[serde(default = "default_owner")]
-    pub owner: String,
-    #[serde(default)]
-    pub prune: bool,
-    #[serde(default = "default_max_deletions")]
-    pub max_deletions: u32,
-    /// Take over existing resources that vigil did not create, everywhere.
-    #[serde(default)]
-    pub adopt: bool,
-    /// The default for `vigil/drift`: correct, warn or ignore.
-    #[serde(default)]
-    pub drift: DriftMode,
-    /// Where the inventory lives; default: a local file under `.vigil/`.
-    #[serde(default)]
-    pub inventory: Option<Location>,
-    /// `vigil run`: where the single-writer lease lives; default: beside the inventory.
-    #[serde(default)]
-    pub lease: Option<Location>,
-    /// `vigil run`: where drift and failure events are published.
-    #[serde(default)]
-    pub notifications: Option<Notifications>,
-    /// Request rates, per second, for operations whose quota AWS raised (or
-    /// lowered) for this account: `{cloudwatch:PutMetricAlarm: 10}`. The rest
-    /// use AWS's defaults.
-    #[serde(default)]
-    pub quotas: BTreeMap<String, f64>,
-    /// How long a run retries throttled and failing calls before it reports
-    /// them (`15m` when absent; `--deadline` wins).
-    #[serde(default)]
-    pub deadline: Option<String>,
-}
-
-/// Where the inventory is kept (`Settings.inventory`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub enum Location {
-    /// A local file; the default, meant for the local quickstart.
-    File(PathBuf),
-    /// An S3 object: `{bucket, key}`.
-    S3 { bucket: String, key: String },
-}
-
-/// `Settings.notifications`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Notifications {
-    /// An SNS topic ARN.
-    pub topic_arn: String,
-}
-
-fn default_owner() -> String {
-    "vigil".to_string()
-}
-
-fn default_max_deletions() -> u32 {
-    10
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            region: None,
-            account_id: None,
-            owner: default_owner(),
-            prune: false,
-            max_deletions: default_max_deletions(),
-            adopt: false,
-            drift: Default::default(),
-            inventory: None,
-            lease: None,
-            notifications: None,
-            quotas: BTreeMap::new(),
-            deadline: None,
-        }
     }
 }
 
@@ -284,16 +200,6 @@ struct Written {
     targets: Option<(Pos, Vec<Pos>)>,
     /// The spec, kept only when it holds `${target:...}`, to check it per target.
     spec: Option<Node>,
-}
-
-/// A Settings document with where it is written.
-struct SettingsDoc {
-    settings: Settings,
-    pos: Pos,
-    file: String,
-    subject: String,
-    /// The fields that a Target names instead (accountId, region) that are set, at their keys.
-    per_target: Vec<(&'static str, Pos)>,
 }
 
 /// Loads and validates every manifest under `dir`.
@@ -980,42 +886,6 @@ fn read_spec<'n>(
     }
 }
 
-fn read_settings(
-    spec: &Node,
-    (file, pos): (&str, Pos),
-    subject: String,
-    mut diags: Vec<Diagnostic>,
-) -> Result<DocKind, Vec<Diagnostic>> {
-    let settings = match yaml::from_node::<Settings>(spec) {
-        Ok(s) => s,
-        Err(e) => {
-            let pos = e.pos.unwrap_or(spec.pos);
-            diags.push(diag(file, pos, &subject, explain(spec, pos, &e.message)));
-            return Err(diags);
-        }
-    };
-    check_settings(&settings, spec, file, &subject, &mut diags);
-    if !diags.is_empty() {
-        return Err(diags);
-    }
-    let set = [
-        ("accountId", settings.account_id.is_some()),
-        ("region", settings.region.is_some()),
-    ];
-    let per_target = set
-        .into_iter()
-        .filter(|(_, set)| *set)
-        .map(|(f, _)| (f, spec.key_node(f).map_or(spec.pos, |k| k.pos)))
-        .collect();
-    Ok(DocKind::Settings(Box::new(SettingsDoc {
-        settings,
-        pos,
-        file: file.to_string(),
-        subject,
-        per_target,
-    })))
-}
-
 /// A resource document: its spec through the kind's own check.
 fn read_resource(
     kind: KindId,
@@ -1091,220 +961,6 @@ fn written_strings(spec_node: &Node, json: &serde_json::Value) -> Vec<(Pos, Stri
         }
     }
     found
-}
-
-/// serde's messages name Rust types (`expected f64`) and not the field. This
-/// rewrites its few fixed shapes to name the field at `pos` and what it takes;
-/// any other message is returned as it is.
-fn explain(spec: &Node, pos: Pos, message: &str) -> String {
-    let field = || {
-        let mut path = String::new();
-        if find_path(spec, pos, &mut path) && !path.is_empty() {
-            path
-        } else {
-            "the value".to_string()
-        }
-    };
-    if let Some(rest) = message
-        .strip_prefix("invalid type: ")
-        .or_else(|| message.strip_prefix("invalid value: "))
-        && let Some((found, expected)) = rest.rsplit_once(", expected ")
-    {
-        return format!(
-            "{} must be {}, not {}",
-            field(),
-            expected_text(expected),
-            found_text(found)
-        );
-    }
-    if let Some(tag) = message.strip_prefix("unsupported YAML tag ") {
-        return format!(
-            "{} has the YAML tag {tag}, which vigil does not read; write a plain value (CloudFormation short tags such as !Ref belong in a Stack template)",
-            field()
-        );
-    }
-    if let Some(rest) = message.strip_prefix("unknown variant ")
-        && let Some((found, expected)) = rest.split_once(", expected ")
-    {
-        let expected = expected.strip_prefix("one of ").unwrap_or(expected);
-        return format!("{} must be one of {expected}, not {found}", field());
-    }
-    if let Some(name) = message
-        .strip_prefix("missing field `")
-        .and_then(|r| r.strip_suffix('`'))
-    {
-        let mut path = String::new();
-        let parent = if find_path(spec, pos, &mut path) && !path.is_empty() {
-            path
-        } else {
-            "spec".to_string()
-        };
-        return format!("missing field `{name}`: add it to {parent}");
-    }
-    if let Some(rest) = message.strip_prefix("unknown field `")
-        && let Some((name, known)) = rest.split_once('`')
-    {
-        let known: Vec<&str> = known
-            .split('`')
-            .skip(1)
-            .step_by(2)
-            .filter(|k| !k.is_empty())
-            .collect();
-        if let Some(near) = nearest(name, &known) {
-            return format!("unknown field `{name}`; did you mean `{near}`?");
-        }
-    }
-    message.to_string()
-}
-
-/// The path (`metrics[0].metricStat`) of the outermost node under `node` that is
-/// at `pos`, relative to `node`.
-fn find_path(node: &Node, pos: Pos, path: &mut String) -> bool {
-    if node.pos == pos {
-        return true;
-    }
-    let len = path.len();
-    match &node.value {
-        Value::Map(entries) => {
-            for (k, v) in entries {
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(k.as_str().unwrap_or("?"));
-                if find_path(v, pos, path) {
-                    return true;
-                }
-                path.truncate(len);
-            }
-        }
-        Value::Seq(items) => {
-            for (i, v) in items.iter().enumerate() {
-                path.push_str(&format!("[{i}]"));
-                if find_path(v, pos, path) {
-                    return true;
-                }
-                path.truncate(len);
-            }
-        }
-        _ => {}
-    }
-    false
-}
-
-/// What serde expected, in the words of the manifest rather than Rust's.
-fn expected_text(expected: &str) -> String {
-    match expected {
-        "f64" | "f32" => "a number",
-        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
-        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more",
-        "a boolean" => "true or false",
-        "a map" => "a mapping",
-        "a sequence" => "a list",
-        e if e.starts_with("struct ") => "a mapping",
-        e => e,
-    }
-    .to_string()
-}
-
-/// What serde found: `string "high"` becomes `"high"`, `sequence` a list.
-fn found_text(found: &str) -> String {
-    for prefix in ["boolean ", "integer ", "floating point "] {
-        if let Some(v) = found.strip_prefix(prefix) {
-            return v.trim_matches('`').to_string();
-        }
-    }
-    match found {
-        "sequence" => "a list".to_string(),
-        "map" => "a mapping".to_string(),
-        "unit value" => "empty".to_string(),
-        f => f.strip_prefix("string ").unwrap_or(f).to_string(),
-    }
-}
-
-/// The known name closest to a misspelled one, if any is close.
-fn nearest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    let lower = name.to_ascii_lowercase();
-    known
-        .iter()
-        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
-        .filter(|(d, k)| *d <= 2 && *d * 3 <= k.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
-/// What Settings must hold beyond their types.
-fn check_settings(
-    s: &Settings,
-    spec: &Node,
-    file: &str,
-    subject: &str,
-    diags: &mut Vec<Diagnostic>,
-) {
-    if let Some(acct) = &s.account_id {
-        let node = spec.get("accountId");
-        if let Some(msg) = target::account_id_problem(node, acct) {
-            diags.push(diag(file, node.map_or(spec.pos, |n| n.pos), subject, msg));
-        }
-    }
-    if let Some(n) = &s.notifications
-        && !(n.topic_arn.starts_with("arn:") && n.topic_arn.split(':').nth(2) == Some("sns"))
-    {
-        let pos = spec
-            .get("notifications")
-            .and_then(|n| n.get("topicArn"))
-            .map_or(spec.pos, |n| n.pos);
-        diags.push(diag(file, pos, subject, format!("notifications.topicArn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), not `{}`", n.topic_arn)));
-    }
-    for (key, rate) in &s.quotas {
-        let pos = spec
-            .get("quotas")
-            .and_then(|q| q.key_node(key))
-            .map_or(spec.pos, |n| n.pos);
-        let known = key
-            .split_once(':')
-            .is_some_and(|(svc, op)| crate::aws::pace::SERVICES.contains(&svc) && !op.is_empty());
-        if !known {
-            diags.push(diag(
-                file,
-                pos,
-                subject,
-                format!(
-                    "quotas.{key}: write service:Operation, such as cloudwatch:PutMetricAlarm; the services are {}",
-                    crate::aws::pace::SERVICES.join(", ")
-                ),
-            ));
-        } else if !(*rate > 0.0 && *rate <= 10_000.0) {
-            diags.push(diag(
-                file,
-                pos,
-                subject,
-                format!("quotas.{key}: {rate} is not a rate; give requests per second, above 0"),
-            ));
-        }
-    }
-    if let Some(d) = &s.deadline {
-        let pos = spec.get("deadline").map_or(spec.pos, |n| n.pos);
-        match crate::duration::parse(d) {
-            Ok(v) if v >= std::time::Duration::from_secs(1) => {}
-            Ok(_) => diags.push(diag(file, pos, subject, "deadline must be at least 1s")),
-            Err(e) => diags.push(diag(file, pos, subject, format!("deadline: {e}"))),
-        }
-    }
 }
 
 fn read_annotations(
