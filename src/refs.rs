@@ -14,6 +14,10 @@ pub const UNKNOWN_TEXT: &str = "(known after apply)";
 pub enum Referent {
     AccountId,
     Region,
+    /// `${target:name}`: the name of the Target document.
+    TargetName,
+    /// `${target:values.KEY}`: one of the Target's `spec.values`.
+    TargetValue(String),
     Resource {
         kind: String,
         name: String,
@@ -61,6 +65,18 @@ pub fn split(s: &str) -> Result<Vec<Piece>, String> {
     Ok(out)
 }
 
+/// Parses a `target:` expression; `None` when `expr` is not one.
+pub fn parse_target(expr: &str) -> Option<Result<Referent, String>> {
+    let rest = expr.strip_prefix("target:")?;
+    Some(match rest.strip_prefix("values.") {
+        _ if rest == "name" => Ok(Referent::TargetName),
+        Some(key) if !key.is_empty() => Ok(Referent::TargetValue(key.to_string())),
+        _ => Err(format!(
+            "unknown reference `${{{expr}}}`; use ${{target:name}} or ${{target:values.KEY}}, or write $${{{expr}}} for a literal"
+        )),
+    })
+}
+
 /// Parses one expression against the names declared per kind; the longest name wins
 /// because names may themselves contain `/` and `.`.
 pub fn parse_expr(
@@ -68,6 +84,9 @@ pub fn parse_expr(
     declared: &BTreeMap<String, Vec<String>>,
     attributes_ok: &dyn Fn(&str, &str) -> Result<(), String>,
 ) -> Result<Referent, String> {
+    if let Some(target) = parse_target(expr) {
+        return target;
+    }
     match expr {
         "aws:accountId" => return Ok(Referent::AccountId),
         "aws:region" => return Ok(Referent::Region),
@@ -245,6 +264,26 @@ mod tests {
             Referent::Region
         );
         assert!(parse_expr("aws:partition", &declared(), &ok).is_err());
+    }
+
+    #[test]
+    fn target_expressions() {
+        assert_eq!(
+            parse_expr("target:name", &declared(), &ok).unwrap(),
+            Referent::TargetName
+        );
+        assert_eq!(
+            parse_expr("target:values.instance.id", &declared(), &ok).unwrap(),
+            Referent::TargetValue("instance.id".into())
+        );
+        for bad in ["target:values.", "target:region", "target:"] {
+            let e = parse_expr(bad, &declared(), &ok).unwrap_err();
+            assert!(
+                e.contains("use ${target:name} or ${target:values.KEY}"),
+                "{e}"
+            );
+        }
+        assert_eq!(parse_target("Topic/alerts.arn"), None);
     }
 
     #[test]

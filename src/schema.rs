@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use crate::kinds::KindId;
 use crate::manifest::annotations::ANNOTATIONS;
+use crate::manifest::target::{self, TargetSpec};
 use crate::manifest::{API_VERSION, Settings};
 
 /// Where the committed copies live, relative to the repository root.
@@ -74,7 +75,17 @@ fn widen_strings(v: &mut Value) {
     }
 }
 
-/// `metadata`: a non-empty `name` string and the annotations vigil knows.
+/// `metadata.name`: a non-empty string.
+fn name_schema() -> Value {
+    json!({
+        "type": "string",
+        "minLength": 1,
+        "description": "The AWS identity: the alarm name, topic name, log group name, ..."
+    })
+}
+
+/// A resource's `metadata`: a non-empty `name`, the annotations vigil knows,
+/// and the targets it applies to.
 fn metadata_schema() -> Value {
     let mut annotations = Map::new();
     for (key, allowed) in ANNOTATIONS {
@@ -98,15 +109,49 @@ fn metadata_schema() -> Value {
         "required": ["name"],
         "additionalProperties": false,
         "properties": {
-            "name": {
-                "type": "string",
-                "minLength": 1,
-                "description": "The AWS identity: the alarm name, topic name, log group name, ..."
-            },
+            "name": name_schema(),
             "annotations": {
                 "type": "object",
                 "additionalProperties": false,
                 "properties": annotations
+            },
+            "targets": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "string", "minLength": 1},
+                "description": "The Target documents it applies to: names, or key=value labels; absent: every target."
+            }
+        }
+    })
+}
+
+/// The Settings document's `metadata`: a resource's, without `targets`.
+fn settings_metadata_schema() -> Value {
+    let mut m = metadata_schema();
+    m["properties"]
+        .as_object_mut()
+        .expect("properties")
+        .remove("targets");
+    m
+}
+
+/// A Target document's `metadata`: its name and the labels selectors match.
+fn target_metadata_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": false,
+        "properties": {
+            "name": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9_.-]{1,58}$",
+                "description": "The target's name, in keys (NAME/REGION) and role session names (vigil-NAME)."
+            },
+            "labels": {
+                "type": "object",
+                "propertyNames": {"pattern": "^[^=]+$"},
+                "additionalProperties": {"type": ["string", "number", "boolean"]},
+                "description": "Matched by `key=value` entries of a resource's metadata.targets."
             }
         }
     })
@@ -116,8 +161,11 @@ fn metadata_schema() -> Value {
 pub fn manifest_schema() -> Value {
     let mut definitions = Map::new();
     definitions.insert("Metadata".into(), metadata_schema());
+    definitions.insert("SettingsMetadata".into(), settings_metadata_schema());
+    definitions.insert("TargetMetadata".into(), target_metadata_schema());
     definitions.insert("Settings".into(), inline::<Settings>());
-    let mut kinds = vec!["Settings"];
+    definitions.insert(target::KIND.into(), inline::<TargetSpec>());
+    let mut kinds = vec!["Settings", target::KIND];
     for k in KindId::ALL {
         let mut g = inline_generator();
         let s = k.spec_schema(&mut g);
@@ -126,10 +174,18 @@ pub fn manifest_schema() -> Value {
     }
     let by_kind: Vec<Value> = kinds
         .iter()
-        .map(|k| {
+        .map(|&k| {
+            let metadata = match k {
+                "Settings" => "SettingsMetadata",
+                target::KIND => "TargetMetadata",
+                _ => "Metadata",
+            };
             json!({
                 "if": {"properties": {"kind": {"const": k}}, "required": ["kind"]},
-                "then": {"properties": {"spec": {"$ref": format!("#/definitions/{k}")}}}
+                "then": {"properties": {
+                    "metadata": {"$ref": format!("#/definitions/{metadata}")},
+                    "spec": {"$ref": format!("#/definitions/{k}")}
+                }}
             })
         })
         .collect();
@@ -143,7 +199,7 @@ pub fn manifest_schema() -> Value {
         "properties": {
             "apiVersion": {"const": API_VERSION},
             "kind": {"enum": kinds},
-            "metadata": {"$ref": "#/definitions/Metadata"},
+            "metadata": {"type": "object"},
             "spec": {
                 "type": "object",
                 "description": "Mirrors the AWS API input of the kind, in lowerCamelCase with AWS's own member names."
@@ -201,7 +257,8 @@ mod tests {
     fn every_kind_has_a_spec_schema_picked_by_kind() {
         let s = manifest_schema();
         let kinds = s["properties"]["kind"]["enum"].as_array().unwrap();
-        assert_eq!(kinds.len(), KindId::ALL.len() + 1);
+        // Settings and Target, then the resource kinds.
+        assert_eq!(kinds.len(), KindId::ALL.len() + 2);
         for k in KindId::ALL {
             let def = &s["definitions"][k.name()];
             assert_eq!(def["type"], "object", "{k}");
@@ -227,6 +284,32 @@ mod tests {
             alarm["properties"]["dimensions"]["additionalProperties"]["type"],
             json!(["string", "number", "boolean"])
         );
+    }
+
+    #[test]
+    fn targets_have_their_document_and_resources_their_selectors() {
+        let s = manifest_schema();
+        let t = &s["definitions"]["Target"];
+        assert_eq!(t["additionalProperties"], false);
+        let required: Vec<&str> = t["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(required, ["accountId", "regions"]);
+        // Patterns keep accountId a string: an unquoted number may lose its zeros.
+        assert_eq!(t["properties"]["accountId"]["type"], "string");
+        assert_eq!(t["properties"]["regions"]["minItems"], 1);
+        assert_eq!(t["properties"]["regions"]["uniqueItems"], true);
+        assert_eq!(
+            t["properties"]["values"]["additionalProperties"]["type"],
+            json!(["string", "number", "boolean"])
+        );
+        let targets = &s["definitions"]["Metadata"]["properties"]["targets"];
+        assert_eq!(targets["minItems"], 1);
+        assert!(s["definitions"]["SettingsMetadata"]["properties"]["targets"].is_null());
+        assert!(s["definitions"]["TargetMetadata"]["properties"]["labels"].is_object());
     }
 
     #[test]

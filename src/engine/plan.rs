@@ -329,6 +329,12 @@ pub fn resolve<'m>(
         match refs::parse_expr(expr, &declared, &|_, _| Ok(())).ok()? {
             Referent::AccountId => Some(env.account_id.clone()),
             Referent::Region => Some(env.region.clone()),
+            // `Manifests::for_target` replaces these; one left here was never
+            // given a target, so it stays unknown and cannot be applied.
+            Referent::TargetName | Referent::TargetValue(_) => {
+                tracing::error!("`${{{expr}}}` was not resolved for a target");
+                None
+            }
             Referent::Resource {
                 kind,
                 name,

@@ -1,13 +1,13 @@
-//! Loads `desired-state/`: the directory walk, documents, Settings, validation,
+//! Loads `desired-state/`: the directory walk, documents, validation,
 //! references and ordering. Makes no AWS calls.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 pub mod annotations;
+mod explain;
+mod settings;
 pub mod target;
 
 use crate::kinds::KindId;
@@ -15,7 +15,10 @@ use crate::refs::{self, Piece, Referent};
 use crate::yaml::{self, Node, Pos, Value};
 use annotations::{ANNOTATIONS, DEPENDS_ON};
 pub use annotations::{Annotations, DeletionPolicy, DriftMode};
-pub use target::Target;
+use explain::{explain, nearest};
+pub use settings::{Location, Notifications, Settings};
+use settings::{SettingsDoc, read_settings};
+pub use target::{Selector, Target};
 
 pub const API_VERSION: &str = "vigil/v1";
 
@@ -85,93 +88,6 @@ impl fmt::Display for ValidationErrors {
     }
 }
 
-/// The optional `kind: Settings` document.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Settings {
-    #[serde(default)]
-    pub region: Option<String>,
-    /// Refuse to run against any other account.
-    #[serde(default)]
-    pub account_id: Option<String>,
-    /// Written to every taggable resource vigil creates as `vigil:owner`.
-    #[serde(default = "default_owner")]
-    pub owner: String,
-    #[serde(default)]
-    pub prune: bool,
-    #[serde(default = "default_max_deletions")]
-    pub max_deletions: u32,
-    /// Take over existing resources that vigil did not create, everywhere.
-    #[serde(default)]
-    pub adopt: bool,
-    /// The default for `vigil/drift`: correct, warn or ignore.
-    #[serde(default)]
-    pub drift: DriftMode,
-    /// Where the inventory lives; default: a local file under `.vigil/`.
-    #[serde(default)]
-    pub inventory: Option<Location>,
-    /// `vigil run`: where the single-writer lease lives; default: beside the inventory.
-    #[serde(default)]
-    pub lease: Option<Location>,
-    /// `vigil run`: where drift and failure events are published.
-    #[serde(default)]
-    pub notifications: Option<Notifications>,
-    /// Request rates, per second, for operations whose quota AWS raised (or
-    /// lowered) for this account: `{cloudwatch:PutMetricAlarm: 10}`. The rest
-    /// use AWS's defaults.
-    #[serde(default)]
-    pub quotas: BTreeMap<String, f64>,
-    /// How long a run retries throttled and failing calls before it reports
-    /// them (`15m` when absent; `--deadline` wins).
-    #[serde(default)]
-    pub deadline: Option<String>,
-}
-
-/// Where the inventory is kept (`Settings.inventory`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub enum Location {
-    /// A local file; the default, meant for the local quickstart.
-    File(PathBuf),
-    /// An S3 object: `{bucket, key}`.
-    S3 { bucket: String, key: String },
-}
-
-/// `Settings.notifications`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Notifications {
-    /// An SNS topic ARN.
-    pub topic_arn: String,
-}
-
-fn default_owner() -> String {
-    "vigil".to_string()
-}
-
-fn default_max_deletions() -> u32 {
-    10
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            region: None,
-            account_id: None,
-            owner: default_owner(),
-            prune: false,
-            max_deletions: default_max_deletions(),
-            adopt: false,
-            drift: Default::default(),
-            inventory: None,
-            lease: None,
-            notifications: None,
-            quotas: BTreeMap::new(),
-            deadline: None,
-        }
-    }
-}
-
 /// One declared resource.
 #[derive(Debug, Clone)]
 pub struct Resource {
@@ -188,6 +104,8 @@ pub struct Resource {
     pub doc_index: usize,
     /// Indices into [`Manifests::resources`] of the resources this one references.
     pub deps: Vec<usize>,
+    /// `metadata.targets`: the targets it applies to; `None`: every target.
+    pub targets: Option<Vec<Selector>>,
 }
 
 impl Resource {
@@ -218,11 +136,15 @@ pub struct Manifests {
     pub settings: Settings,
     pub settings_declared: bool,
     pub resources: Vec<Resource>,
+    /// Where the resources apply: one per region of each Target document, in
+    /// declaration order; without Target documents, the implicit one.
+    pub targets: Vec<Target>,
     /// (kind, name) to index in `resources`; lookups stay O(1) at thousands of alarms.
     index: HashMap<(KindId, String), usize>,
 }
 
 impl Manifests {
+    /// With the implicit target of `settings`; the loader sets the declared ones.
     pub fn new(
         dir: PathBuf,
         settings: Settings,
@@ -234,11 +156,16 @@ impl Manifests {
             .enumerate()
             .map(|(i, r)| ((r.kind, r.name.clone()), i))
             .collect();
+        let targets = vec![Target::implicit(
+            settings.region.clone(),
+            settings.account_id.clone(),
+        )];
         Manifests {
             dir,
             settings,
             settings_declared,
             resources,
+            targets,
             index,
         }
     }
@@ -264,9 +191,54 @@ struct Doc {
 
 type Checked = Result<DocKind, Vec<Diagnostic>>;
 
+/// Where a resource's parts are written, kept beside it until the checks that
+/// need positions are done.
+struct Written {
+    /// Its strings that contain `$`.
+    strings: Vec<(Pos, String)>,
+    /// `metadata.targets`, and each of its entries.
+    targets: Option<(Pos, Vec<Pos>)>,
+    /// The spec, kept only when it holds `${target:...}`, to check it per target.
+    spec: Option<Node>,
+}
+
 /// Loads and validates every manifest under `dir`.
 pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
+    let files = manifest_files(dir)?;
     let mut diags = Vec::new();
+    let checked = read_files(&files, &mut diags);
+    let Gathered {
+        settings,
+        targets,
+        mut resources,
+        written,
+    } = gather(checked, &mut diags);
+    let targets = target::unique(targets, &mut diags);
+    if let Some(s) = settings.as_ref().filter(|_| !targets.is_empty()) {
+        target::check_settings(s, &mut diags);
+    }
+    let ref_pos = link(&mut resources, &written, &mut diags);
+    target::check_resources(&targets, &resources, &written, &ref_pos, &mut diags);
+    let order = dependency_order(&resources, &ref_pos, &mut diags);
+    if !diags.is_empty() {
+        diags.sort();
+        diags.dedup();
+        return Err(ValidationErrors(diags));
+    }
+    let resources = reorder(resources, &order);
+    let (settings, settings_declared) = match settings {
+        Some(s) => (s.settings, true),
+        None => (Settings::default(), false),
+    };
+    let mut m = Manifests::new(dir.to_path_buf(), settings, settings_declared, resources);
+    if !targets.is_empty() {
+        m.targets = target::expand(&targets);
+    }
+    Ok(m)
+}
+
+/// The YAML files under `dir`, in path order; a missing directory has none.
+fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, ValidationErrors> {
     let mut files = Vec::new();
     if dir.is_dir() {
         walk(dir, &mut files).map_err(|e| {
@@ -286,189 +258,241 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
         }]));
     }
     files.sort();
+    Ok(files)
+}
 
-    // Each document is checked as soon as it is parsed, so only one syntax tree
-    // is alive at a time. Files named by a bodyFile or templateFile are data, not
-    // manifests, but that is known only at the end: results wait per file.
+/// Every document of every file, checked, in file and document order. Files
+/// named by a bodyFile or templateFile are data, not manifests, but that is
+/// known only at the end: results wait per file.
+fn read_files(files: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<Checked> {
     let mut per_file: Vec<(PathBuf, Vec<Checked>)> = Vec::new();
     let mut data_files: BTreeSet<PathBuf> = BTreeSet::new();
-    for path in &files {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => {
-                diags.push(Diagnostic {
-                    file: path.display().to_string(),
-                    pos: Pos { line: 1, col: 1 },
-                    subject: "file".into(),
-                    message: format!("cannot read: {e}"),
-                });
-                continue;
-            }
-        };
-        let file = path.display().to_string();
-        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let mut checked = Vec::new();
-        let parsed = yaml::parse_each(&text, |index, node| {
-            if node.get("apiVersion").and_then(Node::as_str) == Some(API_VERSION)
-                && let Some(spec) = node.get("spec")
-            {
-                for field in ["bodyFile", "templateFile"] {
-                    if let Some(f) = spec.get(field).and_then(Node::as_str) {
-                        data_files.insert(normalize_path(&base.join(f)));
-                    }
-                }
-            }
-            if node.value != Value::Null {
-                checked.push(read_document(Doc {
-                    file: file.clone(),
-                    base: base.clone(),
-                    index,
-                    node,
-                }));
-            }
-        });
-        if let Err(e) = parsed {
-            // Nothing from a file that does not parse, as if it were read whole.
-            checked = vec![Err(vec![Diagnostic {
-                file,
-                pos: e.pos,
-                subject: "YAML".into(),
-                message: format!("syntax error: {}", e.message),
-            }])];
+    for path in files {
+        match std::fs::read_to_string(path) {
+            Ok(text) => per_file.push((path.clone(), read_file(path, &text, &mut data_files))),
+            Err(e) => diags.push(Diagnostic {
+                file: path.display().to_string(),
+                pos: Pos { line: 1, col: 1 },
+                subject: "file".into(),
+                message: format!("cannot read: {e}"),
+            }),
         }
-        per_file.push((path.clone(), checked));
     }
-
-    let mut settings: Option<(Settings, String, Pos)> = None;
-    let mut resources: Vec<Resource> = Vec::new();
-    // Per resource: its strings that contain `$`, where they are written.
-    let mut strings: Vec<Vec<(Pos, String)>> = Vec::new();
-    let mut seen: HashMap<(KindId, String), (String, Pos)> = HashMap::new();
-    let checked = per_file
+    per_file
         .into_iter()
         .filter(|(path, _)| !data_files.contains(&normalize_path(path)))
-        .flat_map(|(_, checked)| checked);
+        .flat_map(|(_, checked)| checked)
+        .collect()
+}
+
+/// The documents of one file, each checked as soon as it is parsed, so only
+/// one syntax tree is alive at a time. Notes the data files it names.
+fn read_file(path: &Path, text: &str, data_files: &mut BTreeSet<PathBuf>) -> Vec<Checked> {
+    let file = path.display().to_string();
+    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut checked = Vec::new();
+    let parsed = yaml::parse_each(text, |index, node| {
+        if node.get("apiVersion").and_then(Node::as_str) == Some(API_VERSION)
+            && let Some(spec) = node.get("spec")
+        {
+            for field in ["bodyFile", "templateFile"] {
+                if let Some(f) = spec.get(field).and_then(Node::as_str) {
+                    data_files.insert(normalize_path(&base.join(f)));
+                }
+            }
+        }
+        if node.value != Value::Null {
+            checked.push(read_document(Doc {
+                file: file.clone(),
+                base: base.clone(),
+                index,
+                node,
+            }));
+        }
+    });
+    match parsed {
+        Ok(()) => checked,
+        // Nothing from a file that does not parse, as if it were read whole.
+        Err(e) => vec![Err(vec![Diagnostic {
+            file,
+            pos: e.pos,
+            subject: "YAML".into(),
+            message: format!("syntax error: {}", e.message),
+        }])],
+    }
+}
+
+/// The checked documents, sorted by what they declare.
+struct Gathered {
+    settings: Option<SettingsDoc>,
+    targets: Vec<target::TargetDoc>,
+    resources: Vec<Resource>,
+    /// Beside each resource.
+    written: Vec<Written>,
+}
+
+/// Sorts the documents into Settings, Targets and resources; a second Settings
+/// and a duplicate resource are errors.
+fn gather(checked: Vec<Checked>, diags: &mut Vec<Diagnostic>) -> Gathered {
+    let mut out = Gathered {
+        settings: None,
+        targets: Vec::new(),
+        resources: Vec::new(),
+        written: Vec::new(),
+    };
+    let mut seen: HashMap<(KindId, String), (String, Pos)> = HashMap::new();
     for result in checked {
         match result {
             Err(mut d) => diags.append(&mut d),
-            Ok(DocKind::Settings(s, pos, file_now, subject)) => {
-                if let Some((_, file, first)) = &settings {
-                    diags.push(Diagnostic {
-                        file: file_now,
-                        pos,
-                        subject,
-                        message: format!(
-                            "a second Settings document; the first is at {file}:{first}. Keep one: merge them"
-                        ),
-                    });
-                } else {
-                    settings = Some((*s, file_now, pos));
-                }
-            }
-            Ok(DocKind::Resource(boxed, found)) => {
-                let r = *boxed;
+            Ok(DocKind::Settings(s)) => match &out.settings {
+                Some(first) => diags.push(diag(
+                    &s.file,
+                    s.pos,
+                    &s.subject,
+                    format!(
+                        "a second Settings document; the first is at {}:{}. Keep one: merge them",
+                        first.file, first.pos
+                    ),
+                )),
+                None => out.settings = Some(*s),
+            },
+            Ok(DocKind::Target(t)) => out.targets.push(*t),
+            Ok(DocKind::Resource(r, w)) => {
                 let key = (r.kind, r.name.clone());
                 if let Some((file, pos)) = seen.get(&key) {
-                    diags.push(Diagnostic {
-                        file: r.file.clone(),
-                        pos: r.pos,
-                        subject: r.id(),
-                        message: format!(
-                            "duplicate: {} is also declared at {file}:{pos}; (kind, metadata.name) must be unique, so rename or remove one",
-                            r.id()
-                        ),
-                    });
+                    diags.push(diag(&r.file, r.pos, &r.id(), format!(
+                        "duplicate: {} is also declared at {file}:{pos}; (kind, metadata.name) must be unique, so rename or remove one",
+                        r.id()
+                    )));
                     continue;
                 }
                 seen.insert(key, (r.file.clone(), r.pos));
-                resources.push(r);
-                strings.push(found);
+                out.resources.push(*r);
+                out.written.push(*w);
             }
         }
     }
+    out
+}
 
-    // References: every `${...}` must name a declared resource and a valid attribute.
+fn attr_ok(kind: &str, attr: &str) -> Result<(), String> {
+    let k = KindId::parse(kind).expect("declared kinds are known");
+    if k.attribute_ok(attr) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{kind} has no attribute `{attr}`; it has: {}",
+            k.attributes().join(", ")
+        ))
+    }
+}
+
+/// Resolves every `${Kind/name...}` and `vigil/depends-on` into `deps`. Returns,
+/// per resource, where each of its dependencies is first written.
+fn link(
+    resources: &mut [Resource],
+    written: &[Written],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<BTreeMap<usize, Pos>> {
     let mut declared: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in &resources {
+    for r in resources.iter() {
         declared
             .entry(r.kind.name().to_string())
             .or_default()
             .push(r.name.clone());
     }
-    let attr_ok = |kind: &str, attr: &str| -> Result<(), String> {
-        let k = KindId::parse(kind).expect("declared kinds are known");
-        if k.attribute_ok(attr) {
-            Ok(())
-        } else {
-            Err(format!(
-                "{kind} has no attribute `{attr}`; it has: {}",
-                k.attributes().join(", ")
-            ))
-        }
-    };
     let index: HashMap<(String, String), usize> = resources
         .iter()
         .enumerate()
         .map(|(i, r)| ((r.kind.name().to_string(), r.name.clone()), i))
         .collect();
     let mut ref_pos: Vec<BTreeMap<usize, Pos>> = vec![BTreeMap::new(); resources.len()];
-    for ((i, r), found) in resources.iter_mut().enumerate().zip(strings) {
-        for (pos, s) in found {
-            let pieces = match refs::split(&s) {
-                Ok(p) => p,
-                Err(msg) => {
-                    diags.push(diag(&r.file, pos, &r.id(), msg));
-                    continue;
-                }
-            };
-            for p in pieces {
-                let Piece::Expr(e) = p else { continue };
-                match refs::parse_expr(&e, &declared, &attr_ok) {
-                    Ok(Referent::Resource { kind, name, .. }) => {
-                        let j = index[&(kind, name)];
-                        if j == i {
-                            diags.push(diag(
-                                &r.file,
-                                pos,
-                                &r.id(),
-                                format!(
-                                    "`${{{e}}}` refers to the resource itself, which has no value before it is applied; remove it, or write $${{ for literal text"
-                                ),
-                            ));
-                        } else {
-                            ref_pos[i].entry(j).or_insert(pos);
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(msg) => diags.push(diag(&r.file, pos, &r.id(), msg)),
-                }
-            }
-        }
-        if let Some(value) = r.annotations.depends_on.as_deref() {
-            let pos = r.annotation_pos.get(DEPENDS_ON).copied().unwrap_or(r.pos);
-            match depends_on(value, &index) {
-                Ok(targets) => {
-                    for j in targets {
-                        if j == i {
-                            diags.push(diag(
-                                &r.file,
-                                pos,
-                                &r.id(),
-                                format!("`{DEPENDS_ON}` names the resource itself; remove it"),
-                            ));
-                        } else {
-                            ref_pos[i].entry(j).or_insert(pos);
-                        }
-                    }
-                }
-                Err(msg) => diags.push(diag(&r.file, pos, &r.id(), msg)),
-            }
-        }
-        r.deps = ref_pos[i].keys().copied().collect();
+    for (i, r) in resources.iter_mut().enumerate() {
+        let edges = &mut ref_pos[i];
+        reference_edges(i, r, &written[i].strings, &declared, &index, edges, diags);
+        depends_on_edges(i, r, &index, edges, diags);
+        r.deps = edges.keys().copied().collect();
     }
+    ref_pos
+}
 
-    // Dependency order; a cycle is an error located at one of its references.
-    let order = match topo_order(&resources.iter().map(|r| r.deps.clone()).collect::<Vec<_>>()) {
+/// The resources that `r`'s references point to; every `${...}` must name a
+/// declared resource and a valid attribute.
+fn reference_edges(
+    i: usize,
+    r: &Resource,
+    strings: &[(Pos, String)],
+    declared: &BTreeMap<String, Vec<String>>,
+    index: &HashMap<(String, String), usize>,
+    edges: &mut BTreeMap<usize, Pos>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (pos, s) in strings {
+        let pieces = match refs::split(s) {
+            Ok(p) => p,
+            Err(msg) => {
+                diags.push(diag(&r.file, *pos, &r.id(), msg));
+                continue;
+            }
+        };
+        for p in pieces {
+            let Piece::Expr(e) = p else { continue };
+            match refs::parse_expr(&e, declared, &attr_ok) {
+                Ok(Referent::Resource { kind, name, .. }) => {
+                    let j = index[&(kind, name)];
+                    if j == i {
+                        diags.push(diag(&r.file, *pos, &r.id(), format!(
+                            "`${{{e}}}` refers to the resource itself, which has no value before it is applied; remove it, or write $${{ for literal text"
+                        )));
+                    } else {
+                        edges.entry(j).or_insert(*pos);
+                    }
+                }
+                Ok(_) => {}
+                Err(msg) => diags.push(diag(&r.file, *pos, &r.id(), msg)),
+            }
+        }
+    }
+}
+
+/// The resources that `r`'s `vigil/depends-on` names.
+fn depends_on_edges(
+    i: usize,
+    r: &Resource,
+    index: &HashMap<(String, String), usize>,
+    edges: &mut BTreeMap<usize, Pos>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(value) = r.annotations.depends_on.as_deref() else {
+        return;
+    };
+    let pos = r.annotation_pos.get(DEPENDS_ON).copied().unwrap_or(r.pos);
+    match depends_on(value, index) {
+        Ok(targets) => {
+            for j in targets {
+                if j == i {
+                    diags.push(diag(
+                        &r.file,
+                        pos,
+                        &r.id(),
+                        format!("`{DEPENDS_ON}` names the resource itself; remove it"),
+                    ));
+                } else {
+                    edges.entry(j).or_insert(pos);
+                }
+            }
+        }
+        Err(msg) => diags.push(diag(&r.file, pos, &r.id(), msg)),
+    }
+}
+
+/// Dependency order; a cycle is an error located at one of its references.
+fn dependency_order(
+    resources: &[Resource],
+    ref_pos: &[BTreeMap<usize, Pos>],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<usize> {
+    match topo_order(&resources.iter().map(|r| r.deps.clone()).collect::<Vec<_>>()) {
         Ok(o) => o,
         Err(cycle) => {
             let names: Vec<String> = cycle.iter().map(|&i| resources[i].id()).collect();
@@ -490,37 +514,24 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
             ));
             Vec::new()
         }
-    };
-
-    if !diags.is_empty() {
-        diags.sort();
-        diags.dedup();
-        return Err(ValidationErrors(diags));
     }
+}
 
+/// The resources in `order`, with `deps` renumbered to match.
+fn reorder(resources: Vec<Resource>, order: &[usize]) -> Vec<Resource> {
     let mut new_index = vec![0; resources.len()];
     for (new, &old) in order.iter().enumerate() {
         new_index[old] = new;
     }
     let mut slots: Vec<Option<Resource>> = resources.into_iter().map(Some).collect();
-    let resources = order
+    order
         .iter()
         .map(|&old| {
             let mut r = slots[old].take().expect("each index once");
             r.deps = r.deps.iter().map(|&d| new_index[d]).collect();
             r
         })
-        .collect();
-    let (settings, settings_declared) = match settings {
-        Some((s, _, _)) => (s, true),
-        None => (Settings::default(), false),
-    };
-    Ok(Manifests::new(
-        dir.to_path_buf(),
-        settings,
-        settings_declared,
-        resources,
-    ))
+        .collect()
 }
 
 /// Resolves `Kind/name, Kind/name` against the declared resources. The kind ends
@@ -576,15 +587,78 @@ fn diag(file: &str, pos: Pos, subject: &str, message: impl Into<String>) -> Diag
 }
 
 enum DocKind {
-    /// With the file and the `Settings/name` subject.
-    Settings(Box<Settings>, Pos, String, String),
-    /// With its strings that contain `$`, for the reference check.
-    Resource(Box<Resource>, Vec<(Pos, String)>),
+    Settings(Box<SettingsDoc>),
+    Target(Box<target::TargetDoc>),
+    /// With where its parts are written, for the checks across documents.
+    Resource(Box<Resource>, Box<Written>),
+}
+
+/// What a document declares, by its `kind`.
+#[derive(Debug, Clone, Copy)]
+enum DocType {
+    Settings,
+    Target,
+    Resource(KindId),
 }
 
 fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
-    let node = &doc.node;
-    let file = &doc.file;
+    let (subject, doc_type, mut diags) = read_header(&doc.node, &doc.file)?;
+    let meta = read_metadata(&doc.node, doc_type, &doc.file, &subject, &mut diags);
+    let spec = read_spec(&doc.node, &doc.file, &subject, &mut diags);
+    let (Some(name), Some(spec)) = (meta.name.clone(), spec) else {
+        return Err(diags);
+    };
+    let at = (doc.file.as_str(), doc.node.pos);
+    match doc_type {
+        DocType::Settings => read_settings(spec, at, subject, diags),
+        DocType::Target => {
+            let name = (name, meta.name_pos);
+            target::read_target(name, meta.labels, spec, at, &subject, diags)
+                .map(|t| DocKind::Target(Box::new(t)))
+        }
+        DocType::Resource(kind) => read_resource(kind, name, meta, doc, &subject, diags),
+    }
+}
+
+/// The kinds a document may have after Settings, as the errors list them.
+fn document_kinds() -> String {
+    let mut all: Vec<&str> = KindId::ALL.iter().map(|k| k.name()).collect();
+    all.push(target::KIND);
+    all.join(", ")
+}
+
+/// Checks a document's shape, apiVersion, top-level fields and kind. Returns its
+/// subject and type with the diagnostics so far; `Err` when nothing more can be read.
+fn read_header(
+    node: &Node,
+    file: &str,
+) -> Result<(String, DocType, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let subject = read_api_version(node, file)?;
+    let mut diags = Vec::new();
+    if let Value::Map(entries) = &node.value {
+        for (k, _) in entries {
+            let key = k.as_str().unwrap_or("");
+            if !["apiVersion", "kind", "metadata", "spec"].contains(&key) {
+                diags.push(diag(
+                    file,
+                    k.pos,
+                    &subject,
+                    format!(
+                        "unknown field `{key}`; a document has apiVersion, kind, metadata and spec"
+                    ),
+                ));
+            }
+        }
+    }
+    match read_kind(node, file, &subject, &mut diags) {
+        Some(doc_type) => Ok((subject, doc_type, diags)),
+        None => Err(diags),
+    }
+}
+
+/// The subject (`Kind/name`, or what is known of it) of a mapping that says it
+/// is a vigil manifest.
+fn read_api_version(node: &Node, file: &str) -> Result<String, Vec<Diagnostic>> {
     let err = |pos: Pos, subject: &str, msg: String| vec![diag(file, pos, subject, msg)];
     if !matches!(node.value, Value::Map(_)) {
         return Err(err(
@@ -606,151 +680,196 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
         (k, n) => format!("{}/{}", k.unwrap_or("?"), n.unwrap_or("?")),
     };
     match node.get("apiVersion") {
-        Some(v) if v.as_str() == Some(API_VERSION) => {}
-        Some(v) => {
-            return Err(err(
-                v.pos,
-                &subject,
-                format!("apiVersion must be {API_VERSION}; this is not a vigil manifest"),
-            ));
-        }
-        None => {
-            return Err(err(
-                node.pos,
-                &subject,
-                format!(
-                    "not a vigil manifest: apiVersion: {API_VERSION} is missing. Add it; if this is a data file, reference it from a bodyFile or templateFile, or move it out of the directory"
-                ),
-            ));
-        }
+        Some(v) if v.as_str() == Some(API_VERSION) => Ok(subject),
+        Some(v) => Err(err(
+            v.pos,
+            &subject,
+            format!("apiVersion must be {API_VERSION}; this is not a vigil manifest"),
+        )),
+        None => Err(err(
+            node.pos,
+            &subject,
+            format!(
+                "not a vigil manifest: apiVersion: {API_VERSION} is missing. Add it; if this is a data file, reference it from a bodyFile or templateFile, or move it out of the directory"
+            ),
+        )),
     }
-    let mut diags = Vec::new();
-    if let Value::Map(entries) = &node.value {
-        for (k, _) in entries {
-            let key = k.as_str().unwrap_or("");
-            if !["apiVersion", "kind", "metadata", "spec"].contains(&key) {
+}
+
+/// What the document's `kind` declares; `None` when it is missing or unknown.
+fn read_kind(
+    node: &Node,
+    file: &str,
+    subject: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<DocType> {
+    let Some(kind_node) = node.get("kind") else {
+        diags.push(diag(
+            file,
+            node.pos,
+            subject,
+            format!(
+                "missing field `kind`; add it: Settings or one of {}",
+                document_kinds()
+            ),
+        ));
+        return None;
+    };
+    let kind_text = kind_node.as_str();
+    match kind_text {
+        Some("Settings") => Some(DocType::Settings),
+        Some(target::KIND) => Some(DocType::Target),
+        _ => {
+            let kind = kind_text.and_then(KindId::parse);
+            if kind.is_none() {
                 diags.push(diag(
                     file,
-                    k.pos,
-                    &subject,
+                    kind_node.pos,
+                    subject,
                     format!(
-                        "unknown field `{key}`; a document has apiVersion, kind, metadata and spec"
+                        "unknown kind `{}`; expected Settings or one of: {}",
+                        kind_text.unwrap_or(kind_node.type_name()),
+                        document_kinds()
                     ),
                 ));
             }
+            kind.map(DocType::Resource)
         }
     }
-    let all: Vec<&str> = KindId::ALL.iter().map(|k| k.name()).collect();
-    let kind_node = match node.get("kind") {
-        Some(k) => k,
-        None => {
-            diags.push(diag(
-                file,
-                node.pos,
-                &subject,
-                format!(
-                    "missing field `kind`; add it: Settings or one of {}",
-                    all.join(", ")
-                ),
-            ));
-            return Err(diags);
-        }
-    };
-    let is_settings = kind_text == Some("Settings");
-    let kind = match kind_text.and_then(KindId::parse) {
-        Some(k) => Some(k),
-        None if is_settings => None,
-        None => {
-            diags.push(diag(
-                file,
-                kind_node.pos,
-                &subject,
-                format!(
-                    "unknown kind `{}`; expected Settings or one of: {}",
-                    kind_text.unwrap_or(kind_node.type_name()),
-                    all.join(", ")
-                ),
-            ));
-            return Err(diags);
-        }
-    };
+}
 
-    // metadata
-    let mut annotations = BTreeMap::new();
-    let mut annotation_pos = BTreeMap::new();
-    let name = match node.get("metadata") {
-        None => {
+/// What a document's `metadata` holds.
+#[derive(Default)]
+struct Meta {
+    name: Option<String>,
+    /// Where the name is written (the document, without one).
+    name_pos: Pos,
+    annotations: BTreeMap<String, String>,
+    /// Where each annotation's value is written.
+    annotation_pos: BTreeMap<String, Pos>,
+    /// A Target's labels.
+    labels: BTreeMap<String, String>,
+    /// A resource's `metadata.targets`.
+    targets: Option<target::Selected>,
+}
+
+fn read_metadata(
+    node: &Node,
+    doc_type: DocType,
+    file: &str,
+    subject: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Meta {
+    let mut meta = Meta {
+        name_pos: node.pos,
+        ..Meta::default()
+    };
+    let Some(m) = node.get("metadata") else {
+        diags.push(diag(
+            file,
+            node.pos,
+            subject,
+            "missing field `metadata`; add `metadata: {name: NAME}`, the resource's name in AWS",
+        ));
+        return meta;
+    };
+    check_metadata_fields(m, doc_type, file, subject, diags);
+    match (doc_type, m.get("labels"), m.get("annotations")) {
+        (DocType::Target, Some(labels), _) => {
+            meta.labels = target::read_labels(labels, file, subject, diags);
+        }
+        (DocType::Target, ..) | (_, _, None) => {}
+        (_, _, Some(ann)) => {
+            read_annotations(ann, file, subject, &mut meta.annotations, diags);
+            if let Value::Map(entries) = &ann.value {
+                for (k, v) in entries {
+                    let key = k.as_str().unwrap_or("").to_string();
+                    meta.annotation_pos.insert(key, v.pos);
+                }
+            }
+        }
+    }
+    if let (DocType::Resource(_), Some(t)) = (doc_type, m.get("targets")) {
+        meta.targets = target::read_selectors(t, file, subject, diags);
+    }
+    match m.get("name") {
+        Some(n) if n.as_str().is_some_and(|s| !s.is_empty()) => {
+            meta.name = n.as_str().map(str::to_string);
+            meta.name_pos = n.pos;
+        }
+        Some(n) => diags.push(diag(
+            file,
+            n.pos,
+            subject,
+            "metadata.name must be a non-empty string: the resource's name in AWS",
+        )),
+        None => diags.push(diag(
+            file,
+            m.pos,
+            subject,
+            "missing field `metadata.name`; add the resource's name in AWS",
+        )),
+    }
+    meta
+}
+
+/// Unknown fields of `metadata`, which differ by kind of document.
+fn check_metadata_fields(
+    meta: &Node,
+    doc_type: DocType,
+    file: &str,
+    subject: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let (known, has): (&[&str], &str) = match doc_type {
+        DocType::Resource(_) => (
+            &["name", "annotations", "targets"],
+            "metadata has name and annotations, and targets (Target names or key=value labels)",
+        ),
+        DocType::Settings => (
+            &["name", "annotations"],
+            "metadata has name and annotations",
+        ),
+        DocType::Target => (
+            &["name", "labels"],
+            "a Target's metadata has name and labels",
+        ),
+    };
+    let Value::Map(entries) = &meta.value else {
+        diags.push(diag(
+            file,
+            meta.pos,
+            subject,
+            "metadata must be a mapping with `name`",
+        ));
+        return;
+    };
+    for (k, _) in entries {
+        let key = k.as_str().unwrap_or("");
+        if !known.contains(&key) {
             diags.push(diag(
                 file,
-                node.pos,
-                &subject,
-                "missing field `metadata`; add `metadata: {name: NAME}`, the resource's name in AWS",
+                k.pos,
+                subject,
+                format!("unknown field `metadata.{key}`; {has}"),
             ));
-            None
         }
-        Some(meta) => {
-            if let Value::Map(entries) = &meta.value {
-                for (k, _) in entries {
-                    let key = k.as_str().unwrap_or("");
-                    if !["name", "annotations"].contains(&key) {
-                        diags.push(diag(
-                            file,
-                            k.pos,
-                            &subject,
-                            format!(
-                                "unknown field `metadata.{key}`; metadata has name and annotations"
-                            ),
-                        ));
-                    }
-                }
-            } else {
-                diags.push(diag(
-                    file,
-                    meta.pos,
-                    &subject,
-                    "metadata must be a mapping with `name`",
-                ));
-            }
-            if let Some(ann) = meta.get("annotations") {
-                read_annotations(ann, file, &subject, &mut annotations, &mut diags);
-                if let Value::Map(entries) = &ann.value {
-                    for (k, v) in entries {
-                        annotation_pos.insert(k.as_str().unwrap_or("").to_string(), v.pos);
-                    }
-                }
-            }
-            match meta.get("name") {
-                Some(n) if n.as_str().is_some_and(|s| !s.is_empty()) => {
-                    n.as_str().map(str::to_string)
-                }
-                Some(n) => {
-                    diags.push(diag(
-                        file,
-                        n.pos,
-                        &subject,
-                        "metadata.name must be a non-empty string: the resource's name in AWS",
-                    ));
-                    None
-                }
-                None => {
-                    diags.push(diag(
-                        file,
-                        meta.pos,
-                        &subject,
-                        "missing field `metadata.name`; add the resource's name in AWS",
-                    ));
-                    None
-                }
-            }
-        }
-    };
-    let spec = match node.get("spec") {
+    }
+}
+
+fn read_spec<'n>(
+    node: &'n Node,
+    file: &str,
+    subject: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'n Node> {
+    match node.get("spec") {
         Some(s) if matches!(s.value, Value::Map(_)) => Some(s),
         Some(s) => {
             diags.push(diag(
                 file,
                 s.pos,
-                &subject,
+                subject,
                 format!("spec must be a mapping, found {}", s.type_name()),
             ));
             None
@@ -759,308 +878,89 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
             diags.push(diag(
                 file,
                 node.pos,
-                &subject,
+                subject,
                 "missing field `spec`; add it (`spec: {}` when nothing needs to be set)",
             ));
             None
         }
-    };
-    let (Some(name), Some(spec)) = (name, spec) else {
-        return Err(diags);
-    };
-
-    let Some(kind) = kind else {
-        return match yaml::from_node::<Settings>(spec) {
-            Ok(s) => {
-                let s = Box::new(s);
-                check_settings(&s, spec, file, &subject, &mut diags);
-                if diags.is_empty() {
-                    Ok(DocKind::Settings(s, node.pos, file.clone(), subject))
-                } else {
-                    Err(diags)
-                }
-            }
-            Err(e) => {
-                let pos = e.pos.unwrap_or(spec.pos);
-                diags.push(diag(file, pos, &subject, explain(spec, pos, &e.message)));
-                Err(diags)
-            }
-        };
-    };
-    match kind.check(&name, spec, &doc.base) {
-        Ok(json) if diags.is_empty() => {
-            let pos = node.pos;
-            let Value::Map(entries) = doc.node.value else {
-                unreachable!("checked to be a mapping above")
-            };
-            let spec_node = entries
-                .into_iter()
-                .find_map(|(k, v)| (k.as_str() == Some("spec")).then_some(v))
-                .expect("spec checked above");
-            let mut found = Vec::new();
-            collect_strings(&spec_node, &mut found);
-            // Strings that came from inlined files point at the file field.
-            for field in ["bodyFile", "templateFile"] {
-                if let (Some(n), Some(inlined)) = (
-                    spec_node.get(field),
-                    json.get(field.trim_end_matches("File")),
-                ) {
-                    let mut strings = Vec::new();
-                    json_strings(inlined, &mut strings);
-                    found.extend(strings.into_iter().map(|s| (n.pos, s)));
-                }
-            }
-            Ok(DocKind::Resource(
-                Box::new(Resource {
-                    kind,
-                    name,
-                    annotations: Annotations::from_checked(&annotations),
-                    annotation_pos,
-                    spec: json.into(),
-                    file: doc.file,
-                    pos,
-                    doc_index: doc.index,
-                    deps: Vec::new(),
-                }),
-                found,
-            ))
-        }
-        Ok(_) => Err(diags),
-        Err(errors) => {
-            let name_pos = node
-                .get("metadata")
-                .and_then(|m| m.get("name"))
-                .map_or(node.pos, |n| n.pos);
-            diags.extend(errors.into_iter().map(|(pos, msg)| {
-                let pos = if pos == Pos::default() { name_pos } else { pos };
-                diag(file, pos, &subject, explain(spec, pos, &msg))
-            }));
-            Err(diags)
-        }
     }
 }
 
-/// serde's messages name Rust types (`expected f64`) and not the field. This
-/// rewrites its few fixed shapes to name the field at `pos` and what it takes;
-/// any other message is returned as it is.
-fn explain(spec: &Node, pos: Pos, message: &str) -> String {
-    let field = || {
-        let mut path = String::new();
-        if find_path(spec, pos, &mut path) && !path.is_empty() {
-            path
-        } else {
-            "the value".to_string()
-        }
-    };
-    if let Some(rest) = message
-        .strip_prefix("invalid type: ")
-        .or_else(|| message.strip_prefix("invalid value: "))
-        && let Some((found, expected)) = rest.rsplit_once(", expected ")
-    {
-        return format!(
-            "{} must be {}, not {}",
-            field(),
-            expected_text(expected),
-            found_text(found)
-        );
-    }
-    if let Some(tag) = message.strip_prefix("unsupported YAML tag ") {
-        return format!(
-            "{} has the YAML tag {tag}, which vigil does not read; write a plain value (CloudFormation short tags such as !Ref belong in a Stack template)",
-            field()
-        );
-    }
-    if let Some(rest) = message.strip_prefix("unknown variant ")
-        && let Some((found, expected)) = rest.split_once(", expected ")
-    {
-        let expected = expected.strip_prefix("one of ").unwrap_or(expected);
-        return format!("{} must be one of {expected}, not {found}", field());
-    }
-    if let Some(name) = message
-        .strip_prefix("missing field `")
-        .and_then(|r| r.strip_suffix('`'))
-    {
-        let mut path = String::new();
-        let parent = if find_path(spec, pos, &mut path) && !path.is_empty() {
-            path
-        } else {
-            "spec".to_string()
-        };
-        return format!("missing field `{name}`: add it to {parent}");
-    }
-    if let Some(rest) = message.strip_prefix("unknown field `")
-        && let Some((name, known)) = rest.split_once('`')
-    {
-        let known: Vec<&str> = known
-            .split('`')
-            .skip(1)
-            .step_by(2)
-            .filter(|k| !k.is_empty())
-            .collect();
-        if let Some(near) = nearest(name, &known) {
-            return format!("unknown field `{name}`; did you mean `{near}`?");
-        }
-    }
-    message.to_string()
-}
-
-/// The path (`metrics[0].metricStat`) of the outermost node under `node` that is
-/// at `pos`, relative to `node`.
-fn find_path(node: &Node, pos: Pos, path: &mut String) -> bool {
-    if node.pos == pos {
-        return true;
-    }
-    let len = path.len();
-    match &node.value {
-        Value::Map(entries) => {
-            for (k, v) in entries {
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(k.as_str().unwrap_or("?"));
-                if find_path(v, pos, path) {
-                    return true;
-                }
-                path.truncate(len);
-            }
-        }
-        Value::Seq(items) => {
-            for (i, v) in items.iter().enumerate() {
-                path.push_str(&format!("[{i}]"));
-                if find_path(v, pos, path) {
-                    return true;
-                }
-                path.truncate(len);
-            }
-        }
-        _ => {}
-    }
-    false
-}
-
-/// What serde expected, in the words of the manifest rather than Rust's.
-fn expected_text(expected: &str) -> String {
-    match expected {
-        "f64" | "f32" => "a number",
-        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
-        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more",
-        "a boolean" => "true or false",
-        "a map" => "a mapping",
-        "a sequence" => "a list",
-        e if e.starts_with("struct ") => "a mapping",
-        e => e,
-    }
-    .to_string()
-}
-
-/// What serde found: `string "high"` becomes `"high"`, `sequence` a list.
-fn found_text(found: &str) -> String {
-    for prefix in ["boolean ", "integer ", "floating point "] {
-        if let Some(v) = found.strip_prefix(prefix) {
-            return v.trim_matches('`').to_string();
-        }
-    }
-    match found {
-        "sequence" => "a list".to_string(),
-        "map" => "a mapping".to_string(),
-        "unit value" => "empty".to_string(),
-        f => f.strip_prefix("string ").unwrap_or(f).to_string(),
-    }
-}
-
-/// The known name closest to a misspelled one, if any is close.
-fn nearest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    let lower = name.to_ascii_lowercase();
-    known
-        .iter()
-        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
-        .filter(|(d, k)| *d <= 2 && *d * 3 <= k.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
-/// What Settings must hold beyond their types.
-fn check_settings(
-    s: &Settings,
-    spec: &Node,
-    file: &str,
+/// A resource document: its spec through the kind's own check.
+fn read_resource(
+    kind: KindId,
+    name: String,
+    meta: Meta,
+    doc: Doc,
     subject: &str,
-    diags: &mut Vec<Diagnostic>,
-) {
-    if let Some(acct) = &s.account_id
-        && (acct.len() != 12 || !acct.chars().all(|c| c.is_ascii_digit()))
-    {
-        let node = spec.get("accountId");
-        let pos = node.map_or(spec.pos, |n| n.pos);
-        // An unquoted number has lost its leading zeros; a string is just wrong.
-        let msg = if node.is_some_and(|n| matches!(n.value, Value::Int(_))) {
-            "accountId must be 12 digits; quote it (\"012345678901\") so YAML keeps the leading zeros".to_string()
-        } else {
-            format!(
-                "accountId must be the 12 digits of an AWS account id, such as \"123456789012\", not `{acct}`"
-            )
-        };
-        diags.push(diag(file, pos, subject, msg));
-    }
-    if let Some(n) = &s.notifications
-        && !(n.topic_arn.starts_with("arn:") && n.topic_arn.split(':').nth(2) == Some("sns"))
-    {
-        let pos = spec
-            .get("notifications")
-            .and_then(|n| n.get("topicArn"))
-            .map_or(spec.pos, |n| n.pos);
-        diags.push(diag(file, pos, subject, format!("notifications.topicArn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), not `{}`", n.topic_arn)));
-    }
-    for (key, rate) in &s.quotas {
-        let pos = spec
-            .get("quotas")
-            .and_then(|q| q.key_node(key))
-            .map_or(spec.pos, |n| n.pos);
-        let known = key
-            .split_once(':')
-            .is_some_and(|(svc, op)| crate::aws::pace::SERVICES.contains(&svc) && !op.is_empty());
-        if !known {
-            diags.push(diag(
-                file,
-                pos,
-                subject,
-                format!(
-                    "quotas.{key}: write service:Operation, such as cloudwatch:PutMetricAlarm; the services are {}",
-                    crate::aws::pace::SERVICES.join(", ")
-                ),
-            ));
-        } else if !(*rate > 0.0 && *rate <= 10_000.0) {
-            diags.push(diag(
-                file,
-                pos,
-                subject,
-                format!("quotas.{key}: {rate} is not a rate; give requests per second, above 0 and at most 10000"),
-            ));
+    mut diags: Vec<Diagnostic>,
+) -> Result<DocKind, Vec<Diagnostic>> {
+    let spec = doc.node.get("spec").expect("spec checked above");
+    let json = match kind.check(&name, spec, &doc.base) {
+        Ok(json) if diags.is_empty() => json,
+        Ok(_) => return Err(diags),
+        Err(errors) => {
+            diags.extend(errors.into_iter().map(|(pos, msg)| {
+                let pos = if pos == Pos::default() {
+                    meta.name_pos
+                } else {
+                    pos
+                };
+                diag(&doc.file, pos, subject, explain(spec, pos, &msg))
+            }));
+            return Err(diags);
+        }
+    };
+    let pos = doc.node.pos;
+    let Value::Map(entries) = doc.node.value else {
+        unreachable!("checked to be a mapping above")
+    };
+    let spec_node = entries
+        .into_iter()
+        .find_map(|(k, v)| (k.as_str() == Some("spec")).then_some(v))
+        .expect("spec checked above");
+    let strings = written_strings(&spec_node, &json);
+    let keep_spec = strings.iter().any(|(_, s)| s.contains("${target:"));
+    let (targets, targets_pos) = match meta.targets {
+        Some((selectors, at, each)) => (Some(selectors), Some((at, each))),
+        None => (None, None),
+    };
+    let resource = Resource {
+        kind,
+        name,
+        annotations: Annotations::from_checked(&meta.annotations),
+        annotation_pos: meta.annotation_pos,
+        spec: json.into(),
+        file: doc.file,
+        pos,
+        doc_index: doc.index,
+        deps: Vec::new(),
+        targets,
+    };
+    let written = Written {
+        strings,
+        targets: targets_pos,
+        spec: keep_spec.then_some(spec_node),
+    };
+    Ok(DocKind::Resource(Box::new(resource), Box::new(written)))
+}
+
+/// The strings of a spec that contain `$`, where they are written. Strings that
+/// came from inlined files point at the file field.
+fn written_strings(spec_node: &Node, json: &serde_json::Value) -> Vec<(Pos, String)> {
+    let mut found = Vec::new();
+    collect_strings(spec_node, &mut found);
+    for field in ["bodyFile", "templateFile"] {
+        if let (Some(n), Some(inlined)) = (
+            spec_node.get(field),
+            json.get(field.trim_end_matches("File")),
+        ) {
+            let mut strings = Vec::new();
+            json_strings(inlined, &mut strings);
+            found.extend(strings.into_iter().map(|s| (n.pos, s)));
         }
     }
-    if let Some(d) = &s.deadline {
-        let pos = spec.get("deadline").map_or(spec.pos, |n| n.pos);
-        match crate::duration::parse(d) {
-            Ok(v) if v >= std::time::Duration::from_secs(1) => {}
-            Ok(_) => diags.push(diag(file, pos, subject, "deadline must be at least 1s")),
-            Err(e) => diags.push(diag(file, pos, subject, format!("deadline: {e}"))),
-        }
-    }
+    found
 }
 
 fn read_annotations(

@@ -4,11 +4,26 @@
 //! values for the manifests; each of its regions is one [`Target`]. A directory
 //! without Target documents has one implicit target: the ambient credentials
 //! and `Settings.region`.
+//!
+//! This module reads Target documents and `metadata.targets`, checks what
+//! needs both the Targets and the resources, and gives each target its own
+//! view of the manifests ([`Manifests::for_target`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{Diagnostic, Manifests, Resource, SettingsDoc, Written, diag, explain, nearest};
+use crate::refs::{self, Piece, Referent};
+use crate::yaml::{self, Node, Pos, Value};
 
 /// The name of the implicit target of a directory that declares none.
 pub const IMPLICIT: &str = "default";
+
+/// The `kind` of a Target document.
+pub const KIND: &str = "Target";
 
 /// One place vigil acts: an account and a region, and how to get there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +74,762 @@ impl Target {
     pub fn matches(&self, arg: &str) -> bool {
         arg == self.name || arg == self.key()
     }
+
+    /// The value of a `${target:...}` expression; `None` for any other
+    /// expression, or a value the target does not have.
+    pub fn resolve(&self, expr: &str) -> Option<String> {
+        match refs::parse_target(expr)?.ok()? {
+            Referent::TargetName => Some(self.name.clone()),
+            Referent::TargetValue(key) => self.values.get(&key).cloned(),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of `metadata.targets`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// A Target document's name: all its regions.
+    Name(String),
+    /// `key=value`: every Target whose `metadata.labels` has it.
+    Label { key: String, value: String },
+}
+
+impl Selector {
+    /// `key=value` is a label selector; anything else names a Target.
+    pub fn parse(text: &str) -> Selector {
+        match text.split_once('=') {
+            Some((key, value)) => Selector::Label {
+                key: key.to_string(),
+                value: value.to_string(),
+            },
+            None => Selector::Name(text.to_string()),
+        }
+    }
+
+    pub fn matches(&self, t: &Target) -> bool {
+        match self {
+            Selector::Name(n) => *n == t.name,
+            Selector::Label { key, value } => t.labels.get(key) == Some(value),
+        }
+    }
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Selector::Name(n) => f.write_str(n),
+            Selector::Label { key, value } => write!(f, "{key}={value}"),
+        }
+    }
+}
+
+impl Resource {
+    /// Whether the resource is declared for `t`: no `metadata.targets`, or one of its selectors matches.
+    pub fn applies_to(&self, t: &Target) -> bool {
+        self.targets
+            .as_ref()
+            .is_none_or(|sel| sel.iter().any(|s| s.matches(t)))
+    }
+}
+
+impl Manifests {
+    /// The manifests as they apply to `t`: only the resources declared for it,
+    /// each `${target:...}` replaced by its value, `deps` renumbered, and the
+    /// Settings naming `t`'s account and region. Every other reference and
+    /// `$${` escape is left for the engine to resolve.
+    pub fn for_target(&self, t: &Target) -> Manifests {
+        let kept: Vec<usize> = (0..self.resources.len())
+            .filter(|&i| self.resources[i].applies_to(t))
+            .collect();
+        let mut new_index = vec![None; self.resources.len()];
+        for (new, &old) in kept.iter().enumerate() {
+            new_index[old] = Some(new);
+        }
+        let resources = kept
+            .iter()
+            .map(|&old| {
+                let mut r = self.resources[old].clone();
+                // The loader made sure what a resource references applies wherever it does.
+                r.deps = r.deps.iter().filter_map(|&d| new_index[d]).collect();
+                if let Some(spec) = substitute_json(&r.spec, t) {
+                    r.spec = spec.into();
+                }
+                r
+            })
+            .collect();
+        let mut settings = self.settings.clone();
+        settings.region = t.region.clone();
+        settings.account_id = t.account_id.clone();
+        let mut m = Manifests::new(
+            self.dir.clone(),
+            settings,
+            self.settings_declared,
+            resources,
+        );
+        m.targets = vec![t.clone()];
+        m
+    }
+}
+
+/// `s` with each `${target:...}` it holds replaced by `t`'s value; `None` when
+/// it holds none. The rest is written back so that [`refs::split`] reads the
+/// same pieces: other expressions as they were, and literal text (a value
+/// included) with `${` escaped as `$${`.
+pub fn substitute_str(s: &str, t: &Target) -> Option<String> {
+    if !s.contains("${target:") {
+        return None;
+    }
+    let pieces = refs::split(s).ok()?;
+    let (mut out, mut literal, mut replaced) = (String::new(), String::new(), false);
+    for piece in pieces {
+        match piece {
+            Piece::Text(text) => literal.push_str(&text),
+            Piece::Expr(e) => match t.resolve(&e) {
+                Some(v) => {
+                    literal.push_str(&v);
+                    replaced = true;
+                }
+                None => {
+                    out.push_str(&literal.replace("${", "$${"));
+                    literal.clear();
+                    out.push_str(&format!("${{{e}}}"));
+                }
+            },
+        }
+    }
+    out.push_str(&literal.replace("${", "$${"));
+    replaced.then_some(out)
+}
+
+/// [`substitute_str`] over every string of a JSON value; `None` when nothing changed.
+pub fn substitute_json(v: &serde_json::Value, t: &Target) -> Option<serde_json::Value> {
+    use serde_json::Value as J;
+    match v {
+        J::String(s) => substitute_str(s, t).map(J::String),
+        J::Array(items) => {
+            let new: Vec<_> = items.iter().map(|i| substitute_json(i, t)).collect();
+            new.iter().any(Option::is_some).then(|| {
+                let both = new.into_iter().zip(items);
+                J::Array(
+                    both.map(|(n, old)| n.unwrap_or_else(|| old.clone()))
+                        .collect(),
+                )
+            })
+        }
+        J::Object(m) => {
+            let new: Vec<_> = m.values().map(|i| substitute_json(i, t)).collect();
+            new.iter().any(Option::is_some).then(|| {
+                let both = new.into_iter().zip(m);
+                J::Object(
+                    both.map(|(n, (k, old))| (k.clone(), n.unwrap_or_else(|| old.clone())))
+                        .collect(),
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A copy of `node` with [`substitute_str`] applied to every string, positions kept.
+fn substitute_node(node: &Node, t: &Target) -> Node {
+    let mut out = node.clone();
+    fn walk(n: &mut Node, t: &Target) {
+        match &mut n.value {
+            Value::Str(s) => {
+                if let Some(new) = substitute_str(s, t) {
+                    *s = new;
+                }
+            }
+            Value::Seq(items) => items.iter_mut().for_each(|i| walk(i, t)),
+            Value::Map(entries) => entries.iter_mut().for_each(|(_, v)| walk(v, t)),
+            _ => {}
+        }
+    }
+    walk(&mut out, t);
+    out
+}
+
+/// A value written as a string, a number or a boolean, kept as its text.
+#[derive(Debug, Clone, PartialEq, schemars::JsonSchema)]
+pub struct Scalar(pub String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number or true/false")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Scalar, E> {
+                Ok(Scalar(s.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Scalar, E> {
+                Ok(Scalar(b.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, i: i64) -> Result<Scalar, E> {
+                Ok(Scalar(i.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, i: u64) -> Result<Scalar, E> {
+                Ok(Scalar(i.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Scalar, E> {
+                Ok(Scalar(f.to_string()))
+            }
+        }
+        // The YAML reader hands a plain number or boolean over as its source text.
+        d.deserialize_str(V)
+    }
+}
+
+/// The `spec` of a Target document.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TargetSpec {
+    /// The 12-digit account id, quoted. The credentials (after `roleArn`) must belong to it.
+    #[schemars(pattern(r"^[0-9]{12}$"))]
+    pub account_id: String,
+    /// The regions vigil manages in the account; each one is a target of its own.
+    #[schemars(length(min = 1), extend("uniqueItems" = true), inner(pattern(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")))]
+    pub regions: Vec<String>,
+    /// An IAM role in the account, assumed from the base credentials; absent: the base credentials.
+    #[serde(default)]
+    #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/\S+$"))]
+    pub role_arn: Option<String>,
+    /// The external id the role's trust policy requires.
+    #[serde(default)]
+    #[schemars(pattern(r"^[A-Za-z0-9_+=,.@:/-]{2,1224}$"))]
+    pub external_id: Option<String>,
+    /// Per-target values for `${target:values.KEY}`.
+    #[serde(default)]
+    pub values: BTreeMap<String, Scalar>,
+}
+
+/// A Target document, checked on its own; each of its regions becomes a [`Target`].
+#[derive(Debug, Clone)]
+pub(super) struct TargetDoc {
+    /// The document's target, without a region.
+    pub target: Target,
+    pub regions: Vec<(String, Pos)>,
+    pub file: String,
+    pub pos: Pos,
+}
+
+impl TargetDoc {
+    fn subject(&self) -> String {
+        format!("{KIND}/{}", self.target.name)
+    }
+}
+
+/// Reads a Target document's spec, with its name and labels from metadata.
+pub(super) fn read_target(
+    (name, name_pos): (String, Pos),
+    labels: BTreeMap<String, String>,
+    spec: &Node,
+    (file, pos): (&str, Pos),
+    subject: &str,
+    mut diags: Vec<Diagnostic>,
+) -> Result<TargetDoc, Vec<Diagnostic>> {
+    if let Some(msg) = name_problem(&name) {
+        diags.push(diag(file, name_pos, subject, msg));
+    }
+    let s: TargetSpec = match yaml::from_node(spec) {
+        Ok(s) => s,
+        Err(e) => {
+            let at = e.pos.unwrap_or(spec.pos);
+            diags.push(diag(file, at, subject, explain(spec, at, &e.message)));
+            return Err(diags);
+        }
+    };
+    let at = |field: &str| spec.get(field).map_or(spec.pos, |n| n.pos);
+    let mut problem = |field: &str, msg: String| diags.push(diag(file, at(field), subject, msg));
+    if let Some(msg) = account_id_problem(spec.get("accountId"), &s.account_id) {
+        problem("accountId", msg);
+    }
+    if let Some(arn) = &s.role_arn {
+        match role_account(arn) {
+            None => problem(
+                "roleArn",
+                format!(
+                    "roleArn must be an IAM role ARN, such as arn:aws:iam::{}:role/vigil-monitoring, not `{arn}`",
+                    s.account_id
+                ),
+            ),
+            Some(acct) if acct != s.account_id => problem(
+                "roleArn",
+                format!(
+                    "roleArn is a role in account {acct}, but accountId is {}; vigil acts in accountId through the role, so name a role in that account (or fix accountId)",
+                    s.account_id
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+    if let Some(x) = s.external_id.as_deref().filter(|x| !external_id_ok(x)) {
+        problem(
+            "externalId",
+            format!(
+                "externalId must be 2 to 1224 characters of letters, digits and _+=,.@:/-, not `{x}`"
+            ),
+        );
+    }
+    let regions = read_regions(spec, &s.regions, file, subject, &mut diags);
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let target = Target {
+        name,
+        region: None,
+        account_id: Some(s.account_id),
+        role_arn: s.role_arn,
+        external_id: s.external_id,
+        labels,
+        values: s.values.into_iter().map(|(k, v)| (k, v.0)).collect(),
+        declared: true,
+    };
+    Ok(TargetDoc {
+        target,
+        regions,
+        file: file.to_string(),
+        pos,
+    })
+}
+
+/// A Target's name ends up in `name/region` keys and in the role session name `vigil-NAME`.
+fn name_problem(name: &str) -> Option<String> {
+    let ok = name.len() <= 58
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    (!ok).then(|| format!(
+        "metadata.name `{name}`: a Target name is part of target keys (NAME/REGION) and role session names (vigil-NAME), so use up to 58 letters, digits, -, _ and ."
+    ))
+}
+
+/// What is wrong with an `accountId`, if anything.
+pub(super) fn account_id_problem(node: Option<&Node>, acct: &str) -> Option<String> {
+    if acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // An unquoted number has lost its leading zeros; a string is just wrong.
+    Some(if node.is_some_and(|n| matches!(n.value, Value::Int(_))) {
+        "accountId must be 12 digits; quote it (\"012345678901\") so YAML keeps the leading zeros"
+            .to_string()
+    } else {
+        format!(
+            "accountId must be the 12 digits of an AWS account id, such as \"123456789012\", not `{acct}`"
+        )
+    })
+}
+
+/// The regions with where each is written; an empty list, a name that is not a
+/// region's, and a repeat are errors.
+fn read_regions(
+    spec: &Node,
+    regions: &[String],
+    file: &str,
+    subject: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(String, Pos)> {
+    let list = spec.get("regions");
+    let pos_of = |i: usize| match list.map(|l| &l.value) {
+        Some(Value::Seq(items)) => items.get(i).map_or(spec.pos, |n| n.pos),
+        _ => spec.pos,
+    };
+    if regions.is_empty() {
+        let at = list.map_or(spec.pos, |l| l.pos);
+        diags.push(diag(
+            file,
+            at,
+            subject,
+            "regions is empty; list the regions vigil manages in this account, such as [us-east-1]",
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, r) in regions.iter().enumerate() {
+        if !is_region(r) {
+            diags.push(diag(file, pos_of(i), subject, format!(
+                "regions[{i}]: `{r}` is not a region name; write it like us-east-1, ap-southeast-2 or us-gov-west-1"
+            )));
+        } else if !seen.insert(r.as_str()) {
+            diags.push(diag(
+                file,
+                pos_of(i),
+                subject,
+                format!("regions[{i}]: {r} is listed twice; list each region once"),
+            ));
+        } else {
+            out.push((r.clone(), pos_of(i)));
+        }
+    }
+    out
+}
+
+/// `us-east-1`, `ap-southeast-2`, `us-gov-west-1`: a two-letter area, words, a number.
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let word = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+    let (Some(last), Some(first)) = (parts.last(), parts.first()) else {
+        return false;
+    };
+    parts.len() >= 3
+        && first.len() == 2
+        && parts[..parts.len() - 1].iter().all(word)
+        && !last.is_empty()
+        && last.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The account of `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`, if `arn` is one.
+fn role_account(arn: &str) -> Option<&str> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [arn_, partition, service, region, account, resource] = parts[..] else {
+        return None;
+    };
+    let ok = arn_ == "arn"
+        && partition.starts_with("aws")
+        && partition
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'-')
+        && service == "iam"
+        && region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource.strip_prefix("role/").is_some_and(|n| {
+            !n.is_empty() && !n.ends_with('/') && !n.contains(char::is_whitespace)
+        });
+    ok.then_some(account)
+}
+
+/// What IAM accepts as an external id.
+fn external_id_ok(s: &str) -> bool {
+    (2..=1224).contains(&s.chars().count())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c))
+}
+
+/// The text of a scalar; numbers and booleans as written.
+fn scalar(node: &Node) -> Option<String> {
+    match (&node.value, &node.raw) {
+        (Value::Str(s), _) => Some(s.clone()),
+        (Value::Bool(_) | Value::Int(_) | Value::Float(_), Some(raw)) => Some(raw.clone()),
+        _ => None,
+    }
+}
+
+/// A Target's `metadata.labels`: names to scalar values.
+pub(super) fn read_labels(
+    node: &Node,
+    file: &str,
+    subject: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Value::Map(entries) = &node.value else {
+        diags.push(diag(
+            file,
+            node.pos,
+            subject,
+            "metadata.labels must be a mapping of names to values, such as {env: prod}",
+        ));
+        return out;
+    };
+    for (k, v) in entries {
+        let key = scalar(k).unwrap_or_default();
+        if key.is_empty() || key.contains('=') {
+            diags.push(diag(file, k.pos, subject, format!(
+                "metadata.labels: `{key}` cannot be a label name: selectors read key=value, so write a name without `=`"
+            )));
+        } else if let Some(value) = scalar(v) {
+            out.insert(key, value);
+        } else {
+            diags.push(diag(
+                file,
+                v.pos,
+                subject,
+                format!(
+                    "metadata.labels.{key} must be a string, number or true/false, not {}",
+                    v.type_name()
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// `metadata.targets`, where it is written and where each entry is.
+pub(super) type Selected = (Vec<Selector>, Pos, Vec<Pos>);
+
+/// A resource's `metadata.targets`: a non-empty list of Target names and `key=value` labels.
+pub(super) fn read_selectors(
+    node: &Node,
+    file: &str,
+    subject: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Selected> {
+    let Value::Seq(items) = &node.value else {
+        diags.push(diag(file, node.pos, subject, "metadata.targets must be a list of Target names or key=value labels, such as [prod-eu, env=prod]"));
+        return None;
+    };
+    if items.is_empty() {
+        diags.push(diag(file, node.pos, subject, "metadata.targets is empty, so the resource would apply nowhere; list Target names or key=value labels, or remove it to apply to every target"));
+        return None;
+    }
+    let (mut selectors, mut positions) = (Vec::new(), Vec::new());
+    for (i, item) in items.iter().enumerate() {
+        match scalar(item).filter(|s| !s.is_empty() && !s.starts_with('=')) {
+            Some(text) => {
+                selectors.push(Selector::parse(&text));
+                positions.push(item.pos);
+            }
+            None => diags.push(diag(
+                file,
+                item.pos,
+                subject,
+                format!(
+                    "metadata.targets[{i}] must be a Target name or a key=value label, not {}",
+                    scalar(item).map_or(item.type_name().to_string(), |s| format!("`{s}`"))
+                ),
+            )),
+        }
+    }
+    (!selectors.is_empty()).then_some((selectors, node.pos, positions))
+}
+
+/// The Target documents with a unique name, in declaration order; a repeated
+/// name, or an (account, region) another Target already has, is an error.
+pub(super) fn unique(docs: Vec<TargetDoc>, diags: &mut Vec<Diagnostic>) -> Vec<TargetDoc> {
+    let mut names: HashMap<String, (String, Pos)> = HashMap::new();
+    let mut pairs: HashMap<(String, String), (String, String, Pos)> = HashMap::new();
+    let mut kept = Vec::new();
+    for d in docs {
+        let subject = d.subject();
+        if let Some((file, pos)) = names.get(&d.target.name) {
+            diags.push(diag(&d.file, d.pos, &subject, format!(
+                "duplicate: {subject} is also declared at {file}:{pos}; (kind, metadata.name) must be unique, so rename or remove one"
+            )));
+            continue;
+        }
+        names.insert(d.target.name.clone(), (d.file.clone(), d.pos));
+        let account = d.target.account_id.clone().unwrap_or_default();
+        for (region, pos) in &d.regions {
+            let key = (account.clone(), region.clone());
+            if let Some((first, file, at)) = pairs.get(&key) {
+                diags.push(diag(&d.file, *pos, &subject, format!(
+                    "account {account} in {region} is already a target of Target/{first} (at {file}:{at}); an (account, region) belongs to one Target, so remove {region} from one of them"
+                )));
+            } else {
+                pairs.insert(key, (d.target.name.clone(), d.file.clone(), *pos));
+            }
+        }
+        kept.push(d);
+    }
+    kept
+}
+
+/// One [`Target`] per region of each document, in declaration order.
+pub(super) fn expand(docs: &[TargetDoc]) -> Vec<Target> {
+    docs.iter()
+        .flat_map(|d| {
+            d.regions.iter().map(|(region, _)| Target {
+                region: Some(region.clone()),
+                ..d.target.clone()
+            })
+        })
+        .collect()
+}
+
+/// With Target documents, the account and region come from each Target, not Settings.
+pub(super) fn check_settings(s: &SettingsDoc, diags: &mut Vec<Diagnostic>) {
+    for (field, pos) in &s.per_target {
+        diags.push(diag(&s.file, *pos, &s.subject, format!(
+            "with Target documents, each Target names its account and regions; remove Settings.{field}"
+        )));
+    }
+}
+
+/// The checks that need both the Targets and the resources: `metadata.targets`,
+/// `${target:...}`, references across targets, and each resource as it is for
+/// each of its targets. `ref_pos` is where each resource's dependencies are written.
+pub(super) fn check_resources(
+    docs: &[TargetDoc],
+    resources: &[Resource],
+    written: &[Written],
+    ref_pos: &[BTreeMap<usize, Pos>],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let applies: Vec<Vec<usize>> = resources
+        .iter()
+        .zip(written)
+        .map(|(r, w)| selected(docs, r, w, diags))
+        .collect();
+    // (resource, Target) pairs with a value missing: not worth checking further.
+    let mut lacking = HashSet::new();
+    for (i, (r, w)) in resources.iter().zip(written).enumerate() {
+        for d in check_target_refs(docs, r, w, &applies[i], diags) {
+            lacking.insert((i, d));
+        }
+    }
+    if docs.is_empty() {
+        return;
+    }
+    for (i, deps) in ref_pos.iter().enumerate() {
+        for (&j, &pos) in deps {
+            let missing: Vec<&str> = applies[i]
+                .iter()
+                .filter(|d| !applies[j].contains(d))
+                .map(|&d| docs[d].target.name.as_str())
+                .collect();
+            if let Some(msg) = not_everywhere(&missing, &resources[j].id()) {
+                diags.push(diag(&resources[i].file, pos, &resources[i].id(), msg));
+            }
+        }
+    }
+    for (i, (r, w)) in resources.iter().zip(written).enumerate() {
+        let Some(spec) = &w.spec else { continue };
+        for &d in applies[i].iter().filter(|&&d| !lacking.contains(&(i, d))) {
+            check_instance(r, spec, &docs[d].target, diags);
+        }
+    }
+}
+
+/// The Target documents a resource applies to; each selector must match one.
+fn selected(
+    docs: &[TargetDoc],
+    r: &Resource,
+    w: &Written,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<usize> {
+    let (Some(selectors), Some((at, positions))) = (&r.targets, &w.targets) else {
+        return (0..docs.len()).collect();
+    };
+    if docs.is_empty() {
+        diags.push(diag(&r.file, *at, &r.id(), "metadata.targets chooses among Target documents, but the directory declares none; declare a `kind: Target`, or remove metadata.targets"));
+        return Vec::new();
+    }
+    let mut out = BTreeSet::new();
+    for (s, pos) in selectors.iter().zip(positions) {
+        let found: Vec<usize> = (0..docs.len())
+            .filter(|&d| s.matches(&docs[d].target))
+            .collect();
+        if found.is_empty() {
+            diags.push(diag(&r.file, *pos, &r.id(), no_match(docs, s)));
+        }
+        out.extend(found);
+    }
+    out.into_iter().collect()
+}
+
+fn no_match(docs: &[TargetDoc], s: &Selector) -> String {
+    match s {
+        Selector::Name(n) => {
+            let names: Vec<&str> = docs.iter().map(|d| d.target.name.as_str()).collect();
+            match nearest(n, &names) {
+                Some(near) => {
+                    format!("metadata.targets: no Target is named `{n}`; did you mean `{near}`?")
+                }
+                None => format!(
+                    "metadata.targets: no Target is named `{n}`; the Targets are {}",
+                    names.join(", ")
+                ),
+            }
+        }
+        Selector::Label { .. } => {
+            let labels: BTreeSet<String> = docs
+                .iter()
+                .flat_map(|d| d.target.labels.iter().map(|(k, v)| format!("{k}={v}")))
+                .collect();
+            let known = if labels.is_empty() {
+                "no Target has labels (metadata.labels)".to_string()
+            } else {
+                format!(
+                    "the labels in use are {}",
+                    labels.into_iter().collect::<Vec<_>>().join(", ")
+                )
+            };
+            format!("metadata.targets: no Target has the label `{s}`; {known}")
+        }
+    }
+}
+
+/// Checks each `${target:...}` of a resource against the Targets it applies to;
+/// returns the Targets that lack a value it uses.
+fn check_target_refs(
+    docs: &[TargetDoc],
+    r: &Resource,
+    w: &Written,
+    applies: &[usize],
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeSet<usize> {
+    let mut lacking = BTreeSet::new();
+    for (pos, s) in w.strings.iter().filter(|(_, s)| s.contains("${target:")) {
+        // A string that does not split is reported with the other references.
+        for piece in refs::split(s).unwrap_or_default() {
+            let Piece::Expr(e) = piece else { continue };
+            let Some(Ok(referent)) = refs::parse_target(&e) else {
+                continue;
+            };
+            if docs.is_empty() {
+                diags.push(diag(&r.file, *pos, &r.id(), format!(
+                    "`${{{e}}}` needs Target documents, but the directory declares none; declare a `kind: Target`, or write $${{{e}}} for a literal"
+                )));
+                continue;
+            }
+            let Referent::TargetValue(key) = referent else {
+                continue;
+            };
+            for &d in applies {
+                let t = &docs[d].target;
+                if t.values.contains_key(&key) {
+                    continue;
+                }
+                lacking.insert(d);
+                let known = if t.values.is_empty() {
+                    "it has no values".to_string()
+                } else {
+                    let keys: Vec<&str> = t.values.keys().map(String::as_str).collect();
+                    format!("its values are {}", keys.join(", "))
+                };
+                diags.push(diag(&r.file, *pos, &r.id(), format!(
+                    "`${{{e}}}`: Target {} has no value `{key}` ({known}); add it to that Target's spec.values, or leave {} out of metadata.targets",
+                    t.name, t.name
+                )));
+            }
+        }
+    }
+    lacking
+}
+
+/// The error for a dependency that is missing from some of the referrer's targets.
+fn not_everywhere(missing: &[&str], dep: &str) -> Option<String> {
+    let (noun, them) = match missing {
+        [] => return None,
+        [one] => ("target", *one),
+        _ => ("targets", "them"),
+    };
+    Some(format!(
+        "applies to {noun} {}, but {dep}, which it references, does not; add {them} to the metadata.targets of {dep}, or narrow this resource's metadata.targets",
+        missing.join(", ")
+    ))
+}
+
+/// The kind's own validation of the resource as it is for `t`, located in its file.
+fn check_instance(r: &Resource, spec: &Node, t: &Target, diags: &mut Vec<Diagnostic>) {
+    let node = substitute_node(spec, t);
+    let base = Path::new(&r.file).parent().unwrap_or(Path::new("."));
+    if let Err(errors) = r.kind.check(&r.name, &node, base) {
+        for (pos, msg) in errors {
+            let pos = if pos == Pos::default() { r.pos } else { pos };
+            let msg = explain(&node, pos, &msg);
+            diags.push(diag(
+                &r.file,
+                pos,
+                &r.id(),
+                format!("for target {}: {msg}", t.name),
+            ));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -74,5 +845,111 @@ mod tests {
         assert_eq!(t.key(), "prod/eu-west-1");
         assert!(t.matches("prod") && t.matches("prod/eu-west-1"));
         assert!(!t.matches("prod/us-east-1"));
+    }
+
+    fn prod() -> Target {
+        let mut t = Target::implicit(Some("eu-west-1".into()), Some("111111111111".into()));
+        t.name = "prod".into();
+        t.declared = true;
+        t.labels.insert("env".into(), "prod".into());
+        t.values.insert("instanceId".into(), "i-0abc".into());
+        t.values.insert("odd".into(), "a${b}".into());
+        t
+    }
+
+    #[test]
+    fn selectors_match_names_and_labels() {
+        let t = prod();
+        assert!(Selector::parse("prod").matches(&t));
+        assert!(Selector::parse("env=prod").matches(&t));
+        assert!(!Selector::parse("env=dev").matches(&t));
+        assert!(!Selector::parse("staging").matches(&t));
+        assert_eq!(Selector::parse("env=prod").to_string(), "env=prod");
+    }
+
+    #[test]
+    fn substitution_keeps_other_references_and_escapes() {
+        let t = prod();
+        let sub = |s: &str| substitute_str(s, &t);
+        assert_eq!(sub("plain $5"), None);
+        assert_eq!(sub("${Topic/a.arn}"), None);
+        assert_eq!(sub("${target:name}").as_deref(), Some("prod"));
+        assert_eq!(
+            sub("${target:values.instanceId}/${aws:region}/${Topic/a.arn}").as_deref(),
+            Some("i-0abc/${aws:region}/${Topic/a.arn}")
+        );
+        // Escapes stay escapes; a literal `${` in a value comes out escaped.
+        assert_eq!(
+            sub("$${lit}-${target:name}-$${aws:x}").as_deref(),
+            Some("$${lit}-prod-$${aws:x}")
+        );
+        assert_eq!(sub("${target:values.odd}").as_deref(), Some("a$${b}"));
+        // Escaped target expressions are text, not references.
+        assert_eq!(sub("$${target:name}"), None);
+        // A value the target lacks is left for the engine, which reports it.
+        assert_eq!(sub("${target:values.nope}"), None);
+        let out = sub("x${target:name}${target:values.nope}").unwrap();
+        assert_eq!(out, "xprod${target:values.nope}");
+        for s in ["$${lit}-${target:name}-$${aws:x}", "${target:values.odd}"] {
+            let resolved = refs::substitute(&sub(s).unwrap(), &|_| None);
+            assert!(!resolved.contains(refs::UNKNOWN), "{s}: {resolved}");
+        }
+    }
+
+    #[test]
+    fn json_substitution_reports_no_change_as_none() {
+        let t = prod();
+        let v = serde_json::json!({"a": ["x", {"b": "${target:name}"}], "c": 1});
+        let out = substitute_json(&v, &t).unwrap();
+        assert_eq!(out, serde_json::json!({"a": ["x", {"b": "prod"}], "c": 1}));
+        assert_eq!(
+            substitute_json(&serde_json::json!({"a": "${aws:region}"}), &t),
+            None
+        );
+    }
+
+    #[test]
+    fn field_rules() {
+        for ok in [
+            "us-east-1",
+            "ap-southeast-2",
+            "us-gov-west-1",
+            "eu-central-2",
+        ] {
+            assert!(is_region(ok), "{ok}");
+        }
+        for bad in [
+            "us-east",
+            "useast-1",
+            "US-EAST-1",
+            "us--1",
+            "eu-west-1a",
+            "-1",
+        ] {
+            assert!(!is_region(bad), "{bad}");
+        }
+        assert_eq!(
+            role_account("arn:aws:iam::111111111111:role/ops/vigil"),
+            Some("111111111111")
+        );
+        assert_eq!(
+            role_account("arn:aws-us-gov:iam::111111111111:role/v"),
+            Some("111111111111")
+        );
+        for bad in [
+            "arn:aws:iam::111111111111:user/v",
+            "arn:aws:iam::1111:role/v",
+            "arn:aws:sts::111111111111:role/v",
+            "arn:aws:iam::111111111111:role/",
+        ] {
+            assert_eq!(role_account(bad), None, "{bad}");
+        }
+        assert!(external_id_ok("vigil:prod/eu@x=1,y+z_-."));
+        assert!(!external_id_ok("x"));
+        assert!(!external_id_ok("has space"));
+        assert!(!external_id_ok(&"x".repeat(1225)));
+        assert!(name_problem("prod-eu_1.x").is_none());
+        assert!(name_problem("prod/eu").is_some());
+        assert!(name_problem("env=prod").is_some());
     }
 }
