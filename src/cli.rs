@@ -18,6 +18,9 @@ pub struct Cli {
     /// them: 15m, 90s. Default: Settings.deadline, else 15m.
     #[arg(long, global = true, value_parser = vigil::duration::parse)]
     pub deadline: Option<Duration>,
+    /// Only this target: a Target's name (all its regions) or NAME/REGION; repeatable.
+    #[arg(long = "target", value_name = "NAME", global = true)]
+    pub targets: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -167,6 +170,9 @@ pub enum Command {
         /// Only resources whose name starts with this.
         #[arg(long)]
         prefix: Option<String>,
+        /// With --target: the desired-state directory that declares the Target.
+        #[arg(long, default_value = "./desired-state")]
+        dir: PathBuf,
     },
     /// Delete every resource vigil owns, in reverse dependency order; keeps those with deletion policy retain.
     Destroy {

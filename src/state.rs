@@ -319,6 +319,29 @@ impl Location {
         Location::File(base.join(format!("inventory-{account}-{region}.json")))
     }
 
+    /// The same place made one target's: `-ACCOUNT-REGION` before the extension
+    /// (`monitoring/inventory.json` becomes `monitoring/inventory-111111111111-eu-west-1.json`).
+    pub fn for_target(&self, account: &str, region: &str) -> Location {
+        let suffixed = |name: &str| match name.rsplit_once('.') {
+            Some((stem, ext)) if !stem.is_empty() && !ext.contains('/') => {
+                format!("{stem}-{account}-{region}.{ext}")
+            }
+            _ => format!("{name}-{account}-{region}"),
+        };
+        match self {
+            Location::File(p) => {
+                let name = p
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                Location::File(p.with_file_name(suffixed(&name)))
+            }
+            Location::S3 { bucket, key } => Location::S3 {
+                bucket: bucket.clone(),
+                key: suffixed(key),
+            },
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Location::File(p) => p.display().to_string(),

@@ -181,11 +181,25 @@ pub fn pace_for(aws: &Aws, settings: &Settings, account: &str) {
 }
 
 /// Where the inventory lives: `Settings.inventory`, or a local file per account and region.
-pub fn inventory_location(settings: &Settings, env: &Env) -> Location {
-    settings
-        .inventory
-        .clone()
-        .unwrap_or_else(|| Location::default_file(&env.account_id, &env.region))
+/// With Target documents, each target has its own: `Settings.inventory` gets
+/// `-ACCOUNT-REGION` before its extension.
+pub fn inventory_location(settings: &Settings, env: &Env, target: Option<&Target>) -> Location {
+    match &settings.inventory {
+        None => Location::default_file(&env.account_id, &env.region),
+        Some(l) if target.is_some_and(|t| t.declared) => l.for_target(&env.account_id, &env.region),
+        Some(l) => l.clone(),
+    }
+}
+
+/// The lease of a target: `Settings.lease` made the target's as the inventory is,
+/// or `None` for the default beside the inventory.
+pub fn lease_location(settings: &Settings, env: &Env, target: Option<&Target>) -> Option<Location> {
+    match &settings.lease {
+        Some(l) if target.is_some_and(|t| t.declared) => {
+            Some(l.for_target(&env.account_id, &env.region))
+        }
+        other => other.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 mod ops;
 mod progress;
+mod targets;
 
 use std::mem::ManuallyDrop;
 use std::path::Path;
@@ -16,13 +17,17 @@ use vigil::exit::Exit;
 use vigil::kinds::KindId;
 use vigil::manifest::{self, Manifests};
 use vigil::state;
-use vigil::target::{self, ConnectError};
+use vigil::target;
 
 /// `--deadline`, set once from the command line.
 static DEADLINE: std::sync::OnceLock<Option<std::time::Duration>> = std::sync::OnceLock::new();
 
+/// `--target`, set once from the command line: the targets a run is limited to.
+static TARGETS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     let _ = DEADLINE.set(cli.deadline);
+    let _ = TARGETS.set(cli.targets.clone());
     match cli.command {
         Command::Validate { dir, offline } => validate(&dir, offline).await,
         Command::Reconcile {
@@ -67,7 +72,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 Ok(Exit::Error)
             }
         },
-        Command::Import { out, kinds, prefix } => import_cmd(&out, &kinds, prefix).await,
+        Command::Import {
+            out,
+            kinds,
+            prefix,
+            dir,
+        } => import_cmd(&out, &kinds, prefix, &dir).await,
         Command::Destroy { dir, dry_run } => destroy_cmd(&dir, dry_run).await,
         Command::TestAlarm(args) => ops::test_alarm(args).await,
         Command::Report(args) => ops::report(args).await,
@@ -215,12 +225,20 @@ fn stop(calls: ApiCalls, json: bool, class: &str, message: &str, exit: Exit) -> 
     exit
 }
 
+/// How long calls are retried: `--deadline`, else Settings, else 15 minutes.
+pub fn deadline(settings: &manifest::Settings) -> std::time::Duration {
+    target::deadline(settings, DEADLINE.get().copied().flatten())
+}
+
 /// Connects and applies the account guard; a refusal or an unknown account is printed here.
+/// For the commands that act on one target only.
 pub async fn connect(m: &Manifests, json: bool) -> anyhow::Result<Result<Aws, Exit>> {
-    let deadline = target::deadline(&m.settings, DEADLINE.get().copied().flatten());
-    match target::connect(&m.settings, deadline).await {
+    let Some(t) = m.targets.first() else {
+        return Ok(Err(Exit::Error));
+    };
+    match target::connect_target(&m.settings, t, deadline(&m.settings)).await {
         Ok(aws) => Ok(Ok(aws)),
-        Err((aws, e @ ConnectError::WrongAccount { .. })) => Ok(Err(stop(
+        Err((aws, e)) if e.is_refusal() => Ok(Err(stop(
             aws.calls.snapshot(),
             json,
             "refused",
@@ -231,28 +249,120 @@ pub async fn connect(m: &Manifests, json: bool) -> anyhow::Result<Result<Aws, Ex
     }
 }
 
-/// Where the inventory lives for this directory and account.
+/// Where the inventory lives for this target's manifests and account.
 pub fn store(m: &Manifests, aws: &Aws) -> state::Location {
-    target::inventory_location(&m.settings, &aws.env)
+    target::inventory_location(&m.settings, &aws.env, m.targets.first())
 }
 
-fn start_error(aws: &Aws, json: bool, e: StartError) -> Exit {
+/// A start error as the target's stop: printed later, with the other targets.
+fn stopped(aws: &Aws, e: StartError) -> targets::Stopped {
     let calls = aws.calls.snapshot();
     match e {
-        StartError::Refused(msg) => stop(
-            calls,
-            json,
-            "refused",
-            &format!("refused: {msg}"),
-            Exit::Refused,
-        ),
-        other => stop(
-            calls,
+        StartError::Refused(msg) => {
+            targets::Stopped::new("refused", format!("refused: {msg}"), Exit::Refused, calls)
+        }
+        other => targets::Stopped::new("error", format!("error: {other}"), Exit::Error, calls),
+    }
+}
+
+/// The targets `--target` selects, or the error that it names no target.
+fn chosen(m: &Manifests, json: bool) -> Result<Vec<manifest::Target>, Exit> {
+    let only = TARGETS.get().cloned().unwrap_or_default();
+    targets::selected(m, &only).map_err(|msg| {
+        stop(
+            ApiCalls::default(),
             json,
             "error",
-            &format!("error: {other}"),
+            &format!("error: {msg}"),
             Exit::Error,
-        ),
+        )
+    })
+}
+
+/// Prints a command's parts: the single-target output as it always was, or grouped by target.
+fn print_parts(parts: &[targets::Part], output: Output, extra: serde_json::Value) -> String {
+    if targets::single(parts) {
+        let p = &parts[0];
+        return match &p.result {
+            Ok(s) => match output {
+                Output::Text => s.text.clone(),
+                Output::Json => {
+                    format!("{}\n", serde_json::to_string_pretty(&s.json).expect("json"))
+                }
+                Output::Markdown => s.markdown.clone(),
+            },
+            Err(s) => {
+                eprintln!("{}", s.message);
+                match output {
+                    Output::Json => format!(
+                        "{}\n",
+                        serde_json::to_string_pretty(&s.json()).expect("json")
+                    ),
+                    _ => String::new(),
+                }
+            }
+        };
+    }
+    match output {
+        Output::Text => {
+            targets::report_stops(parts);
+            targets::text(parts)
+        }
+        Output::Markdown => targets::markdown(parts),
+        Output::Json => {
+            let mut doc = serde_json::json!({
+                "targets": targets::json_targets(parts),
+                "apiCalls": targets::total_calls(parts),
+            });
+            if let (Some(obj), serde_json::Value::Object(more)) = (doc.as_object_mut(), extra) {
+                obj.extend(more);
+            }
+            format!("{}\n", serde_json::to_string_pretty(&doc).expect("json"))
+        }
+    }
+}
+
+/// One target's reconcile, as a section of the output.
+async fn reconcile_target(
+    aws: Aws,
+    m: Manifests,
+    opts: &engine::Options,
+    detailed: bool,
+    bar: bool,
+) -> Result<targets::Section, targets::Stopped> {
+    // The process exits right after this command: the OS reclaims the
+    // manifests and the observed account at once, faster than their destructors
+    // would (thousands of resources; about 4% of a no-op plan's CPU time).
+    let m = ManuallyDrop::new(m);
+    let aws = ManuallyDrop::new(aws);
+    let mut opts = opts.clone();
+    let shown = bar.then(|| progress::Display::start(aws.pace.clone()));
+    if let Some((display, _)) = &shown {
+        opts.progress = Some(display.clone());
+    }
+    let result = engine::reconcile(&aws, &m, &opts, &store(&m, &aws)).await;
+    if let Some((display, ticker)) = shown {
+        ticker.abort();
+        display.finish();
+    }
+    let report = result.map_err(|e| stopped(&aws, e))?;
+    Ok(reconcile_section(&report, opts.dry_run, detailed))
+}
+
+fn reconcile_section(report: &Report, dry_run: bool, detailed: bool) -> targets::Section {
+    targets::Section {
+        text: report.to_text(),
+        markdown: report.to_markdown(),
+        json: serde_json::to_value(report).expect("report serializes"),
+        exit: if report.failed() {
+            Exit::Error
+        } else if report.refused() {
+            Exit::Refused
+        } else if detailed && dry_run && report.has_changes() {
+            Exit::Changes
+        } else {
+            Exit::Ok
+        },
     }
 }
 
@@ -284,9 +394,6 @@ async fn reconcile_cmd(
     let Some(m) = load_reporting(dir, json) else {
         return Ok(Exit::Error);
     };
-    // The process exits right after this command: the OS reclaims the
-    // manifests and the observed account at once, faster than their destructors
-    // would (thousands of resources; about 4% of a no-op plan's CPU time).
     let m = ManuallyDrop::new(m);
     let prune = (opts.prune || m.settings.prune) && opts.only.is_empty();
     if let Err(stop_reason) = engine::plan::guard_directory(&m, prune) {
@@ -298,53 +405,56 @@ async fn reconcile_cmd(
             Exit::Refused,
         ));
     }
-    let report = if m.resources.is_empty() && !m.settings_declared {
+    let chosen = match chosen(&m, json) {
+        Ok(t) => t,
+        Err(exit) => return Ok(exit),
+    };
+    let parts = if m.resources.is_empty() && !m.settings_declared && !m.targets[0].declared {
         // Nothing declared and nothing to prune: nothing to look at in AWS.
         // (With Settings, the account guard still runs.)
-        Report {
+        let empty = Report {
             dry_run: opts.dry_run,
             changes: Vec::new(),
             summary: Default::default(),
             notes: Vec::new(),
             errors: Vec::new(),
             api_calls: ApiCalls::default(),
-        }
+        };
+        vec![targets::Part {
+            target: m.targets[0].clone(),
+            account: None,
+            result: Ok(reconcile_section(&empty, opts.dry_run, detailed)),
+        }]
     } else {
-        let aws = match connect(&m, json).await? {
-            Ok(aws) => ManuallyDrop::new(aws),
-            Err(exit) => return Ok(exit),
-        };
-        let (display, ticker) = progress::Display::start(aws.pace.clone());
-        let opts = engine::Options {
-            progress: Some(display.clone()),
-            ..opts.clone()
-        };
-        let result = engine::reconcile(&aws, &m, &opts, &store(&m, &aws)).await;
-        ticker.abort();
-        display.finish();
-        match result {
-            Ok(r) => r,
-            Err(e) => return Ok(start_error(&aws, json, e)),
-        }
+        let bar = chosen.len() == 1;
+        targets::each(&m, chosen, |aws, m_t| {
+            reconcile_target(aws, m_t, opts, detailed, bar)
+        })
+        .await
     };
+    let text = print_parts(&parts, output, serde_json::json!({"dryRun": opts.dry_run}));
     if let Some(path) = json_report {
-        std::fs::write(path, report.to_json())
-            .with_context(|| format!("writing {}", path.display()))?;
+        let doc = print_parts_quiet(&parts, opts.dry_run);
+        std::fs::write(path, doc).with_context(|| format!("writing {}", path.display()))?;
     }
-    match output {
-        Output::Text => emit(&report.to_text()),
-        Output::Json => emit(&format!("{}\n", report.to_json())),
-        Output::Markdown => emit(&report.to_markdown()),
+    emit(&text);
+    Ok(targets::exit_of(&parts))
+}
+
+/// The JSON report for `--json-report`, whatever `--output` says, printing nothing.
+fn print_parts_quiet(parts: &[targets::Part], dry_run: bool) -> String {
+    if targets::single(parts) {
+        return match &parts[0].result {
+            Ok(s) => serde_json::to_string_pretty(&s.json).expect("json"),
+            Err(s) => serde_json::to_string_pretty(&s.json()).expect("json"),
+        };
     }
-    Ok(if report.failed() {
-        Exit::Error
-    } else if report.refused() {
-        Exit::Refused
-    } else if detailed && opts.dry_run && report.has_changes() {
-        Exit::Changes
-    } else {
-        Exit::Ok
-    })
+    let doc = serde_json::json!({
+        "dryRun": dry_run,
+        "targets": targets::json_targets(parts),
+        "apiCalls": targets::total_calls(parts),
+    });
+    serde_json::to_string_pretty(&doc).expect("json")
 }
 
 async fn drift_cmd(dir: &Path, output: DriftOutput) -> anyhow::Result<Exit> {
@@ -352,28 +462,42 @@ async fn drift_cmd(dir: &Path, output: DriftOutput) -> anyhow::Result<Exit> {
         return Ok(Exit::Error);
     };
     let json = output == DriftOutput::Json;
-    let aws = match connect(&m, json).await? {
-        Ok(aws) => aws,
+    let chosen = match chosen(&m, json) {
+        Ok(t) => t,
         Err(exit) => return Ok(exit),
     };
-    let report = match engine::drift::run(&aws, &m, &store(&m, &aws)).await {
-        Ok(r) => r,
-        Err(e) => return Ok(start_error(&aws, json, e)),
-    };
-    match output {
-        DriftOutput::Text => emit(&report.to_text()),
-        DriftOutput::Json => emit(&format!("{}\n", report.to_json())),
-    }
-    Ok(if !report.errors.is_empty() {
-        Exit::Error
-    } else if report.has_drift() {
-        Exit::Drift
-    } else {
-        Exit::Ok
+    let parts = targets::each(&m, chosen, |aws, m_t| async move {
+        let report = engine::drift::run(&aws, &m_t, &store(&m_t, &aws))
+            .await
+            .map_err(|e| stopped(&aws, e))?;
+        Ok(targets::Section {
+            text: report.to_text(),
+            markdown: report.to_text(),
+            json: serde_json::from_str(&report.to_json()).expect("drift report is JSON"),
+            exit: if !report.errors.is_empty() {
+                Exit::Error
+            } else if report.has_drift() {
+                Exit::Drift
+            } else {
+                Exit::Ok
+            },
+        })
     })
+    .await;
+    let output = match output {
+        DriftOutput::Text => Output::Text,
+        DriftOutput::Json => Output::Json,
+    };
+    emit(&print_parts(&parts, output, serde_json::json!({})));
+    Ok(targets::exit_of(&parts))
 }
 
-async fn import_cmd(out: &Path, kinds: &[String], prefix: Option<String>) -> anyhow::Result<Exit> {
+async fn import_cmd(
+    out: &Path,
+    kinds: &[String],
+    prefix: Option<String>,
+    dir: &Path,
+) -> anyhow::Result<Exit> {
     let mut parsed = Vec::new();
     for k in kinds {
         match KindId::parse(k) {
@@ -388,18 +512,10 @@ async fn import_cmd(out: &Path, kinds: &[String], prefix: Option<String>) -> any
             }
         }
     }
-    let mut aws = Aws::connect(None).await;
-    aws.pace.start_run(
-        DEADLINE
-            .get()
-            .copied()
-            .flatten()
-            .unwrap_or(vigil::aws::pace::DEFAULT_DEADLINE),
-    );
-    aws.env.account_id = aws.caller_account().await.context(
-        "cannot identify the AWS account (STS GetCallerIdentity); check your credentials",
-    )?;
-    aws.pace.set_account(&aws.env.account_id);
+    let aws = match import_target(dir).await? {
+        Ok(aws) => aws,
+        Err(exit) => return Ok(exit),
+    };
     let inv = state::Location::default_file(&aws.env.account_id, &aws.env.region)
         .load(&aws)
         .await?;
@@ -424,22 +540,61 @@ async fn import_cmd(out: &Path, kinds: &[String], prefix: Option<String>) -> any
     Ok(Exit::Ok)
 }
 
+/// Where import reads: the ambient account, or with `--target NAME` that one
+/// target of the directory (its credentials and region).
+async fn import_target(dir: &Path) -> anyhow::Result<Result<Aws, Exit>> {
+    let only = TARGETS.get().cloned().unwrap_or_default();
+    if only.is_empty() {
+        let settings = manifest::Settings::default();
+        let t = manifest::Target::implicit(None, None);
+        return match target::connect_target(&settings, &t, deadline(&settings)).await {
+            Ok(aws) => Ok(Ok(aws)),
+            Err((_, e)) => Err(e.into()),
+        };
+    }
+    let Some(m) = load(dir) else {
+        return Ok(Err(Exit::Error));
+    };
+    let chosen = match chosen(&m, false) {
+        Ok(t) => t,
+        Err(exit) => return Ok(Err(exit)),
+    };
+    if chosen.len() != 1 {
+        let keys: Vec<String> = chosen.iter().map(manifest::Target::key).collect();
+        eprintln!(
+            "error: import reads one target; --target selects {}: name one as NAME/REGION",
+            keys.join(", ")
+        );
+        return Ok(Err(Exit::Error));
+    }
+    let m_t = m.for_target(&chosen[0]);
+    connect(&m_t, false).await
+}
+
 async fn destroy_cmd(dir: &Path, dry_run: bool) -> anyhow::Result<Exit> {
     let Some(m) = load(dir) else {
         return Ok(Exit::Error);
     };
-    let aws = match connect(&m, false).await? {
-        Ok(aws) => aws,
+    let chosen = match chosen(&m, false) {
+        Ok(t) => t,
         Err(exit) => return Ok(exit),
     };
-    let report = match engine::destroy::run(&aws, &m, &store(&m, &aws), dry_run).await {
-        Ok(r) => r,
-        Err(e) => return Ok(start_error(&aws, false, e)),
-    };
-    emit(&report.to_text());
-    Ok(if report.failed() {
-        Exit::Error
-    } else {
-        Exit::Ok
+    let parts = targets::each(&m, chosen, |aws, m_t| async move {
+        let report = engine::destroy::run(&aws, &m_t, &store(&m_t, &aws), dry_run)
+            .await
+            .map_err(|e| stopped(&aws, e))?;
+        Ok(targets::Section {
+            text: report.to_text(),
+            markdown: report.to_markdown(),
+            json: serde_json::Value::Null,
+            exit: if report.failed() {
+                Exit::Error
+            } else {
+                Exit::Ok
+            },
+        })
     })
+    .await;
+    emit(&print_parts(&parts, Output::Text, serde_json::json!({})));
+    Ok(targets::exit_of(&parts))
 }

@@ -2,8 +2,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::cli::{AlarmStateArg, DriftOutput, ReportArgs, ReportFormat, TestAlarmArgs};
+use super::targets::{self, Section, Stopped};
+use crate::cli::{AlarmStateArg, DriftOutput, Output, ReportArgs, ReportFormat, TestAlarmArgs};
 use vigil::exit::Exit;
+use vigil::manifest::Target;
 use vigil::ops::report::collect;
 use vigil::ops::test_alarm::{
     Options, default_timeout, run, select, split_args, via_metric_refusals,
@@ -44,46 +46,71 @@ pub async fn test_alarm(args: TestAlarmArgs) -> anyhow::Result<Exit> {
         AlarmStateArg::Ok => "OK",
         AlarmStateArg::InsufficientData => "INSUFFICIENT_DATA",
     };
-    let aws = match super::connect(&m, false).await? {
-        Ok(aws) => aws,
+    let json = args.output == DriftOutput::Json;
+    let chosen = match super::chosen(&m, json) {
+        Ok(t) => t,
         Err(exit) => return Ok(exit),
     };
-    let timeout = args
-        .timeout
-        .unwrap_or_else(|| default_timeout(&m, &alarms, args.via_metric));
-    let opts = Options {
-        alarms,
-        state: state.to_string(),
-        hold: args.hold,
-        restore: !args.no_restore,
-        via_metric: args.via_metric,
-        timeout,
-        poll: if args.via_metric {
-            Duration::from_secs(15).min(timeout)
-        } else {
-            Duration::from_millis(500)
-        },
-        progress: true,
-    };
-    let report = match run(&aws, &opts).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(Exit::Error);
+    let args = &args;
+    let names = &names;
+    let parts = targets::each(&m, chosen, |aws, m_t| async move {
+        // The alarms of this target; names declared only for other targets are not its.
+        let mine: Vec<String> = names
+            .iter()
+            .filter(|n| m_t.resources.iter().any(|r| &r.name == *n))
+            .cloned()
+            .collect();
+        let alarms = select(&m_t, &mine, args.all || names.is_empty()).map_err(|msg| {
+            Stopped::new(
+                "error",
+                format!("error: {msg}"),
+                Exit::Error,
+                aws.calls.snapshot(),
+            )
+        })?;
+        let timeout = args
+            .timeout
+            .unwrap_or_else(|| default_timeout(&m_t, &alarms, args.via_metric));
+        let opts = Options {
+            alarms,
+            state: state.to_string(),
+            hold: args.hold,
+            restore: !args.no_restore,
+            via_metric: args.via_metric,
+            timeout,
+            poll: if args.via_metric {
+                Duration::from_secs(15).min(timeout)
+            } else {
+                Duration::from_millis(500)
+            },
+            progress: true,
+        };
+        let report = run(&aws, &opts).await.map_err(|e| {
+            Stopped::new(
+                "error",
+                format!("error: {e}"),
+                Exit::Error,
+                aws.calls.snapshot(),
+            )
+        })?;
+        for w in report.warnings() {
+            eprintln!("{w}");
         }
-    };
-    match args.output {
-        DriftOutput::Text => super::emit(&report.to_text()),
-        DriftOutput::Json => super::emit(&format!("{}\n", report.to_json())),
-    }
-    for w in report.warnings() {
-        eprintln!("{w}");
-    }
-    Ok(if report.broken > 0 {
-        Exit::Error
-    } else {
-        Exit::Ok
+        Ok(Section {
+            text: report.to_text(),
+            markdown: report.to_text(),
+            json: serde_json::from_str(&report.to_json()).expect("test-alarm report is JSON"),
+            exit: if report.broken > 0 {
+                Exit::Error
+            } else {
+                Exit::Ok
+            },
+        })
     })
+    .await;
+    let output = if json { Output::Json } else { Output::Text };
+    super::emit(&super::print_parts(&parts, output, serde_json::json!({})));
+    Ok(targets::exit_of(&parts))
 }
 
 /// `vigil report`.
@@ -91,28 +118,66 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<Exit> {
     let Some(m) = super::load(&args.dir) else {
         return Ok(Exit::Error);
     };
-    let aws = match super::connect(&m, false).await? {
-        Ok(aws) => aws,
-        Err(exit) => return Ok(exit),
-    };
     if args.since.is_zero() {
         eprintln!("error: --since must be longer than 0s");
         return Ok(Exit::Error);
     }
-    let report = match collect(&aws, &m, args.since, epoch_secs(SystemTime::now())).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(Exit::Error);
-        }
+    let chosen = match super::chosen(&m, false) {
+        Ok(t) => t,
+        Err(exit) => return Ok(exit),
     };
-    for u in &report.unavailable {
-        eprintln!("note: {} unavailable: {}", u.section, u.message);
-    }
+    let since = args.since;
+    let now = epoch_secs(SystemTime::now());
+    let reports = std::sync::Mutex::new(Vec::new());
+    let reports_ref = &reports;
+    let parts = targets::each(&m, chosen, |aws, m_t| async move {
+        let report = collect(&aws, &m_t, since, now).await.map_err(|e| {
+            Stopped::new(
+                "error",
+                format!("error: {e}"),
+                Exit::Error,
+                aws.calls.snapshot(),
+            )
+        })?;
+        for u in &report.unavailable {
+            eprintln!("note: {} unavailable: {}", u.section, u.message);
+        }
+        let section = Section {
+            text: report.to_markdown(),
+            markdown: report.to_markdown(),
+            json: serde_json::from_str(&report.to_json()).expect("the report is JSON"),
+            exit: Exit::Ok,
+        };
+        let key = m_t.targets.first().map(Target::key).unwrap_or_default();
+        reports_ref
+            .lock()
+            .expect("reports lock")
+            .push((key, report));
+        Ok(section)
+    })
+    .await;
+    let mut reports = reports.into_inner().expect("reports lock");
+    // In the targets' order, which `each` keeps.
+    let order: Vec<String> = parts.iter().map(|p| p.target.key()).collect();
+    reports.sort_by_key(|(k, _)| order.iter().position(|o| o == k));
     let text = match args.format {
-        ReportFormat::Markdown => report.to_markdown(),
-        ReportFormat::Json => report.to_json() + "\n",
-        ReportFormat::Html => html::render(&report),
+        ReportFormat::Html if targets::single(&parts) => match reports.first() {
+            Some((_, r)) => html::render(r),
+            None => {
+                targets::report_stops(&parts);
+                return Ok(targets::exit_of(&parts));
+            }
+        },
+        ReportFormat::Html => {
+            targets::report_stops(&parts);
+            let refs: Vec<(String, &vigil::ops::report::Report)> =
+                reports.iter().map(|(k, r)| (k.clone(), r)).collect();
+            html::render_many(&refs)
+        }
+        ReportFormat::Markdown => {
+            super::print_parts(&parts, Output::Markdown, serde_json::json!({}))
+        }
+        ReportFormat::Json => super::print_parts(&parts, Output::Json, serde_json::json!({})),
     };
     match &args.out {
         Some(path) => {
@@ -122,5 +187,5 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<Exit> {
         }
         None => super::emit(&text),
     }
-    Ok(Exit::Ok)
+    Ok(targets::exit_of(&parts))
 }

@@ -432,7 +432,7 @@ impl Controller {
             );
             return rec;
         }
-        let store = crate::target::inventory_location(&m.settings, &aws.env);
+        let store = crate::target::inventory_location(&m.settings, &aws.env, m.targets.first());
         let fence = self.ensure_keeper(&m, &store).await;
         match fence.held() {
             Some(token) => {

@@ -144,20 +144,51 @@ fn alarm_section(out: &mut String, a: &AlarmEntry, start: i64, end: i64) {
     out.push_str("</article>");
 }
 
-/// The whole page.
-pub fn render(r: &Report) -> String {
-    let start = parse(&r.period.start);
-    let end = parse(&r.period.end);
-    let mut out = String::new();
-    let title = format!(
+fn title(r: &Report) -> String {
+    format!(
         "vigil report: last {}",
         format_duration(Duration::from_secs(r.period.seconds))
-    );
+    )
+}
+
+fn head(out: &mut String, title: &str) {
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{STYLE}</style></head><body>",
-        esc(&title)
+        esc(title)
     );
+}
+
+/// The whole page.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    head(&mut out, &title(r));
+    body(&mut out, r);
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// One page for several targets: a section each, in order.
+pub fn render_many(reports: &[(String, &Report)]) -> String {
+    let mut out = String::new();
+    let t = reports
+        .first()
+        .map_or("vigil report".to_string(), |(_, r)| title(r));
+    head(&mut out, &t);
+    for (target, r) in reports {
+        let _ = write!(out, "<section><h1>target {}</h1>", esc(target));
+        body(&mut out, r);
+        out.push_str("</section>");
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// One report's content.
+fn body(out: &mut String, r: &Report) {
+    let start = parse(&r.period.start);
+    let end = parse(&r.period.end);
+    let title = title(r);
     let _ = write!(
         out,
         r#"<h1>{}</h1><div class="muted">{} to {} · account {} · {} · generated {}</div>"#,
@@ -264,7 +295,7 @@ pub fn render(r: &Report) -> String {
     }
     out.push_str("</table>");
     for a in &r.alarms {
-        alarm_section(&mut out, a, start, end);
+        alarm_section(out, a, start, end);
     }
 
     if !r.config_rules.is_empty() {
@@ -329,8 +360,6 @@ pub fn render(r: &Report) -> String {
         }
         out.push_str("</ul>");
     }
-    out.push_str("</body></html>\n");
-    out
 }
 
 fn parse(s: &str) -> i64 {
