@@ -19,4 +19,5 @@ mod quotas;
 mod replicas;
 mod safety;
 mod stack;
+mod targets;
 mod xray;
