@@ -26,6 +26,8 @@ SIZES = {
     "create": int(os.environ.get("BENCH_CREATE", 300)),
     "storm": int(os.environ.get("BENCH_STORM", 100)),
     "rss": int(os.environ.get("BENCH_RSS", 10000)),
+    "targets": int(os.environ.get("BENCH_TARGETS", 500)),
+    "targets_rss": int(os.environ.get("BENCH_TARGETS_RSS", 2000)),
 }
 # The quota table's rates (src/aws/quotas.rs), which the proxy enforces.
 RATE = {"DescribeAlarms": 9.0, "GetResources": 5.0, "ListTagsForResource": 10.0, "PutMetricAlarm": 3.0}
@@ -326,6 +328,48 @@ def case_rss(proxy):
           f"(target <= 100 MB: {rss / 100:.2f}x of it)")
 
 
+def targets_directory(name, n):
+    """Three accounts in two regions, `n` tagged alarms in each target."""
+    _, env = account_env()
+    d = new_dir(name)
+    docs = []
+    for i in range(3):
+        NEXT_ACCOUNT[0] += 1
+        a = str(NEXT_ACCOUNT[0])
+        docs.append(f"---\napiVersion: vigil/v1\nkind: Target\nmetadata:\n  name: team{i}\nspec:\n  accountId: \"{a}\"\n"
+                    f"  regions: [us-east-1, eu-west-1]\n  roleArn: arn:aws:iam::{a}:role/vigil\n")
+    with open(os.path.join(d, "targets.yaml"), "w") as f:
+        f.write("".join(docs))
+    alarms(os.path.join(d, "alarms.yaml"), name, n, True)
+    create_directly(env, d)
+    keys = [f"team{i}/{r}" for i in range(3) for r in ("us-east-1", "eu-west-1")]
+    return env, d, keys
+
+
+def case_targets(proxy):
+    n = SIZES["targets"]
+    env, d, keys = targets_directory("targets", n)
+    for via, label in ((proxy, "through the quota proxy"), (None, "straight on moto")):
+        alone = []
+        for k in keys:
+            time.sleep(2)  # the proxy's buckets fill up again
+            code, wall, _, _, err = vigil(env, "reconcile", d, "--dry-run", "--output", "json", "--target", k, via=via)
+            if code != 0:
+                print(err[-2000:])
+            alone.append(wall)
+        time.sleep(2)
+        code, wall, rss, r, err = vigil(env, "reconcile", d, "--dry-run", "--output", "json", via=via)
+        failed = sum(t["summary"]["failed"] for t in r["targets"]) if r else "?"
+        print(f"targets        6 targets x {n} tagged alarms, no-op dry run {label}: exit {code}, failed {failed}")
+        print(f"  all six {wall:6.2f}s   slowest single target alone {max(alone):6.2f}s "
+              f"(each: {', '.join(f'{a:.2f}' for a in alone)})   ratio {wall / max(alone):5.2f}x   peak RSS {rss:.1f} MB")
+    n = SIZES["targets_rss"]
+    env, d, _ = targets_directory("targets-rss", n)
+    code, wall, rss, r, err = vigil(env, "reconcile", d, "--dry-run", "--output", "json", via=proxy)
+    print(f"targets RSS    6 targets x {n} alarms, no-op dry run under quotas: exit {code}, {wall:.2f}s, "
+          f"peak RSS {rss:.1f} MB (target <= 200 MB: {rss / 200:.2f}x of it)")
+
+
 def main():
     only = set(sys.argv[1:])
     quota = Proxy("quota")
@@ -342,6 +386,8 @@ def main():
             case_storm(quota, storm)
         if not only or "rss" in only:
             case_rss(quota)
+        if not only or "targets" in only:
+            case_targets(quota)
     finally:
         for p in (quota, raised, storm):
             p.stop()
