@@ -23,7 +23,7 @@ for l in sys.stdin:
     m = json.loads(l)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "it":
         print(m["executable"])')"
-  VIGIL_BIN="$vigil" VIGIL_PROXY_BIN="$proxy" "$(dirname "$moto_server")/python" scripts/bench_quotas.py "$@"
+  MOTO_PID="$moto_pid" VIGIL_BIN="$vigil" VIGIL_PROXY_BIN="$proxy" "$(dirname "$moto_server")/python" scripts/bench_quotas.py "$@"
   exit
 fi
 n="${1:-2000}"
