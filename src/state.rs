@@ -311,12 +311,15 @@ impl Writer {
     }
 }
 
+/// Where local state lives: `VIGIL_STATE_DIR`, else `.vigil` in the working directory.
+pub fn state_dir() -> PathBuf {
+    std::env::var_os("VIGIL_STATE_DIR").map_or_else(|| PathBuf::from(".vigil"), PathBuf::from)
+}
+
 impl Location {
     /// The default local file, one per account and region.
     pub fn default_file(account: &str, region: &str) -> Location {
-        let base = std::env::var_os("VIGIL_STATE_DIR")
-            .map_or_else(|| PathBuf::from(".vigil"), PathBuf::from);
-        Location::File(base.join(format!("inventory-{account}-{region}.json")))
+        Location::File(state_dir().join(format!("inventory-{account}-{region}.json")))
     }
 
     /// The same place made one target's: `-ACCOUNT-REGION` before the extension

@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_types::SdkConfig;
 
 use crate::aws::assume::{self, Role};
-use crate::aws::{Aws, AwsError, Env};
+use crate::aws::{Aws, AwsError};
 use crate::manifest::{Location, Settings, Target};
 
 /// Why vigil did not get to act on the account.
@@ -183,22 +183,46 @@ pub fn pace_for(aws: &Aws, settings: &Settings, account: &str) {
 /// Where the inventory lives: `Settings.inventory`, or a local file per account and region.
 /// With Target documents, each target has its own: `Settings.inventory` gets
 /// `-ACCOUNT-REGION` before its extension.
-pub fn inventory_location(settings: &Settings, env: &Env, target: Option<&Target>) -> Location {
+pub fn inventory_location(
+    settings: &Settings,
+    account: &str,
+    region: &str,
+    target: Option<&Target>,
+) -> Location {
     match &settings.inventory {
-        None => Location::default_file(&env.account_id, &env.region),
-        Some(l) if target.is_some_and(|t| t.declared) => l.for_target(&env.account_id, &env.region),
+        None => Location::default_file(account, region),
+        Some(l) if target.is_some_and(|t| t.declared) => l.for_target(account, region),
         Some(l) => l.clone(),
     }
 }
 
-/// The lease of a target: `Settings.lease` made the target's as the inventory is,
-/// or `None` for the default beside the inventory.
-pub fn lease_location(settings: &Settings, env: &Env, target: Option<&Target>) -> Option<Location> {
+/// The lease of a target: `Settings.lease`, made the target's as the inventory
+/// is, else beside the target's inventory.
+pub fn lease_location(
+    settings: &Settings,
+    account: &str,
+    region: &str,
+    target: Option<&Target>,
+) -> Location {
     match &settings.lease {
-        Some(l) if target.is_some_and(|t| t.declared) => {
-            Some(l.for_target(&env.account_id, &env.region))
+        Some(l) if target.is_some_and(|t| t.declared) => l.for_target(account, region),
+        Some(l) => l.clone(),
+        None => default_lease(&inventory_location(settings, account, region, target)),
+    }
+}
+
+/// The default lease: beside the inventory.
+pub fn default_lease(inventory: &Location) -> Location {
+    match inventory {
+        Location::S3 { bucket, key } => Location::S3 {
+            bucket: bucket.clone(),
+            key: format!("{key}.lease"),
+        },
+        Location::File(p) => {
+            let mut s = p.clone().into_os_string();
+            s.push(".lease");
+            Location::File(std::path::PathBuf::from(s))
         }
-        other => other.clone(),
     }
 }
 

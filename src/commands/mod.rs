@@ -251,7 +251,12 @@ pub async fn connect(m: &Manifests, json: bool) -> anyhow::Result<Result<Aws, Ex
 
 /// Where the inventory lives for this target's manifests and account.
 pub fn store(m: &Manifests, aws: &Aws) -> state::Location {
-    target::inventory_location(&m.settings, &aws.env, m.targets.first())
+    target::inventory_location(
+        &m.settings,
+        &aws.env.account_id,
+        &aws.env.region,
+        m.targets.first(),
+    )
 }
 
 /// A start error as the target's stop: printed later, with the other targets.

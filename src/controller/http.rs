@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use super::status::{METRICS_CONTENT_TYPE, Shared};
+use super::status::{Board, METRICS_CONTENT_TYPE};
 
 pub struct Response {
     pub status: u16,
@@ -43,7 +43,7 @@ impl Response {
 }
 
 /// Answers one request: its method and target (path, maybe with a query).
-pub fn route(method: &str, target: &str, shared: &Shared) -> Response {
+pub fn route(method: &str, target: &str, board: &Board) -> Response {
     let path = target.split(['?', '#']).next().unwrap_or("");
     if method != "GET" && method != "HEAD" {
         return Response::text(405, "method not allowed: use GET\n");
@@ -51,7 +51,7 @@ pub fn route(method: &str, target: &str, shared: &Shared) -> Response {
     match path {
         "/healthz" => Response::text(200, "ok\n"),
         "/readyz" => {
-            if shared.update(|s| s.ready) {
+            if board.ready() {
                 Response::text(200, "ready\n")
             } else {
                 Response::text(503, "not ready: the first reconcile has not finished\n")
@@ -60,12 +60,12 @@ pub fn route(method: &str, target: &str, shared: &Shared) -> Response {
         "/metrics" => Response {
             status: 200,
             content_type: METRICS_CONTENT_TYPE,
-            body: shared.metrics_text(),
+            body: board.metrics_text(),
         },
         "/status" => Response {
             status: 200,
             content_type: "application/json",
-            body: shared.status_json() + "\n",
+            body: board.status_json() + "\n",
         },
         _ => Response::text(
             404,
@@ -128,14 +128,14 @@ fn to_hyper(resp: Response, close: bool) -> hyper::Response<Full<Bytes>> {
 }
 
 /// Serves until the process exits, with the default limits.
-pub fn spawn(listener: TcpListener, shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
-    serve(listener, shared, Limits::default())
+pub fn spawn(listener: TcpListener, board: Arc<Board>) -> tokio::task::JoinHandle<()> {
+    serve(listener, board, Limits::default())
 }
 
 /// Serves until the task is aborted or the process exits.
 pub fn serve(
     listener: TcpListener,
-    shared: Arc<Shared>,
+    board: Arc<Board>,
     limits: Limits,
 ) -> tokio::task::JoinHandle<()> {
     let mut builder = http1::Builder::new();
@@ -178,12 +178,12 @@ pub fn serve(
                     }
                     continue;
                 };
-                let shared = shared.clone();
+                let board = board.clone();
                 let max_requests = limits.max_requests;
                 let served = AtomicU32::new(0);
                 let service = service_fn(move |req: Request<Incoming>| {
                     let n = served.fetch_add(1, Ordering::Relaxed) + 1;
-                    let resp = route(req.method().as_str(), req.uri().path(), &shared);
+                    let resp = route(req.method().as_str(), req.uri().path(), &board);
                     std::future::ready(Ok::<_, Infallible>(to_hyper(resp, n >= max_requests)))
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
@@ -221,28 +221,34 @@ mod tests {
 
     #[test]
     fn routes() {
-        let shared = Shared::new("d");
-        assert_eq!(route("GET", "/healthz", &shared).status, 200);
-        assert_eq!(route("GET", "/readyz", &shared).status, 503);
+        let (board, shared) = Board::implicit("d");
+        assert_eq!(route("GET", "/healthz", &board).status, 200);
+        assert_eq!(route("GET", "/readyz", &board).status, 503);
         shared.update(|s| s.ready = true);
-        assert_eq!(route("GET", "/readyz?verbose", &shared).status, 200);
-        assert_eq!(route("POST", "/status", &shared).status, 405);
-        assert_eq!(route("GET", "/nope", &shared).status, 404);
-        let status = route("GET", "/status", &shared);
+        assert_eq!(route("GET", "/readyz?verbose", &board).status, 200);
+        assert_eq!(route("POST", "/status", &board).status, 405);
+        assert_eq!(route("GET", "/nope", &board).status, 404);
+        let status = route("GET", "/status", &board);
         let v: serde_json::Value = serde_json::from_str(&status.body).unwrap();
         assert_eq!(v["ready"], true);
         assert!(
-            route("GET", "/metrics", &shared)
+            route("GET", "/metrics", &board)
                 .body
                 .contains("vigil_ready 1")
         );
     }
 
-    async fn start(limits: Limits) -> (SocketAddr, Arc<Shared>, tokio::task::JoinHandle<()>) {
+    async fn start(
+        limits: Limits,
+    ) -> (
+        SocketAddr,
+        Arc<super::super::status::Shared>,
+        tokio::task::JoinHandle<()>,
+    ) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let shared = Arc::new(Shared::new("d"));
-        let server = serve(listener, shared.clone(), limits);
+        let (board, shared) = Board::implicit("d");
+        let server = serve(listener, Arc::new(board), limits);
         (addr, shared, server)
     }
 
@@ -337,7 +343,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let dir = "d".repeat(200 * 1024);
-        let server = spawn(listener, Arc::new(Shared::new(&dir)));
+        let server = spawn(listener, Arc::new(Board::implicit(&dir).0));
         let r = get(addr, "/status").await;
         let v: serde_json::Value = serde_json::from_str(body(&r)).unwrap();
         assert_eq!(v["dir"].as_str().map(str::len), Some(dir.len()));

@@ -179,11 +179,7 @@ impl Store {
         match location {
             Location::File(p) => Store::File(p.clone()),
             Location::S3 { bucket, key } => Store::S3 {
-                client: aws_sdk_s3::Client::from_conf(
-                    aws_sdk_s3::config::Builder::from(sdk)
-                        .force_path_style(sdk.endpoint_url().is_some())
-                        .build(),
-                ),
+                client: s3_client(sdk),
                 bucket: bucket.clone(),
                 key: key.clone(),
             },
@@ -196,6 +192,16 @@ impl Store {
             Store::S3 { bucket, key, .. } => format!("s3://{bucket}/{key}"),
         }
     }
+}
+
+/// An S3 client for leases and the replica registry, uncounted and unpaced:
+/// these calls are the controller's own, not the reconcile's.
+pub fn s3_client(sdk: &aws_types::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build(),
+    )
 }
 
 /// Whether `vigil run` may write under the lease at `location`: `Some(reason)`
@@ -220,26 +226,21 @@ pub fn in_kubernetes() -> bool {
     std::env::var_os("KUBERNETES_SERVICE_HOST").is_some_and(|v| !v.is_empty())
 }
 
-/// Where the lease lives by default: beside the inventory.
-pub fn default_location(inventory: &Location) -> Location {
-    match inventory {
-        Location::S3 { bucket, key } => Location::S3 {
-            bucket: bucket.clone(),
-            key: format!("{key}.lease"),
-        },
-        Location::File(p) => {
-            let mut s = p.clone().into_os_string();
-            s.push(".lease");
-            Location::File(PathBuf::from(s))
-        }
-    }
-}
-
 /// What one look at the lease concluded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Role {
-    Leader { token: u64 },
-    Follower { holder: String, token: u64 },
+    Leader {
+        token: u64,
+    },
+    Follower {
+        holder: String,
+        token: u64,
+    },
+    /// Free to take, but this replica was told not to (it holds its share of
+    /// targets); `token` is the last one seen.
+    Vacant {
+        token: u64,
+    },
 }
 
 /// When this process first saw the object in its current version.
@@ -384,8 +385,15 @@ impl Lease {
 
     /// Acquires, renews, or finds who holds it; updates the fence.
     pub async fn step(&mut self) -> Role {
+        self.step_within(true).await
+    }
+
+    /// [`Lease::step`]; without `may_take`, a free lease is only noted
+    /// ([`Role::Vacant`]), and one held is still renewed.
+    pub async fn step_within(&mut self, may_take: bool) -> Role {
         let sent = Instant::now();
-        let result = match tokio::time::timeout(self.duration / 3, self.step_inner()).await {
+        let within = self.duration / 3;
+        let result = match tokio::time::timeout(within, self.step_inner(may_take)).await {
             Ok(r) => r,
             Err(_) => Err(LeaseError::Timeout(self.store.describe())),
         };
@@ -418,6 +426,16 @@ impl Lease {
                                 format!("replica {holder} holds the lease (fencing token {token})")
                             });
                         }
+                        Role::Vacant { token } => {
+                            v.leader = false;
+                            v.held = None;
+                            v.holder = None;
+                            v.token = *token;
+                            v.read_only_reason = Some(
+                                "the lease is free; this replica holds its share of the targets"
+                                    .to_string(),
+                            );
+                        }
                     }
                 });
                 role
@@ -446,10 +464,10 @@ impl Lease {
         }
     }
 
-    async fn step_inner(&mut self) -> Result<Role, LeaseError> {
+    async fn step_inner(&mut self, may_take: bool) -> Result<Role, LeaseError> {
         if let Store::File(path) = &self.store {
             let path = path.clone();
-            return self.step_file(&path);
+            return self.step_file(&path, may_take);
         }
         let floor = self.fence.floor();
         if let Some(h) = &self.held {
@@ -499,6 +517,10 @@ impl Lease {
                     holder: doc.holder,
                     token: doc.token,
                 });
+            }
+            // Both moves carry the next token; the view shows the last one.
+            Move::Create { token } | Move::Take { token, .. } if !may_take => {
+                return Ok(Role::Vacant { token: token - 1 });
             }
             Move::Create { token } => (token, Cond::Absent),
             Move::Take { etag, token } => (token, Cond::Match(etag)),
@@ -605,7 +627,7 @@ impl Lease {
         }
     }
 
-    fn step_file(&mut self, path: &std::path::Path) -> Result<Role, LeaseError> {
+    fn step_file(&mut self, path: &std::path::Path, may_take: bool) -> Result<Role, LeaseError> {
         let io = |source| LeaseError::Io {
             path: path.display().to_string(),
             source,
@@ -646,6 +668,11 @@ impl Lease {
             serde_json::from_str(&s).unwrap_or_default()
         };
         match f.try_lock() {
+            Ok(()) if !may_take => {
+                let token = read(&mut f).token;
+                let _ = f.unlock();
+                Ok(Role::Vacant { token })
+            }
             Ok(()) => {
                 let token = (read(&mut f).token + 1).max(floor + 1);
                 let doc = self.doc(token, 0);
@@ -981,7 +1008,7 @@ mod tests {
     #[test]
     fn the_default_lease_sits_beside_the_inventory() {
         assert_eq!(
-            default_location(&Location::S3 {
+            crate::target::default_lease(&Location::S3 {
                 bucket: "b".into(),
                 key: "vigil/inventory.json".into()
             }),
@@ -991,7 +1018,9 @@ mod tests {
             }
         );
         assert_eq!(
-            default_location(&Location::File(".vigil/inventory-1-us-east-1.json".into())),
+            crate::target::default_lease(&Location::File(
+                ".vigil/inventory-1-us-east-1.json".into()
+            )),
             Location::File(".vigil/inventory-1-us-east-1.json.lease".into())
         );
     }

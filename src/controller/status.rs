@@ -9,7 +9,6 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
@@ -19,6 +18,8 @@ use crate::aws::{ApiCalls, CallLog, ErrorClass};
 use crate::engine::report::{Change, FieldView, Summary};
 
 use super::lease::View as LeaseView;
+use super::shard::ShardView;
+use crate::manifest::Target;
 
 /// `/status` for one cycle.
 #[derive(Debug, Clone, Serialize)]
@@ -142,6 +143,8 @@ pub struct State {
     pub pending_subscriptions: Option<usize>,
     pub notifications_published: u64,
     pub notifications_failed: u64,
+    /// The last look found the target held by another replica (or gone from the directory).
+    pub standby: bool,
 }
 
 /// Seconds, for cycle durations.
@@ -254,6 +257,7 @@ impl Shared {
                 pending_subscriptions: None,
                 notifications_published: 0,
                 notifications_failed: 0,
+                standby: false,
             }),
             calls: Mutex::new(Calls::default()),
             lease: Mutex::new(None),
@@ -300,11 +304,18 @@ impl Shared {
             .map(|f| f.view())
     }
 
+    /// `/status` of a directory without Target documents.
     pub fn status_json(&self) -> String {
+        let mut doc = self.status_value();
+        doc["dir"] = self.update(|s| s.dir.clone()).into();
+        serde_json::to_string_pretty(&doc).expect("status serializes")
+    }
+
+    /// This target's part of `/status`.
+    fn status_value(&self) -> serde_json::Value {
         let s = self.snapshot();
         let lease = self.lease();
-        let doc = serde_json::json!({
-            "dir": s.dir,
+        serde_json::json!({
             "ready": s.ready,
             "leader": lease.as_ref().is_some_and(|l| l.leader),
             "lease": lease,
@@ -314,8 +325,7 @@ impl Shared {
             "lastSuccess": s.last_success,
             "notifications": {"published": s.notifications_published, "failed": s.notifications_failed},
             "apiCalls": self.api_calls(),
-        });
-        serde_json::to_string_pretty(&doc).expect("status serializes")
+        })
     }
 
     pub fn metrics_text(&self) -> String {
@@ -323,28 +333,182 @@ impl Shared {
     }
 }
 
+/// One target's status, shown beside the others'.
+pub struct Entry {
+    pub target: Target,
+    pub shared: Arc<Shared>,
+}
+
+/// What the endpoints show: each target's status, and how the targets are
+/// spread over the replicas. A directory without Target documents shows its one
+/// target's status exactly as it always has.
+pub struct Board {
+    dir: String,
+    entries: Mutex<Vec<Entry>>,
+    shard: Mutex<Option<Arc<Mutex<ShardView>>>>,
+}
+
+impl Board {
+    pub fn new(dir: &str) -> Board {
+        Board {
+            dir: dir.to_string(),
+            entries: Mutex::new(Vec::new()),
+            shard: Mutex::new(None),
+        }
+    }
+
+    /// A board showing one implicit target: what a directory without Target documents has.
+    pub fn implicit(dir: &str) -> (Board, Arc<Shared>) {
+        let board = Board::new(dir);
+        let shared = Arc::new(Shared::new(dir));
+        board.set_entries(vec![Entry {
+            target: Target::implicit(None, None),
+            shared: shared.clone(),
+        }]);
+        (board, shared)
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Vec<Entry>) -> T) -> T {
+        f(&mut self.entries.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The targets now run, in the directory's order.
+    pub fn set_entries(&self, entries: Vec<Entry>) {
+        self.with(|e| *e = entries);
+    }
+
+    pub fn set_shard(&self, view: Option<Arc<Mutex<ShardView>>>) {
+        *self.shard.lock().unwrap_or_else(|p| p.into_inner()) = view;
+    }
+
+    fn shard(&self) -> Option<ShardView> {
+        self.shard
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|v| v.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    /// The implicit target's status, when that is all the directory has.
+    fn single(&self) -> Option<Arc<Shared>> {
+        self.with(|e| match e.as_slice() {
+            [only] if !only.target.declared => Some(only.shared.clone()),
+            _ => None,
+        })
+    }
+
+    fn all(&self) -> Vec<(Target, Arc<Shared>)> {
+        self.with(|e| {
+            e.iter()
+                .map(|x| (x.target.clone(), x.shared.clone()))
+                .collect()
+        })
+    }
+
+    /// Every target has finished its first cycle (or found it is another replica's).
+    pub fn ready(&self) -> bool {
+        let all = self.all();
+        !all.is_empty() && all.iter().all(|(_, s)| s.update(|s| s.ready))
+    }
+
+    pub fn status_json(&self) -> String {
+        if let Some(one) = self.single() {
+            return one.status_json();
+        }
+        let mut calls = ApiCalls::default();
+        let mut leader = false;
+        let targets: Vec<serde_json::Value> = self
+            .all()
+            .into_iter()
+            .map(|(t, shared)| {
+                let mut v = shared.status_value();
+                calls.add(&shared.api_calls());
+                leader |= v["leader"] == true;
+                v["target"] = t.key().into();
+                v["name"] = t.name.clone().into();
+                v["accountId"] = t.account_id.clone().into();
+                v["region"] = t.region.clone().into();
+                v["standby"] = shared.update(|s| s.standby).into();
+                v
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "dir": self.dir,
+            "ready": self.ready(),
+            "leader": leader,
+            "replica": self.shard(),
+            "targets": targets,
+            "apiCalls": calls,
+        });
+        serde_json::to_string_pretty(&doc).expect("status serializes")
+    }
+
+    pub fn metrics_text(&self) -> String {
+        if let Some(one) = self.single() {
+            return one.metrics_text();
+        }
+        let all = self.all();
+        let snapshots: Vec<(String, State, Option<LeaseView>, ApiCalls)> = all
+            .iter()
+            .map(|(t, s)| (t.key(), s.snapshot(), s.lease(), s.api_calls()))
+            .collect();
+        let items: Vec<Item> = snapshots
+            .iter()
+            .map(|(key, state, lease, calls)| Item {
+                labels: vec![("target", key.clone())],
+                state,
+                lease: lease.as_ref(),
+                calls,
+            })
+            .collect();
+        render(&items, self.shard().as_ref())
+    }
+}
+
 /// What `/metrics` serves: the OpenMetrics text that `render_metrics` encodes.
 /// Prometheus asks for it first and parses it natively.
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OutcomeLabel {
-    outcome: &'static str,
+/// The labels of one target's series: `target` with Target documents, none without.
+type TargetLabels = Vec<(&'static str, String)>;
+
+/// One metric, one series per label set: what a `Family` holds, built from values
+/// rather than updated in place (the values live in `State`, the lease view and
+/// the call log, and each scrape encodes a snapshot).
+#[derive(Debug)]
+struct Series<S, M> {
+    kind: MetricType,
+    series: Vec<(S, M)>,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct KindLabel {
-    kind: &'static str,
+impl<S, M> Series<S, M> {
+    fn new(kind: MetricType) -> Self {
+        Series {
+            kind,
+            series: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, labels: S, metric: M) {
+        self.series.push((labels, metric));
+    }
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OperationLabel {
-    operation: String,
-}
+impl<S, M> EncodeMetric for Series<S, M>
+where
+    S: EncodeLabelSet + std::fmt::Debug,
+    M: EncodeMetric,
+{
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        for (labels, metric) in &self.series {
+            metric.encode(encoder.encode_family(labels)?)?;
+        }
+        Ok(())
+    }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ResultLabel {
-    result: &'static str,
+    fn metric_type(&self) -> MetricType {
+        self.kind
+    }
 }
 
 /// Labels of per-operation AWS metrics.
@@ -352,12 +516,6 @@ struct ResultLabel {
 pub struct ServiceOperation {
     pub service: String,
     pub operation: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RevisionLabels {
-    applied: String,
-    attempted: String,
 }
 
 /// The counts live in `State` (the loop observes, a scrape reads a snapshot), so
@@ -393,28 +551,25 @@ fn counter(v: u64) -> Counter {
     c
 }
 
-fn per_operation(
-    values: &BTreeMap<String, BTreeMap<String, u64>>,
-) -> Family<ServiceOperation, Counter> {
-    let family = Family::<ServiceOperation, Counter>::default();
-    for (service, ops) in values {
-        for (operation, n) in ops {
-            family
-                .get_or_create(&ServiceOperation {
-                    service: service.clone(),
-                    operation: operation.clone(),
-                })
-                .inc_by(*n);
-        }
-    }
-    family
+fn counter_f64(v: f64) -> Counter<f64, AtomicU64> {
+    let c = Counter::<f64, AtomicU64>::default();
+    c.inc_by(v);
+    c
 }
 
-/// Registers a counter family labelled `service` and `operation` from fractional
-/// totals, for per-operation measures beyond call counts. `name` is without the
-/// `vigil_` prefix, the unit and `_total`: quota pacing can wire
-/// `vigil_aws_quota_wait_seconds_total{service,operation}` with
-/// `register_operation_counter(reg, "aws_quota_wait", help, Some(Unit::Seconds), &waits)`.
+fn gauge_f64(v: f64) -> Gauge<f64, AtomicU64> {
+    let g = Gauge::<f64, AtomicU64>::default();
+    g.set(v);
+    g
+}
+
+fn label(name: &'static str, value: impl Into<String>) -> TargetLabels {
+    vec![(name, value.into())]
+}
+
+/// Registers a counter labelled `service` and `operation` from fractional totals,
+/// for per-operation measures beyond call counts. `name` is without the `vigil_`
+/// prefix, the unit and `_total`.
 pub fn register_operation_counter(
     registry: &mut Registry,
     name: &str,
@@ -422,79 +577,159 @@ pub fn register_operation_counter(
     unit: Option<Unit>,
     values: &BTreeMap<String, BTreeMap<String, f64>>,
 ) {
-    let family = Family::<ServiceOperation, Counter<f64, AtomicU64>>::default();
+    let mut series = Series::new(MetricType::Counter);
+    per_operation_f64(&mut series, &Vec::new(), values);
+    match unit {
+        Some(unit) => registry.register_with_unit(name, help, unit, series),
+        None => registry.register(name, help, series),
+    }
+}
+
+fn per_operation(
+    series: &mut Series<(TargetLabels, ServiceOperation), Counter>,
+    target: &TargetLabels,
+    values: &BTreeMap<String, BTreeMap<String, u64>>,
+) {
     for (service, ops) in values {
-        for (operation, v) in ops {
-            family
-                .get_or_create(&ServiceOperation {
-                    service: service.clone(),
-                    operation: operation.clone(),
-                })
-                .inc_by(*v);
+        for (operation, n) in ops {
+            let op = ServiceOperation {
+                service: service.clone(),
+                operation: operation.clone(),
+            };
+            series.add((target.clone(), op), counter(*n));
         }
     }
-    match unit {
-        Some(unit) => registry.register_with_unit(name, help, unit, family),
-        None => registry.register(name, help, family),
+}
+
+fn per_operation_f64(
+    series: &mut Series<(TargetLabels, ServiceOperation), Counter<f64, AtomicU64>>,
+    target: &TargetLabels,
+    values: &BTreeMap<String, BTreeMap<String, f64>>,
+) {
+    for (service, ops) in values {
+        for (operation, v) in ops {
+            let op = ServiceOperation {
+                service: service.clone(),
+                operation: operation.clone(),
+            };
+            series.add((target.clone(), op), counter_f64(*v));
+        }
     }
+}
+
+/// One target's values, for a scrape.
+struct Item<'a> {
+    labels: TargetLabels,
+    state: &'a State,
+    lease: Option<&'a LeaseView>,
+    calls: &'a ApiCalls,
 }
 
 /// The OpenMetrics exposition of one snapshot. A fresh registry per scrape: the
 /// values already live in `State`, the lease view and the call log.
 pub fn render_metrics(s: &State, lease: Option<&LeaseView>, calls: &ApiCalls) -> String {
-    let mut reg = Registry::with_prefix("vigil");
+    render(
+        &[Item {
+            labels: Vec::new(),
+            state: s,
+            lease,
+            calls,
+        }],
+        None,
+    )
+}
 
+/// The exposition of every target's values, each series labelled with its target.
+fn render(items: &[Item], shard: Option<&ShardView>) -> String {
+    let mut reg = Registry::with_prefix("vigil");
     reg.register(
         "build",
         "The running vigil version",
         Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
     );
+    if let Some(v) = shard {
+        reg.register(
+            "replicas",
+            "Replicas of this Deployment alive, as this replica last counted them",
+            gauge(i64::try_from(v.replicas).unwrap_or(i64::MAX)),
+        );
+        reg.register(
+            "targets_held",
+            "Targets whose lease this replica holds",
+            gauge(i64::try_from(v.held.len()).unwrap_or(i64::MAX)),
+        );
+        reg.register(
+            "targets_share",
+            "The targets this replica aims to hold: targets divided by replicas, rounded up",
+            gauge(i64::try_from(v.share).unwrap_or(i64::MAX)),
+        );
+    }
+    register_state(&mut reg, items);
+    register_lease(&mut reg, items);
+    register_calls(&mut reg, items);
+    let mut out = String::new();
+    encode(&mut out, &reg).expect("writing to a String cannot fail");
+    out
+}
+
+/// The cycle's own series: revision, readiness, outcomes, durations, drift,
+/// subscriptions, last success and notifications.
+fn register_state(reg: &mut Registry, items: &[Item]) {
     // Revisions change with every commit, so they live on one info series (join it
     // with `* on() group_left(applied, attempted) vigil_revision_info`) rather than
     // on every series, which would start new series with every commit.
+    let mut revision = Series::new(MetricType::Info);
+    let mut ready = Series::new(MetricType::Gauge);
+    let mut outcomes = Series::new(MetricType::Counter);
+    let mut durations = Series::new(MetricType::Histogram);
+    let mut drift = Series::new(MetricType::Gauge);
+    let mut pending = Series::new(MetricType::Gauge);
+    let mut last_success = Series::new(MetricType::Gauge);
+    let mut notifications = Series::new(MetricType::Counter);
+    for it in items {
+        let s = it.state;
+        let t = &it.labels;
+        revision.add(
+            t.clone(),
+            Info::new(vec![
+                ("applied", s.revision.applied.clone().unwrap_or_default()),
+                (
+                    "attempted",
+                    s.revision.attempted.clone().unwrap_or_default(),
+                ),
+            ]),
+        );
+        ready.add(t.clone(), gauge(i64::from(s.ready)));
+        for outcome in ["success", "transient", "terminal"] {
+            let n = s.outcomes.get(outcome).copied().unwrap_or(0);
+            outcomes.add((t.clone(), label("outcome", outcome)), counter(n));
+        }
+        durations.add(t.clone(), s.durations.clone());
+        for kind in crate::kinds::KindId::ALL {
+            let n = s.drift_by_kind.get(kind.name()).copied().unwrap_or(0);
+            drift.add(
+                (t.clone(), label("kind", kind.name())),
+                gauge(i64::try_from(n).unwrap_or(i64::MAX)),
+            );
+        }
+        pending.add(
+            t.clone(),
+            gauge(i64::try_from(s.pending_subscriptions.unwrap_or(0)).unwrap_or(i64::MAX)),
+        );
+        last_success.add(t.clone(), gauge_f64(s.last_success_unix.unwrap_or(0.0)));
+        for (result, n) in [
+            ("published", s.notifications_published),
+            ("failed", s.notifications_failed),
+        ] {
+            notifications.add((t.clone(), label("result", result)), counter(n));
+        }
+    }
     reg.register(
         "revision",
         "The last applied and the last attempted git revision",
-        Info::new(RevisionLabels {
-            applied: s.revision.applied.clone().unwrap_or_default(),
-            attempted: s.revision.attempted.clone().unwrap_or_default(),
-        }),
+        revision,
     );
-
-    reg.register(
-        "ready",
-        "1 once the first reconcile has finished",
-        gauge(i64::from(s.ready)),
-    );
-    reg.register(
-        "leader",
-        "1 while this replica holds the lease and may write",
-        gauge(i64::from(lease.is_some_and(|l| l.leader))),
-    );
-    let token = Gauge::<u64, AtomicU64>::default();
-    token.set(lease.map_or(0, |l| l.token));
-    reg.register(
-        "lease_fencing_token",
-        "The lease's fencing token as last seen",
-        token,
-    );
-    let lease_calls = Family::<OperationLabel, Counter>::default();
-    for (op, n) in lease.map(|l| l.calls.clone()).unwrap_or_default() {
-        lease_calls
-            .get_or_create(&OperationLabel { operation: op })
-            .inc_by(n);
-    }
-    reg.register(
-        "lease_calls",
-        "Calls made to keep the lease, by operation",
-        lease_calls,
-    );
-
-    let outcomes = Family::<OutcomeLabel, Counter>::default();
-    for outcome in ["success", "transient", "terminal"] {
-        let n = s.outcomes.get(outcome).copied().unwrap_or(0);
-        outcomes.get_or_create(&OutcomeLabel { outcome }).inc_by(n);
-    }
+    reg.register("ready", "1 once the first reconcile has finished", ready);
     reg.register(
         "reconcile",
         "Cycles by outcome: success, transient or terminal",
@@ -504,77 +739,99 @@ pub fn render_metrics(s: &State, lease: Option<&LeaseView>, calls: &ApiCalls) ->
         "reconcile_duration",
         "How long each cycle took",
         Unit::Seconds,
-        s.durations.clone(),
+        durations,
     );
-
-    let drift = Family::<KindLabel, Gauge>::default();
-    for kind in crate::kinds::KindId::ALL {
-        let n = s.drift_by_kind.get(kind.name()).copied().unwrap_or(0);
-        drift
-            .get_or_create(&KindLabel { kind: kind.name() })
-            .set(i64::try_from(n).unwrap_or(i64::MAX));
-    }
     reg.register(
         "drift_resources",
         "Resources found drifted or missing in the last cycle, by kind",
         drift,
     );
-
-    reg.register(
-        "aws_api_calls",
-        "AWS calls by service and operation, retries included",
-        per_operation(&calls.by_service),
-    );
-    reg.register(
-        "aws_api_writes",
-        "AWS calls that are not reads (Describe, List, Get)",
-        counter(calls.writes),
-    );
-    reg.register(
-        "aws_api_throttles",
-        "AWS calls throttled, by service and operation",
-        per_operation(&calls.throttles),
-    );
-    register_operation_counter(
-        &mut reg,
-        "aws_quota_wait",
-        "Time AWS calls waited for their quota slot before being sent",
-        Some(Unit::Seconds),
-        &calls.quota_wait_seconds,
-    );
-
     reg.register(
         "sns_pending_subscriptions",
         "SNS subscriptions still waiting for confirmation",
-        gauge(i64::try_from(s.pending_subscriptions.unwrap_or(0)).unwrap_or(i64::MAX)),
+        pending,
     );
-    let last_success = Gauge::<f64, AtomicU64>::default();
-    last_success.set(s.last_success_unix.unwrap_or(0.0));
     reg.register_with_unit(
         "last_success_timestamp",
         "Unix time of the last successful cycle",
         Unit::Seconds,
         last_success,
     );
-
-    let notifications = Family::<ResultLabel, Counter>::default();
-    for (result, n) in [
-        ("published", s.notifications_published),
-        ("failed", s.notifications_failed),
-    ] {
-        notifications
-            .get_or_create(&ResultLabel { result })
-            .inc_by(n);
-    }
     reg.register(
         "notifications",
         "Events published to the notification topic, by result",
         notifications,
     );
+}
 
-    let mut out = String::new();
-    encode(&mut out, &reg).expect("writing to a String cannot fail");
-    out
+/// Whether this replica writes, under which token, and what keeping the lease cost.
+fn register_lease(reg: &mut Registry, items: &[Item]) {
+    let mut leader = Series::new(MetricType::Gauge);
+    let mut token = Series::new(MetricType::Gauge);
+    let mut calls = Series::new(MetricType::Counter);
+    for it in items {
+        let t = &it.labels;
+        leader.add(
+            t.clone(),
+            gauge(i64::from(it.lease.is_some_and(|l| l.leader))),
+        );
+        let g = Gauge::<u64, AtomicU64>::default();
+        g.set(it.lease.map_or(0, |l| l.token));
+        token.add(t.clone(), g);
+        for (op, n) in it.lease.map(|l| l.calls.clone()).unwrap_or_default() {
+            calls.add((t.clone(), label("operation", op)), counter(n));
+        }
+    }
+    reg.register(
+        "leader",
+        "1 while this replica holds the lease and may write",
+        leader,
+    );
+    reg.register(
+        "lease_fencing_token",
+        "The lease's fencing token as last seen",
+        token,
+    );
+    reg.register(
+        "lease_calls",
+        "Calls made to keep the lease, by operation",
+        calls,
+    );
+}
+
+/// AWS calls, writes, throttles and time waiting for quota.
+fn register_calls(reg: &mut Registry, items: &[Item]) {
+    let mut calls = Series::new(MetricType::Counter);
+    let mut writes = Series::new(MetricType::Counter);
+    let mut throttles = Series::new(MetricType::Counter);
+    let mut waits = Series::new(MetricType::Counter);
+    for it in items {
+        per_operation(&mut calls, &it.labels, &it.calls.by_service);
+        writes.add(it.labels.clone(), counter(it.calls.writes));
+        per_operation(&mut throttles, &it.labels, &it.calls.throttles);
+        per_operation_f64(&mut waits, &it.labels, &it.calls.quota_wait_seconds);
+    }
+    reg.register(
+        "aws_api_calls",
+        "AWS calls by service and operation, retries included",
+        calls,
+    );
+    reg.register(
+        "aws_api_writes",
+        "AWS calls that are not reads (Describe, List, Get)",
+        writes,
+    );
+    reg.register(
+        "aws_api_throttles",
+        "AWS calls throttled, by service and operation",
+        throttles,
+    );
+    reg.register_with_unit(
+        "aws_quota_wait",
+        "Time AWS calls waited for their quota slot before being sent",
+        Unit::Seconds,
+        waits,
+    );
 }
 
 #[cfg(test)]

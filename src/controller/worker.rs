@@ -1,0 +1,940 @@
+//! One target's reconcile loop inside `vigil run`: every cycle re-reads the
+//! directory, the inventory and live AWS, and ends in a decision value.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt as _;
+use serde_json::json;
+use tokio::sync::Notify;
+
+use super::Config;
+use super::lease::{self, Fence, Keeper, Lease};
+use super::notify::{Category, Event, Notifier};
+use super::schedule::{self, Action, Cycle, Outcome, Policy, Scheduler};
+use super::shard;
+use super::status::{self, CycleStatus, DriftItem, ErrorItem, LastSuccess, Next, Shared};
+use crate::aws::{ApiCalls, Aws, ErrorClass};
+use crate::engine::report::{
+    Action as ChangeAction, Change, NoteCode, Report, Status as ChangeStatus, Summary,
+};
+use crate::engine::{self, StartError, WriteGate};
+use crate::manifest::{self, Manifests, Target};
+use crate::state::{Location, StateError};
+use crate::target::ConnectError;
+
+/// The mode of a cycle that did nothing: another replica's target, or one that left the directory.
+pub(super) const STANDBY: &str = "standby";
+
+/// Says once that a pod's inventory is a file only it can see.
+fn warn_local_inventory(store: &Location) {
+    tracing::warn!(
+        "the inventory {} is a local file: another pod that takes the lease over will not \
+         know what this one recorded. Set Settings.inventory to an S3 object",
+        store.describe()
+    );
+}
+
+/// Refuses writes once shutdown began or the lease is gone.
+#[derive(Debug)]
+struct Gate {
+    fence: Fence,
+    token: u64,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+impl WriteGate for Gate {
+    fn check(&self) -> Result<(), String> {
+        if *self.stop.borrow() {
+            return Err("vigil is stopping".into());
+        }
+        self.fence.check(self.token)
+    }
+
+    fn fence(&self) -> Option<u64> {
+        Some(self.token)
+    }
+}
+
+/// What one cycle found and did.
+struct Record {
+    mode: &'static str,
+    outcome: Outcome,
+    summary: Option<Summary>,
+    pending: Option<usize>,
+    changes: Vec<Change>,
+    drift: Vec<DriftItem>,
+    /// Whether drift was looked at this cycle (so an absence of drift means something).
+    observed_drift: bool,
+    errors: Vec<ErrorItem>,
+    pending_subscriptions: Option<usize>,
+}
+
+impl Record {
+    fn new() -> Record {
+        Record {
+            mode: "readOnly",
+            outcome: Outcome::Success,
+            summary: None,
+            pending: None,
+            changes: vec![],
+            drift: vec![],
+            observed_drift: false,
+            errors: vec![],
+            pending_subscriptions: None,
+        }
+    }
+
+    /// One error that decides the outcome by its class.
+    fn fail(&mut self, item: ErrorItem, class: ErrorClass) {
+        self.outcome = outcome_of(&[(class, item.message.clone())]);
+        self.errors.push(item);
+    }
+}
+
+/// Retryable failures win: the same revision may work once AWS recovers.
+fn outcome_of(failures: &[(ErrorClass, String)]) -> Outcome {
+    let more = |n: usize| {
+        if n > 1 {
+            format!(" (and {} more)", n - 1)
+        } else {
+            String::new()
+        }
+    };
+    if let Some((_, msg)) = failures.iter().find(|(c, _)| c.is_retryable()) {
+        Outcome::Transient(format!("{msg}{}", more(failures.len())))
+    } else if let Some((_, msg)) = failures.first() {
+        Outcome::Terminal(format!("{msg}{}", more(failures.len())))
+    } else {
+        Outcome::Success
+    }
+}
+
+fn class_name(c: ErrorClass) -> String {
+    serde_json::to_value(c)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn start_error(rec: &mut Record, e: StartError) {
+    let class = match &e {
+        StartError::State(StateError::Aws(a)) => a.class,
+        // Another writer won: the next cycle reads the inventory again.
+        StartError::State(s) if s.is_conflict() => ErrorClass::Transient,
+        _ => ErrorClass::Terminal,
+    };
+    let label = match &e {
+        StartError::Refused(_) => "refused".to_string(),
+        _ => class_name(class),
+    };
+    rec.fail(ErrorItem::new(&label, e.to_string()), class);
+}
+
+/// How a worker comes by its target's lease.
+pub(super) enum Leasing {
+    /// The one target of a directory without Target documents: a lease of its
+    /// own, moved when Settings move it. A replica that does not hold it
+    /// observes read-only, as a standby.
+    Own {
+        keeper: Option<Keeper>,
+        /// Read-only for want of a shared lease: where the lease would be, and its view.
+        unshared: Option<(Location, Fence)>,
+        /// Inventories already warned about as local to this pod.
+        warned_local: Option<Location>,
+    },
+    /// One of the directory's targets, whose lease the shard keeps: a target
+    /// held by another replica is that replica's work, and this one leaves it be.
+    Sharded(shard::Handle),
+    /// Inside Kubernetes without a shared lease: observe, never write.
+    ReadOnly(Fence),
+}
+
+impl Leasing {
+    pub(super) fn own() -> Leasing {
+        Leasing::Own {
+            keeper: None,
+            unshared: None,
+            warned_local: None,
+        }
+    }
+}
+
+/// What every worker of the process shares.
+pub(super) struct Common {
+    pub cfg: Config,
+    pub loader: Loader,
+    pub lease_id: String,
+    /// Bounds how many targets run a cycle at once (memory, not AWS quotas: those are per target).
+    pub permits: tokio::sync::Semaphore,
+}
+
+/// The directory, loaded once per change and shared by the targets' workers.
+#[derive(Default)]
+pub(super) struct Loader {
+    last: std::sync::Mutex<Option<(u64, Loaded)>>,
+}
+
+pub(super) type Loaded = Arc<Result<Manifests, manifest::ValidationErrors>>;
+
+impl Loader {
+    /// The directory as it is now; loaded again only when a file, or the revision, changed.
+    pub fn load(&self, dir: &std::path::Path) -> Loaded {
+        // Held across the load, so that workers starting together load once.
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let now = super::watch::fingerprint(dir);
+        if let Some((seen, loaded)) = &*last
+            && *seen == now
+        {
+            return loaded.clone();
+        }
+        let loaded: Loaded = Arc::new(manifest::load(dir));
+        *last = Some((now, loaded.clone()));
+        loaded
+    }
+}
+
+/// The AWS context of a target, built once and kept while its identity stays the same.
+struct Conn {
+    /// What the clients were built for: the target and `Settings.region`.
+    key: String,
+    aws: Aws,
+}
+
+/// Reconciles one target, cycle after cycle.
+pub(super) struct Worker {
+    common: Arc<Common>,
+    target: Target,
+    shared: Arc<Shared>,
+    wake: Arc<Notify>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    span: tracing::Span,
+    conn: Option<Conn>,
+    pub(super) leasing: Leasing,
+    notifier: Notifier,
+    topic: Option<String>,
+    cycles: u64,
+}
+
+impl Worker {
+    pub(super) fn new(
+        common: Arc<Common>,
+        target: Target,
+        shared: Arc<Shared>,
+        wake: Arc<Notify>,
+        stop: tokio::sync::watch::Receiver<bool>,
+        leasing: Leasing,
+    ) -> Worker {
+        Worker {
+            common,
+            target,
+            shared,
+            wake,
+            stop,
+            span: tracing::Span::current(),
+            conn: None,
+            leasing,
+            notifier: Notifier::default(),
+            topic: None,
+            cycles: 0,
+        }
+    }
+
+    /// Runs cycles until told to stop, then gives its own lease up.
+    pub(super) async fn drive(mut self, grace: Duration) {
+        let mut sched = Scheduler::new(Policy::new(self.common.cfg.interval));
+        let wake = self.wake.clone();
+        let stop = self.stop.clone();
+        schedule::drive(&mut self, &mut sched, &wake, stop, grace).await;
+        if let Leasing::Own { keeper, .. } = &mut self.leasing
+            && let Some(k) = keeper.take()
+        {
+            k.stop(Duration::from_secs(2)).await;
+        }
+    }
+
+    /// This worker's manifests: the directory's for the implicit target, else
+    /// those that apply to its target. `None` once the target left the directory.
+    fn manifests_for<'a>(&mut self, all: &'a Manifests) -> Option<Cow<'a, Manifests>> {
+        if !self.target.declared {
+            self.target = all.targets.first().filter(|t| !t.declared)?.clone();
+            return Some(Cow::Borrowed(all));
+        }
+        let key = self.target.key();
+        self.target = all.targets.iter().find(|t| t.key() == key)?.clone();
+        Some(Cow::Owned(all.for_target(&self.target)))
+    }
+
+    /// The target's clients, built once and reused; rebuilt when the target or
+    /// `Settings.region` changed. Each cycle gets a fresh observe cache and deadline.
+    async fn connect(&mut self, m: &Manifests) -> Result<Aws, ConnectError> {
+        let t = &self.target;
+        let key = format!(
+            "{}|{:?}|{:?}|{:?}|{:?}",
+            t.key(),
+            t.region,
+            t.role_arn,
+            t.external_id,
+            m.settings.region
+        );
+        if self.conn.as_ref().is_none_or(|c| c.key != key) {
+            let deadline = crate::target::deadline(&m.settings, self.common.cfg.deadline);
+            // The guard is checked below, every cycle: Settings.accountId may change.
+            let mut unguarded = self.target.clone();
+            unguarded.account_id = None;
+            let aws = crate::target::connect_target(&m.settings, &unguarded, deadline)
+                .await
+                .map_err(|(aws, e)| {
+                    self.shared.set_call_log(aws.calls.clone());
+                    e
+                })?;
+            self.shared.set_call_log(aws.calls.clone());
+            self.conn = Some(Conn { key, aws });
+        }
+        let conn = self.conn.as_ref().expect("connected above");
+        crate::target::check_target_account(&self.target, &conn.aws.env.account_id)?;
+        let mut aws = conn.aws.next_cycle();
+        aws.env.owner = m.settings.owner.clone();
+        // The buckets outlive the cycle; the deadline is the cycle's.
+        crate::target::pace_for(&aws, &m.settings, &aws.env.account_id);
+        aws.pace.start_run(crate::target::deadline(
+            &m.settings,
+            self.common.cfg.deadline,
+        ));
+        Ok(aws)
+    }
+
+    /// The implicit target's own lease: starts the keeper, or moves it when
+    /// Settings moved the lease. Inside Kubernetes without a shared lease it takes
+    /// none: the fence never admits a write.
+    async fn own_lease(&mut self, m: &Manifests, store: &Location) -> Fence {
+        let Leasing::Own {
+            keeper,
+            unshared,
+            warned_local,
+        } = &mut self.leasing
+        else {
+            unreachable!("own_lease is only called for an own lease")
+        };
+        let explicit = m.settings.lease.is_some();
+        let location = m
+            .settings
+            .lease
+            .clone()
+            .unwrap_or_else(|| crate::target::default_lease(store));
+        let k8s = lease::in_kubernetes();
+        if let Some(reason) = lease::unshared(&location, explicit, k8s) {
+            if let Some(old) = keeper.take() {
+                old.stop(Duration::from_secs(2)).await;
+            }
+            if let Some((at, fence)) = unshared
+                && *at == location
+            {
+                return fence.clone();
+            }
+            // Once, not every cycle: /status keeps saying it.
+            tracing::warn!("{reason}");
+            let fence = Fence::read_only(&location, &self.common.lease_id, &reason);
+            self.shared.set_lease(Some(fence.clone()));
+            *unshared = Some((location, fence.clone()));
+            return fence;
+        }
+        *unshared = None;
+        if k8s && matches!(store, Location::File(_)) && warned_local.as_ref() != Some(store) {
+            warn_local_inventory(store);
+            *warned_local = Some(store.clone());
+        }
+        if let Some(k) = keeper.as_ref()
+            && k.location == location
+        {
+            return k.fence();
+        }
+        if let Some(old) = keeper.take() {
+            old.stop(Duration::from_secs(2)).await;
+        }
+        let sdk = crate::aws::base_config(m.settings.region.as_deref()).await;
+        let lease = Lease::new(
+            lease::Store::new(&location, &sdk),
+            self.common.lease_id.clone(),
+            self.common.cfg.lease_duration,
+        );
+        let k = Keeper::start(location, lease, self.wake.clone()).await;
+        let fence = k.fence();
+        self.shared.set_lease(Some(fence.clone()));
+        *keeper = Some(k);
+        fence
+    }
+
+    async fn cycle(&mut self) -> Record {
+        let mut rec = Record::new();
+        let loaded = self.common.loader.load(&self.common.cfg.dir);
+        let all = match &*loaded {
+            Ok(m) => m,
+            Err(errors) => {
+                let n = errors.0.len();
+                for d in &errors.0 {
+                    rec.errors.push(ErrorItem::new("validation", d.to_string()));
+                }
+                rec.outcome = Outcome::Terminal(format!(
+                    "validation failed: {n} error{}; nothing was changed",
+                    if n == 1 { "" } else { "s" }
+                ));
+                return rec;
+            }
+        };
+        // The target left the directory: the supervisor stops this worker.
+        let Some(m) = self.manifests_for(all) else {
+            rec.mode = STANDBY;
+            return rec;
+        };
+        self.topic = m
+            .settings
+            .notifications
+            .as_ref()
+            .map(|n| n.topic_arn.clone());
+        // Another replica's target: nothing to look at here, not even AWS.
+        if let Leasing::Sharded(h) = &self.leasing
+            && h.fence.held().is_none()
+        {
+            rec.mode = STANDBY;
+            return rec;
+        }
+        let aws = match self.connect(&m).await {
+            Ok(aws) => aws,
+            Err(e) => {
+                let class = match &e {
+                    ConnectError::Identity(a) => a.class,
+                    ConnectError::AssumeRole { source, .. } => source.class,
+                    ConnectError::WrongAccount { .. } => ErrorClass::Terminal,
+                };
+                let label = if e.is_refusal() {
+                    "refused".to_string()
+                } else {
+                    class_name(class)
+                };
+                rec.fail(ErrorItem::new(&label, e.to_string()), class);
+                return rec;
+            }
+        };
+        let store = crate::target::inventory_location(
+            &m.settings,
+            &aws.env.account_id,
+            &aws.env.region,
+            Some(&self.target),
+        );
+        let (fence, standby_observes) = match &self.leasing {
+            Leasing::Own { .. } => (self.own_lease(&m, &store).await, true),
+            Leasing::Sharded(h) => (h.fence.clone(), false),
+            Leasing::ReadOnly(f) => (f.clone(), true),
+        };
+        match fence.held() {
+            Some(token) => {
+                rec.mode = "apply";
+                let gate = Gate {
+                    fence: fence.clone(),
+                    token,
+                    stop: self.stop.clone(),
+                };
+                let opts = engine::Options {
+                    gate: Some(Arc::new(gate)),
+                    ..Default::default()
+                };
+                match engine::reconcile(&aws, &m, &opts, &store).await {
+                    Ok(report) => read_report(&mut rec, report),
+                    Err(e) => {
+                        // The inventory is newer than our token: if we still hold the
+                        // lease (it was reset or moved), move above it for the retry.
+                        if let StartError::State(StateError::FencedOut { stored, .. }) = &e {
+                            fence.raise_floor(*stored);
+                        }
+                        start_error(&mut rec, e);
+                    }
+                }
+            }
+            None if standby_observes => match engine::drift::run(&aws, &m, &store).await {
+                Ok(report) => read_drift(&mut rec, report),
+                Err(e) => start_error(&mut rec, e),
+            },
+            // Lost between the check above and now: the next holder does it.
+            None => rec.mode = STANDBY,
+        }
+        rec
+    }
+
+    /// Only the writer publishes, so replicas do not send everything twice.
+    async fn notify(&mut self, rec: &Record, revision: Option<&str>) {
+        let Some(topic) = self.topic.clone() else {
+            return;
+        };
+        let writer = match &self.leasing {
+            Leasing::Own { keeper, .. } => {
+                keeper.as_ref().is_some_and(|k| k.fence().held().is_some())
+            }
+            Leasing::Sharded(h) => h.fence.held().is_some(),
+            Leasing::ReadOnly(_) => false,
+        };
+        if !writer || *self.stop.borrow() {
+            return;
+        }
+        let Some(conn) = &self.conn else { return };
+        let aws = conn.aws.next_cycle();
+        let mut events: Vec<Event> = rec
+            .drift
+            .iter()
+            .map(|d| {
+                Event::new(
+                    Category::Drift,
+                    format!("{}/{}", d.kind, d.name),
+                    format!(
+                        "vigil: {}/{} {}{}",
+                        d.kind,
+                        d.name,
+                        d.state,
+                        if d.corrected { ", corrected" } else { "" }
+                    ),
+                    json!({"state": d.state, "fields": d.fields}),
+                )
+            })
+            .collect();
+        events.extend(rec.errors.iter().map(|e| {
+            let resource = match (&e.kind, &e.name) {
+                (Some(k), Some(n)) => format!("{k}/{n}"),
+                _ => "vigil".to_string(),
+            };
+            Event::new(
+                Category::Failure,
+                resource.clone(),
+                format!("vigil: {resource} failed ({})", e.class),
+                json!({"class": e.class, "message": e.message}),
+            )
+        }));
+        let observed: &[Category] = if rec.observed_drift {
+            &[Category::Drift, Category::Failure]
+        } else {
+            &[Category::Failure]
+        };
+        let context = json!({
+            "revision": revision,
+            "account": aws.env.account_id,
+            "region": aws.env.region,
+            "dir": self.common.cfg.dir.display().to_string(),
+            "target": self.target.declared.then(|| self.target.key()),
+        });
+        self.notifier
+            .publish(&aws, &topic, &context, &events, observed)
+            .await;
+        let (published, failed) = (self.notifier.published, self.notifier.failed);
+        self.shared.update(|s| {
+            s.notifications_published = published;
+            s.notifications_failed = failed;
+        });
+    }
+}
+
+/// An apply: changes, drift put back or left (warn), errors, pending subscriptions.
+fn read_report(rec: &mut Record, report: Report) {
+    rec.observed_drift = true;
+    rec.summary = Some(report.summary.clone());
+    let mut failures = Vec::new();
+    for c in &report.changes {
+        if c.drift {
+            rec.drift.push(DriftItem {
+                kind: c.kind.clone(),
+                name: c.name.clone(),
+                // A change goes from live to git; drift reads from what was applied to what is live.
+                fields: c.fields.iter().map(|f| f.reversed()).collect(),
+                state: if c.action == ChangeAction::Create {
+                    "missing"
+                } else {
+                    "drifted"
+                },
+                corrected: c.status == ChangeStatus::Applied,
+            });
+        }
+        if c.status == ChangeStatus::Failed {
+            let class = c.error_class.unwrap_or(ErrorClass::Terminal);
+            let msg = c.error.clone().unwrap_or_else(|| "failed".into());
+            failures.push((class, format!("{}: {msg}", c.id())));
+            rec.errors
+                .push(ErrorItem::resource(&c.kind, &c.name, class, msg));
+        }
+    }
+    for n in &report.notes {
+        // `vigil/drift: warn` reports drift as a note and leaves it.
+        if n.code == NoteCode::DriftWarned {
+            rec.drift.push(DriftItem {
+                kind: n.kind.clone(),
+                name: n.name.clone(),
+                fields: n.fields.clone(),
+                state: "drifted",
+                corrected: false,
+            });
+        }
+    }
+    rec.pending_subscriptions = Some(
+        report
+            .notes
+            .iter()
+            .filter(|n| n.code == NoteCode::PendingConfirmation)
+            .count(),
+    );
+    for e in &report.errors {
+        failures.push((e.class, format!("{}/{}: {}", e.kind, e.name, e.message)));
+        rec.errors.push(ErrorItem::resource(
+            &e.kind,
+            &e.name,
+            e.class,
+            e.message.clone(),
+        ));
+    }
+    rec.outcome = outcome_of(&failures);
+    rec.changes = report.changes;
+}
+
+/// A read-only look (no lease): drift and pending changes, nothing written.
+fn read_drift(rec: &mut Record, report: engine::drift::DriftReport) {
+    rec.observed_drift = true;
+    rec.pending = Some(report.pending.len());
+    for (items, state) in [(&report.drifted, "drifted"), (&report.missing, "missing")] {
+        for it in items {
+            rec.drift.push(DriftItem {
+                kind: it.kind.clone(),
+                name: it.name.clone(),
+                fields: it.fields.clone(),
+                state,
+                corrected: false,
+            });
+        }
+    }
+    let mut failures = Vec::new();
+    for e in &report.errors {
+        failures.push((e.class, format!("{}/{}: {}", e.kind, e.name, e.message)));
+        rec.errors.push(ErrorItem::resource(
+            &e.kind,
+            &e.name,
+            e.class,
+            e.message.clone(),
+        ));
+    }
+    rec.outcome = outcome_of(&failures);
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+impl Cycle for Worker {
+    async fn run(&mut self) -> Outcome {
+        let started = std::time::Instant::now();
+        let started_at = crate::state::now_rfc3339();
+        let revision = crate::git::revision(&self.common.cfg.dir);
+        let calls_before = self.shared.api_calls();
+        let rec = {
+            let common = self.common.clone();
+            let _permit = common.permits.acquire().await;
+            // The shard releases a lease only between two cycles.
+            let _busy = match &self.leasing {
+                Leasing::Sharded(h) => Some(h.busy.clone().lock_owned().await),
+                _ => None,
+            };
+            // A bug must not take the controller down: a panic ends the cycle as terminal.
+            match AssertUnwindSafe(self.cycle()).catch_unwind().await {
+                Ok(rec) => rec,
+                Err(p) => {
+                    let mut rec = Record::new();
+                    rec.fail(
+                        ErrorItem::new(
+                            "internal",
+                            format!("internal error: {}", panic_message(p.as_ref())),
+                        ),
+                        ErrorClass::Terminal,
+                    );
+                    rec
+                }
+            }
+        };
+        if rec.mode == STANDBY {
+            self.shared.update(|s| {
+                s.ready = true;
+                s.standby = true;
+            });
+            return Outcome::Success;
+        }
+        self.cycles += 1;
+        let number = self.cycles;
+        if let Some(r) = &revision {
+            self.span.record("attempted", r.as_str());
+        }
+        self.shared.update(|s| {
+            s.revision.attempted = revision.clone();
+            s.standby = false;
+        });
+        self.notify(&rec, revision.as_deref()).await;
+        let api_calls: ApiCalls = status::delta(&self.shared.api_calls(), &calls_before);
+        let secs = started.elapsed().as_secs_f64();
+
+        let s = rec.summary.clone().unwrap_or_default();
+        match &rec.outcome {
+            Outcome::Success => tracing::info!(
+                cycle = number,
+                mode = rec.mode,
+                ms = (secs * 1000.0) as u64,
+                created = s.create,
+                updated = s.update,
+                deleted = s.delete,
+                unchanged = s.unchanged,
+                drifted = rec.drift.len(),
+                writes = api_calls.writes,
+                "cycle succeeded"
+            ),
+            other => {
+                for e in rec.errors.iter().take(20) {
+                    tracing::warn!(class = %e.class, "{}", e.message);
+                }
+                tracing::warn!(
+                    cycle = number,
+                    mode = rec.mode,
+                    outcome = other.label(),
+                    ms = (secs * 1000.0) as u64,
+                    "cycle failed: {}",
+                    other.reason().unwrap_or_default()
+                );
+            }
+        }
+
+        let success = rec.outcome == Outcome::Success;
+        if success
+            && rec.mode == "apply"
+            && let Some(r) = &revision
+        {
+            self.span.record("applied", r.as_str());
+        }
+        let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
+        for d in &rec.drift {
+            *by_kind.entry(d.kind.clone()).or_default() += 1;
+        }
+        let cycle = CycleStatus {
+            number,
+            started_at: started_at.clone(),
+            duration_seconds: secs,
+            revision: revision.clone(),
+            mode: rec.mode,
+            outcome: rec.outcome.label(),
+            reason: rec.outcome.reason().map(str::to_string),
+            next: None,
+            summary: rec.summary.clone(),
+            pending: rec.pending,
+            changes: rec.changes,
+            drift: rec.drift,
+            errors: rec.errors,
+            api_calls,
+        };
+        let observed_drift = rec.observed_drift;
+        let pending_subscriptions = rec.pending_subscriptions;
+        let mode = rec.mode;
+        self.shared.update(|st| {
+            st.cycles = number;
+            st.ready = true;
+            *st.outcomes.entry(cycle.outcome).or_default() += 1;
+            st.durations.observe(secs);
+            if observed_drift {
+                st.drift_by_kind = by_kind;
+            }
+            if pending_subscriptions.is_some() {
+                st.pending_subscriptions = pending_subscriptions;
+            }
+            if success {
+                if mode == "apply" {
+                    st.revision.applied = revision.clone();
+                }
+                st.last_success = Some(LastSuccess {
+                    at: started_at,
+                    revision,
+                    mode,
+                    summary: cycle.summary.clone(),
+                });
+                st.last_success_unix = Some(unix_now());
+            }
+            st.last_cycle = Some(cycle);
+        });
+        rec.outcome
+    }
+
+    fn decided(&mut self, outcome: &Outcome, action: Action) {
+        let next = Next {
+            action: action.label(),
+            after_seconds: action.delay().map(|d| d.as_secs_f64()),
+        };
+        self.shared.update(|s| {
+            if let Some(c) = &mut s.last_cycle {
+                c.next = Some(next);
+            }
+        });
+        match action {
+            Action::Requeue(d) => tracing::debug!("next full reconcile in {d:.1?}"),
+            Action::Retry(d) => tracing::info!("retrying in {d:.1?}"),
+            Action::AwaitChange => tracing::warn!(
+                "waiting for the next revision; the last good state stays applied ({})",
+                outcome.reason().unwrap_or_default()
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_failures_decide_the_outcome() {
+        assert_eq!(outcome_of(&[]), Outcome::Success);
+        let t = outcome_of(&[
+            (ErrorClass::AccessDenied, "a".into()),
+            (ErrorClass::Throttled, "b".into()),
+        ]);
+        assert_eq!(t, Outcome::Transient("b (and 1 more)".into()));
+        assert_eq!(
+            outcome_of(&[(ErrorClass::Unsupported, "x".into())]),
+            Outcome::Terminal("x".into())
+        );
+    }
+
+    fn change(action: ChangeAction, name: &str, status: ChangeStatus) -> Change {
+        Change {
+            action,
+            kind: "MetricAlarm".into(),
+            name: name.into(),
+            fields: vec![crate::engine::report::FieldView {
+                path: "threshold".into(),
+                from: Some(json!(95)),
+                to: Some(json!(80)),
+                known_after_apply: false,
+                explained: false,
+            }],
+            status,
+            error: None,
+            error_class: None,
+            drift: false,
+        }
+    }
+
+    #[test]
+    fn an_apply_report_becomes_drift_errors_and_an_outcome() {
+        let mut corrected = change(ChangeAction::Update, "cpu", ChangeStatus::Applied);
+        corrected.drift = true;
+        let mut missing = change(ChangeAction::Create, "mem", ChangeStatus::Applied);
+        missing.drift = true;
+        let mut throttled = change(ChangeAction::Update, "latency", ChangeStatus::Failed);
+        throttled.error = Some("CloudWatch PutMetricAlarm: Throttling: Rate exceeded".into());
+        throttled.error_class = Some(ErrorClass::Throttled);
+        let note = |kind: &str, code, message: &str| {
+            let mut n = crate::engine::report::Note::new(kind, "n", code, message);
+            if code == NoteCode::DriftWarned {
+                n.fields = vec![crate::engine::report::FieldView {
+                    path: "threshold".into(),
+                    from: Some(json!(80)),
+                    to: Some(json!(95)),
+                    known_after_apply: false,
+                    explained: false,
+                }];
+            }
+            n
+        };
+        let report = Report {
+            dry_run: false,
+            changes: vec![
+                corrected,
+                missing,
+                throttled,
+                change(ChangeAction::Update, "git", ChangeStatus::Applied),
+            ],
+            summary: Summary::default(),
+            notes: vec![
+                note(
+                    "Topic",
+                    NoteCode::PendingConfirmation,
+                    "subscription email:a@example.com is pending confirmation",
+                ),
+                note(
+                    "Topic",
+                    NoteCode::PendingConfirmation,
+                    "subscription email:b@example.com is pending confirmation",
+                ),
+                note(
+                    "MetricAlarm",
+                    NoteCode::DriftWarned,
+                    "drifted (threshold); not corrected because vigil/drift is warn",
+                ),
+            ],
+            errors: vec![],
+            api_calls: ApiCalls::default(),
+        };
+        let mut rec = Record::new();
+        read_report(&mut rec, report);
+        let drift: Vec<_> = rec
+            .drift
+            .iter()
+            .map(|d| (d.name.as_str(), d.state, d.corrected))
+            .collect();
+        assert_eq!(
+            drift,
+            vec![
+                ("cpu", "drifted", true),
+                ("mem", "missing", true),
+                ("n", "drifted", false)
+            ]
+        );
+        // Drift reads from what was applied to what is live: the reverse of the change.
+        assert_eq!(rec.drift[0].fields[0].from, Some(json!(80)));
+        // A drift left alone says how, too (a notification names the fields).
+        assert_eq!(rec.drift[2].fields[0].to, Some(json!(95)));
+        assert_eq!(rec.pending_subscriptions, Some(2));
+        assert_eq!(rec.errors[0].class, "throttled");
+        assert!(
+            matches!(rec.outcome, Outcome::Transient(ref m) if m.contains("MetricAlarm/latency"))
+        );
+    }
+
+    #[test]
+    fn settings_name_the_lease_and_the_topic() {
+        let tmp = tempfile::tempdir().unwrap();
+        let settings = |extra: &str| {
+            std::fs::write(
+                tmp.path().join("settings.yaml"),
+                format!("apiVersion: vigil/v1\nkind: Settings\nmetadata: {{name: default}}\nspec:\n{extra}"),
+            )
+            .unwrap();
+            manifest::load(tmp.path())
+        };
+        let m = settings(
+            "  lease: {s3: {bucket: state, key: vigil/lease.json}}\n  notifications: {topicArn: arn:aws:sns:us-east-1:123456789012:ops}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            m.settings.lease,
+            Some(Location::S3 {
+                bucket: "state".into(),
+                key: "vigil/lease.json".into()
+            })
+        );
+        assert_eq!(
+            m.settings.notifications.unwrap().topic_arn,
+            "arn:aws:sns:us-east-1:123456789012:ops"
+        );
+        let err = settings("  notifications: {topicArn: ops-topic}\n").unwrap_err();
+        assert!(err.to_string().contains("settings.yaml:5:29"), "{err}");
+        assert!(err.to_string().contains("SNS topic ARN"), "{err}");
+    }
+}
