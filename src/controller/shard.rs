@@ -539,6 +539,8 @@ impl Shard {
             };
             tracing::info!(target = %key, share, replicas = self.replicas, "releasing a target above this replica's share");
             slot.lease.release().await;
+            // Its worker says at once that the target is another replica's now.
+            slot.wake.notify_one();
         }
 
         // Renew what is held, and look at the rest, all at once.

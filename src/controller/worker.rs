@@ -29,15 +29,6 @@ use crate::target::ConnectError;
 /// The mode of a cycle that did nothing: another replica's target, or one that left the directory.
 pub(super) const STANDBY: &str = "standby";
 
-/// Says once that a pod's inventory is a file only it can see.
-fn warn_local_inventory(store: &Location) {
-    tracing::warn!(
-        "the inventory {} is a local file: another pod that takes the lease over will not \
-         know what this one recorded. Set Settings.inventory to an S3 object",
-        store.describe()
-    );
-}
-
 /// Refuses writes once shutdown began or the lease is gone.
 #[derive(Debug)]
 struct Gate {
@@ -143,8 +134,6 @@ pub(super) enum Leasing {
         keeper: Option<Keeper>,
         /// Read-only for want of a shared lease: where the lease would be, and its view.
         unshared: Option<(Location, Fence)>,
-        /// Inventories already warned about as local to this pod.
-        warned_local: Option<Location>,
     },
     /// One of the directory's targets, whose lease the shard keeps: a target
     /// held by another replica is that replica's work, and this one leaves it be.
@@ -158,7 +147,6 @@ impl Leasing {
         Leasing::Own {
             keeper: None,
             unshared: None,
-            warned_local: None,
         }
     }
 }
@@ -217,6 +205,8 @@ pub(super) struct Worker {
     notifier: Notifier,
     topic: Option<String>,
     cycles: u64,
+    /// The inventory last warned about as local to this pod.
+    warned_local: Option<Location>,
 }
 
 impl Worker {
@@ -240,6 +230,7 @@ impl Worker {
             notifier: Notifier::default(),
             topic: None,
             cycles: 0,
+            warned_local: None,
         }
     }
 
@@ -311,12 +302,7 @@ impl Worker {
     /// Settings moved the lease. Inside Kubernetes without a shared lease it takes
     /// none: the fence never admits a write.
     async fn own_lease(&mut self, m: &Manifests, store: &Location) -> Fence {
-        let Leasing::Own {
-            keeper,
-            unshared,
-            warned_local,
-        } = &mut self.leasing
-        else {
+        let Leasing::Own { keeper, unshared } = &mut self.leasing else {
             unreachable!("own_lease is only called for an own lease")
         };
         let explicit = m.settings.lease.is_some();
@@ -343,10 +329,6 @@ impl Worker {
             return fence;
         }
         *unshared = None;
-        if k8s && matches!(store, Location::File(_)) && warned_local.as_ref() != Some(store) {
-            warn_local_inventory(store);
-            *warned_local = Some(store.clone());
-        }
         if let Some(k) = keeper.as_ref()
             && k.location == location
         {
@@ -366,6 +348,22 @@ impl Worker {
         self.shared.set_lease(Some(fence.clone()));
         *keeper = Some(k);
         fence
+    }
+
+    /// Inside Kubernetes, says once per location that a pod's inventory is a
+    /// file that a replica taking the target over will not see.
+    fn warn_if_local(&mut self, store: &Location) {
+        if lease::in_kubernetes()
+            && matches!(store, Location::File(_))
+            && self.warned_local.as_ref() != Some(store)
+        {
+            tracing::warn!(
+                "the inventory {} is a local file: another pod that takes the lease over will not \
+                 know what this one recorded. Set Settings.inventory to an S3 object",
+                store.describe()
+            );
+            self.warned_local = Some(store.clone());
+        }
     }
 
     async fn cycle(&mut self) -> Record {
@@ -430,6 +428,17 @@ impl Worker {
             Leasing::Sharded(h) => (h.fence.clone(), false),
             Leasing::ReadOnly(f) => (f.clone(), true),
         };
+        // A replica that may write; a read-only one already says what to set.
+        if !matches!(
+            self.leasing,
+            Leasing::ReadOnly(_)
+                | Leasing::Own {
+                    unshared: Some(_),
+                    ..
+                }
+        ) {
+            self.warn_if_local(&store);
+        }
         match fence.held() {
             Some(token) => {
                 rec.mode = "apply";

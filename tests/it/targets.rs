@@ -6,10 +6,10 @@ use serde_json::Value;
 
 use crate::harness::{Lab, writes};
 
-const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+pub(crate) const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 
 /// Three Targets, one per lab account, each in both regions; `prod` on two of them.
-fn targets(accounts: &[String; 3]) -> String {
+pub(crate) fn targets(accounts: &[String; 3]) -> String {
     let envs = ["prod", "prod", "dev"];
     accounts
         .iter()
@@ -27,7 +27,7 @@ fn targets(accounts: &[String; 3]) -> String {
 }
 
 /// The alarm every target gets, with a per-target dimension, and one only `env=prod` gets.
-fn alarms(threshold: u32) -> String {
+pub(crate) fn alarms(threshold: u32) -> String {
     format!(
         "apiVersion: vigil/v1\nkind: MetricAlarm\nmetadata:\n  name: fleet-cpu\nspec:\n  namespace: AWS/EC2\n  \
          metricName: CPUUtilization\n  dimensions: {{InstanceId: \"${{target:values.instanceId}}\"}}\n  \
@@ -40,7 +40,7 @@ fn alarms(threshold: u32) -> String {
 }
 
 /// The alarms of one account and region: name, threshold, InstanceId, description.
-async fn live(lab: &Lab, region: &str) -> Vec<(String, f64, String, String)> {
+pub(crate) async fn live(lab: &Lab, region: &str) -> Vec<(String, f64, String, String)> {
     let cw = aws_sdk_cloudwatch::Client::from_conf(
         aws_sdk_cloudwatch::config::Builder::from(&lab.sdk().await)
             .region(aws_config::Region::new(region.to_string()))

@@ -1,0 +1,200 @@
+//! `vigil run` replicas sharing a directory's targets: each holds the leases of
+//! its share, a target is written by one replica at a time, and a replica that
+//! dies has its targets taken over (with their fencing tokens moving on) once
+//! their leases run out. Three accounts in two regions on moto, leases on S3.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::controller::Running;
+use crate::harness::Lab;
+use crate::targets::{REGIONS, alarms, live, targets};
+
+const BUCKET: &str = "vigil-state";
+
+/// The targets a replica's `/status` says it holds.
+fn held(s: &Value) -> BTreeSet<String> {
+    s["replica"]["held"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Per target: this replica's status of it.
+fn per_target(s: &Value) -> BTreeMap<String, Value> {
+    s["targets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no targets[] in {s:#}"))
+        .iter()
+        .map(|t| (t["target"].as_str().unwrap().to_string(), t.clone()))
+        .collect()
+}
+
+/// Whether a replica applied every target it holds, successfully, and stands
+/// by for every other.
+fn applied_all_held(s: &Value) -> bool {
+    let mine = held(s);
+    per_target(s).iter().all(|(k, t)| {
+        if mine.contains(k) {
+            t["lastCycle"]["mode"] == "apply" && t["lastCycle"]["outcome"] == "success"
+        } else {
+            t["standby"] == true
+        }
+    })
+}
+
+async fn lease_doc(s3: &aws_sdk_s3::Client, key: &str) -> Value {
+    let out = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("s3://{BUCKET}/{key}: {e:?}"));
+    let body = out.body.collect().await.unwrap().into_bytes();
+    serde_json::from_slice(&body).unwrap()
+}
+
+#[tokio::test]
+async fn two_replicas_share_six_targets_and_one_takes_over_when_the_other_dies() {
+    let lab = Lab::new().await;
+    let others = [Lab::new().await, Lab::new().await];
+    let accounts = [
+        lab.account.clone(),
+        others[0].account.clone(),
+        others[1].account.clone(),
+    ];
+    let labs = [&lab, &others[0], &others[1]];
+    lab.write("targets.yaml", &targets(&accounts));
+    lab.write("alarms.yaml", &alarms(80));
+    lab.write(
+        "settings.yaml",
+        &format!(
+            "apiVersion: vigil/v1\nkind: Settings\nmetadata: {{name: default}}\nspec:\n  \
+             lease: {{s3: {{bucket: {BUCKET}, key: vigil/lease.json}}}}\n"
+        ),
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&lab.sdk().await)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+
+    let args = ["--lease-duration", "3s", "--interval", "1s"];
+    let a = Running::start(&lab, &args, &[]);
+    let b = Running::start(&lab, &args, &[]);
+    // Both count two replicas, each holds its share of three, and has applied it.
+    let settled =
+        |s: &Value| s["replica"]["replicas"] == 2 && held(s).len() == 3 && applied_all_held(s);
+    let within = Duration::from_secs(60);
+    let sa = a.wait_status("replica a holding its share", within, settled);
+    let sb = b.wait_status("replica b holding its share", within, settled);
+    let (ha, hb) = (held(&sa), held(&sb));
+    assert!(
+        ha.is_disjoint(&hb),
+        "a {ha:?} and b {hb:?} hold the same target"
+    );
+    assert_eq!(ha.union(&hb).count(), 6);
+    assert_eq!(sa["replica"]["share"], 3, "{sa:#}");
+
+    // Every target got its alarms, each from exactly one replica.
+    for (i, l) in labs.iter().enumerate() {
+        for region in REGIONS {
+            let names: Vec<String> = live(l, region).await.into_iter().map(|a| a.0).collect();
+            let expected = if i < 2 { 2 } else { 1 };
+            assert_eq!(names.len(), expected, "team{i} in {region}: {names:?}");
+        }
+    }
+    let (sa, sb) = (a.status(), b.status());
+    let (ta, tb) = (per_target(&sa), per_target(&sb));
+    for key in ta.keys() {
+        let wrote = |t: &Value| t["apiCalls"]["writes"].as_u64().unwrap_or(0) > 0;
+        assert!(
+            !(wrote(&ta[key]) && wrote(&tb[key])),
+            "{key} written by both replicas:\n{:#}\n{:#}",
+            ta[key],
+            tb[key]
+        );
+        // A target held elsewhere costs this replica nothing.
+        for (s, t) in [(&sa, &ta[key]), (&sb, &tb[key])] {
+            if !held(s).contains(key) {
+                assert_eq!(t["standby"], true, "{t:#}");
+            }
+        }
+    }
+    let (_, metrics) = a.get("/metrics");
+    for needle in [
+        "vigil_replicas 2\n",
+        "vigil_targets_held 3\n",
+        "vigil_leader{target=\"team0/us-east-1\"}",
+        "vigil_reconcile_total{target=\"team2/eu-west-1\",outcome=\"success\"}",
+    ] {
+        assert!(metrics.contains(needle), "{needle} missing:\n{metrics}");
+    }
+
+    // The tokens of a's leases, then kill -9: its leases are not released.
+    let lease_key = |k: &str| {
+        let (name, region) = k.split_once('/').unwrap();
+        let i: usize = name.trim_start_matches("team").parse().unwrap();
+        format!("vigil/lease-{}-{region}.json", accounts[i])
+    };
+    let mut before = BTreeMap::new();
+    for k in &ha {
+        let doc = lease_doc(&s3, &lease_key(k)).await;
+        assert_eq!(doc["holder"], sa["replica"]["id"], "{doc:#}");
+        before.insert(k.clone(), doc["token"].as_u64().unwrap());
+    }
+    let killed = Instant::now();
+    drop(a); // SIGKILL
+    let sb = b.wait_status(
+        "replica b taking every target over",
+        Duration::from_secs(30),
+        |s| held(s).len() == 6 && applied_all_held(s),
+    );
+    let took = killed.elapsed();
+    eprintln!("replica b took replica a's targets over {took:?} after the kill");
+    assert_eq!(sb["replica"]["replicas"], 1, "{sb:#}");
+    // Not before the leases ran out (3 s), and soon after.
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(15),
+        "taken over after {took:?}"
+    );
+    for (k, token) in &before {
+        let doc = lease_doc(&s3, &lease_key(k)).await;
+        assert_eq!(doc["holder"], sb["replica"]["id"], "{k}: {doc:#}");
+        assert_eq!(doc["token"], token + 1, "{k}: the fencing token moves on");
+    }
+
+    // A change to the shared alarm reaches all six targets through the survivor.
+    lab.write("alarms.yaml", &alarms(90));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut thresholds = Vec::new();
+        for l in labs {
+            for region in REGIONS {
+                thresholds.push(live(l, region).await[0].1);
+            }
+        }
+        if thresholds.iter().all(|t| *t == 90.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "thresholds {thresholds:?}; status:\n{:#}\nlog:\n{}",
+            b.status(),
+            b.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let s = b.status();
+    for (k, t) in per_target(&s) {
+        assert_eq!(t["leader"], true, "{k}: {t:#}");
+    }
+}
