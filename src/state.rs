@@ -391,7 +391,7 @@ impl Location {
             Location::S3 { bucket, key } => {
                 match aws
                     .clients
-                    .s3
+                    .state
                     .get_object()
                     .bucket(bucket)
                     .key(key)
@@ -482,7 +482,7 @@ impl Location {
                 let body = serde_json::to_vec_pretty(inv).expect("inventory serializes");
                 let req = aws
                     .clients
-                    .s3
+                    .state
                     .put_object()
                     .bucket(bucket)
                     .key(key)

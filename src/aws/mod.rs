@@ -62,6 +62,9 @@ pub struct Clients {
     pub xray: aws_sdk_xray::Client,
     /// The Resource Groups Tagging API: tags of many resources a call.
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// vigil's own state (an S3 inventory): with the base credentials in the base
+    /// region, whatever the target, so one bucket serves every target.
+    pub state: aws_sdk_s3::Client,
 }
 
 /// One service's client: counted, paced, and retried until the run's deadline.
@@ -243,6 +246,7 @@ impl Aws {
             None => base.clone(),
         };
         let calls = Arc::new(CallLog::default());
+        let base_region = base.region().cloned();
         let region = sdk
             .region()
             .map(|r| r.to_string())
@@ -277,6 +281,9 @@ impl Aws {
             ssm: client!(aws_sdk_ssm, sdk, w),
             xray: client!(aws_sdk_xray, sdk, w),
             tagging: client!(aws_sdk_resourcegroupstagging, sdk, w),
+            state: client!(aws_sdk_s3, base, w, |b: aws_sdk_s3::config::Builder| b
+                .force_path_style(path_style)
+                .region(base_region.clone().or_else(|| sdk.region().cloned()))),
         };
         Aws {
             clients,
@@ -381,6 +388,9 @@ pub mod testing {
     pub fn aws_with(m: MockClients) -> Aws {
         use aws_smithy_mocks::{RuleMode, mock_client};
         let none: &[&aws_smithy_mocks::Rule] = &[];
+        // The inventory's client is the S3 one in tests.
+        let s3 =
+            m.s3.unwrap_or_else(|| mock_client!(aws_sdk_s3, RuleMode::Sequential, none));
         Aws {
             clients: Clients {
                 cloudwatch: m.cloudwatch.unwrap_or_else(|| {
@@ -395,9 +405,7 @@ pub mod testing {
                 iam: m
                     .iam
                     .unwrap_or_else(|| mock_client!(aws_sdk_iam, RuleMode::Sequential, none)),
-                s3: m
-                    .s3
-                    .unwrap_or_else(|| mock_client!(aws_sdk_s3, RuleMode::Sequential, none)),
+                s3: s3.clone(),
                 config: m
                     .config
                     .unwrap_or_else(|| mock_client!(aws_sdk_config, RuleMode::Sequential, none)),
@@ -416,6 +424,7 @@ pub mod testing {
                 tagging: m.tagging.unwrap_or_else(|| {
                     mock_client!(aws_sdk_resourcegroupstagging, RuleMode::Sequential, none)
                 }),
+                state: s3,
             },
             pace: Arc::new(pace::Scope::new("us-east-1", Arc::new(CallLog::default()))),
             calls: Arc::new(CallLog::default()),

@@ -1,7 +1,8 @@
 //! `vigil run` replicas sharing a directory's targets: each holds the leases of
 //! its share, a target is written by one replica at a time, and a replica that
 //! dies has its targets taken over (with their fencing tokens moving on) once
-//! their leases run out. Three accounts in two regions on moto, leases on S3.
+//! their leases run out. Three accounts in two regions on moto; the leases and
+//! the inventories in one S3 bucket of the base account.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -49,7 +50,7 @@ fn applied_all_held(s: &Value) -> bool {
     })
 }
 
-async fn lease_doc(s3: &aws_sdk_s3::Client, key: &str) -> Value {
+async fn object(s3: &aws_sdk_s3::Client, key: &str) -> Value {
     let out = s3
         .get_object()
         .bucket(BUCKET)
@@ -77,6 +78,7 @@ async fn two_replicas_share_six_targets_and_one_takes_over_when_the_other_dies()
         "settings.yaml",
         &format!(
             "apiVersion: vigil/v1\nkind: Settings\nmetadata: {{name: default}}\nspec:\n  \
+             inventory: {{s3: {{bucket: {BUCKET}, key: vigil/inventory.json}}}}\n  \
              lease: {{s3: {{bucket: {BUCKET}, key: vigil/lease.json}}}}\n"
         ),
     );
@@ -110,6 +112,14 @@ async fn two_replicas_share_six_targets_and_one_takes_over_when_the_other_dies()
             let names: Vec<String> = live(l, region).await.into_iter().map(|a| a.0).collect();
             let expected = if i < 2 { 2 } else { 1 };
             assert_eq!(names.len(), expected, "team{i} in {region}: {names:?}");
+        }
+    }
+    // One bucket, in the base account, holds every target's inventory and lease.
+    for (i, account) in accounts.iter().enumerate() {
+        for region in REGIONS {
+            let inv = object(&s3, &format!("vigil/inventory-{account}-{region}.json")).await;
+            let n = inv["resources"].as_object().map_or(0, |r| r.len());
+            assert_eq!(n, if i < 2 { 2 } else { 1 }, "{inv:#}");
         }
     }
     let (sa, sb) = (a.status(), b.status());
@@ -147,7 +157,7 @@ async fn two_replicas_share_six_targets_and_one_takes_over_when_the_other_dies()
     };
     let mut before = BTreeMap::new();
     for k in &ha {
-        let doc = lease_doc(&s3, &lease_key(k)).await;
+        let doc = object(&s3, &lease_key(k)).await;
         assert_eq!(doc["holder"], sa["replica"]["id"], "{doc:#}");
         before.insert(k.clone(), doc["token"].as_u64().unwrap());
     }
@@ -167,7 +177,7 @@ async fn two_replicas_share_six_targets_and_one_takes_over_when_the_other_dies()
         "taken over after {took:?}"
     );
     for (k, token) in &before {
-        let doc = lease_doc(&s3, &lease_key(k)).await;
+        let doc = object(&s3, &lease_key(k)).await;
         assert_eq!(doc["holder"], sb["replica"]["id"], "{k}: {doc:#}");
         assert_eq!(doc["token"], token + 1, "{k}: the fencing token moves on");
     }
