@@ -207,6 +207,10 @@ pub(super) struct Worker {
     cycles: u64,
     /// The inventory last warned about as local to this pod.
     warned_local: Option<Location>,
+    /// `Settings.region`: the base credentials' region.
+    base_region: Option<String>,
+    /// Publishes a declared target's notifications: the base credentials in the topic's region.
+    publisher: Option<(String, Aws)>,
 }
 
 impl Worker {
@@ -231,6 +235,8 @@ impl Worker {
             topic: None,
             cycles: 0,
             warned_local: None,
+            base_region: None,
+            publisher: None,
         }
     }
 
@@ -350,6 +356,26 @@ impl Worker {
         fence
     }
 
+    /// Who publishes to `topic`. The implicit target's own clients (its calls
+    /// count with the cycle's); a declared target's topic is the platform's,
+    /// usually in another account and region than the target, so the base
+    /// credentials publish it, from the topic's region.
+    async fn publisher(&mut self, topic: &str) -> Option<Aws> {
+        let conn = self.conn.as_ref()?;
+        let region = topic.split(':').nth(3).filter(|r| !r.is_empty());
+        if !self.target.declared && region.is_none_or(|r| r == conn.aws.env.region) {
+            return Some(conn.aws.next_cycle());
+        }
+        let region = region.map(str::to_string);
+        let key = format!("{region:?}|{:?}", self.base_region);
+        if self.publisher.as_ref().is_none_or(|(k, _)| *k != key) {
+            let base = crate::aws::base_config(self.base_region.as_deref()).await;
+            let aws = Aws::for_target(&base, region.as_deref(), None);
+            self.publisher = Some((key, aws));
+        }
+        self.publisher.as_ref().map(|(_, aws)| aws.next_cycle())
+    }
+
     /// Inside Kubernetes, says once per location that a pod's inventory is a
     /// file that a replica taking the target over will not see.
     fn warn_if_local(&mut self, store: &Location) {
@@ -393,6 +419,7 @@ impl Worker {
             .notifications
             .as_ref()
             .map(|n| n.topic_arn.clone());
+        self.base_region = m.settings.region.clone();
         // Another replica's target: nothing to look at here, not even AWS.
         if let Leasing::Sharded(h) = &self.leasing
             && h.fence.held().is_none()
@@ -488,8 +515,9 @@ impl Worker {
         if !writer || *self.stop.borrow() {
             return;
         }
-        let Some(conn) = &self.conn else { return };
-        let aws = conn.aws.next_cycle();
+        let Some(aws) = self.publisher(&topic).await else {
+            return;
+        };
         let mut events: Vec<Event> = rec
             .drift
             .iter()
@@ -525,10 +553,15 @@ impl Worker {
         } else {
             &[Category::Failure]
         };
+        let env = self
+            .conn
+            .as_ref()
+            .map(|c| c.aws.env.clone())
+            .unwrap_or_default();
         let context = json!({
             "revision": revision,
-            "account": aws.env.account_id,
-            "region": aws.env.region,
+            "account": env.account_id,
+            "region": env.region,
             "dir": self.common.cfg.dir.display().to_string(),
             "target": self.target.declared.then(|| self.target.key()),
         });
