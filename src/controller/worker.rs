@@ -17,7 +17,7 @@ use super::notify::{Category, Event, Notifier};
 use super::schedule::{self, Action, Cycle, Outcome, Policy, Scheduler};
 use super::shard;
 use super::status::{self, CycleStatus, DriftItem, ErrorItem, LastSuccess, Next, Shared};
-use crate::aws::{ApiCalls, Aws, ErrorClass};
+use crate::aws::{Aws, ErrorClass};
 use crate::engine::report::{
     Action as ChangeAction, Change, NoteCode, Report, Status as ChangeStatus, Summary,
 };
@@ -356,6 +356,78 @@ impl Worker {
         fence
     }
 
+    /// One cycle, with a permit, between the shard's lease moves; a panic ends it as terminal.
+    async fn guarded_cycle(&mut self) -> Record {
+        let common = self.common.clone();
+        let _permit = common.permits.acquire().await;
+        // The shard releases a lease only between two cycles.
+        let _busy = match &self.leasing {
+            Leasing::Sharded(h) => Some(h.busy.clone().lock_owned().await),
+            _ => None,
+        };
+        // A bug must not take the controller down.
+        match AssertUnwindSafe(self.cycle()).catch_unwind().await {
+            Ok(rec) => rec,
+            Err(p) => {
+                let mut rec = Record::new();
+                rec.fail(
+                    ErrorItem::new(
+                        "internal",
+                        format!("internal error: {}", panic_message(p.as_ref())),
+                    ),
+                    ErrorClass::Terminal,
+                );
+                rec
+            }
+        }
+    }
+
+    /// Puts a finished cycle on `/status` and `/metrics`.
+    fn record(&mut self, mut cycle: CycleStatus, rec: Record) -> Outcome {
+        let success = rec.outcome == Outcome::Success;
+        if success
+            && rec.mode == "apply"
+            && let Some(r) = &cycle.revision
+        {
+            self.span.record("applied", r.as_str());
+        }
+        let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
+        for d in &rec.drift {
+            *by_kind.entry(d.kind.clone()).or_default() += 1;
+        }
+        cycle.changes = rec.changes;
+        cycle.drift = rec.drift;
+        cycle.errors = rec.errors;
+        let (observed_drift, pending_subscriptions) =
+            (rec.observed_drift, rec.pending_subscriptions);
+        self.shared.update(|st| {
+            st.cycles = cycle.number;
+            st.ready = true;
+            *st.outcomes.entry(cycle.outcome).or_default() += 1;
+            st.durations.observe(cycle.duration_seconds);
+            if observed_drift {
+                st.drift_by_kind = by_kind;
+            }
+            if pending_subscriptions.is_some() {
+                st.pending_subscriptions = pending_subscriptions;
+            }
+            if success {
+                if cycle.mode == "apply" {
+                    st.revision.applied = cycle.revision.clone();
+                }
+                st.last_success = Some(LastSuccess {
+                    at: cycle.started_at.clone(),
+                    revision: cycle.revision.clone(),
+                    mode: cycle.mode,
+                    summary: cycle.summary.clone(),
+                });
+                st.last_success_unix = Some(unix_now());
+            }
+            st.last_cycle = Some(cycle);
+        });
+        rec.outcome
+    }
+
     /// Who publishes to `topic`. The implicit target's own clients (its calls
     /// count with the cycle's); a declared target's topic is the platform's,
     /// usually in another account and region than the target, so the base
@@ -677,36 +749,46 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
+/// One log line per cycle, and a line per error (the first 20) when it failed.
+fn log_cycle(cycle: &CycleStatus, rec: &Record) {
+    let ms = (cycle.duration_seconds * 1000.0) as u64;
+    let s = rec.summary.clone().unwrap_or_default();
+    match &rec.outcome {
+        Outcome::Success => tracing::info!(
+            cycle = cycle.number,
+            mode = rec.mode,
+            ms,
+            created = s.create,
+            updated = s.update,
+            deleted = s.delete,
+            unchanged = s.unchanged,
+            drifted = rec.drift.len(),
+            writes = cycle.api_calls.writes,
+            "cycle succeeded"
+        ),
+        other => {
+            for e in rec.errors.iter().take(20) {
+                tracing::warn!(class = %e.class, "{}", e.message);
+            }
+            tracing::warn!(
+                cycle = cycle.number,
+                mode = rec.mode,
+                outcome = other.label(),
+                ms,
+                "cycle failed: {}",
+                other.reason().unwrap_or_default()
+            );
+        }
+    }
+}
+
 impl Cycle for Worker {
     async fn run(&mut self) -> Outcome {
         let started = std::time::Instant::now();
         let started_at = crate::state::now_rfc3339();
         let revision = crate::git::revision(&self.common.cfg.dir);
         let calls_before = self.shared.api_calls();
-        let rec = {
-            let common = self.common.clone();
-            let _permit = common.permits.acquire().await;
-            // The shard releases a lease only between two cycles.
-            let _busy = match &self.leasing {
-                Leasing::Sharded(h) => Some(h.busy.clone().lock_owned().await),
-                _ => None,
-            };
-            // A bug must not take the controller down: a panic ends the cycle as terminal.
-            match AssertUnwindSafe(self.cycle()).catch_unwind().await {
-                Ok(rec) => rec,
-                Err(p) => {
-                    let mut rec = Record::new();
-                    rec.fail(
-                        ErrorItem::new(
-                            "internal",
-                            format!("internal error: {}", panic_message(p.as_ref())),
-                        ),
-                        ErrorClass::Terminal,
-                    );
-                    rec
-                }
-            }
-        };
+        let rec = self.guarded_cycle().await;
         if rec.mode == STANDBY {
             self.shared.update(|s| {
                 s.ready = true;
@@ -715,7 +797,6 @@ impl Cycle for Worker {
             return Outcome::Success;
         }
         self.cycles += 1;
-        let number = self.cycles;
         if let Some(r) = &revision {
             self.span.record("attempted", r.as_str());
         }
@@ -724,94 +805,24 @@ impl Cycle for Worker {
             s.standby = false;
         });
         self.notify(&rec, revision.as_deref()).await;
-        let api_calls: ApiCalls = status::delta(&self.shared.api_calls(), &calls_before);
-        let secs = started.elapsed().as_secs_f64();
-
-        let s = rec.summary.clone().unwrap_or_default();
-        match &rec.outcome {
-            Outcome::Success => tracing::info!(
-                cycle = number,
-                mode = rec.mode,
-                ms = (secs * 1000.0) as u64,
-                created = s.create,
-                updated = s.update,
-                deleted = s.delete,
-                unchanged = s.unchanged,
-                drifted = rec.drift.len(),
-                writes = api_calls.writes,
-                "cycle succeeded"
-            ),
-            other => {
-                for e in rec.errors.iter().take(20) {
-                    tracing::warn!(class = %e.class, "{}", e.message);
-                }
-                tracing::warn!(
-                    cycle = number,
-                    mode = rec.mode,
-                    outcome = other.label(),
-                    ms = (secs * 1000.0) as u64,
-                    "cycle failed: {}",
-                    other.reason().unwrap_or_default()
-                );
-            }
-        }
-
-        let success = rec.outcome == Outcome::Success;
-        if success
-            && rec.mode == "apply"
-            && let Some(r) = &revision
-        {
-            self.span.record("applied", r.as_str());
-        }
-        let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
-        for d in &rec.drift {
-            *by_kind.entry(d.kind.clone()).or_default() += 1;
-        }
         let cycle = CycleStatus {
-            number,
-            started_at: started_at.clone(),
-            duration_seconds: secs,
-            revision: revision.clone(),
+            number: self.cycles,
+            started_at,
+            duration_seconds: started.elapsed().as_secs_f64(),
+            revision,
             mode: rec.mode,
             outcome: rec.outcome.label(),
             reason: rec.outcome.reason().map(str::to_string),
             next: None,
             summary: rec.summary.clone(),
             pending: rec.pending,
-            changes: rec.changes,
-            drift: rec.drift,
-            errors: rec.errors,
-            api_calls,
+            changes: Vec::new(),
+            drift: Vec::new(),
+            errors: Vec::new(),
+            api_calls: status::delta(&self.shared.api_calls(), &calls_before),
         };
-        let observed_drift = rec.observed_drift;
-        let pending_subscriptions = rec.pending_subscriptions;
-        let mode = rec.mode;
-        self.shared.update(|st| {
-            st.cycles = number;
-            st.ready = true;
-            *st.outcomes.entry(cycle.outcome).or_default() += 1;
-            st.durations.observe(secs);
-            if observed_drift {
-                st.drift_by_kind = by_kind;
-            }
-            if pending_subscriptions.is_some() {
-                st.pending_subscriptions = pending_subscriptions;
-            }
-            if success {
-                if mode == "apply" {
-                    st.revision.applied = revision.clone();
-                }
-                st.last_success = Some(LastSuccess {
-                    at: started_at,
-                    revision,
-                    mode,
-                    summary: cycle.summary.clone(),
-                });
-                st.last_success_unix = Some(unix_now());
-            }
-            st.last_cycle = Some(cycle);
-        });
-        rec.outcome
+        log_cycle(&cycle, &rec);
+        self.record(cycle, rec)
     }
 
     fn decided(&mut self, outcome: &Outcome, action: Action) {
@@ -838,6 +849,7 @@ impl Cycle for Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::ApiCalls;
 
     #[test]
     fn retryable_failures_decide_the_outcome() {
