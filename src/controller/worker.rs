@@ -695,7 +695,18 @@ fn read_report(rec: &mut Record, report: Report) {
             .filter(|n| n.code == NoteCode::PendingConfirmation)
             .count(),
     );
-    for e in &report.errors {
+    push_failures(rec, &mut failures, &report.errors);
+    rec.outcome = outcome_of(&failures);
+    rec.changes = report.changes;
+}
+
+/// The stage's failures, as errors on `/status` and for the cycle's outcome.
+fn push_failures(
+    rec: &mut Record,
+    failures: &mut Vec<(ErrorClass, String)>,
+    errors: &[crate::engine::report::Failure],
+) {
+    for e in errors {
         failures.push((e.class, format!("{}/{}: {}", e.kind, e.name, e.message)));
         rec.errors.push(ErrorItem::resource(
             &e.kind,
@@ -704,8 +715,6 @@ fn read_report(rec: &mut Record, report: Report) {
             e.message.clone(),
         ));
     }
-    rec.outcome = outcome_of(&failures);
-    rec.changes = report.changes;
 }
 
 /// A read-only look (no lease): drift and pending changes, nothing written.
@@ -724,15 +733,7 @@ fn read_drift(rec: &mut Record, report: engine::drift::DriftReport) {
         }
     }
     let mut failures = Vec::new();
-    for e in &report.errors {
-        failures.push((e.class, format!("{}/{}: {}", e.kind, e.name, e.message)));
-        rec.errors.push(ErrorItem::resource(
-            &e.kind,
-            &e.name,
-            e.class,
-            e.message.clone(),
-        ));
-    }
+    push_failures(rec, &mut failures, &report.errors);
     rec.outcome = outcome_of(&failures);
 }
 

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::controller::Running;
-use crate::harness::Lab;
-use crate::targets::{REGIONS, alarms, live, targets};
+use crate::targets::{REGIONS, alarms, fleet, live};
 
 const BUCKET: &str = "vigil-state";
 
@@ -64,16 +63,8 @@ async fn object(s3: &aws_sdk_s3::Client, key: &str) -> Value {
 
 #[tokio::test]
 async fn two_replicas_share_six_targets_and_one_takes_over_when_the_other_dies() {
-    let lab = Lab::new().await;
-    let others = [Lab::new().await, Lab::new().await];
-    let accounts = [
-        lab.account.clone(),
-        others[0].account.clone(),
-        others[1].account.clone(),
-    ];
+    let (lab, others, accounts) = fleet().await;
     let labs = [&lab, &others[0], &others[1]];
-    lab.write("targets.yaml", &targets(&accounts));
-    lab.write("alarms.yaml", &alarms(80));
     // The platform's topic: the base account, in us-east-1.
     let topic = aws_sdk_sns::Client::new(&lab.sdk().await)
         .create_topic()

@@ -72,6 +72,21 @@ pub(crate) async fn live(lab: &Lab, region: &str) -> Vec<(String, f64, String, S
     v
 }
 
+/// Three accounts on the shared server: the lab's, whose directory declares a
+/// Target per account in both regions and the fleet's alarms, and two others.
+pub(crate) async fn fleet() -> (Lab, [Lab; 2], [String; 3]) {
+    let lab = Lab::new().await;
+    let others = [Lab::new().await, Lab::new().await];
+    let accounts = [
+        lab.account.clone(),
+        others[0].account.clone(),
+        others[1].account.clone(),
+    ];
+    lab.write("targets.yaml", &targets(&accounts));
+    lab.write("alarms.yaml", &alarms(80));
+    (lab, others, accounts)
+}
+
 fn targets_of(r: &Value) -> &Vec<Value> {
     r["targets"]
         .as_array()
@@ -80,16 +95,8 @@ fn targets_of(r: &Value) -> &Vec<Value> {
 
 #[tokio::test]
 async fn three_accounts_in_two_regions_from_one_directory() {
-    let lab = Lab::new().await;
-    let others = [Lab::new().await, Lab::new().await];
-    let accounts = [
-        lab.account.clone(),
-        others[0].account.clone(),
-        others[1].account.clone(),
-    ];
+    let (lab, others, accounts) = fleet().await;
     let labs = [&lab, &others[0], &others[1]];
-    lab.write("targets.yaml", &targets(&accounts));
-    lab.write("alarms.yaml", &alarms(80));
 
     let (run, r) = lab.reconcile_json(&[]);
     run.expect_code(0);
