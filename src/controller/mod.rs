@@ -14,6 +14,7 @@
 //! ([`lease::unshared`]). Shutdown lets the resource in flight finish, writes
 //! nothing more, releases the leases and exits 0.
 
+mod config;
 pub mod http;
 pub mod lease;
 pub mod notify;
@@ -23,7 +24,6 @@ pub mod status;
 pub mod watch;
 mod worker;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,56 +33,13 @@ use tracing::Instrument as _;
 use crate::manifest::{Manifests, Target};
 use crate::state::Location;
 
+pub use config::Config;
 use lease::Fence;
 use status::{Board, Entry, Shared};
 use worker::{Common, Leasing, Loaded, Loader, Worker};
 
 /// Targets that run a cycle at once; each has its own quota budget.
 const CONCURRENT_TARGETS: usize = 8;
-
-/// Validated options for `vigil run`.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub dir: PathBuf,
-    pub interval: Duration,
-    pub listen: String,
-    pub lease_duration: Duration,
-    /// Quiet time after a directory change before the cycle starts.
-    pub debounce: Duration,
-    /// How long shutdown waits for the cycle in flight; releasing the lease comes after.
-    pub grace: Duration,
-    /// `--deadline`: how long a cycle retries throttled and failing calls.
-    pub deadline: Option<Duration>,
-}
-
-impl Config {
-    pub fn new(
-        dir: PathBuf,
-        interval: Duration,
-        listen: String,
-        lease_duration: Duration,
-    ) -> Result<Config, String> {
-        if interval < Duration::from_millis(10) {
-            return Err(format!(
-                "--interval {interval:?} is too short; use at least 10ms"
-            ));
-        }
-        if lease_duration < Duration::from_secs(3) {
-            return Err(format!(
-                "--lease-duration {lease_duration:?} is too short; use at least 3s"
-            ));
-        }
-        Ok(Config {
-            dir,
-            interval,
-            listen,
-            lease_duration,
-            debounce: Duration::from_millis(300),
-            grace: Duration::from_secs(7),
-            deadline: None,
-        })
-    }
-}
 
 /// Why `vigil run` could not start.
 #[derive(Debug, thiserror::Error)]
@@ -448,38 +405,4 @@ async fn layout(loaded: &Loaded) -> Option<Layout> {
         registry: shard::registry_location(base.as_ref()),
         sdk: Box::new(crate::aws::base_config(m.settings.region.as_deref()).await),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn config_guards_its_values() {
-        let ok = Config::new(
-            "d".into(),
-            Duration::from_secs(300),
-            "127.0.0.1:0".into(),
-            Duration::from_secs(30),
-        );
-        assert!(ok.is_ok());
-        assert!(
-            Config::new(
-                "d".into(),
-                Duration::ZERO,
-                "x".into(),
-                Duration::from_secs(30)
-            )
-            .is_err()
-        );
-        assert!(
-            Config::new(
-                "d".into(),
-                Duration::from_secs(1),
-                "x".into(),
-                Duration::from_secs(1)
-            )
-            .is_err()
-        );
-    }
 }

@@ -11,7 +11,7 @@ use futures::FutureExt as _;
 use serde_json::json;
 use tokio::sync::Notify;
 
-use super::Config;
+use super::config::Config;
 use super::lease::{self, Fence, Keeper, Lease};
 use super::notify::{Category, Event, Notifier};
 use super::schedule::{self, Action, Cycle, Outcome, Policy, Scheduler};
