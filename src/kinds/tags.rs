@@ -2,7 +2,7 @@
 //! [`TagApi`]; from it the engine reads tags in batches, learns the owner,
 //! validates declared tags with one wording, and syncs an update's tags.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -197,11 +197,18 @@ pub struct Found {
 /// resources of the kind the account holds, when the observe learned it: when
 /// most of them are wanted, one walk of the type costs no more calls than lists
 /// of ARNs (and an emulator may page ARN lists at 50). Unknown: ARN lists.
+///
+/// `confirm` are ids the inventory lists as vigil's. GetResources is eventually
+/// consistent and can miss a resource (or its owner tag) right after a create;
+/// the planner would then refuse vigil's own resource as recreated by someone
+/// else. So those of them the batch shows without an owner tag are read again
+/// with one `list` call each. Everything else costs pages only.
 pub async fn read(
     aws: &Aws,
     read: &Read,
     ids: &[String],
     listed: Option<usize>,
+    confirm: &HashSet<String>,
 ) -> Result<Found, KindError> {
     match *read {
         Read::WithResource => Ok(Found::default()),
@@ -213,7 +220,19 @@ pub async fn read(
             let state = aws.memo.slot::<Tagging>();
             if !state.denied.load(Ordering::Relaxed) {
                 match batched(aws, &state, filter, ids, listed).await {
-                    Ok(tags) => {
+                    Ok(mut found) => {
+                        let unsure: Vec<String> = ids
+                            .iter()
+                            .filter(|id| {
+                                confirm.contains(*id) && found.get(*id).and_then(owner).is_none()
+                            })
+                            .cloned()
+                            .collect();
+                        found.extend(each(aws, list, &unsure).await?);
+                        let tags = ids
+                            .iter()
+                            .map(|id| (id.clone(), found.remove(id).unwrap_or_default()))
+                            .collect();
                         return Ok(Found {
                             tags,
                             fell_back: None,
@@ -299,12 +318,11 @@ async fn batched(
         Some(all) => all,
         None => Arc::new(by_arns(aws, ids).await?),
     };
+    // Only what the Tagging API returned: a missing id is told apart from an
+    // untagged one by the caller.
     Ok(ids
         .iter()
-        .map(|id| {
-            let tags = by_arn.get(arn_key(id)).cloned().unwrap_or_default();
-            (id.clone(), tags)
-        })
+        .filter_map(|id| Some((id.clone(), by_arn.get(arn_key(id))?.clone())))
         .collect())
 }
 
@@ -428,6 +446,119 @@ mod tests {
         let t = with_owner(&m(&[("team", "ops")]), &env);
         assert_eq!(owner(&t), Some("lab"));
         assert_eq!(without_owner(&t), m(&[("team", "ops")]));
+    }
+
+    /// Four alarms: `a` comes back from GetResources with its owner tag, `b`
+    /// not at all and `c` without the owner tag (the Tagging API lagging behind
+    /// the create), `d` not at all. The inventory lists a, b and c: only b and
+    /// c are confirmed with ListTagsForResource; d, which vigil never recorded,
+    /// costs nothing and stays untagged.
+    #[tokio::test]
+    async fn inventoried_resources_the_batch_missed_are_confirmed_one_call_each() {
+        use crate::aws::testing::{MockClients, aws_with, tagging_client, tagging_rule};
+        use crate::kinds::metric_alarm::MetricAlarm;
+        use crate::kinds::{LiveOwner, Wanted};
+        use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+        use aws_sdk_cloudwatch::operation::list_tags_for_resource::ListTagsForResourceOutput;
+        use aws_sdk_cloudwatch::types::{MetricAlarm as SdkAlarm, Tag};
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+        let arn = |n: &str| format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{n}");
+        let alarms: Vec<SdkAlarm> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| {
+                SdkAlarm::builder()
+                    .alarm_name(*n)
+                    .alarm_arn(arn(n))
+                    .metric_name("CPUUtilization")
+                    .namespace("AWS/EC2")
+                    .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
+                    .period(300)
+                    .evaluation_periods(1)
+                    .threshold(80.0)
+                    .comparison_operator(
+                        aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold,
+                    )
+                    .build()
+            })
+            .collect();
+        let describe = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_output(move || {
+            DescribeAlarmsOutput::builder()
+                .set_metric_alarms(Some(alarms.clone()))
+                .build()
+        });
+        let (arn_b, arn_c) = (arn("b"), arn("c"));
+        let list = mock!(aws_sdk_cloudwatch::Client::list_tags_for_resource)
+            .match_requests(move |r| {
+                r.resource_arn() == Some(arn_b.as_str()) || r.resource_arn() == Some(arn_c.as_str())
+            })
+            .then_output(|| {
+                ListTagsForResourceOutput::builder()
+                    .tags(Tag::builder().key(OWNER_TAG).value("test").build())
+                    .build()
+            });
+        let (arn_a, arn_c) = (arn("a"), arn("c"));
+        let batch = tagging_rule(&[
+            (arn_a.as_str(), &[(OWNER_TAG, "test")]),
+            (arn_c.as_str(), &[("team", "ops")]),
+        ]);
+        let aws = aws_with(MockClients {
+            cloudwatch: Some(mock_client!(
+                aws_sdk_cloudwatch,
+                RuleMode::MatchAny,
+                [&describe, &list]
+            )),
+            tagging: Some(tagging_client(&[&batch])),
+            ..Default::default()
+        });
+        let mut wanted = Wanted::names(
+            ["a", "b", "c", "d"]
+                .iter()
+                .map(|n| (n.to_string(), serde_json::Value::Null))
+                .collect(),
+        );
+        wanted.inventoried = ["a", "b", "c"].iter().map(|n| n.to_string()).collect();
+        let obs = crate::kinds::observe::<MetricAlarm>(&aws, &wanted)
+            .await
+            .unwrap();
+        let owners: Vec<(&str, &LiveOwner)> = obs
+            .found
+            .iter()
+            .map(|(n, o)| (n.as_str(), &o.owner))
+            .collect();
+        let ours = LiveOwner::Tagged("test".into());
+        assert_eq!(
+            owners,
+            vec![
+                ("a", &ours),
+                ("b", &ours),
+                ("c", &ours),
+                ("d", &LiveOwner::Untagged)
+            ]
+        );
+        assert_eq!(batch.num_calls(), 1, "one page of GetResources");
+        assert_eq!(list.num_calls(), 2, "b and c confirmed, nothing else");
+        assert!(obs.notes.is_empty(), "{:?}", obs.notes);
+    }
+
+    /// A no-op cycle where every alarm carries its owner tag stays at pages.
+    #[tokio::test]
+    async fn owned_and_tagged_resources_cost_no_confirm_call() {
+        use crate::aws::testing::{MockClients, aws_with, tagging_client, tagging_rule};
+        let arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:a";
+        let batch = tagging_rule(&[(arn, &[(OWNER_TAG, "test"), ("team", "ops")])]);
+        let aws = aws_with(MockClients {
+            tagging: Some(tagging_client(&[&batch])),
+            ..Default::default()
+        });
+        let ids = vec![arn.to_string()];
+        let confirm: HashSet<String> = ids.iter().cloned().collect();
+        let read = super::super::metric_alarm::TAGS.read;
+        let found = super::read(&aws, &read, &ids, None, &confirm)
+            .await
+            .unwrap();
+        assert_eq!(found.tags[arn], m(&[(OWNER_TAG, "test"), ("team", "ops")]));
+        assert_eq!(batch.num_calls(), 1);
     }
 
     #[test]
