@@ -45,8 +45,11 @@ pub enum Read {
     /// `filter` (a GetResources resource type filter); `list` per resource
     /// only where `tag:GetResources` is denied.
     Batched { filter: &'static str, list: ListFn },
-    /// One `list` call per resource: the Tagging API does not serve the kind
-    /// on every endpoint vigil is tested against (AWS Config, X-Ray).
+    /// [`Read::Batched`] for a type AWS's Tagging API serves but an emulator
+    /// may not (moto's lists no AWS Config rules): when the batch returns none
+    /// of the kind's resources, each is read with `list`.
+    BatchedOrEach { filter: &'static str, list: ListFn },
+    /// One `list` call per resource: AWS's Tagging API does not serve the kind.
     PerResource(ListFn),
 }
 
@@ -216,15 +219,19 @@ pub async fn read(
             tags: each(aws, list, ids).await?,
             fell_back: None,
         }),
-        Read::Batched { filter, list } => {
+        Read::Batched { filter, list } | Read::BatchedOrEach { filter, list } => {
             let state = aws.memo.slot::<Tagging>();
             if !state.denied.load(Ordering::Relaxed) {
                 match batched(aws, &state, filter, ids, listed).await {
                     Ok(mut found) => {
+                        let unserved =
+                            matches!(read, Read::BatchedOrEach { .. }) && found.is_empty();
                         let unsure: Vec<String> = ids
                             .iter()
                             .filter(|id| {
-                                confirm.contains(*id) && found.get(*id).and_then(owner).is_none()
+                                unserved
+                                    || confirm.contains(*id)
+                                        && found.get(*id).and_then(owner).is_none()
                             })
                             .cloned()
                             .collect();

@@ -281,7 +281,10 @@ fn attrs(arn: &str, name: &str) -> Attrs {
 }
 
 /// X-Ray's tag API, shared with `SamplingRule`: one ListTagsForResource per
-/// resource, as moto's Tagging API does not serve X-Ray.
+/// resource. Not batched: the X-Ray Developer Guide ("Tagging X-Ray sampling
+/// rules and groups") says Tag Editor and AWS Resource Groups, which read
+/// through the Tagging API, do not support X-Ray resources; moto's does not
+/// serve them either.
 pub(super) const TAGS: TagApi = TagApi {
     rules: AWS_RULES,
     read: Read::PerResource(list_tags),
