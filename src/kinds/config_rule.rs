@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_config::types as cfg;
-use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -633,60 +632,11 @@ fn tag_list(tags: &Tags) -> Vec<cfg::Tag> {
         .collect()
 }
 
-fn list_tags<'a>(aws: &'a Aws, arn: &'a str) -> BoxFuture<'a, Result<Tags, KindError>> {
-    Box::pin(async move {
-        let mut tags = Tags::new();
-        let mut pages = aws
-            .clients
-            .config
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .into_paginator()
-            .items()
-            .send();
-        while let Some(t) = pages.try_next().await.aws(SERVICE, "ListTagsForResource")? {
-            if let Some(k) = t.key() {
-                tags.insert(k.to_string(), t.value().unwrap_or_default().to_string());
-            }
-        }
-        Ok(tags)
-    })
-}
-
-fn tag_resource<'a>(
-    aws: &'a Aws,
-    arn: &'a str,
-    add: &'a Tags,
-) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .config
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(tag_list(add)))
-            .send()
-            .await
-            .aws(SERVICE, "TagResource")?;
-        Ok(())
-    })
-}
-
-fn untag_resource<'a>(
-    aws: &'a Aws,
-    arn: &'a str,
-    keys: &'a [String],
-) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .config
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .aws(SERVICE, "UntagResource")?;
-        Ok(())
-    })
+super::tags::tag_api! {
+    client: config, service: SERVICE, id: resource_arn, sdk_tag: cfg::Tag;
+    list: fn list_tags = list_tags_for_resource("ListTagsForResource") paged;
+    tag: fn tag_resource = tag_resource("TagResource");
+    untag: fn untag_resource = untag_resource("UntagResource");
 }
 
 /// Every rule DescribeConfigRules lists, page by page, keyed by name.

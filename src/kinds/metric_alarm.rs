@@ -7,7 +7,6 @@ use aws_sdk_cloudwatch::types::{
     AlarmType, ComparisonOperator, CompositeAlarm, Dimension, Metric, MetricDataQuery, MetricStat,
     StandardUnit, Statistic, Tag,
 };
-use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -233,58 +232,11 @@ pub(super) const TAGS: TagApi = TagApi {
     },
 };
 
-fn list_tags<'a>(aws: &'a Aws, arn: &'a str) -> BoxFuture<'a, Result<Tags, KindError>> {
-    Box::pin(async move {
-        let out = aws
-            .clients
-            .cloudwatch
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .aws(SERVICE, "ListTagsForResource")?;
-        Ok(out
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-            .collect())
-    })
-}
-
-fn tag_resource<'a>(
-    aws: &'a Aws,
-    arn: &'a str,
-    add: &'a Tags,
-) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .cloudwatch
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(sdk_tags(add)))
-            .send()
-            .await
-            .aws(SERVICE, "TagResource")?;
-        Ok(())
-    })
-}
-
-fn untag_resource<'a>(
-    aws: &'a Aws,
-    arn: &'a str,
-    keys: &'a [String],
-) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .cloudwatch
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .aws(SERVICE, "UntagResource")?;
-        Ok(())
-    })
+super::tags::tag_api! {
+    client: cloudwatch, service: SERVICE, id: resource_arn, sdk_tag: Tag;
+    list: fn list_tags = list_tags_for_resource("ListTagsForResource");
+    tag: fn tag_resource = tag_resource("TagResource");
+    untag: fn untag_resource = untag_resource("UntagResource");
 }
 
 pub(super) fn sdk_tags(tags: &Tags) -> Vec<Tag> {

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use aws_smithy_types::error::operation::BuildError;
 use futures::future::BoxFuture;
 use futures::{StreamExt as _, TryStreamExt as _};
 
@@ -61,6 +62,154 @@ pub enum Write {
     Replace(TagFn),
     /// The kind's apply writes them (a stack's tags go with UpdateStack).
     WithResource,
+}
+
+/// Writes a kind's [`ListFn`], [`TagFn`] and [`UntagFn`] where its service has
+/// the common shape: one ARN or name argument (`id` is its setter), a list of
+/// `Tag { key, value }` (`sdk_tag`), and the keys to untag. `paged` follows the
+/// list's NextToken. The list may be left out when tags come with the resource.
+/// The operation names are those the errors are classified and reported by.
+///
+/// ```ignore
+/// tag_api! {
+///     client: sns, service: SERVICE, id: resource_arn, sdk_tag: aws_sdk_sns::types::Tag;
+///     list: fn list_tags = list_tags_for_resource("ListTagsForResource");
+///     tag: fn tag_resource = tag_resource("TagResource");
+///     untag: fn untag_resource = untag_resource("UntagResource");
+/// }
+/// ```
+macro_rules! tag_api {
+    (
+        client: $client:ident, service: $service:expr, id: $id:ident, sdk_tag: $tag:ty;
+        $(list: fn $list:ident = $list_op:ident($list_name:literal) $($paged:ident)?;)?
+        tag: fn $tag_fn:ident = $tag_op:ident($tag_name:literal);
+        untag: fn $untag_fn:ident = $untag_op:ident($untag_name:literal);
+    ) => {
+        $($crate::kinds::tags::tag_api!(@list $($paged)? $list, $client, $service, $id, $list_op, $list_name);)?
+
+        fn $tag_fn<'a>(
+            aws: &'a $crate::aws::Aws,
+            id: &'a str,
+            add: &'a $crate::kinds::tags::Tags,
+        ) -> ::futures::future::BoxFuture<'a, Result<(), $crate::kinds::KindError>> {
+            use $crate::aws::AwsResultExt as _;
+            Box::pin(async move {
+                let tags = $crate::kinds::tags::to_sdk::<$tag, _>(
+                    add,
+                    |k, v| <$tag>::builder().key(k).value(v).build(),
+                    $service,
+                    $tag_name,
+                )?;
+                aws.clients
+                    .$client
+                    .$tag_op()
+                    .$id(id)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .aws($service, $tag_name)?;
+                Ok(())
+            })
+        }
+
+        fn $untag_fn<'a>(
+            aws: &'a $crate::aws::Aws,
+            id: &'a str,
+            keys: &'a [String],
+        ) -> ::futures::future::BoxFuture<'a, Result<(), $crate::kinds::KindError>> {
+            use $crate::aws::AwsResultExt as _;
+            Box::pin(async move {
+                aws.clients
+                    .$client
+                    .$untag_op()
+                    .$id(id)
+                    .set_tag_keys(Some(keys.to_vec()))
+                    .send()
+                    .await
+                    .aws($service, $untag_name)?;
+                Ok(())
+            })
+        }
+    };
+    (@list $list:ident, $client:ident, $service:expr, $id:ident, $op:ident, $name:literal) => {
+        fn $list<'a>(
+            aws: &'a $crate::aws::Aws,
+            id: &'a str,
+        ) -> ::futures::future::BoxFuture<'a, Result<$crate::kinds::tags::Tags, $crate::kinds::KindError>> {
+            use $crate::aws::AwsResultExt as _;
+            Box::pin(async move {
+                let out = aws.clients.$client.$op().$id(id).send().await.aws($service, $name)?;
+                Ok(out
+                    .tags()
+                    .iter()
+                    .filter_map(|t| $crate::kinds::tags::pair(t.key(), t.value()))
+                    .collect())
+            })
+        }
+    };
+    (@list paged $list:ident, $client:ident, $service:expr, $id:ident, $op:ident, $name:literal) => {
+        fn $list<'a>(
+            aws: &'a $crate::aws::Aws,
+            id: &'a str,
+        ) -> ::futures::future::BoxFuture<'a, Result<$crate::kinds::tags::Tags, $crate::kinds::KindError>> {
+            use $crate::aws::AwsResultExt as _;
+            Box::pin(async move {
+                let mut tags = $crate::kinds::tags::Tags::new();
+                let mut pages = aws.clients.$client.$op().$id(id).into_paginator().send();
+                while let Some(page) = pages.try_next().await.aws($service, $name)? {
+                    tags.extend(
+                        page.tags()
+                            .iter()
+                            .filter_map(|t| $crate::kinds::tags::pair(t.key(), t.value())),
+                    );
+                }
+                Ok(tags)
+            })
+        }
+    };
+}
+pub(crate) use tag_api;
+
+/// A built SDK value: some services' `Tag` builders can fail, others cannot.
+pub trait Built<T> {
+    fn built(self) -> Result<T, BuildError>;
+}
+
+impl<T> Built<T> for T {
+    fn built(self) -> Result<T, BuildError> {
+        Ok(self)
+    }
+}
+
+impl<T> Built<T> for Result<T, BuildError> {
+    fn built(self) -> Result<T, BuildError> {
+        self
+    }
+}
+
+/// Tags as a service's `Tag` list, for [`tag_api!`].
+pub fn to_sdk<T, B: Built<T>>(
+    tags: &Tags,
+    make: impl Fn(&str, &str) -> B,
+    service: &str,
+    operation: &str,
+) -> Result<Vec<T>, KindError> {
+    tags.iter()
+        .map(|(k, v)| make(k, v).built())
+        .collect::<Result<_, _>>()
+        .map_err(|e| KindError::invalid(service, operation, e))
+}
+
+/// One listed tag as a pair, whether the service's model makes key and value
+/// optional or not; a tag without a key is no tag.
+pub fn pair<'a>(
+    key: impl Into<Option<&'a str>>,
+    value: impl Into<Option<&'a str>>,
+) -> Option<(String, String)> {
+    Some((
+        key.into()?.to_string(),
+        value.into().unwrap_or_default().to_string(),
+    ))
 }
 
 /// A service's limits on tags, checked when the manifest is loaded.
