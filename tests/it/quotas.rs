@@ -285,6 +285,54 @@ async fn a_call_throttled_until_the_deadline_is_reported_as_throttled() {
     );
 }
 
+/// Subscribe is not idempotent for vigil's purposes: the SDK must not resend it,
+/// and after a 500 vigil reads the topic's subscriptions back. Here every
+/// Subscribe reaches moto and is then answered with a 500.
+#[tokio::test]
+async fn a_subscribe_that_took_effect_behind_a_500_is_sent_once() {
+    let lab = Lab::new().await;
+    lab.write(
+        "topic.yaml",
+        "apiVersion: vigil/v1\nkind: Topic\nmetadata:\n  name: faulted-alerts\nspec:\n  \
+         subscriptions:\n    - protocol: email\n      endpoint: ops@example.com\n",
+    );
+    let proxy = proxy_for(
+        &lab,
+        ProxyConfig::default().always_fault("sns", "Subscribe"),
+    );
+    let run = via(&lab, &proxy, &["reconcile", "{dir}", "--output", "json"]);
+    run.expect_code(0);
+    let r = json(&run);
+    assert_eq!(r["summary"]["failed"], 0, "{r:#}");
+    let sub = proxy.stats().op("sns", "Subscribe");
+    assert_eq!((sub.forwarded, sub.faulted), (1, 1), "{sub:?}");
+
+    let sns = aws_sdk_sns::Client::new(&lab.sdk().await);
+    let arn = format!(
+        "arn:aws:sns:{}:{}:faulted-alerts",
+        crate::harness::REGION,
+        lab.account
+    );
+    let subs = sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let endpoints: Vec<_> = subs
+        .subscriptions()
+        .iter()
+        .map(|s| (s.protocol(), s.endpoint()))
+        .collect();
+    assert_eq!(endpoints, [(Some("email"), Some("ops@example.com"))]);
+
+    let run = via(&lab, &proxy, &["reconcile", "{dir}", "--output", "json"]);
+    run.expect_code(0);
+    let r = json(&run);
+    assert_eq!(writes(&r), 0, "{r:#}");
+    assert_eq!(proxy.stats().op("sns", "Subscribe").forwarded, 1);
+}
+
 #[tokio::test]
 async fn get_resources_denied_falls_back_to_one_call_each_and_says_so() {
     let lab = Lab::new().await;
