@@ -1073,6 +1073,67 @@ mod tests {
         )
     }
 
+    /// Which DescribeAlarms requests an observe sends, for `wanted`: each as the
+    /// AlarmNames it carries (empty for a walk of the account).
+    async fn describe_requests(wanted: &Wanted) -> Vec<Vec<String>> {
+        use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let rule =
+            mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_compute_output(move |r| {
+                s.lock().unwrap().push(r.alarm_names().to_vec());
+                DescribeAlarmsOutput::builder().build()
+            });
+        let aws = crate::aws::testing::aws_with(crate::aws::testing::MockClients {
+            cloudwatch: Some(mock_client!(
+                aws_sdk_cloudwatch,
+                RuleMode::MatchAny,
+                [&rule]
+            )),
+            ..Default::default()
+        });
+        wanted_alarms(&aws, wanted).await.unwrap();
+        seen.lock().unwrap().clone()
+    }
+
+    fn declared(n: usize, population: Option<usize>) -> Wanted {
+        Wanted {
+            population,
+            ..Wanted::names(
+                (0..n)
+                    .map(|i| (format!("alarm-{i:03}"), Value::Null))
+                    .collect(),
+            )
+        }
+    }
+
+    // 3 declared in an account the inventory saw holding 250: one DescribeAlarms
+    // with their names, not three pages of everything. Import, or a declared set
+    // whose names cost as many calls as a walk, walks the account instead.
+    #[tokio::test]
+    async fn a_few_declared_alarms_are_read_by_name_and_many_by_one_walk() {
+        assert_eq!(
+            describe_requests(&declared(3, Some(250))).await,
+            vec![vec!["alarm-000", "alarm-001", "alarm-002"]]
+        );
+        // 150 names are two calls; a walk of 250, three pages.
+        let by_name = describe_requests(&declared(150, Some(250))).await;
+        assert_eq!(by_name.iter().map(Vec::len).collect::<Vec<_>>(), [100, 50]);
+        for (what, wanted) in [
+            ("import", Wanted::everything()),
+            ("250 of 250 declared", declared(250, Some(250))),
+            ("120 declared, population unknown", declared(120, None)),
+            ("3 of an account of 40", declared(3, Some(40))),
+        ] {
+            assert_eq!(
+                describe_requests(&wanted).await,
+                vec![Vec::<String>::new()],
+                "{what} walks everything"
+            );
+        }
+    }
+
     // A throttled DescribeAlarms is retried by the SDK's standard strategy and succeeds;
     // the observation then counts two attempts and one throttle.
     #[tokio::test]
