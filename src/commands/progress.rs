@@ -20,10 +20,14 @@ struct State {
     current: Option<String>,
 }
 
+/// Where the lines go without a terminal (stderr; a test's buffer).
+type Lines = Box<dyn Fn(&str) + Send + Sync>;
+
 /// Shows the run's progress and whether it waits for quota.
 pub struct Display {
     state: Mutex<State>,
     bar: Option<ProgressBar>,
+    lines: Lines,
     pace: Arc<Scope>,
 }
 
@@ -41,9 +45,18 @@ impl Display {
             );
             bar
         });
+        Display::start_with(pace, bar, Box::new(|line| eprintln!("vigil: {line}")))
+    }
+
+    fn start_with(
+        pace: Arc<Scope>,
+        bar: Option<ProgressBar>,
+        lines: Lines,
+    ) -> (Arc<Display>, tokio::task::JoinHandle<()>) {
         let display = Arc::new(Display {
             state: Mutex::new(State::default()),
             bar,
+            lines,
             pace,
         });
         let ticker = display.clone();
@@ -96,7 +109,7 @@ impl Display {
             }
             None => {
                 if !self.state.lock().expect("progress lock").phase.is_empty() {
-                    eprintln!("vigil: {line}");
+                    (self.lines)(&line);
                 }
             }
         }
@@ -125,5 +138,45 @@ impl Progress for Display {
 
     fn done(&self, _id: &str) {
         self.state.lock().expect("progress lock").done += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_terminal_a_line_every_ten_seconds() {
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = seen.clone();
+        let pace = Arc::new(Scope::new("us-east-1", Default::default()));
+        let (display, ticker) = Display::start_with(
+            pace,
+            None,
+            Box::new(move |line| sink.lock().unwrap().push(line.to_string())),
+        );
+        let lines = || seen.lock().unwrap().clone();
+        // Nothing before a phase begins, even after the first 10 s.
+        tokio::time::sleep(LINE_EVERY + Duration::from_millis(100)).await;
+        assert!(lines().is_empty(), "{:?}", lines());
+
+        display.phase("apply", Some(3));
+        display.start("MetricAlarm/a");
+        display.done("MetricAlarm/a");
+        display.start("MetricAlarm/b");
+        tokio::time::sleep(LINE_EVERY - Duration::from_millis(200)).await;
+        assert!(lines().is_empty(), "not before 10 s: {:?}", lines());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::task::yield_now().await;
+        assert_eq!(lines(), ["apply 1/3, MetricAlarm/b"]);
+
+        display.done("MetricAlarm/b");
+        tokio::time::sleep(LINE_EVERY).await;
+        tokio::task::yield_now().await;
+        assert_eq!(
+            lines(),
+            ["apply 1/3, MetricAlarm/b", "apply 2/3, MetricAlarm/b"]
+        );
+        ticker.abort();
     }
 }

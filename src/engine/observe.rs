@@ -65,6 +65,11 @@ pub async fn observe(
     for (kind, w) in by_kind.iter_mut() {
         w.population = inv.populations.get(kind.name()).copied();
     }
+    for e in inv.resources.values() {
+        if let Some(w) = KindId::parse(&e.kind).and_then(|k| by_kind.get_mut(&k)) {
+            w.inventoried.insert(e.name.clone());
+        }
+    }
     let results = futures::future::join_all(
         by_kind
             .iter()

@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_config::types as cfg;
-use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -633,60 +632,11 @@ fn tag_list(tags: &Tags) -> Vec<cfg::Tag> {
         .collect()
 }
 
-fn list_tags<'a>(aws: &'a Aws, arn: &'a str) -> BoxFuture<'a, Result<Tags, KindError>> {
-    Box::pin(async move {
-        let mut tags = Tags::new();
-        let mut pages = aws
-            .clients
-            .config
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .into_paginator()
-            .items()
-            .send();
-        while let Some(t) = pages.try_next().await.aws(SERVICE, "ListTagsForResource")? {
-            if let Some(k) = t.key() {
-                tags.insert(k.to_string(), t.value().unwrap_or_default().to_string());
-            }
-        }
-        Ok(tags)
-    })
-}
-
-fn tag_resource<'a>(
-    aws: &'a Aws,
-    arn: &'a str,
-    add: &'a Tags,
-) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .config
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(tag_list(add)))
-            .send()
-            .await
-            .aws(SERVICE, "TagResource")?;
-        Ok(())
-    })
-}
-
-fn untag_resource<'a>(
-    aws: &'a Aws,
-    arn: &'a str,
-    keys: &'a [String],
-) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .config
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .aws(SERVICE, "UntagResource")?;
-        Ok(())
-    })
+super::tags::tag_api! {
+    client: config, service: SERVICE, id: resource_arn, sdk_tag: cfg::Tag;
+    list: fn list_tags = list_tags_for_resource("ListTagsForResource") paged;
+    tag: fn tag_resource = tag_resource("TagResource");
+    untag: fn untag_resource = untag_resource("UntagResource");
 }
 
 /// Every rule DescribeConfigRules lists, page by page, keyed by name.
@@ -835,10 +785,16 @@ impl Kind for ConfigRule {
             .collect()
     }
 
-    /// One call per rule: moto's Tagging API does not serve AWS Config.
+    /// AWS's Tagging API serves `config:config-rule` (AWS Config is among the
+    /// Tag Editor and tag-based group types, and GetResources supports every
+    /// type but IAM users and roles); moto's does not, so a batch that returns
+    /// no rule falls back to one ListTagsForResource each.
     const TAGS: Option<TagApi> = Some(TagApi {
         rules: AWS_RULES,
-        read: Read::PerResource(list_tags),
+        read: Read::BatchedOrEach {
+            filter: "config:config-rule",
+            list: list_tags,
+        },
         write: Write::Delta {
             tag: tag_resource,
             untag: untag_resource,
@@ -989,7 +945,7 @@ impl Kind for ConfigRule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::testing::{MockClients, aws_with};
+    use crate::aws::testing::{MockClients, aws_with, tagging_client, tagging_rule};
     use aws_sdk_config::operation::delete_config_rule::DeleteConfigRuleOutput;
     use aws_sdk_config::operation::describe_config_rules::{
         DescribeConfigRulesError, DescribeConfigRulesOutput,
@@ -1479,8 +1435,11 @@ mod tests {
             RuleMode::MatchAny,
             [&listed, &text, &tags, &put2, &tag, &delete]
         );
+        // moto's Tagging API lists no Config rule: tags then come one call each.
+        let batch = tagging_rule(&[]);
         let aws = aws_with(MockClients {
             config: Some(client),
+            tagging: Some(tagging_client(&[&batch])),
             ..Default::default()
         });
         let observed = crate::kinds::observe::<ConfigRule>(&aws, &wanted())
@@ -1491,6 +1450,7 @@ mod tests {
             (listed.num_calls(), text.num_calls(), tags.num_calls()),
             (1, 1, 1)
         );
+        assert_eq!(batch.num_calls(), 1);
         let env = aws.env.clone();
         let d = ConfigRule::diff(
             &ConfigRule::normalize(&guard_spec(POLICY), &env),
@@ -1533,6 +1493,41 @@ mod tests {
 
         ConfigRule::delete(&aws, "guard", l).await.unwrap();
         assert_eq!(delete.num_calls(), 1);
+    }
+
+    /// On AWS, GetResources returns the rules with their tags: no call per rule.
+    #[tokio::test]
+    async fn tags_come_in_a_batch_where_the_tagging_api_serves_config() {
+        let arn = "arn:aws:config:us-east-1:123456789012:config-rule/config-rule-g1";
+        let listed = mock!(aws_sdk_config::Client::describe_config_rules).then_output(|| {
+            DescribeConfigRulesOutput::builder()
+                .config_rules(live_rule())
+                .build()
+        });
+        let text = mock!(aws_sdk_config::Client::get_custom_rule_policy).then_output(|| {
+            GetCustomRulePolicyOutput::builder()
+                .policy_text(POLICY)
+                .build()
+        });
+        let batch = tagging_rule(&[(arn, &[("team", "ops"), ("vigil:owner", "test")])]);
+        let aws = aws_with(MockClients {
+            config: Some(mock_client!(
+                aws_sdk_config,
+                RuleMode::MatchAny,
+                [&listed, &text]
+            )),
+            tagging: Some(tagging_client(&[&batch])),
+            ..Default::default()
+        });
+        let observed = crate::kinds::observe::<ConfigRule>(&aws, &wanted())
+            .await
+            .unwrap();
+        assert_eq!(
+            observed.found["guard"].owner,
+            crate::kinds::LiveOwner::Tagged("test".into())
+        );
+        // The config client has no ListTagsForResource rule: a call would fail.
+        assert_eq!(batch.num_calls(), 1);
     }
 
     #[tokio::test]

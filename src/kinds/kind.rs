@@ -2,7 +2,7 @@
 //! a kind and the engine (attributes, validation issues, observed state).
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::future::Future;
 use std::path::Path;
@@ -194,6 +194,10 @@ pub struct Wanted {
     /// How many resources of the kind the account held when last listed in
     /// full, to choose between reading by name and one walk of everything.
     pub population: Option<usize>,
+    /// Names the inventory lists: a batched tag read that shows one of them
+    /// without an owner tag is confirmed with one call, as the Tagging API can
+    /// lag behind a create.
+    pub inventoried: BTreeSet<String>,
 }
 
 impl Wanted {

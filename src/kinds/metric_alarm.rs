@@ -7,7 +7,6 @@ use aws_sdk_cloudwatch::types::{
     AlarmType, ComparisonOperator, CompositeAlarm, Dimension, Metric, MetricDataQuery, MetricStat,
     StandardUnit, Statistic, Tag,
 };
-use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -233,58 +232,11 @@ pub(super) const TAGS: TagApi = TagApi {
     },
 };
 
-fn list_tags<'a>(aws: &'a Aws, arn: &'a str) -> BoxFuture<'a, Result<Tags, KindError>> {
-    Box::pin(async move {
-        let out = aws
-            .clients
-            .cloudwatch
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .aws(SERVICE, "ListTagsForResource")?;
-        Ok(out
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-            .collect())
-    })
-}
-
-fn tag_resource<'a>(
-    aws: &'a Aws,
-    arn: &'a str,
-    add: &'a Tags,
-) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .cloudwatch
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(sdk_tags(add)))
-            .send()
-            .await
-            .aws(SERVICE, "TagResource")?;
-        Ok(())
-    })
-}
-
-fn untag_resource<'a>(
-    aws: &'a Aws,
-    arn: &'a str,
-    keys: &'a [String],
-) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .cloudwatch
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .aws(SERVICE, "UntagResource")?;
-        Ok(())
-    })
+super::tags::tag_api! {
+    client: cloudwatch, service: SERVICE, id: resource_arn, sdk_tag: Tag;
+    list: fn list_tags = list_tags_for_resource("ListTagsForResource");
+    tag: fn tag_resource = tag_resource("TagResource");
+    untag: fn untag_resource = untag_resource("UntagResource");
 }
 
 pub(super) fn sdk_tags(tags: &Tags) -> Vec<Tag> {
@@ -1119,6 +1071,67 @@ mod tests {
             "<ErrorResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><Error><Type>Sender</Type>\
              <Code>{code}</Code><Message>{code} for this test</Message></Error><RequestId>r-1</RequestId></ErrorResponse>"
         )
+    }
+
+    /// Which DescribeAlarms requests an observe sends, for `wanted`: each as the
+    /// AlarmNames it carries (empty for a walk of the account).
+    async fn describe_requests(wanted: &Wanted) -> Vec<Vec<String>> {
+        use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let rule =
+            mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_compute_output(move |r| {
+                s.lock().unwrap().push(r.alarm_names().to_vec());
+                DescribeAlarmsOutput::builder().build()
+            });
+        let aws = crate::aws::testing::aws_with(crate::aws::testing::MockClients {
+            cloudwatch: Some(mock_client!(
+                aws_sdk_cloudwatch,
+                RuleMode::MatchAny,
+                [&rule]
+            )),
+            ..Default::default()
+        });
+        wanted_alarms(&aws, wanted).await.unwrap();
+        seen.lock().unwrap().clone()
+    }
+
+    fn declared(n: usize, population: Option<usize>) -> Wanted {
+        Wanted {
+            population,
+            ..Wanted::names(
+                (0..n)
+                    .map(|i| (format!("alarm-{i:03}"), Value::Null))
+                    .collect(),
+            )
+        }
+    }
+
+    // 3 declared in an account the inventory saw holding 250: one DescribeAlarms
+    // with their names, not three pages of everything. Import, or a declared set
+    // whose names cost as many calls as a walk, walks the account instead.
+    #[tokio::test]
+    async fn a_few_declared_alarms_are_read_by_name_and_many_by_one_walk() {
+        assert_eq!(
+            describe_requests(&declared(3, Some(250))).await,
+            vec![vec!["alarm-000", "alarm-001", "alarm-002"]]
+        );
+        // 150 names are two calls; a walk of 250, three pages.
+        let by_name = describe_requests(&declared(150, Some(250))).await;
+        assert_eq!(by_name.iter().map(Vec::len).collect::<Vec<_>>(), [100, 50]);
+        for (what, wanted) in [
+            ("import", Wanted::everything()),
+            ("250 of 250 declared", declared(250, Some(250))),
+            ("120 declared, population unknown", declared(120, None)),
+            ("3 of an account of 40", declared(3, Some(40))),
+        ] {
+            assert_eq!(
+                describe_requests(&wanted).await,
+                vec![Vec::<String>::new()],
+                "{what} walks everything"
+            );
+        }
     }
 
     // A throttled DescribeAlarms is retried by the SDK's standard strategy and succeeds;

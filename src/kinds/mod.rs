@@ -9,7 +9,7 @@ pub mod kind;
 pub mod once;
 pub mod tags;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -101,8 +101,13 @@ pub(crate) async fn observe<K: Kind>(aws: &Aws, wanted: &Wanted) -> Result<Obser
             .map(|(n, l)| (n.clone(), K::tag_id(n, l)))
             .collect();
         let arns: Vec<String> = ids.iter().map(|(_, id)| id.clone()).collect();
+        let confirm: HashSet<String> = ids
+            .iter()
+            .filter(|(n, _)| wanted.inventoried.contains(n))
+            .map(|(_, id)| id.clone())
+            .collect();
         let listed = K::listed(aws);
-        let mut found = tags::read(aws, &api.read, &arns, listed).await?;
+        let mut found = tags::read(aws, &api.read, &arns, listed, &confirm).await?;
         notes.extend(found.fell_back.take());
         for (name, id) in ids {
             if let Some(l) = live.get_mut(&name) {

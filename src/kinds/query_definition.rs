@@ -454,6 +454,43 @@ mod tests {
         assert_eq!((list.num_calls(), put.num_calls()), (1, 1));
     }
 
+    /// PutQueryDefinition without an id makes a new definition each time it is
+    /// sent. A 500 after AWS saved it must not send it again: the read-back
+    /// finds it, and its id is the one returned.
+    #[tokio::test]
+    async fn a_create_answered_with_a_500_after_it_took_effect_is_not_sent_again() {
+        let found = listing(&[(ID_A, "Top Error Messages", CLEAN_TOP_ERRORS)]);
+        let read_back = mock!(aws_sdk_cloudwatchlogs::Client::describe_query_definitions)
+            .match_requests(|r| r.query_definition_name_prefix() == Some("Top Error Messages"))
+            .then_http_response(move || http(200, found.clone()));
+        let put = mock!(aws_sdk_cloudwatchlogs::Client::put_query_definition)
+            .match_requests(|r| r.query_definition_id().is_none())
+            .then_http_response(|| {
+                http(
+                    500,
+                    r#"{"__type":"InternalFailure","message":"We encountered an internal error. Please try again."}"#,
+                )
+            });
+        // The SDK's own retry is off, as vigil's clients never retry this
+        // operation (`pace::Persist`): only the kind's read-back decides.
+        let client = mock_client!(
+            aws_sdk_cloudwatchlogs,
+            RuleMode::MatchAny,
+            [&read_back, &put],
+            |c| { c.retry_config(aws_smithy_types::retry::RetryConfig::disabled()) }
+        );
+        let aws = aws_with(MockClients {
+            logs: Some(client),
+            ..Default::default()
+        });
+        let attrs = QueryDefinition::apply(&aws, "Top Error Messages", &spec(), None)
+            .await
+            .unwrap();
+        assert_eq!(attrs["id"], ID_A);
+        assert_eq!(put.num_calls(), 1, "sent once");
+        assert_eq!(read_back.num_calls(), 1);
+    }
+
     #[tokio::test]
     async fn unchanged_is_a_no_op_and_an_update_sends_every_field() {
         // AWS holds the lab's text with its indentation, as a script would have saved it.

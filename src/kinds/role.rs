@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -651,40 +650,10 @@ fn iam_tags(tags: &Tags, op: &'static str) -> Result<Vec<aws_sdk_iam::types::Tag
         .map_err(|e| KindError::invalid(SERVICE, op, e))
 }
 
-fn tag_role<'a>(
-    aws: &'a Aws,
-    name: &'a str,
-    add: &'a Tags,
-) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .iam
-            .tag_role()
-            .role_name(name)
-            .set_tags(Some(iam_tags(add, "TagRole")?))
-            .send()
-            .await
-            .aws(SERVICE, "TagRole")?;
-        Ok(())
-    })
-}
-
-fn untag_role<'a>(
-    aws: &'a Aws,
-    name: &'a str,
-    keys: &'a [String],
-) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .iam
-            .untag_role()
-            .role_name(name)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .aws(SERVICE, "UntagRole")?;
-        Ok(())
-    })
+super::tags::tag_api! {
+    client: iam, service: SERVICE, id: role_name, sdk_tag: aws_sdk_iam::types::Tag;
+    tag: fn tag_role = tag_role("TagRole");
+    untag: fn untag_role = untag_role("UntagRole");
 }
 
 #[cfg(test)]

@@ -2,10 +2,11 @@
 //! [`TagApi`]; from it the engine reads tags in batches, learns the owner,
 //! validates declared tags with one wording, and syncs an update's tags.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use aws_smithy_types::error::operation::BuildError;
 use futures::future::BoxFuture;
 use futures::{StreamExt as _, TryStreamExt as _};
 
@@ -45,8 +46,11 @@ pub enum Read {
     /// `filter` (a GetResources resource type filter); `list` per resource
     /// only where `tag:GetResources` is denied.
     Batched { filter: &'static str, list: ListFn },
-    /// One `list` call per resource: the Tagging API does not serve the kind
-    /// on every endpoint vigil is tested against (AWS Config, X-Ray).
+    /// [`Read::Batched`] for a type AWS's Tagging API serves but an emulator
+    /// may not (moto's lists no AWS Config rules): when the batch returns none
+    /// of the kind's resources, each is read with `list`.
+    BatchedOrEach { filter: &'static str, list: ListFn },
+    /// One `list` call per resource: AWS's Tagging API does not serve the kind.
     PerResource(ListFn),
 }
 
@@ -58,6 +62,154 @@ pub enum Write {
     Replace(TagFn),
     /// The kind's apply writes them (a stack's tags go with UpdateStack).
     WithResource,
+}
+
+/// Writes a kind's [`ListFn`], [`TagFn`] and [`UntagFn`] where its service has
+/// the common shape: one ARN or name argument (`id` is its setter), a list of
+/// `Tag { key, value }` (`sdk_tag`), and the keys to untag. `paged` follows the
+/// list's NextToken. The list may be left out when tags come with the resource.
+/// The operation names are those the errors are classified and reported by.
+///
+/// ```ignore
+/// tag_api! {
+///     client: sns, service: SERVICE, id: resource_arn, sdk_tag: aws_sdk_sns::types::Tag;
+///     list: fn list_tags = list_tags_for_resource("ListTagsForResource");
+///     tag: fn tag_resource = tag_resource("TagResource");
+///     untag: fn untag_resource = untag_resource("UntagResource");
+/// }
+/// ```
+macro_rules! tag_api {
+    (
+        client: $client:ident, service: $service:expr, id: $id:ident, sdk_tag: $tag:ty;
+        $(list: fn $list:ident = $list_op:ident($list_name:literal) $($paged:ident)?;)?
+        tag: fn $tag_fn:ident = $tag_op:ident($tag_name:literal);
+        untag: fn $untag_fn:ident = $untag_op:ident($untag_name:literal);
+    ) => {
+        $($crate::kinds::tags::tag_api!(@list $($paged)? $list, $client, $service, $id, $list_op, $list_name);)?
+
+        fn $tag_fn<'a>(
+            aws: &'a $crate::aws::Aws,
+            id: &'a str,
+            add: &'a $crate::kinds::tags::Tags,
+        ) -> ::futures::future::BoxFuture<'a, Result<(), $crate::kinds::KindError>> {
+            use $crate::aws::AwsResultExt as _;
+            Box::pin(async move {
+                let tags = $crate::kinds::tags::to_sdk::<$tag, _>(
+                    add,
+                    |k, v| <$tag>::builder().key(k).value(v).build(),
+                    $service,
+                    $tag_name,
+                )?;
+                aws.clients
+                    .$client
+                    .$tag_op()
+                    .$id(id)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .aws($service, $tag_name)?;
+                Ok(())
+            })
+        }
+
+        fn $untag_fn<'a>(
+            aws: &'a $crate::aws::Aws,
+            id: &'a str,
+            keys: &'a [String],
+        ) -> ::futures::future::BoxFuture<'a, Result<(), $crate::kinds::KindError>> {
+            use $crate::aws::AwsResultExt as _;
+            Box::pin(async move {
+                aws.clients
+                    .$client
+                    .$untag_op()
+                    .$id(id)
+                    .set_tag_keys(Some(keys.to_vec()))
+                    .send()
+                    .await
+                    .aws($service, $untag_name)?;
+                Ok(())
+            })
+        }
+    };
+    (@list $list:ident, $client:ident, $service:expr, $id:ident, $op:ident, $name:literal) => {
+        fn $list<'a>(
+            aws: &'a $crate::aws::Aws,
+            id: &'a str,
+        ) -> ::futures::future::BoxFuture<'a, Result<$crate::kinds::tags::Tags, $crate::kinds::KindError>> {
+            use $crate::aws::AwsResultExt as _;
+            Box::pin(async move {
+                let out = aws.clients.$client.$op().$id(id).send().await.aws($service, $name)?;
+                Ok(out
+                    .tags()
+                    .iter()
+                    .filter_map(|t| $crate::kinds::tags::pair(t.key(), t.value()))
+                    .collect())
+            })
+        }
+    };
+    (@list paged $list:ident, $client:ident, $service:expr, $id:ident, $op:ident, $name:literal) => {
+        fn $list<'a>(
+            aws: &'a $crate::aws::Aws,
+            id: &'a str,
+        ) -> ::futures::future::BoxFuture<'a, Result<$crate::kinds::tags::Tags, $crate::kinds::KindError>> {
+            use $crate::aws::AwsResultExt as _;
+            Box::pin(async move {
+                let mut tags = $crate::kinds::tags::Tags::new();
+                let mut pages = aws.clients.$client.$op().$id(id).into_paginator().send();
+                while let Some(page) = pages.try_next().await.aws($service, $name)? {
+                    tags.extend(
+                        page.tags()
+                            .iter()
+                            .filter_map(|t| $crate::kinds::tags::pair(t.key(), t.value())),
+                    );
+                }
+                Ok(tags)
+            })
+        }
+    };
+}
+pub(crate) use tag_api;
+
+/// A built SDK value: some services' `Tag` builders can fail, others cannot.
+pub trait Built<T> {
+    fn built(self) -> Result<T, BuildError>;
+}
+
+impl<T> Built<T> for T {
+    fn built(self) -> Result<T, BuildError> {
+        Ok(self)
+    }
+}
+
+impl<T> Built<T> for Result<T, BuildError> {
+    fn built(self) -> Result<T, BuildError> {
+        self
+    }
+}
+
+/// Tags as a service's `Tag` list, for [`tag_api!`].
+pub fn to_sdk<T, B: Built<T>>(
+    tags: &Tags,
+    make: impl Fn(&str, &str) -> B,
+    service: &str,
+    operation: &str,
+) -> Result<Vec<T>, KindError> {
+    tags.iter()
+        .map(|(k, v)| make(k, v).built())
+        .collect::<Result<_, _>>()
+        .map_err(|e| KindError::invalid(service, operation, e))
+}
+
+/// One listed tag as a pair, whether the service's model makes key and value
+/// optional or not; a tag without a key is no tag.
+pub fn pair<'a>(
+    key: impl Into<Option<&'a str>>,
+    value: impl Into<Option<&'a str>>,
+) -> Option<(String, String)> {
+    Some((
+        key.into()?.to_string(),
+        value.into().unwrap_or_default().to_string(),
+    ))
 }
 
 /// A service's limits on tags, checked when the manifest is loaded.
@@ -197,11 +349,18 @@ pub struct Found {
 /// resources of the kind the account holds, when the observe learned it: when
 /// most of them are wanted, one walk of the type costs no more calls than lists
 /// of ARNs (and an emulator may page ARN lists at 50). Unknown: ARN lists.
+///
+/// `confirm` are ids the inventory lists as vigil's. GetResources is eventually
+/// consistent and can miss a resource (or its owner tag) right after a create;
+/// the planner would then refuse vigil's own resource as recreated by someone
+/// else. So those of them the batch shows without an owner tag are read again
+/// with one `list` call each. Everything else costs pages only.
 pub async fn read(
     aws: &Aws,
     read: &Read,
     ids: &[String],
     listed: Option<usize>,
+    confirm: &HashSet<String>,
 ) -> Result<Found, KindError> {
     match *read {
         Read::WithResource => Ok(Found::default()),
@@ -209,11 +368,27 @@ pub async fn read(
             tags: each(aws, list, ids).await?,
             fell_back: None,
         }),
-        Read::Batched { filter, list } => {
+        Read::Batched { filter, list } | Read::BatchedOrEach { filter, list } => {
             let state = aws.memo.slot::<Tagging>();
             if !state.denied.load(Ordering::Relaxed) {
                 match batched(aws, &state, filter, ids, listed).await {
-                    Ok(tags) => {
+                    Ok(mut found) => {
+                        let unserved =
+                            matches!(read, Read::BatchedOrEach { .. }) && found.is_empty();
+                        let unsure: Vec<String> = ids
+                            .iter()
+                            .filter(|id| {
+                                unserved
+                                    || confirm.contains(*id)
+                                        && found.get(*id).and_then(owner).is_none()
+                            })
+                            .cloned()
+                            .collect();
+                        found.extend(each(aws, list, &unsure).await?);
+                        let tags = ids
+                            .iter()
+                            .map(|id| (id.clone(), found.remove(id).unwrap_or_default()))
+                            .collect();
                         return Ok(Found {
                             tags,
                             fell_back: None,
@@ -299,12 +474,11 @@ async fn batched(
         Some(all) => all,
         None => Arc::new(by_arns(aws, ids).await?),
     };
+    // Only what the Tagging API returned: a missing id is told apart from an
+    // untagged one by the caller.
     Ok(ids
         .iter()
-        .map(|id| {
-            let tags = by_arn.get(arn_key(id)).cloned().unwrap_or_default();
-            (id.clone(), tags)
-        })
+        .filter_map(|id| Some((id.clone(), by_arn.get(arn_key(id))?.clone())))
         .collect())
 }
 
@@ -428,6 +602,119 @@ mod tests {
         let t = with_owner(&m(&[("team", "ops")]), &env);
         assert_eq!(owner(&t), Some("lab"));
         assert_eq!(without_owner(&t), m(&[("team", "ops")]));
+    }
+
+    /// Four alarms: `a` comes back from GetResources with its owner tag, `b`
+    /// not at all and `c` without the owner tag (the Tagging API lagging behind
+    /// the create), `d` not at all. The inventory lists a, b and c: only b and
+    /// c are confirmed with ListTagsForResource; d, which vigil never recorded,
+    /// costs nothing and stays untagged.
+    #[tokio::test]
+    async fn inventoried_resources_the_batch_missed_are_confirmed_one_call_each() {
+        use crate::aws::testing::{MockClients, aws_with, tagging_client, tagging_rule};
+        use crate::kinds::metric_alarm::MetricAlarm;
+        use crate::kinds::{LiveOwner, Wanted};
+        use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+        use aws_sdk_cloudwatch::operation::list_tags_for_resource::ListTagsForResourceOutput;
+        use aws_sdk_cloudwatch::types::{MetricAlarm as SdkAlarm, Tag};
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+        let arn = |n: &str| format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{n}");
+        let alarms: Vec<SdkAlarm> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| {
+                SdkAlarm::builder()
+                    .alarm_name(*n)
+                    .alarm_arn(arn(n))
+                    .metric_name("CPUUtilization")
+                    .namespace("AWS/EC2")
+                    .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
+                    .period(300)
+                    .evaluation_periods(1)
+                    .threshold(80.0)
+                    .comparison_operator(
+                        aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold,
+                    )
+                    .build()
+            })
+            .collect();
+        let describe = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_output(move || {
+            DescribeAlarmsOutput::builder()
+                .set_metric_alarms(Some(alarms.clone()))
+                .build()
+        });
+        let (arn_b, arn_c) = (arn("b"), arn("c"));
+        let list = mock!(aws_sdk_cloudwatch::Client::list_tags_for_resource)
+            .match_requests(move |r| {
+                r.resource_arn() == Some(arn_b.as_str()) || r.resource_arn() == Some(arn_c.as_str())
+            })
+            .then_output(|| {
+                ListTagsForResourceOutput::builder()
+                    .tags(Tag::builder().key(OWNER_TAG).value("test").build())
+                    .build()
+            });
+        let (arn_a, arn_c) = (arn("a"), arn("c"));
+        let batch = tagging_rule(&[
+            (arn_a.as_str(), &[(OWNER_TAG, "test")]),
+            (arn_c.as_str(), &[("team", "ops")]),
+        ]);
+        let aws = aws_with(MockClients {
+            cloudwatch: Some(mock_client!(
+                aws_sdk_cloudwatch,
+                RuleMode::MatchAny,
+                [&describe, &list]
+            )),
+            tagging: Some(tagging_client(&[&batch])),
+            ..Default::default()
+        });
+        let mut wanted = Wanted::names(
+            ["a", "b", "c", "d"]
+                .iter()
+                .map(|n| (n.to_string(), serde_json::Value::Null))
+                .collect(),
+        );
+        wanted.inventoried = ["a", "b", "c"].iter().map(|n| n.to_string()).collect();
+        let obs = crate::kinds::observe::<MetricAlarm>(&aws, &wanted)
+            .await
+            .unwrap();
+        let owners: Vec<(&str, &LiveOwner)> = obs
+            .found
+            .iter()
+            .map(|(n, o)| (n.as_str(), &o.owner))
+            .collect();
+        let ours = LiveOwner::Tagged("test".into());
+        assert_eq!(
+            owners,
+            vec![
+                ("a", &ours),
+                ("b", &ours),
+                ("c", &ours),
+                ("d", &LiveOwner::Untagged)
+            ]
+        );
+        assert_eq!(batch.num_calls(), 1, "one page of GetResources");
+        assert_eq!(list.num_calls(), 2, "b and c confirmed, nothing else");
+        assert!(obs.notes.is_empty(), "{:?}", obs.notes);
+    }
+
+    /// A no-op cycle where every alarm carries its owner tag stays at pages.
+    #[tokio::test]
+    async fn owned_and_tagged_resources_cost_no_confirm_call() {
+        use crate::aws::testing::{MockClients, aws_with, tagging_client, tagging_rule};
+        let arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:a";
+        let batch = tagging_rule(&[(arn, &[(OWNER_TAG, "test"), ("team", "ops")])]);
+        let aws = aws_with(MockClients {
+            tagging: Some(tagging_client(&[&batch])),
+            ..Default::default()
+        });
+        let ids = vec![arn.to_string()];
+        let confirm: HashSet<String> = ids.iter().cloned().collect();
+        let read = super::super::metric_alarm::TAGS.read;
+        let found = super::read(&aws, &read, &ids, None, &confirm)
+            .await
+            .unwrap();
+        assert_eq!(found.tags[arn], m(&[(OWNER_TAG, "test"), ("team", "ops")]));
+        assert_eq!(batch.num_calls(), 1);
     }
 
     #[test]

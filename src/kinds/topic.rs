@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -541,58 +540,11 @@ fn sdk_tags(tags: &Tags, op: &str) -> Result<Vec<aws_sdk_sns::types::Tag>, KindE
         .map_err(|e| KindError::invalid(SERVICE, op, e))
 }
 
-fn list_tags<'a>(aws: &'a Aws, arn: &'a str) -> BoxFuture<'a, Result<Tags, KindError>> {
-    Box::pin(async move {
-        let out = aws
-            .clients
-            .sns
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .aws(SERVICE, "ListTagsForResource")?;
-        Ok(out
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect())
-    })
-}
-
-fn tag_resource<'a>(
-    aws: &'a Aws,
-    arn: &'a str,
-    add: &'a Tags,
-) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .sns
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(sdk_tags(add, "TagResource")?))
-            .send()
-            .await
-            .aws(SERVICE, "TagResource")?;
-        Ok(())
-    })
-}
-
-fn untag_resource<'a>(
-    aws: &'a Aws,
-    arn: &'a str,
-    keys: &'a [String],
-) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .sns
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .aws(SERVICE, "UntagResource")?;
-        Ok(())
-    })
+super::tags::tag_api! {
+    client: sns, service: SERVICE, id: resource_arn, sdk_tag: aws_sdk_sns::types::Tag;
+    list: fn list_tags = list_tags_for_resource("ListTagsForResource");
+    tag: fn tag_resource = tag_resource("TagResource");
+    untag: fn untag_resource = untag_resource("UntagResource");
 }
 
 /// Subscribes what is missing, unsubscribes what is no longer declared, and

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -281,7 +280,10 @@ fn attrs(arn: &str, name: &str) -> Attrs {
 }
 
 /// X-Ray's tag API, shared with `SamplingRule`: one ListTagsForResource per
-/// resource, as moto's Tagging API does not serve X-Ray.
+/// resource. Not batched: the X-Ray Developer Guide ("Tagging X-Ray sampling
+/// rules and groups") says Tag Editor and AWS Resource Groups, which read
+/// through the Tagging API, do not support X-Ray resources; moto's does not
+/// serve them either.
 pub(super) const TAGS: TagApi = TagApi {
     rules: AWS_RULES,
     read: Read::PerResource(list_tags),
@@ -301,61 +303,11 @@ pub(super) fn xray_tags(
         .map_err(|e| KindError::invalid(SERVICE, op, e))
 }
 
-fn list_tags<'a>(aws: &'a Aws, arn: &'a str) -> BoxFuture<'a, Result<Tags, KindError>> {
-    Box::pin(async move {
-        let mut tags = Tags::new();
-        let mut pages = aws
-            .clients
-            .xray
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.try_next().await.aws(SERVICE, "ListTagsForResource")? {
-            tags.extend(
-                page.tags()
-                    .iter()
-                    .map(|t| (t.key().to_string(), t.value().to_string())),
-            );
-        }
-        Ok(tags)
-    })
-}
-
-fn tag_resource<'a>(
-    aws: &'a Aws,
-    arn: &'a str,
-    add: &'a Tags,
-) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .xray
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(xray_tags(add, "TagResource")?))
-            .send()
-            .await
-            .aws(SERVICE, "TagResource")?;
-        Ok(())
-    })
-}
-
-fn untag_resource<'a>(
-    aws: &'a Aws,
-    arn: &'a str,
-    keys: &'a [String],
-) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .xray
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .aws(SERVICE, "UntagResource")?;
-        Ok(())
-    })
+super::tags::tag_api! {
+    client: xray, service: SERVICE, id: resource_arn, sdk_tag: aws_sdk_xray::types::Tag;
+    list: fn list_tags = list_tags_for_resource("ListTagsForResource") paged;
+    tag: fn tag_resource = tag_resource("TagResource");
+    untag: fn untag_resource = untag_resource("UntagResource");
 }
 
 #[cfg(test)]

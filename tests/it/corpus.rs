@@ -310,3 +310,43 @@ async fn every_bad_input_is_located_and_makes_no_aws_call() {
         failures.join("\n\n")
     );
 }
+
+/// git keeps no empty directory, so the "directory-empty" cases hold a
+/// README.md. Here each runs again on a directory with no file at all, made by
+/// the test: the same messages and exit codes (with and without prune), and
+/// no AWS call.
+#[tokio::test]
+async fn a_directory_with_no_file_at_all_reads_as_the_readme_only_one() {
+    let empty: Vec<Case> = cases()
+        .into_iter()
+        .filter(|c| c.name.contains("-directory-empty"))
+        .collect();
+    let names: Vec<&str> = empty.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "152-directory-empty",
+            "153-directory-empty-dry-run",
+            "154-directory-empty-prune"
+        ]
+    );
+    let mut lab = Lab::new().await;
+    let (url, connections) = counting_proxy(&lab.endpoint);
+    lab.endpoint = url;
+    let mut failures = Vec::new();
+    for case in &empty {
+        let dir = lab.tmp.path().join(&case.name).join("desired-state");
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "zero files");
+        let before = connections.load(Ordering::SeqCst);
+        let mut problems = check(case, &lab, dir.to_str().unwrap(), false);
+        let opened = connections.load(Ordering::SeqCst) - before;
+        if opened > 0 {
+            problems.push(format!("vigil opened {opened} connection(s) to AWS"));
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{}:\n  {}", case.name, problems.join("\n  ")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

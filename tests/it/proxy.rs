@@ -4,14 +4,16 @@
 //!
 //! Each signed request is identified by account (the access key id in the SigV4
 //! credential scope: moto maps each AssumeRole credential to one account),
-//! service (the scope's signing name, `monitoring` read as `cloudwatch`) and
-//! operation (from the protocol: awsQuery `Action=`, awsJson `X-Amz-Target`,
-//! S3's method, path and query, X-Ray's path). A token bucket per (account,
-//! service, operation) refills at [`quotas::default_rate`] unless overridden;
+//! region and service (the scope's region and signing name, `monitoring` read
+//! as `cloudwatch`) and operation (from the protocol: awsQuery `Action=`,
+//! awsJson `X-Amz-Target`, S3's method, path and query, X-Ray's path). A token
+//! bucket per (account, region, service, operation), as AWS's quotas are per
+//! account and region, refills at [`quotas::default_rate`] unless overridden;
 //! a request without a token is answered with the service's own throttling
 //! error and not forwarded. Storm mode throttles a random fraction on top;
 //! fault mode forwards a random fraction and then answers it with a 500, so the
-//! client sees a failure of a call that took effect. Unsigned requests (moto's
+//! client sees a failure of a call that took effect; it can also be turned on
+//! for every request of one operation. Unsigned requests (moto's
 //! `/moto-api/`) pass through untouched and uncounted.
 //!
 //! Standalone mode, for the benchmark script:
@@ -67,6 +69,9 @@ pub struct ProxyConfig {
     pub denied: BTreeSet<(String, String)>,
     /// Operations throttled on every request (counted as storm throttles).
     pub always_throttled: BTreeSet<(String, String)>,
+    /// Operations forwarded on every request and then answered with a 500:
+    /// each call takes effect, and the client is told it failed.
+    pub always_faulted: BTreeSet<(String, String)>,
 }
 
 impl Default for ProxyConfig {
@@ -79,6 +84,7 @@ impl Default for ProxyConfig {
             quotas: BTreeMap::new(),
             denied: BTreeSet::new(),
             always_throttled: BTreeSet::new(),
+            always_faulted: BTreeSet::new(),
         }
     }
 }
@@ -105,6 +111,13 @@ impl ProxyConfig {
         self
     }
 
+    /// Applies every request of one operation upstream, then answers it with a 500.
+    pub fn always_fault(mut self, service: &str, operation: &str) -> Self {
+        self.always_faulted
+            .insert((service.to_string(), operation.to_string()));
+        self
+    }
+
     /// The standalone mode's configuration, from `VIGIL_PROXY_*`.
     pub fn from_env() -> Self {
         fn var<T: std::str::FromStr>(name: &str) -> Option<T> {
@@ -122,6 +135,7 @@ impl ProxyConfig {
             quotas: BTreeMap::new(),
             denied: BTreeSet::new(),
             always_throttled: BTreeSet::new(),
+            always_faulted: BTreeSet::new(),
         };
         match std::env::var("VIGIL_PROXY_QUOTAS") {
             Ok(list) => c
@@ -279,7 +293,7 @@ impl Proxy {
         s.overrides
             .insert((service.to_string(), operation.to_string()), rate);
         let now = Instant::now();
-        for ((_, sv, op), b) in s.buckets.iter_mut() {
+        for ((_, _, sv, op), b) in s.buckets.iter_mut() {
             if sv == service && op == operation {
                 b.refill(now);
                 b.rate = rate;
@@ -319,9 +333,10 @@ struct State {
     overrides: BTreeMap<(String, String), f64>,
     denied: BTreeSet<(String, String)>,
     always_throttled: BTreeSet<(String, String)>,
+    always_faulted: BTreeSet<(String, String)>,
     rng: u64,
     requests: u64,
-    buckets: HashMap<(String, String, String), Bucket>,
+    buckets: HashMap<BucketKey, Bucket>,
     stats: BTreeMap<String, BTreeMap<String, OpStats>>,
 }
 
@@ -334,6 +349,7 @@ impl State {
             overrides: c.quotas,
             denied: c.denied,
             always_throttled: c.always_throttled,
+            always_faulted: c.always_faulted,
             rng: c.seed,
             requests: 0,
             buckets: HashMap::new(),
@@ -414,7 +430,10 @@ impl State {
             }
             b.tokens -= 1.0;
         }
-        Ok(self.faults > 0.0 && self.draw() < self.faults)
+        let always = self
+            .always_faulted
+            .contains(&(call.service.clone(), call.op.clone()));
+        Ok(always || (self.faults > 0.0 && self.draw() < self.faults))
     }
 
     /// Books a forwarded request: its full token cost, the extra as debt.
@@ -657,11 +676,16 @@ enum Protocol {
     RestJson,
 }
 
+/// (access key id, region, service, operation): AWS's quotas are per account and region.
+type BucketKey = (String, String, String, String);
+
 /// One identified AWS call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Call {
     /// The access key id: one account.
     key: String,
+    /// From the credential scope, as a target in another region signs for it.
+    region: String,
     service: String,
     op: String,
     protocol: Protocol,
@@ -670,8 +694,13 @@ struct Call {
 }
 
 impl Call {
-    fn bucket_key(&self) -> (String, String, String) {
-        (self.key.clone(), self.service.clone(), self.op.clone())
+    fn bucket_key(&self) -> BucketKey {
+        (
+            self.key.clone(),
+            self.region.clone(),
+            self.service.clone(),
+            self.op.clone(),
+        )
     }
 }
 
@@ -699,9 +728,9 @@ fn form_value(form: &[u8], name: &str) -> Option<String> {
     })
 }
 
-/// (access key id, signing name) from the SigV4 credential scope
+/// (access key id, region, signing name) from the SigV4 credential scope
 /// `AKID/DATE/REGION/SERVICE/aws4_request`, in the header or a presigned query.
-fn credential(parts: &Parts) -> Option<(String, String)> {
+fn credential(parts: &Parts) -> Option<(String, String, String)> {
     let scope = match header(parts, "authorization") {
         Some(auth) => auth
             .split("Credential=")
@@ -713,12 +742,14 @@ fn credential(parts: &Parts) -> Option<(String, String)> {
     };
     let mut it = scope.split('/');
     let key = it.next()?;
-    let service = it.nth(2)?;
-    (!key.is_empty() && !service.is_empty()).then(|| (key.to_string(), service.to_string()))
+    let region = it.nth(1)?;
+    let service = it.next()?;
+    (!key.is_empty() && !service.is_empty())
+        .then(|| (key.to_string(), region.to_string(), service.to_string()))
 }
 
 fn identify(parts: &Parts, body: &[u8]) -> Option<Call> {
-    let (key, signing) = credential(parts)?;
+    let (key, region, signing) = credential(parts)?;
     let service = match signing.as_str() {
         "monitoring" => "cloudwatch".to_string(),
         _ => signing,
@@ -775,6 +806,7 @@ fn identify(parts: &Parts, body: &[u8]) -> Option<Call> {
     });
     Some(Call {
         key,
+        region,
         service,
         op,
         protocol,
@@ -1613,6 +1645,7 @@ mod tests {
             c,
             Call {
                 key: "ASIAKEY1".into(),
+                region: "us-east-1".into(),
                 service: "cloudwatch".into(),
                 op: "DescribeAlarms".into(),
                 protocol: Protocol::Query,
@@ -1802,6 +1835,42 @@ mod tests {
         d.tokens = -1.0;
         d.refill(t0 + Duration::from_secs(1));
         assert!((d.tokens - 1.0).abs() < 1e-9, "{}", d.tokens);
+    }
+
+    /// AWS's quotas are per account and region: a target in a second region
+    /// has buckets of its own, and an operation set to fault always does.
+    #[test]
+    fn buckets_are_per_region_and_always_faulted_operations_always_fault() {
+        let call = |region: &str| {
+            let a = format!(
+                "AWS4-HMAC-SHA256 Credential=ASIAKEY1/20250101/{region}/monitoring/aws4_request, \
+                 SignedHeaders=host;x-amz-date, Signature=0123"
+            );
+            let p = parts(
+                "POST",
+                "/",
+                &[
+                    ("authorization", &a),
+                    ("content-type", "application/x-www-form-urlencoded"),
+                ],
+            );
+            identify(&p, b"Action=PutMetricAlarm").unwrap()
+        };
+        let (east, west) = (call("us-east-1"), call("eu-west-1"));
+        assert_eq!(west.region, "eu-west-1");
+        assert_ne!(east.bucket_key(), west.bucket_key());
+        let mut s = State::new(
+            ProxyConfig::default()
+                .quota("cloudwatch", "PutMetricAlarm", 0.01)
+                .always_fault("cloudwatch", "PutMetricAlarm"),
+        );
+        assert_eq!(
+            s.admit(&east),
+            Ok(true),
+            "admitted, to fault after the effect"
+        );
+        assert_eq!(s.admit(&west), Ok(true), "another region, another bucket");
+        assert_eq!(s.admit(&east), Err(Failure::Throttle));
     }
 
     #[test]

@@ -285,6 +285,135 @@ async fn a_call_throttled_until_the_deadline_is_reported_as_throttled() {
     );
 }
 
+/// `n` alarms made outside vigil, straight on moto.
+async fn alarms_out_of_band(lab: &Lab, prefix: &str, n: usize) {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
+    use futures::StreamExt as _;
+    let cw = aws_sdk_cloudwatch::Client::new(&lab.sdk().await);
+    futures::stream::iter(0..n)
+        .map(|i| {
+            cw.put_metric_alarm()
+                .alarm_name(format!("{prefix}-{i:05}"))
+                .namespace("Other/Team")
+                .metric_name("Errors")
+                .statistic(Statistic::Sum)
+                .period(60)
+                .evaluation_periods(1)
+                .threshold(1.0)
+                .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+                .send()
+        })
+        .buffer_unordered(16)
+        .for_each(|r| async move {
+            r.expect("PutMetricAlarm");
+        })
+        .await;
+}
+
+/// moto ignores MaxRecords, so a walk of the account is one response; the
+/// proxy charges it a token per 100 alarms, which tells a walk from a read of
+/// a few names.
+#[tokio::test]
+async fn a_few_declared_alarms_are_read_by_name_in_a_large_account() {
+    let lab = Lab::new().await;
+    alarms_out_of_band(&lab, "others", 250).await;
+
+    // 120 declared and no population known yet: one walk of the account's 250.
+    lab.write("alarms.yaml", &alarms("big", 120, false));
+    let proxy = proxy_for(&lab, ProxyConfig::default());
+    let run = via(
+        &lab,
+        &proxy,
+        &["reconcile", "{dir}", "--dry-run", "--output", "json"],
+    );
+    run.expect_code(0);
+    let walk = proxy.stats().op("cloudwatch", "DescribeAlarms");
+    assert_eq!((walk.forwarded, walk.tokens), (1, 3), "{walk:?}");
+
+    // Applied, the walk is recorded: the account held 250 alarms.
+    create_quickly(&lab);
+    let inventory = lab.inventory();
+    assert_eq!(
+        inventory["populations"]["MetricAlarm"], 250,
+        "{inventory:#}"
+    );
+
+    // Now 3 declared: their names, in one DescribeAlarms that returns only them.
+    lab.remove("alarms.yaml");
+    lab.write("alarms.yaml", &alarms("few", 3, false));
+    proxy.reset_stats();
+    let run = via(
+        &lab,
+        &proxy,
+        &["reconcile", "{dir}", "--dry-run", "--output", "json"],
+    );
+    run.expect_code(0);
+    assert_eq!(json(&run)["summary"]["create"], 3);
+    let named = proxy.stats().op("cloudwatch", "DescribeAlarms");
+    assert_eq!((named.forwarded, named.tokens), (1, 1), "{named:?}");
+
+    // Import walks everything: the 370 alarms, four pages' worth.
+    proxy.reset_stats();
+    let out = lab.tmp.path().join("imported");
+    let out = out.to_str().unwrap();
+    via(
+        &lab,
+        &proxy,
+        &["import", "--out", out, "--kind", "MetricAlarm"],
+    )
+    .expect_code(0);
+    let all = proxy.stats().op("cloudwatch", "DescribeAlarms");
+    assert_eq!((all.forwarded, all.tokens), (1, 4), "{all:?}");
+}
+
+/// Subscribe is not idempotent for vigil's purposes: the SDK must not resend it,
+/// and after a 500 vigil reads the topic's subscriptions back. Here every
+/// Subscribe reaches moto and is then answered with a 500.
+#[tokio::test]
+async fn a_subscribe_that_took_effect_behind_a_500_is_sent_once() {
+    let lab = Lab::new().await;
+    lab.write(
+        "topic.yaml",
+        "apiVersion: vigil/v1\nkind: Topic\nmetadata:\n  name: faulted-alerts\nspec:\n  \
+         subscriptions:\n    - protocol: email\n      endpoint: ops@example.com\n",
+    );
+    let proxy = proxy_for(
+        &lab,
+        ProxyConfig::default().always_fault("sns", "Subscribe"),
+    );
+    let run = via(&lab, &proxy, &["reconcile", "{dir}", "--output", "json"]);
+    run.expect_code(0);
+    let r = json(&run);
+    assert_eq!(r["summary"]["failed"], 0, "{r:#}");
+    let sub = proxy.stats().op("sns", "Subscribe");
+    assert_eq!((sub.forwarded, sub.faulted), (1, 1), "{sub:?}");
+
+    let sns = aws_sdk_sns::Client::new(&lab.sdk().await);
+    let arn = format!(
+        "arn:aws:sns:{}:{}:faulted-alerts",
+        crate::harness::REGION,
+        lab.account
+    );
+    let subs = sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let endpoints: Vec<_> = subs
+        .subscriptions()
+        .iter()
+        .map(|s| (s.protocol(), s.endpoint()))
+        .collect();
+    assert_eq!(endpoints, [(Some("email"), Some("ops@example.com"))]);
+
+    let run = via(&lab, &proxy, &["reconcile", "{dir}", "--output", "json"]);
+    run.expect_code(0);
+    let r = json(&run);
+    assert_eq!(writes(&r), 0, "{r:#}");
+    assert_eq!(proxy.stats().op("sns", "Subscribe").forwarded, 1);
+}
+
 #[tokio::test]
 async fn get_resources_denied_falls_back_to_one_call_each_and_says_so() {
     let lab = Lab::new().await;
