@@ -69,6 +69,9 @@ pub struct ProxyConfig {
     pub denied: BTreeSet<(String, String)>,
     /// Operations throttled on every request (counted as storm throttles).
     pub always_throttled: BTreeSet<(String, String)>,
+    /// Requests of an operation whose body holds a string (an account id, a role
+    /// ARN), answered with access denied: one principal's call among many.
+    pub denied_matching: Vec<(String, String, String)>,
     /// Operations forwarded on every request and then answered with a 500:
     /// each call takes effect, and the client is told it failed.
     pub always_faulted: BTreeSet<(String, String)>,
@@ -85,6 +88,7 @@ impl Default for ProxyConfig {
             denied: BTreeSet::new(),
             always_throttled: BTreeSet::new(),
             always_faulted: BTreeSet::new(),
+            denied_matching: Vec::new(),
         }
     }
 }
@@ -101,6 +105,16 @@ impl ProxyConfig {
     pub fn deny(mut self, service: &str, operation: &str) -> Self {
         self.denied
             .insert((service.to_string(), operation.to_string()));
+        self
+    }
+
+    /// Denies the requests of one operation whose body contains `needle`.
+    pub fn deny_matching(mut self, service: &str, operation: &str, needle: &str) -> Self {
+        self.denied_matching.push((
+            service.to_string(),
+            operation.to_string(),
+            needle.to_string(),
+        ));
         self
     }
 
@@ -136,6 +150,7 @@ impl ProxyConfig {
             denied: BTreeSet::new(),
             always_throttled: BTreeSet::new(),
             always_faulted: BTreeSet::new(),
+            denied_matching: Vec::new(),
         };
         match std::env::var("VIGIL_PROXY_QUOTAS") {
             Ok(list) => c
@@ -334,6 +349,7 @@ struct State {
     denied: BTreeSet<(String, String)>,
     always_throttled: BTreeSet<(String, String)>,
     always_faulted: BTreeSet<(String, String)>,
+    denied_matching: Vec<(String, String, String)>,
     rng: u64,
     requests: u64,
     buckets: HashMap<BucketKey, Bucket>,
@@ -350,6 +366,7 @@ impl State {
             denied: c.denied,
             always_throttled: c.always_throttled,
             always_faulted: c.always_faulted,
+            denied_matching: c.denied_matching,
             rng: c.seed,
             requests: 0,
             buckets: HashMap::new(),
@@ -516,6 +533,10 @@ async fn run(
     }
 }
 
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 async fn handle(req: Request<Incoming>, shared: &Shared, upstream: &Upstream) -> Response<Body> {
     let (parts, body) = req.into_parts();
     if parts.uri.path().starts_with("/__proxy/") {
@@ -529,6 +550,14 @@ async fn handle(req: Request<Incoming>, shared: &Shared, upstream: &Upstream) ->
     let mut fault = false;
     if let Some(call) = &call {
         let mut s = shared.state();
+        let matched = s.denied_matching.iter().any(|(service, op, needle)| {
+            *service == call.service && *op == call.op && contains(&body, needle.as_bytes())
+        });
+        if matched {
+            s.stat(call).denied += 1;
+            let id = s.request_id();
+            return error_response(call, Failure::Denied, &id);
+        }
         match s.admit(call) {
             Ok(f) => fault = f,
             Err(refusal) => {

@@ -4,7 +4,8 @@
 
 use serde_json::Value;
 
-use crate::harness::{Lab, writes};
+use crate::harness::{Lab, Run, writes};
+use crate::proxy::{Proxy, ProxyConfig};
 
 pub(crate) const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 
@@ -263,4 +264,48 @@ async fn one_target_refused_leaves_the_others_applied_and_reported() {
         assert_eq!(live(&lab, region).await.len(), 1, "team0 in {region}");
     }
     assert!(live(&other, "us-east-1").await.is_empty());
+}
+
+#[tokio::test]
+async fn one_target_s_credentials_failing_leaves_the_other_five_applied_and_reported() {
+    let (lab, others, accounts) = fleet().await;
+    // STS refuses AssumeRole into the third account, as IAM would a role whose trust
+    // policy does not name the base principal: its two regions cannot connect.
+    let proxy = Proxy::spawn(
+        &lab.endpoint,
+        ProxyConfig::default().deny_matching("sts", "AssumeRole", &accounts[2]),
+    );
+    let (mut cmd, args) = lab.command(&["reconcile", "{dir}", "--output", "json"]);
+    cmd.env("AWS_ENDPOINT_URL", proxy.endpoint());
+    let run = Run::from(cmd.output().expect("run vigil"), args);
+    run.expect_code(1);
+    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    let ts = targets_of(&r);
+    assert_eq!(ts.len(), 6, "{r:#}");
+    for t in &ts[..4] {
+        assert!(t["summary"]["create"].as_u64() >= Some(1), "{t:#}");
+        assert!(t["error"].is_null(), "{t:#}");
+    }
+    for (t, region) in ts[4..].iter().zip(REGIONS) {
+        assert_eq!(t["target"], format!("team2/{region}"));
+        assert_eq!(t["error"]["class"], "error", "{t:#}");
+        let msg = t["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains(&format!(
+                "target team2/{region}: cannot assume arn:aws:iam::{}:role/vigil (STS AssumeRole)",
+                accounts[2]
+            )),
+            "{msg}"
+        );
+    }
+    // The four others hold their alarms; the refused account has none.
+    for l in [&lab, &others[0]] {
+        for region in REGIONS {
+            assert_eq!(live(l, region).await.len(), 2);
+        }
+    }
+    for region in REGIONS {
+        assert!(live(&others[1], region).await.is_empty());
+    }
+    assert!(proxy.stats().op("sts", "AssumeRole").denied >= 2);
 }
