@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{Diagnostic, DocKind, DriftMode, diag, explain, target};
-use crate::yaml::{self, Node, Pos};
+use super::{Diagnostic, DocKind, DriftMode, diag, explain};
+use crate::yaml::{self, Node, Pos, Value};
 
 /// The optional `kind: Settings` document.
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
@@ -153,7 +153,7 @@ fn check_settings(
 ) {
     if let Some(acct) = &s.account_id {
         let node = spec.get("accountId");
-        if let Some(msg) = target::account_id_problem(node, acct) {
+        if let Some(msg) = account_id_problem(node, acct) {
             diags.push(diag(file, node.map_or(spec.pos, |n| n.pos), subject, msg));
         }
     }
@@ -201,4 +201,20 @@ fn check_settings(
             Err(e) => diags.push(diag(file, pos, subject, format!("deadline: {e}"))),
         }
     }
+}
+
+/// What is wrong with an `accountId`, if anything.
+pub(super) fn account_id_problem(node: Option<&Node>, acct: &str) -> Option<String> {
+    if acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // An unquoted number has lost its leading zeros; a string is just wrong.
+    Some(if node.is_some_and(|n| matches!(n.value, Value::Int(_))) {
+        "accountId must be 12 digits; quote it (\"012345678901\") so YAML keeps the leading zeros"
+            .to_string()
+    } else {
+        format!(
+            "accountId must be the 12 digits of an AWS account id, such as \"123456789012\", not `{acct}`"
+        )
+    })
 }

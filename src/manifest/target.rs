@@ -15,7 +15,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Diagnostic, Manifests, Resource, SettingsDoc, Written, diag, explain, nearest};
+use super::settings::{SettingsDoc, account_id_problem};
+use super::{Diagnostic, Manifests, Resource, Written, diag, explain, nearest};
 use crate::refs::{self, Piece, Referent};
 use crate::yaml::{self, Node, Pos, Value};
 
@@ -405,22 +406,6 @@ fn name_problem(name: &str) -> Option<String> {
     (!ok).then(|| format!(
         "metadata.name `{name}`: a Target name is part of target keys (NAME/REGION) and role session names (vigil-NAME), so use up to 58 letters, digits, -, _ and ."
     ))
-}
-
-/// What is wrong with an `accountId`, if anything.
-pub(super) fn account_id_problem(node: Option<&Node>, acct: &str) -> Option<String> {
-    if acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    // An unquoted number has lost its leading zeros; a string is just wrong.
-    Some(if node.is_some_and(|n| matches!(n.value, Value::Int(_))) {
-        "accountId must be 12 digits; quote it (\"012345678901\") so YAML keeps the leading zeros"
-            .to_string()
-    } else {
-        format!(
-            "accountId must be the 12 digits of an AWS account id, such as \"123456789012\", not `{acct}`"
-        )
-    })
 }
 
 /// The regions with where each is written; an empty list, a name that is not a
