@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{Diagnostic, DocKind, DriftMode, diag, explain};
+use super::annotations::DriftMode;
+use super::diag::{Diagnostic, diag};
+use super::explain::explain;
 use crate::yaml::{self, Node, Pos, Value};
 
 /// The optional `kind: Settings` document.
@@ -112,7 +114,7 @@ pub(super) fn read_settings(
     (file, pos): (&str, Pos),
     subject: String,
     mut diags: Vec<Diagnostic>,
-) -> Result<DocKind, Vec<Diagnostic>> {
+) -> Result<SettingsDoc, Vec<Diagnostic>> {
     let settings = match yaml::from_node::<Settings>(spec) {
         Ok(s) => s,
         Err(e) => {
@@ -134,13 +136,13 @@ pub(super) fn read_settings(
         .filter(|(_, set)| *set)
         .map(|(f, _)| (f, spec.key_node(f).map_or(spec.pos, |k| k.pos)))
         .collect();
-    Ok(DocKind::Settings(Box::new(SettingsDoc {
+    Ok(SettingsDoc {
         settings,
         pos,
         file: file.to_string(),
         subject,
         per_target,
-    })))
+    })
 }
 
 /// What Settings must hold beyond their types.
