@@ -8,8 +8,8 @@ use aws_sdk_cloudformation::types::{
 };
 use serde::Serialize;
 
-use super::SERVICE;
 use super::events::Backoff;
+use super::service::SERVICE;
 use crate::aws::{Aws, AwsError, AwsResultExt, ErrorClass};
 
 /// A resource's drift status as CloudFormation reports it.

@@ -9,7 +9,7 @@ use aws_sdk_cloudformation::types::{Stack, StackEvent};
 
 use crate::aws::{Aws, AwsError, AwsResultExt};
 
-use super::SERVICE;
+use super::service::SERVICE;
 
 /// Poll intervals: the first check is immediate (moto finishes at once), then
 /// `first`, growing by half each time up to `max`.

@@ -10,6 +10,7 @@
 
 pub mod drift;
 pub mod events;
+mod service;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ use sha2::Digest;
 
 pub use drift::{DriftStatus, PropertyDifference, ResourceDrift, StackDrift, detect_drift};
 use events::{Backoff, Health};
+use service::SERVICE;
 
 use super::error::KindError;
 use super::kind::{Attrs, Issues, Kind, Wanted};
@@ -35,8 +37,6 @@ use super::tags::{AWS_RULES, OWNER_TAG, Read, TagApi, Tags, Write, with_owner};
 use crate::aws::{Aws, AwsError, AwsResultExt, Condition, Env, ErrorClass};
 use crate::diff::FieldDiff;
 use crate::failpoint;
-
-pub(crate) const SERVICE: &str = "cloudformation";
 
 /// The annotation that lets vigil delete a stack that cannot be updated and create it again.
 pub const RECREATE_ANNOTATION: &str = "vigil/recreate-on-rollback";
