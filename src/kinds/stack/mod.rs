@@ -409,28 +409,6 @@ impl Kind for Stack {
                 );
             }
         }
-        if let Some(tags) = &s.tags {
-            if tags.len() > 49 {
-                issues.at(
-                    "tags",
-                    "a stack has at most 50 tags, and vigil adds vigil:owner",
-                );
-            }
-            for (k, v) in tags {
-                if k.starts_with("aws:") {
-                    issues.at(
-                        &format!("tags.{k}"),
-                        "tag keys starting with aws: are reserved for AWS; rename the tag",
-                    );
-                }
-                if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
-                    issues.at(
-                        &format!("tags.{k}"),
-                        "tag keys are 1 to 128 characters, values at most 256",
-                    );
-                }
-            }
-        }
         if let Some(r) = &s.role_arn
             && !r.contains("${")
             && !(r.starts_with("arn:") && r.contains(":role/"))
