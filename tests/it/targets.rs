@@ -235,10 +235,7 @@ async fn one_target_refused_leaves_the_others_applied_and_reported() {
             lab.account, lab.account, other.account
         ),
     );
-    lab.write(
-        "alarms.yaml",
-        &alarms(80).split("---").next().unwrap().to_string(),
-    );
+    lab.write("alarms.yaml", alarms(80).split("---").next().unwrap());
     let (run, r) = lab.reconcile_json(&[]);
     // The refusal is the most severe outcome; the others still applied.
     run.expect_code(4);
