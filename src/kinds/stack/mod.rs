@@ -877,16 +877,19 @@ async fn read_change_set(
     let cf = &aws.clients.cloudformation;
     let clock = std::time::Instant::now();
     let mut delay = std::time::Duration::ZERO;
-    let mut fields = Vec::new();
-    let mut token: Option<String> = None;
     loop {
-        let out = cf
+        // A fresh walk each poll: the first page says whether it is ready; the
+        // rest of the same walk are the remaining pages of its changes.
+        let mut pages = cf
             .describe_change_set()
             .change_set_name(id)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .aws(SERVICE, "DescribeChangeSet")?;
+            .into_paginator()
+            .send();
+        let Some(first) = pages.next().await else {
+            // Unreachable: a paginator always sends its first request.
+            return Ok(Some(Vec::new()));
+        };
+        let out = first.aws(SERVICE, "DescribeChangeSet")?;
         match out.status() {
             Some(ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress) => {
                 if clock.elapsed() > backoff.limit {
@@ -914,11 +917,12 @@ async fn read_change_set(
             }
             _ => {}
         }
-        fields.extend(out.changes().iter().filter_map(change_field));
-        match out.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => return Ok(Some(fields)),
+        let mut fields: Vec<FieldDiff> = out.changes().iter().filter_map(change_field).collect();
+        while let Some(page) = pages.next().await {
+            let page = page.aws(SERVICE, "DescribeChangeSet")?;
+            fields.extend(page.changes().iter().filter_map(change_field));
         }
+        return Ok(Some(fields));
     }
 }
 
