@@ -893,12 +893,11 @@ async fn read_change_set(
         match out.status() {
             Some(ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress) => {
                 if clock.elapsed() > backoff.limit {
-                    return Err(AwsError::unexpected(
+                    return Err(AwsError::timed_out(
                         SERVICE,
                         "DescribeChangeSet",
                         "the change set took too long to create",
-                    )
-                    .with_class(ErrorClass::Transient));
+                    ));
                 }
                 delay = backoff.next(delay);
                 tokio::time::sleep(delay).await;
@@ -909,7 +908,7 @@ async fn read_change_set(
                 if no_changes_reason(reason) {
                     return Ok(None);
                 }
-                return Err(AwsError::unexpected(
+                return Err(AwsError::operation_failed(
                     SERVICE,
                     "CreateChangeSet",
                     format!("the change set failed: {reason}"),
@@ -944,8 +943,7 @@ async fn apply_stack(
         match Health::of(&l.status) {
             Health::Ready => return update(aws, name, spec, l).await,
             Health::Busy => {
-                // Not a failure of AWS: a state that ends by itself, so worth retrying.
-                return Err(AwsError::unexpected(
+                return Err(AwsError::busy(
                     SERVICE,
                     "UpdateStack",
                     format!(
@@ -953,7 +951,6 @@ async fn apply_stack(
                         l.status
                     ),
                 )
-                .with_class(ErrorClass::Transient)
                 .into());
             }
             Health::NeedsRecreate if recreate && l.termination_protection => {
