@@ -1,6 +1,6 @@
 //! The one place where AWS errors are classified: into a class (what to do
 //! about it) and, for the few conditions vigil reacts to, a typed condition.
-//! Callers never compare codes or messages.
+//! Callers never compare codes or messages (nor a change set's status reason).
 
 use std::sync::Arc;
 
@@ -288,6 +288,17 @@ where
     }
 }
 
+/// The condition of a change set that CloudFormation reports as FAILED, read
+/// from its StatusReason (a response field, not an error). A change set
+/// created without changes fails with the documented reason "The submitted
+/// information didn't contain changes..." (moto: "No updates are to be
+/// performed."): that is [`Condition::NoUpdates`], like UpdateStack's error.
+pub fn change_set_condition(status_reason: &str) -> Option<Condition> {
+    (status_reason.contains("didn't contain changes")
+        || status_reason.contains("No updates are to be performed"))
+    .then_some(Condition::NoUpdates)
+}
+
 /// The first element of a response body, past any XML declaration, for messages.
 fn body_start<E>(err: &SdkError<E, HttpResponse>) -> String {
     let body = err
@@ -410,6 +421,17 @@ mod tests {
             ErrorClass::Terminal
         );
         assert_eq!(classify_code(None, Some(429)), ErrorClass::Throttled);
+    }
+
+    #[test]
+    fn a_change_set_without_changes_is_no_updates() {
+        let aws = "The submitted information didn't contain changes. Submit different information to create a change set.";
+        assert_eq!(change_set_condition(aws), Some(Condition::NoUpdates));
+        assert_eq!(
+            change_set_condition("No updates are to be performed."),
+            Some(Condition::NoUpdates)
+        );
+        assert_eq!(change_set_condition("Template format error"), None);
     }
 
     #[test]

@@ -34,7 +34,7 @@ use service::SERVICE;
 use super::error::KindError;
 use super::kind::{Attrs, Issues, Kind, Wanted};
 use super::tags::{AWS_RULES, OWNER_TAG, Read, TagApi, Tags, Write, with_owner};
-use crate::aws::{Aws, AwsError, AwsResultExt, Condition, Env, ErrorClass};
+use crate::aws::{Aws, AwsError, AwsResultExt, Condition, Env, ErrorClass, change_set_condition};
 use crate::diff::FieldDiff;
 use crate::failpoint;
 
@@ -273,12 +273,6 @@ fn protected(name: &str) -> KindError {
             "stack {name} has termination protection on; set terminationProtection: false and reconcile first"
         ),
     )
-}
-
-/// The status reason of a change set AWS created without changes (a response
-/// field, not an error: FAILED is how CloudFormation reports it).
-fn no_changes_reason(reason: &str) -> bool {
-    reason.contains("didn't contain changes") || reason.contains("No updates are to be performed")
 }
 
 /// Parameters and capabilities checked against the template, as CloudFormation would.
@@ -905,7 +899,7 @@ async fn read_change_set(
             }
             Some(ChangeSetStatus::Failed) => {
                 let reason = out.status_reason().unwrap_or("no reason given");
-                if no_changes_reason(reason) {
+                if change_set_condition(reason) == Some(Condition::NoUpdates) {
                     return Ok(None);
                 }
                 return Err(AwsError::operation_failed(
