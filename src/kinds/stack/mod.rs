@@ -37,9 +37,8 @@ use super::tags::{AWS_RULES, OWNER_TAG, Read, TagApi, Tags, Write, with_owner};
 use crate::aws::{Aws, AwsError, AwsResultExt, Condition, Env, ErrorClass, change_set_condition};
 use crate::diff::FieldDiff;
 use crate::failpoint;
-
-/// The annotation that lets vigil delete a stack that cannot be updated and create it again.
-pub const RECREATE_ANNOTATION: &str = "vigil/recreate-on-rollback";
+// A leaf of manifest: it imports nothing back from kinds.
+use crate::manifest::annotations::RECREATE_ON_ROLLBACK;
 
 const CAPABILITIES: &[&str] = &[
     "CAPABILITY_IAM",
@@ -521,7 +520,7 @@ impl Kind for Stack {
             .unwrap_or_default();
         match Health::of(&live.status) {
             Health::NeedsRecreate => out.push(format!(
-                "the stack is in {}{reason} and cannot be updated; vigil deletes and recreates it only with the annotation {RECREATE_ANNOTATION}: \"true\"",
+                "the stack is in {}{reason} and cannot be updated; vigil deletes and recreates it only with the annotation {RECREATE_ON_ROLLBACK}: \"true\"",
                 live.status
             )),
             Health::UpdateRollbackFailed => out.push(format!(
@@ -952,7 +951,7 @@ async fn apply_stack(
             }
             Health::NeedsRecreate if recreate => {
                 eprintln!(
-                    "Stack/{name}: {}; deleting it to create it again ({RECREATE_ANNOTATION})",
+                    "Stack/{name}: {}; deleting it to create it again ({RECREATE_ON_ROLLBACK})",
                     l.status
                 );
                 delete_and_wait(aws, name, &l.id).await?;
