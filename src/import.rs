@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::aws::{Aws, AwsResultExt, ErrorClass};
 use crate::kinds::{KindError, KindId, LiveOwner, Observed, Wanted};
+use crate::manifest::annotations::ADOPT;
 use crate::state::Inventory;
 
 pub struct Options {
@@ -108,7 +109,7 @@ pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported,
         );
         if !owned {
             // Created outside vigil: taking it over must be explicit.
-            doc.push_str("  annotations:\n    vigil/adopt: \"true\"\n");
+            doc.push_str(&format!("  annotations:\n    {ADOPT}: \"true\"\n"));
         }
         doc.push_str("spec:");
         let body = to_yaml(&spec, 1);

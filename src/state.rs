@@ -412,14 +412,7 @@ impl Location {
                             .body
                             .collect()
                             .await
-                            .map_err(|e| {
-                                AwsError::unexpected(
-                                    "s3",
-                                    "GetObject",
-                                    format!("reading the body: {e}"),
-                                )
-                                .with_class(crate::aws::ErrorClass::Transient)
-                            })?
+                            .map_err(|e| AwsError::body_read("s3", "GetObject", e))?
                             .into_bytes()
                             .to_vec();
                         (bytes, version)

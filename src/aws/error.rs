@@ -1,6 +1,6 @@
 //! The one place where AWS errors are classified: into a class (what to do
 //! about it) and, for the few conditions vigil reacts to, a typed condition.
-//! Callers never compare codes or messages.
+//! Callers never compare codes or messages (nor a change set's status reason).
 
 use std::sync::Arc;
 
@@ -52,6 +52,13 @@ pub enum Condition {
     NoUpdates,
     /// X-Ray: the group or rule does not exist (classed NotFound).
     Gone,
+    /// vigil stopped waiting for an operation that AWS carries on (classed Transient).
+    WaitTimedOut,
+    /// The resource is in an operation of its own that ends by itself (classed Transient).
+    Busy,
+    /// An operation AWS ran on its own after the call (a stack update, a change
+    /// set) ended in failure (classed Terminal).
+    OperationFailed,
 }
 
 /// A classified AWS error, naming the service and operation that failed. The
@@ -81,8 +88,8 @@ impl AwsError {
         self.condition == Some(condition)
     }
 
-    /// A response that lacks what the API promises (no id after a create, a
-    /// wait that never ends): a failure of the call with no better type.
+    /// A response that lacks what the API promises (no id after a create): a
+    /// failure of the call with no better type.
     pub fn unexpected(
         service: &'static str,
         operation: &'static str,
@@ -96,6 +103,76 @@ impl AwsError {
             condition: None,
             message: message.into(),
             source: None,
+        }
+    }
+
+    /// A wait that ran out of time while AWS carries on: worth retrying.
+    pub fn timed_out(
+        service: &'static str,
+        operation: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::known(
+            service,
+            operation,
+            (Condition::WaitTimedOut, ErrorClass::Transient),
+            message,
+        )
+    }
+
+    /// The resource is busy with an operation that ends by itself: worth retrying.
+    pub fn busy(
+        service: &'static str,
+        operation: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::known(
+            service,
+            operation,
+            (Condition::Busy, ErrorClass::Transient),
+            message,
+        )
+    }
+
+    /// An operation AWS ran after the call ended in failure; the message says why.
+    pub fn operation_failed(
+        service: &'static str,
+        operation: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::known(
+            service,
+            operation,
+            (Condition::OperationFailed, ErrorClass::Terminal),
+            message,
+        )
+    }
+
+    fn known(
+        service: &'static str,
+        operation: &'static str,
+        (condition, class): (Condition, ErrorClass),
+        message: impl Into<String>,
+    ) -> Self {
+        AwsError {
+            condition: Some(condition),
+            class,
+            ..Self::unexpected(service, operation, message)
+        }
+    }
+
+    /// A response whose body broke off after the call succeeded (the stream
+    /// failed): network trouble, worth retrying. The stream's error is the source.
+    pub fn body_read(
+        service: &'static str,
+        operation: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        AwsError {
+            class: ErrorClass::Transient,
+            message: format!("reading the body: {source}"),
+            source: Some(Arc::new(source)),
+            ..Self::unexpected(service, operation, "")
         }
     }
 
@@ -209,6 +286,17 @@ where
         }
         _ => None,
     }
+}
+
+/// The condition of a change set that CloudFormation reports as FAILED, read
+/// from its StatusReason (a response field, not an error). A change set
+/// created without changes fails with the documented reason "The submitted
+/// information didn't contain changes..." (moto: "No updates are to be
+/// performed."): that is [`Condition::NoUpdates`], like UpdateStack's error.
+pub fn change_set_condition(status_reason: &str) -> Option<Condition> {
+    (status_reason.contains("didn't contain changes")
+        || status_reason.contains("No updates are to be performed"))
+    .then_some(Condition::NoUpdates)
 }
 
 /// The first element of a response body, past any XML declaration, for messages.
@@ -333,5 +421,48 @@ mod tests {
             ErrorClass::Terminal
         );
         assert_eq!(classify_code(None, Some(429)), ErrorClass::Throttled);
+    }
+
+    #[test]
+    fn a_change_set_without_changes_is_no_updates() {
+        let aws = "The submitted information didn't contain changes. Submit different information to create a change set.";
+        assert_eq!(change_set_condition(aws), Some(Condition::NoUpdates));
+        assert_eq!(
+            change_set_condition("No updates are to be performed."),
+            Some(Condition::NoUpdates)
+        );
+        assert_eq!(change_set_condition("Template format error"), None);
+    }
+
+    #[test]
+    fn known_conditions_carry_their_class() {
+        let t = AwsError::timed_out("cloudformation", "Wait", "still going");
+        assert_eq!(
+            (t.class, t.condition),
+            (ErrorClass::Transient, Some(Condition::WaitTimedOut))
+        );
+        let b = AwsError::busy("cloudformation", "UpdateStack", "busy");
+        assert_eq!(
+            (b.class, b.condition),
+            (ErrorClass::Transient, Some(Condition::Busy))
+        );
+        let f = AwsError::operation_failed("cloudformation", "Wait", "ended in ROLLBACK_COMPLETE");
+        assert_eq!(
+            (f.class, f.condition),
+            (ErrorClass::Terminal, Some(Condition::OperationFailed))
+        );
+    }
+
+    #[test]
+    fn a_broken_body_keeps_the_stream_error_as_its_source() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let e = AwsError::body_read("s3", "GetObject", io);
+        assert_eq!(e.class, ErrorClass::Transient);
+        assert_eq!(
+            e.to_string(),
+            "s3 GetObject: reading the body: reset by peer"
+        );
+        let source = std::error::Error::source(&e).expect("a source");
+        assert_eq!(source.to_string(), "reset by peer");
     }
 }

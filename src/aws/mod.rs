@@ -22,7 +22,9 @@ use aws_smithy_runtime_api::client::retries::classifiers::{
 
 use calls::CallCounter;
 pub use calls::{ApiCalls, CallLog, is_read_operation};
-pub use error::{AwsError, AwsResultExt, Condition, ErrorClass, classify_code};
+pub use error::{
+    AwsError, AwsResultExt, Condition, ErrorClass, change_set_condition, classify_code,
+};
 
 /// moto answers an unimplemented operation with an HTML 500; retrying it only wastes time.
 #[derive(Debug, Clone)]

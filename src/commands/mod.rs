@@ -209,6 +209,12 @@ async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// A run the planner refused before any AWS call.
+fn refused(json: bool, refusal: &engine::plan::Stop) -> Exit {
+    let msg = refusal.to_string();
+    stop(ApiCalls::default(), json, "refused", &msg, Exit::Refused)
+}
+
 /// A run that stopped before planning: printed on stderr, and as JSON for `--output json`.
 fn stop(calls: ApiCalls, json: bool, class: &str, message: &str, exit: Exit) -> Exit {
     eprintln!("{message}");
@@ -380,19 +386,9 @@ async fn reconcile_cmd(
 ) -> anyhow::Result<Exit> {
     let json = output == Output::Json;
     if manifest::is_missing(dir) {
-        if opts.prune && opts.only.is_empty() {
-            let msg = format!(
-                "refused: prune is on but the directory declares no resources: {} does not exist; \
-                 vigil will not delete everything it owns. Pass the desired-state directory, or run `vigil destroy` to do that on purpose",
-                dir.display()
-            );
-            return Ok(stop(
-                ApiCalls::default(),
-                json,
-                "refused",
-                &msg,
-                Exit::Refused,
-            ));
+        let prune = engine::plan::prunes(opts.prune, false, &opts.only);
+        if let Err(refusal) = engine::plan::guard_missing_directory(dir, prune) {
+            return Ok(refused(json, &refusal));
         }
         return Ok(missing_directory(dir, json));
     }
@@ -400,23 +396,16 @@ async fn reconcile_cmd(
         return Ok(Exit::Error);
     };
     let m = ManuallyDrop::new(m);
-    let prune = (opts.prune || m.settings.prune) && opts.only.is_empty();
-    if let Err(stop_reason) = engine::plan::guard_directory(&m, prune) {
-        return Ok(stop(
-            ApiCalls::default(),
-            json,
-            "refused",
-            &stop_reason.to_string(),
-            Exit::Refused,
-        ));
-    }
+    let prune = engine::plan::prunes(opts.prune, m.settings.prune, &opts.only);
+    let start = match engine::plan::start(&m, prune) {
+        Ok(start) => start,
+        Err(refusal) => return Ok(refused(json, &refusal)),
+    };
     let chosen = match chosen(&m, json) {
         Ok(t) => t,
         Err(exit) => return Ok(exit),
     };
-    let parts = if m.resources.is_empty() && !m.settings_declared && !m.targets[0].declared {
-        // Nothing declared and nothing to prune: nothing to look at in AWS.
-        // (With Settings, the account guard still runs.)
+    let parts = if start == engine::plan::Start::NothingDeclared {
         let empty = Report {
             dry_run: opts.dry_run,
             changes: Vec::new(),

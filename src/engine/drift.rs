@@ -124,7 +124,6 @@ pub async fn run(
 
 /// Drift and pending changes from plain data: no AWS.
 pub fn assess(m: &Manifests, obs: &Observation, inv: &Inventory) -> DriftReport {
-    let value = |j: usize, attr: &str| obs.attrs(j).and_then(|a| a.get(attr).cloned());
     let mut report = DriftReport {
         drifted: vec![],
         pending: vec![],
@@ -135,97 +134,8 @@ pub fn assess(m: &Manifests, obs: &Observation, inv: &Inventory) -> DriftReport 
         errors: vec![],
         api_calls: ApiCalls::default(),
     };
-    for (i, r) in m.resources.iter().enumerate() {
-        let (kind, name) = (r.kind.name(), r.name.as_str());
-        if let Some(e) = obs.failed.get(&r.kind) {
-            report.errors.push(Failure::observe_failed(kind, name, e));
-            continue;
-        }
-        let desired = match r.kind.normalize(&resolve(m, r, &obs.env, &value), &obs.env) {
-            Ok(d) => d,
-            Err(e) => {
-                report.errors.push(Failure {
-                    kind: kind.into(),
-                    name: name.into(),
-                    class: ErrorClass::Terminal,
-                    message: e.to_string(),
-                    code: FailureCode::Invalid,
-                });
-                continue;
-            }
-        };
-        let recorded = inv.get(kind, name);
-        let entry = recorded.filter(|e| e.state == EntryState::Applied);
-        match obs.live.get(&i) {
-            None => match entry {
-                Some(_) => report.missing.push(item(
-                    kind,
-                    name,
-                    None,
-                    vec![],
-                    Some("deleted outside vigil"),
-                )),
-                None => report.pending.push(item(
-                    kind,
-                    name,
-                    Some("create"),
-                    r.kind.diff(&desired, &Value::Object(Default::default())),
-                    None,
-                )),
-            },
-            Some(l) => match ownership(&m.settings.owner, l, recorded) {
-                Ownership::Foreign(o) => report.unmanaged.push(item(
-                    kind,
-                    name,
-                    None,
-                    vec![],
-                    Some(&format!("owned by vigil owner `{o}`")),
-                )),
-                Ownership::Unowned => report.unmanaged.push(item(
-                    kind,
-                    name,
-                    None,
-                    vec![],
-                    Some("exists, but vigil did not create it; see vigil/adopt"),
-                )),
-                Ownership::Recreated => report.unmanaged.push(item(
-                    kind,
-                    name,
-                    None,
-                    vec![],
-                    Some("vigil's inventory lists it, but it has no vigil:owner tag: recreated or retagged outside vigil; see vigil/adopt"),
-                )),
-                Ownership::Owned => match entry {
-                    Some(e) => {
-                        let applied = e.applied.value();
-                        let drift = r.kind.diff(&applied, &l.state(&obs.env));
-                        if !drift.is_empty() {
-                            report
-                                .drifted
-                                .push(item(kind, name, None, as_drift(drift), None));
-                        }
-                        let pending = r.kind.diff(&desired, &applied);
-                        if !pending.is_empty() {
-                            report
-                                .pending
-                                .push(item(kind, name, Some("update"), pending, None));
-                        }
-                    }
-                    None => {
-                        let d = r.kind.diff(&desired, &l.state(&obs.env));
-                        if !d.is_empty() {
-                            report.pending.push(item(
-                                kind,
-                                name,
-                                Some("update"),
-                                d,
-                                Some("no last-applied record, so drift cannot be told from a pending change"),
-                            ));
-                        }
-                    }
-                },
-            },
-        }
+    for i in 0..m.resources.len() {
+        assess_resource(&mut report, m, obs, inv, i);
     }
     for (key, e) in &inv.resources {
         if obs.extra.contains_key(key) {
@@ -246,6 +156,107 @@ pub fn assess(m: &Manifests, obs: &Observation, inv: &Inventory) -> DriftReport 
         }
     }
     report
+}
+
+/// One declared resource: drifted, pending, missing, unmanaged, or an error.
+fn assess_resource(
+    report: &mut DriftReport,
+    m: &Manifests,
+    obs: &Observation,
+    inv: &Inventory,
+    i: usize,
+) {
+    let r = &m.resources[i];
+    let value = |j: usize, attr: &str| obs.attrs(j).and_then(|a| a.get(attr).cloned());
+    let (kind, name) = (r.kind.name(), r.name.as_str());
+    if let Some(e) = obs.failed.get(&r.kind) {
+        report.errors.push(Failure::observe_failed(kind, name, e));
+        return;
+    }
+    let desired = match r.kind.normalize(&resolve(m, r, &obs.env, &value), &obs.env) {
+        Ok(d) => d,
+        Err(e) => {
+            report.errors.push(Failure {
+                kind: kind.into(),
+                name: name.into(),
+                class: ErrorClass::Terminal,
+                message: e.to_string(),
+                code: FailureCode::Invalid,
+            });
+            return;
+        }
+    };
+    let recorded = inv.get(kind, name);
+    let entry = recorded.filter(|e| e.state == EntryState::Applied);
+    let Some(l) = obs.live.get(&i) else {
+        match entry {
+            Some(_) => report.missing.push(item(
+                kind,
+                name,
+                None,
+                vec![],
+                Some("deleted outside vigil"),
+            )),
+            None => report.pending.push(item(
+                kind,
+                name,
+                Some("create"),
+                r.kind.diff(&desired, &Value::Object(Default::default())),
+                None,
+            )),
+        }
+        return;
+    };
+    let reason = match ownership(&m.settings.owner, l, recorded) {
+        Ownership::Owned => {
+            let live = l.state(&obs.env);
+            return assess_owned(report, r.kind, name, &desired, &live, entry);
+        }
+        Ownership::Foreign(o) => format!("owned by vigil owner `{o}`"),
+        Ownership::Unowned => "exists, but vigil did not create it; see vigil/adopt".to_string(),
+        Ownership::Recreated => "vigil's inventory lists it, but it has no vigil:owner tag: recreated or retagged outside vigil; see vigil/adopt".to_string(),
+    };
+    report
+        .unmanaged
+        .push(item(kind, name, None, vec![], Some(&reason)));
+}
+
+/// An owned resource: live against last applied is drift, desired against last
+/// applied is pending. Without a record the two cannot be told apart.
+fn assess_owned(
+    report: &mut DriftReport,
+    kind: KindId,
+    name: &str,
+    desired: &Value,
+    live: &Value,
+    entry: Option<&state::Entry>,
+) {
+    let Some(e) = entry else {
+        let d = kind.diff(desired, live);
+        if !d.is_empty() {
+            report.pending.push(item(
+                kind.name(),
+                name,
+                Some("update"),
+                d,
+                Some("no last-applied record, so drift cannot be told from a pending change"),
+            ));
+        }
+        return;
+    };
+    let applied = e.applied.value();
+    let drift = kind.diff(&applied, live);
+    if !drift.is_empty() {
+        report
+            .drifted
+            .push(item(kind.name(), name, None, as_drift(drift), None));
+    }
+    let pending = kind.diff(desired, &applied);
+    if !pending.is_empty() {
+        report
+            .pending
+            .push(item(kind.name(), name, Some("update"), pending, None));
+    }
 }
 
 /// CloudFormation's own drift detection, for stacks that exist: it reads

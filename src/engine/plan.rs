@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -58,6 +59,48 @@ pub struct Scope {
     pub unknown_kinds: Vec<String>,
 }
 
+/// Whether prune runs: `--prune` or `Settings.prune` asks for it, and `--only` never prunes.
+pub fn prunes(asked: bool, settings_prune: bool, only: &[String]) -> bool {
+    (asked || settings_prune) && only.is_empty()
+}
+
+/// A desired-state directory that does not exist (a typo, a checkout not made).
+/// Under prune it is refused: it must never read as "delete everything". Without
+/// prune it is `Ok`, and the caller reports the directory as an error.
+pub fn guard_missing_directory(dir: &Path, prune: bool) -> Result<(), Stop> {
+    if prune {
+        return Err(Stop::Refused(format!(
+            "prune is on but the directory declares no resources: {} does not exist; \
+             vigil will not delete everything it owns. Pass the desired-state directory, or run `vigil destroy` to do that on purpose",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// What a one-shot run does once the directory is loaded, before any AWS call.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// Connect to each target, observe and plan.
+    Observe,
+    /// No resources, Settings or Targets, and no prune: an empty report with
+    /// nothing to look at in AWS. (With Settings, the account guard still runs.)
+    NothingDeclared,
+}
+
+/// The directory guards ([`guard_directory`]), then whether there is anything to observe.
+pub fn start(m: &Manifests, prune: bool) -> Result<Start, Stop> {
+    guard_directory(m, prune)?;
+    let declared =
+        !m.resources.is_empty() || m.settings_declared || m.targets.iter().any(|t| t.declared);
+    Ok(if declared {
+        Start::Observe
+    } else {
+        Start::NothingDeclared
+    })
+}
+
 /// The guard that needs no AWS: prune of a directory that declares nothing.
 pub fn guard_directory(m: &Manifests, prune: bool) -> Result<(), Stop> {
     if prune && m.resources.is_empty() {
@@ -94,7 +137,7 @@ pub fn scope(m: &Manifests, inv: &Inventory, opts: &Options) -> Result<Scope, St
             }
         }
     }
-    let prune = (opts.prune || m.settings.prune) && opts.only.is_empty();
+    let prune = prunes(opts.prune, m.settings.prune, &opts.only);
     guard_directory(m, prune)?;
     if prune && !m.settings_declared && inv.settings_declared {
         return Err(Stop::Refused(

@@ -372,127 +372,15 @@ impl Kind for Bucket {
         spec: &Spec,
         live: Option<&Live>,
     ) -> Result<Attrs, KindError> {
-        let s3 = &aws.clients.s3;
-        let env = &aws.env;
-        let part = policy::partition(&env.region);
         if live.is_none() {
-            // us-east-1 is the one region CreateBucket must not be told about.
-            let config = (env.region != "us-east-1").then(|| {
-                aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
-                        env.region.as_str(),
-                    ))
-                    .build()
-            });
-            s3.create_bucket()
-                .bucket(name)
-                .set_create_bucket_configuration(config)
-                .send()
-                .await
-                .aws(SERVICE, "CreateBucket")
-                .map_err(|mut e| {
-                    if e.is(Condition::BucketAlreadyExists) {
-                        e.message = format!(
-                            "bucket names are global and {name} belongs to another AWS account; choose another name"
-                        );
-                    }
-                    e
-                })?;
-            // CreateBucket takes no tags; the owner tag follows at once (an update's
-            // tags are synced by the engine).
-            put_tags(aws, name, &with_owner(&spec.tags, env)).await?;
+            create_bucket(aws, name, spec).await?;
         }
-        if let Some(want) = spec.public_access_block
-            && live.is_none_or(|l| l.public_access_block.flatten().unwrap_or_default() != want)
-        {
-            s3.put_public_access_block()
-                .bucket(name)
-                .public_access_block_configuration(
-                    aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
-                        .block_public_acls(want.block_public_acls)
-                        .ignore_public_acls(want.ignore_public_acls)
-                        .block_public_policy(want.block_public_policy)
-                        .restrict_public_buckets(want.restrict_public_buckets)
-                        .build(),
-                )
-                .send()
-                .await
-                .aws(SERVICE, "PutPublicAccessBlock")?;
-        }
-        if let Some(want) = &spec.encryption
-            && live.is_none_or(|l| {
-                l.encryption.clone().flatten().map(|e| encryption_state(&e))
-                    != Some(encryption_state(want))
-            })
-        {
-            let by_default = aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
-                .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::from(
-                    want.sse_algorithm.as_str(),
-                ))
-                .set_kms_master_key_id(want.kms_master_key_id.clone())
-                .build()
-                .map_err(|e| KindError::invalid(SERVICE, "PutBucketEncryption", e))?;
-            let config = aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
-                .rules(
-                    aws_sdk_s3::types::ServerSideEncryptionRule::builder()
-                        .apply_server_side_encryption_by_default(by_default)
-                        .set_bucket_key_enabled(want.bucket_key_enabled)
-                        .build(),
-                )
-                .build()
-                .map_err(|e| KindError::invalid(SERVICE, "PutBucketEncryption", e))?;
-            s3.put_bucket_encryption()
-                .bucket(name)
-                .server_side_encryption_configuration(config)
-                .send()
-                .await
-                .aws(SERVICE, "PutBucketEncryption")?;
-        }
-        if let Some(want) = &spec.versioning {
-            // Unreadable versioning is left alone on update: vigil writes only what it knows differs.
-            let differs = match live.map(|l| &l.versioning) {
-                None => true,
-                Some(Versioning::Status(s)) => s.as_ref() != Some(want),
-                Some(Versioning::NotRead | Versioning::Unreadable(_)) => false,
-            };
-            if differs {
-                s3.put_bucket_versioning()
-                    .bucket(name)
-                    .versioning_configuration(
-                        aws_sdk_s3::types::VersioningConfiguration::builder()
-                            .status(aws_sdk_s3::types::BucketVersioningStatus::from(
-                                want.as_str(),
-                            ))
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .aws(SERVICE, "PutBucketVersioning")?;
-            }
-        }
-        let have_policy = live
-            .and_then(|l| l.policy.as_ref())
-            .map(|p| policy::normalize(p, part));
-        match &spec.policy {
-            Some(p) if have_policy.as_ref() != Some(&policy::normalize(p, part)) => {
-                s3.put_bucket_policy()
-                    .bucket(name)
-                    .policy(p.to_string())
-                    .send()
-                    .await
-                    .aws(SERVICE, "PutBucketPolicy")?;
-            }
-            None if have_policy.is_some() => {
-                s3.delete_bucket_policy()
-                    .bucket(name)
-                    .send()
-                    .await
-                    .aws(SERVICE, "DeleteBucketPolicy")?;
-            }
-            _ => {}
-        }
+        put_public_access_block(aws, name, spec, live).await?;
+        put_encryption(aws, name, spec, live).await?;
+        put_versioning(aws, name, spec, live).await?;
+        sync_policy(aws, name, spec, live).await?;
         Ok(Attrs::from([
-            ("arn".to_string(), bucket_arn(env, name)),
+            ("arn".to_string(), bucket_arn(&aws.env, name)),
             ("name".to_string(), name.to_string()),
         ]))
     }
@@ -672,6 +560,172 @@ async fn read_versioning(aws: &Aws, name: &str) -> Result<Versioning, AwsError> 
         Err(e) if e.class == ErrorClass::Unsupported => Ok(Versioning::Unreadable(e.to_string())),
         Err(e) => Err(e),
     }
+}
+
+/// CreateBucket (in the target's region), then its tags: CreateBucket takes none.
+async fn create_bucket(aws: &Aws, name: &str, spec: &Spec) -> Result<(), KindError> {
+    let s3 = &aws.clients.s3;
+    let env = &aws.env;
+    // us-east-1 is the one region CreateBucket must not be told about.
+    let config = (env.region != "us-east-1").then(|| {
+        aws_sdk_s3::types::CreateBucketConfiguration::builder()
+            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                env.region.as_str(),
+            ))
+            .build()
+    });
+    s3.create_bucket()
+        .bucket(name)
+        .set_create_bucket_configuration(config)
+        .send()
+        .await
+        .aws(SERVICE, "CreateBucket")
+        .map_err(|mut e| {
+            if e.is(Condition::BucketAlreadyExists) {
+                e.message = format!(
+                    "bucket names are global and {name} belongs to another AWS account; choose another name"
+                );
+            }
+            e
+        })?;
+    // CreateBucket takes no tags; the owner tag follows at once (an update's
+    // tags are synced by the engine).
+    put_tags(aws, name, &with_owner(&spec.tags, env)).await?;
+    Ok(())
+}
+
+/// PutPublicAccessBlock when the spec sets one that differs.
+async fn put_public_access_block(
+    aws: &Aws,
+    name: &str,
+    spec: &Spec,
+    live: Option<&Live>,
+) -> Result<(), KindError> {
+    let s3 = &aws.clients.s3;
+    if let Some(want) = spec.public_access_block
+        && live.is_none_or(|l| l.public_access_block.flatten().unwrap_or_default() != want)
+    {
+        s3.put_public_access_block()
+            .bucket(name)
+            .public_access_block_configuration(
+                aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(want.block_public_acls)
+                    .ignore_public_acls(want.ignore_public_acls)
+                    .block_public_policy(want.block_public_policy)
+                    .restrict_public_buckets(want.restrict_public_buckets)
+                    .build(),
+            )
+            .send()
+            .await
+            .aws(SERVICE, "PutPublicAccessBlock")?;
+    }
+    Ok(())
+}
+
+/// PutBucketEncryption when the spec sets encryption that differs.
+async fn put_encryption(
+    aws: &Aws,
+    name: &str,
+    spec: &Spec,
+    live: Option<&Live>,
+) -> Result<(), KindError> {
+    let s3 = &aws.clients.s3;
+    if let Some(want) = &spec.encryption
+        && live.is_none_or(|l| {
+            l.encryption.clone().flatten().map(|e| encryption_state(&e))
+                != Some(encryption_state(want))
+        })
+    {
+        let by_default = aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::from(
+                want.sse_algorithm.as_str(),
+            ))
+            .set_kms_master_key_id(want.kms_master_key_id.clone())
+            .build()
+            .map_err(|e| KindError::invalid(SERVICE, "PutBucketEncryption", e))?;
+        let config = aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
+            .rules(
+                aws_sdk_s3::types::ServerSideEncryptionRule::builder()
+                    .apply_server_side_encryption_by_default(by_default)
+                    .set_bucket_key_enabled(want.bucket_key_enabled)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| KindError::invalid(SERVICE, "PutBucketEncryption", e))?;
+        s3.put_bucket_encryption()
+            .bucket(name)
+            .server_side_encryption_configuration(config)
+            .send()
+            .await
+            .aws(SERVICE, "PutBucketEncryption")?;
+    }
+    Ok(())
+}
+
+/// PutBucketVersioning when the spec sets a status that differs.
+async fn put_versioning(
+    aws: &Aws,
+    name: &str,
+    spec: &Spec,
+    live: Option<&Live>,
+) -> Result<(), KindError> {
+    let s3 = &aws.clients.s3;
+    if let Some(want) = &spec.versioning {
+        // Unreadable versioning is left alone on update: vigil writes only what it knows differs.
+        let differs = match live.map(|l| &l.versioning) {
+            None => true,
+            Some(Versioning::Status(s)) => s.as_ref() != Some(want),
+            Some(Versioning::NotRead | Versioning::Unreadable(_)) => false,
+        };
+        if differs {
+            s3.put_bucket_versioning()
+                .bucket(name)
+                .versioning_configuration(
+                    aws_sdk_s3::types::VersioningConfiguration::builder()
+                        .status(aws_sdk_s3::types::BucketVersioningStatus::from(
+                            want.as_str(),
+                        ))
+                        .build(),
+                )
+                .send()
+                .await
+                .aws(SERVICE, "PutBucketVersioning")?;
+        }
+    }
+    Ok(())
+}
+
+/// PutBucketPolicy when it differs by meaning; DeleteBucketPolicy when the spec has none.
+async fn sync_policy(
+    aws: &Aws,
+    name: &str,
+    spec: &Spec,
+    live: Option<&Live>,
+) -> Result<(), KindError> {
+    let s3 = &aws.clients.s3;
+    let part = policy::partition(&aws.env.region);
+    let have_policy = live
+        .and_then(|l| l.policy.as_ref())
+        .map(|p| policy::normalize(p, part));
+    match &spec.policy {
+        Some(p) if have_policy.as_ref() != Some(&policy::normalize(p, part)) => {
+            s3.put_bucket_policy()
+                .bucket(name)
+                .policy(p.to_string())
+                .send()
+                .await
+                .aws(SERVICE, "PutBucketPolicy")?;
+        }
+        None if have_policy.is_some() => {
+            s3.delete_bucket_policy()
+                .bucket(name)
+                .send()
+                .await
+                .aws(SERVICE, "DeleteBucketPolicy")?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -668,13 +668,13 @@ mod tests {
     /// and `\d` as written in a non-raw string), compared with desired-state/.
     #[test]
     fn desired_state_holds_the_lab_queries_verbatim() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("desired-state");
-        let m = crate::manifest::load(&dir).unwrap_or_else(|e| panic!("{e:?}"));
         let query = |name: &str| {
-            let r = &m.resources[m
-                .find(crate::kinds::KindId::QueryDefinition, name)
-                .expect(name)];
-            serde_json::from_value::<Spec>((*r.spec).clone()).unwrap()
+            let spec = crate::kinds::desired_state_spec(
+                "logs/insights-queries.yaml",
+                crate::kinds::KindId::QueryDefinition,
+                name,
+            );
+            serde_json::from_value::<Spec>(spec).unwrap()
         };
         let lab = [
             ("Top Error Messages", LAB_TOP_ERRORS, ERROR_LOG),

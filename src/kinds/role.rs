@@ -403,128 +403,20 @@ impl Kind for Role {
         spec: &Spec,
         live: Option<&Live>,
     ) -> Result<Attrs, KindError> {
-        let iam = &aws.clients.iam;
-        let env = &aws.env;
-        let part = policy::partition(&env.region);
-        let description = spec.description.clone().unwrap_or_default();
-        let max_session = spec.max_session_duration.unwrap_or(DEFAULT_MAX_SESSION);
-        let empty = Live {
-            name: name.to_string(),
-            arn: String::new(),
-            role_id: String::new(),
-            path: String::new(),
-            description: None,
-            max_session_duration: DEFAULT_MAX_SESSION,
-            assume_role_policy: Value::Null,
-            managed_policy_arns: BTreeSet::new(),
-            inline_policies: BTreeMap::new(),
-            tags: BTreeMap::new(),
-        };
-        let (have, arn, role_id) = match live {
-            None => {
-                let out = iam
-                    .create_role()
-                    .role_name(name)
-                    .path(spec.path.as_deref().unwrap_or(DEFAULT_PATH))
-                    .assume_role_policy_document(spec.assume_role_policy.to_string())
-                    .set_description(spec.description.clone())
-                    .max_session_duration(max_session)
-                    .set_tags(Some(iam_tags(&with_owner(&spec.tags, env), "CreateRole")?))
-                    .send()
-                    .await
-                    .aws(SERVICE, "CreateRole")?;
-                let role = out.role().ok_or_else(|| {
-                    AwsError::unexpected(SERVICE, "CreateRole", "no Role in the response")
-                })?;
-                (&empty, role.arn().to_string(), role.role_id().to_string())
-            }
+        let (arn, role_id) = match live {
+            None => create_role(aws, name, spec).await?,
             Some(l) => {
-                let want_path = spec.path.as_deref().unwrap_or(DEFAULT_PATH);
-                if l.path != want_path {
-                    return Err(KindError::refused(
-                        SERVICE,
-                        "UpdateRole",
-                        format!(
-                            "the role's path is {} and IAM cannot change a path; delete the role (or keep path: {}) to use {want_path}",
-                            l.path, l.path
-                        ),
-                    ));
-                }
-                if l.description.clone().unwrap_or_default() != description
-                    || l.max_session_duration != max_session
-                {
-                    iam.update_role()
-                        .role_name(name)
-                        .description(&description)
-                        .max_session_duration(max_session)
-                        .send()
-                        .await
-                        .aws(SERVICE, "UpdateRole")?;
-                }
-                if policy::normalize(&l.assume_role_policy, part)
-                    != policy::normalize(&spec.assume_role_policy, part)
-                {
-                    iam.update_assume_role_policy()
-                        .role_name(name)
-                        .policy_document(spec.assume_role_policy.to_string())
-                        .send()
-                        .await
-                        .aws(SERVICE, "UpdateAssumeRolePolicy")?;
-                }
-                (l, l.arn.clone(), l.role_id.clone())
+                update_role(aws, name, spec, l).await?;
+                (l.arn.clone(), l.role_id.clone())
             }
         };
-        let want_managed: BTreeSet<&String> = spec.managed_policy_arns.iter().collect();
-        for arn in want_managed
-            .iter()
-            .filter(|a| !have.managed_policy_arns.contains(**a))
-        {
-            iam.attach_role_policy()
-                .role_name(name)
-                .policy_arn(*arn)
-                .send()
-                .await
-                .aws(SERVICE, "AttachRolePolicy")?;
-        }
-        for arn in have
-            .managed_policy_arns
-            .iter()
-            .filter(|a| !want_managed.contains(a))
-        {
-            iam.detach_role_policy()
-                .role_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .aws(SERVICE, "DetachRolePolicy")?;
-        }
-        for (pname, doc) in &spec.inline_policies {
-            let same = have
-                .inline_policies
-                .get(pname)
-                .is_some_and(|h| policy::normalize(h, part) == policy::normalize(doc, part));
-            if !same {
-                iam.put_role_policy()
-                    .role_name(name)
-                    .policy_name(pname)
-                    .policy_document(doc.to_string())
-                    .send()
-                    .await
-                    .aws(SERVICE, "PutRolePolicy")?;
-            }
-        }
-        for pname in have
-            .inline_policies
-            .keys()
-            .filter(|p| !spec.inline_policies.contains_key(*p))
-        {
-            iam.delete_role_policy()
-                .role_name(name)
-                .policy_name(pname)
-                .send()
-                .await
-                .aws(SERVICE, "DeleteRolePolicy")?;
-        }
+        // A new role has no policies yet.
+        let (no_managed, no_inline) = (BTreeSet::new(), BTreeMap::new());
+        let (have_managed, have_inline) = live.map_or((&no_managed, &no_inline), |l| {
+            (&l.managed_policy_arns, &l.inline_policies)
+        });
+        sync_managed_policies(aws, name, spec, have_managed).await?;
+        sync_inline_policies(aws, name, spec, have_inline).await?;
         Ok(Attrs::from([
             ("arn".to_string(), arn),
             ("name".to_string(), name.to_string()),
@@ -577,6 +469,136 @@ impl Kind for Role {
             .aws(SERVICE, "DeleteRole")?;
         Ok(())
     }
+}
+
+/// CreateRole with its tags; the new role's ARN and id.
+async fn create_role(aws: &Aws, name: &str, spec: &Spec) -> Result<(String, String), KindError> {
+    let out = aws
+        .clients
+        .iam
+        .create_role()
+        .role_name(name)
+        .path(spec.path.as_deref().unwrap_or(DEFAULT_PATH))
+        .assume_role_policy_document(spec.assume_role_policy.to_string())
+        .set_description(spec.description.clone())
+        .max_session_duration(spec.max_session_duration.unwrap_or(DEFAULT_MAX_SESSION))
+        .set_tags(Some(iam_tags(
+            &with_owner(&spec.tags, &aws.env),
+            "CreateRole",
+        )?))
+        .send()
+        .await
+        .aws(SERVICE, "CreateRole")?;
+    let role = out
+        .role()
+        .ok_or_else(|| AwsError::unexpected(SERVICE, "CreateRole", "no Role in the response"))?;
+    Ok((role.arn().to_string(), role.role_id().to_string()))
+}
+
+/// UpdateRole and UpdateAssumeRolePolicy where they differ; a path IAM cannot change is refused.
+async fn update_role(aws: &Aws, name: &str, spec: &Spec, l: &Live) -> Result<(), KindError> {
+    let iam = &aws.clients.iam;
+    let part = policy::partition(&aws.env.region);
+    let description = spec.description.clone().unwrap_or_default();
+    let max_session = spec.max_session_duration.unwrap_or(DEFAULT_MAX_SESSION);
+    let want_path = spec.path.as_deref().unwrap_or(DEFAULT_PATH);
+    if l.path != want_path {
+        return Err(KindError::refused(
+            SERVICE,
+            "UpdateRole",
+            format!(
+                "the role's path is {} and IAM cannot change a path; delete the role (or keep path: {}) to use {want_path}",
+                l.path, l.path
+            ),
+        ));
+    }
+    if l.description.clone().unwrap_or_default() != description
+        || l.max_session_duration != max_session
+    {
+        iam.update_role()
+            .role_name(name)
+            .description(&description)
+            .max_session_duration(max_session)
+            .send()
+            .await
+            .aws(SERVICE, "UpdateRole")?;
+    }
+    if policy::normalize(&l.assume_role_policy, part)
+        != policy::normalize(&spec.assume_role_policy, part)
+    {
+        iam.update_assume_role_policy()
+            .role_name(name)
+            .policy_document(spec.assume_role_policy.to_string())
+            .send()
+            .await
+            .aws(SERVICE, "UpdateAssumeRolePolicy")?;
+    }
+    Ok(())
+}
+
+/// Attaches the managed policies the spec adds, then detaches those it dropped.
+async fn sync_managed_policies(
+    aws: &Aws,
+    name: &str,
+    spec: &Spec,
+    have: &BTreeSet<String>,
+) -> Result<(), AwsError> {
+    let iam = &aws.clients.iam;
+    let want: BTreeSet<&String> = spec.managed_policy_arns.iter().collect();
+    for arn in want.iter().filter(|a| !have.contains(**a)) {
+        iam.attach_role_policy()
+            .role_name(name)
+            .policy_arn(*arn)
+            .send()
+            .await
+            .aws(SERVICE, "AttachRolePolicy")?;
+    }
+    for arn in have.iter().filter(|a| !want.contains(a)) {
+        iam.detach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .aws(SERVICE, "DetachRolePolicy")?;
+    }
+    Ok(())
+}
+
+/// Puts the inline policies that differ by meaning, then deletes those the spec dropped.
+async fn sync_inline_policies(
+    aws: &Aws,
+    name: &str,
+    spec: &Spec,
+    have: &BTreeMap<String, Value>,
+) -> Result<(), AwsError> {
+    let iam = &aws.clients.iam;
+    let part = policy::partition(&aws.env.region);
+    for (pname, doc) in &spec.inline_policies {
+        let same = have
+            .get(pname)
+            .is_some_and(|h| policy::normalize(h, part) == policy::normalize(doc, part));
+        if !same {
+            iam.put_role_policy()
+                .role_name(name)
+                .policy_name(pname)
+                .policy_document(doc.to_string())
+                .send()
+                .await
+                .aws(SERVICE, "PutRolePolicy")?;
+        }
+    }
+    for pname in have
+        .keys()
+        .filter(|p| !spec.inline_policies.contains_key(*p))
+    {
+        iam.delete_role_policy()
+            .role_name(name)
+            .policy_name(pname)
+            .send()
+            .await
+            .aws(SERVICE, "DeleteRolePolicy")?;
+    }
+    Ok(())
 }
 
 async fn read_details(aws: &Aws, r: &aws_sdk_iam::types::Role) -> Result<Live, AwsError> {

@@ -2,11 +2,13 @@
 //! references and ordering. Makes no AWS calls.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub mod annotations;
+mod diag;
 mod explain;
+mod model;
+mod placement;
 mod settings;
 pub mod target;
 
@@ -15,45 +17,16 @@ use crate::refs::{self, Piece, Referent};
 use crate::yaml::{self, Node, Pos, Value};
 use annotations::{ANNOTATIONS, DEPENDS_ON};
 pub use annotations::{Annotations, DeletionPolicy, DriftMode};
-use explain::{explain, nearest};
+use diag::diag;
+pub use diag::{Diagnostic, ValidationErrors};
+use explain::explain;
+use model::Written;
+pub use model::{Manifests, Resource};
 pub use settings::{Location, Notifications, Settings};
 use settings::{SettingsDoc, read_settings};
 pub use target::{Selector, Target};
 
 pub const API_VERSION: &str = "vigil/v1";
-
-/// A located problem in the manifests: `file:line:col: Kind/name: message`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
-pub struct Diagnostic {
-    pub file: String,
-    pub pos: Pos,
-    /// `Kind/name`, or what is known of it.
-    pub subject: String,
-    pub message: String,
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.file, self.pos, self.subject, self.message
-        )
-    }
-}
-
-impl Diagnostic {
-    /// The diagnostic as printed by `--output json`.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "file": self.file,
-            "line": self.pos.line,
-            "col": self.pos.col,
-            "subject": self.subject,
-            "message": self.message,
-        })
-    }
-}
 
 /// Whether `dir` does not exist at all (a dangling symlink counts). The loader
 /// reads a missing directory as empty, which a long-running controller needs
@@ -72,115 +45,6 @@ pub fn missing_directory(dir: &Path) -> Diagnostic {
     }
 }
 
-/// Every problem found, so a user can fix them all in one pass.
-#[derive(Debug, Clone, thiserror::Error)]
-pub struct ValidationErrors(pub Vec<Diagnostic>);
-
-impl fmt::Display for ValidationErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, d) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{d}")?;
-        }
-        Ok(())
-    }
-}
-
-/// One declared resource.
-#[derive(Debug, Clone)]
-pub struct Resource {
-    pub kind: KindId,
-    pub name: String,
-    pub annotations: Annotations,
-    /// Where each annotation's value is written.
-    pub annotation_pos: BTreeMap<String, Pos>,
-    /// The spec as written (files inlined), references not yet resolved.
-    pub spec: std::sync::Arc<serde_json::Value>,
-    pub file: String,
-    pub pos: Pos,
-    /// Which document of `file` declares it, to locate findings made after loading.
-    pub doc_index: usize,
-    /// Indices into [`Manifests::resources`] of the resources this one references.
-    pub deps: Vec<usize>,
-    /// `metadata.targets`: the targets it applies to; `None`: every target.
-    pub targets: Option<Vec<Selector>>,
-}
-
-impl Resource {
-    pub fn id(&self) -> String {
-        format!("{}/{}", self.kind, self.name)
-    }
-
-    /// Where `path` (inside `spec`) is written. Positions are needed only for the
-    /// rare finding made after loading, so the file is parsed again rather than
-    /// every syntax tree kept; the resource's own position if that fails.
-    pub fn locate(&self, path: &[yaml::Seg]) -> Pos {
-        std::fs::read_to_string(&self.file)
-            .ok()
-            .and_then(|text| yaml::parse_documents(&text).ok())
-            .and_then(|mut docs| {
-                (self.doc_index < docs.len()).then(|| docs.swap_remove(self.doc_index))
-            })
-            .and_then(|doc| doc.get("spec").map(|spec| spec.locate(path).pos))
-            .unwrap_or(self.pos)
-    }
-}
-
-/// A loaded and validated directory. `resources` is in dependency order:
-/// every resource comes after those it references.
-#[derive(Debug, Clone)]
-pub struct Manifests {
-    pub dir: PathBuf,
-    pub settings: Settings,
-    pub settings_declared: bool,
-    pub resources: Vec<Resource>,
-    /// Where the resources apply: one per region of each Target document, in
-    /// declaration order; without Target documents, the implicit one.
-    pub targets: Vec<Target>,
-    /// (kind, name) to index in `resources`; lookups stay O(1) at thousands of alarms.
-    index: HashMap<(KindId, String), usize>,
-}
-
-impl Manifests {
-    /// With the implicit target of `settings`; the loader sets the declared ones.
-    pub fn new(
-        dir: PathBuf,
-        settings: Settings,
-        settings_declared: bool,
-        resources: Vec<Resource>,
-    ) -> Self {
-        let index = resources
-            .iter()
-            .enumerate()
-            .map(|(i, r)| ((r.kind, r.name.clone()), i))
-            .collect();
-        let targets = vec![Target::implicit(
-            settings.region.clone(),
-            settings.account_id.clone(),
-        )];
-        Manifests {
-            dir,
-            settings,
-            settings_declared,
-            resources,
-            targets,
-            index,
-        }
-    }
-
-    pub fn find(&self, kind: KindId, name: &str) -> Option<usize> {
-        self.index.get(&(kind, name.to_string())).copied()
-    }
-
-    /// The resource declared as `Kind/name` (the inventory's key).
-    pub fn find_id(&self, id: &str) -> Option<usize> {
-        let (kind, name) = id.split_once('/')?;
-        self.find(KindId::parse(kind)?, name)
-    }
-}
-
 struct Doc {
     file: String,
     base: PathBuf,
@@ -190,17 +54,6 @@ struct Doc {
 }
 
 type Checked = Result<DocKind, Vec<Diagnostic>>;
-
-/// Where a resource's parts are written, kept beside it until the checks that
-/// need positions are done.
-struct Written {
-    /// Its strings that contain `$`.
-    strings: Vec<(Pos, String)>,
-    /// `metadata.targets`, and each of its entries.
-    targets: Option<(Pos, Vec<Pos>)>,
-    /// The spec, kept only when it holds `${target:...}`, to check it per target.
-    spec: Option<Node>,
-}
 
 /// Loads and validates every manifest under `dir`.
 pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
@@ -218,7 +71,7 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
         target::check_settings(s, &mut diags);
     }
     let ref_pos = link(&mut resources, &written, &mut diags);
-    target::check_resources(&targets, &resources, &written, &ref_pos, &mut diags);
+    placement::check_resources(&targets, &resources, &written, &ref_pos, &mut diags);
     let order = dependency_order(&resources, &ref_pos, &mut diags);
     if !diags.is_empty() {
         diags.sort();
@@ -577,15 +430,6 @@ fn depends_on(value: &str, index: &HashMap<(String, String), usize>) -> Result<V
         .collect()
 }
 
-fn diag(file: &str, pos: Pos, subject: &str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic {
-        file: file.to_string(),
-        pos,
-        subject: subject.to_string(),
-        message: message.into(),
-    }
-}
-
 enum DocKind {
     Settings(Box<SettingsDoc>),
     Target(Box<target::TargetDoc>),
@@ -610,7 +454,9 @@ fn read_document(doc: Doc) -> Result<DocKind, Vec<Diagnostic>> {
     };
     let at = (doc.file.as_str(), doc.node.pos);
     match doc_type {
-        DocType::Settings => read_settings(spec, at, subject, diags),
+        DocType::Settings => {
+            read_settings(spec, at, subject, diags).map(|s| DocKind::Settings(Box::new(s)))
+        }
         DocType::Target => {
             let name = (name, meta.name_pos);
             target::read_target(name, meta.labels, spec, at, &subject, diags)

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{Diagnostic, DocKind, DriftMode, diag, explain, target};
-use crate::yaml::{self, Node, Pos};
+use super::annotations::DriftMode;
+use super::diag::{Diagnostic, diag};
+use super::explain::explain;
+use crate::yaml::{self, Node, Pos, Value};
 
 /// The optional `kind: Settings` document.
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
@@ -112,7 +114,7 @@ pub(super) fn read_settings(
     (file, pos): (&str, Pos),
     subject: String,
     mut diags: Vec<Diagnostic>,
-) -> Result<DocKind, Vec<Diagnostic>> {
+) -> Result<SettingsDoc, Vec<Diagnostic>> {
     let settings = match yaml::from_node::<Settings>(spec) {
         Ok(s) => s,
         Err(e) => {
@@ -134,13 +136,13 @@ pub(super) fn read_settings(
         .filter(|(_, set)| *set)
         .map(|(f, _)| (f, spec.key_node(f).map_or(spec.pos, |k| k.pos)))
         .collect();
-    Ok(DocKind::Settings(Box::new(SettingsDoc {
+    Ok(SettingsDoc {
         settings,
         pos,
         file: file.to_string(),
         subject,
         per_target,
-    })))
+    })
 }
 
 /// What Settings must hold beyond their types.
@@ -153,7 +155,7 @@ fn check_settings(
 ) {
     if let Some(acct) = &s.account_id {
         let node = spec.get("accountId");
-        if let Some(msg) = target::account_id_problem(node, acct) {
+        if let Some(msg) = account_id_problem(node, acct) {
             diags.push(diag(file, node.map_or(spec.pos, |n| n.pos), subject, msg));
         }
     }
@@ -201,4 +203,20 @@ fn check_settings(
             Err(e) => diags.push(diag(file, pos, subject, format!("deadline: {e}"))),
         }
     }
+}
+
+/// What is wrong with an `accountId`, if anything.
+pub(super) fn account_id_problem(node: Option<&Node>, acct: &str) -> Option<String> {
+    if acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // An unquoted number has lost its leading zeros; a string is just wrong.
+    Some(if node.is_some_and(|n| matches!(n.value, Value::Int(_))) {
+        "accountId must be 12 digits; quote it (\"012345678901\") so YAML keeps the leading zeros"
+            .to_string()
+    } else {
+        format!(
+            "accountId must be the 12 digits of an AWS account id, such as \"123456789012\", not `{acct}`"
+        )
+    })
 }

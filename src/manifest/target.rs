@@ -5,17 +5,18 @@
 //! without Target documents has one implicit target: the ambient credentials
 //! and `Settings.region`.
 //!
-//! This module reads Target documents and `metadata.targets`, checks what
-//! needs both the Targets and the resources, and gives each target its own
-//! view of the manifests ([`Manifests::for_target`]).
+//! This module reads Target documents and `metadata.targets`; `placement`
+//! checks what needs both the Targets and the resources, and `model` gives
+//! each target its own view of the manifests (`Manifests::for_target`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
-use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Diagnostic, Manifests, Resource, SettingsDoc, Written, diag, explain, nearest};
+use super::diag::{Diagnostic, diag};
+use super::explain::explain;
+use super::settings::{SettingsDoc, account_id_problem};
 use crate::refs::{self, Piece, Referent};
 use crate::yaml::{self, Node, Pos, Value};
 
@@ -124,54 +125,6 @@ impl fmt::Display for Selector {
     }
 }
 
-impl Resource {
-    /// Whether the resource is declared for `t`: no `metadata.targets`, or one of its selectors matches.
-    pub fn applies_to(&self, t: &Target) -> bool {
-        self.targets
-            .as_ref()
-            .is_none_or(|sel| sel.iter().any(|s| s.matches(t)))
-    }
-}
-
-impl Manifests {
-    /// The manifests as they apply to `t`: only the resources declared for it,
-    /// each `${target:...}` replaced by its value, `deps` renumbered, and the
-    /// Settings naming `t`'s account and region. Every other reference and
-    /// `$${` escape is left for the engine to resolve.
-    pub fn for_target(&self, t: &Target) -> Manifests {
-        let kept: Vec<usize> = (0..self.resources.len())
-            .filter(|&i| self.resources[i].applies_to(t))
-            .collect();
-        let mut new_index = vec![None; self.resources.len()];
-        for (new, &old) in kept.iter().enumerate() {
-            new_index[old] = Some(new);
-        }
-        let resources = kept
-            .iter()
-            .map(|&old| {
-                let mut r = self.resources[old].clone();
-                // The loader made sure what a resource references applies wherever it does.
-                r.deps = r.deps.iter().filter_map(|&d| new_index[d]).collect();
-                if let Some(spec) = substitute_json(&r.spec, t) {
-                    r.spec = spec.into();
-                }
-                r
-            })
-            .collect();
-        let mut settings = self.settings.clone();
-        settings.region = t.region.clone();
-        settings.account_id = t.account_id.clone();
-        let mut m = Manifests::new(
-            self.dir.clone(),
-            settings,
-            self.settings_declared,
-            resources,
-        );
-        m.targets = vec![t.clone()];
-        m
-    }
-}
-
 /// `s` with each `${target:...}` it holds replaced by `t`'s value; `None` when
 /// it holds none. The rest is written back so that [`refs::split`] reads the
 /// same pieces: other expressions as they were, and literal text (a value
@@ -232,7 +185,7 @@ pub fn substitute_json(v: &serde_json::Value, t: &Target) -> Option<serde_json::
 }
 
 /// A copy of `node` with [`substitute_str`] applied to every string, positions kept.
-fn substitute_node(node: &Node, t: &Target) -> Node {
+pub(super) fn substitute_node(node: &Node, t: &Target) -> Node {
     let mut out = node.clone();
     fn walk(n: &mut Node, t: &Target) {
         match &mut n.value {
@@ -405,22 +358,6 @@ fn name_problem(name: &str) -> Option<String> {
     (!ok).then(|| format!(
         "metadata.name `{name}`: a Target name is part of target keys (NAME/REGION) and role session names (vigil-NAME), so use up to 58 letters, digits, -, _ and ."
     ))
-}
-
-/// What is wrong with an `accountId`, if anything.
-pub(super) fn account_id_problem(node: Option<&Node>, acct: &str) -> Option<String> {
-    if acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    // An unquoted number has lost its leading zeros; a string is just wrong.
-    Some(if node.is_some_and(|n| matches!(n.value, Value::Int(_))) {
-        "accountId must be 12 digits; quote it (\"012345678901\") so YAML keeps the leading zeros"
-            .to_string()
-    } else {
-        format!(
-            "accountId must be the 12 digits of an AWS account id, such as \"123456789012\", not `{acct}`"
-        )
-    })
 }
 
 /// The regions with where each is written; an empty list, a name that is not a
@@ -646,189 +583,6 @@ pub(super) fn check_settings(s: &SettingsDoc, diags: &mut Vec<Diagnostic>) {
         diags.push(diag(&s.file, *pos, &s.subject, format!(
             "with Target documents, each Target names its account and regions; remove Settings.{field}"
         )));
-    }
-}
-
-/// The checks that need both the Targets and the resources: `metadata.targets`,
-/// `${target:...}`, references across targets, and each resource as it is for
-/// each of its targets. `ref_pos` is where each resource's dependencies are written.
-pub(super) fn check_resources(
-    docs: &[TargetDoc],
-    resources: &[Resource],
-    written: &[Written],
-    ref_pos: &[BTreeMap<usize, Pos>],
-    diags: &mut Vec<Diagnostic>,
-) {
-    let applies: Vec<Vec<usize>> = resources
-        .iter()
-        .zip(written)
-        .map(|(r, w)| selected(docs, r, w, diags))
-        .collect();
-    // (resource, Target) pairs with a value missing: not worth checking further.
-    let mut lacking = HashSet::new();
-    for (i, (r, w)) in resources.iter().zip(written).enumerate() {
-        for d in check_target_refs(docs, r, w, &applies[i], diags) {
-            lacking.insert((i, d));
-        }
-    }
-    if docs.is_empty() {
-        return;
-    }
-    for (i, deps) in ref_pos.iter().enumerate() {
-        for (&j, &pos) in deps {
-            let missing: Vec<&str> = applies[i]
-                .iter()
-                .filter(|d| !applies[j].contains(d))
-                .map(|&d| docs[d].target.name.as_str())
-                .collect();
-            if let Some(msg) = not_everywhere(&missing, &resources[j].id()) {
-                diags.push(diag(&resources[i].file, pos, &resources[i].id(), msg));
-            }
-        }
-    }
-    for (i, (r, w)) in resources.iter().zip(written).enumerate() {
-        let Some(spec) = &w.spec else { continue };
-        for &d in applies[i].iter().filter(|&&d| !lacking.contains(&(i, d))) {
-            check_instance(r, spec, &docs[d].target, diags);
-        }
-    }
-}
-
-/// The Target documents a resource applies to; each selector must match one.
-fn selected(
-    docs: &[TargetDoc],
-    r: &Resource,
-    w: &Written,
-    diags: &mut Vec<Diagnostic>,
-) -> Vec<usize> {
-    let (Some(selectors), Some((at, positions))) = (&r.targets, &w.targets) else {
-        return (0..docs.len()).collect();
-    };
-    if docs.is_empty() {
-        diags.push(diag(&r.file, *at, &r.id(), "metadata.targets chooses among Target documents, but the directory declares none; declare a `kind: Target`, or remove metadata.targets"));
-        return Vec::new();
-    }
-    let mut out = BTreeSet::new();
-    for (s, pos) in selectors.iter().zip(positions) {
-        let found: Vec<usize> = (0..docs.len())
-            .filter(|&d| s.matches(&docs[d].target))
-            .collect();
-        if found.is_empty() {
-            diags.push(diag(&r.file, *pos, &r.id(), no_match(docs, s)));
-        }
-        out.extend(found);
-    }
-    out.into_iter().collect()
-}
-
-fn no_match(docs: &[TargetDoc], s: &Selector) -> String {
-    match s {
-        Selector::Name(n) => {
-            let names: Vec<&str> = docs.iter().map(|d| d.target.name.as_str()).collect();
-            match nearest(n, &names) {
-                Some(near) => {
-                    format!("metadata.targets: no Target is named `{n}`; did you mean `{near}`?")
-                }
-                None => format!(
-                    "metadata.targets: no Target is named `{n}`; the Targets are {}",
-                    names.join(", ")
-                ),
-            }
-        }
-        Selector::Label { .. } => {
-            let labels: BTreeSet<String> = docs
-                .iter()
-                .flat_map(|d| d.target.labels.iter().map(|(k, v)| format!("{k}={v}")))
-                .collect();
-            let known = if labels.is_empty() {
-                "no Target has labels (metadata.labels)".to_string()
-            } else {
-                format!(
-                    "the labels in use are {}",
-                    labels.into_iter().collect::<Vec<_>>().join(", ")
-                )
-            };
-            format!("metadata.targets: no Target has the label `{s}`; {known}")
-        }
-    }
-}
-
-/// Checks each `${target:...}` of a resource against the Targets it applies to;
-/// returns the Targets that lack a value it uses.
-fn check_target_refs(
-    docs: &[TargetDoc],
-    r: &Resource,
-    w: &Written,
-    applies: &[usize],
-    diags: &mut Vec<Diagnostic>,
-) -> BTreeSet<usize> {
-    let mut lacking = BTreeSet::new();
-    for (pos, s) in w.strings.iter().filter(|(_, s)| s.contains("${target:")) {
-        // A string that does not split is reported with the other references.
-        for piece in refs::split(s).unwrap_or_default() {
-            let Piece::Expr(e) = piece else { continue };
-            let Some(Ok(referent)) = refs::parse_target(&e) else {
-                continue;
-            };
-            if docs.is_empty() {
-                diags.push(diag(&r.file, *pos, &r.id(), format!(
-                    "`${{{e}}}` needs Target documents, but the directory declares none; declare a `kind: Target`, or write $${{{e}}} for a literal"
-                )));
-                continue;
-            }
-            let Referent::TargetValue(key) = referent else {
-                continue;
-            };
-            for &d in applies {
-                let t = &docs[d].target;
-                if t.values.contains_key(&key) {
-                    continue;
-                }
-                lacking.insert(d);
-                let known = if t.values.is_empty() {
-                    "it has no values".to_string()
-                } else {
-                    let keys: Vec<&str> = t.values.keys().map(String::as_str).collect();
-                    format!("its values are {}", keys.join(", "))
-                };
-                diags.push(diag(&r.file, *pos, &r.id(), format!(
-                    "`${{{e}}}`: Target {} has no value `{key}` ({known}); add it to that Target's spec.values, or leave {} out of metadata.targets",
-                    t.name, t.name
-                )));
-            }
-        }
-    }
-    lacking
-}
-
-/// The error for a dependency that is missing from some of the referrer's targets.
-fn not_everywhere(missing: &[&str], dep: &str) -> Option<String> {
-    let (noun, them) = match missing {
-        [] => return None,
-        [one] => ("target", *one),
-        _ => ("targets", "them"),
-    };
-    Some(format!(
-        "applies to {noun} {}, but {dep}, which it references, does not; add {them} to the metadata.targets of {dep}, or narrow this resource's metadata.targets",
-        missing.join(", ")
-    ))
-}
-
-/// The kind's own validation of the resource as it is for `t`, located in its file.
-fn check_instance(r: &Resource, spec: &Node, t: &Target, diags: &mut Vec<Diagnostic>) {
-    let node = substitute_node(spec, t);
-    let base = Path::new(&r.file).parent().unwrap_or(Path::new("."));
-    if let Err(errors) = r.kind.check(&r.name, &node, base) {
-        for (pos, msg) in errors {
-            let pos = if pos == Pos::default() { r.pos } else { pos };
-            let msg = explain(&node, pos, &msg);
-            diags.push(diag(
-                &r.file,
-                pos,
-                &r.id(),
-                format!("for target {}: {msg}", t.name),
-            ));
-        }
     }
 }
 

@@ -910,3 +910,20 @@ fn a_missing_value_is_reported_once_per_target_and_selection_avoids_it() {
     let bare = m.targets.iter().find(|t| t.name == "bare").unwrap();
     assert!(m.for_target(bare).resources.is_empty());
 }
+
+/// Moved here from the AgentConfig kind's tests, which no longer load manifests.
+#[test]
+fn the_lab_agent_config_is_ordered_after_both_log_groups() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("desired-state");
+    let m = load(&dir).unwrap_or_else(|e| panic!("{e:?}"));
+    let i = m
+        .find(KindId::AgentConfig, "AmazonCloudWatch-monitoring-lab")
+        .unwrap();
+    let r = &m.resources[i];
+    assert_eq!(r.deps.len(), 2, "ordered after both log groups");
+    assert!(
+        r.deps
+            .iter()
+            .all(|&d| m.resources[d].kind == KindId::LogGroup && d < i)
+    );
+}

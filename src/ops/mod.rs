@@ -136,20 +136,18 @@ pub async fn describe_alarms(
 ) -> Result<HashMap<String, LiveAlarm>, AwsError> {
     let mut out = HashMap::new();
     for chunk in names.chunks(100) {
-        let mut token: Option<String> = None;
-        loop {
-            let page = aws
-                .clients
-                .cloudwatch
-                .describe_alarms()
-                .set_alarm_names(Some(chunk.to_vec()))
-                .alarm_types(AlarmType::MetricAlarm)
-                .alarm_types(AlarmType::CompositeAlarm)
-                .max_records(100)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .aws("cloudwatch", "DescribeAlarms")?;
+        let mut pages = aws
+            .clients
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(chunk.to_vec()))
+            .alarm_types(AlarmType::MetricAlarm)
+            .alarm_types(AlarmType::CompositeAlarm)
+            .max_records(100)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.aws("cloudwatch", "DescribeAlarms")?;
             for a in page.metric_alarms() {
                 let l = LiveAlarm::from_metric(a);
                 out.insert(l.name.clone(), l);
@@ -157,10 +155,6 @@ pub async fn describe_alarms(
             for a in page.composite_alarms() {
                 let l = LiveAlarm::from_composite(a);
                 out.insert(l.name.clone(), l);
-            }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
             }
         }
     }
@@ -197,18 +191,15 @@ pub async fn topic_subscriptions(
     arn: &str,
 ) -> Result<Option<TopicSubscriptions>, AwsError> {
     let mut subs = TopicSubscriptions::default();
-    let mut token: Option<String> = None;
-    loop {
-        let page = match aws
-            .clients
-            .sns
-            .list_subscriptions_by_topic()
-            .topic_arn(arn)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .aws("sns", "ListSubscriptionsByTopic")
-        {
+    let mut pages = aws
+        .clients
+        .sns
+        .list_subscriptions_by_topic()
+        .topic_arn(arn)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = match page.aws("sns", "ListSubscriptionsByTopic") {
             Ok(p) => p,
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
@@ -224,10 +215,6 @@ pub async fn topic_subscriptions(
                 Some(a) if a.starts_with("arn:") => subs.confirmed.push(ep),
                 _ => {}
             }
-        }
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
         }
     }
     Ok(Some(subs))

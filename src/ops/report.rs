@@ -468,20 +468,18 @@ async fn get_metric_data(
     end: i64,
 ) -> Result<HashMap<String, Vec<(i64, f64)>>, AwsError> {
     let mut out: HashMap<String, Vec<(i64, f64)>> = HashMap::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = aws
-            .clients
-            .cloudwatch
-            .get_metric_data()
-            .set_metric_data_queries(Some(queries.clone()))
-            .start_time(DateTime::from_secs(start))
-            .end_time(DateTime::from_secs(end))
-            .scan_by(ScanBy::TimestampAscending)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .aws("cloudwatch", "GetMetricData")?;
+    let mut pages = aws
+        .clients
+        .cloudwatch
+        .get_metric_data()
+        .set_metric_data_queries(Some(queries.clone()))
+        .start_time(DateTime::from_secs(start))
+        .end_time(DateTime::from_secs(end))
+        .scan_by(ScanBy::TimestampAscending)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("cloudwatch", "GetMetricData")?;
         for r in page.metric_data_results() {
             let Some(id) = r.id() else { continue };
             let entry = out.entry(id.to_string()).or_default();
@@ -491,10 +489,6 @@ async fn get_metric_data(
                     .map(DateTime::secs)
                     .zip(r.values().iter().copied()),
             );
-        }
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
         }
     }
     for v in out.values_mut() {
@@ -587,23 +581,21 @@ async fn history(
     end: i64,
 ) -> Result<HashMap<String, Vec<Transition>>, AwsError> {
     let mut out: HashMap<String, Vec<Transition>> = HashMap::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = aws
-            .clients
-            .cloudwatch
-            .describe_alarm_history()
-            .alarm_types(AlarmType::MetricAlarm)
-            .alarm_types(AlarmType::CompositeAlarm)
-            .history_item_type(HistoryItemType::StateUpdate)
-            .start_date(DateTime::from_secs(start))
-            .end_date(DateTime::from_secs(end))
-            .scan_by(ScanBy::TimestampAscending)
-            .max_records(100)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .aws("cloudwatch", "DescribeAlarmHistory")?;
+    let mut pages = aws
+        .clients
+        .cloudwatch
+        .describe_alarm_history()
+        .alarm_types(AlarmType::MetricAlarm)
+        .alarm_types(AlarmType::CompositeAlarm)
+        .history_item_type(HistoryItemType::StateUpdate)
+        .start_date(DateTime::from_secs(start))
+        .end_date(DateTime::from_secs(end))
+        .scan_by(ScanBy::TimestampAscending)
+        .max_records(100)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("cloudwatch", "DescribeAlarmHistory")?;
         for item in page.alarm_history_items() {
             let Some(name) = item.alarm_name().filter(|n| names.contains(*n)) else {
                 continue;
@@ -623,10 +615,6 @@ async fn history(
                 reason,
                 at_secs: at,
             });
-        }
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
         }
     }
     for v in out.values_mut() {
@@ -676,17 +664,15 @@ pub fn alarm_spans(
 
 async fn compliance_call(aws: &Aws, names: &[String]) -> Result<Vec<RuleCompliance>, AwsError> {
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = aws
-            .clients
-            .config
-            .describe_compliance_by_config_rule()
-            .set_config_rule_names(Some(names.to_vec()))
-            .set_next_token(token.take())
-            .send()
-            .await
-            .aws("config", "DescribeComplianceByConfigRule")?;
+    let mut pages = aws
+        .clients
+        .config
+        .describe_compliance_by_config_rule()
+        .set_config_rule_names(Some(names.to_vec()))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("config", "DescribeComplianceByConfigRule")?;
         for c in page.compliance_by_config_rules() {
             let compliance = c.compliance();
             let count = compliance.and_then(|x| x.compliance_contributor_count());
@@ -699,10 +685,6 @@ async fn compliance_call(aws: &Aws, names: &[String]) -> Result<Vec<RuleComplian
                 capped: count.map(|n| n.cap_exceeded()),
                 note: None,
             });
-        }
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
         }
     }
     Ok(out)

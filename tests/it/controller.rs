@@ -503,9 +503,41 @@ async fn the_wrong_account_is_refused_and_waits_for_the_next_revision() {
     assert_eq!(code, Some(0));
 }
 
+/// The messages published to `topic`, as moto keeps them (its `/moto-api/data.json`
+/// lists each topic's `sent_notifications`: `[id, message, subject, attributes, group]`).
+/// No SQS client is needed to read them.
+fn published_to(endpoint: &str, topic: &str) -> Vec<Value> {
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = TcpStream::connect(host).expect("connect to moto");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET /moto-api/data.json HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let data: Value = serde_json::from_str(body).expect("moto's data.json");
+    let topics = data["sns"]["Topic"].as_array().expect("sns topics");
+    let t = topics
+        .iter()
+        .find(|t| t["arn"] == topic)
+        .unwrap_or_else(|| panic!("{topic} is not in moto"));
+    t["sent_notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| serde_json::from_str(n[1].as_str().unwrap()).unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn warn_mode_drift_is_reported_and_notified_once() {
-    let lab = Lab::new().await;
+    // A moto of its own: reading what was published dumps every model moto
+    // holds, so other tests' resources stay out of it.
+    let lab = Lab::isolated().await;
     lab.copy_fixture("foundation");
     // Publish to the lab's own topic; leave drift on the CPU alarm uncorrected (warn).
     let settings = lab.dir().join("settings.yaml");
@@ -556,6 +588,18 @@ async fn warn_mode_drift_is_reported_and_notified_once() {
         "{metrics}"
     );
     assert_eq!(cpu_threshold(&cw).await, Some(95.0), "warn mode leaves it");
+    // The notification says what changed: the threshold, from what was applied to what is live.
+    let sent = published_to(&lab.endpoint, &topic);
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    let m = &sent[0];
+    assert_eq!(m["event"], "drift", "{m:#}");
+    assert_eq!(m["resource"], "MetricAlarm/HighCPUUtilization", "{m:#}");
+    assert_eq!(m["detail"]["state"], "drifted", "{m:#}");
+    let fields = m["detail"]["fields"].as_array().expect("fields");
+    assert_eq!(fields.len(), 1, "{m:#}");
+    assert_eq!(fields[0]["path"], "threshold", "{m:#}");
+    assert_eq!(fields[0]["from"].as_f64(), Some(80.0), "{m:#}");
+    assert_eq!(fields[0]["to"].as_f64(), Some(95.0), "{m:#}");
 }
 
 #[tokio::test]

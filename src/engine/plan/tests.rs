@@ -772,3 +772,35 @@ fn dependents_are_deleted_first() {
         vec!["CompositeAlarm/c", "MetricAlarm/a", "Topic/t"]
     );
 }
+
+#[test]
+fn a_missing_directory_is_refused_under_prune_only() {
+    let dir = Path::new("/nowhere/desired-state");
+    let err = guard_missing_directory(dir, true).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refused: prune is on but the directory declares no resources: /nowhere/desired-state does not exist; \
+         vigil will not delete everything it owns. Pass the desired-state directory, or run `vigil destroy` to do that on purpose"
+    );
+    assert!(guard_missing_directory(dir, false).is_ok());
+}
+
+#[test]
+fn prune_is_asked_by_flag_or_settings_and_never_with_only() {
+    assert!(prunes(true, false, &[]));
+    assert!(prunes(false, true, &[]));
+    assert!(!prunes(false, false, &[]));
+    assert!(!prunes(true, true, &["MetricAlarm/a".to_string()]));
+}
+
+#[test]
+fn a_directory_that_declares_nothing_needs_no_aws() {
+    let (_t, empty) = load(&[]);
+    assert_eq!(start(&empty, false), Ok(Start::NothingDeclared));
+    assert!(start(&empty, true).is_err(), "prune of nothing is refused");
+    // Settings alone still connects: the account guard runs.
+    let (_t, only_settings) = load(&[("s.yaml", settings(""))]);
+    assert_eq!(start(&only_settings, false), Ok(Start::Observe));
+    let (_t, one) = load(&[("s.yaml", settings("")), ("a.yaml", alarm("a", 1, "", ""))]);
+    assert_eq!(start(&one, true), Ok(Start::Observe));
+}

@@ -8,9 +8,9 @@ use aws_sdk_cloudformation::types::{
 };
 use serde::Serialize;
 
-use super::SERVICE;
 use super::events::Backoff;
-use crate::aws::{Aws, AwsError, AwsResultExt, ErrorClass};
+use super::service::SERVICE;
+use crate::aws::{Aws, AwsError, AwsResultExt};
 
 /// A resource's drift status as CloudFormation reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -167,12 +167,11 @@ pub async fn detect_drift_with(
             break s;
         }
         if clock.elapsed() > backoff.limit {
-            return Err(AwsError::unexpected(
+            return Err(AwsError::timed_out(
                 SERVICE,
                 "DescribeStackDriftDetectionStatus",
                 "drift detection did not finish in time",
-            )
-            .with_class(ErrorClass::Transient));
+            ));
         }
         delay = backoff.next(delay);
         tokio::time::sleep(delay).await;

@@ -9,7 +9,7 @@ use aws_sdk_cloudformation::types::{Stack, StackEvent};
 
 use crate::aws::{Aws, AwsError, AwsResultExt};
 
-use super::SERVICE;
+use super::service::SERVICE;
 
 /// Poll intervals: the first check is immediate (moto finishes at once), then
 /// `first`, growing by half each time up to `max`.
@@ -278,7 +278,7 @@ pub async fn wait(
                         .map(str::to_string)
                 })
                 .unwrap_or_else(|| "CloudFormation gave no reason".to_string());
-            return Err(AwsError::unexpected(
+            return Err(AwsError::operation_failed(
                 SERVICE,
                 "Wait",
                 format!(
@@ -288,15 +288,14 @@ pub async fn wait(
             ));
         }
         if clock.elapsed() > backoff.limit {
-            return Err(AwsError::unexpected(
+            return Err(AwsError::timed_out(
                 SERVICE,
                 "Wait",
                 format!(
                     "stack {name} is still {status} after {}; vigil stopped waiting, CloudFormation carries on",
                     format_elapsed(clock.elapsed())
                 ),
-            )
-            .with_class(crate::aws::ErrorClass::Transient));
+            ));
         }
         delay = backoff.next(delay);
         tokio::time::sleep(delay).await;

@@ -10,6 +10,7 @@
 
 pub mod drift;
 pub mod events;
+mod service;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -28,18 +29,16 @@ use sha2::Digest;
 
 pub use drift::{DriftStatus, PropertyDifference, ResourceDrift, StackDrift, detect_drift};
 use events::{Backoff, Health};
+use service::SERVICE;
 
 use super::error::KindError;
 use super::kind::{Attrs, Issues, Kind, Wanted};
 use super::tags::{AWS_RULES, OWNER_TAG, Read, TagApi, Tags, Write, with_owner};
-use crate::aws::{Aws, AwsError, AwsResultExt, Condition, Env, ErrorClass};
+use crate::aws::{Aws, AwsError, AwsResultExt, Condition, Env, ErrorClass, change_set_condition};
 use crate::diff::FieldDiff;
 use crate::failpoint;
-
-pub(crate) const SERVICE: &str = "cloudformation";
-
-/// The annotation that lets vigil delete a stack that cannot be updated and create it again.
-pub const RECREATE_ANNOTATION: &str = "vigil/recreate-on-rollback";
+// A leaf of manifest: it imports nothing back from kinds.
+use crate::manifest::annotations::RECREATE_ON_ROLLBACK;
 
 const CAPABILITIES: &[&str] = &[
     "CAPABILITY_IAM",
@@ -275,12 +274,6 @@ fn protected(name: &str) -> KindError {
     )
 }
 
-/// The status reason of a change set AWS created without changes (a response
-/// field, not an error: FAILED is how CloudFormation reports it).
-fn no_changes_reason(reason: &str) -> bool {
-    reason.contains("didn't contain changes") || reason.contains("No updates are to be performed")
-}
-
 /// Parameters and capabilities checked against the template, as CloudFormation would.
 fn check_inputs(
     declared: &[&str],
@@ -409,28 +402,6 @@ impl Kind for Stack {
                 );
             }
         }
-        if let Some(tags) = &s.tags {
-            if tags.len() > 49 {
-                issues.at(
-                    "tags",
-                    "a stack has at most 50 tags, and vigil adds vigil:owner",
-                );
-            }
-            for (k, v) in tags {
-                if k.starts_with("aws:") {
-                    issues.at(
-                        &format!("tags.{k}"),
-                        "tag keys starting with aws: are reserved for AWS; rename the tag",
-                    );
-                }
-                if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
-                    issues.at(
-                        &format!("tags.{k}"),
-                        "tag keys are 1 to 128 characters, values at most 256",
-                    );
-                }
-            }
-        }
         if let Some(r) = &s.role_arn
             && !r.contains("${")
             && !(r.starts_with("arn:") && r.contains(":role/"))
@@ -549,7 +520,7 @@ impl Kind for Stack {
             .unwrap_or_default();
         match Health::of(&live.status) {
             Health::NeedsRecreate => out.push(format!(
-                "the stack is in {}{reason} and cannot be updated; vigil deletes and recreates it only with the annotation {RECREATE_ANNOTATION}: \"true\"",
+                "the stack is in {}{reason} and cannot be updated; vigil deletes and recreates it only with the annotation {RECREATE_ON_ROLLBACK}: \"true\"",
                 live.status
             )),
             Health::UpdateRollbackFailed => out.push(format!(
@@ -899,25 +870,27 @@ async fn read_change_set(
     let cf = &aws.clients.cloudformation;
     let clock = std::time::Instant::now();
     let mut delay = std::time::Duration::ZERO;
-    let mut fields = Vec::new();
-    let mut token: Option<String> = None;
     loop {
-        let out = cf
+        // A fresh walk each poll: the first page says whether it is ready; the
+        // rest of the same walk are the remaining pages of its changes.
+        let mut pages = cf
             .describe_change_set()
             .change_set_name(id)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .aws(SERVICE, "DescribeChangeSet")?;
+            .into_paginator()
+            .send();
+        let Some(first) = pages.next().await else {
+            // Unreachable: a paginator always sends its first request.
+            return Ok(Some(Vec::new()));
+        };
+        let out = first.aws(SERVICE, "DescribeChangeSet")?;
         match out.status() {
             Some(ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress) => {
                 if clock.elapsed() > backoff.limit {
-                    return Err(AwsError::unexpected(
+                    return Err(AwsError::timed_out(
                         SERVICE,
                         "DescribeChangeSet",
                         "the change set took too long to create",
-                    )
-                    .with_class(ErrorClass::Transient));
+                    ));
                 }
                 delay = backoff.next(delay);
                 tokio::time::sleep(delay).await;
@@ -925,10 +898,10 @@ async fn read_change_set(
             }
             Some(ChangeSetStatus::Failed) => {
                 let reason = out.status_reason().unwrap_or("no reason given");
-                if no_changes_reason(reason) {
+                if change_set_condition(reason) == Some(Condition::NoUpdates) {
                     return Ok(None);
                 }
-                return Err(AwsError::unexpected(
+                return Err(AwsError::operation_failed(
                     SERVICE,
                     "CreateChangeSet",
                     format!("the change set failed: {reason}"),
@@ -936,11 +909,12 @@ async fn read_change_set(
             }
             _ => {}
         }
-        fields.extend(out.changes().iter().filter_map(change_field));
-        match out.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => return Ok(Some(fields)),
+        let mut fields: Vec<FieldDiff> = out.changes().iter().filter_map(change_field).collect();
+        while let Some(page) = pages.next().await {
+            let page = page.aws(SERVICE, "DescribeChangeSet")?;
+            fields.extend(page.changes().iter().filter_map(change_field));
         }
+        return Ok(Some(fields));
     }
 }
 
@@ -962,8 +936,7 @@ async fn apply_stack(
         match Health::of(&l.status) {
             Health::Ready => return update(aws, name, spec, l).await,
             Health::Busy => {
-                // Not a failure of AWS: a state that ends by itself, so worth retrying.
-                return Err(AwsError::unexpected(
+                return Err(AwsError::busy(
                     SERVICE,
                     "UpdateStack",
                     format!(
@@ -971,7 +944,6 @@ async fn apply_stack(
                         l.status
                     ),
                 )
-                .with_class(ErrorClass::Transient)
                 .into());
             }
             Health::NeedsRecreate if recreate && l.termination_protection => {
@@ -979,7 +951,7 @@ async fn apply_stack(
             }
             Health::NeedsRecreate if recreate => {
                 eprintln!(
-                    "Stack/{name}: {}; deleting it to create it again ({RECREATE_ANNOTATION})",
+                    "Stack/{name}: {}; deleting it to create it again ({RECREATE_ON_ROLLBACK})",
                     l.status
                 );
                 delete_and_wait(aws, name, &l.id).await?;

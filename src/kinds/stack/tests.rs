@@ -727,3 +727,15 @@ async fn remote_validation_reports_template_errors_and_capabilities() {
     s.capabilities = vec!["CAPABILITY_NAMED_IAM".into()];
     assert!(Stack::remote_validate(&aws, &s).await.is_empty());
 }
+
+#[test]
+fn stack_tags_are_checked_once_with_the_shared_wording() {
+    let mut s = spec();
+    s.tags = Some(BTreeMap::from([("aws:team".into(), "ops".into())]));
+    let issues = crate::kinds::validate_typed::<Stack>("lab", &s);
+    let messages: Vec<&str> = issues.0.iter().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(
+        messages,
+        ["tag keys starting with aws: are reserved for AWS; rename the tag"]
+    );
+}

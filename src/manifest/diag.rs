@@ -1,0 +1,63 @@
+//! Located problems in the manifests, as the loader reports them.
+
+use std::fmt;
+
+use crate::yaml::Pos;
+
+/// A located problem in the manifests: `file:line:col: Kind/name: message`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
+pub struct Diagnostic {
+    pub file: String,
+    pub pos: Pos,
+    /// `Kind/name`, or what is known of it.
+    pub subject: String,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file, self.pos, self.subject, self.message
+        )
+    }
+}
+
+impl Diagnostic {
+    /// The diagnostic as printed by `--output json`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "file": self.file,
+            "line": self.pos.line,
+            "col": self.pos.col,
+            "subject": self.subject,
+            "message": self.message,
+        })
+    }
+}
+
+/// Every problem found, so a user can fix them all in one pass.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ValidationErrors(pub Vec<Diagnostic>);
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn diag(file: &str, pos: Pos, subject: &str, message: impl Into<String>) -> Diagnostic {
+    Diagnostic {
+        file: file.to_string(),
+        pos,
+        subject: subject.to_string(),
+        message: message.into(),
+    }
+}
