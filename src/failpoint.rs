@@ -87,41 +87,22 @@ impl Target {
     }
 }
 
+/// Where a parked process stops: the hits counted so far, across the run.
 #[cfg(feature = "failpoints")]
-mod enabled {
-    use std::sync::OnceLock;
+mod parking {
     use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
     use std::time::Duration;
 
-    use super::{NAMES, Target};
-
-    static TARGET: OnceLock<Option<Target>> = OnceLock::new();
     static HITS: AtomicU32 = AtomicU32::new(0);
     static PARKED: AtomicBool = AtomicBool::new(false);
 
     /// How long a parked process waits to be killed before it gives up.
     const PARK: Duration = Duration::from_secs(600);
 
-    fn target() -> Option<&'static Target> {
-        TARGET
-            .get_or_init(|| {
-                let spec = std::env::var("VIGIL_FAILPOINT").unwrap_or_default();
-                match Target::parse(&spec) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        std::process::exit(2);
-                    }
-                }
-            })
-            .as_ref()
-    }
-
-    pub async fn hit(name: &str) {
-        assert!(NAMES.contains(&name), "failpoint `{name}` is not in NAMES");
-        let Some(t) = target() else { return };
+    /// Parks at the `nth` hit of `target`, and at every hit once parked.
+    pub async fn park_if(name: &str, target: &str, nth: u32) {
         let park = PARKED.load(Ordering::SeqCst)
-            || (t.name == name && HITS.fetch_add(1, Ordering::SeqCst) + 1 == t.nth);
+            || (target == name && HITS.fetch_add(1, Ordering::SeqCst) + 1 == nth);
         if !park {
             return;
         }
@@ -137,7 +118,18 @@ mod enabled {
 /// Parks the process here when `VIGIL_FAILPOINT` names this point (see the module).
 #[cfg(feature = "failpoints")]
 pub async fn hit(name: &str) {
-    enabled::hit(name).await;
+    static TARGET: std::sync::OnceLock<Option<Target>> = std::sync::OnceLock::new();
+    assert!(NAMES.contains(&name), "failpoint `{name}` is not in NAMES");
+    let target = TARGET.get_or_init(|| {
+        let spec = std::env::var("VIGIL_FAILPOINT").unwrap_or_default();
+        Target::parse(&spec).unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        })
+    });
+    if let Some(t) = target {
+        parking::park_if(name, &t.name, t.nth).await;
+    }
 }
 
 /// Without the `failpoints` feature: nothing at all.

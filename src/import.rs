@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use crate::aws::{Aws, AwsResultExt, ErrorClass};
 use crate::kinds::{KindError, KindId, LiveOwner, Observed, Wanted};
-use crate::manifest::annotations::ADOPT;
 use crate::state::Inventory;
+use crate::vocab::ADOPT;
 
 pub struct Options {
     pub out: PathBuf,

@@ -17,4 +17,5 @@ pub mod render;
 pub mod schema;
 pub mod state;
 pub mod target;
+pub mod vocab;
 pub mod yaml;

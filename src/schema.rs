@@ -9,9 +9,9 @@ use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
 use crate::kinds::KindId;
-use crate::manifest::annotations::ANNOTATIONS;
 use crate::manifest::target::{self, TargetSpec};
 use crate::manifest::{API_VERSION, Settings};
+use crate::vocab::ANNOTATIONS;
 
 /// Where the committed copies live, relative to the repository root.
 pub const MANIFEST_SCHEMA_PATH: &str = "schema/vigil.schema.json";

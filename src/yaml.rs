@@ -634,7 +634,13 @@ mod tests {
 
     #[test]
     fn enum_variants_with_data_are_one_key_mappings() {
-        use crate::manifest::Location;
+        // The shape of `Settings.inventory`, declared here so yaml stays a leaf.
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        enum Location {
+            File(std::path::PathBuf),
+            S3 { bucket: String, key: String },
+        }
         let docs = parse_documents(
             "a: {s3: {bucket: b, key: k}}\nb: {file: x.json}\nc: {s3: {bucket: b}}\n",
         )

@@ -1,7 +1,9 @@
 //! The subcommands: each turns arguments into options, runs a stage, prints, and picks an exit code.
 //! This is the binary's edge: the library returns typed errors, and `anyhow` lives only here.
 
+mod flags;
 mod ops;
+mod output;
 mod progress;
 mod targets;
 
@@ -11,6 +13,10 @@ use std::path::Path;
 use anyhow::Context as _;
 
 use crate::cli::{Cli, Command, DriftOutput, Output};
+use output::{
+    chosen, emit, load, load_reporting, missing_directory, print_parts, print_parts_quiet, refused,
+    stop,
+};
 use vigil::aws::{ApiCalls, Aws};
 use vigil::engine::{self, Report, StartError};
 use vigil::exit::Exit;
@@ -19,15 +25,8 @@ use vigil::manifest::{self, Manifests};
 use vigil::state;
 use vigil::target;
 
-/// `--deadline`, set once from the command line.
-static DEADLINE: std::sync::OnceLock<Option<std::time::Duration>> = std::sync::OnceLock::new();
-
-/// `--target`, set once from the command line: the targets a run is limited to.
-static TARGETS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
-    let _ = DEADLINE.set(cli.deadline);
-    let _ = TARGETS.set(cli.targets.clone());
+    flags::set(cli.deadline, cli.targets.clone());
     match cli.command {
         Command::Validate { dir, offline } => validate(&dir, offline).await,
         Command::Reconcile {
@@ -95,65 +94,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     }
 }
 
-/// Prints a report on stdout. A reader that went away (`vigil ... | head`) is not an error.
-pub fn emit(text: &str) {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-}
-
-/// Loads the directory, printing every located error.
-pub fn load(dir: &Path) -> Option<Manifests> {
-    load_reporting(dir, false)
-}
-
-/// [`load`]; with `json`, a failure is also one JSON document on stdout.
-fn load_reporting(dir: &Path, json: bool) -> Option<Manifests> {
-    match manifest::load(dir) {
-        Ok(m) => Some(m),
-        Err(errors) => {
-            for d in &errors.0 {
-                eprintln!("{d}");
-            }
-            let summary = format!(
-                "validation failed: {} error{}; nothing was changed",
-                errors.0.len(),
-                if errors.0.len() == 1 { "" } else { "s" }
-            );
-            eprintln!("{summary}");
-            if json {
-                emit_invalid(&summary, &errors.0);
-            }
-            None
-        }
-    }
-}
-
-/// A validation failure as JSON: the same shape as a refusal, plus the diagnostics.
-/// Nothing was connected, so no call was made.
-fn emit_invalid(message: &str, diags: &[manifest::Diagnostic]) {
-    let doc = serde_json::json!({
-        "error": {"class": "validation", "message": message},
-        "diagnostics": diags.iter().map(manifest::Diagnostic::to_json).collect::<Vec<_>>(),
-        "apiCalls": ApiCalls::default(),
-    });
-    emit(&format!(
-        "{}\n",
-        serde_json::to_string_pretty(&doc).expect("json")
-    ));
-}
-
-/// A desired-state directory that does not exist is a mistake (a wrong path or
-/// working directory), not an empty declaration.
-fn missing_directory(dir: &Path, json: bool) -> Exit {
-    let d = manifest::missing_directory(dir);
-    eprintln!("{d}");
-    if json {
-        emit_invalid(&d.to_string(), std::slice::from_ref(&d));
-    }
-    Exit::Error
-}
-
 async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
     if manifest::is_missing(dir) {
         return Ok(missing_directory(dir, false));
@@ -209,40 +149,13 @@ async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// A run the planner refused before any AWS call.
-fn refused(json: bool, refusal: &engine::plan::Stop) -> Exit {
-    let msg = refusal.to_string();
-    stop(ApiCalls::default(), json, "refused", &msg, Exit::Refused)
-}
-
-/// A run that stopped before planning: printed on stderr, and as JSON for `--output json`.
-fn stop(calls: ApiCalls, json: bool, class: &str, message: &str, exit: Exit) -> Exit {
-    eprintln!("{message}");
-    if json {
-        let doc = serde_json::json!({
-            "error": {"class": class, "message": message},
-            "apiCalls": calls,
-        });
-        emit(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&doc).expect("json")
-        ));
-    }
-    exit
-}
-
-/// How long calls are retried: `--deadline`, else Settings, else 15 minutes.
-pub fn deadline(settings: &manifest::Settings) -> std::time::Duration {
-    target::deadline(settings, DEADLINE.get().copied().flatten())
-}
-
 /// Connects and applies the account guard; a refusal or an unknown account is printed here.
 /// For the commands that act on one target only.
 pub async fn connect(m: &Manifests, json: bool) -> anyhow::Result<Result<Aws, Exit>> {
     let Some(t) = m.targets.first() else {
         return Ok(Err(Exit::Error));
     };
-    match target::connect_target(&m.settings, t, deadline(&m.settings)).await {
+    match target::connect_target(&m.settings, t, flags::deadline(&m.settings)).await {
         Ok(aws) => Ok(Ok(aws)),
         Err((aws, e)) if e.is_refusal() => Ok(Err(stop(
             aws.calls.snapshot(),
@@ -273,63 +186,6 @@ fn stopped(aws: &Aws, e: StartError) -> targets::Stopped {
             targets::Stopped::new("refused", format!("refused: {msg}"), Exit::Refused, calls)
         }
         other => targets::Stopped::new("error", format!("error: {other}"), Exit::Error, calls),
-    }
-}
-
-/// The targets `--target` selects, or the error that it names no target.
-fn chosen(m: &Manifests, json: bool) -> Result<Vec<manifest::Target>, Exit> {
-    let only = TARGETS.get().cloned().unwrap_or_default();
-    targets::selected(m, &only).map_err(|msg| {
-        stop(
-            ApiCalls::default(),
-            json,
-            "error",
-            &format!("error: {msg}"),
-            Exit::Error,
-        )
-    })
-}
-
-/// Prints a command's parts: the single-target output as it always was, or grouped by target.
-fn print_parts(parts: &[targets::Part], output: Output, extra: serde_json::Value) -> String {
-    if targets::single(parts) {
-        let p = &parts[0];
-        return match &p.result {
-            Ok(s) => match output {
-                Output::Text => s.text.clone(),
-                Output::Json => {
-                    format!("{}\n", serde_json::to_string_pretty(&s.json).expect("json"))
-                }
-                Output::Markdown => s.markdown.clone(),
-            },
-            Err(s) => {
-                eprintln!("{}", s.message);
-                match output {
-                    Output::Json => format!(
-                        "{}\n",
-                        serde_json::to_string_pretty(&s.json()).expect("json")
-                    ),
-                    _ => String::new(),
-                }
-            }
-        };
-    }
-    match output {
-        Output::Text => {
-            targets::report_stops(parts);
-            targets::text(parts)
-        }
-        Output::Markdown => targets::markdown(parts),
-        Output::Json => {
-            let mut doc = serde_json::json!({
-                "targets": targets::json_targets(parts),
-                "apiCalls": targets::total_calls(parts),
-            });
-            if let (Some(obj), serde_json::Value::Object(more)) = (doc.as_object_mut(), extra) {
-                obj.extend(more);
-            }
-            format!("{}\n", serde_json::to_string_pretty(&doc).expect("json"))
-        }
     }
 }
 
@@ -435,22 +291,6 @@ async fn reconcile_cmd(
     Ok(targets::exit_of(&parts))
 }
 
-/// The JSON report for `--json-report`, whatever `--output` says, printing nothing.
-fn print_parts_quiet(parts: &[targets::Part], dry_run: bool) -> String {
-    if targets::single(parts) {
-        return match &parts[0].result {
-            Ok(s) => serde_json::to_string_pretty(&s.json).expect("json"),
-            Err(s) => serde_json::to_string_pretty(&s.json()).expect("json"),
-        };
-    }
-    let doc = serde_json::json!({
-        "dryRun": dry_run,
-        "targets": targets::json_targets(parts),
-        "apiCalls": targets::total_calls(parts),
-    });
-    serde_json::to_string_pretty(&doc).expect("json")
-}
-
 async fn drift_cmd(dir: &Path, output: DriftOutput) -> anyhow::Result<Exit> {
     let Some(m) = load(dir) else {
         return Ok(Exit::Error);
@@ -537,11 +377,11 @@ async fn import_cmd(
 /// Where import reads: the ambient account, or with `--target NAME` that one
 /// target of the directory (its credentials and region).
 async fn import_target(dir: &Path) -> anyhow::Result<Result<Aws, Exit>> {
-    let only = TARGETS.get().cloned().unwrap_or_default();
+    let only = flags::targets();
     if only.is_empty() {
         let settings = manifest::Settings::default();
         let t = manifest::Target::implicit(None, None);
-        return match target::connect_target(&settings, &t, deadline(&settings)).await {
+        return match target::connect_target(&settings, &t, flags::deadline(&settings)).await {
             Ok(aws) => Ok(Ok(aws)),
             Err((_, e)) => Err(e.into()),
         };

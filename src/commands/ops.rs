@@ -2,6 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::output;
 use super::targets::{self, Section, Stopped};
 use crate::cli::{AlarmStateArg, DriftOutput, Output, ReportArgs, ReportFormat, TestAlarmArgs};
 use vigil::exit::Exit;
@@ -21,7 +22,7 @@ pub async fn test_alarm(args: TestAlarmArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::Error);
         }
     };
-    let Some(m) = super::load(&dir) else {
+    let Some(m) = output::load(&dir) else {
         return Ok(Exit::Error);
     };
     let alarms = match select(&m, &names, args.all) {
@@ -47,7 +48,7 @@ pub async fn test_alarm(args: TestAlarmArgs) -> anyhow::Result<Exit> {
         AlarmStateArg::InsufficientData => "INSUFFICIENT_DATA",
     };
     let json = args.output == DriftOutput::Json;
-    let chosen = match super::chosen(&m, json) {
+    let chosen = match output::chosen(&m, json) {
         Ok(t) => t,
         Err(exit) => return Ok(exit),
     };
@@ -109,20 +110,20 @@ pub async fn test_alarm(args: TestAlarmArgs) -> anyhow::Result<Exit> {
     })
     .await;
     let output = if json { Output::Json } else { Output::Text };
-    super::emit(&super::print_parts(&parts, output, serde_json::json!({})));
+    output::emit(&output::print_parts(&parts, output, serde_json::json!({})));
     Ok(targets::exit_of(&parts))
 }
 
 /// `vigil report`.
 pub async fn report(args: ReportArgs) -> anyhow::Result<Exit> {
-    let Some(m) = super::load(&args.dir) else {
+    let Some(m) = output::load(&args.dir) else {
         return Ok(Exit::Error);
     };
     if args.since.is_zero() {
         eprintln!("error: --since must be longer than 0s");
         return Ok(Exit::Error);
     }
-    let chosen = match super::chosen(&m, false) {
+    let chosen = match output::chosen(&m, false) {
         Ok(t) => t,
         Err(exit) => return Ok(exit),
     };
@@ -175,9 +176,9 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<Exit> {
             html::render_many(&refs)
         }
         ReportFormat::Markdown => {
-            super::print_parts(&parts, Output::Markdown, serde_json::json!({}))
+            output::print_parts(&parts, Output::Markdown, serde_json::json!({}))
         }
-        ReportFormat::Json => super::print_parts(&parts, Output::Json, serde_json::json!({})),
+        ReportFormat::Json => output::print_parts(&parts, Output::Json, serde_json::json!({})),
     };
     match &args.out {
         Some(path) => {
@@ -185,7 +186,7 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<Exit> {
                 .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
-        None => super::emit(&text),
+        None => output::emit(&text),
     }
     Ok(targets::exit_of(&parts))
 }

@@ -101,7 +101,7 @@ where
     F: Fn(Aws, Manifests) -> Fut,
     Fut: Future<Output = Result<Section, Stopped>>,
 {
-    let deadline = super::deadline(&m.settings);
+    let deadline = super::flags::deadline(&m.settings);
     let part = &part;
     futures::stream::iter(targets)
         .map(|t| async move {

@@ -579,10 +579,7 @@ impl Lease {
             .body
             .collect()
             .await
-            .map_err(|e| {
-                AwsError::unexpected("s3", "GetObject", format!("reading the body: {e}"))
-                    .with_class(crate::aws::ErrorClass::Transient)
-            })?
+            .map_err(|e| AwsError::body_read("s3", "GetObject", e))?
             .into_bytes();
         let doc = serde_json::from_slice(&bytes).map_err(|source| LeaseError::Corrupt {
             at: self.store.describe(),

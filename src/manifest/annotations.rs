@@ -3,26 +3,9 @@
 
 use std::collections::BTreeMap;
 
-/// `vigil/deletion-policy`.
-pub const DELETION_POLICY: &str = "vigil/deletion-policy";
-/// `vigil/adopt`.
-pub const ADOPT: &str = "vigil/adopt";
-/// `vigil/drift`.
-pub const DRIFT: &str = "vigil/drift";
-/// `vigil/recreate-on-rollback`.
-pub const RECREATE_ON_ROLLBACK: &str = "vigil/recreate-on-rollback";
-/// `Kind/name, Kind/name`: ordering that AWS needs but no field expresses, such
-/// as a Config rule after the recorder. It works like a reference.
-pub const DEPENDS_ON: &str = "vigil/depends-on";
-
-/// The annotations vigil understands, with their allowed values (none listed: free text).
-pub const ANNOTATIONS: &[(&str, &[&str])] = &[
-    (DELETION_POLICY, &["retain", "delete"]),
-    (ADOPT, &["true", "false"]),
-    (DRIFT, &["correct", "warn", "ignore"]),
-    (RECREATE_ON_ROLLBACK, &["true", "false"]),
-    (DEPENDS_ON, &[]),
-];
+pub use crate::vocab::{
+    ADOPT, ANNOTATIONS, DELETION_POLICY, DEPENDS_ON, DRIFT, RECREATE_ON_ROLLBACK,
+};
 
 /// What reconcile does about drift on a resource (`vigil/drift`, `Settings.drift`).
 #[derive(

@@ -38,7 +38,7 @@ use crate::aws::{Aws, AwsError, AwsResultExt, Condition, Env, ErrorClass, change
 use crate::diff::FieldDiff;
 use crate::failpoint;
 // A leaf of manifest: it imports nothing back from kinds.
-use crate::manifest::annotations::RECREATE_ON_ROLLBACK;
+use crate::vocab::RECREATE_ON_ROLLBACK;
 
 const CAPABILITIES: &[&str] = &[
     "CAPABILITY_IAM",
