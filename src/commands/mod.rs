@@ -195,7 +195,7 @@ async fn reconcile_target(
     m: Manifests,
     opts: &engine::Options,
     detailed: bool,
-    bar: bool,
+    bars: &progress::Bars,
 ) -> Result<targets::Section, targets::Stopped> {
     // The process exits right after this command: the OS reclaims the
     // manifests and the observed account at once, faster than their destructors
@@ -203,15 +203,13 @@ async fn reconcile_target(
     let m = ManuallyDrop::new(m);
     let aws = ManuallyDrop::new(aws);
     let mut opts = opts.clone();
-    let shown = bar.then(|| progress::Display::start(aws.pace.clone()));
-    if let Some((display, _)) = &shown {
-        opts.progress = Some(display.clone());
-    }
+    // Several targets: each shows its own progress, named.
+    let label = m.targets.first().filter(|t| t.declared).map(|t| t.key());
+    let (display, ticker) = progress::Display::start(aws.pace.clone(), label, bars);
+    opts.progress = Some(display.clone());
     let result = engine::reconcile(&aws, &m, &opts, &store(&m, &aws)).await;
-    if let Some((display, ticker)) = shown {
-        ticker.abort();
-        display.finish();
-    }
+    ticker.abort();
+    display.finish();
     let report = result.map_err(|e| stopped(&aws, e))?;
     Ok(reconcile_section(&report, opts.dry_run, detailed))
 }
@@ -276,9 +274,9 @@ async fn reconcile_cmd(
             result: Ok(reconcile_section(&empty, opts.dry_run, detailed)),
         }]
     } else {
-        let bar = chosen.len() == 1;
+        let bars = progress::Bars::new();
         targets::each(&m, chosen, |aws, m_t| {
-            reconcile_target(aws, m_t, opts, detailed, bar)
+            reconcile_target(aws, m_t, opts, detailed, &bars)
         })
         .await
     };

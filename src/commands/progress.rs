@@ -5,7 +5,7 @@ use std::io::IsTerminal as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vigil::aws::pace::Scope;
 use vigil::engine::Progress;
 
@@ -20,12 +20,29 @@ struct State {
     current: Option<String>,
 }
 
+/// The bars of one run: on stderr when it is a terminal, one per target shown.
+pub struct Bars {
+    terminal: bool,
+    multi: MultiProgress,
+}
+
+impl Bars {
+    pub fn new() -> Bars {
+        Bars {
+            terminal: std::io::stderr().is_terminal(),
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+        }
+    }
+}
+
 /// Where the lines go without a terminal (stderr; a test's buffer).
 type Lines = Box<dyn Fn(&str) + Send + Sync>;
 
 /// Shows the run's progress and whether it waits for quota.
 pub struct Display {
     state: Mutex<State>,
+    /// The target, when the run has several.
+    label: Mutex<Option<String>>,
     bar: Option<ProgressBar>,
     lines: Lines,
     pace: Arc<Scope>,
@@ -33,9 +50,15 @@ pub struct Display {
 
 impl Display {
     /// Starts the display and its ticker; dropping the ticker's handle ends it.
-    pub fn start(pace: Arc<Scope>) -> (Arc<Display>, tokio::task::JoinHandle<()>) {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    /// `label` names the target when a run has several: each gets a bar of its
+    /// own under `bars`, or its own lines without a terminal.
+    pub fn start(
+        pace: Arc<Scope>,
+        label: Option<String>,
+        bars: &Bars,
+    ) -> (Arc<Display>, tokio::task::JoinHandle<()>) {
+        let bar = bars.terminal.then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
             bar.set_style(
                 ProgressStyle::with_template(
                     "{spinner} {prefix} [{bar:30}] {pos}/{len} {wide_msg}",
@@ -43,9 +66,12 @@ impl Display {
                 .expect("progress template")
                 .progress_chars("=> "),
             );
-            bar
+            bars.multi.add(bar)
         });
-        Display::start_with(pace, bar, Box::new(|line| eprintln!("vigil: {line}")))
+        let lines: Lines = Box::new(|line| eprintln!("vigil: {line}"));
+        let (display, ticker) = Display::start_with(pace, bar, lines);
+        *display.label.lock().expect("progress lock") = label;
+        (display, ticker)
     }
 
     fn start_with(
@@ -55,6 +81,7 @@ impl Display {
     ) -> (Arc<Display>, tokio::task::JoinHandle<()>) {
         let display = Arc::new(Display {
             state: Mutex::new(State::default()),
+            label: Mutex::new(None),
             bar,
             lines,
             pace,
@@ -99,8 +126,12 @@ impl Display {
         let line = self.line();
         match &self.bar {
             Some(bar) => {
+                let label = self.label.lock().expect("progress lock").clone();
                 let s = self.state.lock().expect("progress lock");
-                bar.set_prefix(s.phase.clone());
+                bar.set_prefix(match label {
+                    Some(l) => format!("{l} {}", s.phase),
+                    None => s.phase.clone(),
+                });
                 bar.set_length(s.total.unwrap_or(0) as u64);
                 bar.set_position(s.done as u64);
                 drop(s);
@@ -109,7 +140,10 @@ impl Display {
             }
             None => {
                 if !self.state.lock().expect("progress lock").phase.is_empty() {
-                    (self.lines)(&line);
+                    match self.label.lock().expect("progress lock").as_deref() {
+                        Some(l) => (self.lines)(&format!("{l}: {line}")),
+                        None => (self.lines)(&line),
+                    }
                 }
             }
         }
@@ -176,6 +210,14 @@ mod tests {
         assert_eq!(
             lines(),
             ["apply 1/3, MetricAlarm/b", "apply 2/3, MetricAlarm/b"]
+        );
+        // One of several targets: its lines name it.
+        *display.label.lock().unwrap() = Some("prod/eu-west-1".into());
+        tokio::time::sleep(LINE_EVERY).await;
+        tokio::task::yield_now().await;
+        assert_eq!(
+            lines().last().map(String::as_str),
+            Some("prod/eu-west-1: apply 2/3, MetricAlarm/b")
         );
         ticker.abort();
     }
