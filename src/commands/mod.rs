@@ -63,6 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         } => match vigil::controller::Config::new(dir, interval, listen, lease_duration) {
             Ok(mut cfg) => {
                 cfg.deadline = cli.deadline;
+                cfg.only = cli.targets.clone();
                 vigil::controller::run(cfg).await?;
                 Ok(Exit::Ok)
             }

@@ -16,6 +16,8 @@ pub struct Config {
     pub grace: Duration,
     /// `--deadline`: how long a cycle retries throttled and failing calls.
     pub deadline: Option<Duration>,
+    /// `--target`: the targets this process works on (all of them when empty).
+    pub only: Vec<String>,
 }
 
 impl Config {
@@ -43,6 +45,7 @@ impl Config {
             debounce: Duration::from_millis(300),
             grace: Duration::from_secs(7),
             deadline: None,
+            only: Vec::new(),
         })
     }
 }

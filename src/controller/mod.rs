@@ -179,7 +179,7 @@ impl Supervisor {
     async fn run(mut self, changed: &Notify, mut stop: tokio::sync::watch::Receiver<bool>) {
         loop {
             let loaded = self.common.loader.load(&self.common.cfg.dir);
-            let layout = layout(&loaded).await;
+            let layout = layout(&loaded, &self.common.cfg.only).await;
             let kept = self.arrange(layout).await;
             // Workers kept from before look again; new ones start on their own.
             for w in &self.workers[..kept.min(self.workers.len())] {
@@ -370,15 +370,29 @@ impl Supervisor {
     }
 }
 
-/// What the directory asks for, or `None` while it does not load.
-async fn layout(loaded: &Loaded) -> Option<Layout> {
+/// What the directory asks for, or `None` while it does not load. `only`
+/// (`--target`) keeps some of the targets.
+async fn layout(loaded: &Loaded, only: &[String]) -> Option<Layout> {
     let m: &Manifests = loaded.as_ref().as_ref().ok()?;
-    if !m.targets.iter().any(|t| t.declared) {
-        return Some(Layout::Single(m.targets.first()?.clone()));
+    for arg in only {
+        if !m.targets.iter().any(|t| t.matches(arg)) {
+            let known: Vec<String> = m.targets.iter().map(Target::key).collect();
+            tracing::warn!(
+                "--target {arg}: no such target; the directory declares {}",
+                known.join(", ")
+            );
+        }
     }
-    let targets: Vec<(Target, Location)> = m
+    let chosen: Vec<&Target> = m
         .targets
         .iter()
+        .filter(|t| only.is_empty() || only.iter().any(|a| t.matches(a)))
+        .collect();
+    if !m.targets.iter().any(|t| t.declared) {
+        return Some(Layout::Single((*chosen.first()?).clone()));
+    }
+    let targets: Vec<(Target, Location)> = chosen
+        .into_iter()
         .map(|t| {
             let account = t.account_id.clone().unwrap_or_default();
             let region = t.region.clone().unwrap_or_default();
@@ -402,7 +416,7 @@ async fn layout(loaded: &Loaded) -> Option<Layout> {
     });
     Some(Layout::Sharded {
         targets,
-        registry: shard::registry_location(base.as_ref()),
+        registry: shard::registry_location(base.as_ref(), only),
         sdk: Box::new(crate::aws::base_config(m.settings.region.as_deref()).await),
     })
 }

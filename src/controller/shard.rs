@@ -80,19 +80,30 @@ pub fn balance<'a>(ranked: &[&'a str], held: &BTreeSet<&str>, replicas: usize) -
 }
 
 /// Where the replicas of a directory register: beside its lease, or under the
-/// local state directory when the leases are local files.
-pub fn registry_location(base_lease: Option<&Location>) -> Location {
+/// local state directory when the leases are local files. Replicas limited to
+/// some targets (`--target`) share them only with replicas limited alike, so
+/// they count only each other.
+pub fn registry_location(base_lease: Option<&Location>, only: &[String]) -> Location {
+    let name = if only.is_empty() {
+        "replicas".to_string()
+    } else {
+        let mut sorted: Vec<&str> = only.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let digest = Sha256::digest(sorted.join("\n").as_bytes());
+        format!("replicas-{}", hex::encode(&digest[..6]))
+    };
     match base_lease {
         Some(Location::S3 { bucket, key }) => Location::S3 {
             bucket: bucket.clone(),
-            key: format!("{key}.replicas/"),
+            key: format!("{key}.{name}/"),
         },
         Some(Location::File(p)) => {
             let mut s = p.clone().into_os_string();
-            s.push(".replicas");
+            s.push(format!(".{name}"));
             Location::File(PathBuf::from(s))
         }
-        None => Location::File(crate::state::state_dir().join("replicas")),
+        None => Location::File(crate::state::state_dir().join(name)),
     }
 }
 
@@ -637,6 +648,34 @@ mod tests {
 
     fn keys(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("t{i}/eu-west-1")).collect()
+    }
+
+    #[test]
+    fn replicas_limited_to_some_targets_register_apart() {
+        let lease = Location::S3 {
+            bucket: "b".into(),
+            key: "m/lease.json".into(),
+        };
+        let all = registry_location(Some(&lease), &[]);
+        assert_eq!(
+            all,
+            Location::S3 {
+                bucket: "b".into(),
+                key: "m/lease.json.replicas/".into()
+            }
+        );
+        let prod = registry_location(Some(&lease), &["prod".into(), "eu".into()]);
+        assert_ne!(prod, all);
+        assert_eq!(
+            prod,
+            registry_location(Some(&lease), &["eu".into(), "prod".into(), "eu".into()]),
+            "the same selection, whatever its order"
+        );
+        assert_ne!(prod, registry_location(Some(&lease), &["prod".into()]));
+        assert_eq!(
+            registry_location(None, &[]),
+            Location::File(crate::state::state_dir().join("replicas"))
+        );
     }
 
     #[test]

@@ -231,3 +231,22 @@ async fn two_replicas_share_six_targets_and_one_takes_over_when_the_other_dies()
     assert_eq!(t["notifications"]["failed"], 0, "{t:#}");
     assert_eq!(live(&others[1], "eu-west-1").await.len(), 1, "put back");
 }
+
+#[tokio::test]
+async fn vigil_run_with_target_works_on_those_targets_only() {
+    let (lab, others, _) = fleet().await;
+    let run = Running::start(&lab, &["--target", "team1", "--interval", "1s"], &[]);
+    let s = run.wait_status("team1 applied", Duration::from_secs(60), |s| {
+        held(s).len() == 2 && applied_all_held(s)
+    });
+    let ts = per_target(&s);
+    assert_eq!(
+        ts.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["team1/eu-west-1", "team1/us-east-1"]
+    );
+    for region in REGIONS {
+        assert_eq!(live(&others[0], region).await.len(), 2, "team1 in {region}");
+        assert!(live(&lab, region).await.is_empty(), "team0 untouched");
+        assert!(live(&others[1], region).await.is_empty(), "team2 untouched");
+    }
+}
