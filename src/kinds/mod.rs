@@ -90,7 +90,14 @@ fn normalize<K: Kind>(spec: &Value, env: &Env) -> Result<Value, KindError> {
 
 /// One kind's observe with what every kind shares: tags read, the owner learned.
 pub(crate) async fn observe<K: Kind>(aws: &Aws, wanted: &Wanted) -> Result<Observation, KindError> {
-    let mut live = K::observe(aws, wanted).await?;
+    // Tags read in one walk of the type can be read while the kind lists its resources.
+    let prefetch = async {
+        if let Some(api) = K::TAGS {
+            tags::prefetch(aws, &api.read, wanted.specs.len(), wanted.population).await;
+        }
+    };
+    let (live, ()) = futures::join!(K::observe(aws, wanted), prefetch);
+    let mut live = live?;
     let mut notes = Vec::new();
     if let Some(api) = K::TAGS
         && !matches!(api.read, tags::Read::WithResource)

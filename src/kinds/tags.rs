@@ -442,6 +442,45 @@ fn arn_key(arn: &str) -> &str {
     arn.strip_suffix(":*").unwrap_or(arn)
 }
 
+/// Whether one walk of a type with `listed` resources costs no more pages than
+/// asking for `wanted` of them by ARN.
+fn walk_pays(listed: Option<usize>, wanted: usize) -> bool {
+    let pages = |n: usize| n.div_ceil(PAGE);
+    wanted > 0 && listed.is_some_and(|n| pages(n.max(wanted)) <= pages(wanted))
+}
+
+/// The cycle's walk of `filter`, shared by whoever asks for it.
+async fn walk_once(
+    aws: &Aws,
+    state: &Tagging,
+    filter: &'static str,
+) -> Result<Arc<HashMap<String, Tags>>, AwsError> {
+    let walk = state
+        .walks
+        .lock()
+        .expect("tagging lock")
+        .entry(filter)
+        .or_default()
+        .clone();
+    walk.get_or_init(|| async { walk_type(aws, filter).await.map(Arc::new) })
+        .await
+        .clone()
+}
+
+/// Starts the walk of a batched kind's type while its observe still lists the
+/// resources, when the account held about as many as are wanted the last time
+/// (`population`): the pages then cost no more, and the time of the listing is
+/// not added to theirs. The read after the observe finds the walk made. A
+/// failure is left for that read to report (or to fall back on, when denied).
+pub async fn prefetch(aws: &Aws, read: &Read, wanted: usize, population: Option<usize>) {
+    if let Read::Batched { filter, .. } | Read::BatchedOrEach { filter, .. } = *read
+        && walk_pays(population, wanted)
+    {
+        let state = aws.memo.slot::<Tagging>();
+        let _ = walk_once(aws, &state, filter).await;
+    }
+}
+
 async fn batched(
     aws: &Aws,
     state: &Tagging,
@@ -452,21 +491,15 @@ async fn batched(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let pages = |n: usize| n.div_ceil(PAGE);
-    let walk = listed.is_some_and(|n| pages(n.max(ids.len())) <= pages(ids.len()));
-    let walked = if walk {
-        let walk = state
-            .walks
-            .lock()
-            .expect("tagging lock")
-            .entry(filter)
-            .or_default()
-            .clone();
-        Some(
-            walk.get_or_init(|| async { walk_type(aws, filter).await.map(Arc::new) })
-                .await
-                .clone()?,
-        )
+    // A walk made already (prefetched, or by the other alarm kind) is used whatever it cost.
+    let made = state
+        .walks
+        .lock()
+        .expect("tagging lock")
+        .get(filter)
+        .is_some_and(|w| w.initialized());
+    let walked = if made || walk_pays(listed, ids.len()) {
+        Some(walk_once(aws, state, filter).await?)
     } else {
         None
     };
@@ -715,6 +748,39 @@ mod tests {
             .unwrap();
         assert_eq!(found.tags[arn], m(&[(OWNER_TAG, "test"), ("team", "ops")]));
         assert_eq!(batch.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_prefetched_walk_answers_the_read_after_the_observe() {
+        use crate::aws::testing::{MockClients, aws_with, tagging_client, tagging_rule};
+        let arn = |i: usize| format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:a{i}");
+        let owned = [(OWNER_TAG, "test")];
+        let arns: Vec<String> = (0..150).map(arn).collect();
+        let listed: Vec<(&str, &[(&str, &str)])> =
+            arns.iter().map(|a| (a.as_str(), &owned[..])).collect();
+        let walk = tagging_rule(&listed);
+        let aws = aws_with(MockClients {
+            tagging: Some(tagging_client(&[&walk])),
+            ..Default::default()
+        });
+        let read = super::super::metric_alarm::TAGS.read;
+        // The account held 150 last time and 150 are wanted: two pages either way, so walk early.
+        prefetch(&aws, &read, 150, Some(150)).await;
+        assert_eq!(walk.num_calls(), 1, "the mock answers every page at once");
+        let found = super::read(&aws, &read, &arns, None, &HashSet::new())
+            .await
+            .unwrap();
+        assert_eq!(found.tags.len(), 150);
+        assert_eq!(walk.num_calls(), 1, "the read used the walk");
+        // Three wanted out of a thousand, or an unknown account: nothing is prefetched.
+        let idle = tagging_rule(&listed);
+        let aws = aws_with(MockClients {
+            tagging: Some(tagging_client(&[&idle])),
+            ..Default::default()
+        });
+        prefetch(&aws, &read, 3, Some(1000)).await;
+        prefetch(&aws, &read, 3, None).await;
+        assert_eq!(idle.num_calls(), 0);
     }
 
     #[test]
