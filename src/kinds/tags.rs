@@ -435,7 +435,10 @@ struct Tagging {
     walks: std::sync::Mutex<HashMap<&'static str, Arc<Walk>>>,
 }
 
-type Walk = tokio::sync::OnceCell<Result<Arc<HashMap<String, Tags>>, AwsError>>;
+/// A walk's tags; each reader takes its own out, so that they are held once.
+type Walked = Arc<std::sync::Mutex<HashMap<String, Tags>>>;
+
+type Walk = tokio::sync::OnceCell<Result<Walked, AwsError>>;
 
 /// ARNs compare without the `:*` that DescribeLogGroups appends.
 fn arn_key(arn: &str) -> &str {
@@ -450,11 +453,7 @@ fn walk_pays(listed: Option<usize>, wanted: usize) -> bool {
 }
 
 /// The cycle's walk of `filter`, shared by whoever asks for it.
-async fn walk_once(
-    aws: &Aws,
-    state: &Tagging,
-    filter: &'static str,
-) -> Result<Arc<HashMap<String, Tags>>, AwsError> {
+async fn walk_once(aws: &Aws, state: &Tagging, filter: &'static str) -> Result<Walked, AwsError> {
     let walk = state
         .walks
         .lock()
@@ -462,7 +461,11 @@ async fn walk_once(
         .entry(filter)
         .or_default()
         .clone();
-    walk.get_or_init(|| async { walk_type(aws, filter).await.map(Arc::new) })
+    walk.get_or_init(|| async {
+        walk_type(aws, filter)
+            .await
+            .map(|m| Arc::new(std::sync::Mutex::new(m)))
+    })
         .await
         .clone()
 }
@@ -503,15 +506,22 @@ async fn batched(
     } else {
         None
     };
-    let by_arn = match walked {
-        Some(all) => all,
-        None => Arc::new(by_arns(aws, ids).await?),
+    let mut by_arn = match walked {
+        Some(all) => {
+            // Each resource is read once a cycle: take its tags rather than copy them.
+            let mut all = all.lock().expect("walk lock");
+            return Ok(ids
+                .iter()
+                .filter_map(|id| Some((id.clone(), all.remove(arn_key(id))?)))
+                .collect());
+        }
+        None => by_arns(aws, ids).await?,
     };
     // Only what the Tagging API returned: a missing id is told apart from an
     // untagged one by the caller.
     Ok(ids
         .iter()
-        .filter_map(|id| Some((id.clone(), by_arn.get(arn_key(id))?.clone())))
+        .filter_map(|id| Some((id.clone(), by_arn.remove(arn_key(id))?)))
         .collect())
 }
 
