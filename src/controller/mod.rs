@@ -131,6 +131,8 @@ struct Running {
     stop: tokio::sync::watch::Sender<bool>,
     shared: Arc<Shared>,
     handle: tokio::task::JoinHandle<()>,
+    /// Started by the last arrangement: its first cycle comes without a wake.
+    fresh: bool,
 }
 
 /// Keeps one worker per target of the directory, and the shard that spreads
@@ -180,10 +182,12 @@ impl Supervisor {
         loop {
             let loaded = self.common.loader.load(&self.common.cfg.dir);
             let layout = layout(&loaded, &self.common.cfg.only).await;
-            let kept = self.arrange(layout).await;
+            self.arrange(layout).await;
             // Workers kept from before look again; new ones start on their own.
-            for w in &self.workers[..kept.min(self.workers.len())] {
-                w.wake.notify_one();
+            for w in &mut self.workers {
+                if !std::mem::take(&mut w.fresh) {
+                    w.wake.notify_one();
+                }
             }
             tokio::select! {
                 _ = changed.notified() => {}
@@ -196,17 +200,15 @@ impl Supervisor {
         }
     }
 
-    /// Starts, keeps and stops workers for `layout`; returns how many of the
-    /// workers (at the front, in the directory's order) were kept running.
-    async fn arrange(&mut self, layout: Option<Layout>) -> usize {
+    /// Starts, keeps and stops workers for `layout`.
+    async fn arrange(&mut self, layout: Option<Layout>) {
         let Some(layout) = layout else {
             // Invalid: running workers report it. Nothing runs yet: the implicit target does.
             if self.workers.is_empty() {
                 self.start(Target::implicit(None, None), Leasing::own(), ("own", None));
                 self.publish();
-                return 0;
             }
-            return self.workers.len();
+            return;
         };
         let wanted: Vec<(Target, (&'static str, Option<Location>))> = match &layout {
             Layout::Single(t) => vec![(t.clone(), ("own", None))],
@@ -251,7 +253,6 @@ impl Supervisor {
         if self.shard.is_none() {
             self.board.set_shard(None);
         }
-        let kept = self.workers.len();
         for (t, l) in wanted {
             if self
                 .workers
@@ -286,7 +287,6 @@ impl Supervisor {
                 .sort_by_key(|w| order.iter().position(|k| *k == w.target.key()));
         }
         self.publish();
-        kept
     }
 
     fn start(&mut self, t: Target, leasing: Leasing, l: (&'static str, Option<Location>)) {
@@ -336,6 +336,7 @@ impl Supervisor {
             stop,
             shared,
             handle,
+            fresh: true,
         });
     }
 

@@ -466,8 +466,8 @@ async fn walk_once(aws: &Aws, state: &Tagging, filter: &'static str) -> Result<W
             .await
             .map(|m| Arc::new(std::sync::Mutex::new(m)))
     })
-        .await
-        .clone()
+    .await
+    .clone()
 }
 
 /// Starts the walk of a batched kind's type while its observe still lists the

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::controller::Running;
-use crate::targets::{REGIONS, alarms, fleet, live};
+use crate::targets::{REGIONS, alarms, fleet, live, targets};
 
 const BUCKET: &str = "vigil-state";
 
@@ -248,5 +248,42 @@ async fn vigil_run_with_target_works_on_those_targets_only() {
         assert_eq!(live(&others[0], region).await.len(), 2, "team1 in {region}");
         assert!(live(&lab, region).await.is_empty(), "team0 untouched");
         assert!(live(&others[1], region).await.is_empty(), "team2 untouched");
+    }
+}
+
+#[tokio::test]
+async fn a_commit_that_adds_a_target_reaches_the_targets_already_running_at_once() {
+    let (lab, others, accounts) = fleet().await;
+    let docs: Vec<String> = targets(&accounts)
+        .split("---\n")
+        .filter(|d| !d.is_empty())
+        .map(|d| format!("---\n{d}"))
+        .collect();
+    lab.write("targets.yaml", &docs[1]);
+    let run = Running::start(&lab, &["--interval", "60s"], &[]);
+    run.wait_status("team1 applied", Duration::from_secs(60), |s| {
+        held(s).len() == 2 && applied_all_held(s)
+    });
+    // team0 comes first in the file; team1 runs already and must see the new threshold now,
+    // not at its next interval.
+    lab.write("targets.yaml", &format!("{}{}", docs[0], docs[1]));
+    lab.write("alarms.yaml", &alarms(90));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut found = Vec::new();
+        for l in [&lab, &others[0]] {
+            for region in REGIONS {
+                found.push(live(l, region).await.first().map(|a| a.1));
+            }
+        }
+        if found.iter().all(|t| *t == Some(90.0)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "thresholds {found:?}:\n{:#}",
+            run.status()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
