@@ -125,8 +125,8 @@ fn signals(tx: tokio::sync::watch::Sender<bool>, span: tracing::Span) -> std::io
 /// A worker as the supervisor runs it.
 struct Running {
     target: Target,
-    /// How it came by its lease, and where that lease is: a change restarts it.
-    leasing: (&'static str, Option<Location>),
+    /// How it comes by its lease, and where that lease is: a change restarts it.
+    leasing: (Mode, Option<Location>),
     wake: Arc<Notify>,
     stop: tokio::sync::watch::Sender<bool>,
     shared: Arc<Shared>,
@@ -143,6 +143,14 @@ struct Supervisor {
     workers: Vec<Running>,
     /// With Target documents and a shared lease: the registry's location and the shard.
     shard: Option<(Location, shard::Keeper)>,
+}
+
+/// How a worker comes by its lease (see [`Leasing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Own,
+    Sharded,
+    ReadOnly,
 }
 
 /// What the directory asks for now.
@@ -205,76 +213,43 @@ impl Supervisor {
         let Some(layout) = layout else {
             // Invalid: running workers report it. Nothing runs yet: the implicit target does.
             if self.workers.is_empty() {
-                self.start(Target::implicit(None, None), Leasing::own(), ("own", None));
+                let t = Target::implicit(None, None);
+                self.start(
+                    t,
+                    Leasing::own(),
+                    (Mode::Own, None),
+                    Arc::new(Notify::new()),
+                );
                 self.publish();
             }
             return;
         };
-        let wanted: Vec<(Target, (&'static str, Option<Location>))> = match &layout {
-            Layout::Single(t) => vec![(t.clone(), ("own", None))],
+        let wanted: Vec<(Target, (Mode, Option<Location>))> = match &layout {
+            Layout::Single(t) => vec![(t.clone(), (Mode::Own, None))],
             Layout::Sharded { targets, .. } => targets
                 .iter()
-                .map(|(t, at)| (t.clone(), ("sharded", Some(at.clone()))))
+                .map(|(t, at)| (t.clone(), (Mode::Sharded, Some(at.clone()))))
                 .collect(),
             Layout::ReadOnly { targets, .. } => targets
                 .iter()
-                .map(|(t, at)| (t.clone(), ("readOnly", Some(at.clone()))))
+                .map(|(t, at)| (t.clone(), (Mode::ReadOnly, Some(at.clone()))))
                 .collect(),
         };
-        // A moved registry starts the shard over: its leases go back first.
-        let registry = match &layout {
-            Layout::Sharded { registry, .. } => Some(registry.clone()),
-            _ => None,
-        };
-        if self.shard.as_ref().map(|(at, _)| at) != registry.as_ref() {
-            self.stop_workers(|w| w.leasing.0 == "sharded").await;
-            if let Some((_, k)) = self.shard.take() {
-                k.stop(Duration::from_secs(2)).await;
-            }
-        }
+        self.shard_for(&layout).await;
         let keep = |w: &Running| {
             wanted.iter().any(|(t, l)| {
                 t.key() == w.target.key() && t.declared == w.target.declared && *l == w.leasing
             })
         };
         self.stop_workers(|w| !keep(w)).await;
-        if let Layout::Sharded { registry, sdk, .. } = &layout
-            && self.shard.is_none()
-        {
-            let s = shard::Shard::new(
-                registry,
-                (**sdk).clone(),
-                self.common.lease_id.clone(),
-                self.common.cfg.lease_duration,
-            );
-            self.board.set_shard(Some(s.view()));
-            self.shard = Some((registry.clone(), shard::Keeper::start(s)));
-        }
-        if self.shard.is_none() {
-            self.board.set_shard(None);
-        }
         for (t, l) in wanted {
-            if self
+            if !self
                 .workers
                 .iter()
                 .any(|w| w.target.key() == t.key() && w.leasing == l)
             {
-                continue;
+                self.start_for(&layout, t, l).await;
             }
-            let leasing = match (&layout, &l.1) {
-                (Layout::Sharded { .. }, Some(at)) => {
-                    let wake = Arc::new(Notify::new());
-                    let (_, k) = self.shard.as_ref().expect("started above");
-                    let handle = k.shard.lock().await.keep(&t.key(), at, wake.clone());
-                    self.start_with(t, Leasing::Sharded(handle), l, wake);
-                    continue;
-                }
-                (Layout::ReadOnly { reason, .. }, Some(at)) => {
-                    Leasing::ReadOnly(Fence::read_only(at, &self.common.lease_id, reason))
-                }
-                _ => Leasing::own(),
-            };
-            self.start(t, leasing, l);
         }
         if let Some((_, k)) = &self.shard {
             let keys = self.workers.iter().map(|w| w.target.key()).collect();
@@ -289,15 +264,57 @@ impl Supervisor {
         self.publish();
     }
 
-    fn start(&mut self, t: Target, leasing: Leasing, l: (&'static str, Option<Location>)) {
-        self.start_with(t, leasing, l, Arc::new(Notify::new()));
+    /// The shard the layout needs, at its registry; one that moved starts over,
+    /// after its workers stop and its leases go back.
+    async fn shard_for(&mut self, layout: &Layout) {
+        let registry = match layout {
+            Layout::Sharded { registry, .. } => Some(registry),
+            _ => None,
+        };
+        if self.shard.as_ref().map(|(at, _)| at) != registry {
+            self.stop_workers(|w| w.leasing.0 == Mode::Sharded).await;
+            if let Some((_, k)) = self.shard.take() {
+                k.stop(Duration::from_secs(2)).await;
+            }
+        }
+        if let Layout::Sharded { registry, sdk, .. } = layout
+            && self.shard.is_none()
+        {
+            let s = shard::Shard::new(
+                registry,
+                (**sdk).clone(),
+                self.common.lease_id.clone(),
+                self.common.cfg.lease_duration,
+            );
+            self.board.set_shard(Some(s.view()));
+            self.shard = Some((registry.clone(), shard::Keeper::start(s)));
+        }
+        if self.shard.is_none() {
+            self.board.set_shard(None);
+        }
     }
 
-    fn start_with(
+    /// Starts a target's worker with the lease the layout gives it.
+    async fn start_for(&mut self, layout: &Layout, t: Target, l: (Mode, Option<Location>)) {
+        let wake = Arc::new(Notify::new());
+        let leasing = match (l.0, &l.1, layout) {
+            (Mode::Sharded, Some(at), _) => {
+                let (_, k) = self.shard.as_ref().expect("shard_for started it");
+                Leasing::Sharded(k.shard.lock().await.keep(&t.key(), at, wake.clone()))
+            }
+            (Mode::ReadOnly, Some(at), Layout::ReadOnly { reason, .. }) => {
+                Leasing::ReadOnly(Fence::read_only(at, &self.common.lease_id, reason))
+            }
+            _ => Leasing::own(),
+        };
+        self.start(t, leasing, l, wake);
+    }
+
+    fn start(
         &mut self,
         target: Target,
         leasing: Leasing,
-        l: (&'static str, Option<Location>),
+        l: (Mode, Option<Location>),
         wake: Arc<Notify>,
     ) {
         let shared = Arc::new(Shared::new(&self.common.cfg.dir.display().to_string()));
