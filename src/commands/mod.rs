@@ -193,7 +193,7 @@ fn stopped(aws: &Aws, e: StartError) -> targets::Stopped {
 /// One target's reconcile, as a section of the output.
 async fn reconcile_target(
     aws: Aws,
-    m: Manifests,
+    m: std::borrow::Cow<'_, Manifests>,
     opts: &engine::Options,
     detailed: bool,
     bars: &progress::Bars,

@@ -4,6 +4,7 @@
 //! Target document has one implicit target, whose output is exactly the
 //! single-target output.
 
+use std::borrow::Cow;
 use std::future::Future;
 
 use futures::StreamExt as _;
@@ -96,16 +97,21 @@ pub fn selected(m: &Manifests, only: &[String]) -> Result<Vec<Target>, String> {
 
 /// Runs `part` on every selected target, a few at once, in declaration order.
 /// A failure in one target never stops another.
-pub async fn each<F, Fut>(m: &Manifests, targets: Vec<Target>, part: F) -> Vec<Part>
+pub async fn each<'a, F, Fut>(m: &'a Manifests, targets: Vec<Target>, part: F) -> Vec<Part>
 where
-    F: Fn(Aws, Manifests) -> Fut,
+    F: Fn(Aws, Cow<'a, Manifests>) -> Fut,
     Fut: Future<Output = Result<Section, Stopped>>,
 {
     let deadline = super::flags::deadline(&m.settings);
     let part = &part;
     futures::stream::iter(targets)
         .map(|t| async move {
-            let m_t = m.for_target(&t);
+            // The implicit target is the whole directory: no copy of thousands of resources.
+            let m_t = if t.declared {
+                Cow::Owned(m.for_target(&t))
+            } else {
+                Cow::Borrowed(m)
+            };
             match target::connect_target(&m.settings, &t, deadline).await {
                 Ok(aws) => {
                     let account = Some(aws.env.account_id.clone());

@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 
 use super::error::KindError;
 use super::kind::{Attrs, Issues, Kind, Wanted};
-use super::metric_alarm::{TAGS, alarms_listed, sdk_tags, validate_actions, wanted_alarms};
+use super::metric_alarm::{
+    AlarmPages, TAGS, alarms_listed, sdk_tags, validate_actions, wanted_alarms,
+};
 use super::tags::{OWNER_TAG, TagApi, Tags, with_owner};
 use crate::aws::{Aws, AwsResultExt, Env};
 
@@ -221,19 +223,17 @@ impl Kind for CompositeAlarm {
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         let pages = wanted_alarms(aws, wanted).await?;
         let mut out = BTreeMap::new();
-        for (name, a) in pages.composite.iter().filter(|(n, _)| wanted.contains(n)) {
+        for (name, a) in AlarmPages::take_wanted(&pages.composite, wanted) {
             let arn = a
                 .alarm_arn()
                 .map(str::to_string)
-                .unwrap_or_else(|| super::metric_alarm::alarm_arn(&aws.env, name));
-            out.insert(
-                name.clone(),
-                Live {
-                    name: name.clone(),
-                    arn,
-                    spec: spec_from_live(a),
-                },
-            );
+                .unwrap_or_else(|| super::metric_alarm::alarm_arn(&aws.env, &name));
+            let live = Live {
+                name: name.clone(),
+                arn,
+                spec: spec_from_live(&a),
+            };
+            out.insert(name, live);
         }
         Ok(out)
     }

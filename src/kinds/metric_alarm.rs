@@ -1,7 +1,7 @@
 //! `MetricAlarm`: a CloudWatch metric alarm on one metric, metric math, or an anomaly band.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_cloudwatch::types::{
     AlarmType, ComparisonOperator, CompositeAlarm, Dimension, Metric, MetricDataQuery, MetricStat,
@@ -109,13 +109,17 @@ pub struct Live {
     pub state: Option<String>,
 }
 
-/// Every alarm in the account, from one paginated DescribeAlarms walk.
+/// Every alarm in the account, from one paginated DescribeAlarms walk. Each
+/// alarm kind takes its alarms out as it reads them (once a cycle), so that
+/// the SDK's form and vigil's are not both held for thousands of alarms.
 #[derive(Debug, Default)]
 pub struct AlarmPages {
     /// Boxed: the SDK struct is ~600 bytes, and a table sized for thousands of
     /// them would be mostly empty slots.
-    pub metric: HashMap<String, Box<aws_sdk_cloudwatch::types::MetricAlarm>>,
-    pub composite: HashMap<String, CompositeAlarm>,
+    pub metric: Mutex<HashMap<String, Box<aws_sdk_cloudwatch::types::MetricAlarm>>>,
+    pub composite: Mutex<HashMap<String, CompositeAlarm>>,
+    /// How many alarms of both types the pages held.
+    pub listed: usize,
 }
 
 /// The one DescribeAlarms walk of a cycle, shared by both alarm kinds.
@@ -129,17 +133,36 @@ impl AlarmPages {
         mut out: aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput,
     ) {
         let metric = out.metric_alarms.take().unwrap_or_default();
-        self.metric.reserve(metric.len());
+        let table = self.metric.get_mut().expect("alarm pages lock");
+        table.reserve(metric.len());
         for a in metric {
             if let Some(n) = a.alarm_name().map(str::to_string) {
-                self.metric.insert(n, Box::new(a));
+                table.insert(n, Box::new(a));
             }
         }
+        let composite = self.composite.get_mut().expect("alarm pages lock");
         for a in out.composite_alarms.take().unwrap_or_default() {
             if let Some(n) = a.alarm_name().map(str::to_string) {
-                self.composite.insert(n, a);
+                composite.insert(n, a);
             }
         }
+        self.listed = table.len() + composite.len();
+    }
+
+    /// Takes the alarms `wanted` asks for out of `table`.
+    pub(super) fn take_wanted<A>(
+        table: &Mutex<HashMap<String, A>>,
+        wanted: &Wanted,
+    ) -> Vec<(String, A)> {
+        let mut table = table.lock().expect("alarm pages lock");
+        if wanted.all {
+            return table.drain().collect();
+        }
+        wanted
+            .specs
+            .keys()
+            .filter_map(|n| table.remove_entry(n))
+            .collect()
     }
 }
 
@@ -248,7 +271,7 @@ pub(super) fn sdk_tags(tags: &Tags) -> Vec<Tag> {
 /// How many alarms of both types the cycle's DescribeAlarms walk saw.
 pub(super) fn alarms_listed(aws: &Aws) -> Option<usize> {
     match aws.memo.slot::<AlarmWalk>().0.get() {
-        Some(Ok(p)) => Some(p.metric.len() + p.composite.len()),
+        Some(Ok(p)) => Some(p.listed),
         _ => None,
     }
 }
@@ -751,20 +774,19 @@ impl Kind for MetricAlarm {
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         let pages = wanted_alarms(aws, wanted).await?;
         let mut out = BTreeMap::new();
-        for (name, a) in pages.metric.iter().filter(|(n, _)| wanted.contains(n)) {
+        // Each SDK alarm is let go as soon as it is converted.
+        for (name, a) in AlarmPages::take_wanted(&pages.metric, wanted) {
             let arn = a
                 .alarm_arn()
                 .map(str::to_string)
-                .unwrap_or_else(|| alarm_arn(&aws.env, name));
-            out.insert(
-                name.clone(),
-                Live {
-                    name: name.clone(),
-                    arn,
-                    spec: spec_from_live(a),
-                    state: a.state_value().map(|s| s.as_str().to_string()),
-                },
-            );
+                .unwrap_or_else(|| alarm_arn(&aws.env, &name));
+            let live = Live {
+                name: name.clone(),
+                arn,
+                spec: spec_from_live(&a),
+                state: a.state_value().map(|s| s.as_str().to_string()),
+            };
+            out.insert(name, live);
         }
         Ok(out)
     }

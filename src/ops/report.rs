@@ -849,13 +849,18 @@ pub async fn collect(
     let start = now - i64::try_from(since.as_secs()).unwrap_or(i64::MAX / 2);
     let declared = super::declared_alarms(m);
     let pages = crate::kinds::metric_alarm::all_alarms(aws).await?;
-    let live: Vec<Option<LiveAlarm>> = declared
-        .iter()
-        .map(|(kind, name)| match kind {
-            KindId::MetricAlarm => pages.metric.get(name).map(|a| LiveAlarm::from_metric(a)),
-            _ => pages.composite.get(name).map(LiveAlarm::from_composite),
-        })
-        .collect();
+    // Read before the drift section's observe takes the alarms out of the walk.
+    let live: Vec<Option<LiveAlarm>> = {
+        let metric = pages.metric.lock().expect("alarm pages lock");
+        let composite = pages.composite.lock().expect("alarm pages lock");
+        declared
+            .iter()
+            .map(|(kind, name)| match kind {
+                KindId::MetricAlarm => metric.get(name).map(|a| LiveAlarm::from_metric(a)),
+                _ => composite.get(name).map(LiveAlarm::from_composite),
+            })
+            .collect()
+    };
 
     let plans: Vec<AlarmQueries> = live
         .iter()
