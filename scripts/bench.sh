@@ -7,8 +7,9 @@
 #
 # Quota mode: every case of AWS's request-rate quotas through the quota and
 # fault proxy (tests/it/proxy.rs) in front of moto, each beside its floor:
-#   scripts/bench.sh quotas [tagged|create|storm|rss ...]
-# Sizes: BENCH_TAGGED (2000), BENCH_CREATE (300), BENCH_STORM (100), BENCH_RSS (10000).
+#   scripts/bench.sh quotas [tagged|create|storm|rss|targets ...]
+# Sizes: BENCH_TAGGED (2000), BENCH_CREATE (300), BENCH_STORM (100), BENCH_RSS (10000),
+# BENCH_TARGETS (500), BENCH_TARGETS_RSS (2000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/moto.sh
