@@ -9,6 +9,7 @@ pub mod exit;
 pub mod failpoint;
 pub mod git;
 pub mod import;
+pub mod input;
 pub mod kinds;
 pub mod manifest;
 pub mod ops;

@@ -6,10 +6,12 @@
 //! deserialize typed specs from it, attaching the position of the offending
 //! node to every error.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+
+use crate::input::{MAX_ALIASES, MAX_DEPTH, MAX_DOCUMENTS, MAX_NODES, allowed_alias_ratio};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 
 /// A 1-based line and column.
@@ -191,11 +193,31 @@ impl Node {
     }
 }
 
-/// A YAML syntax error.
+/// A YAML syntax error, or a document over one of the input limits.
 #[derive(Debug, Clone)]
 pub struct SyntaxError {
     pub pos: Pos,
     pub message: String,
+    /// Over a limit of [`crate::input`]: `message` is whole, not a syntax error.
+    pub limit: bool,
+}
+
+impl SyntaxError {
+    fn syntax(pos: Pos, message: impl Into<String>) -> Self {
+        SyntaxError {
+            pos,
+            message: message.into(),
+            limit: false,
+        }
+    }
+
+    fn limit(pos: Pos, message: String) -> Self {
+        SyntaxError {
+            pos,
+            message,
+            limit: true,
+        }
+    }
 }
 
 /// Parses every document in `src`.
@@ -212,15 +234,25 @@ pub fn parse_each(src: &str, mut each: impl FnMut(usize, Node)) -> Result<(), Sy
     let mut builder = Builder::default();
     let mut count = 0;
     while let Some(ev) = parser.next_event() {
-        let (event, span) = ev.map_err(|e| SyntaxError {
-            pos: Pos {
+        let (event, span) = ev.map_err(|e| {
+            let pos = Pos {
                 line: e.marker().line(),
                 col: e.marker().col() + 1,
-            },
-            message: e.info().to_string(),
+            };
+            SyntaxError::syntax(pos, e.info())
         })?;
         match event {
-            Event::DocumentStart(_) => builder = Builder::default(),
+            Event::DocumentStart(_) => {
+                if count >= MAX_DOCUMENTS {
+                    return Err(SyntaxError::limit(
+                        Pos::from_span(&span),
+                        format!(
+                            "more than {MAX_DOCUMENTS} documents in one file, the limit; split the file"
+                        ),
+                    ));
+                }
+                builder = Builder::default();
+            }
             Event::DocumentEnd => {
                 if let Some(root) = builder.root.take() {
                     each(count, root);
@@ -234,11 +266,36 @@ pub fn parse_each(src: &str, mut each: impl FnMut(usize, Node)) -> Result<(), Sy
     Ok(())
 }
 
+/// A container being built: the node, its anchor, a map's pending key, and
+/// the size and height of what it holds so far.
+struct Frame {
+    node: Node,
+    anchor: usize,
+    key: Option<Node>,
+    size: usize,
+    height: usize,
+    /// A large map's keys, so a duplicate is found without a scan per key.
+    keys: Option<HashSet<String>>,
+}
+
+/// Keys a map is scanned for duplicates before it keeps a set of them.
+const SCAN_KEYS: usize = 32;
+
+/// Builds one document, within the limits of [`crate::input`]. An alias is
+/// a copy of its anchor's tree, so the copies are counted before they are made.
 #[derive(Default)]
 struct Builder {
-    stack: Vec<(Node, usize, Option<Node>)>, // container, anchor, pending map key
-    anchors: HashMap<usize, Node>,
+    stack: Vec<Frame>,
+    /// Each anchor's tree, with its size and height.
+    anchors: HashMap<usize, (Node, usize, usize)>,
     root: Option<Node>,
+    /// Nodes held: the tree, and the anchors' copies.
+    held: usize,
+    /// Nodes of the document, aliases expanded (go-yaml's decode count).
+    nodes: usize,
+    /// Of those, the nodes that came through aliases.
+    aliased: usize,
+    aliases: usize,
 }
 
 impl Builder {
@@ -246,6 +303,7 @@ impl Builder {
         let pos = Pos::from_span(span);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                self.count(pos, 1, 0)?;
                 let tag = local_tag(tag.as_deref());
                 // A string keeps its text once (moved, not copied); other scalars
                 // keep their source text too, so a string field can accept `80` as "80".
@@ -259,69 +317,164 @@ impl Builder {
                     raw,
                     value,
                 };
-                self.push(node, anchor)
+                self.push(node, anchor, 1, 0)
             }
             Event::SequenceStart(anchor, tag) => {
-                let node = Node {
-                    pos,
-                    tag: local_tag(tag.as_deref()).filter(|t| !t.starts_with('!')),
-                    raw: None,
-                    value: Value::Seq(Vec::new()),
-                };
-                self.stack.push((node, anchor, None));
-                Ok(())
+                self.open(pos, anchor, tag.as_deref(), Value::Seq(Vec::new()))
             }
             Event::MappingStart(anchor, tag) => {
-                let node = Node {
-                    pos,
-                    tag: local_tag(tag.as_deref()).filter(|t| !t.starts_with('!')),
-                    raw: None,
-                    value: Value::Map(Vec::new()),
-                };
-                self.stack.push((node, anchor, None));
-                Ok(())
+                self.open(pos, anchor, tag.as_deref(), Value::Map(Vec::new()))
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (node, anchor, _) = self.stack.pop().expect("balanced events");
-                self.push(node, anchor)
+                let f = self.stack.pop().expect("balanced events");
+                self.push(f.node, f.anchor, f.size, f.height)
             }
-            Event::Alias(id) => match self.anchors.get(&id) {
-                Some(node) => {
-                    let mut node = node.clone();
-                    node.pos = pos;
-                    self.push(node, 0)
+            Event::Alias(id) => {
+                self.aliases += 1;
+                if self.aliases > MAX_ALIASES {
+                    return Err(SyntaxError::limit(
+                        pos,
+                        format!(
+                            "more than {MAX_ALIASES} aliases in one document, the limit; write the values out instead"
+                        ),
+                    ));
                 }
-                None => Err(SyntaxError {
-                    pos,
-                    message: "alias to an unknown anchor".into(),
-                }),
-            },
+                let Some((_, size, height)) = self.anchors.get(&id) else {
+                    return Err(SyntaxError::syntax(pos, "alias to an unknown anchor"));
+                };
+                let (size, height) = (*size, *height);
+                self.count(pos, size, height)?;
+                self.aliased += size;
+                self.check_ratio(pos)?;
+                let mut node = self.anchors[&id].0.clone();
+                node.pos = pos;
+                self.push(node, 0, size, height)
+            }
             _ => Ok(()),
         }
     }
 
-    fn push(&mut self, node: Node, anchor: usize) -> Result<(), SyntaxError> {
-        if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+    fn open(
+        &mut self,
+        pos: Pos,
+        anchor: usize,
+        tag: Option<&saphyr_parser::Tag>,
+        value: Value,
+    ) -> Result<(), SyntaxError> {
+        self.count(pos, 1, 1)?;
+        let node = Node {
+            pos,
+            tag: local_tag(tag).filter(|t| !t.starts_with('!')),
+            raw: None,
+            value,
+        };
+        self.stack.push(Frame {
+            node,
+            anchor,
+            key: None,
+            size: 1,
+            height: 1,
+            keys: None,
+        });
+        Ok(())
+    }
+
+    /// Counts `size` more nodes, `height` levels deep, placed at the top of the stack.
+    fn count(&mut self, pos: Pos, size: usize, height: usize) -> Result<(), SyntaxError> {
+        if self.stack.len() + height > MAX_DEPTH {
+            return Err(SyntaxError::limit(
+                pos,
+                format!(
+                    "nested more than {MAX_DEPTH} levels deep, the limit (aliases expanded); flatten the structure"
+                ),
+            ));
         }
-        let Some((parent, _, pending)) = self.stack.last_mut() else {
+        self.nodes += size;
+        self.held += size;
+        if self.held > MAX_NODES {
+            return Err(SyntaxError::limit(
+                pos,
+                format!(
+                    "the document grows past {MAX_NODES} nodes, the limit (aliases expanded); split it into smaller documents or use fewer aliases"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Kubernetes' rule against alias bombs: most of a large document may
+    /// not come from aliases.
+    fn check_ratio(&self, pos: Pos) -> Result<(), SyntaxError> {
+        let allowed = allowed_alias_ratio(self.nodes);
+        if self.aliased > 100
+            && self.nodes > 1000
+            && self.aliased as f64 / self.nodes as f64 > allowed
+        {
+            return Err(SyntaxError::limit(
+                pos,
+                format!(
+                    "excessive aliasing: {} of the document's first {} nodes come from aliases, over the limit of {}%; write the values out instead of nesting aliases",
+                    self.aliased,
+                    self.nodes,
+                    (allowed * 100.0).round()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn push(
+        &mut self,
+        node: Node,
+        anchor: usize,
+        size: usize,
+        height: usize,
+    ) -> Result<(), SyntaxError> {
+        if anchor > 0 {
+            // The anchor's copy is held too.
+            self.held += size;
+            if self.held > MAX_NODES {
+                return Err(SyntaxError::limit(
+                    node.pos,
+                    format!(
+                        "the document grows past {MAX_NODES} nodes, the limit (anchors and aliases expanded); split it into smaller documents or use fewer anchors"
+                    ),
+                ));
+            }
+            self.anchors.insert(anchor, (node.clone(), size, height));
+        }
+        let Some(parent) = self.stack.last_mut() else {
             self.root = Some(node);
             return Ok(());
         };
-        match &mut parent.value {
+        parent.size += size;
+        parent.height = parent.height.max(height + 1);
+        match &mut parent.node.value {
             Value::Seq(items) => items.push(node),
-            Value::Map(entries) => match pending.take() {
-                None => *pending = Some(node),
+            Value::Map(entries) => match parent.key.take() {
+                None => parent.key = Some(node),
                 Some(key) => {
-                    if let Some(name) = key.scalar_str()
-                        && entries.iter().any(|(k, _)| k.scalar_str() == Some(name))
-                    {
-                        return Err(SyntaxError {
-                            pos: key.pos,
-                            message: format!("duplicate key `{name}`"),
-                        });
+                    if let Some(name) = key.scalar_str() {
+                        let seen = match &mut parent.keys {
+                            Some(set) => !set.insert(name.to_string()),
+                            None => entries.iter().any(|(k, _)| k.scalar_str() == Some(name)),
+                        };
+                        if seen {
+                            return Err(SyntaxError::syntax(
+                                key.pos,
+                                format!("duplicate key `{name}`"),
+                            ));
+                        }
                     }
                     entries.push((key, node));
+                    if parent.keys.is_none() && entries.len() >= SCAN_KEYS {
+                        parent.keys = Some(
+                            entries
+                                .iter()
+                                .filter_map(|(k, _)| k.scalar_str().map(str::to_string))
+                                .collect(),
+                        );
+                    }
                 }
             },
             _ => unreachable!("only containers are on the stack"),
@@ -708,5 +861,194 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    /// Nine levels of nine aliases: 412 bytes that once expanded to 9^9 nodes.
+    pub(crate) fn alias_bomb() -> String {
+        let mut s = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..=9 {
+            let p = i - 1;
+            s.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        s
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_early() {
+        let start = std::time::Instant::now();
+        let err = parse_documents(&alias_bomb()).unwrap_err();
+        assert!(err.limit, "{err:?}");
+        assert!(
+            err.message.starts_with("excessive aliasing: "),
+            "{}",
+            err.message
+        );
+        // Refused on the fourth level (9^4 nodes), long before the ninth.
+        assert_eq!(err.pos.line, 4, "{err:?}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_few_aliases_are_fine() {
+        let docs = parse_documents("a: &x {k: v}\nb: *x\nc: [*x, *x]\n").unwrap();
+        assert_eq!(docs[0].get("c").unwrap().to_json().unwrap()[1]["k"], "v");
+    }
+
+    #[test]
+    fn alias_uses_are_counted() {
+        // Padded, so that not 99% of the nodes are aliases.
+        let mut s = format!("pad: [{}]\na: &x 1\nb: [", vec!["1"; 500].join(", "));
+        s.push_str(&vec!["*x"; MAX_ALIASES + 1].join(", "));
+        s.push_str("]\n");
+        let err = parse_documents(&s).unwrap_err();
+        assert!(err.limit);
+        assert_eq!(
+            err.message,
+            "more than 10000 aliases in one document, the limit; write the values out instead"
+        );
+    }
+
+    #[test]
+    fn nodes_are_counted_with_anchor_copies() {
+        // Wide, not deep, and mostly not aliased: only the node limit applies.
+        let row = vec!["1"; 1000].join(",");
+        let mut s = String::from("- &r [");
+        s.push_str(&row);
+        s.push_str("]\n");
+        for _ in 0..(MAX_NODES / 1000) {
+            s.push_str("- [");
+            s.push_str(&row);
+            s.push_str("]\n");
+        }
+        let err = parse_documents(&s).unwrap_err();
+        assert!(err.limit);
+        assert!(
+            err.message
+                .starts_with("the document grows past 1000000 nodes"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn depth_is_limited() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        parse_documents(&ok).unwrap();
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        let err = parse_documents(&deep).unwrap_err();
+        assert!(err.limit);
+        assert_eq!(err.pos, Pos { line: 1, col: 65 });
+        assert_eq!(
+            err.message,
+            "nested more than 64 levels deep, the limit (aliases expanded); flatten the structure"
+        );
+        // An alias counts at its full depth where it lands.
+        let half = MAX_DEPTH / 2 + 1;
+        let s = format!(
+            "a: &d {}{}\nb: {}*d{}\n",
+            "[".repeat(half),
+            "]".repeat(half),
+            "[".repeat(half),
+            "]".repeat(half)
+        );
+        assert!(parse_documents(&s).unwrap_err().limit);
+    }
+
+    #[test]
+    fn documents_are_counted() {
+        let s = "---\na: 1\n".repeat(MAX_DOCUMENTS + 1);
+        let err = parse_documents(&s).unwrap_err();
+        assert!(err.limit);
+        assert_eq!(err.pos.line, 2 * MAX_DOCUMENTS as usize + 1);
+    }
+
+    #[test]
+    fn large_maps_find_duplicates_quickly() {
+        let mut s: String = (0..50_000).map(|i| format!("k{i}: 1\n")).collect();
+        parse_documents(&s).unwrap();
+        s.push_str("k49999: 2\n");
+        let err = parse_documents(&s).unwrap_err();
+        assert_eq!(err.message, "duplicate key `k49999`");
+        assert!(!err.limit);
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// A document of anchors, aliases and nesting: each line anchors a
+        /// list of aliases to earlier anchors, maybe nested.
+        fn document() -> impl Strategy<Value = String> {
+            let line = (
+                proptest::collection::vec(0usize..8, 0..12),
+                0usize..8,
+                0usize..80,
+            );
+            proptest::collection::vec(line, 1..14).prop_map(|lines| {
+                let mut s = String::from("a0: &a0 [x, {k: v}]\n");
+                for (i, (uses, open, deep)) in lines.into_iter().enumerate() {
+                    let n = i + 1;
+                    let items: Vec<String> = uses
+                        .iter()
+                        .map(|u| format!("*a{}", u % n))
+                        .chain(std::iter::once("y".to_string()))
+                        .collect();
+                    let nest = if deep > 60 { deep } else { open };
+                    s.push_str(&format!(
+                        "a{n}: &a{n} {}[{}]{}\n",
+                        "[".repeat(nest),
+                        items.join(", "),
+                        "]".repeat(nest)
+                    ));
+                }
+                s
+            })
+        }
+
+        fn nodes(n: &Node) -> usize {
+            1 + match &n.value {
+                Value::Seq(items) => items.iter().map(nodes).sum(),
+                Value::Map(entries) => entries.iter().map(|(k, v)| nodes(k) + nodes(v)).sum(),
+                _ => 0,
+            }
+        }
+
+        fn depth(n: &Node) -> usize {
+            match &n.value {
+                Value::Seq(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+                Value::Map(entries) => {
+                    1 + entries
+                        .iter()
+                        .map(|(k, v)| depth(k).max(depth(v)))
+                        .max()
+                        .unwrap_or(0)
+                }
+                _ => 0,
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn the_loader_returns_within_its_limits(src in document()) {
+                let start = std::time::Instant::now();
+                match parse_documents(&src) {
+                    Ok(docs) => {
+                        for d in &docs {
+                            prop_assert!(nodes(d) <= MAX_NODES);
+                            prop_assert!(depth(d) <= MAX_DEPTH);
+                        }
+                    }
+                    Err(e) => prop_assert!(
+                        e.limit || e.message.contains("unknown anchor"),
+                        "{e:?}"
+                    ),
+                }
+                // Generous: the budget is a million nodes, however it is written.
+                prop_assert!(start.elapsed() < std::time::Duration::from_secs(5));
+            }
+        }
     }
 }

@@ -11,6 +11,7 @@ use super::error::KindError;
 use super::{Attrs, Issues, Kind, Wanted};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 use crate::diff::canonical;
+use crate::input::{ReadError, Root};
 
 const SERVICE: &str = "cloudwatch";
 
@@ -64,7 +65,7 @@ impl Kind for Dashboard {
         }
     }
 
-    fn load_files(spec: &mut Value, base: &Path) -> Result<(), (String, String)> {
+    fn load_files(spec: &mut Value, base: &Path, root: &Root) -> Result<(), (String, String)> {
         let Some(file) = spec
             .get("bodyFile")
             .and_then(Value::as_str)
@@ -73,14 +74,15 @@ impl Kind for Dashboard {
             return Ok(());
         };
         let path = base.join(&file);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            (
-                "bodyFile".to_string(),
-                format!(
+        let text = root.read_reference(base, &file).map_err(|e| {
+            let m = match e {
+                ReadError::Io(e) => format!(
                     "cannot read {}: {e}; bodyFile is relative to this manifest's directory",
                     path.display()
                 ),
-            )
+                e => format!("bodyFile `{file}` {e}"),
+            };
+            ("bodyFile".to_string(), m)
         })?;
         let body = if file.ends_with(".yaml") || file.ends_with(".yml") {
             let docs = crate::yaml::parse_documents(&text).map_err(|e| {

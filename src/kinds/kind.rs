@@ -17,6 +17,7 @@ pub use super::issues::{Issues, field_name, parse_path};
 use super::tags::{TagApi, Tags};
 use crate::aws::{Aws, Env};
 use crate::diff::FieldDiff;
+use crate::input::Root;
 
 /// Attributes a reference may read, such as `arn` or `outputs.KEY`, sorted by
 /// name. A short list rather than a BTreeMap: most resources have two, and a
@@ -252,8 +253,9 @@ pub trait Kind: Send + Sync + 'static {
         Self::validate(spec, issues);
     }
 
-    /// Inlines files the spec points at (such as `bodyFile`), relative to the manifest.
-    fn load_files(_spec: &mut Value, _base: &Path) -> Result<(), (String, String)> {
+    /// Inlines files the spec points at (such as `bodyFile`), relative to the
+    /// manifest's directory `base`; each is read through [`Root::read_reference`].
+    fn load_files(_spec: &mut Value, _base: &Path, _root: &Root) -> Result<(), (String, String)> {
         Ok(())
     }
 

@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::aws::{Aws, Env};
 use crate::diff::FieldDiff;
+use crate::input::Root;
 use crate::yaml::{self, Node, Pos};
 
 pub use error::KindError;
@@ -39,7 +40,7 @@ pub struct Observation {
     pub notes: Vec<String>,
 }
 
-fn check<K: Kind>(name: &str, node: &Node, base: &Path) -> CheckResult {
+fn check<K: Kind>(name: &str, node: &Node, base: &Path, root: &Root) -> CheckResult {
     let mut errors = Vec::new();
     if let Err(msg) = K::validate_name(name) {
         errors.push((Pos::default(), format!("metadata.name: {msg}")));
@@ -56,7 +57,7 @@ fn check<K: Kind>(name: &str, node: &Node, base: &Path) -> CheckResult {
         errors.push((node.locate(&path).pos, msg));
     }
     let mut json = node.to_json().map_err(|e| vec![e])?;
-    if let Err((field, msg)) = K::load_files(&mut json, base) {
+    if let Err((field, msg)) = K::load_files(&mut json, base, root) {
         let pos = node.get(&field).map_or(node.pos, |n| n.pos);
         errors.push((pos, msg));
     }
@@ -288,8 +289,8 @@ macro_rules! kinds {
                 match self { $(KindId::$variant => <$module::$variant as Kind>::RETAIN_BY_DEFAULT),* }
             }
 
-            pub fn check(self, name: &str, node: &Node, base: &Path) -> CheckResult {
-                match self { $(KindId::$variant => check::<$module::$variant>(name, node, base)),* }
+            pub fn check(self, name: &str, node: &Node, base: &Path, root: &Root) -> CheckResult {
+                match self { $(KindId::$variant => check::<$module::$variant>(name, node, base, root)),* }
             }
 
             pub fn normalize(self, spec: &Value, env: &Env) -> Result<Value, KindError> {
@@ -402,7 +403,8 @@ pub(crate) fn desired_state_spec(file: &str, kind: KindId, name: &str) -> Value 
         })
         .unwrap_or_else(|| panic!("{kind}/{name} is not in {file}"));
     let spec = doc.get("spec").expect("a spec");
-    kind.check(name, spec, path.parent().expect("a directory"))
+    let root = Root::new(&Path::new(env!("CARGO_MANIFEST_DIR")).join("desired-state"));
+    kind.check(name, spec, path.parent().expect("a directory"), &root)
         .unwrap_or_else(|e| panic!("{kind}/{name}: {e:?}"))
 }
 

@@ -12,6 +12,7 @@ mod placement;
 mod settings;
 pub mod target;
 
+use crate::input::{MAX_FILES, ReadError, Root};
 use crate::kinds::KindId;
 use crate::refs::{self, Piece, Referent};
 use crate::yaml::{self, Node, Pos, Value};
@@ -45,7 +46,8 @@ pub fn missing_directory(dir: &Path) -> Diagnostic {
     }
 }
 
-struct Doc {
+struct Doc<'r> {
+    root: &'r Root,
     file: String,
     base: PathBuf,
     /// Which document of the file, counting from 0.
@@ -57,9 +59,9 @@ type Checked = Result<DocKind, Vec<Diagnostic>>;
 
 /// Loads and validates every manifest under `dir`.
 pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
-    let files = manifest_files(dir)?;
-    let mut diags = Vec::new();
-    let checked = read_files(&files, &mut diags);
+    let root = Root::new(dir);
+    let (files, mut diags) = manifest_files(dir, &root)?;
+    let checked = read_files(&files, &root, &mut diags);
     let Gathered {
         settings,
         targets,
@@ -71,7 +73,7 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
         target::check_settings(s, &mut diags);
     }
     let ref_pos = link(&mut resources, &written, &mut diags);
-    placement::check_resources(&targets, &resources, &written, &ref_pos, &mut diags);
+    placement::check_resources(&targets, &resources, &written, &ref_pos, &root, &mut diags);
     let order = dependency_order(&resources, &ref_pos, &mut diags);
     if !diags.is_empty() {
         diags.sort();
@@ -91,10 +93,16 @@ pub fn load(dir: &Path) -> Result<Manifests, ValidationErrors> {
 }
 
 /// The YAML files under `dir`, in path order; a missing directory has none.
-fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, ValidationErrors> {
+/// With the problems of the walk: directories linked from outside.
+fn manifest_files(
+    dir: &Path,
+    root: &Root,
+) -> Result<(Vec<PathBuf>, Vec<Diagnostic>), ValidationErrors> {
     let mut files = Vec::new();
+    let mut diags = Vec::new();
     if dir.is_dir() {
-        walk(dir, &mut files).map_err(|e| {
+        let mut seen = BTreeSet::from([root.path().to_path_buf()]);
+        walk(dir, root, &mut seen, &mut files, &mut diags).map_err(|e| {
             ValidationErrors(vec![Diagnostic {
                 file: dir.display().to_string(),
                 pos: Pos { line: 1, col: 1 },
@@ -110,25 +118,44 @@ fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, ValidationErrors> {
             message: "is not a directory; pass the desired-state directory".into(),
         }]));
     }
+    if files.len() > MAX_FILES {
+        return Err(ValidationErrors(vec![Diagnostic {
+            file: dir.display().to_string(),
+            pos: Pos { line: 1, col: 1 },
+            subject: "directory".into(),
+            message: format!(
+                "holds {} YAML files, over the limit of {MAX_FILES}; split it into several directories (nothing was changed)",
+                files.len()
+            ),
+        }]));
+    }
     files.sort();
-    Ok(files)
+    Ok((files, diags))
 }
 
 /// Every document of every file, checked, in file and document order. Files
 /// named by a bodyFile or templateFile are data, not manifests, but that is
 /// known only at the end: results wait per file.
-fn read_files(files: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<Checked> {
+fn read_files(files: &[PathBuf], root: &Root, diags: &mut Vec<Diagnostic>) -> Vec<Checked> {
     let mut per_file: Vec<(PathBuf, Vec<Checked>)> = Vec::new();
     let mut data_files: BTreeSet<PathBuf> = BTreeSet::new();
     for path in files {
-        match std::fs::read_to_string(path) {
-            Ok(text) => per_file.push((path.clone(), read_file(path, &text, &mut data_files))),
-            Err(e) => diags.push(Diagnostic {
-                file: path.display().to_string(),
-                pos: Pos { line: 1, col: 1 },
-                subject: "file".into(),
-                message: format!("cannot read: {e}"),
-            }),
+        match root.read(path) {
+            Ok(text) => {
+                per_file.push((path.clone(), read_file(path, &text, root, &mut data_files)))
+            }
+            Err(e) => {
+                let stop = matches!(e, ReadError::DirectoryTooLarge);
+                diags.push(Diagnostic {
+                    file: path.display().to_string(),
+                    pos: Pos { line: 1, col: 1 },
+                    subject: "file".into(),
+                    message: e.to_string(),
+                });
+                if stop {
+                    break;
+                }
+            }
         }
     }
     per_file
@@ -140,7 +167,12 @@ fn read_files(files: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<Checked> {
 
 /// The documents of one file, each checked as soon as it is parsed, so only
 /// one syntax tree is alive at a time. Notes the data files it names.
-fn read_file(path: &Path, text: &str, data_files: &mut BTreeSet<PathBuf>) -> Vec<Checked> {
+fn read_file(
+    path: &Path,
+    text: &str,
+    root: &Root,
+    data_files: &mut BTreeSet<PathBuf>,
+) -> Vec<Checked> {
     let file = path.display().to_string();
     let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut checked = Vec::new();
@@ -156,6 +188,7 @@ fn read_file(path: &Path, text: &str, data_files: &mut BTreeSet<PathBuf>) -> Vec
         }
         if node.value != Value::Null {
             checked.push(read_document(Doc {
+                root,
                 file: file.clone(),
                 base: base.clone(),
                 index,
@@ -170,7 +203,11 @@ fn read_file(path: &Path, text: &str, data_files: &mut BTreeSet<PathBuf>) -> Vec
             file,
             pos: e.pos,
             subject: "YAML".into(),
-            message: format!("syntax error: {}", e.message),
+            message: if e.limit {
+                e.message
+            } else {
+                format!("syntax error: {}", e.message)
+            },
         }])],
     }
 }
@@ -742,7 +779,7 @@ fn read_resource(
     mut diags: Vec<Diagnostic>,
 ) -> Result<DocKind, Vec<Diagnostic>> {
     let spec = doc.node.get("spec").expect("spec checked above");
-    let json = match kind.check(&name, spec, &doc.base) {
+    let json = match kind.check(&name, spec, &doc.base, doc.root) {
         Ok(json) if diags.is_empty() => json,
         Ok(_) => return Err(diags),
         Err(errors) => {
@@ -889,7 +926,16 @@ fn json_strings(v: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Follows symlinks (git-sync publishes the checkout through one), but only to
+/// directories inside the root, each once. Files are only listed: they are
+/// checked when read.
+fn walk(
+    dir: &Path,
+    root: &Root,
+    seen: &mut BTreeSet<PathBuf>,
+    out: &mut Vec<PathBuf>,
+    diags: &mut Vec<Diagnostic>,
+) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
@@ -897,11 +943,25 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
             continue;
         }
         let path = entry.path();
-        // Follow symlinks: git-sync publishes the checkout through one.
         if path.is_dir() {
-            walk(&path, out)?;
+            match root.resolve(&path) {
+                Ok(real) => {
+                    if seen.insert(real) {
+                        walk(&path, root, seen, out, diags)?;
+                    }
+                }
+                Err(e) => diags.push(Diagnostic {
+                    file: path.display().to_string(),
+                    pos: Pos { line: 1, col: 1 },
+                    subject: "directory".into(),
+                    message: e.to_string(),
+                }),
+            }
         } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             out.push(path);
+            if out.len() > MAX_FILES {
+                break;
+            }
         }
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! What a loaded directory holds: its resources and their Settings and Targets.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::annotations::Annotations;
 use super::settings::Settings;
@@ -38,7 +38,7 @@ impl Resource {
     /// rare finding made after loading, so the file is parsed again rather than
     /// every syntax tree kept; the resource's own position if that fails.
     pub fn locate(&self, path: &[yaml::Seg]) -> Pos {
-        std::fs::read_to_string(&self.file)
+        crate::input::read_regular(Path::new(&self.file))
             .ok()
             .and_then(|text| yaml::parse_documents(&text).ok())
             .and_then(|mut docs| {

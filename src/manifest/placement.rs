@@ -7,6 +7,7 @@ use super::diag::{Diagnostic, diag};
 use super::explain::{explain, nearest};
 use super::model::{Resource, Written};
 use super::target::{Selector, Target, TargetDoc, substitute_node};
+use crate::input::Root;
 use crate::refs::{self, Piece, Referent};
 use crate::yaml::{Node, Pos};
 
@@ -18,6 +19,7 @@ pub(super) fn check_resources(
     resources: &[Resource],
     written: &[Written],
     ref_pos: &[BTreeMap<usize, Pos>],
+    root: &Root,
     diags: &mut Vec<Diagnostic>,
 ) {
     let applies: Vec<Vec<usize>> = resources
@@ -50,7 +52,7 @@ pub(super) fn check_resources(
     for (i, (r, w)) in resources.iter().zip(written).enumerate() {
         let Some(spec) = &w.spec else { continue };
         for &d in applies[i].iter().filter(|&&d| !lacking.contains(&(i, d))) {
-            check_instance(r, spec, &docs[d].target, diags);
+            check_instance(r, spec, &docs[d].target, root, diags);
         }
     }
 }
@@ -176,10 +178,10 @@ fn not_everywhere(missing: &[&str], dep: &str) -> Option<String> {
 }
 
 /// The kind's own validation of the resource as it is for `t`, located in its file.
-fn check_instance(r: &Resource, spec: &Node, t: &Target, diags: &mut Vec<Diagnostic>) {
+fn check_instance(r: &Resource, spec: &Node, t: &Target, root: &Root, diags: &mut Vec<Diagnostic>) {
     let node = substitute_node(spec, t);
     let base = Path::new(&r.file).parent().unwrap_or(Path::new("."));
-    if let Err(errors) = r.kind.check(&r.name, &node, base) {
+    if let Err(errors) = r.kind.check(&r.name, &node, base, root) {
         for (pos, msg) in errors {
             let pos = if pos == Pos::default() { r.pos } else { pos };
             let msg = explain(&node, pos, &msg);

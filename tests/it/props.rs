@@ -67,7 +67,8 @@ fn replaced(spec: &Value, from: &str, to: &str) -> Value {
 /// The spec as the loader checks it: written as a manifest's YAML (JSON is YAML).
 fn loaded(id: KindId, name: &str, spec: &Value, lab: &Lab) -> Result<Value, TestCaseError> {
     let docs = vigil::yaml::parse_documents(&spec.to_string()).map_err(|e| fail(e.message))?;
-    id.check(name, &docs[0], &lab.dir())
+    let root = vigil::input::Root::new(&lab.dir());
+    id.check(name, &docs[0], &lab.dir(), &root)
         .map_err(|e| fail(format!("{id} {name}: the loader refuses {spec:#}: {e:?}")))
 }
 

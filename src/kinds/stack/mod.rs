@@ -37,6 +37,7 @@ use super::tags::{AWS_RULES, OWNER_TAG, Read, TagApi, Tags, Write, with_owner};
 use crate::aws::{Aws, AwsError, AwsResultExt, Condition, Env, ErrorClass, change_set_condition};
 use crate::diff::FieldDiff;
 use crate::failpoint;
+use crate::input::{ReadError, Root};
 // A leaf of manifest: it imports nothing back from kinds.
 use crate::vocab::RECREATE_ON_ROLLBACK;
 
@@ -413,7 +414,7 @@ impl Kind for Stack {
         }
     }
 
-    fn load_files(spec: &mut Value, base: &Path) -> Result<(), (String, String)> {
+    fn load_files(spec: &mut Value, base: &Path, root: &Root) -> Result<(), (String, String)> {
         let Some(file) = spec
             .get("templateFile")
             .and_then(Value::as_str)
@@ -424,10 +425,11 @@ impl Kind for Stack {
         let path = base.join(&file);
         let shown = path.display().to_string();
         let err = |m: String| ("templateFile".to_string(), m);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            err(format!(
+        let text = root.read_reference(base, &file).map_err(|e| match e {
+            ReadError::Io(e) => err(format!(
                 "cannot read {shown}: {e}; templateFile is relative to this manifest's directory"
-            ))
+            )),
+            e => err(format!("templateFile `{file}` {e}")),
         })?;
         let parsed =
             template::parse(&text).map_err(|(pos, m)| err(format!("{shown}:{pos}: {m}")))?;
