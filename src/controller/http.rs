@@ -53,6 +53,11 @@ pub fn route(method: &str, target: &str, board: &Board) -> Response {
         "/readyz" => {
             if board.ready() {
                 Response::text(200, "ready\n")
+            } else if let Some(why) = board.unreadable() {
+                Response::text(
+                    503,
+                    format!("not ready: cannot load the directory: {why}\n"),
+                )
             } else {
                 Response::text(503, "not ready: the first reconcile has not finished\n")
             }

@@ -188,7 +188,11 @@ impl Supervisor {
     /// Arranges the workers for the directory, again after every change, until shutdown.
     async fn run(mut self, changed: &Notify, mut stop: tokio::sync::watch::Receiver<bool>) {
         loop {
-            let loaded = self.common.loader.load(&self.common.cfg.dir);
+            // A load that hangs must not hold up shutdown.
+            let loaded = tokio::select! {
+                loaded = self.common.loader.load(&self.common.cfg.dir) => loaded,
+                _ = schedule::stopping(&mut stop) => break,
+            };
             let layout = layout(&loaded, &self.common.cfg.only).await;
             self.arrange(layout).await;
             // Workers kept from before look again; new ones start on their own.

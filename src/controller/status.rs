@@ -145,6 +145,9 @@ pub struct State {
     pub notifications_failed: u64,
     /// The last look found the target held by another replica (or gone from the directory).
     pub standby: bool,
+    /// The last cycle could not read the directory (a file refused, a limit, a hung
+    /// load): the first such error. Not ready while set.
+    pub unreadable: Option<String>,
 }
 
 /// Seconds, for cycle durations.
@@ -258,6 +261,7 @@ impl Shared {
                 notifications_published: 0,
                 notifications_failed: 0,
                 standby: false,
+                unreadable: None,
             }),
             calls: Mutex::new(Calls::default()),
             lease: Mutex::new(None),
@@ -405,10 +409,18 @@ impl Board {
         })
     }
 
-    /// Every target has finished its first cycle (or found it is another replica's).
+    /// Every target has finished its first cycle (or found it is another replica's),
+    /// and the last one could read the directory.
     pub fn ready(&self) -> bool {
         let all = self.all();
         !all.is_empty() && all.iter().all(|(_, s)| s.update(|s| s.ready))
+    }
+
+    /// Why the directory cannot be read, when that is why it is not ready.
+    pub fn unreadable(&self) -> Option<String> {
+        self.all()
+            .into_iter()
+            .find_map(|(_, s)| s.update(|s| s.unreadable.clone()))
     }
 
     pub fn status_json(&self) -> String {

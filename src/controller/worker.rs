@@ -62,6 +62,8 @@ struct Record {
     observed_drift: bool,
     errors: Vec<ErrorItem>,
     pending_subscriptions: Option<usize>,
+    /// The directory could not be read (not merely invalid): not ready.
+    unreadable: Option<String>,
 }
 
 impl Record {
@@ -76,6 +78,7 @@ impl Record {
             observed_drift: false,
             errors: vec![],
             pending_subscriptions: None,
+            unreadable: None,
         }
     }
 
@@ -163,26 +166,81 @@ pub(super) struct Common {
 /// The directory, loaded once per change and shared by the targets' workers.
 #[derive(Default)]
 pub(super) struct Loader {
-    last: std::sync::Mutex<Option<(u64, Loaded)>>,
+    state: tokio::sync::Mutex<LoaderState>,
+}
+
+#[derive(Default)]
+struct LoaderState {
+    last: Option<(u64, Loaded)>,
+    /// A load that outlived [`LOAD_TIMEOUT`]: the next cycle waits for it, not a new one.
+    running: Option<tokio::sync::oneshot::Receiver<(u64, Loaded)>>,
 }
 
 pub(super) type Loaded = Arc<Result<Manifests, manifest::ValidationErrors>>;
 
+/// How long a cycle waits for the directory before it reports that it cannot load it.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Loader {
     /// The directory as it is now; loaded again only when a file, or the revision, changed.
-    pub fn load(&self, dir: &std::path::Path) -> Loaded {
+    /// The load runs on a thread of its own, so a read that hangs holds up no
+    /// task and no shutdown: the cycle reports it after [`LOAD_TIMEOUT`].
+    pub async fn load(&self, dir: &std::path::Path) -> Loaded {
         // Held across the load, so that workers starting together load once.
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        let now = super::watch::fingerprint(dir);
-        if let Some((seen, loaded)) = &*last
-            && *seen == now
-        {
-            return loaded.clone();
+        let mut state = self.state.lock().await;
+        let mut rx = match state.running.take() {
+            Some(rx) => rx,
+            None => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let seen = state.last.clone();
+                let owned = dir.to_path_buf();
+                let spawned =
+                    std::thread::Builder::new()
+                        .name("vigil-load".into())
+                        .spawn(move || {
+                            let now = super::watch::fingerprint(&owned);
+                            let loaded = match seen {
+                                Some((at, loaded)) if at == now => loaded,
+                                _ => Arc::new(manifest::load(&owned)),
+                            };
+                            let _ = tx.send((now, loaded));
+                        });
+                if let Err(e) = spawned {
+                    return unloadable(dir, format!("cannot start loading it: {e}"));
+                }
+                rx
+            }
+        };
+        match tokio::time::timeout(LOAD_TIMEOUT, &mut rx).await {
+            Ok(Ok((now, loaded))) => {
+                state.last = Some((now, loaded.clone()));
+                loaded
+            }
+            Ok(Err(_)) => unloadable(dir, "loading it failed (an internal error)".into()),
+            Err(_) => {
+                state.running = Some(rx);
+                unloadable(
+                    dir,
+                    format!(
+                        "loading it did not finish within {}s: a file may be on a hung filesystem; the load goes on, and the next cycle looks again",
+                        LOAD_TIMEOUT.as_secs()
+                    ),
+                )
+            }
         }
-        let loaded: Loaded = Arc::new(manifest::load(dir));
-        *last = Some((now, loaded.clone()));
-        loaded
     }
+}
+
+/// A directory that could not be loaded, as a located error on the directory.
+fn unloadable(dir: &std::path::Path, message: String) -> Loaded {
+    Arc::new(Err(manifest::ValidationErrors(vec![
+        manifest::Diagnostic {
+            file: dir.display().to_string(),
+            pos: crate::yaml::Pos { line: 1, col: 1 },
+            subject: "directory".into(),
+            message,
+        },
+    ])))
 }
 
 /// The AWS context of a target, built once and kept while its identity stays the same.
@@ -402,7 +460,8 @@ impl Worker {
             (rec.observed_drift, rec.pending_subscriptions);
         self.shared.update(|st| {
             st.cycles = cycle.number;
-            st.ready = true;
+            st.ready = rec.unreadable.is_none();
+            st.unreadable = rec.unreadable;
             *st.outcomes.entry(cycle.outcome).or_default() += 1;
             st.durations.observe(cycle.duration_seconds);
             if observed_drift {
@@ -466,7 +525,7 @@ impl Worker {
 
     async fn cycle(&mut self) -> Record {
         let mut rec = Record::new();
-        let loaded = self.common.loader.load(&self.common.cfg.dir);
+        let loaded = self.common.loader.load(&self.common.cfg.dir).await;
         let all = match &*loaded {
             Ok(m) => m,
             Err(errors) => {
@@ -474,6 +533,11 @@ impl Worker {
                 for d in &errors.0 {
                     rec.errors.push(ErrorItem::new("validation", d.to_string()));
                 }
+                rec.unreadable = errors
+                    .0
+                    .iter()
+                    .find(|d| d.is_unreadable())
+                    .map(|d| d.to_string());
                 rec.outcome = Outcome::Terminal(format!(
                     "validation failed: {n} error{}; nothing was changed",
                     if n == 1 { "" } else { "s" }

@@ -25,6 +25,17 @@ impl fmt::Display for Diagnostic {
 }
 
 impl Diagnostic {
+    /// Whether the directory could not be read, as opposed to read and found
+    /// invalid: a file refused or over a limit, or a YAML limit (whose messages,
+    /// unlike syntax errors, do not start with "syntax error").
+    pub fn is_unreadable(&self) -> bool {
+        match self.subject.as_str() {
+            "file" | "directory" => true,
+            "YAML" => !self.message.starts_with("syntax error"),
+            _ => false,
+        }
+    }
+
     /// The diagnostic as printed by `--output json`.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({

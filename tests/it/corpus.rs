@@ -8,8 +8,10 @@
 //! A case is a directory holding `desired-state/` (absent: the directory is
 //! missing), `expected` (stderr, one line each, `{dir}` for the desired-state
 //! path), and optionally `args` (extra arguments), `exit` (default 1) and
-//! `stdout` (the text-mode stdout). `VIGIL_BLESS=1` rewrites `expected` from
-//! what vigil prints; review the diff before committing it.
+//! `stdout` (the text-mode stdout), and `setup`: what git should not store,
+//! made when the case is installed, one line each, paths relative to the
+//! installed desired-state (see [`setup`]). `VIGIL_BLESS=1` rewrites `expected`
+//! from what vigil prints; review the diff before committing it.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -102,13 +104,54 @@ fn install(case: &Case, to: &Path) {
     } else if from.is_dir() {
         copy_dir(&from, to);
     }
+    if let Ok(text) = std::fs::read_to_string(case.path.join("setup")) {
+        setup(&text, to);
+    }
+}
+
+/// Applies a case's `setup` lines inside `dir`:
+/// - `fifo PATH`: a named pipe;
+/// - `symlink PATH TARGET`: a symlink to TARGET, as written;
+/// - `big PATH BYTES`: a sparse file of that size;
+/// - `dir PATH`: a directory;
+/// - `file PATH TEXT`: a file holding TEXT (`\n` for a newline).
+fn setup(text: &str, dir: &Path) {
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut words = line.splitn(3, ' ');
+        let (what, path) = (words.next().unwrap(), words.next().expect("a path"));
+        let rest = words.next().unwrap_or("");
+        let at = dir.join(path);
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        match what {
+            "fifo" => {
+                let ok = std::process::Command::new("mkfifo")
+                    .arg(&at)
+                    .status()
+                    .unwrap()
+                    .success();
+                assert!(ok, "mkfifo {}", at.display());
+            }
+            "symlink" => std::os::unix::fs::symlink(rest, &at).unwrap(),
+            "big" => std::fs::File::create(&at)
+                .unwrap()
+                .set_len(rest.parse().expect("big PATH BYTES"))
+                .unwrap(),
+            "dir" => std::fs::create_dir_all(&at).unwrap(),
+            "file" => std::fs::write(&at, rest.replace("\\n", "\n")).unwrap(),
+            other => panic!("setup: unknown `{other}` in `{line}`"),
+        }
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
+        let t = e.file_type().unwrap();
+        if t.is_symlink() {
+            let target = std::fs::read_link(e.path()).unwrap();
+            std::os::unix::fs::symlink(target, to.join(e.file_name())).unwrap();
+        } else if t.is_dir() {
             copy_dir(&e.path(), &to.join(e.file_name()));
         } else {
             std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
