@@ -9,6 +9,7 @@ mod crash;
 mod foundation;
 mod harness;
 mod iam;
+mod input;
 mod lab;
 mod logs;
 mod ops;
