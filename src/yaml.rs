@@ -961,7 +961,7 @@ mod tests {
         let s = "---\na: 1\n".repeat(MAX_DOCUMENTS + 1);
         let err = parse_documents(&s).unwrap_err();
         assert!(err.limit);
-        assert_eq!(err.pos.line, 2 * MAX_DOCUMENTS as usize + 1);
+        assert_eq!(err.pos.line, 2 * MAX_DOCUMENTS + 1);
     }
 
     #[test]
