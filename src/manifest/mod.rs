@@ -936,8 +936,10 @@ fn walk(
     out: &mut Vec<PathBuf>,
     diags: &mut Vec<Diagnostic>,
 ) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
+    // In name order, so that of two links to one directory the first is read.
+    let mut entries = std::fs::read_dir(dir)?.collect::<std::io::Result<Vec<_>>>()?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
         let name = entry.file_name();
         if name.to_string_lossy().starts_with('.') {
             continue;

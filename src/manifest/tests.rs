@@ -927,3 +927,33 @@ fn the_lab_agent_config_is_ordered_after_both_log_groups() {
             .all(|&d| m.resources[d].kind == KindId::LogGroup && d < i)
     );
 }
+
+#[test]
+fn a_directory_linked_into_itself_is_read_once() {
+    let tmp = write_all(&[("topics/alerts.yaml", TOPIC)]);
+    std::os::unix::fs::symlink("..", tmp.path().join("topics/loop")).unwrap();
+    std::os::unix::fs::symlink("topics", tmp.path().join("again")).unwrap();
+    let m = load(tmp.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.resources.len(), 1);
+}
+
+#[test]
+fn the_directory_byte_limit_stops_the_reading() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Sparse: each is under the file limit, five are over the directory's.
+    for i in 0..5 {
+        let f = std::fs::File::create(tmp.path().join(format!("f{i}.yaml"))).unwrap();
+        f.set_len(crate::input::MAX_FILE_BYTES - 1).unwrap();
+    }
+    let e = load(tmp.path()).unwrap_err();
+    let last =
+        e.0.iter()
+            .find(|d| d.subject == "file")
+            .expect("a file error");
+    assert!(last.file.ends_with("f4.yaml"), "{e}");
+    assert_eq!(
+        last.message,
+        "the directory's files total more than 67108864 bytes (64 MiB), the limit; split the directory, or move what vigil does not read out of it"
+    );
+    assert!(last.is_unreadable());
+}
