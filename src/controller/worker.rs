@@ -164,9 +164,19 @@ pub(super) struct Common {
 }
 
 /// The directory, loaded once per change and shared by the targets' workers.
-#[derive(Default)]
 pub(super) struct Loader {
     state: tokio::sync::Mutex<LoaderState>,
+    /// `manifest::load`; a test's stand-in that hangs.
+    read: fn(&std::path::Path) -> Result<Manifests, manifest::ValidationErrors>,
+}
+
+impl Default for Loader {
+    fn default() -> Loader {
+        Loader {
+            state: Default::default(),
+            read: manifest::load,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -194,6 +204,7 @@ impl Loader {
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 let seen = state.last.clone();
                 let owned = dir.to_path_buf();
+                let read = self.read;
                 let spawned =
                     std::thread::Builder::new()
                         .name("vigil-load".into())
@@ -201,7 +212,7 @@ impl Loader {
                             let now = super::watch::fingerprint(&owned);
                             let loaded = match seen {
                                 Some((at, loaded)) if at == now => loaded,
-                                _ => Arc::new(manifest::load(&owned)),
+                                _ => Arc::new(read(&owned)),
                             };
                             let _ = tx.send((now, loaded));
                         });
@@ -915,6 +926,41 @@ impl Cycle for Worker {
 mod tests {
     use super::*;
     use crate::aws::ApiCalls;
+
+    static HOLD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    static LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    fn hanging_load(_: &std::path::Path) -> Result<Manifests, manifest::ValidationErrors> {
+        LOADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _wait = HOLD.lock().unwrap_or_else(|p| p.into_inner());
+        Err(manifest::ValidationErrors(vec![]))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_load_that_hangs_is_reported_and_awaited_not_started_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let loader = Loader {
+            state: Default::default(),
+            read: hanging_load,
+        };
+        let held = HOLD.lock().unwrap();
+        for _ in 0..2 {
+            let loaded = loader.load(tmp.path()).await;
+            let errors = loaded.as_ref().as_ref().unwrap_err();
+            let d = &errors.0[0];
+            assert!(d.is_unreadable(), "{d}");
+            assert!(
+                d.message
+                    .starts_with("loading it did not finish within 30s"),
+                "{d}"
+            );
+        }
+        drop(held);
+        tokio::time::resume();
+        let loaded = loader.load(tmp.path()).await;
+        assert!(loaded.as_ref().as_ref().unwrap_err().0.is_empty());
+        assert_eq!(LOADS.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
 
     #[test]
     fn retryable_failures_decide_the_outcome() {
