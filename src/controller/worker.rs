@@ -927,12 +927,17 @@ mod tests {
     use super::*;
     use crate::aws::ApiCalls;
 
-    static HOLD: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    static LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+    static RELEASE: AtomicBool = AtomicBool::new(false);
+    static LOADS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Hangs until the test releases it.
     fn hanging_load(_: &std::path::Path) -> Result<Manifests, manifest::ValidationErrors> {
-        LOADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let _wait = HOLD.lock().unwrap_or_else(|p| p.into_inner());
+        LOADS.fetch_add(1, Ordering::SeqCst);
+        while !RELEASE.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         Err(manifest::ValidationErrors(vec![]))
     }
 
@@ -943,7 +948,6 @@ mod tests {
             state: Default::default(),
             read: hanging_load,
         };
-        let held = HOLD.lock().unwrap();
         for _ in 0..2 {
             let loaded = loader.load(tmp.path()).await;
             let errors = loaded.as_ref().as_ref().unwrap_err();
@@ -955,11 +959,11 @@ mod tests {
                 "{d}"
             );
         }
-        drop(held);
+        RELEASE.store(true, Ordering::SeqCst);
         tokio::time::resume();
         let loaded = loader.load(tmp.path()).await;
         assert!(loaded.as_ref().as_ref().unwrap_err().0.is_empty());
-        assert_eq!(LOADS.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(LOADS.load(Ordering::SeqCst), 1);
     }
 
     #[test]
