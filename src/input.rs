@@ -9,18 +9,20 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Bytes in one file: a manifest, a `bodyFile` or a `templateFile` (16 MiB).
-pub const MAX_FILE_BYTES: u64 = 16 << 20;
-/// Bytes of every YAML file of the directory together (64 MiB).
-pub const MAX_DIR_BYTES: u64 = 64 << 20;
+/// Bytes in one file: a manifest, a `bodyFile` or a `templateFile` (8 MiB;
+/// 10,000 alarms in one file take 2.8 MB).
+pub const MAX_FILE_BYTES: u64 = 8 << 20;
+/// Bytes read from the directory in one load, all files together (32 MiB).
+pub const MAX_DIR_BYTES: u64 = 32 << 20;
 /// YAML files in the directory.
 pub const MAX_FILES: usize = 10_000;
 /// Documents in one file.
 pub const MAX_DOCUMENTS: usize = 100_000;
 /// Nesting of mappings and lists in one document, aliases expanded.
 pub const MAX_DEPTH: usize = 64;
-/// Nodes of one document after alias expansion.
-pub const MAX_NODES: usize = 1_000_000;
+/// Nodes of one document after alias expansion (a tree of 250,000 nodes
+/// peaks near 70 MB; a large dashboard or template has tens of thousands).
+pub const MAX_NODES: usize = 250_000;
 /// Alias uses (`*name`) in one document.
 pub const MAX_ALIASES: usize = 10_000;
 
@@ -46,7 +48,7 @@ pub enum ReadError {
     )]
     NotRegular(&'static str),
     #[error(
-        "is {0} bytes, over the limit of {MAX_FILE_BYTES} bytes (16 MiB) for one file; split it into smaller files"
+        "is {0} bytes, over the limit of {MAX_FILE_BYTES} bytes (8 MiB) for one file; split it into smaller files"
     )]
     TooLarge(u64),
     #[error(
@@ -54,7 +56,7 @@ pub enum ReadError {
     )]
     Outside,
     #[error(
-        "the directory's files total more than {MAX_DIR_BYTES} bytes (64 MiB), the limit; split the directory, or move what vigil does not read out of it"
+        "the directory's files total more than {MAX_DIR_BYTES} bytes (32 MiB), the limit; split the directory, or move what vigil does not read out of it"
     )]
     DirectoryTooLarge,
     #[error("cannot read: {0}")]

@@ -926,7 +926,7 @@ mod tests {
         assert!(err.limit);
         assert!(
             err.message
-                .starts_with("the document grows past 1000000 nodes"),
+                .starts_with("the document grows past 250000 nodes"),
             "{}",
             err.message
         );
@@ -1046,7 +1046,7 @@ mod tests {
                         "{e:?}"
                     ),
                 }
-                // Generous: the budget is a million nodes, however it is written.
+                // Generous: the budget is 250,000 nodes, however it is written.
                 prop_assert!(start.elapsed() < std::time::Duration::from_secs(5));
             }
         }

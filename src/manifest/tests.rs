@@ -953,7 +953,7 @@ fn the_directory_byte_limit_stops_the_reading() {
     assert!(last.file.ends_with("f4.yaml"), "{e}");
     assert_eq!(
         last.message,
-        "the directory's files total more than 67108864 bytes (64 MiB), the limit; split the directory, or move what vigil does not read out of it"
+        "the directory's files total more than 33554432 bytes (32 MiB), the limit; split the directory, or move what vigil does not read out of it"
     );
     assert!(last.is_unreadable());
 }
