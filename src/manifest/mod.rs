@@ -124,8 +124,7 @@ fn manifest_files(
             pos: Pos { line: 1, col: 1 },
             subject: "directory".into(),
             message: format!(
-                "holds {} YAML files, over the limit of {MAX_FILES}; split it into several directories (nothing was changed)",
-                files.len()
+                "holds more than {MAX_FILES} YAML files, the limit; split it into several directories"
             ),
         }]));
     }
@@ -940,6 +939,9 @@ fn walk(
     let mut entries = std::fs::read_dir(dir)?.collect::<std::io::Result<Vec<_>>>()?;
     entries.sort_by_key(std::fs::DirEntry::file_name);
     for entry in entries {
+        if out.len() > MAX_FILES {
+            break;
+        }
         let name = entry.file_name();
         if name.to_string_lossy().starts_with('.') {
             continue;
@@ -961,9 +963,6 @@ fn walk(
             }
         } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             out.push(path);
-            if out.len() > MAX_FILES {
-                break;
-            }
         }
     }
     Ok(())

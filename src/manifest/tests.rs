@@ -957,3 +957,19 @@ fn the_directory_byte_limit_stops_the_reading() {
     );
     assert!(last.is_unreadable());
 }
+
+#[test]
+fn the_file_count_is_limited() {
+    let tmp = tempfile::tempdir().unwrap();
+    for i in 0..=crate::input::MAX_FILES {
+        let sub = tmp.path().join(format!("d{}", i % 7));
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join(format!("f{i}.yaml")), "").unwrap();
+    }
+    let e = load(tmp.path()).unwrap_err();
+    assert_eq!(e.0.len(), 1, "{e}");
+    assert_eq!(
+        e.0[0].message,
+        "holds more than 10000 YAML files, the limit; split it into several directories"
+    );
+}
