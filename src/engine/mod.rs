@@ -122,7 +122,11 @@ pub fn bind(
             "inventory {} records no {} (written by an earlier vigil): bound it to owner `{}`, account {}, region {}; \
              from now on a run of another owner, account or region is refused",
             store.describe(),
-            missing.join(" or "),
+            match missing.split_last() {
+                Some((last, [])) => last.to_string(),
+                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                None => String::new(),
+            },
             want.owner,
             want.account,
             want.region
