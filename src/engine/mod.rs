@@ -146,7 +146,6 @@ pub async fn reconcile(
 ) -> Result<Report, StartError> {
     let fence = opts.gate.as_ref().and_then(|g| g.fence());
     let (mut inv, writer) = store.open(aws, fence).await?;
-    bind(&mut inv, m, aws, store)?;
     let plan_opts = plan::Options {
         dry_run: opts.dry_run,
         only: opts.only.clone(),
@@ -154,7 +153,9 @@ pub async fn reconcile(
         revision: crate::git::revision(&m.dir),
         now: state::now_rfc3339(),
     };
+    // The directory's own guards first: a checkout without Settings says so, not "another owner".
     let scope = plan::scope(m, &inv, &plan_opts)?;
+    bind(&mut inv, m, aws, store)?;
     let progress = opts.progress.as_deref();
     if let Some(p) = progress {
         p.phase("observing", None);

@@ -189,9 +189,10 @@ pub enum Ownership {
 
 /// Who a live resource belongs to. `entry` must come from an inventory bound
 /// to `owner` and this account and region (see [`plan`]). An entry still
-/// `creating` proves nothing on its own: without the owner tag, the resource
-/// is vigil's only if it is what vigil was creating ([`is_intended`]);
-/// `desired` is the spec being applied now, for intents recorded without one.
+/// `creating` proves nothing on its own for a kind that carries the owner tag:
+/// without the tag, the resource is vigil's only if it is what vigil was
+/// creating ([`is_intended`]); `desired` is the spec being applied now, for
+/// intents recorded without one.
 pub fn ownership(
     owner: &str,
     kind: KindId,
@@ -211,12 +212,11 @@ pub fn ownership(
         (LiveOwner::Tagged(o), _) if o == owner => Ownership::Owned,
         (LiveOwner::Tagged(o), _) => Ownership::Foreign(o.clone()),
         // A create that crashed before its tags landed, if it is what was being created.
-        (LiveOwner::Untagged | LiveOwner::Untaggable, Some(e))
-            if e.state == EntryState::Creating =>
-        {
-            creating(e)
-        }
+        (LiveOwner::Untagged, Some(e)) if e.state == EntryState::Creating => creating(e),
         (LiveOwner::Untagged, Some(_)) => Ownership::Recreated,
+        // The inventory is the only record of what cannot be tagged: an entry of
+        // this owner, account and region, applied or still creating (a crash can
+        // leave it half made, such as a Config recorder created but not started).
         (LiveOwner::Untaggable, Some(_)) => Ownership::Owned,
         (LiveOwner::Untagged | LiveOwner::Untaggable, None) => Ownership::Unowned,
     }

@@ -457,3 +457,45 @@ async fn a_legacy_inventory_without_owner_is_migrated_with_a_log_line_and_works(
     lab.write("settings.yaml", &settings("someone-else", REGION, ""));
     lab.vigil(&["reconcile", "{dir}"]).expect_code(4);
 }
+
+#[tokio::test]
+async fn vigil_run_refuses_another_owners_inventory_as_a_terminal_error_on_status() {
+    let lab = Lab::new().await;
+    let b = directory(
+        &lab,
+        "b",
+        &[
+            ("settings.yaml", settings("b-team", REGION, "")),
+            ("d.yaml", dashboard("b-dash", "b")),
+        ],
+    );
+    lab.vigil(&["reconcile", s(&b)]).expect_code(0);
+    let cw = cloudwatch(&lab, REGION).await;
+    let b_body = body(&cw, "b-dash").await;
+    lab.write("settings.yaml", &settings("a-team", REGION, ""));
+    lab.write("d.yaml", &dashboard("a-dash", "a"));
+    let mut vigil = crate::controller::Running::start(&lab, &["--interval", "100ms"], &[]);
+    let st = vigil.wait_status(
+        "the first cycle",
+        std::time::Duration::from_secs(60),
+        |st| st["ready"] == true,
+    );
+    assert_eq!(st["lastCycle"]["outcome"], "terminal", "{st:#}");
+    let err = &st["lastCycle"]["errors"][0];
+    assert_eq!(err["class"], "refused", "{st:#}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("was written for owner `b-team`, but this directory's owner (Settings.owner) is `a-team`"),
+        "{st:#}"
+    );
+    let (code, _) = vigil.terminate();
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        body(&cw, "b-dash").await,
+        b_body,
+        "B's dashboard is untouched"
+    );
+    assert_eq!(body(&cw, "a-dash").await, None, "nothing was written");
+}
