@@ -106,7 +106,8 @@ pub async fn run(
     m: &Manifests,
     store: &state::Location,
 ) -> Result<DriftReport, StartError> {
-    let inv = store.load(aws).await?;
+    let mut inv = store.load(aws).await?;
+    super::bind(&mut inv, m, aws, store)?;
     let all: BTreeSet<usize> = (0..m.resources.len()).collect();
     let obs = observe(aws, m, &all, &undeclared(m, &inv), &inv).await;
     let mut report = assess(m, &obs, &inv);
@@ -207,7 +208,8 @@ fn assess_resource(
         }
         return;
     };
-    let reason = match ownership(&m.settings.owner, l, recorded) {
+    let owner = &m.settings.owner;
+    let reason = match ownership(owner, r.kind, l, recorded, Some(&desired), &obs.env) {
         Ownership::Owned => {
             let live = l.state(&obs.env);
             return assess_owned(report, r.kind, name, &desired, &live, entry);
@@ -215,6 +217,7 @@ fn assess_resource(
         Ownership::Foreign(o) => format!("owned by vigil owner `{o}`"),
         Ownership::Unowned => "exists, but vigil did not create it; see vigil/adopt".to_string(),
         Ownership::Recreated => "vigil's inventory lists it, but it has no vigil:owner tag: recreated or retagged outside vigil; see vigil/adopt".to_string(),
+        Ownership::Unconfirmed => "vigil's inventory records it as being created, but it has no vigil:owner tag and differs from what vigil was creating; see vigil/adopt".to_string(),
     };
     report
         .unmanaged

@@ -12,6 +12,7 @@ mod iam;
 mod lab;
 mod logs;
 mod ops;
+mod ownership;
 mod partial;
 mod props;
 mod proxy;
