@@ -21,4 +21,5 @@ mod safety;
 mod spread;
 mod stack;
 mod targets;
+mod trust;
 mod xray;
