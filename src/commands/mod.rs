@@ -383,10 +383,10 @@ async fn import_cmd(
     };
     let imported = vigil::import::run(&aws, &opts, &inv).await?;
     for s in &imported.skipped {
-        eprintln!("skipped {s}");
+        eprintln!("skipped {}", vigil::escape::visible(s));
     }
     for f in &imported.files {
-        println!("wrote {}", f.display());
+        println!("wrote {}", vigil::escape::visible(&f.display().to_string()));
     }
     eprintln!(
         "imported {} resource{} into {}",
