@@ -185,6 +185,20 @@ async fn control_characters_show_as_escapes_in_text_plans_and_validation_errors(
     assert!(run.stderr.contains("alarms.yaml:"), "{}", run.stderr);
 }
 
+/// Where `vigil run` listens, from its log (the line reaches the log just after
+/// `start` returns).
+fn address(running: &Running) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = running.log();
+        if let Some(a) = log.lines().find_map(|l| l.strip_prefix("listening on ")) {
+            return a.to_string();
+        }
+        assert!(Instant::now() < deadline, "no address in the log:\n{log}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// GET with a fresh connection; the status code, or why there is none.
 fn probe(addr: &str, path: &str) -> Result<u16, String> {
     let mut s = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
@@ -208,12 +222,7 @@ async fn healthz_answers_while_one_client_holds_70_idle_connections() {
     let lab = Lab::new().await;
     lab.copy_fixture("foundation");
     let running = Running::start(&lab, &[], &[]);
-    let log = running.log();
-    let addr = log
-        .lines()
-        .find_map(|l| l.strip_prefix("listening on "))
-        .expect("the address")
-        .to_string();
+    let addr = address(&running);
     assert_eq!(probe(&addr, "/healthz"), Ok(200));
     let mut slowest = Duration::ZERO;
     for round in 0..5 {
@@ -235,6 +244,31 @@ async fn healthz_answers_while_one_client_holds_70_idle_connections() {
     }
     eprintln!("slowest /healthz beside 70 idle connections: {slowest:?}");
     assert!(slowest < Duration::from_secs(4), "{slowest:?}");
+}
+
+#[tokio::test]
+async fn healthz_answers_while_one_client_keeps_opening_half_sent_requests() {
+    let lab = Lab::new().await;
+    lab.copy_fixture("foundation");
+    let running = Running::start(&lab, &[], &[]);
+    let addr = address(&running);
+    // Each round 70 more connections, each with half a request head: each one
+    // closes an older one, and those must not linger and fill the cap.
+    let mut held = Vec::new();
+    for round in 0..4 {
+        for _ in 0..70 {
+            let mut s = TcpStream::connect(&addr).expect("a connection");
+            let _ = s.write_all(b"GET /hea");
+            held.push(s);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            probe(&addr, "/healthz"),
+            Ok(200),
+            "round {round}: /healthz beside half-sent requests\n{}",
+            running.log()
+        );
+    }
 }
 
 fn counting_proxy(lab: &Lab) -> Proxy {
