@@ -105,8 +105,8 @@ async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
     // Checks that need AWS (IAM GetPolicy, ValidateTemplate) run only with credentials.
     if !offline && Aws::has_credentials(m.settings.region.as_deref()).await {
         let aws = Aws::connect(m.settings.region.as_deref()).await;
-        // The checks run with the base credentials: the account guard of each
-        // target that uses them is checked first, before any other call.
+        // The checks run with the base credentials, so before any other call
+        // their account must be one that a target using them declares.
         let guarded: Vec<_> = m
             .targets
             .iter()
@@ -117,11 +117,15 @@ async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
                 .caller_account()
                 .await
                 .context("identifying the account for the account guard")?;
-            for t in guarded {
-                if let Err(e) = target::check_target_account(t, &account) {
-                    let calls = aws.calls.snapshot();
-                    return Ok(stop(calls, false, "refused", &e.to_string(), Exit::Refused));
-                }
+            let checks: Vec<_> = guarded
+                .iter()
+                .map(|t| target::check_target_account(t, &account))
+                .collect();
+            if !checks.iter().any(Result::is_ok)
+                && let Some(Err(e)) = checks.into_iter().next()
+            {
+                let calls = aws.calls.snapshot();
+                return Ok(stop(calls, false, "refused", &e.to_string(), Exit::Refused));
             }
         }
         let checks = m.resources.iter().map(|r| async {
