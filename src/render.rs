@@ -324,7 +324,7 @@ mod tests {
     use super::*;
     use crate::aws::ApiCalls;
     use crate::diff::FieldDiff;
-    use crate::engine::report::{Change, Summary};
+    use crate::engine::report::{Change, Note, NoteCode, Summary};
     use crate::refs::UNKNOWN;
     use serde_json::json;
 
@@ -423,6 +423,54 @@ Plan: 1 to create, 1 to update, 1 to delete, 14 unchanged.
         write_field(&mut out, &f, Action::Update);
         assert!(out.contains("-       \"width\": 6"), "{out}");
         assert!(out.contains("+       \"width\": 12"), "{out}");
+    }
+
+    /// Names as AWS may return them (a deleted dashboard's, an error's): with
+    /// newlines, markup, backticks and pipes.
+    #[test]
+    fn hostile_names_keep_the_markdown_and_text_structure() {
+        let evil = "a\n\n</details>`x` | <b>\u{1b}[2J";
+        let mut r = report();
+        for c in &mut r.changes {
+            c.name = evil.into();
+        }
+        r.changes[1].error = Some(format!("failed: {evil}"));
+        r.notes
+            .push(Note::new("Dashboard", evil, NoteCode::Observed, evil));
+        let md = r.to_markdown();
+        let lines: Vec<&str> = md.lines().collect();
+        assert_eq!(md.matches("<details>").count(), 1, "{md}");
+        assert!(
+            md.contains(
+                "<code>MetricAlarm/a\\n\\n&lt;/details&gt;`x` | &lt;b&gt;\\u{1b}[2J</code>"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| ➕ | ``Topic/a\\n\\n</details>`x` \\| <b>\\u{1b}[2J`` | create |"),
+            "{md}"
+        );
+        assert_eq!(
+            lines.iter().filter(|l| **l == "</details>").count(),
+            1,
+            "{md}"
+        );
+        assert!(
+            md.contains("> **Dashboard/a\\\\n\\\\n\\</details\\>\\`x\\` \\| \\<b\\>"),
+            "{md}"
+        );
+        assert!(!md.contains('\u{1b}'), "{md}");
+        let text = r.to_text();
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert_eq!(
+            text.lines().count(),
+            8,
+            "one line each, none injected:\n{text}"
+        );
+        assert!(
+            text.contains("- Dashboard/a\\n\\n</details>`x` | <b>\\u{1b}[2J"),
+            "{text}"
+        );
     }
 
     #[test]
