@@ -16,6 +16,9 @@ pub struct Options {
     pub out: PathBuf,
     pub kinds: Vec<KindId>,
     pub prefix: Option<String>,
+    /// `Settings.owner` of the `--dir` directory; otherwise the owner most
+    /// imported resources carry.
+    pub owner: Option<String>,
 }
 
 pub struct Imported {
@@ -79,12 +82,14 @@ pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported,
             *owners.entry(o.as_str()).or_default() += 1;
         }
     }
-    let owner = owners
-        .iter()
-        .max_by_key(|(_, n)| **n)
-        .map(|(o, _)| o.to_string())
-        .or_else(|| (!inv.owner.is_empty()).then(|| inv.owner.clone()))
-        .unwrap_or_else(|| "vigil".to_string());
+    let owner = opts.owner.clone().or_else(|| {
+        owners
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(o, _)| o.to_string())
+            .or_else(|| (!inv.owner.is_empty()).then(|| inv.owner.clone()))
+    });
+    let owner = owner.unwrap_or_else(|| "vigil".to_string());
 
     std::fs::create_dir_all(&opts.out).map_err(|e| io_error(&opts.out, e))?;
     let mut files = Vec::new();

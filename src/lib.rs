@@ -5,6 +5,7 @@ pub mod controller;
 pub mod diff;
 pub mod duration;
 pub mod engine;
+pub mod escape;
 pub mod exit;
 pub mod failpoint;
 pub mod git;

@@ -42,7 +42,10 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(exit) => exit.into(),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!(
+                "error: {}",
+                vigil::escape::visible_lines(&format!("{err:#}"))
+            );
             Exit::Error.into()
         }
     }

@@ -78,7 +78,7 @@ pub fn refused(json: bool, refusal: &engine::plan::Stop) -> Exit {
 
 /// A run that stopped before planning: printed on stderr, and as JSON for `--output json`.
 pub fn stop(calls: ApiCalls, json: bool, class: &str, message: &str, exit: Exit) -> Exit {
-    eprintln!("{message}");
+    eprintln!("{}", vigil::escape::visible_lines(message));
     if json {
         let doc = serde_json::json!({
             "error": {"class": class, "message": message},
@@ -119,7 +119,7 @@ pub fn print_parts(parts: &[targets::Part], output: Output, extra: serde_json::V
                 Output::Markdown => s.markdown.clone(),
             },
             Err(s) => {
-                eprintln!("{}", s.message);
+                eprintln!("{}", vigil::escape::visible_lines(&s.message));
                 match output {
                     Output::Json => format!(
                         "{}\n",

@@ -22,4 +22,5 @@ mod safety;
 mod spread;
 mod stack;
 mod targets;
+mod trust;
 mod xray;
