@@ -11,7 +11,7 @@ use crate::refs::UNKNOWN_TEXT;
 
 impl Report {
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("report serializes")
+        crate::secret::redact_json(self)
     }
 
     pub fn to_text(&self) -> String {
@@ -82,7 +82,7 @@ impl Report {
             let _ = write!(out, " {} refused.", s.refused);
         }
         out.push('\n');
-        out
+        crate::secret::redact_text(&out).into_owned()
     }
 
     pub fn to_markdown(&self) -> String {
@@ -154,7 +154,7 @@ impl Report {
         for e in &self.errors {
             let _ = writeln!(out, "> ❌ **{}/{}**: {}", e.kind, e.name, e.message);
         }
-        out
+        crate::secret::redact_text(&out).into_owned()
     }
 }
 
@@ -221,7 +221,7 @@ fn write_field(out: &mut String, f: &FieldView, action: Action) {
 
 impl DriftReport {
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("report serializes")
+        crate::secret::redact_json(self)
     }
 
     pub fn to_text(&self) -> String {
@@ -269,7 +269,7 @@ impl DriftReport {
                 String::new()
             }
         );
-        out
+        crate::secret::redact_text(&out).into_owned()
     }
 }
 

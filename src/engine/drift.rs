@@ -108,7 +108,9 @@ pub async fn run(
 ) -> Result<DriftReport, StartError> {
     let inv = store.load(aws).await?;
     let all: BTreeSet<usize> = (0..m.resources.len()).collect();
-    let obs = observe(aws, m, &all, &undeclared(m, &inv), &inv).await;
+    let secrets = crate::secret::resolve(aws, m).await?;
+    let mut obs = observe(aws, m, &all, &undeclared(m, &inv), &inv).await;
+    obs.secrets = secrets;
     let mut report = assess(m, &obs, &inv);
     stack_drift(aws, m, &obs, &mut report).await;
     report.summary = DriftSummary {
@@ -173,7 +175,7 @@ fn assess_resource(
         report.errors.push(Failure::observe_failed(kind, name, e));
         return;
     }
-    let desired = match r.kind.normalize(&resolve(m, r, &obs.env, &value), &obs.env) {
+    let desired = match r.kind.normalize(&resolve(m, r, obs, &value), &obs.env) {
         Ok(d) => d,
         Err(e) => {
             report.errors.push(Failure {
@@ -244,7 +246,7 @@ fn assess_owned(
         }
         return;
     };
-    let applied = e.applied.value();
+    let applied = crate::secret::unseal(&e.applied.value(), live, &state::key(kind.name(), name));
     let drift = kind.diff(&applied, live);
     if !drift.is_empty() {
         report

@@ -354,9 +354,10 @@ const IDENTITY_ATTRIBUTES: &[&str] = &["arn", "name", "id"];
 pub fn resolve<'m>(
     m: &Manifests,
     r: &'m Resource,
-    env: &Env,
+    obs: &Observation,
     value: &dyn Fn(usize, &str) -> Option<String>,
 ) -> Cow<'m, Value> {
+    let env = &obs.env;
     if !refs::has_references(&r.spec) {
         return Cow::Borrowed(&r.spec);
     }
@@ -371,6 +372,9 @@ pub fn resolve<'m>(
     let lookup = |expr: &str| -> Option<String> {
         match refs::parse_expr(expr, &declared, &|_, _| Ok(())).ok()? {
             Referent::AccountId => Some(env.account_id.clone()),
+            // Read before planning (`secret::resolve`); absent only where a
+            // command plans without them, and then unknown.
+            Referent::Secret(s) => obs.secrets.get(&s.expr()).cloned(),
             Referent::Region => Some(env.region.clone()),
             // `Manifests::for_target` replaces these; one left here was never
             // given a target, so it stays unknown and cannot be applied.
@@ -414,7 +418,8 @@ pub fn entry(
         name: r.name.clone(),
         state: EntryState::Applied,
         digest: state::digest(desired),
-        applied: AppliedJson::new(desired),
+        // Secrets are kept as salted hashes: drift in them is still seen.
+        applied: AppliedJson::new(&crate::secret::seal(desired, &r.id())),
         revision: revision.map(str::to_string),
         deletion_policy: deletion_policy(r),
         deps: r.deps.iter().map(|&d| m.resources[d].id()).collect(),
@@ -552,7 +557,7 @@ impl Walk<'_> {
             }
             obs.attrs(j)?.get(attr).cloned()
         };
-        let resolved = resolve(m, r, &obs.env, &value);
+        let resolved = resolve(m, r, obs, &value);
         let desired = match r.kind.normalize(&resolved, &obs.env) {
             Ok(d) => d,
             Err(e) => return self.stop(i, Some(Decision::Skipped(Skip::Invalid(e.to_string())))),
