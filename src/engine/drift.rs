@@ -246,14 +246,17 @@ fn assess_owned(
         }
         return;
     };
-    let applied = crate::secret::unseal(&e.applied.value(), live, &state::key(kind.name(), name));
+    // Secrets are recorded as hashes: each side puts back the values it holds unchanged.
+    let recorded = e.applied.value();
+    let salt = state::key(kind.name(), name);
+    let applied = crate::secret::unseal(&recorded, live, &salt);
     let drift = kind.diff(&applied, live);
     if !drift.is_empty() {
         report
             .drifted
             .push(item(kind.name(), name, None, as_drift(drift), None));
     }
-    let pending = kind.diff(desired, &applied);
+    let pending = kind.diff(desired, &crate::secret::unseal(&recorded, desired, &salt));
     if !pending.is_empty() {
         report
             .pending

@@ -18,6 +18,7 @@ mod proxy;
 mod quotas;
 mod replicas;
 mod safety;
+mod secrets;
 mod spread;
 mod stack;
 mod targets;
