@@ -37,12 +37,28 @@ spec:
   subscriptions:
     - protocol: https
       endpoint: ${ssm:/vigil/alerts-hook}
+      attributes: {RawMessageDelivery: \"true\"}
 ---
 apiVersion: vigil/v1
 kind: Topic
 metadata:
   name: vigil-events
 spec: {}
+---
+apiVersion: vigil/v1
+kind: MetricAlarm
+metadata:
+  name: hooked
+spec:
+  namespace: AWS/EC2
+  metricName: CPUUtilization
+  statistic: Average
+  period: 300
+  evaluationPeriods: 1
+  threshold: 80
+  comparisonOperator: GreaterThanThreshold
+  alarmActions:
+    - ${Topic/alerts.arn}
 ";
 
 /// Fails the test if `text` (from `channel`) holds any of the secrets.
@@ -209,6 +225,28 @@ async fn an_ssm_secret_reaches_aws_and_no_output_shows_it() {
         "the inventory after the update",
         &lab.inventory().to_string(),
     );
+
+    // test-alarm shows where the alarm notifies: the live endpoint, by its shape only.
+    for output in ["text", "json"] {
+        let run = lab.vigil(&[
+            "test-alarm",
+            "hooked",
+            "{dir}",
+            "--hold",
+            "1s",
+            "--output",
+            output,
+        ]);
+        run.expect_code(0);
+        assert_clean(&format!("test-alarm {output}"), &run.stdout);
+        assert_clean(&format!("test-alarm {output} (stderr)"), &run.stderr);
+        assert!(
+            run.stdout
+                .contains("https://***@hooks.example.com/notify?token=***"),
+            "{}",
+            run.stdout
+        );
+    }
 
     // Someone swaps the endpoint by hand for a Slack webhook: drift (warned, not
     // corrected), shown on /status and /metrics, logged, and published.
