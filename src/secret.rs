@@ -417,12 +417,9 @@ fn looks_like_token(seg: &str) -> bool {
 fn redact_url(scheme: &str, rest: &str) -> String {
     let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(auth_end);
+    // Userinfo goes whole, user names included.
     let host = match authority.rfind('@') {
-        Some(at) => {
-            // Userinfo: the whole of it, user names included.
-            let _ = at;
-            format!("{MASK}@{}", &authority[at + 1..])
-        }
+        Some(at) => format!("{MASK}@{}", &authority[at + 1..]),
         None => authority.to_string(),
     };
     let bare_host = host
@@ -471,7 +468,6 @@ fn redact_path(host: &str, path: &str) -> String {
     let segs: Vec<&str> = path.split('/').collect();
     let mut out: Vec<String> = Vec::with_capacity(segs.len());
     for (n, seg) in segs.iter().enumerate() {
-        let prev = |k: usize| n.checked_sub(k).and_then(|j| segs.get(j)).copied();
         // Slack: /services/T.../B.../SECRET (and anything after it).
         let slack = segs
             .iter()
@@ -479,8 +475,8 @@ fn redact_path(host: &str, path: &str) -> String {
             .is_some_and(|sv| n >= sv + 3)
             && host.ends_with("slack.com");
         // PagerDuty: /integration/KEY/enqueue.
-        let pagerduty = prev(1) == Some("integration");
-        // Discord and Office webhooks: the segment after the numeric id.
+        let pagerduty = n > 0 && segs[n - 1] == "integration";
+        // Any other generated key (Opsgenie, Discord, Office webhooks).
         let secret = slack || pagerduty || looks_like_token(seg);
         out.push(if secret && !seg.is_empty() {
             MASK.to_string()
