@@ -22,6 +22,11 @@ use crate::yaml::Seg;
 /// How a value that came from a secret reference shows.
 pub const SENSITIVE: &str = "(sensitive value)";
 
+/// Registered values shorter than this are hidden where they are a whole value
+/// only: replacing `true` or `80` inside every text would mangle output (JSON
+/// included) without protecting anything a credential could be.
+const MIN_INSIDE: usize = 6;
+
 /// What replaces a credential inside a URL.
 const MASK: &str = "***";
 
@@ -327,6 +332,12 @@ pub fn redact_text(s: &str) -> Cow<'_, str> {
     {
         let reg = REGISTRY.read().unwrap_or_else(|p| p.into_inner());
         for secret in reg.iter() {
+            if secret.len() < MIN_INSIDE {
+                if out == secret.as_str() {
+                    out = Cow::Borrowed(SENSITIVE);
+                }
+                continue;
+            }
             if out.contains(secret.as_str()) {
                 out = Cow::Owned(out.replace(secret.as_str(), SENSITIVE));
             }
@@ -661,6 +672,13 @@ mod tests {
             redact_value(&v),
             serde_json::json!({ format!("https:{SENSITIVE}"): [SENSITIVE] })
         );
+    }
+
+    #[test]
+    fn short_values_are_hidden_only_whole() {
+        register("tru");
+        assert_eq!(r("tru"), SENSITIVE);
+        assert_eq!(r("{\"dryRun\": true}"), "{\"dryRun\": true}");
     }
 
     #[test]
