@@ -16,6 +16,7 @@ pub mod ops;
 pub mod refs;
 pub mod render;
 pub mod schema;
+pub mod secret;
 pub mod state;
 pub mod target;
 pub mod vocab;

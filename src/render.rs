@@ -12,7 +12,7 @@ use crate::refs::UNKNOWN_TEXT;
 
 impl Report {
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("report serializes")
+        crate::secret::redact_json(self)
     }
 
     pub fn to_text(&self) -> String {
@@ -93,7 +93,7 @@ impl Report {
             let _ = write!(out, " {} refused.", s.refused);
         }
         out.push('\n');
-        out
+        crate::secret::redact_text(&out).into_owned()
     }
 
     pub fn to_markdown(&self) -> String {
@@ -182,7 +182,7 @@ impl Report {
                 escape::md_text(&e.message)
             );
         }
-        out
+        crate::secret::redact_text(&out).into_owned()
     }
 }
 
@@ -255,7 +255,7 @@ fn write_field(out: &mut String, f: &FieldView, action: Action) {
 
 impl DriftReport {
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("report serializes")
+        crate::secret::redact_json(self)
     }
 
     pub fn to_text(&self) -> String {
@@ -315,7 +315,7 @@ impl DriftReport {
                 String::new()
             }
         );
-        out
+        crate::secret::redact_text(&out).into_owned()
     }
 }
 

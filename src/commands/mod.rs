@@ -306,7 +306,7 @@ async fn reconcile_cmd(
     };
     let text = print_parts(&parts, output, serde_json::json!({"dryRun": opts.dry_run}));
     if let Some(path) = json_report {
-        let doc = print_parts_quiet(&parts, opts.dry_run);
+        let doc = vigil::secret::redact_text(&print_parts_quiet(&parts, opts.dry_run)).into_owned();
         std::fs::write(path, doc).with_context(|| format!("writing {}", path.display()))?;
     }
     emit(&text);

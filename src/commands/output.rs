@@ -14,6 +14,8 @@ use vigil::manifest::{self, Manifests};
 /// Prints a report on stdout. A reader that went away (`vigil ... | head`) is not an error.
 pub fn emit(text: &str) {
     use std::io::Write as _;
+    // The last look before stdout: whatever a report's parts hold, no secret leaves.
+    let text = vigil::secret::redact_text(text);
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
@@ -119,7 +121,10 @@ pub fn print_parts(parts: &[targets::Part], output: Output, extra: serde_json::V
                 Output::Markdown => s.markdown.clone(),
             },
             Err(s) => {
-                eprintln!("{}", vigil::escape::visible_lines(&s.message));
+                eprintln!(
+                    "{}",
+                    vigil::escape::visible_lines(&vigil::secret::redact_text(&s.message))
+                );
                 match output {
                     Output::Json => format!(
                         "{}\n",

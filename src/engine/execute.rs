@@ -191,7 +191,7 @@ impl<'a> Run<'_, 'a> {
             match intent {
                 Some(d) => {
                     e.digest = state::digest(&d);
-                    e.applied = state::AppliedJson::new(&d);
+                    e.applied = state::AppliedJson::new(&crate::secret::seal(&d, &r.id()));
                 }
                 None => {
                     e.digest = String::new();
@@ -315,7 +315,7 @@ impl<'a> Run<'_, 'a> {
             let value = |j: usize, attr: &str| {
                 plan::attrs_of(x.obs, applied, j).and_then(|a| a.get(attr).cloned())
             };
-            let resolved = plan::resolve(x.m, r, &x.obs.env, &value).into_owned();
+            let resolved = plan::resolve(x.m, r, x.obs, &value).into_owned();
             let desired = match r.kind.normalize(&resolved, &x.obs.env) {
                 Ok(d) => d,
                 Err(e) => {

@@ -66,6 +66,9 @@ pub enum StartError {
     Refused(String),
     #[error(transparent)]
     State(#[from] state::StateError),
+    /// A secret reference could not be read.
+    #[error(transparent)]
+    Secret(#[from] crate::secret::SecretError),
 }
 
 impl From<state::Mismatch> for StartError {
@@ -160,7 +163,10 @@ pub async fn reconcile(
     if let Some(p) = progress {
         p.phase("observing", None);
     }
-    let obs = observe::observe(aws, m, &scope.needed, &scope.orphans, &inv).await;
+    // Read before observing: a missing secret stops the run before any other call.
+    let secrets = crate::secret::resolve(aws, m).await?;
+    let mut obs = observe::observe(aws, m, &scope.needed, &scope.orphans, &inv).await;
+    obs.secrets = secrets;
     let mut plan = plan::plan(m, &obs, &inv, &scope, &plan_opts)?;
     if opts.dry_run {
         plan = preview::explain(aws, &obs, plan).await;

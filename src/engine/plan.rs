@@ -249,8 +249,10 @@ pub fn is_intended(
         }
         v
     };
-    kind.diff(&untagged(intent), &untagged(live.state(env)))
-        .is_empty()
+    let live = live.state(env);
+    // A recorded intent keeps its secrets as salted hashes.
+    let intent = crate::secret::unseal(&intent, &live, &format!("{}/{}", e.kind, e.name));
+    kind.diff(&untagged(intent), &untagged(live)).is_empty()
 }
 
 /// A safety refusal of one resource.
@@ -423,9 +425,10 @@ const IDENTITY_ATTRIBUTES: &[&str] = &["arn", "name", "id"];
 pub fn resolve<'m>(
     m: &Manifests,
     r: &'m Resource,
-    env: &Env,
+    obs: &Observation,
     value: &dyn Fn(usize, &str) -> Option<String>,
 ) -> Cow<'m, Value> {
+    let env = &obs.env;
     if !refs::has_references(&r.spec) {
         return Cow::Borrowed(&r.spec);
     }
@@ -440,6 +443,9 @@ pub fn resolve<'m>(
     let lookup = |expr: &str| -> Option<String> {
         match refs::parse_expr(expr, &declared, &|_, _| Ok(())).ok()? {
             Referent::AccountId => Some(env.account_id.clone()),
+            // Read before planning (`secret::resolve`); absent only where a
+            // command plans without them, and then unknown.
+            Referent::Secret(s) => obs.secrets.get(&s.expr()).cloned(),
             Referent::Region => Some(env.region.clone()),
             // `Manifests::for_target` replaces these; one left here was never
             // given a target, so it stays unknown and cannot be applied.
@@ -483,7 +489,8 @@ pub fn entry(
         name: r.name.clone(),
         state: EntryState::Applied,
         digest: state::digest(desired),
-        applied: AppliedJson::new(desired),
+        // Secrets are kept as salted hashes: drift in them is still seen.
+        applied: AppliedJson::new(&crate::secret::seal(desired, &r.id())),
         revision: revision.map(str::to_string),
         deletion_policy: deletion_policy(r),
         deps: r.deps.iter().map(|&d| m.resources[d].id()).collect(),
@@ -640,7 +647,7 @@ impl Walk<'_> {
             }
             obs.attrs(j)?.get(attr).cloned()
         };
-        let resolved = resolve(m, r, &obs.env, &value);
+        let resolved = resolve(m, r, obs, &value);
         let desired = r.kind.normalize(&resolved, &obs.env);
         let adopt = match live.map(|l| self.owned(r, l, entry, desired.as_ref().ok())) {
             Some(Err(refusal)) => return self.stop(i, Some(Decision::Refused(refusal))),

@@ -19,6 +19,7 @@ mod proxy;
 mod quotas;
 mod replicas;
 mod safety;
+mod secrets;
 mod spread;
 mod stack;
 mod targets;

@@ -62,7 +62,7 @@ fn desired(m: &Manifests, obs: &Observation, id: &str) -> Value {
     let value = |j: usize, a: &str| obs.attrs(j).and_then(|x| x.get(a).cloned());
     let r = &m.resources[i];
     r.kind
-        .normalize(&resolve(m, r, &obs.env, &value), &obs.env)
+        .normalize(&resolve(m, r, obs, &value), &obs.env)
         .unwrap()
 }
 
