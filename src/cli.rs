@@ -170,9 +170,11 @@ pub enum Command {
         /// Only resources whose name starts with this.
         #[arg(long)]
         prefix: Option<String>,
-        /// With --target: the desired-state directory that declares the Target.
-        #[arg(long, default_value = "./desired-state")]
-        dir: PathBuf,
+        /// A desired-state directory whose Settings import honours (region, owner,
+        /// inventory, the `accountId` guard); with --target, the one that declares
+        /// the Target (default `./desired-state`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Delete every resource vigil owns, in reverse dependency order; keeps those with deletion policy retain.
     Destroy {

@@ -16,6 +16,9 @@ pub struct Options {
     pub out: PathBuf,
     pub kinds: Vec<KindId>,
     pub prefix: Option<String>,
+    /// `Settings.owner` of the `--dir` directory; otherwise the owner most
+    /// imported resources carry.
+    pub owner: Option<String>,
 }
 
 pub struct Imported {
@@ -79,12 +82,14 @@ pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported,
             *owners.entry(o.as_str()).or_default() += 1;
         }
     }
-    let owner = owners
-        .iter()
-        .max_by_key(|(_, n)| **n)
-        .map(|(o, _)| o.to_string())
-        .or_else(|| (!inv.owner.is_empty()).then(|| inv.owner.clone()))
-        .unwrap_or_else(|| "vigil".to_string());
+    let owner = opts.owner.clone().or_else(|| {
+        owners
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(o, _)| o.to_string())
+            .or_else(|| (!inv.owner.is_empty()).then(|| inv.owner.clone()))
+    });
+    let owner = owner.unwrap_or_else(|| "vigil".to_string());
 
     std::fs::create_dir_all(&opts.out).map_err(|e| io_error(&opts.out, e))?;
     let mut files = Vec::new();
@@ -101,6 +106,7 @@ pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported,
     for (kind, name, obs) in &found {
         let own: Vec<&String> = obs.attrs.values().collect();
         let spec = replace_refs(&obs.spec, &refs, &own);
+        let (spec, secrets) = placeholders(&spec);
         let owned = obs.owner == LiveOwner::Tagged(owner.clone())
             || (obs.owner == LiveOwner::Untaggable && inv.owns(kind.name(), name));
         let mut doc = format!(
@@ -120,6 +126,7 @@ pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported,
             doc.push_str(&body);
             doc.push('\n');
         }
+        let doc = fill_placeholders(&doc, secrets);
         let path = opts
             .out
             .join(kind.name().to_lowercase())
@@ -197,6 +204,65 @@ fn replace_refs(v: &Value, refs: &HashMap<String, String>, own: &[&String]) -> V
         ),
         other => other.clone(),
     }
+}
+
+/// Marks a live value that holds a credential; never a character of a manifest.
+const SECRET_MARK: char = '\u{E001}';
+
+/// `v` with every value that holds a credential (by [`crate::secret::is_sensitive`])
+/// replaced by a mark, and how many there were: an imported manifest is committed
+/// to git, and a secret must not go there.
+fn placeholders(v: &Value) -> (Value, usize) {
+    fn walk(v: &Value, n: &mut usize) -> Value {
+        match v {
+            Value::String(s) if crate::secret::is_sensitive(s) => {
+                *n += 1;
+                Value::String(format!("{SECRET_MARK}{n}{SECRET_MARK}"))
+            }
+            Value::Array(a) => Value::Array(a.iter().map(|x| walk(x, n)).collect()),
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, x)| (k.clone(), walk(x, n))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    let mut n = 0;
+    let out = walk(v, &mut n);
+    (out, n)
+}
+
+/// Turns each mark into an SSM reference to create, with a comment that says so.
+fn fill_placeholders(doc: &str, count: usize) -> String {
+    if count == 0 {
+        return doc.to_string();
+    }
+    let mut out = String::with_capacity(doc.len());
+    for line in doc.split_inclusive('\n') {
+        if !line.contains(SECRET_MARK) {
+            out.push_str(line);
+            continue;
+        }
+        let (body, nl) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        let mut filled = String::new();
+        let mut parts = body.split(SECRET_MARK);
+        filled.push_str(parts.next().unwrap_or(""));
+        while let (Some(n), Some(rest)) = (parts.next(), parts.next()) {
+            let name = if count == 1 {
+                "/vigil/REPLACE/ME".to_string()
+            } else {
+                format!("/vigil/REPLACE/ME-{n}")
+            };
+            filled.push_str(&format!("${{ssm:{name}}}"));
+            filled.push_str(rest);
+        }
+        out.push_str(&filled);
+        out.push_str("  # the live value holds a credential: store it in SSM as a SecureString and name it here");
+        out.push_str(nl);
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------

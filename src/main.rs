@@ -20,7 +20,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        // Every log line passes through redaction: no field can carry a secret out.
+        .with_writer(|| vigil::secret::RedactingStderr);
     if json {
         logs.json().init();
     } else {
@@ -42,7 +43,10 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(exit) => exit.into(),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!(
+                "error: {}",
+                vigil::escape::visible_lines(&vigil::secret::redact_text(&format!("{err:#}")))
+            );
             Exit::Error.into()
         }
     }

@@ -18,6 +18,8 @@ pub enum Referent {
     TargetName,
     /// `${target:values.KEY}`: one of the Target's `spec.values`.
     TargetValue(String),
+    /// `${ssm:...}`, `${secretsmanager:...}` or `${env:...}`: read at plan time, redacted everywhere.
+    Secret(crate::secret::SecretRef),
     Resource {
         kind: String,
         name: String,
@@ -86,6 +88,9 @@ pub fn parse_expr(
 ) -> Result<Referent, String> {
     if let Some(target) = parse_target(expr) {
         return target;
+    }
+    if let Some(secret) = crate::secret::SecretRef::parse(expr) {
+        return secret.map(Referent::Secret);
     }
     match expr {
         "aws:accountId" => return Ok(Referent::AccountId),

@@ -7,11 +7,12 @@ use serde_json::Value;
 
 use crate::engine::drift::{DriftReport, Item};
 use crate::engine::report::{Action, FieldView, Report, Status};
+use crate::escape::{self, visible, visible_lines};
 use crate::refs::UNKNOWN_TEXT;
 
 impl Report {
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("report serializes")
+        crate::secret::redact_json(self)
     }
 
     pub fn to_text(&self) -> String {
@@ -25,7 +26,7 @@ impl Report {
                 out,
                 "{} {:<43} {}{}",
                 c.action.symbol(),
-                c.id(),
+                visible(&c.id()),
                 c.action.word(),
                 status
             );
@@ -41,14 +42,24 @@ impl Report {
                 write_field(&mut out, f, c.action);
             }
             if let Some(e) = &c.error {
-                let _ = writeln!(out, "    error: {e}");
+                let _ = writeln!(out, "    error: {}", visible(e));
             }
         }
         for n in &self.notes {
-            let _ = writeln!(out, "! {}/{}: {}", n.kind, n.name, n.message);
+            let _ = writeln!(
+                out,
+                "! {}: {}",
+                visible(&format!("{}/{}", n.kind, n.name)),
+                visible(&n.message)
+            );
         }
         for e in &self.errors {
-            let _ = writeln!(out, "x {}/{}: {}", e.kind, e.name, e.message);
+            let _ = writeln!(
+                out,
+                "x {}: {}",
+                visible(&format!("{}/{}", e.kind, e.name)),
+                visible(&e.message)
+            );
         }
         let s = &self.summary;
         if self.dry_run {
@@ -82,7 +93,7 @@ impl Report {
             let _ = write!(out, " {} refused.", s.refused);
         }
         out.push('\n');
-        out
+        crate::secret::redact_text(&out).into_owned()
     }
 
     pub fn to_markdown(&self) -> String {
@@ -115,7 +126,12 @@ impl Report {
                     (_, Action::Adopt) => "📥",
                     (_, Action::Delete) => "🗑️",
                 };
-                let _ = writeln!(out, "| {icon} | `{}` | {} |", c.id(), c.action.word());
+                let _ = writeln!(
+                    out,
+                    "| {icon} | {} | {} |",
+                    escape::cell_code_span(&c.id()),
+                    c.action.word()
+                );
             }
             out.push('\n');
         }
@@ -126,10 +142,11 @@ impl Report {
         {
             let _ = writeln!(
                 out,
-                "<details><summary><code>{}</code> {}</summary>\n\n```diff",
-                c.id(),
+                "<details><summary><code>{}</code> {}</summary>\n",
+                escape::html(&c.id()),
                 c.action.word()
             );
+            let mut diff = String::new();
             for f in &c.fields {
                 let mut block = String::new();
                 write_field(&mut block, f, c.action);
@@ -140,21 +157,32 @@ impl Report {
                     } else {
                         "! "
                     };
-                    let _ = writeln!(out, "{marker}{t}");
+                    let _ = writeln!(diff, "{marker}{t}");
                 }
             }
             if let Some(e) = &c.error {
-                let _ = writeln!(out, "- error: {e}");
+                let _ = writeln!(diff, "- error: {}", visible(e));
             }
-            out.push_str("```\n</details>\n\n");
+            out.push_str(&escape::fenced("diff", &diff));
+            out.push_str("</details>\n\n");
         }
         for n in &self.notes {
-            let _ = writeln!(out, "> **{}/{}**: {}", n.kind, n.name, n.message);
+            let _ = writeln!(
+                out,
+                "> **{}**: {}",
+                escape::md_text(&format!("{}/{}", n.kind, n.name)),
+                escape::md_text(&n.message)
+            );
         }
         for e in &self.errors {
-            let _ = writeln!(out, "> ❌ **{}/{}**: {}", e.kind, e.name, e.message);
+            let _ = writeln!(
+                out,
+                "> ❌ **{}**: {}",
+                escape::md_text(&format!("{}/{}", e.kind, e.name)),
+                escape::md_text(&e.message)
+            );
         }
-        out
+        crate::secret::redact_text(&out).into_owned()
     }
 }
 
@@ -192,13 +220,19 @@ fn write_field(out: &mut String, f: &FieldView, action: Action) {
     let to = inline(f.to.as_ref(), f.known_after_apply);
     match (from, to) {
         (_, Some(t)) if action == Action::Create => {
-            let _ = writeln!(out, "    {}: {t}", f.path);
+            let _ = writeln!(out, "    {}: {}", visible(&f.path), visible(&t));
         }
         (Some(a), Some(b)) => {
-            let _ = writeln!(out, "    {}: {a} -> {b}", f.path);
+            let _ = writeln!(
+                out,
+                "    {}: {} -> {}",
+                visible(&f.path),
+                visible(&a),
+                visible(&b)
+            );
         }
         _ => {
-            let _ = writeln!(out, "    {}:", f.path);
+            let _ = writeln!(out, "    {}:", visible(&f.path));
             let old = pretty(f.from.as_ref());
             let new = pretty(f.to.as_ref());
             let diff = similar::TextDiff::from_lines(&old, &new);
@@ -209,7 +243,7 @@ fn write_field(out: &mut String, f: &FieldView, action: Action) {
                         similar::ChangeTag::Insert => '+',
                         similar::ChangeTag::Equal => ' ',
                     };
-                    let _ = write!(out, "      {sign} {change}");
+                    let _ = write!(out, "      {sign} {}", visible_lines(&change.to_string()));
                     if change.missing_newline() {
                         out.push('\n');
                     }
@@ -221,7 +255,7 @@ fn write_field(out: &mut String, f: &FieldView, action: Action) {
 
 impl DriftReport {
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("report serializes")
+        crate::secret::redact_json(self)
     }
 
     pub fn to_text(&self) -> String {
@@ -236,14 +270,21 @@ impl DriftReport {
                 };
                 let _ = writeln!(
                     out,
-                    "{label:<9} {:<43} {extra}",
-                    format!("{}/{}", it.kind, it.name)
+                    "{label:<9} {:<43} {}",
+                    visible(&format!("{}/{}", it.kind, it.name)),
+                    visible(&extra)
                 );
                 for f in &it.fields {
                     let show = |v: &Option<Value>| {
                         v.as_ref().map_or("(none)".to_string(), |v| v.to_string())
                     };
-                    let _ = writeln!(out, "    {}: {} -> {}", f.path, show(&f.from), show(&f.to));
+                    let _ = writeln!(
+                        out,
+                        "    {}: {} -> {}",
+                        visible(&f.path),
+                        visible(&show(&f.from)),
+                        visible(&show(&f.to))
+                    );
                 }
             }
         };
@@ -253,7 +294,12 @@ impl DriftReport {
         section("unmanaged", &self.unmanaged);
         section("unknown", &self.unknown);
         for e in &self.errors {
-            let _ = writeln!(out, "x {}/{}: {}", e.kind, e.name, e.message);
+            let _ = writeln!(
+                out,
+                "x {}: {}",
+                visible(&format!("{}/{}", e.kind, e.name)),
+                visible(&e.message)
+            );
         }
         let s = &self.summary;
         let _ = writeln!(
@@ -269,7 +315,7 @@ impl DriftReport {
                 String::new()
             }
         );
-        out
+        crate::secret::redact_text(&out).into_owned()
     }
 }
 
@@ -278,7 +324,7 @@ mod tests {
     use super::*;
     use crate::aws::ApiCalls;
     use crate::diff::FieldDiff;
-    use crate::engine::report::{Change, Summary};
+    use crate::engine::report::{Change, Note, NoteCode, Summary};
     use crate::refs::UNKNOWN;
     use serde_json::json;
 
@@ -377,6 +423,54 @@ Plan: 1 to create, 1 to update, 1 to delete, 14 unchanged.
         write_field(&mut out, &f, Action::Update);
         assert!(out.contains("-       \"width\": 6"), "{out}");
         assert!(out.contains("+       \"width\": 12"), "{out}");
+    }
+
+    /// Names as AWS may return them (a deleted dashboard's, an error's): with
+    /// newlines, markup, backticks and pipes.
+    #[test]
+    fn hostile_names_keep_the_markdown_and_text_structure() {
+        let evil = "a\n\n</details>`x` | <b>\u{1b}[2J";
+        let mut r = report();
+        for c in &mut r.changes {
+            c.name = evil.into();
+        }
+        r.changes[1].error = Some(format!("failed: {evil}"));
+        r.notes
+            .push(Note::new("Dashboard", evil, NoteCode::Observed, evil));
+        let md = r.to_markdown();
+        let lines: Vec<&str> = md.lines().collect();
+        assert_eq!(md.matches("<details>").count(), 1, "{md}");
+        assert!(
+            md.contains(
+                "<code>MetricAlarm/a\\n\\n&lt;/details&gt;`x` | &lt;b&gt;\\u{1b}[2J</code>"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| ➕ | ``Topic/a\\n\\n</details>`x` \\| <b>\\u{1b}[2J`` | create |"),
+            "{md}"
+        );
+        assert_eq!(
+            lines.iter().filter(|l| **l == "</details>").count(),
+            1,
+            "{md}"
+        );
+        assert!(
+            md.contains("> **Dashboard/a\\\\n\\\\n\\</details\\>\\`x\\` \\| \\<b\\>"),
+            "{md}"
+        );
+        assert!(!md.contains('\u{1b}'), "{md}");
+        let text = r.to_text();
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert_eq!(
+            text.lines().count(),
+            8,
+            "one line each, none injected:\n{text}"
+        );
+        assert!(
+            text.contains("- Dashboard/a\\n\\n</details>`x` | <b>\\u{1b}[2J"),
+            "{text}"
+        );
     }
 
     #[test]

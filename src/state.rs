@@ -107,8 +107,19 @@ fn delete_policy() -> DeletionPolicy {
 pub struct Inventory {
     #[serde(default = "version")]
     pub version: u32,
+    /// `Settings.owner` of the directory this inventory belongs to: one
+    /// inventory, one owner ([`Inventory::check_binding`]).
     #[serde(default)]
     pub owner: String,
+    /// The account and region it records; empty in inventories written before
+    /// they were recorded (bound to the first run that loads them).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub account: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub region: String,
+    /// The Target's name, when the directory declares Targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// Whether the directory declared Settings last time (a guard for prune).
     #[serde(default)]
     pub settings_declared: bool,
@@ -119,6 +130,10 @@ pub struct Inventory {
     /// the next observe picks reading by name or one walk from it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub populations: BTreeMap<String, usize>,
+    /// Loaded without a binding and bound by this run: written even when
+    /// nothing else changed. Not stored.
+    #[serde(skip)]
+    pub migrated: bool,
 }
 
 fn version() -> u32 {
@@ -131,9 +146,13 @@ impl Default for Inventory {
         Inventory {
             version: version(),
             owner: String::new(),
+            account: String::new(),
+            region: String::new(),
+            target: None,
             settings_declared: false,
             resources: BTreeMap::new(),
             populations: BTreeMap::new(),
+            migrated: false,
         }
     }
 }
@@ -184,6 +203,7 @@ impl Inventory {
         }
         let mut h = Sha(Sha256::new());
         (self.version, &self.owner, self.settings_declared).hash(&mut h);
+        (&self.account, &self.region, &self.target).hash(&mut h);
         self.resources.hash(&mut h);
         self.populations.hash(&mut h);
         hex::encode(h.0.finalize())
@@ -191,6 +211,145 @@ impl Inventory {
 
     pub fn owns(&self, kind: &str, name: &str) -> bool {
         self.resources.contains_key(&key(kind, name))
+    }
+
+    /// Whether it is bound to exactly this owner, account and region.
+    pub fn bound_to(&self, b: &Binding) -> bool {
+        self.owner == b.owner && self.account == b.account && self.region == b.region
+    }
+
+    /// Whether a run of `want` may plan with this inventory, read from `path`.
+    /// A recorded owner, account or region that differs from the run's is a
+    /// [`Mismatch`]; a field not recorded yet (a new inventory, or one written
+    /// before vigil recorded it) is not.
+    pub fn check_binding(&self, want: &Binding, path: &str) -> Result<Standing, Mismatch> {
+        let mut differs = Vec::new();
+        for (field, recorded, current) in [
+            (Field::Owner, &self.owner, &want.owner),
+            (Field::Account, &self.account, &want.account),
+            (Field::Region, &self.region, &want.region),
+        ] {
+            if !recorded.is_empty() && recorded != current {
+                differs.push(Differs {
+                    field,
+                    recorded: recorded.clone(),
+                    current: current.clone(),
+                });
+            }
+        }
+        if !differs.is_empty() {
+            return Err(Mismatch {
+                path: path.to_string(),
+                differs,
+            });
+        }
+        Ok(if self.bound_to(want) {
+            Standing::Bound
+        } else if *self == Inventory::default() {
+            Standing::New
+        } else {
+            Standing::Legacy
+        })
+    }
+
+    /// Records `b` as the owner, account, region and target it belongs to.
+    pub fn bind(&mut self, b: &Binding) {
+        self.owner.clone_from(&b.owner);
+        self.account.clone_from(&b.account);
+        self.region.clone_from(&b.region);
+        self.target.clone_from(&b.target);
+    }
+}
+
+/// Whom an inventory belongs to: one owner, in one account and region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// `Settings.owner`.
+    pub owner: String,
+    pub account: String,
+    pub region: String,
+    /// The declared Target's name; recorded, not checked (its location is per account and region).
+    pub target: Option<String>,
+}
+
+/// How a loaded inventory stands to the run that loaded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// It records this run's owner, account and region.
+    Bound,
+    /// There was none.
+    New,
+    /// Written before vigil recorded all three; it records none that differs.
+    Legacy,
+}
+
+/// A field of an inventory's binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Owner,
+    Account,
+    Region,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Differs {
+    pub field: Field,
+    pub recorded: String,
+    pub current: String,
+}
+
+/// An inventory written for another owner, account or region: vigil plans nothing with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
+pub struct Mismatch {
+    pub path: String,
+    pub differs: Vec<Differs>,
+}
+
+impl Mismatch {
+    fn message(&self) -> String {
+        let what: Vec<String> = self
+            .differs
+            .iter()
+            .map(|d| match d.field {
+                Field::Owner => format!(
+                    "owner `{}`, but this directory's owner (Settings.owner) is `{}`",
+                    d.recorded, d.current
+                ),
+                Field::Account => format!(
+                    "account {}, but this run's credentials are for account {}",
+                    d.recorded, d.current
+                ),
+                Field::Region => format!(
+                    "region {}, but this run is in region {}",
+                    d.recorded, d.current
+                ),
+            })
+            .collect();
+        let first = &self.differs[0];
+        let todo = match first.field {
+            Field::Owner => format!(
+                "Two owners must never share one inventory: give this directory its own \
+                 (Settings.inventory, or its own VIGIL_STATE_DIR). If Settings.owner was renamed on purpose, \
+                 set it back to `{rec}`; to move the resources to `{cur}`, retag them vigil:owner={cur} \
+                 and set \"owner\": \"{cur}\" in the inventory",
+                rec = first.recorded,
+                cur = first.current
+            ),
+            Field::Account => "Each account needs its own inventory: point Settings.inventory at another \
+                 location for this account (or declare Targets, which give each account and region its own), \
+                 or check the credentials and Settings.accountId"
+                .to_string(),
+            Field::Region => "Each region needs its own inventory: what it records there is not what has \
+                 the same name here. Remove Settings.inventory (the default is one file per account and region), \
+                 point it at another location, or declare Targets; or set Settings.region back"
+                .to_string(),
+        };
+        format!(
+            "inventory {} was written for {}; vigil planned nothing and wrote nothing. {todo}",
+            self.path,
+            what.join("; and for ")
+        )
     }
 }
 
@@ -871,6 +1030,59 @@ mod tests {
         let mut changed = again.clone();
         changed.resources.get_mut("Topic/t").unwrap().digest = "other".into();
         assert_ne!(changed.fingerprint(), inv.fingerprint());
+    }
+
+    fn here() -> Binding {
+        Binding {
+            owner: "a".into(),
+            account: "111111111111".into(),
+            region: "us-east-1".into(),
+            target: None,
+        }
+    }
+
+    #[test]
+    fn an_inventory_of_another_owner_account_or_region_is_a_mismatch_naming_each() {
+        let mut inv = one_topic("d");
+        inv.bind(&here());
+        assert_eq!(inv.check_binding(&here(), "p"), Ok(Standing::Bound));
+        inv.owner = "b".into();
+        inv.region = "eu-west-1".into();
+        let err = inv.check_binding(&here(), "inv.json").unwrap_err();
+        let fields: Vec<Field> = err.differs.iter().map(|d| d.field).collect();
+        assert_eq!(fields, vec![Field::Owner, Field::Region]);
+        assert!(
+            err.to_string().starts_with(
+                "inventory inv.json was written for owner `b`, but this directory's owner (Settings.owner) is `a`; \
+                 and for region eu-west-1, but this run is in region us-east-1; vigil planned nothing and wrote nothing. \
+                 Two owners must never share one inventory"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_inventory_without_a_binding_is_legacy_and_reads_and_writes_it_compatibly() {
+        // Written by an earlier vigil: an owner, no account or region.
+        let old = r#"{"version": 1, "owner": "a", "resources": {}}"#;
+        let mut inv: Inventory = serde_json::from_str(old).unwrap();
+        assert_eq!(inv.check_binding(&here(), "p"), Ok(Standing::Legacy));
+        assert_eq!(
+            Inventory::default().check_binding(&here(), "p"),
+            Ok(Standing::New)
+        );
+        inv.bind(&here());
+        let text = serde_json::to_string(&inv).unwrap();
+        assert!(
+            text.contains(r#""account":"111111111111","region":"us-east-1""#),
+            "{text}"
+        );
+        assert!(
+            !text.contains("migrated") && !text.contains("target"),
+            "{text}"
+        );
+        let back: Inventory = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, inv);
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub ssm: aws_sdk_ssm::Client,
+    /// `${secretsmanager:NAME}` references.
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
     pub xray: aws_sdk_xray::Client,
     /// The Resource Groups Tagging API: tags of many resources a call.
     pub tagging: aws_sdk_resourcegroupstagging::Client,
@@ -281,6 +283,7 @@ impl Aws {
             logs: client!(aws_sdk_cloudwatchlogs, sdk, w),
             cloudformation: client!(aws_sdk_cloudformation, sdk, w),
             ssm: client!(aws_sdk_ssm, sdk, w),
+            secretsmanager: client!(aws_sdk_secretsmanager, sdk, w),
             xray: client!(aws_sdk_xray, sdk, w),
             tagging: client!(aws_sdk_resourcegroupstagging, sdk, w),
             state: client!(aws_sdk_s3, base, w, |b: aws_sdk_s3::config::Builder| b
@@ -344,6 +347,7 @@ pub mod testing {
         pub logs: Option<aws_sdk_cloudwatchlogs::Client>,
         pub cloudformation: Option<aws_sdk_cloudformation::Client>,
         pub ssm: Option<aws_sdk_ssm::Client>,
+        pub secretsmanager: Option<aws_sdk_secretsmanager::Client>,
         pub xray: Option<aws_sdk_xray::Client>,
         pub tagging: Option<aws_sdk_resourcegroupstagging::Client>,
     }
@@ -420,6 +424,9 @@ pub mod testing {
                 ssm: m
                     .ssm
                     .unwrap_or_else(|| mock_client!(aws_sdk_ssm, RuleMode::Sequential, none)),
+                secretsmanager: m.secretsmanager.unwrap_or_else(|| {
+                    mock_client!(aws_sdk_secretsmanager, RuleMode::Sequential, none)
+                }),
                 xray: m
                     .xray
                     .unwrap_or_else(|| mock_client!(aws_sdk_xray, RuleMode::Sequential, none)),

@@ -66,6 +66,7 @@ pub fn service_name(sdk: &str) -> &'static str {
         "CloudWatch Logs" => "logs",
         "CloudFormation" => "cloudformation",
         "SSM" => "ssm",
+        "Secrets Manager" => "secretsmanager",
         "XRay" => "xray",
         "Resource Groups Tagging API" => "tagging",
         _ => "other",
@@ -83,6 +84,7 @@ pub const SERVICES: &[&str] = &[
     "logs",
     "cloudformation",
     "ssm",
+    "secretsmanager",
     "xray",
     "tagging",
 ];
@@ -347,6 +349,7 @@ fn service_sdk(op: &Op) -> &'static str {
         "logs" => "CloudWatch Logs",
         "cloudformation" => "CloudFormation",
         "ssm" => "SSM",
+        "secretsmanager" => "Secrets Manager",
         "xray" => "XRay",
         "tagging" => "Resource Groups Tagging API",
         _ => "other",

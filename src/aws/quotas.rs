@@ -92,12 +92,16 @@ pub const DEFAULTS: &[Quota] = &[
     aws("ssm", "GetParameter", 40.0),
     aws("ssm", "GetParameters", 40.0),
     aws("ssm", "GetParametersByPath", 40.0),
-    guess("ssm", "AddTagsToResource", 5.0),   // none published
-    guess("ssm", "DeleteParameter", 5.0),     // none published
-    guess("ssm", "DescribeParameters", 5.0),  // none published
-    guess("ssm", "ListTagsForResource", 5.0), // none published
-    guess("ssm", "PutParameter", 3.0),        // none published: writes kept lowest
-    guess("ssm", "RemoveTagsFromResource", 5.0), // none published
+    // secretsmanager: "AWS Secrets Manager quotas" (GetSecretValue and DescribeSecret,
+    // combined 10,000 a second).
+    aws("secretsmanager", "GetSecretValue", 10000.0),
+    guess("secretsmanager", "BatchGetSecretValue", 100.0), // not read here; kept under GetSecretValue
+    guess("ssm", "AddTagsToResource", 5.0),                // none published
+    guess("ssm", "DeleteParameter", 5.0),                  // none published
+    guess("ssm", "DescribeParameters", 5.0),               // none published
+    guess("ssm", "ListTagsForResource", 5.0),              // none published
+    guess("ssm", "PutParameter", 3.0),                     // none published: writes kept lowest
+    guess("ssm", "RemoveTagsFromResource", 5.0),           // none published
     // s3: S3 User Guide, "Best practices design patterns: optimizing Amazon S3 performance"
     // (3,500 PUT/COPY/POST/DELETE and 5,500 GET/HEAD a second per partitioned prefix).
     aws("s3", "DeleteObject", 3500.0),

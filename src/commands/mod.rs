@@ -77,7 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             kinds,
             prefix,
             dir,
-        } => import_cmd(&out, &kinds, prefix, &dir).await,
+        } => import_cmd(&out, &kinds, prefix, dir.as_deref()).await,
         Command::Destroy { dir, dry_run } => destroy_cmd(&dir, dry_run).await,
         Command::TestAlarm(args) => ops::test_alarm(args).await,
         Command::Report(args) => ops::report(args).await,
@@ -105,6 +105,29 @@ async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
     // Checks that need AWS (IAM GetPolicy, ValidateTemplate) run only with credentials.
     if !offline && Aws::has_credentials(m.settings.region.as_deref()).await {
         let aws = Aws::connect(m.settings.region.as_deref()).await;
+        // The checks run with the base credentials, so before any other call
+        // their account must be one that a target using them declares.
+        let guarded: Vec<_> = m
+            .targets
+            .iter()
+            .filter(|t| t.role_arn.is_none() && t.account_id.is_some())
+            .collect();
+        if !guarded.is_empty() {
+            let account = aws
+                .caller_account()
+                .await
+                .context("identifying the account for the account guard")?;
+            let checks: Vec<_> = guarded
+                .iter()
+                .map(|t| target::check_target_account(t, &account))
+                .collect();
+            if !checks.iter().any(Result::is_ok)
+                && let Some(Err(e)) = checks.into_iter().next()
+            {
+                let calls = aws.calls.snapshot();
+                return Ok(stop(calls, false, "refused", &e.to_string(), Exit::Refused));
+            }
+        }
         let checks = m.resources.iter().map(|r| async {
             let issues = r.kind.remote_validate(&aws, &r.spec).await;
             issues
@@ -283,7 +306,7 @@ async fn reconcile_cmd(
     };
     let text = print_parts(&parts, output, serde_json::json!({"dryRun": opts.dry_run}));
     if let Some(path) = json_report {
-        let doc = print_parts_quiet(&parts, opts.dry_run);
+        let doc = vigil::secret::redact_text(&print_parts_quiet(&parts, opts.dry_run)).into_owned();
         std::fs::write(path, doc).with_context(|| format!("writing {}", path.display()))?;
     }
     emit(&text);
@@ -329,7 +352,7 @@ async fn import_cmd(
     out: &Path,
     kinds: &[String],
     prefix: Option<String>,
-    dir: &Path,
+    dir: Option<&Path>,
 ) -> anyhow::Result<Exit> {
     let mut parsed = Vec::new();
     for k in kinds {
@@ -345,24 +368,29 @@ async fn import_cmd(
             }
         }
     }
-    let aws = match import_target(dir).await? {
-        Ok(aws) => aws,
+    let (aws, m) = match import_target(dir).await? {
+        Ok(found) => found,
         Err(exit) => return Ok(exit),
     };
-    let inv = state::Location::default_file(&aws.env.account_id, &aws.env.region)
-        .load(&aws)
-        .await?;
+    // With a directory, its Settings say where the inventory is and whose it is.
+    let inv = match &m {
+        Some(m) => store(m, &aws),
+        None => state::Location::default_file(&aws.env.account_id, &aws.env.region),
+    }
+    .load(&aws)
+    .await?;
     let opts = vigil::import::Options {
         out: out.to_path_buf(),
         kinds: parsed,
         prefix,
+        owner: m.as_ref().map(|m| m.settings.owner.clone()),
     };
     let imported = vigil::import::run(&aws, &opts, &inv).await?;
     for s in &imported.skipped {
-        eprintln!("skipped {s}");
+        eprintln!("skipped {}", vigil::escape::visible(s));
     }
     for f in &imported.files {
-        println!("wrote {}", f.display());
+        println!("wrote {}", vigil::escape::visible(&f.display().to_string()));
     }
     eprintln!(
         "imported {} resource{} into {}",
@@ -373,17 +401,28 @@ async fn import_cmd(
     Ok(Exit::Ok)
 }
 
-/// Where import reads: the ambient account, or with `--target NAME` that one
-/// target of the directory (its credentials and region).
-async fn import_target(dir: &Path) -> anyhow::Result<Result<Aws, Exit>> {
+/// Where import reads: the ambient account; with `--dir D`, D's target (its
+/// Settings: region, owner, inventory and account guard); with `--target NAME`,
+/// that one target of the directory (its credentials and region). The
+/// directory's manifests come back for its Settings.
+async fn import_target(
+    dir: Option<&Path>,
+) -> anyhow::Result<Result<(Aws, Option<Manifests>), Exit>> {
     let only = flags::targets();
-    if only.is_empty() {
-        let settings = manifest::Settings::default();
-        let t = manifest::Target::implicit(None, None);
-        return match target::connect_target(&settings, &t, flags::deadline(&settings)).await {
-            Ok(aws) => Ok(Ok(aws)),
-            Err((_, e)) => Err(e.into()),
-        };
+    let dir = match dir {
+        Some(d) => d,
+        None if only.is_empty() => {
+            let settings = manifest::Settings::default();
+            let t = manifest::Target::implicit(None, None);
+            return match target::connect_target(&settings, &t, flags::deadline(&settings)).await {
+                Ok(aws) => Ok(Ok((aws, None))),
+                Err((_, e)) => Err(e.into()),
+            };
+        }
+        None => Path::new("./desired-state"),
+    };
+    if manifest::is_missing(dir) {
+        return Ok(Err(missing_directory(dir, false)));
     }
     let Some(m) = load(dir) else {
         return Ok(Err(Exit::Error));
@@ -401,7 +440,8 @@ async fn import_target(dir: &Path) -> anyhow::Result<Result<Aws, Exit>> {
         return Ok(Err(Exit::Error));
     }
     let m_t = m.for_target(&chosen[0]);
-    connect(&m_t, false).await
+    // The account guard refuses here, before any other call.
+    Ok(connect(&m_t, false).await?.map(|aws| (aws, Some(m_t))))
 }
 
 async fn destroy_cmd(dir: &Path, dry_run: bool) -> anyhow::Result<Exit> {

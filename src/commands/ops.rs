@@ -95,11 +95,13 @@ pub async fn test_alarm(args: TestAlarmArgs) -> anyhow::Result<Exit> {
             )
         })?;
         for w in report.warnings() {
-            eprintln!("{w}");
+            eprintln!("{}", vigil::escape::visible(&w));
         }
+        // Alarm reasons and endpoints come from AWS: shown, never acted on by the terminal.
+        let text = vigil::escape::visible_lines(&report.to_text()).into_owned();
         Ok(Section {
-            text: report.to_text(),
-            markdown: report.to_text(),
+            text: text.clone(),
+            markdown: text,
             json: serde_json::from_str(&report.to_json()).expect("test-alarm report is JSON"),
             exit: if report.broken > 0 {
                 Exit::Error
@@ -141,7 +143,11 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<Exit> {
             )
         })?;
         for u in &report.unavailable {
-            eprintln!("note: {} unavailable: {}", u.section, u.message);
+            eprintln!(
+                "note: {} unavailable: {}",
+                u.section,
+                vigil::escape::visible(&u.message)
+            );
         }
         let section = Section {
             text: report.to_markdown(),

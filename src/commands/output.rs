@@ -14,6 +14,8 @@ use vigil::manifest::{self, Manifests};
 /// Prints a report on stdout. A reader that went away (`vigil ... | head`) is not an error.
 pub fn emit(text: &str) {
     use std::io::Write as _;
+    // The last look before stdout: whatever a report's parts hold, no secret leaves.
+    let text = vigil::secret::redact_text(text);
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
@@ -78,7 +80,7 @@ pub fn refused(json: bool, refusal: &engine::plan::Stop) -> Exit {
 
 /// A run that stopped before planning: printed on stderr, and as JSON for `--output json`.
 pub fn stop(calls: ApiCalls, json: bool, class: &str, message: &str, exit: Exit) -> Exit {
-    eprintln!("{message}");
+    eprintln!("{}", vigil::escape::visible_lines(message));
     if json {
         let doc = serde_json::json!({
             "error": {"class": class, "message": message},
@@ -119,7 +121,10 @@ pub fn print_parts(parts: &[targets::Part], output: Output, extra: serde_json::V
                 Output::Markdown => s.markdown.clone(),
             },
             Err(s) => {
-                eprintln!("{}", s.message);
+                eprintln!(
+                    "{}",
+                    vigil::escape::visible_lines(&vigil::secret::redact_text(&s.message))
+                );
                 match output {
                     Output::Json => format!(
                         "{}\n",

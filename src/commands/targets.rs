@@ -11,6 +11,7 @@ use futures::StreamExt as _;
 use serde_json::{Map, Value, json};
 
 use vigil::aws::{ApiCalls, Aws};
+use vigil::escape::{md_text, visible};
 use vigil::exit::Exit;
 use vigil::manifest::{Manifests, Target};
 use vigil::target::{self, ConnectError};
@@ -173,10 +174,10 @@ fn heading(p: &Part) -> String {
 pub fn text(parts: &[Part]) -> String {
     let mut out = String::new();
     for p in parts {
-        out.push_str(&format!("== {} ==\n", heading(p)));
+        out.push_str(&format!("== {} ==\n", visible(&heading(p))));
         match &p.result {
             Ok(s) => out.push_str(&s.text),
-            Err(s) => out.push_str(&s.message),
+            Err(s) => out.push_str(&visible(&s.message)),
         }
         if !out.ends_with('\n') {
             out.push('\n');
@@ -190,10 +191,14 @@ pub fn text(parts: &[Part]) -> String {
 pub fn markdown(parts: &[Part]) -> String {
     let mut out = String::new();
     for p in parts {
-        out.push_str(&format!("## {}\n\n", heading(p)));
+        out.push_str(&format!("## {}\n\n", md_text(&heading(p))));
         match &p.result {
             Ok(s) => out.push_str(&s.markdown),
-            Err(s) => out.push_str(&format!("**{}**: {}\n", s.class, s.message)),
+            Err(s) => out.push_str(&format!(
+                "**{}**: {}\n",
+                md_text(s.class),
+                md_text(&s.message)
+            )),
         }
         out.push('\n');
     }
@@ -240,7 +245,11 @@ pub fn total_calls(parts: &[Part]) -> ApiCalls {
 pub fn report_stops(parts: &[Part]) {
     for p in parts {
         if let Err(s) = &p.result {
-            eprintln!("target {}: {}", p.target.key(), s.message);
+            eprintln!(
+                "target {}: {}",
+                visible(&p.target.key()),
+                visible(&s.message)
+            );
         }
     }
 }

@@ -5,10 +5,17 @@
 //! time to send a request head (also the idle time between keep-alive
 //! requests), the size of that head, the requests on one connection, and the
 //! age of a connection.
+//!
+//! Probes always answer: at the connection cap a new connection is served, and
+//! an open one closed to make room, the oldest of the client (IP address) that
+//! holds the most. So one client holding every slot loses its own connections,
+//! not the kubelet's probe.
 
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,7 +27,7 @@ use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
@@ -113,6 +120,113 @@ impl Default for Limits {
 /// How long a connection past `max_age` gets to finish its answer.
 const GRACE: Duration = Duration::from_secs(5);
 
+/// How long a connection closed to make room gets to finish an answer in flight
+/// (one idle, or still sending its request head, is closed at once).
+const EVICT_GRACE: Duration = Duration::from_secs(1);
+
+/// The connections served, oldest first, and those closing to make room.
+#[derive(Default)]
+struct Open {
+    next: u64,
+    live: BTreeMap<u64, (IpAddr, Arc<Notify>)>,
+    /// Closed to make room but still finishing (at most [`EVICT_GRACE`]).
+    closing: usize,
+}
+
+impl Open {
+    /// Admits a connection from `peer`: at the cap, another is told to close
+    /// first. `None` when there is no room even so (the closing ones are as many
+    /// as the cap: a flood is refused rather than held).
+    fn admit(&mut self, peer: IpAddr, max: usize) -> Option<(u64, Arc<Notify>)> {
+        if self.live.len() >= max {
+            if self.closing >= max {
+                return None;
+            }
+            let victim = self.victim()?;
+            if let Some((_, close)) = self.live.remove(&victim) {
+                close.notify_one();
+                self.closing += 1;
+            }
+        }
+        let id = self.next;
+        self.next += 1;
+        let close = Arc::new(Notify::new());
+        self.live.insert(id, (peer, close.clone()));
+        Some((id, close))
+    }
+
+    /// The oldest connection of the client holding the most.
+    fn victim(&self) -> Option<u64> {
+        let mut by_peer: HashMap<IpAddr, (usize, u64)> = HashMap::new();
+        for (id, (peer, _)) in &self.live {
+            let e = by_peer.entry(*peer).or_insert((0, *id));
+            e.0 += 1;
+        }
+        by_peer
+            .into_values()
+            .max_by_key(|(n, oldest)| (*n, std::cmp::Reverse(*oldest)))
+            .map(|(_, oldest)| oldest)
+    }
+
+    /// A connection ended, on its own or after being told to close.
+    fn done(&mut self, id: u64) {
+        if self.live.remove(&id).is_none() {
+            self.closing = self.closing.saturating_sub(1);
+        }
+    }
+}
+
+/// Marks a connection's request done when hyper drops the answer's body.
+struct Written(Arc<AtomicBool>);
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// An answer's body that marks its request done when hyper drops it; its
+/// size passes through, so the answer keeps its Content-Length.
+struct Tracked {
+    body: Full<Bytes>,
+    _written: Written,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Takes a connection out of [`Open`] however its task ends.
+struct Leave {
+    open: Arc<Mutex<Open>>,
+    id: u64,
+}
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .done(self.id);
+    }
+}
+
 /// At most one warning about refused connections in this long.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
 
@@ -149,7 +263,7 @@ pub fn serve(
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_head)
         .keep_alive(true);
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let open = Arc::new(Mutex::new(Open::default()));
     tokio::spawn(
         async move {
             let mut last_refusal_log: Option<Instant> = None;
@@ -164,18 +278,20 @@ pub fn serve(
                         continue;
                     }
                 };
-                // Over the cap the connection is closed at once rather than
-                // answered 503: an answer means reading the request first (closing
-                // with it unread resets the connection and the client may never see
-                // the 503), which is the very work and time the cap bounds. Kube
-                // probes and Prometheus treat a closed connection like a 503, as a
-                // failed probe or scrape, and try again at their next period.
-                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                // At the cap an open connection makes room (see `Open::admit`).
+                // With no room even so, the connection is closed at once rather
+                // than answered 503: an answer means reading the request first,
+                // which is the very work and time the cap bounds.
+                let admitted = open
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .admit(peer.ip(), limits.max_connections);
+                let Some((id, close)) = admitted else {
                     drop(stream);
                     refused += 1;
                     if last_refusal_log.is_none_or(|t| t.elapsed() >= REFUSAL_LOG_EVERY) {
                         tracing::warn!(
-                            "{refused} connection(s) refused: {} already open (latest from {peer})",
+                            "{refused} connection(s) refused: {} open and as many closing to make room (latest from {peer})",
                             limits.max_connections
                         );
                         last_refusal_log = Some(Instant::now());
@@ -183,19 +299,33 @@ pub fn serve(
                     }
                     continue;
                 };
+                let leave = Leave {
+                    open: open.clone(),
+                    id,
+                };
                 let board = board.clone();
                 let max_requests = limits.max_requests;
                 let served = AtomicU32::new(0);
+                // A request is in flight from its dispatch until hyper drops the
+                // answer's body, written; only then does closing lose anything.
+                let busy = Arc::new(AtomicBool::new(false));
+                let in_flight = busy.clone();
                 let service = service_fn(move |req: Request<Incoming>| {
                     let n = served.fetch_add(1, Ordering::Relaxed) + 1;
                     let resp = route(req.method().as_str(), req.uri().path(), &board);
-                    std::future::ready(Ok::<_, Infallible>(to_hyper(resp, n >= max_requests)))
+                    in_flight.store(true, Ordering::Release);
+                    let written = Written(in_flight.clone());
+                    let resp = to_hyper(resp, n >= max_requests).map(|body| Tracked {
+                        body,
+                        _written: written,
+                    });
+                    std::future::ready(Ok::<_, Infallible>(resp))
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
                 let max_age = limits.max_age;
                 tokio::spawn(
                     async move {
-                        let _slot = slot;
+                        let _leave = leave;
                         let mut conn = std::pin::pin!(conn);
                         tokio::select! {
                             res = conn.as_mut() => {
@@ -206,6 +336,16 @@ pub fn serve(
                             () = tokio::time::sleep(max_age) => {
                                 conn.as_mut().graceful_shutdown();
                                 let _ = tokio::time::timeout(GRACE, conn).await;
+                            }
+                            () = close.notified() => {
+                                tracing::debug!("connection from {peer} closed to make room");
+                                // Idle or still sending its head: closed at once, so a
+                                // client that keeps opening connections cannot keep
+                                // the closing ones (and the cap) full.
+                                if busy.load(Ordering::Acquire) {
+                                    conn.as_mut().graceful_shutdown();
+                                    let _ = tokio::time::timeout(EVICT_GRACE, conn).await;
+                                }
                             }
                         }
                     }
@@ -520,8 +660,38 @@ mod tests {
         server.abort();
     }
 
+    #[test]
+    fn at_the_cap_the_busiest_clients_oldest_connection_makes_room() {
+        let a: IpAddr = [10, 0, 0, 1].into();
+        let b: IpAddr = [10, 0, 0, 2].into();
+        let mut open = Open::default();
+        let (first_b, _) = open.admit(b, 4).unwrap();
+        let mut a_ids = Vec::new();
+        for _ in 0..3 {
+            a_ids.push(open.admit(a, 4).unwrap().0);
+        }
+        // Full: b's older connection stays; a, holding three, loses its oldest.
+        let (new_b, _) = open.admit(b, 4).unwrap();
+        assert!(open.live.contains_key(&first_b));
+        assert!(!open.live.contains_key(&a_ids[0]));
+        assert!(open.live.contains_key(&new_b));
+        assert_eq!((open.live.len(), open.closing), (4, 1));
+        // The closed one ends: nothing is counted twice.
+        open.done(a_ids[0]);
+        assert_eq!((open.live.len(), open.closing), (4, 0));
+        open.done(new_b);
+        assert_eq!((open.live.len(), open.closing), (3, 0));
+        // As many closing as the cap: a flood is refused.
+        let mut open = Open::default();
+        for _ in 0..8 {
+            assert!(open.admit(a, 4).is_some());
+        }
+        assert_eq!((open.live.len(), open.closing), (4, 4));
+        assert!(open.admit(b, 4).is_none());
+    }
+
     #[tokio::test]
-    async fn connections_over_the_cap_are_closed_and_probes_recover() {
+    async fn at_the_cap_idle_connections_make_room_for_probes() {
         let cap = 4;
         let (addr, _, server) = start(Limits {
             max_connections: cap,
@@ -533,41 +703,49 @@ mod tests {
         let mut idle = Vec::new();
         for _ in 0..cap {
             idle.push(TcpStream::connect(addr).await.unwrap());
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
 
-        // One more is closed at once rather than left hanging.
-        let t = std::time::Instant::now();
-        let mut extra = TcpStream::connect(addr).await.unwrap();
-        let mut out = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(2), extra.read_to_end(&mut out))
-            .await
-            .expect("a connection over the cap is closed");
-        let refused_in = t.elapsed();
-        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
-
-        // Once they close, probes are served again.
-        drop(idle);
-        let t = std::time::Instant::now();
-        let mut served = 0;
-        while t.elapsed() < Duration::from_secs(2) {
-            if get(addr, "/healthz")
+        // Each probe is answered; the oldest idle connection is closed for it.
+        for _ in 0..cap * 2 {
+            let r = tokio::time::timeout(Duration::from_secs(5), get(addr, "/healthz"))
                 .await
-                .starts_with("HTTP/1.1 200 OK\r\n")
-            {
-                served += 1;
-                if served == cap * 2 {
-                    break;
-                }
-            }
+                .expect("a probe at the cap is answered");
+            assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
         }
-        let recovered_in = t.elapsed();
-        eprintln!(
-            "over the cap: closed after {refused_in:?}; {served} probes served {recovered_in:?} after the idle ones closed"
-        );
-        assert_eq!(served, cap * 2);
-        assert!(refused_in < Duration::from_millis(500), "{refused_in:?}");
-        assert!(recovered_in < Duration::from_secs(1), "{recovered_in:?}");
+        let mut out = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), idle[0].read_to_end(&mut out))
+            .await
+            .expect("the oldest idle connection is closed");
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn connections_that_never_finish_their_head_cannot_fill_the_closing_ones() {
+        let cap = 4;
+        let (addr, _, server) = start(Limits {
+            max_connections: cap,
+            header_read_timeout: Duration::from_secs(30),
+            ..Limits::default()
+        })
+        .await;
+        // Each round a client opens as many connections as the cap, each sending
+        // half a request head, so each closes an older one. Were they given time
+        // to finish (1 s), the closing ones would reach the cap within a round and
+        // the probe would be refused.
+        let mut held = Vec::new();
+        for round in 0..4 {
+            for _ in 0..cap {
+                let mut s = TcpStream::connect(addr).await.unwrap();
+                s.write_all(b"GET /hea").await.unwrap();
+                held.push(s);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let r = get(addr, "/healthz").await;
+            assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "round {round}: {r:?}");
+        }
         server.abort();
     }
 }

@@ -107,12 +107,15 @@ impl Notifier {
             if let (Some(m), Some(c)) = (message.as_object_mut(), context.as_object()) {
                 m.extend(c.clone());
             }
+            // A published message leaves vigil: no secret goes with it.
+            let message = crate::secret::redact_value(&message);
+            let subject_line = crate::secret::redact_text(&e.subject);
             let sent = aws
                 .clients
                 .sns
                 .publish()
                 .topic_arn(topic)
-                .subject(subject(&e.subject))
+                .subject(subject(&subject_line))
                 .message(message.to_string())
                 .send()
                 .await

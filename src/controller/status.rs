@@ -312,7 +312,8 @@ impl Shared {
     pub fn status_json(&self) -> String {
         let mut doc = self.status_value();
         doc["dir"] = self.update(|s| s.dir.clone()).into();
-        serde_json::to_string_pretty(&doc).expect("status serializes")
+        // Served unauthenticated: no secret, whatever a report or error holds.
+        crate::secret::redact_json(&doc)
     }
 
     /// This target's part of `/status`.
@@ -452,7 +453,7 @@ impl Board {
             "targets": targets,
             "apiCalls": calls,
         });
-        serde_json::to_string_pretty(&doc).expect("status serializes")
+        crate::secret::redact_json(&doc)
     }
 
     pub fn metrics_text(&self) -> String {

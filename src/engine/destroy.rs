@@ -21,7 +21,8 @@ pub async fn run(
     store: &Location,
     dry_run: bool,
 ) -> Result<Report, StartError> {
-    let (inv, writer) = store.open(aws, None).await?;
+    let (mut inv, writer) = store.open(aws, None).await?;
+    super::bind(&mut inv, m, aws, store)?;
     let all: BTreeSet<usize> = (0..m.resources.len()).collect();
     let obs = observe(aws, m, &all, &undeclared(m, &inv), &inv).await;
     let plan = plan_destroy(m, &obs, &inv, dry_run);
@@ -74,7 +75,8 @@ pub fn plan_destroy(m: &Manifests, obs: &Observation, inv: &Inventory, dry_run: 
             plan.forget.push(key);
             continue;
         };
-        match ownership(&plan.owner, live, inv.get(r.kind.name(), &r.name)) {
+        let entry = inv.get(r.kind.name(), &r.name);
+        match ownership(&plan.owner, r.kind, live, entry, None, &obs.env) {
             Ownership::Owned => {
                 targets.insert(key, (r.kind, r.name.clone(), deletion_policy(r)));
             }
@@ -91,7 +93,10 @@ pub fn plan_destroy(m: &Manifests, obs: &Observation, inv: &Inventory, dry_run: 
         let entry = &inv.resources[&key];
         deps.insert(key.clone(), entry.deps.clone());
         match obs.extra.get(&key) {
-            Some(live) if ownership(&plan.owner, live, Some(entry)) == Ownership::Owned => {
+            Some(live)
+                if ownership(&plan.owner, kind, live, Some(entry), None, &obs.env)
+                    == Ownership::Owned =>
+            {
                 targets.insert(key, (kind, name, entry.deletion_policy));
             }
             Some(_) => {

@@ -106,9 +106,12 @@ pub async fn run(
     m: &Manifests,
     store: &state::Location,
 ) -> Result<DriftReport, StartError> {
-    let inv = store.load(aws).await?;
+    let mut inv = store.load(aws).await?;
+    super::bind(&mut inv, m, aws, store)?;
     let all: BTreeSet<usize> = (0..m.resources.len()).collect();
-    let obs = observe(aws, m, &all, &undeclared(m, &inv), &inv).await;
+    let secrets = crate::secret::resolve(aws, m).await?;
+    let mut obs = observe(aws, m, &all, &undeclared(m, &inv), &inv).await;
+    obs.secrets = secrets;
     let mut report = assess(m, &obs, &inv);
     stack_drift(aws, m, &obs, &mut report).await;
     report.summary = DriftSummary {
@@ -173,7 +176,7 @@ fn assess_resource(
         report.errors.push(Failure::observe_failed(kind, name, e));
         return;
     }
-    let desired = match r.kind.normalize(&resolve(m, r, &obs.env, &value), &obs.env) {
+    let desired = match r.kind.normalize(&resolve(m, r, obs, &value), &obs.env) {
         Ok(d) => d,
         Err(e) => {
             report.errors.push(Failure {
@@ -207,7 +210,8 @@ fn assess_resource(
         }
         return;
     };
-    let reason = match ownership(&m.settings.owner, l, recorded) {
+    let owner = &m.settings.owner;
+    let reason = match ownership(owner, r.kind, l, recorded, Some(&desired), &obs.env) {
         Ownership::Owned => {
             let live = l.state(&obs.env);
             return assess_owned(report, r.kind, name, &desired, &live, entry);
@@ -215,6 +219,7 @@ fn assess_resource(
         Ownership::Foreign(o) => format!("owned by vigil owner `{o}`"),
         Ownership::Unowned => "exists, but vigil did not create it; see vigil/adopt".to_string(),
         Ownership::Recreated => "vigil's inventory lists it, but it has no vigil:owner tag: recreated or retagged outside vigil; see vigil/adopt".to_string(),
+        Ownership::Unconfirmed => "vigil's inventory records it as being created, but it has no vigil:owner tag and differs from what vigil was creating; see vigil/adopt".to_string(),
     };
     report
         .unmanaged
@@ -244,14 +249,17 @@ fn assess_owned(
         }
         return;
     };
-    let applied = e.applied.value();
+    // Secrets are recorded as hashes: each side puts back the values it holds unchanged.
+    let recorded = e.applied.value();
+    let salt = state::key(kind.name(), name);
+    let applied = crate::secret::unseal(&recorded, live, &salt);
     let drift = kind.diff(&applied, live);
     if !drift.is_empty() {
         report
             .drifted
             .push(item(kind.name(), name, None, as_drift(drift), None));
     }
-    let pending = kind.diff(desired, &applied);
+    let pending = kind.diff(desired, &crate::secret::unseal(&recorded, desired, &salt));
     if !pending.is_empty() {
         report
             .pending

@@ -118,7 +118,7 @@ pub async fn execute(
         run.finalize().await;
         run.graph(Phase::Delete).await;
         run.record();
-        if Some(inv.fingerprint()) != Some(loaded) {
+        if inv.migrated || inv.fingerprint() != loaded {
             failpoint::hit("before-final-save").await;
             x.store.save(x.aws, &inv).await?;
             failpoint::hit("after-final-save").await;
@@ -171,16 +171,38 @@ impl<'a> Run<'_, 'a> {
             let s = &self.plan.steps[n];
             let Some(i) = s.resource else { continue };
             let r = &x.m.resources[i];
-            if self.inv.owns(r.kind.name(), &r.name) {
+            // An intent left by an earlier run is refreshed: this is what is created now.
+            if self
+                .inv
+                .get(r.kind.name(), &r.name)
+                .is_some_and(|e| e.state == EntryState::Applied)
+            {
                 continue;
             }
             let mut e = plan::entry(x.m, r, &Value::Null, None, x.now);
             e.state = EntryState::Creating;
-            e.digest = String::new();
-            e.applied = state::AppliedJson::default();
+            // What is being created, so that a live resource found without its
+            // owner tag later is taken as vigil's only if it is this.
+            let intent = s
+                .spec
+                .as_deref()
+                .and_then(|spec| r.kind.normalize(spec, &x.obs.env).ok())
+                .filter(|d| !contains_unknown(d));
+            match intent {
+                Some(d) => {
+                    e.digest = state::digest(&d);
+                    e.applied = state::AppliedJson::new(&crate::secret::seal(&d, &r.id()));
+                }
+                None => {
+                    e.digest = String::new();
+                    e.applied = state::AppliedJson::default();
+                }
+            }
             e.applied_at = None;
-            self.inv.resources.insert(r.id(), e);
-            added = true;
+            if self.inv.get(r.kind.name(), &r.name) != Some(&e) {
+                self.inv.resources.insert(r.id(), e);
+                added = true;
+            }
         }
         if added {
             failpoint::hit("before-intents").await;
@@ -293,7 +315,7 @@ impl<'a> Run<'_, 'a> {
             let value = |j: usize, attr: &str| {
                 plan::attrs_of(x.obs, applied, j).and_then(|a| a.get(attr).cloned())
             };
-            let resolved = plan::resolve(x.m, r, &x.obs.env, &value).into_owned();
+            let resolved = plan::resolve(x.m, r, x.obs, &value).into_owned();
             let desired = match r.kind.normalize(&resolved, &x.obs.env) {
                 Ok(d) => d,
                 Err(e) => {

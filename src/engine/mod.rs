@@ -66,6 +66,15 @@ pub enum StartError {
     Refused(String),
     #[error(transparent)]
     State(#[from] state::StateError),
+    /// A secret reference could not be read.
+    #[error(transparent)]
+    Secret(#[from] crate::secret::SecretError),
+}
+
+impl From<state::Mismatch> for StartError {
+    fn from(e: state::Mismatch) -> Self {
+        StartError::Refused(e.to_string())
+    }
 }
 
 impl From<plan::Stop> for StartError {
@@ -77,6 +86,60 @@ impl From<plan::Stop> for StartError {
     }
 }
 
+/// Whom this run's inventory must belong to: the directory's owner, the
+/// account and region connected to, and the declared Target's name.
+pub fn binding(m: &Manifests, aws: &Aws) -> state::Binding {
+    state::Binding {
+        owner: m.settings.owner.clone(),
+        account: aws.env.account_id.clone(),
+        region: aws.env.region.clone(),
+        target: m
+            .targets
+            .first()
+            .filter(|t| t.declared)
+            .map(|t| t.name.clone()),
+    }
+}
+
+/// Refuses an inventory written for another owner, account or region, before
+/// anything is planned; binds a new one, and migrates one written before
+/// vigil recorded its binding (saved by the run's next write).
+pub fn bind(
+    inv: &mut state::Inventory,
+    m: &Manifests,
+    aws: &Aws,
+    store: &Location,
+) -> Result<(), state::Mismatch> {
+    let want = binding(m, aws);
+    if inv.check_binding(&want, &store.describe())? == state::Standing::Legacy {
+        let missing: Vec<&str> = [
+            ("owner", &inv.owner),
+            ("account", &inv.account),
+            ("region", &inv.region),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_empty())
+        .map(|(f, _)| f)
+        .collect();
+        tracing::warn!(
+            "inventory {} records no {} (written by an earlier vigil): bound it to owner `{}`, account {}, region {}; \
+             from now on a run of another owner, account or region is refused",
+            store.describe(),
+            match missing.split_last() {
+                Some((last, [])) => last.to_string(),
+                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                None => String::new(),
+            },
+            want.owner,
+            want.account,
+            want.region
+        );
+        inv.migrated = true;
+    }
+    inv.bind(&want);
+    Ok(())
+}
+
 /// Plans, and unless `dry_run`, applies.
 pub async fn reconcile(
     aws: &Aws,
@@ -85,7 +148,7 @@ pub async fn reconcile(
     store: &Location,
 ) -> Result<Report, StartError> {
     let fence = opts.gate.as_ref().and_then(|g| g.fence());
-    let (inv, writer) = store.open(aws, fence).await?;
+    let (mut inv, writer) = store.open(aws, fence).await?;
     let plan_opts = plan::Options {
         dry_run: opts.dry_run,
         only: opts.only.clone(),
@@ -93,12 +156,17 @@ pub async fn reconcile(
         revision: crate::git::revision(&m.dir),
         now: state::now_rfc3339(),
     };
+    // The directory's own guards first: a checkout without Settings says so, not "another owner".
     let scope = plan::scope(m, &inv, &plan_opts)?;
+    bind(&mut inv, m, aws, store)?;
     let progress = opts.progress.as_deref();
     if let Some(p) = progress {
         p.phase("observing", None);
     }
-    let obs = observe::observe(aws, m, &scope.needed, &scope.orphans, &inv).await;
+    // Read before observing: a missing secret stops the run before any other call.
+    let secrets = crate::secret::resolve(aws, m).await?;
+    let mut obs = observe::observe(aws, m, &scope.needed, &scope.orphans, &inv).await;
+    obs.secrets = secrets;
     let mut plan = plan::plan(m, &obs, &inv, &scope, &plan_opts)?;
     if opts.dry_run {
         plan = preview::explain(aws, &obs, plan).await;

@@ -27,6 +27,8 @@ pub struct Observation {
     pub notes: Vec<Note>,
     /// How many of a kind the account holds, for the kinds listed in full.
     pub populations: BTreeMap<KindId, usize>,
+    /// The values of the directory's secret references, read with the target's credentials.
+    pub secrets: crate::secret::Secrets,
 }
 
 impl Observation {

@@ -182,21 +182,77 @@ pub enum Ownership {
     /// The inventory lists it, but its tags carry no owner: it was deleted and
     /// made again (or retagged) outside vigil.
     Recreated,
+    /// The inventory records it as being created, but it carries no owner tag
+    /// and is not what vigil was creating: someone else made it.
+    Unconfirmed,
 }
 
-pub fn ownership(owner: &str, live: &Observed, entry: Option<&Entry>) -> Ownership {
-    match &live.owner {
-        LiveOwner::Tagged(o) if o == owner => Ownership::Owned,
-        LiveOwner::Tagged(o) => Ownership::Foreign(o.clone()),
-        // A create that crashed before its tags landed: the intent says it is ours.
-        LiveOwner::Untagged => match entry.map(|e| e.state) {
-            Some(EntryState::Creating) => Ownership::Owned,
-            Some(EntryState::Applied) => Ownership::Recreated,
-            None => Ownership::Unowned,
-        },
-        LiveOwner::Untaggable if entry.is_some() => Ownership::Owned,
-        LiveOwner::Untaggable => Ownership::Unowned,
+/// Who a live resource belongs to. `entry` must come from an inventory bound
+/// to `owner` and this account and region (see [`plan`]). An entry still
+/// `creating` proves nothing on its own for a kind that carries the owner tag:
+/// without the tag, the resource is vigil's only if it is what vigil was
+/// creating ([`is_intended`]); `desired` is the spec being applied now, for
+/// intents recorded without one.
+pub fn ownership(
+    owner: &str,
+    kind: KindId,
+    live: &Observed,
+    entry: Option<&Entry>,
+    desired: Option<&Value>,
+    env: &Env,
+) -> Ownership {
+    let creating = |e: &Entry| {
+        if is_intended(kind, live, e, desired, env) {
+            Ownership::Owned
+        } else {
+            Ownership::Unconfirmed
+        }
+    };
+    match (&live.owner, entry) {
+        (LiveOwner::Tagged(o), _) if o == owner => Ownership::Owned,
+        (LiveOwner::Tagged(o), _) => Ownership::Foreign(o.clone()),
+        // A create that crashed before its tags landed, if it is what was being created.
+        (LiveOwner::Untagged, Some(e)) if e.state == EntryState::Creating => creating(e),
+        (LiveOwner::Untagged, Some(_)) => Ownership::Recreated,
+        // The inventory is the only record of what cannot be tagged: an entry of
+        // this owner, account and region, applied or still creating (a crash can
+        // leave it half made, such as a Config recorder created but not started).
+        (LiveOwner::Untaggable, Some(_)) => Ownership::Owned,
+        (LiveOwner::Untagged | LiveOwner::Untaggable, None) => Ownership::Unowned,
     }
+}
+
+/// Whether a live resource is what vigil was creating when it recorded the
+/// intent `e`: its recorded spec, or where that was not fully known (values
+/// known only after apply, or an intent written before vigil recorded one)
+/// the spec being applied now, equals the live one but for tags, which are
+/// what may not have landed.
+pub fn is_intended(
+    kind: KindId,
+    live: &Observed,
+    e: &Entry,
+    desired: Option<&Value>,
+    env: &Env,
+) -> bool {
+    let recorded = e.applied.value();
+    let intent = if recorded.is_object() && !contains_unknown(&recorded) {
+        recorded
+    } else {
+        match desired {
+            Some(d) if !contains_unknown(d) => d.clone(),
+            _ => return false,
+        }
+    };
+    let untagged = |mut v: Value| {
+        if let Some(o) = v.as_object_mut() {
+            o.remove("tags");
+        }
+        v
+    };
+    let live = live.state(env);
+    // A recorded intent keeps its secrets as salted hashes.
+    let intent = crate::secret::unseal(&intent, &live, &format!("{}/{}", e.kind, e.name));
+    kind.diff(&untagged(intent), &untagged(live)).is_empty()
 }
 
 /// A safety refusal of one resource.
@@ -205,6 +261,7 @@ pub enum Refusal {
     Foreign(String),
     Unowned,
     Recreated,
+    Unconfirmed,
 }
 
 impl Refusal {
@@ -221,8 +278,22 @@ impl Refusal {
                  recreated it (or removed the tag) outside vigil. If it is safe to take over, add `vigil/adopt: \"true\"`; \
                  otherwise rename the manifest's resource (owner `{owner}`)"
             ),
+            Refusal::Unconfirmed => unconfirmed(
+                owner,
+                "If it is safe to take over, add `vigil/adopt: \"true\"` to this manifest (or set `adopt: true` \
+                 in Settings); otherwise rename the manifest's resource",
+            ),
         }
     }
+}
+
+/// Why a live resource recorded as `creating` is not taken as vigil's.
+fn unconfirmed(owner: &str, todo: &str) -> String {
+    format!(
+        "refused: vigil's inventory records it as being created (owner `{owner}`), but the live resource has no \
+         vigil:owner tag and differs from what vigil was creating, so someone else made it; vigil neither \
+         overwrites nor deletes it. {todo}"
+    )
 }
 
 /// Why a resource is not planned.
@@ -354,9 +425,10 @@ const IDENTITY_ATTRIBUTES: &[&str] = &["arn", "name", "id"];
 pub fn resolve<'m>(
     m: &Manifests,
     r: &'m Resource,
-    env: &Env,
+    obs: &Observation,
     value: &dyn Fn(usize, &str) -> Option<String>,
 ) -> Cow<'m, Value> {
+    let env = &obs.env;
     if !refs::has_references(&r.spec) {
         return Cow::Borrowed(&r.spec);
     }
@@ -371,6 +443,9 @@ pub fn resolve<'m>(
     let lookup = |expr: &str| -> Option<String> {
         match refs::parse_expr(expr, &declared, &|_, _| Ok(())).ok()? {
             Referent::AccountId => Some(env.account_id.clone()),
+            // Read before planning (`secret::resolve`); absent only where a
+            // command plans without them, and then unknown.
+            Referent::Secret(s) => obs.secrets.get(&s.expr()).cloned(),
             Referent::Region => Some(env.region.clone()),
             // `Manifests::for_target` replaces these; one left here was never
             // given a target, so it stays unknown and cannot be applied.
@@ -414,7 +489,8 @@ pub fn entry(
         name: r.name.clone(),
         state: EntryState::Applied,
         digest: state::digest(desired),
-        applied: AppliedJson::new(desired),
+        // Secrets are kept as salted hashes: drift in them is still seen.
+        applied: AppliedJson::new(&crate::secret::seal(desired, &r.id())),
         revision: revision.map(str::to_string),
         deletion_policy: deletion_policy(r),
         deps: r.deps.iter().map(|&d| m.resources[d].id()).collect(),
@@ -476,6 +552,7 @@ pub fn plan(
     scope: &Scope,
     opts: &Options,
 ) -> Result<Plan, Stop> {
+    guard_binding(m, obs, inv)?;
     let mut walk = Walk {
         m,
         obs,
@@ -499,6 +576,32 @@ pub fn plan(
         prune(m, obs, inv, scope, &mut plan)?;
     }
     Ok(plan)
+}
+
+/// An inventory entry is evidence of ownership only for the owner, account and
+/// region the inventory is bound to: without that, no untaggable resource is
+/// overwritten or pruned on its strength (the engine binds or refuses the
+/// inventory before planning; this is the planner's own rule).
+pub fn guard_binding(m: &Manifests, obs: &Observation, inv: &Inventory) -> Result<(), Stop> {
+    let here = state::Binding {
+        owner: m.settings.owner.clone(),
+        account: obs.env.account_id.clone(),
+        region: obs.env.region.clone(),
+        target: None,
+    };
+    if inv.resources.is_empty() || inv.bound_to(&here) {
+        return Ok(());
+    }
+    Err(Stop::Refused(
+        match inv.check_binding(&here, "loaded for this run") {
+            Err(mismatch) => mismatch.to_string(),
+            Ok(_) => format!(
+                "the inventory records no owner, account and region, so its entries are not evidence that owner `{}` \
+                 owns anything in account {}, region {}; nothing was planned",
+                here.owner, here.account, here.region
+            ),
+        },
+    ))
 }
 
 /// The planner's walk over declared resources, in dependency order.
@@ -538,7 +641,15 @@ impl Walk<'_> {
         }
         let live = obs.live.get(&i);
         let entry = self.inv.get(r.kind.name(), &r.name);
-        let adopt = match live.map(|l| self.owned(r, l, entry)) {
+        let value = |j: usize, attr: &str| -> Option<String> {
+            if self.changing.contains(&j) && !IDENTITY_ATTRIBUTES.contains(&attr) {
+                return None;
+            }
+            obs.attrs(j)?.get(attr).cloned()
+        };
+        let resolved = resolve(m, r, obs, &value);
+        let desired = r.kind.normalize(&resolved, &obs.env);
+        let adopt = match live.map(|l| self.owned(r, l, entry, desired.as_ref().ok())) {
             Some(Err(refusal)) => return self.stop(i, Some(Decision::Refused(refusal))),
             Some(Ok(adopt)) => adopt,
             None => false,
@@ -546,14 +657,7 @@ impl Walk<'_> {
         if let Some(l) = live {
             self.plan.notes.extend(live_notes(r, l));
         }
-        let value = |j: usize, attr: &str| -> Option<String> {
-            if self.changing.contains(&j) && !IDENTITY_ATTRIBUTES.contains(&attr) {
-                return None;
-            }
-            obs.attrs(j)?.get(attr).cloned()
-        };
-        let resolved = resolve(m, r, &obs.env, &value);
-        let desired = match r.kind.normalize(&resolved, &obs.env) {
+        let desired = match desired {
             Ok(d) => d,
             Err(e) => return self.stop(i, Some(Decision::Skipped(Skip::Invalid(e.to_string())))),
         };
@@ -583,14 +687,24 @@ impl Walk<'_> {
     }
 
     /// Whether vigil may act on a live resource: `Ok(adopt)`, or why not.
-    fn owned(&self, r: &Resource, live: &Observed, entry: Option<&Entry>) -> Result<bool, Refusal> {
+    fn owned(
+        &self,
+        r: &Resource,
+        live: &Observed,
+        entry: Option<&Entry>,
+        desired: Option<&Value>,
+    ) -> Result<bool, Refusal> {
         let wants_adopt = r.annotations.adopt || self.m.settings.adopt;
-        match ownership(&self.plan.owner, live, entry) {
+        let env = &self.obs.env;
+        match ownership(&self.plan.owner, r.kind, live, entry, desired, env) {
             Ownership::Owned => Ok(false),
             Ownership::Foreign(o) => Err(Refusal::Foreign(o)),
-            Ownership::Unowned | Ownership::Recreated if wants_adopt => Ok(true),
+            Ownership::Unowned | Ownership::Recreated | Ownership::Unconfirmed if wants_adopt => {
+                Ok(true)
+            }
             Ownership::Unowned => Err(Refusal::Unowned),
             Ownership::Recreated => Err(Refusal::Recreated),
+            Ownership::Unconfirmed => Err(Refusal::Unconfirmed),
         }
     }
 
@@ -699,24 +813,25 @@ fn prune(
             plan.forget.push(key);
             continue;
         }
-        match ownership(&plan.owner, live, Some(entry)) {
+        match ownership(&plan.owner, *kind, live, Some(entry), None, &obs.env) {
             Ownership::Owned => deletions.push(key),
             other => {
                 // Not vigil's any more: never deleted, and no longer recorded.
-                let who = match other {
-                    Ownership::Foreign(o) => format!("it is now owned by vigil owner `{o}`"),
-                    _ => {
-                        "its vigil:owner tag is gone, so it was recreated or retagged outside vigil"
-                            .to_string()
-                    }
+                let message = match other {
+                    Ownership::Foreign(o) => left(&format!("it is now owned by vigil owner `{o}`")),
+                    Ownership::Unconfirmed => unconfirmed(
+                        &plan.owner,
+                        "vigil stops recording it; to manage it, declare it again with `vigil/adopt: \"true\"`",
+                    ),
+                    _ => left(
+                        "its vigil:owner tag is gone, so it was recreated or retagged outside vigil",
+                    ),
                 };
                 plan.errors.push(Failure {
                     kind: kind.name().to_string(),
                     name: name.clone(),
                     class: ErrorClass::Terminal,
-                    message: format!(
-                        "refused: it left the directory, but {who}; vigil never deletes what it does not own, and stops managing it"
-                    ),
+                    message,
                     code: FailureCode::Refused,
                 });
                 plan.forget.push(key);
@@ -744,6 +859,13 @@ fn prune(
         (kind, e.name.clone(), None)
     });
     Ok(())
+}
+
+/// Why an owned resource that left the directory is not deleted.
+fn left(who: &str) -> String {
+    format!(
+        "refused: it left the directory, but {who}; vigil never deletes what it does not own, and stops managing it"
+    )
 }
 
 /// Adds delete steps in `order`; each waits for the deletes of what depends on it.

@@ -152,10 +152,14 @@ impl FieldView {
 impl From<FieldDiff> for FieldView {
     fn from(d: FieldDiff) -> Self {
         let known_after_apply = d.to_unknown();
+        // Every report, served or printed, is built from these: redact once here.
+        use crate::secret::{redact_text, redact_value};
         FieldView {
-            path: d.path,
-            from: d.from.map(|v| crate::diff::canonical(&v)),
-            to: d.to.map(|v| scrub(&crate::diff::canonical(&v))),
+            path: redact_text(&d.path).into_owned(),
+            from: d.from.map(|v| redact_value(&crate::diff::canonical(&v))),
+            to: d
+                .to
+                .map(|v| redact_value(&scrub(&crate::diff::canonical(&v)))),
             known_after_apply,
             explained: false,
         }

@@ -481,6 +481,13 @@ async fn observe_one(aws: &Aws, arn: &str, spec: &Value) -> Result<Live, KindErr
             ))
         })
         .collect();
+    // An endpoint written as a reference (a secret) is known only after resolution:
+    // read the attributes of every subscription of its protocol.
+    let templated: BTreeSet<&str> = with_attrs
+        .iter()
+        .filter(|k| k.contains("${"))
+        .filter_map(|k| k.split(':').next())
+        .collect();
     let mut subscriptions = Vec::new();
     let mut listed = sns
         .list_subscriptions_by_topic()
@@ -501,7 +508,8 @@ async fn observe_one(aws: &Aws, arn: &str, spec: &Value) -> Result<Live, KindErr
             let endpoint = s.endpoint().unwrap_or_default().to_string();
             let mut attributes = BTreeMap::new();
             if let Some(a) = sub_arn
-                && with_attrs.contains(&sub_key(&protocol, &endpoint))
+                && (with_attrs.contains(&sub_key(&protocol, &endpoint))
+                    || templated.contains(protocol.as_str()))
             {
                 let out = sns
                     .get_subscription_attributes()

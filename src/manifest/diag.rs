@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::escape::visible;
 use crate::yaml::Pos;
 
 /// A located problem in the manifests: `file:line:col: Kind/name: message`.
@@ -16,10 +17,14 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The file name, the subject and the message can all hold what a manifest wrote.
         write!(
             f,
             "{}:{}: {}: {}",
-            self.file, self.pos, self.subject, self.message
+            visible(&self.file),
+            self.pos,
+            visible(&self.subject),
+            visible(&self.message)
         )
     }
 }

@@ -39,7 +39,7 @@ ul { margin: 4px 0; padding-left: 20px; }
 
 fn badge(state: Option<&str>) -> String {
     let s = state.unwrap_or("ABSENT");
-    format!(r#"<span class="badge {s}">{}</span>"#, esc(s))
+    format!(r#"<span class="badge {}">{}</span>"#, esc(s), esc(s))
 }
 
 fn metric_label(a: &AlarmEntry) -> String {

@@ -1077,8 +1077,9 @@ pub fn threshold_text(op: Option<&str>, threshold: Option<f64>) -> String {
     }
 }
 
+/// A user string in Markdown (a table cell, a list item): it means nothing but itself.
 fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    crate::escape::md_text(s)
 }
 
 impl Report {
@@ -1104,8 +1105,8 @@ impl Report {
         let _ = writeln!(
             out,
             "Account {}, {}. {} alarm(s): **{} in ALARM**, {} OK, {} INSUFFICIENT_DATA{}; {changes}.",
-            self.account,
-            self.region,
+            md_cell(&self.account),
+            md_cell(&self.region),
             s.alarms,
             s.in_alarm,
             s.ok,
@@ -1126,7 +1127,7 @@ impl Report {
             for a in &self.alarms {
                 let state = match a.state.as_deref() {
                     Some("ALARM") => "**ALARM**".to_string(),
-                    Some(st) => st.to_string(),
+                    Some(st) => md_cell(st),
                     None => "absent".to_string(),
                 };
                 let changes = a
@@ -1170,13 +1171,12 @@ impl Report {
                 {
                     let _ = writeln!(
                         out,
-                        "- {} `{}/{}`{}",
-                        it.status,
-                        it.kind,
-                        it.name,
+                        "- {} {}{}",
+                        md_cell(&it.status),
+                        crate::escape::code_span(&format!("{}/{}", it.kind, it.name)),
                         it.detail
                             .as_ref()
-                            .map_or_else(String::new, |x| format!(" ({x})"))
+                            .map_or_else(String::new, |x| format!(" ({})", md_cell(x)))
                     );
                 }
             }
@@ -1193,12 +1193,12 @@ impl Report {
                     match r.non_compliant_resources {
                         Some(n) if c == "NON_COMPLIANT" => {
                             format!(
-                                "`{}` **{c}** ({n}{} resources)",
-                                r.name,
+                                "{} **{c}** ({n}{} resources)",
+                                crate::escape::code_span(&r.name),
                                 if r.capped == Some(true) { "+" } else { "" }
                             )
                         }
-                        _ => format!("`{}` {c}", r.name),
+                        _ => format!("{} {}", crate::escape::code_span(&r.name), md_cell(c)),
                     }
                 })
                 .collect();
@@ -1210,7 +1210,14 @@ impl Report {
             let list: Vec<String> = self
                 .pending_subscriptions
                 .iter()
-                .map(|p| format!("{}:{} on `{}`", p.protocol, p.endpoint, p.topic))
+                .map(|p| {
+                    format!(
+                        "{}:{} on {}",
+                        md_cell(&p.protocol),
+                        md_cell(&p.endpoint),
+                        crate::escape::code_span(&p.topic)
+                    )
+                })
                 .collect();
             let _ = writeln!(
                 out,
@@ -1219,7 +1226,12 @@ impl Report {
             );
         }
         for u in &self.unavailable {
-            let _ = writeln!(out, "_{} unavailable: {}_", u.section, md_cell(&u.message));
+            let _ = writeln!(
+                out,
+                "_{} unavailable: {}_",
+                md_cell(&u.section),
+                md_cell(&u.message)
+            );
         }
         out
     }

@@ -438,7 +438,7 @@ async fn wait_for(
 
 fn progress(opts: &Options, msg: &str) {
     if opts.progress {
-        eprintln!("{msg}");
+        eprintln!("{}", crate::secret::redact_text(msg));
     }
 }
 
@@ -720,7 +720,7 @@ async fn restore(aws: &Aws, fired: &[String], tests: &mut [AlarmTest]) -> Result
 
 impl TestReport {
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("report serializes")
+        crate::secret::redact_json(self)
     }
 
     pub fn to_text(&self) -> String {
@@ -822,7 +822,8 @@ impl TestReport {
                 format!(" ({})", broken.join(", "))
             }
         );
-        out
+        // Endpoints print as their shape: a webhook key stays out of the terminal.
+        crate::secret::redact_text(&out).into_owned()
     }
 
     /// The loud part: one line per broken path, for stderr.

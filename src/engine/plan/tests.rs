@@ -62,7 +62,7 @@ fn desired(m: &Manifests, obs: &Observation, id: &str) -> Value {
     let value = |j: usize, a: &str| obs.attrs(j).and_then(|x| x.get(a).cloned());
     let r = &m.resources[i];
     r.kind
-        .normalize(&resolve(m, r, &obs.env, &value), &obs.env)
+        .normalize(&resolve(m, r, obs, &value), &obs.env)
         .unwrap()
 }
 
@@ -101,6 +101,8 @@ fn inventory(entries: Vec<Entry>) -> Inventory {
     }
     inv.settings_declared = true;
     inv.owner = OWNER.into();
+    inv.account = env().account_id;
+    inv.region = env().region;
     inv
 }
 
@@ -287,7 +289,10 @@ fn a_listed_resource_without_its_owner_tag_was_recreated_and_is_refused() {
 
 #[test]
 fn a_create_that_crashed_before_its_tags_landed_is_still_vigils() {
-    let (_t, m) = load(&[("a.yaml", alarm("cpu", 80, "", ""))]);
+    let (_t, m) = load(&[
+        ("s.yaml", settings("")),
+        ("a.yaml", alarm("cpu", 80, "", "")),
+    ]);
     let mut obs = observation();
     live(&m, &mut obs, "MetricAlarm/cpu", LiveOwner::Untagged, same);
     let mut intent = applied(&m, &obs, "MetricAlarm/cpu");
@@ -301,7 +306,7 @@ fn a_create_that_crashed_before_its_tags_landed_is_still_vigils() {
 #[test]
 fn kinds_aws_cannot_tag_are_owned_by_the_inventory() {
     let dash = "apiVersion: vigil/v1\nkind: Dashboard\nmetadata: {name: main}\nspec:\n  body: {widgets: []}\n";
-    let (_t, m) = load(&[("d.yaml", dash.to_string())]);
+    let (_t, m) = load(&[("s.yaml", settings("")), ("d.yaml", dash.to_string())]);
     let mut obs = observation();
     live(&m, &mut obs, "Dashboard/main", LiveOwner::Untaggable, |s| {
         s["body"] = json!({"widgets": [{"type": "text", "x": 0, "y": 0, "width": 6, "height": 3, "properties": {"markdown": "x"}}]})
@@ -803,4 +808,187 @@ fn a_directory_that_declares_nothing_needs_no_aws() {
     assert_eq!(start(&only_settings, false), Ok(Start::Observe));
     let (_t, one) = load(&[("s.yaml", settings("")), ("a.yaml", alarm("a", 1, "", ""))]);
     assert_eq!(start(&one, true), Ok(Start::Observe));
+}
+
+/// An inventory entry still `creating`, with the intent recorded for `id`.
+fn intent(m: &Manifests, obs: &Observation, id: &str) -> Entry {
+    let mut e = applied(m, obs, id);
+    e.state = EntryState::Creating;
+    e
+}
+
+#[test]
+fn an_untaggable_resource_is_overwritten_or_pruned_only_on_an_entry_of_this_owner_account_and_region()
+ {
+    let dash = |name: &str| {
+        format!(
+            "apiVersion: vigil/v1\nkind: Dashboard\nmetadata: {{name: {name}}}\nspec:\n  body: {{widgets: []}}\n"
+        )
+    };
+    let (_t, all) = load(&[
+        ("s.yaml", settings("  prune: true\n")),
+        ("d.yaml", dash("main")),
+        ("g.yaml", dash("gone")),
+    ]);
+    let (_t2, m) = load(&[
+        ("s.yaml", settings("  prune: true\n")),
+        ("d.yaml", dash("main")),
+    ]);
+    let mut obs = observation();
+    live(&m, &mut obs, "Dashboard/main", LiveOwner::Untaggable, |s| {
+        s["body"] = json!({"widgets": [{"type": "text", "x": 0, "y": 0, "width": 6, "height": 3, "properties": {"markdown": "x"}}]})
+    });
+    obs.extra.insert(
+        "Dashboard/gone".into(),
+        Observed::plain(
+            desired(&all, &obs, "Dashboard/gone"),
+            attrs("Dashboard/gone"),
+            LiveOwner::Untaggable,
+        ),
+    );
+    let inv = inventory(vec![
+        applied(&m, &obs, "Dashboard/main"),
+        applied(&all, &obs, "Dashboard/gone"),
+    ]);
+    let p = plan_of(&m, &obs, &inv, &opts(true)).unwrap();
+    assert_eq!(
+        steps(&p),
+        vec![
+            pair("Dashboard/main", "update (drift)"),
+            pair("Dashboard/gone", "delete")
+        ]
+    );
+    // The same entries, recorded for another owner, account or region, or for none.
+    let other = |f: fn(&mut Inventory)| {
+        let mut i = inv.clone();
+        f(&mut i);
+        match plan_of(&m, &obs, &i, &opts(true)) {
+            Err(Stop::Refused(msg)) => msg,
+            other => panic!("not refused: {:?}", other.map(|p| steps(&p))),
+        }
+    };
+    let msg = other(|i| i.owner = "b-team".into());
+    assert!(
+        msg.contains("owner `b-team`, but this directory's owner (Settings.owner) is `lab`"),
+        "{msg}"
+    );
+    let msg = other(|i| i.account = "999999999999".into());
+    assert!(
+        msg.contains(
+            "account 999999999999, but this run's credentials are for account 123456789012"
+        ),
+        "{msg}"
+    );
+    let msg = other(|i| i.region = "eu-west-1".into());
+    assert!(
+        msg.contains("region eu-west-1, but this run is in region us-east-1"),
+        "{msg}"
+    );
+    let msg = other(|i| i.region = String::new());
+    assert!(
+        msg.contains("records no owner, account and region"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn an_untagged_resource_listed_as_creating_is_vigils_only_if_it_is_the_intent() {
+    let (_t, m) = load(&[
+        ("s.yaml", settings("")),
+        ("a.yaml", alarm("cpu", 80, "", "  tags: {team: ops}\n")),
+    ]);
+    // A create that crashed before its tags landed: everything but the tags is the intent.
+    let mut obs = observation();
+    live(&m, &mut obs, "MetricAlarm/cpu", LiveOwner::Untagged, |s| {
+        s.as_object_mut().unwrap().remove("tags");
+    });
+    let inv = inventory(vec![intent(&m, &obs, "MetricAlarm/cpu")]);
+    let p = plan_of(&m, &obs, &inv, &opts(false)).unwrap();
+    assert_eq!(steps(&p), vec![pair("MetricAlarm/cpu", "update")]);
+    let Decision::Update { fields, .. } = &p.steps[0].decision else {
+        unreachable!()
+    };
+    assert!(
+        fields.iter().all(|f| f.path.starts_with("tags")),
+        "taken over, only its tags land: {fields:?}"
+    );
+    // Someone else's alarm of that name: neither overwritten nor taken over.
+    let mut obs = observation();
+    live(&m, &mut obs, "MetricAlarm/cpu", LiveOwner::Untagged, |s| {
+        s["threshold"] = json!(5)
+    });
+    let p = plan_of(&m, &obs, &inv, &opts(false)).unwrap();
+    assert_eq!(
+        steps(&p),
+        vec![pair("MetricAlarm/cpu", "refused Unconfirmed")]
+    );
+    let msg = Refusal::Unconfirmed.message(OWNER);
+    assert!(
+        msg.contains("differs from what vigil was creating") && msg.contains("vigil/adopt"),
+        "{msg}"
+    );
+    // Adopting it is the user's call.
+    let (_t, adopting) = load(&[
+        ("s.yaml", settings("  adopt: true\n")),
+        ("a.yaml", alarm("cpu", 80, "", "  tags: {team: ops}\n")),
+    ]);
+    let p = plan_of(&adopting, &obs, &inv, &opts(false)).unwrap();
+    assert_eq!(steps(&p), vec![pair("MetricAlarm/cpu", "adopt")]);
+    // An intent recorded without its spec (an earlier vigil, or values known
+    // only after apply) is matched against the spec being applied.
+    let mut bare = intent(&m, &obs, "MetricAlarm/cpu");
+    bare.applied = Default::default();
+    bare.digest = String::new();
+    let p = plan_of(&m, &obs, &inventory(vec![bare.clone()]), &opts(false)).unwrap();
+    assert_eq!(
+        steps(&p),
+        vec![pair("MetricAlarm/cpu", "refused Unconfirmed")]
+    );
+    let mut obs = observation();
+    live(&m, &mut obs, "MetricAlarm/cpu", LiveOwner::Untagged, same);
+    let p = plan_of(&m, &obs, &inventory(vec![bare]), &opts(false)).unwrap();
+    assert!(p.steps.is_empty(), "{:?}", steps(&p));
+}
+
+#[test]
+fn prune_deletes_an_untagged_creating_entry_only_if_it_is_the_intent() {
+    let (_t, all) = load(&[
+        ("s.yaml", settings("  prune: true\n")),
+        ("t.yaml", topic("keep")),
+        ("a.yaml", alarm("gone", 80, "", "")),
+    ]);
+    let (_t2, m) = load(&[
+        ("s.yaml", settings("  prune: true\n")),
+        ("t.yaml", topic("keep")),
+    ]);
+    let obs0 = observation();
+    let inv = inventory(vec![intent(&all, &obs0, "MetricAlarm/gone")]);
+    let with_live = |tweak: fn(&mut Value)| {
+        let mut obs = observation();
+        let mut state = desired(&all, &obs, "MetricAlarm/gone");
+        tweak(&mut state);
+        obs.extra.insert(
+            "MetricAlarm/gone".into(),
+            Observed::plain(state, attrs("MetricAlarm/gone"), LiveOwner::Untagged),
+        );
+        plan_of(&m, &obs, &inv, &opts(true)).unwrap()
+    };
+    let p = with_live(|s| s["threshold"] = json!(5));
+    assert!(!p.steps.iter().any(|s| s.decision == Decision::Delete));
+    assert_eq!(p.errors.len(), 1);
+    let e = &p.errors[0];
+    assert_eq!((e.code, e.name.as_str()), (FailureCode::Refused, "gone"));
+    assert!(
+        e.message.contains("differs from what vigil was creating")
+            && e.message.contains("vigil/adopt"),
+        "{}",
+        e.message
+    );
+    let p = with_live(same);
+    let deletes: Vec<_> = steps(&p)
+        .into_iter()
+        .filter(|(_, d)| d == "delete")
+        .collect();
+    assert_eq!(deletes, vec![pair("MetricAlarm/gone", "delete")]);
+    assert!(p.errors.is_empty());
 }

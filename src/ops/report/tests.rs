@@ -528,3 +528,70 @@ async fn compliance_access_denied_is_reported_not_retried() {
     let u = unavailable("configCompliance", &e);
     assert_eq!(u.class, "accessDenied");
 }
+
+#[test]
+fn markdown_escapes_every_user_string() {
+    let evil = "x`y</code>|z *b* [l](u)\n\n# h";
+    let report = Report {
+        version: 1,
+        generated_at: "2026-01-01T00:00:00Z".into(),
+        account: "111111111111".into(),
+        region: "us-east-1".into(),
+        period: Period {
+            start: "a".into(),
+            end: "b".into(),
+            seconds: 3600,
+        },
+        summary: Summary::default(),
+        alarms: Vec::new(),
+        drift: Some(DriftSection {
+            drifted: 1,
+            missing: 0,
+            pending: 0,
+            unmanaged: 0,
+            unknown: 0,
+            items: vec![DriftEntry {
+                status: "drifted".into(),
+                kind: "MetricAlarm".into(),
+                name: evil.into(),
+                detail: Some(evil.into()),
+            }],
+            errors: Vec::new(),
+        }),
+        config_rules: vec![RuleCompliance {
+            name: evil.into(),
+            compliance: Some("COMPLIANT".into()),
+            non_compliant_resources: None,
+            capped: None,
+            note: None,
+        }],
+        pending_subscriptions: vec![PendingSubscription {
+            topic: evil.into(),
+            protocol: "https".into(),
+            endpoint: evil.into(),
+        }],
+        unavailable: vec![Unavailable {
+            section: "metrics".into(),
+            class: "terminal".into(),
+            message: evil.into(),
+        }],
+        api_calls: ApiCalls::default(),
+    };
+    let md = report.to_markdown();
+    // No blank line or heading from the strings, and no raw markup outside code spans.
+    assert!(!md.contains("\n# h"), "{md}");
+    assert!(!md.contains("\n\n# "), "{md}");
+    assert!(
+        md.contains("- drifted ``MetricAlarm/x`y</code>|z *b* [l](u)\\n\\n# h``"),
+        "{md}"
+    );
+    assert!(
+        md.contains("(x\\`y\\</code\\>\\|z \\*b\\* \\[l\\](u)\\\\n\\\\n# h)"),
+        "{md}"
+    );
+    assert!(md.contains("**Config rules:** ``x`y</code>|z"), "{md}");
+    assert!(
+        md.contains("_metrics unavailable: x\\`y\\</code\\>"),
+        "{md}"
+    );
+}
