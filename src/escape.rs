@@ -65,7 +65,11 @@ pub fn visible_lines(s: &str) -> Cow<'_, str> {
 
 /// Text inside HTML (`<summary>`, `<code>` in an HTML block), on one line.
 pub fn html(s: &str) -> String {
-    let s = visible(s);
+    html_text(&visible(s))
+}
+
+/// `s` escaped for HTML content and attribute values; controls left as they are.
+pub fn html_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {

@@ -30,18 +30,7 @@ pub struct Chart<'a> {
 
 /// Escapes text for HTML and SVG, in content and in attribute values.
 pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    crate::escape::html_text(s)
 }
 
 /// `HH:MM`, or `MM-DD HH:MM` when the chart spans more than a day.
