@@ -2,11 +2,30 @@
 //! classification ([`error`]), call counting ([`calls`]). It knows services,
 //! never kinds.
 
+/// One service's client: counted, paced, and retried until the run's deadline.
+macro_rules! client {
+    ($krate:ident, $sdk:expr, $w:expr) => {
+        client!($krate, $sdk, $w, |b| b)
+    };
+    ($krate:ident, $sdk:expr, $w:expr, $extra:expr) => {{
+        let builder = $krate::config::Builder::from($sdk)
+            .interceptor($w.counter.clone())
+            .interceptor($w.marker.clone())
+            .retry_classifier(NoRetryOnHtml500)
+            .retry_classifier($w.persist.clone())
+            .retry_config($w.retry.clone())
+            .retry_partition($w.partition.clone())
+            .http_client($w.http.clone());
+        $krate::Client::from_conf(($extra)(builder).build())
+    }};
+}
+
 pub mod assume;
 pub mod calls;
 pub mod error;
 pub mod pace;
 pub mod quotas;
+pub mod services;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -25,6 +44,7 @@ pub use calls::{ApiCalls, CallLog, is_read_operation};
 pub use error::{
     AwsError, AwsResultExt, Condition, ErrorClass, change_set_condition, classify_code,
 };
+pub use services::Clients;
 
 /// moto answers an unimplemented operation with an HTML 500; retrying it only wastes time.
 #[derive(Debug, Clone)]
@@ -47,46 +67,6 @@ impl ClassifyRetry for NoRetryOnHtml500 {
     fn priority(&self) -> RetryClassifierPriority {
         RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
     }
-}
-
-/// Every client vigil uses, built from one shared configuration.
-#[derive(Debug, Clone)]
-pub struct Clients {
-    pub cloudwatch: aws_sdk_cloudwatch::Client,
-    pub sns: aws_sdk_sns::Client,
-    pub sts: aws_sdk_sts::Client,
-    pub iam: aws_sdk_iam::Client,
-    pub s3: aws_sdk_s3::Client,
-    pub config: aws_sdk_config::Client,
-    pub logs: aws_sdk_cloudwatchlogs::Client,
-    pub cloudformation: aws_sdk_cloudformation::Client,
-    pub ssm: aws_sdk_ssm::Client,
-    /// `${secretsmanager:NAME}` references.
-    pub secretsmanager: aws_sdk_secretsmanager::Client,
-    pub xray: aws_sdk_xray::Client,
-    /// The Resource Groups Tagging API: tags of many resources a call.
-    pub tagging: aws_sdk_resourcegroupstagging::Client,
-    /// vigil's own state (an S3 inventory): with the base credentials in the base
-    /// region, whatever the target, so one bucket serves every target.
-    pub state: aws_sdk_s3::Client,
-}
-
-/// One service's client: counted, paced, and retried until the run's deadline.
-macro_rules! client {
-    ($krate:ident, $sdk:expr, $w:expr) => {
-        client!($krate, $sdk, $w, |b| b)
-    };
-    ($krate:ident, $sdk:expr, $w:expr, $extra:expr) => {{
-        let builder = $krate::config::Builder::from($sdk)
-            .interceptor($w.counter.clone())
-            .interceptor($w.marker.clone())
-            .retry_classifier(NoRetryOnHtml500)
-            .retry_classifier($w.persist.clone())
-            .retry_config($w.retry.clone())
-            .retry_partition($w.partition.clone())
-            .http_client($w.http.clone());
-        $krate::Client::from_conf(($extra)(builder).build())
-    }};
 }
 
 /// What every client is built with: the counter, the pacer and the retry policy.
@@ -269,27 +249,9 @@ impl Aws {
                 .identity_cache(assume::identity_cache())
                 .build();
         }
-        let sdk = &sdk;
-        // Emulators and custom endpoints rarely serve virtual-hosted buckets.
-        let path_style = sdk.endpoint_url().is_some();
-        let clients = Clients {
-            cloudwatch: client!(aws_sdk_cloudwatch, sdk, w),
-            sns: client!(aws_sdk_sns, sdk, w),
-            sts: client!(aws_sdk_sts, sdk, w),
-            iam: client!(aws_sdk_iam, sdk, w),
-            s3: client!(aws_sdk_s3, sdk, w, |b: aws_sdk_s3::config::Builder| b
-                .force_path_style(path_style)),
-            config: client!(aws_sdk_config, sdk, w),
-            logs: client!(aws_sdk_cloudwatchlogs, sdk, w),
-            cloudformation: client!(aws_sdk_cloudformation, sdk, w),
-            ssm: client!(aws_sdk_ssm, sdk, w),
-            secretsmanager: client!(aws_sdk_secretsmanager, sdk, w),
-            xray: client!(aws_sdk_xray, sdk, w),
-            tagging: client!(aws_sdk_resourcegroupstagging, sdk, w),
-            state: client!(aws_sdk_s3, base, w, |b: aws_sdk_s3::config::Builder| b
-                .force_path_style(path_style)
-                .region(base_region.clone().or_else(|| sdk.region().cloned()))),
-        };
+        let state = client!(aws_sdk_s3, base, w, |b| services::path_style(b, &sdk)
+            .region(base_region.clone().or_else(|| sdk.region().cloned())));
+        let clients = Clients::build(&sdk, &w, state);
         Aws {
             clients,
             calls,
@@ -336,21 +298,7 @@ pub mod testing {
     //! Builds an `Aws` whose clients are given, for tests with aws-smithy-mocks.
     use super::*;
 
-    #[derive(Default)]
-    pub struct MockClients {
-        pub cloudwatch: Option<aws_sdk_cloudwatch::Client>,
-        pub sns: Option<aws_sdk_sns::Client>,
-        pub sts: Option<aws_sdk_sts::Client>,
-        pub iam: Option<aws_sdk_iam::Client>,
-        pub s3: Option<aws_sdk_s3::Client>,
-        pub config: Option<aws_sdk_config::Client>,
-        pub logs: Option<aws_sdk_cloudwatchlogs::Client>,
-        pub cloudformation: Option<aws_sdk_cloudformation::Client>,
-        pub ssm: Option<aws_sdk_ssm::Client>,
-        pub secretsmanager: Option<aws_sdk_secretsmanager::Client>,
-        pub xray: Option<aws_sdk_xray::Client>,
-        pub tagging: Option<aws_sdk_resourcegroupstagging::Client>,
-    }
+    pub use super::services::MockClients;
 
     /// A Tagging API GetResources rule that answers every request with these
     /// resources and tags (owner `test` is what [`aws_with`] runs as).
@@ -392,49 +340,8 @@ pub mod testing {
 
     /// Clients not given are built with no rules, so any call to them fails the test.
     pub fn aws_with(m: MockClients) -> Aws {
-        use aws_smithy_mocks::{RuleMode, mock_client};
-        let none: &[&aws_smithy_mocks::Rule] = &[];
-        // The inventory's client is the S3 one in tests.
-        let s3 =
-            m.s3.unwrap_or_else(|| mock_client!(aws_sdk_s3, RuleMode::Sequential, none));
         Aws {
-            clients: Clients {
-                cloudwatch: m.cloudwatch.unwrap_or_else(|| {
-                    mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, none)
-                }),
-                sns: m
-                    .sns
-                    .unwrap_or_else(|| mock_client!(aws_sdk_sns, RuleMode::Sequential, none)),
-                sts: m
-                    .sts
-                    .unwrap_or_else(|| mock_client!(aws_sdk_sts, RuleMode::Sequential, none)),
-                iam: m
-                    .iam
-                    .unwrap_or_else(|| mock_client!(aws_sdk_iam, RuleMode::Sequential, none)),
-                s3: s3.clone(),
-                config: m
-                    .config
-                    .unwrap_or_else(|| mock_client!(aws_sdk_config, RuleMode::Sequential, none)),
-                logs: m.logs.unwrap_or_else(|| {
-                    mock_client!(aws_sdk_cloudwatchlogs, RuleMode::Sequential, none)
-                }),
-                cloudformation: m.cloudformation.unwrap_or_else(|| {
-                    mock_client!(aws_sdk_cloudformation, RuleMode::Sequential, none)
-                }),
-                ssm: m
-                    .ssm
-                    .unwrap_or_else(|| mock_client!(aws_sdk_ssm, RuleMode::Sequential, none)),
-                secretsmanager: m.secretsmanager.unwrap_or_else(|| {
-                    mock_client!(aws_sdk_secretsmanager, RuleMode::Sequential, none)
-                }),
-                xray: m
-                    .xray
-                    .unwrap_or_else(|| mock_client!(aws_sdk_xray, RuleMode::Sequential, none)),
-                tagging: m.tagging.unwrap_or_else(|| {
-                    mock_client!(aws_sdk_resourcegroupstagging, RuleMode::Sequential, none)
-                }),
-                state: s3,
-            },
+            clients: Clients::mocked(m),
             pace: Arc::new(pace::Scope::new("us-east-1", Arc::new(CallLog::default()))),
             calls: Arc::new(CallLog::default()),
             env: Env {

@@ -54,40 +54,7 @@ const CLIMB: f64 = 0.2;
 /// The lowest a throttled bucket goes, as a share of its quota.
 const FLOOR: f64 = 0.1;
 
-/// vigil's name of an SDK service (the quota table and `Settings.quotas` use it).
-pub fn service_name(sdk: &str) -> &'static str {
-    match sdk {
-        "CloudWatch" => "cloudwatch",
-        "SNS" => "sns",
-        "STS" => "sts",
-        "IAM" => "iam",
-        "S3" => "s3",
-        "Config Service" => "config",
-        "CloudWatch Logs" => "logs",
-        "CloudFormation" => "cloudformation",
-        "SSM" => "ssm",
-        "Secrets Manager" => "secretsmanager",
-        "XRay" => "xray",
-        "Resource Groups Tagging API" => "tagging",
-        _ => "other",
-    }
-}
-
-/// The services `Settings.quotas` may name.
-pub const SERVICES: &[&str] = &[
-    "cloudwatch",
-    "sns",
-    "sts",
-    "iam",
-    "s3",
-    "config",
-    "logs",
-    "cloudformation",
-    "ssm",
-    "secretsmanager",
-    "xray",
-    "tagging",
-];
+pub use super::services::{SERVICES, service_name};
 
 /// Creates that AWS would repeat if a lost response were retried; their kinds
 /// read back and retry themselves. Throttled requests are safe to retry:
@@ -339,21 +306,7 @@ impl Scope {
 
 /// The SDK's name back from vigil's, for the call log (which uses the SDK's names).
 fn service_sdk(op: &Op) -> &'static str {
-    match op.service {
-        "cloudwatch" => "CloudWatch",
-        "sns" => "SNS",
-        "sts" => "STS",
-        "iam" => "IAM",
-        "s3" => "S3",
-        "config" => "Config Service",
-        "logs" => "CloudWatch Logs",
-        "cloudformation" => "CloudFormation",
-        "ssm" => "SSM",
-        "secretsmanager" => "Secrets Manager",
-        "xray" => "XRay",
-        "tagging" => "Resource Groups Tagging API",
-        _ => "other",
-    }
+    super::services::sdk_name(op.service)
 }
 
 /// Names each request's operation before it goes, and slows its bucket when AWS throttled it.
