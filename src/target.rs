@@ -1,12 +1,14 @@
 //! Where a run acts: connecting to the account with the account guard, and
 //! where that account's inventory lives.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_types::SdkConfig;
 
-use crate::aws::assume::{self, Role};
-use crate::aws::{Aws, AwsError};
+use crate::aws::assume::{self, RoleToAssume};
+use crate::aws::pace::Pacer;
+use crate::aws::{Aws, AwsError, Connector};
 use crate::manifest::{Location, Settings, Target};
 
 /// Why vigil did not get to act on the account.
@@ -105,40 +107,47 @@ pub fn deadline(settings: &Settings, flag: Option<Duration>) -> Duration {
 }
 
 /// Connects to the implicit target: the standard chain, `Settings.region` and `Settings.accountId`.
-pub async fn connect(settings: &Settings, deadline: Duration) -> Result<Aws, (Aws, ConnectError)> {
+pub async fn connect(
+    connector: &Connector,
+    settings: &Settings,
+    deadline: Duration,
+) -> Result<Aws, (Aws, ConnectError)> {
     let implicit = Target::implicit(settings.region.clone(), settings.account_id.clone());
-    connect_target(settings, &implicit, deadline).await
+    connect_target(connector, settings, &implicit, deadline).await
 }
 
-/// Builds a target's clients from the standard chain (loaded once per process),
-/// identifies the account and applies the target's guard. See [`connect_target_with`].
+/// Builds a target's clients from the standard chain (loaded once per
+/// connector), identifies the account and applies the target's guard. See
+/// [`connect_target_with`].
 pub async fn connect_target(
+    connector: &Connector,
     settings: &Settings,
     t: &Target,
     deadline: Duration,
 ) -> Result<Aws, (Aws, ConnectError)> {
-    let base = crate::aws::base_config(settings.region.as_deref()).await;
-    connect_target_with(&base, settings, t, deadline).await
+    let base = connector.base_config(settings.region.as_deref()).await;
+    connect_target_with(&base, connector.pacer(), settings, t, deadline).await
 }
 
 /// [`connect_target`] from a given base configuration (its credentials, endpoint
-/// and HTTPS client). The region is the target's, else the base's; with a
-/// `roleArn`, the clients act as that role, assumed from the base credentials
-/// with session name `vigil-<name>`; credentials are cached and renewed before
-/// they expire (see [`assume::identity_cache`]). The call log of a refused
-/// connection still counts its calls; it is returned beside the error.
+/// and HTTPS client), paced with `pacer`'s buckets. The region is the target's,
+/// else the base's; with a `roleArn`, the clients act as that role, assumed from
+/// the base credentials with session name `vigil-<name>`; credentials are cached
+/// and renewed before they expire (see [`assume::identity_cache`]). The call log
+/// of a refused connection still counts its calls; it is returned beside the error.
 pub async fn connect_target_with(
     base: &SdkConfig,
+    pacer: &Arc<Pacer>,
     settings: &Settings,
     t: &Target,
     deadline: Duration,
 ) -> Result<Aws, (Aws, ConnectError)> {
-    let role = t.role_arn.as_ref().map(|arn| Role {
+    let role = t.role_arn.as_ref().map(|arn| RoleToAssume {
         arn: arn.clone(),
         session_name: session_name(&t.name),
         external_id: t.external_id.clone(),
     });
-    let aws = Aws::for_target(base, t.region.as_deref(), role.as_ref());
+    let aws = Aws::for_target(base, t.region.as_deref(), role.as_ref(), pacer);
     identify(aws, settings, t, deadline).await
 }
 
@@ -289,7 +298,7 @@ mod tests {
 
         /// A target whose STS client acts as `role`, assumed through a base STS client with `base` rules.
         fn aws_assuming(t: &Target, base: &[&Rule], target: &[&Rule]) -> Aws {
-            let role = Role {
+            let role = RoleToAssume {
                 arn: t.role_arn.clone().unwrap(),
                 session_name: session_name(&t.name),
                 external_id: t.external_id.clone(),

@@ -18,7 +18,7 @@ use super::{AwsError, AwsResultExt};
 
 /// A role to act as: STS AssumeRole with this session name and external id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Role {
+pub struct RoleToAssume {
     pub arn: String,
     pub session_name: String,
     pub external_id: Option<String>,
@@ -38,11 +38,11 @@ pub struct AssumeRoleFailed {
 #[derive(Debug)]
 pub struct AssumedRole {
     sts: aws_sdk_sts::Client,
-    role: Role,
+    role: RoleToAssume,
 }
 
 impl AssumedRole {
-    pub fn new(sts: aws_sdk_sts::Client, role: Role) -> Self {
+    pub fn new(sts: aws_sdk_sts::Client, role: RoleToAssume) -> Self {
         AssumedRole { sts, role }
     }
 

@@ -1,6 +1,11 @@
 //! AWS, as vigil's one leaf: clients built once from one `SdkConfig`, error
-//! classification ([`error`]), call counting ([`calls`]). It knows services,
-//! never kinds.
+//! classification ([`error`]), call counting ([`calls`]), pacing under the
+//! request-rate quotas ([`pace`]). It knows services, never kinds.
+//!
+//! Start at [`Connector`], one per process (the pacer and the base credentials),
+//! which builds an [`Aws`] per target. The services, their clients and their
+//! quotas are declared once each in [`services`]: a new service is its crate in
+//! `Cargo.toml` and one entry there.
 
 /// One service's client: counted, paced, and retried until the run's deadline.
 macro_rules! client {
@@ -80,7 +85,7 @@ struct Wiring {
 }
 
 impl Wiring {
-    fn new(sdk: &aws_types::SdkConfig, calls: &Arc<CallLog>, scope: &Arc<pace::Scope>) -> Wiring {
+    fn new(sdk: &aws_types::SdkConfig, calls: &Arc<CallLog>, scope: &Arc<pace::Pacing>) -> Wiring {
         use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
         let inner = sdk.http_client().unwrap_or_else(https_client);
         Wiring {
@@ -124,25 +129,61 @@ pub async fn sdk_config(region: Option<&str>) -> aws_types::SdkConfig {
     loader.load().await
 }
 
-/// [`sdk_config`], loaded once per process for each `region`: the base credentials
-/// of every target. Targets share its credential chain (resolved once, cached
-/// in its identity cache) and its HTTPS client.
-pub async fn base_config(region: Option<&str>) -> aws_types::SdkConfig {
-    // Keyed by the region the chain is loaded with, as `sdk_config` would be;
-    // a directory's targets all pass `Settings.region`, so they load it once.
-    static BASE: tokio::sync::Mutex<BTreeMap<Option<String>, aws_types::SdkConfig>> =
-        tokio::sync::Mutex::const_new(BTreeMap::new());
-    // Held across the load, so that targets connecting at once wait for one load.
-    // The cached HTTPS client's pooled connections belong to the runtime that
-    // opened them: the binary has one; tests pass their own base config.
-    let mut base = BASE.lock().await;
-    let key = region.map(str::to_string);
-    if let Some(sdk) = base.get(&key) {
-        return sdk.clone();
+/// What every target's clients in one process share: the [`pace::Pacer`]
+/// (buckets per account, region and operation) and the base configurations by
+/// region. A command builds one and passes it down; `vigil run` keeps it for
+/// every cycle.
+#[derive(Debug, Default)]
+pub struct Connector {
+    pacer: Arc<pace::Pacer>,
+    /// [`sdk_config`] by the region it was loaded with.
+    base: tokio::sync::Mutex<BTreeMap<Option<String>, aws_types::SdkConfig>>,
+}
+
+impl Connector {
+    pub fn new() -> Connector {
+        Connector::default()
     }
-    let sdk = sdk_config(region).await;
-    base.insert(key, sdk.clone());
-    sdk
+
+    /// [`sdk_config`], loaded once for each `region`: the base credentials of
+    /// every target. Targets share its credential chain (resolved once, cached
+    /// in its identity cache) and its HTTPS client.
+    pub async fn base_config(&self, region: Option<&str>) -> aws_types::SdkConfig {
+        // Keyed by the region the chain is loaded with, as `sdk_config` would be;
+        // a directory's targets all pass `Settings.region`, so they load it once.
+        // Held across the load, so that targets connecting at once wait for one load.
+        // The cached HTTPS client's pooled connections belong to the runtime that
+        // opened them: the binary has one; tests pass their own base config.
+        let mut base = self.base.lock().await;
+        let key = region.map(str::to_string);
+        if let Some(sdk) = base.get(&key) {
+            return sdk.clone();
+        }
+        let sdk = sdk_config(region).await;
+        base.insert(key, sdk.clone());
+        sdk
+    }
+
+    /// The buckets every client built through this connector is paced by.
+    pub fn pacer(&self) -> &Arc<pace::Pacer> {
+        &self.pacer
+    }
+
+    /// Clients with the base configuration of `region` (the standard chain and
+    /// `AWS_ENDPOINT_URL`), loaded once.
+    pub async fn connect(&self, region: Option<&str>) -> Aws {
+        Aws::for_target(&self.base_config(region).await, None, None, &self.pacer)
+    }
+
+    /// [`Aws::for_target`], paced with this connector's buckets.
+    pub fn for_target(
+        &self,
+        base: &aws_types::SdkConfig,
+        region: Option<&str>,
+        role: Option<&assume::RoleToAssume>,
+    ) -> Aws {
+        Aws::for_target(base, region, role, &self.pacer)
+    }
 }
 
 /// A per-cycle memo of results that several readers share (one DescribeAlarms
@@ -184,18 +225,13 @@ pub struct Aws {
     pub clients: Clients,
     pub calls: Arc<CallLog>,
     /// The quota pacing and retry deadline of these clients.
-    pub pace: Arc<pace::Scope>,
+    pub pace: Arc<pace::Pacing>,
     pub env: Env,
     /// What one cycle's stages share, such as a list walk two kinds read.
     pub memo: Memo,
 }
 
 impl Aws {
-    /// Loads the standard credential chain (and `AWS_ENDPOINT_URL`) once.
-    pub async fn connect(region: Option<&str>) -> Self {
-        Self::from_sdk_config(&base_config(region).await)
-    }
-
     /// The context for the next cycle of a long-running process: the same clients,
     /// call log and environment, and a fresh observe cache, so that nothing
     /// observed in one cycle is trusted in the next.
@@ -209,18 +245,21 @@ impl Aws {
         }
     }
 
-    /// Builds every client from one shared configuration.
+    /// Builds every client from one shared configuration, paced by buckets of
+    /// their own (not shared with any other `Aws`).
     pub fn from_sdk_config(sdk: &aws_types::SdkConfig) -> Self {
-        Self::for_target(sdk, None, None)
+        Self::for_target(sdk, None, None, &Arc::default())
     }
 
     /// The clients of one target, from the base configuration: in `region`
     /// (else the base's), and as `role` (else with the base credentials). Its
-    /// call log and pacing scope are its own; the HTTPS client is the base's.
+    /// call log and pacing are its own, its buckets `pacer`'s; the HTTPS client
+    /// is the base's.
     pub fn for_target(
         base: &aws_types::SdkConfig,
         region: Option<&str>,
-        role: Option<&assume::Role>,
+        role: Option<&assume::RoleToAssume>,
+        pacer: &Arc<pace::Pacer>,
     ) -> Self {
         let mut sdk = match region {
             Some(r) => base
@@ -235,7 +274,7 @@ impl Aws {
             .region()
             .map(|r| r.to_string())
             .unwrap_or_else(|| "us-east-1".to_string());
-        let scope = Arc::new(pace::Scope::new(&region, calls.clone()));
+        let scope = Arc::new(pace::Pacing::new(&region, calls.clone(), pacer.clone()));
         let w = Wiring::new(&sdk, &calls, &scope);
         if let Some(role) = role {
             // AssumeRole goes to STS in the base's region, where the base credentials
@@ -342,7 +381,11 @@ pub mod testing {
     pub fn aws_with(m: MockClients) -> Aws {
         Aws {
             clients: Clients::mocked(m),
-            pace: Arc::new(pace::Scope::new("us-east-1", Arc::new(CallLog::default()))),
+            pace: Arc::new(pace::Pacing::new(
+                "us-east-1",
+                Arc::new(CallLog::default()),
+                Arc::default(),
+            )),
             calls: Arc::new(CallLog::default()),
             env: Env {
                 region: "us-east-1".into(),

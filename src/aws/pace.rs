@@ -1,8 +1,9 @@
 //! Pacing under AWS's request-rate quotas, and retries that outlast throttling.
 //!
 //! - A token bucket per (account, region, service, operation), seeded from the
-//!   quota table ([`super::quotas`]) or `Settings.quotas`, shared by every client
-//!   of the process: every cycle of `vigil run`, every target.
+//!   quota table ([`super::quotas`]) or `Settings.quotas`, held by the
+//!   process's one [`Pacer`] and shared by every client built through its
+//!   [`super::Connector`]: every cycle of `vigil run`, every target.
 //! - Requests wait for their slot in the HTTP connector, just before they go,
 //!   so every attempt, retry and page is paced. Waits stay short because the
 //!   executor bounds how many steps are in flight.
@@ -14,7 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -164,25 +165,18 @@ struct Key {
     op: Op,
 }
 
-/// Every bucket of the process.
+/// Every bucket: one per process, held by its [`super::Connector`] and shared by
+/// every client built through it (each target's [`Pacing`]), so that targets in
+/// one account and region share that account's quota there.
 #[derive(Debug, Default)]
 pub struct Pacer {
     buckets: Mutex<HashMap<Key, Bucket>>,
 }
 
-static PACER: LazyLock<Pacer> = LazyLock::new(Pacer::default);
-
-impl Pacer {
-    /// The process's pacer.
-    pub fn global() -> &'static Pacer {
-        &PACER
-    }
-}
-
 /// Where one set of clients acts (an account and region), and the run's deadline.
 #[derive(Debug)]
-pub struct Scope {
-    pacer: &'static Pacer,
+pub struct Pacing {
+    pacer: Arc<Pacer>,
     region: String,
     account: OnceLock<String>,
     overrides: Mutex<BTreeMap<(String, String), f64>>,
@@ -193,10 +187,11 @@ pub struct Scope {
     waiting_for: Mutex<Option<Op>>,
 }
 
-impl Scope {
-    pub fn new(region: &str, calls: Arc<CallLog>) -> Scope {
-        Scope {
-            pacer: Pacer::global(),
+impl Pacing {
+    /// The pacing of clients in `region`, with buckets in `pacer`.
+    pub fn new(region: &str, calls: Arc<CallLog>, pacer: Arc<Pacer>) -> Pacing {
+        Pacing {
+            pacer,
             region: region.to_string(),
             account: OnceLock::new(),
             overrides: Mutex::new(BTreeMap::new()),
@@ -311,7 +306,7 @@ fn service_sdk(op: &Op) -> &'static str {
 
 /// Names each request's operation before it goes, and slows its bucket when AWS throttled it.
 #[derive(Debug, Clone)]
-pub(super) struct Marker(pub(super) Arc<Scope>);
+pub(super) struct Marker(pub(super) Arc<Pacing>);
 
 impl Intercept for Marker {
     fn name(&self) -> &'static str {
@@ -361,7 +356,7 @@ impl Intercept for Marker {
 /// create after an ambiguous failure. Runs after every other classifier and
 /// only narrows their verdict.
 #[derive(Debug, Clone)]
-pub(super) struct Persist(pub(super) Arc<Scope>);
+pub(super) struct Persist(pub(super) Arc<Pacing>);
 
 impl ClassifyRetry for Persist {
     fn classify_retry(&self, _ctx: &InterceptorContext) -> RetryAction {
@@ -404,7 +399,7 @@ impl ClassifyRetry for Persist {
 #[derive(Debug, Clone)]
 pub(super) struct PacedClient {
     pub(super) inner: SharedHttpClient,
-    pub(super) scope: Arc<Scope>,
+    pub(super) scope: Arc<Pacing>,
 }
 
 impl HttpClient for PacedClient {
@@ -423,7 +418,7 @@ impl HttpClient for PacedClient {
 #[derive(Debug)]
 struct PacedConnector {
     inner: SharedHttpConnector,
-    scope: Arc<Scope>,
+    scope: Arc<Pacing>,
 }
 
 impl HttpConnector for PacedConnector {
@@ -509,7 +504,7 @@ mod tests {
     #[test]
     fn settings_quotas_replace_the_default() {
         let calls = Arc::new(CallLog::default());
-        let scope = Scope::new("test-region-pace", calls);
+        let scope = Pacing::new("test-region-pace", calls, Arc::default());
         scope.set_account("111111111111");
         let op = Op {
             service: "cloudwatch",
@@ -530,8 +525,9 @@ mod tests {
 
     #[test]
     fn buckets_are_per_account_and_region() {
+        let pacer = Arc::new(Pacer::default());
         let scope = |region: &str, account: &str| {
-            let s = Scope::new(region, Arc::new(CallLog::default()));
+            let s = Pacing::new(region, Arc::new(CallLog::default()), pacer.clone());
             s.set_account(account);
             s
         };

@@ -1,7 +1,7 @@
 //! The subcommands: each turns arguments into options, runs a stage, prints, and picks an exit code.
 //! This is the binary's edge: the library returns typed errors, and `anyhow` lives only here.
 
-mod flags;
+mod context;
 mod ops;
 mod output;
 mod progress;
@@ -13,6 +13,7 @@ use std::path::Path;
 use anyhow::Context as _;
 
 use crate::cli::{Cli, Command, DriftOutput, Output};
+use context::{Context, Globals};
 use output::{
     chosen, emit, load, load_reporting, missing_directory, print_parts, print_parts_quiet, refused,
     stop,
@@ -26,9 +27,9 @@ use vigil::state;
 use vigil::target;
 
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
-    flags::set(cli.deadline, cli.targets.clone());
+    let ctx = &Context::new(Globals::from_cli(&cli));
     match cli.command {
-        Command::Validate { dir, offline } => validate(&dir, offline).await,
+        Command::Validate { dir, offline } => validate(ctx, &dir, offline).await,
         Command::Reconcile {
             dir,
             dry_run,
@@ -45,6 +46,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 ..Default::default()
             };
             reconcile_cmd(
+                ctx,
                 &dir,
                 &opts,
                 output,
@@ -53,7 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             )
             .await
         }
-        Command::Drift { dir, output } => drift_cmd(&dir, output).await,
+        Command::Drift { dir, output } => drift_cmd(ctx, &dir, output).await,
         Command::Run {
             dir,
             interval,
@@ -62,8 +64,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             lease_duration,
         } => match vigil::controller::Config::new(dir, interval, listen, lease_duration) {
             Ok(mut cfg) => {
-                cfg.deadline = cli.deadline;
-                cfg.only = cli.targets.clone();
+                cfg.deadline = ctx.globals.deadline;
+                cfg.only = ctx.globals.targets.clone();
+                cfg.connector = ctx.connector.clone();
                 vigil::controller::run(cfg).await?;
                 Ok(Exit::Ok)
             }
@@ -77,10 +80,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             kinds,
             prefix,
             dir,
-        } => import_cmd(&out, &kinds, prefix, dir.as_deref()).await,
-        Command::Destroy { dir, dry_run } => destroy_cmd(&dir, dry_run).await,
-        Command::TestAlarm(args) => ops::test_alarm(args).await,
-        Command::Report(args) => ops::report(args).await,
+        } => import_cmd(ctx, &out, &kinds, prefix, dir.as_deref()).await,
+        Command::Destroy { dir, dry_run } => destroy_cmd(ctx, &dir, dry_run).await,
+        Command::TestAlarm(args) => ops::test_alarm(ctx, args).await,
+        Command::Report(args) => ops::report(ctx, args).await,
         Command::Schema { report } => {
             emit(&vigil::schema::text(report));
             Ok(Exit::Ok)
@@ -95,7 +98,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     }
 }
 
-async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
+async fn validate(ctx: &Context, dir: &Path, offline: bool) -> anyhow::Result<Exit> {
     if manifest::is_missing(dir) {
         return Ok(missing_directory(dir, false));
     }
@@ -104,7 +107,7 @@ async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
     };
     // Checks that need AWS (IAM GetPolicy, ValidateTemplate) run only with credentials.
     if !offline && Aws::has_credentials(m.settings.region.as_deref()).await {
-        let aws = Aws::connect(m.settings.region.as_deref()).await;
+        let aws = ctx.connector.connect(m.settings.region.as_deref()).await;
         // The checks run with the base credentials, so before any other call
         // their account must be one that a target using them declares.
         let guarded: Vec<_> = m
@@ -175,11 +178,16 @@ async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
 
 /// Connects and applies the account guard; a refusal or an unknown account is printed here.
 /// For the commands that act on one target only.
-pub async fn connect(m: &Manifests, json: bool) -> anyhow::Result<Result<Aws, Exit>> {
+pub async fn connect(
+    ctx: &Context,
+    m: &Manifests,
+    json: bool,
+) -> anyhow::Result<Result<Aws, Exit>> {
     let Some(t) = m.targets.first() else {
         return Ok(Err(Exit::Error));
     };
-    match target::connect_target(&m.settings, t, flags::deadline(&m.settings)).await {
+    let deadline = ctx.globals.deadline(&m.settings);
+    match target::connect_target(&ctx.connector, &m.settings, t, deadline).await {
         Ok(aws) => Ok(Ok(aws)),
         Err((aws, e)) if e.is_refusal() => Ok(Err(stop(
             aws.calls.snapshot(),
@@ -256,6 +264,7 @@ fn reconcile_section(report: &Report, dry_run: bool, detailed: bool) -> targets:
 }
 
 async fn reconcile_cmd(
+    ctx: &Context,
     dir: &Path,
     opts: &engine::Options,
     output: Output,
@@ -279,7 +288,7 @@ async fn reconcile_cmd(
         Ok(start) => start,
         Err(refusal) => return Ok(refused(json, &refusal)),
     };
-    let chosen = match chosen(&m, json) {
+    let chosen = match chosen(ctx, &m, json) {
         Ok(t) => t,
         Err(exit) => return Ok(exit),
     };
@@ -299,7 +308,7 @@ async fn reconcile_cmd(
         }]
     } else {
         let bars = progress::Bars::new();
-        targets::each(&m, chosen, |aws, m_t| {
+        targets::each(ctx, &m, chosen, |aws, m_t| {
             reconcile_target(aws, m_t, opts, detailed, &bars)
         })
         .await
@@ -313,16 +322,16 @@ async fn reconcile_cmd(
     Ok(targets::exit_of(&parts))
 }
 
-async fn drift_cmd(dir: &Path, output: DriftOutput) -> anyhow::Result<Exit> {
+async fn drift_cmd(ctx: &Context, dir: &Path, output: DriftOutput) -> anyhow::Result<Exit> {
     let Some(m) = load(dir) else {
         return Ok(Exit::Error);
     };
     let json = output == DriftOutput::Json;
-    let chosen = match chosen(&m, json) {
+    let chosen = match chosen(ctx, &m, json) {
         Ok(t) => t,
         Err(exit) => return Ok(exit),
     };
-    let parts = targets::each(&m, chosen, |aws, m_t| async move {
+    let parts = targets::each(ctx, &m, chosen, |aws, m_t| async move {
         let report = engine::drift::run(&aws, &m_t, &store(&m_t, &aws))
             .await
             .map_err(|e| stopped(&aws, e))?;
@@ -349,6 +358,7 @@ async fn drift_cmd(dir: &Path, output: DriftOutput) -> anyhow::Result<Exit> {
 }
 
 async fn import_cmd(
+    ctx: &Context,
     out: &Path,
     kinds: &[String],
     prefix: Option<String>,
@@ -368,7 +378,7 @@ async fn import_cmd(
             }
         }
     }
-    let (aws, m) = match import_target(dir).await? {
+    let (aws, m) = match import_target(ctx, dir).await? {
         Ok(found) => found,
         Err(exit) => return Ok(exit),
     };
@@ -406,15 +416,16 @@ async fn import_cmd(
 /// that one target of the directory (its credentials and region). The
 /// directory's manifests come back for its Settings.
 async fn import_target(
+    ctx: &Context,
     dir: Option<&Path>,
 ) -> anyhow::Result<Result<(Aws, Option<Manifests>), Exit>> {
-    let only = flags::targets();
     let dir = match dir {
         Some(d) => d,
-        None if only.is_empty() => {
+        None if ctx.globals.targets.is_empty() => {
             let settings = manifest::Settings::default();
             let t = manifest::Target::implicit(None, None);
-            return match target::connect_target(&settings, &t, flags::deadline(&settings)).await {
+            let deadline = ctx.globals.deadline(&settings);
+            return match target::connect_target(&ctx.connector, &settings, &t, deadline).await {
                 Ok(aws) => Ok(Ok((aws, None))),
                 Err((_, e)) => Err(e.into()),
             };
@@ -427,7 +438,7 @@ async fn import_target(
     let Some(m) = load(dir) else {
         return Ok(Err(Exit::Error));
     };
-    let chosen = match chosen(&m, false) {
+    let chosen = match chosen(ctx, &m, false) {
         Ok(t) => t,
         Err(exit) => return Ok(Err(exit)),
     };
@@ -441,18 +452,18 @@ async fn import_target(
     }
     let m_t = m.for_target(&chosen[0]);
     // The account guard refuses here, before any other call.
-    Ok(connect(&m_t, false).await?.map(|aws| (aws, Some(m_t))))
+    Ok(connect(ctx, &m_t, false).await?.map(|aws| (aws, Some(m_t))))
 }
 
-async fn destroy_cmd(dir: &Path, dry_run: bool) -> anyhow::Result<Exit> {
+async fn destroy_cmd(ctx: &Context, dir: &Path, dry_run: bool) -> anyhow::Result<Exit> {
     let Some(m) = load(dir) else {
         return Ok(Exit::Error);
     };
-    let chosen = match chosen(&m, false) {
+    let chosen = match chosen(ctx, &m, false) {
         Ok(t) => t,
         Err(exit) => return Ok(exit),
     };
-    let parts = targets::each(&m, chosen, |aws, m_t| async move {
+    let parts = targets::each(ctx, &m, chosen, |aws, m_t| async move {
         let report = engine::destroy::run(&aws, &m_t, &store(&m_t, &aws), dry_run)
             .await
             .map_err(|e| stopped(&aws, e))?;

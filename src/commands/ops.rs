@@ -2,6 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::context::Context;
 use super::output;
 use super::targets::{self, Section, Stopped};
 use crate::cli::{AlarmStateArg, DriftOutput, Output, ReportArgs, ReportFormat, TestAlarmArgs};
@@ -14,7 +15,7 @@ use vigil::ops::test_alarm::{
 use vigil::ops::{epoch_secs, html};
 
 /// `vigil test-alarm`.
-pub async fn test_alarm(args: TestAlarmArgs) -> anyhow::Result<Exit> {
+pub async fn test_alarm(ctx: &Context, args: TestAlarmArgs) -> anyhow::Result<Exit> {
     let (dir, names) = match split_args(&args.args, args.all) {
         Ok(x) => x,
         Err(msg) => {
@@ -48,13 +49,13 @@ pub async fn test_alarm(args: TestAlarmArgs) -> anyhow::Result<Exit> {
         AlarmStateArg::InsufficientData => "INSUFFICIENT_DATA",
     };
     let json = args.output == DriftOutput::Json;
-    let chosen = match output::chosen(&m, json) {
+    let chosen = match output::chosen(ctx, &m, json) {
         Ok(t) => t,
         Err(exit) => return Ok(exit),
     };
     let args = &args;
     let names = &names;
-    let parts = targets::each(&m, chosen, |aws, m_t| async move {
+    let parts = targets::each(ctx, &m, chosen, |aws, m_t| async move {
         // The alarms of this target; names declared only for other targets are not its.
         let mine: Vec<String> = names
             .iter()
@@ -117,7 +118,7 @@ pub async fn test_alarm(args: TestAlarmArgs) -> anyhow::Result<Exit> {
 }
 
 /// `vigil report`.
-pub async fn report(args: ReportArgs) -> anyhow::Result<Exit> {
+pub async fn report(ctx: &Context, args: ReportArgs) -> anyhow::Result<Exit> {
     let Some(m) = output::load(&args.dir) else {
         return Ok(Exit::Error);
     };
@@ -125,7 +126,7 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<Exit> {
         eprintln!("error: --since must be longer than 0s");
         return Ok(Exit::Error);
     }
-    let chosen = match output::chosen(&m, false) {
+    let chosen = match output::chosen(ctx, &m, false) {
         Ok(t) => t,
         Err(exit) => return Ok(exit),
     };
@@ -133,7 +134,7 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<Exit> {
     let now = epoch_secs(SystemTime::now());
     let reports = std::sync::Mutex::new(Vec::new());
     let reports_ref = &reports;
-    let parts = targets::each(&m, chosen, |aws, m_t| async move {
+    let parts = targets::each(ctx, &m, chosen, |aws, m_t| async move {
         let report = collect(&aws, &m_t, since, now).await.map_err(|e| {
             Stopped::new(
                 "error",

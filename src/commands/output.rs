@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::flags;
+use super::context::Context;
 use super::targets;
 use crate::cli::Output;
 use vigil::aws::ApiCalls;
@@ -95,9 +95,8 @@ pub fn stop(calls: ApiCalls, json: bool, class: &str, message: &str, exit: Exit)
 }
 
 /// The targets `--target` selects, or the error that it names no target.
-pub fn chosen(m: &Manifests, json: bool) -> Result<Vec<manifest::Target>, Exit> {
-    let only = flags::targets();
-    targets::selected(m, &only).map_err(|msg| {
+pub fn chosen(ctx: &Context, m: &Manifests, json: bool) -> Result<Vec<manifest::Target>, Exit> {
+    targets::selected(m, &ctx.globals.targets).map_err(|msg| {
         stop(
             ApiCalls::default(),
             json,

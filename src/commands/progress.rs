@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use vigil::aws::pace::Scope;
+use vigil::aws::pace::Pacing;
 use vigil::engine::Progress;
 
 /// How often a line is written when stderr is not a terminal.
@@ -45,7 +45,7 @@ pub struct Display {
     label: Mutex<Option<String>>,
     bar: Option<ProgressBar>,
     lines: Lines,
-    pace: Arc<Scope>,
+    pace: Arc<Pacing>,
 }
 
 impl Display {
@@ -53,7 +53,7 @@ impl Display {
     /// `label` names the target when a run has several: each gets a bar of its
     /// own under `bars`, or its own lines without a terminal.
     pub fn start(
-        pace: Arc<Scope>,
+        pace: Arc<Pacing>,
         label: Option<String>,
         bars: &Bars,
     ) -> (Arc<Display>, tokio::task::JoinHandle<()>) {
@@ -75,7 +75,7 @@ impl Display {
     }
 
     fn start_with(
-        pace: Arc<Scope>,
+        pace: Arc<Pacing>,
         bar: Option<ProgressBar>,
         lines: Lines,
     ) -> (Arc<Display>, tokio::task::JoinHandle<()>) {
@@ -183,7 +183,11 @@ mod tests {
     async fn without_a_terminal_a_line_every_ten_seconds() {
         let seen = Arc::new(Mutex::new(Vec::<String>::new()));
         let sink = seen.clone();
-        let pace = Arc::new(Scope::new("us-east-1", Default::default()));
+        let pace = Arc::new(Pacing::new(
+            "us-east-1",
+            Default::default(),
+            Default::default(),
+        ));
         let (display, ticker) = Display::start_with(
             pace,
             None,

@@ -10,6 +10,7 @@ use std::future::Future;
 use futures::StreamExt as _;
 use serde_json::{Map, Value, json};
 
+use super::context::Context;
 use vigil::aws::{ApiCalls, Aws};
 use vigil::escape::{md_text, visible};
 use vigil::exit::Exit;
@@ -98,12 +99,18 @@ pub fn selected(m: &Manifests, only: &[String]) -> Result<Vec<Target>, String> {
 
 /// Runs `part` on every selected target, a few at once, in declaration order.
 /// A failure in one target never stops another.
-pub async fn each<'a, F, Fut>(m: &'a Manifests, targets: Vec<Target>, part: F) -> Vec<Part>
+pub async fn each<'a, F, Fut>(
+    ctx: &Context,
+    m: &'a Manifests,
+    targets: Vec<Target>,
+    part: F,
+) -> Vec<Part>
 where
     F: Fn(Aws, Cow<'a, Manifests>) -> Fut,
     Fut: Future<Output = Result<Section, Stopped>>,
 {
-    let deadline = super::flags::deadline(&m.settings);
+    let deadline = ctx.globals.deadline(&m.settings);
+    let connector = &ctx.connector;
     let part = &part;
     futures::stream::iter(targets)
         .map(|t| async move {
@@ -113,7 +120,7 @@ where
             } else {
                 Cow::Borrowed(m)
             };
-            match target::connect_target(&m.settings, &t, deadline).await {
+            match target::connect_target(connector, &m.settings, &t, deadline).await {
                 Ok(aws) => {
                     let account = Some(aws.env.account_id.clone());
                     Part {

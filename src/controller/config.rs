@@ -18,6 +18,8 @@ pub struct Config {
     pub deadline: Option<Duration>,
     /// `--target`: the targets this process works on (all of them when empty).
     pub only: Vec<String>,
+    /// The process's pacer and base credentials, shared by every target and cycle.
+    pub connector: std::sync::Arc<crate::aws::Connector>,
 }
 
 impl Config {
@@ -46,6 +48,7 @@ impl Config {
             grace: Duration::from_secs(7),
             deadline: None,
             only: Vec::new(),
+            connector: Default::default(),
         })
     }
 }

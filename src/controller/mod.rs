@@ -193,7 +193,8 @@ impl Supervisor {
                 loaded = self.common.loader.load(&self.common.cfg.dir) => loaded,
                 _ = schedule::stopping(&mut stop) => break,
             };
-            let layout = layout(&loaded, &self.common.cfg.only).await;
+            let cfg = &self.common.cfg;
+            let layout = layout(&loaded, &cfg.only, &cfg.connector).await;
             self.arrange(layout).await;
             // Workers kept from before look again; new ones start on their own.
             for w in &mut self.workers {
@@ -394,7 +395,11 @@ impl Supervisor {
 
 /// What the directory asks for, or `None` while it does not load. `only`
 /// (`--target`) keeps some of the targets.
-async fn layout(loaded: &Loaded, only: &[String]) -> Option<Layout> {
+async fn layout(
+    loaded: &Loaded,
+    only: &[String],
+    connector: &crate::aws::Connector,
+) -> Option<Layout> {
     let m: &Manifests = loaded.as_ref().as_ref().ok()?;
     for arg in only {
         if !m.targets.iter().any(|t| t.matches(arg)) {
@@ -439,6 +444,6 @@ async fn layout(loaded: &Loaded, only: &[String]) -> Option<Layout> {
     Some(Layout::Sharded {
         targets,
         registry: shard::registry_location(base.as_ref(), only),
-        sdk: Box::new(crate::aws::base_config(m.settings.region.as_deref()).await),
+        sdk: Box::new(connector.base_config(m.settings.region.as_deref()).await),
     })
 }

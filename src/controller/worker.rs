@@ -351,12 +351,17 @@ impl Worker {
             // The guard is checked below, every cycle: Settings.accountId may change.
             let mut unguarded = self.target.clone();
             unguarded.account_id = None;
-            let aws = crate::target::connect_target(&m.settings, &unguarded, deadline)
-                .await
-                .map_err(|(aws, e)| {
-                    self.shared.set_call_log(aws.calls.clone());
-                    e
-                })?;
+            let aws = crate::target::connect_target(
+                &self.common.cfg.connector,
+                &m.settings,
+                &unguarded,
+                deadline,
+            )
+            .await
+            .map_err(|(aws, e)| {
+                self.shared.set_call_log(aws.calls.clone());
+                e
+            })?;
             self.shared.set_call_log(aws.calls.clone());
             self.conn = Some(Conn { key, aws });
         }
@@ -412,7 +417,12 @@ impl Worker {
         if let Some(old) = keeper.take() {
             old.stop(Duration::from_secs(2)).await;
         }
-        let sdk = crate::aws::base_config(m.settings.region.as_deref()).await;
+        let sdk = self
+            .common
+            .cfg
+            .connector
+            .base_config(m.settings.region.as_deref())
+            .await;
         let lease = Lease::new(
             lease::Store::new(&location, &sdk),
             self.common.lease_id.clone(),
@@ -511,8 +521,9 @@ impl Worker {
         let region = region.map(str::to_string);
         let key = format!("{region:?}|{:?}", self.base_region);
         if self.publisher.as_ref().is_none_or(|(k, _)| *k != key) {
-            let base = crate::aws::base_config(self.base_region.as_deref()).await;
-            let aws = Aws::for_target(&base, region.as_deref(), None);
+            let connector = &self.common.cfg.connector;
+            let base = connector.base_config(self.base_region.as_deref()).await;
+            let aws = connector.for_target(&base, region.as_deref(), None);
             self.publisher = Some((key, aws));
         }
         self.publisher.as_ref().map(|(_, aws)| aws.next_cycle())

@@ -100,8 +100,10 @@ async fn two_targets_act_in_their_own_account_and_region() {
         (t_eu, &eu),
     ];
     let mut connected = Vec::new();
+    // One pacer for the process, as `vigil::aws::Connector` keeps it.
+    let pacer = Default::default();
     for (t, lab) in &targets {
-        let aws = target::connect_target_with(&base, &settings, t, DEADLINE)
+        let aws = target::connect_target_with(&base, &pacer, &settings, t, DEADLINE)
             .await
             .unwrap_or_else(|(_, e)| panic!("{}: {e}", t.key()));
         assert_eq!(aws.env.account_id, lab.account);
@@ -160,9 +162,15 @@ async fn a_target_whose_role_is_in_another_account_is_refused() {
     let base = base(&lab).await;
     let mut t = target("prod-eu", "eu-west-1", &lab.account);
     t.account_id = Some("999999999999".into());
-    let (aws, e) = target::connect_target_with(&base, &Settings::default(), &t, DEADLINE)
-        .await
-        .unwrap_err();
+    let (aws, e) = target::connect_target_with(
+        &base,
+        &Default::default(),
+        &Settings::default(),
+        &t,
+        DEADLINE,
+    )
+    .await
+    .unwrap_err();
     assert!(e.is_refusal(), "{e:?}");
     assert_eq!(
         e.to_string(),
@@ -184,9 +192,10 @@ async fn the_implicit_target_keeps_the_base_credentials_and_settings_guard() {
         ..Settings::default()
     };
     let implicit = Target::implicit(settings.region.clone(), settings.account_id.clone());
-    let aws = target::connect_target_with(&base, &settings, &implicit, DEADLINE)
-        .await
-        .unwrap_or_else(|(_, e)| panic!("{e}"));
+    let aws =
+        target::connect_target_with(&base, &Default::default(), &settings, &implicit, DEADLINE)
+            .await
+            .unwrap_or_else(|(_, e)| panic!("{e}"));
     // moto's account for unassumed credentials.
     assert_eq!(aws.env.account_id, "123456789012");
     assert_eq!(aws.env.region, "eu-west-1");
@@ -194,9 +203,10 @@ async fn the_implicit_target_keeps_the_base_credentials_and_settings_guard() {
 
     settings.account_id = Some("111111111111".into());
     let implicit = Target::implicit(settings.region.clone(), settings.account_id.clone());
-    let (_, e) = target::connect_target_with(&base, &settings, &implicit, DEADLINE)
-        .await
-        .unwrap_err();
+    let (_, e) =
+        target::connect_target_with(&base, &Default::default(), &settings, &implicit, DEADLINE)
+            .await
+            .unwrap_err();
     assert!(matches!(e, ConnectError::WrongAccount { .. }));
     assert_eq!(
         e.to_string(),
@@ -235,6 +245,7 @@ async fn peak_rss() {
     let shared = base(&labs[0]).await;
     let before = peak_rss_kib();
     let mut connected = Vec::new();
+    let pacer = Default::default();
     for (i, lab) in labs.iter().enumerate() {
         let base = if unshared {
             base(lab).await
@@ -243,7 +254,7 @@ async fn peak_rss() {
         };
         let region = ["us-east-1", "eu-west-1", "eu-central-1"][i % 3];
         let t = target(&format!("t{i}"), region, &lab.account);
-        let aws = target::connect_target_with(&base, &Settings::default(), &t, DEADLINE)
+        let aws = target::connect_target_with(&base, &pacer, &Settings::default(), &t, DEADLINE)
             .await
             .unwrap_or_else(|(_, e)| panic!("{e}"));
         alarm_names(&aws.clients.cloudwatch, "none-").await;
