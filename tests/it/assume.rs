@@ -232,7 +232,7 @@ fn peak_rss_kib() -> u64 {
 ///
 /// connects that many targets (each into its own account) and reads alarms once
 /// through each. `VIGIL_RSS_UNSHARED=1` gives every target a base config of its
-/// own (its own chain and HTTPS client), as one `Aws::connect` per target would.
+/// own (its own chain and HTTPS client), as one `Connector` per target would.
 #[tokio::test]
 #[ignore]
 async fn peak_rss() {
