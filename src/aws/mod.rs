@@ -85,13 +85,13 @@ struct Wiring {
 }
 
 impl Wiring {
-    fn new(sdk: &aws_types::SdkConfig, calls: &Arc<CallLog>, scope: &Arc<pace::Pacing>) -> Wiring {
+    fn new(sdk: &aws_types::SdkConfig, calls: &Arc<CallLog>, pacing: &Arc<pace::Pacing>) -> Wiring {
         use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
         let inner = sdk.http_client().unwrap_or_else(https_client);
         Wiring {
             counter: CallCounter(calls.clone()),
-            marker: pace::Marker(scope.clone()),
-            persist: pace::Persist(scope.clone()),
+            marker: pace::Marker(pacing.clone()),
+            persist: pace::Persist(pacing.clone()),
             // Attempts are bounded by the run's deadline (see `pace::Persist`), not by a count,
             // and there is no retry quota to run dry in a throttling storm. The pacer slows
             // a throttled operation down, so backoff need not: 5 s at most, not the SDK's 20.
@@ -103,7 +103,7 @@ impl Wiring {
                 .build(),
             http: pace::PacedClient {
                 inner,
-                scope: scope.clone(),
+                pacing: pacing.clone(),
             },
         }
     }
@@ -274,12 +274,12 @@ impl Aws {
             .region()
             .map(|r| r.to_string())
             .unwrap_or_else(|| "us-east-1".to_string());
-        let scope = Arc::new(pace::Pacing::new(&region, calls.clone(), pacer.clone()));
-        let w = Wiring::new(&sdk, &calls, &scope);
+        let pacing = Arc::new(pace::Pacing::new(&region, calls.clone(), pacer.clone()));
+        let w = Wiring::new(&sdk, &calls, &pacing);
         if let Some(role) = role {
             // AssumeRole goes to STS in the base's region, where the base credentials
             // are known to work (an opt-in region may be enabled only in the target's
-            // account). It is counted in this target's call log and paced in its scope.
+            // account). It is counted in this target's call log and paced by its pacing.
             let from = if base.region().is_some() { base } else { &sdk };
             let provider = assume::AssumedRole::new(client!(aws_sdk_sts, from, w), role.clone());
             sdk = sdk
@@ -294,7 +294,7 @@ impl Aws {
         Aws {
             clients,
             calls,
-            pace: scope,
+            pace: pacing,
             env: Env {
                 region,
                 ..Env::default()

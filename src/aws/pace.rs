@@ -399,7 +399,7 @@ impl ClassifyRetry for Persist {
 #[derive(Debug, Clone)]
 pub(super) struct PacedClient {
     pub(super) inner: SharedHttpClient,
-    pub(super) scope: Arc<Pacing>,
+    pub(super) pacing: Arc<Pacing>,
 }
 
 impl HttpClient for PacedClient {
@@ -410,7 +410,7 @@ impl HttpClient for PacedClient {
     ) -> SharedHttpConnector {
         SharedHttpConnector::new(PacedConnector {
             inner: self.inner.http_connector(settings, components),
-            scope: self.scope.clone(),
+            pacing: self.pacing.clone(),
         })
     }
 }
@@ -418,17 +418,17 @@ impl HttpClient for PacedClient {
 #[derive(Debug)]
 struct PacedConnector {
     inner: SharedHttpConnector,
-    scope: Arc<Pacing>,
+    pacing: Arc<Pacing>,
 }
 
 impl HttpConnector for PacedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let inner = self.inner.clone();
-        let scope = self.scope.clone();
+        let pacing = self.pacing.clone();
         HttpConnectorFuture::new(async move {
             let attempt = request.extension::<Attempt>().cloned();
             if let Some(a) = &attempt {
-                scope.wait_for_slot(&a.op).await;
+                pacing.wait_for_slot(&a.op).await;
             }
             match (inner.call(request).await, attempt) {
                 (Ok(mut response), Some(a)) => {
@@ -504,29 +504,29 @@ mod tests {
     #[test]
     fn settings_quotas_replace_the_default() {
         let calls = Arc::new(CallLog::default());
-        let scope = Pacing::new("test-region-pace", calls, Arc::default());
-        scope.set_account("111111111111");
+        let pacing = Pacing::new("test-region-pace", calls, Arc::default());
+        pacing.set_account("111111111111");
         let op = Op {
             service: "cloudwatch",
             name: "PutMetricAlarm".into(),
         };
         // At the default 3/s, the fourth request of a burst waits two thirds of a second.
-        let waits: Vec<Duration> = (0..4).map(|_| scope.reserve(&op)).collect();
+        let waits: Vec<Duration> = (0..4).map(|_| pacing.reserve(&op)).collect();
         assert!(waits[3] > Duration::from_millis(600), "{waits:?}");
-        scope.set_quotas(&BTreeMap::from([(
+        pacing.set_quotas(&BTreeMap::from([(
             "cloudwatch:PutMetricAlarm".into(),
             100.0,
         )]));
         // Past the slots already handed out at the old rate.
         std::thread::sleep(Duration::from_millis(1500));
-        let waits: Vec<Duration> = (0..4).map(|_| scope.reserve(&op)).collect();
+        let waits: Vec<Duration> = (0..4).map(|_| pacing.reserve(&op)).collect();
         assert!(waits[3] < Duration::from_millis(50), "{waits:?}");
     }
 
     #[test]
     fn buckets_are_per_account_and_region() {
         let pacer = Arc::new(Pacer::default());
-        let scope = |region: &str, account: &str| {
+        let pacing = |region: &str, account: &str| {
             let s = Pacing::new(region, Arc::new(CallLog::default()), pacer.clone());
             s.set_account(account);
             s
@@ -535,7 +535,7 @@ mod tests {
             service: "cloudwatch",
             name: "PutMetricAlarm".into(),
         };
-        let a = scope("test-region-keys-1", "111111111111");
+        let a = pacing("test-region-keys-1", "111111111111");
         // At the default 3/s, a burst of three empties the bucket.
         for _ in 0..3 {
             a.reserve(&op);
@@ -543,18 +543,18 @@ mod tests {
         assert!(!a.reserve(&op).is_zero());
         // Another target's clients in the same account and region share it...
         assert!(
-            !scope("test-region-keys-1", "111111111111")
+            !pacing("test-region-keys-1", "111111111111")
                 .reserve(&op)
                 .is_zero()
         );
         // ...but not another account in that region, or that account in another region.
         assert!(
-            scope("test-region-keys-1", "222222222222")
+            pacing("test-region-keys-1", "222222222222")
                 .reserve(&op)
                 .is_zero()
         );
         assert!(
-            scope("test-region-keys-2", "111111111111")
+            pacing("test-region-keys-2", "111111111111")
                 .reserve(&op)
                 .is_zero()
         );
