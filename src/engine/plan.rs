@@ -226,7 +226,8 @@ pub fn ownership(
 /// intent `e`: its recorded spec, or where that was not fully known (values
 /// known only after apply, or an intent written before vigil recorded one)
 /// the spec being applied now, equals the live one but for tags, which are
-/// what may not have landed.
+/// what may not have landed; or the live one is what the kind's create call
+/// alone leaves (a crash between the calls of a create, [`crate::kinds::Kind::bare`]).
 pub fn is_intended(
     kind: KindId,
     live: &Observed,
@@ -252,7 +253,7 @@ pub fn is_intended(
     let live = live.state(env);
     // A recorded intent keeps its secrets as salted hashes.
     let intent = crate::secret::unseal(&intent, &live, &format!("{}/{}", e.kind, e.name));
-    kind.diff(&untagged(intent), &untagged(live)).is_empty()
+    kind.bare(&live) || kind.diff(&untagged(intent), &untagged(live)).is_empty()
 }
 
 /// A safety refusal of one resource.

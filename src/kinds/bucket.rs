@@ -242,6 +242,16 @@ impl Kind for Bucket {
         )
     }
 
+    /// CreateBucket takes no tags and no settings: a crash right after it leaves
+    /// a bucket with no tags, no policy and versioning never set.
+    fn bare(live: &Value) -> bool {
+        live.get("tags")
+            .and_then(Value::as_object)
+            .is_none_or(serde_json::Map::is_empty)
+            && live.get("policy").is_none_or(Value::is_null)
+            && live.get("versioning").is_none()
+    }
+
     /// Settings the spec leaves out are not compared; versioning that could not
     /// be read is not compared either (the note says so).
     fn diff(desired: &Value, live: &Value) -> Vec<FieldDiff> {

@@ -307,6 +307,15 @@ pub trait Kind: Send + Sync + 'static {
         true
     }
 
+    /// Whether a live state is what the kind's create call alone leaves, for a
+    /// kind whose create takes several calls, its tags not among the first: a
+    /// crash between them leaves such a resource, and it is what vigil was
+    /// creating as far as the create got. Kinds that create in one call never
+    /// leave one.
+    fn bare(_live: &Value) -> bool {
+        false
+    }
+
     /// The identifier the tag API takes: an ARN, or a name (IAM).
     fn tag_id(_name: &str, _live: &Self::Live) -> String {
         String::new()

@@ -285,6 +285,11 @@ macro_rules! kinds {
                 match self { $(KindId::$variant => <$module::$variant as Kind>::TAGS.is_some()),* }
             }
 
+            /// See [`Kind::bare`].
+            pub fn bare(self, live: &Value) -> bool {
+                match self { $(KindId::$variant => <$module::$variant as Kind>::bare(live)),* }
+            }
+
             pub fn retain_by_default(self) -> bool {
                 match self { $(KindId::$variant => <$module::$variant as Kind>::RETAIN_BY_DEFAULT),* }
             }

@@ -992,3 +992,49 @@ fn prune_deletes_an_untagged_creating_entry_only_if_it_is_the_intent() {
     assert_eq!(deletes, vec![pair("MetricAlarm/gone", "delete")]);
     assert!(p.errors.is_empty());
 }
+
+#[test]
+fn a_bucket_whose_create_crashed_before_its_tags_is_vigils_only_while_bare() {
+    let bucket = "apiVersion: vigil/v1\nkind: Bucket\nmetadata: {name: lab-config}\nspec:\n  versioning: Enabled\n  policy: {Version: '2012-10-17', Statement: [{Effect: Allow, Principal: {Service: config.amazonaws.com}, Action: 's3:GetBucketAcl', Resource: 'arn:aws:s3:::lab-config'}]}\n  tags: {team: ops}\n".to_string();
+    let (_t, m) = load(&[("s.yaml", settings("")), ("b.yaml", bucket)]);
+    let obs = observation();
+    let inv = inventory(vec![intent(&m, &obs, "Bucket/lab-config")]);
+    // CreateBucket landed, its tags did not: nothing set yet but AWS's defaults.
+    let mut bare = observation();
+    live(
+        &m,
+        &mut bare,
+        "Bucket/lab-config",
+        LiveOwner::Untagged,
+        |s| {
+            let o = s.as_object_mut().unwrap();
+            for key in ["tags", "policy", "versioning"] {
+                o.remove(key);
+            }
+        },
+    );
+    let p = plan_of(&m, &bare, &inv, &opts(false)).unwrap();
+    assert_eq!(steps(&p), vec![pair("Bucket/lab-config", "update")]);
+    // A bucket of that name with a policy of someone else's is not vigil's.
+    let mut other = observation();
+    live(
+        &m,
+        &mut other,
+        "Bucket/lab-config",
+        LiveOwner::Untagged,
+        |s| {
+            let o = s.as_object_mut().unwrap();
+            o.remove("tags");
+            o.remove("versioning");
+            o.insert(
+                "policy".into(),
+                json!({"Version": "2012-10-17", "Statement": []}),
+            );
+        },
+    );
+    let p = plan_of(&m, &other, &inv, &opts(false)).unwrap();
+    assert_eq!(
+        steps(&p),
+        vec![pair("Bucket/lab-config", "refused Unconfirmed")]
+    );
+}
