@@ -177,7 +177,7 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<Exit> {
         },
         ReportFormat::Html => {
             targets::report_stops(&parts);
-            let refs: Vec<(String, &vigil::ops::report::Report)> =
+            let refs: Vec<(String, &vigil::ops::report::DailyReport)> =
                 reports.iter().map(|(k, r)| (k.clone(), r)).collect();
             html::render_many(&refs)
         }

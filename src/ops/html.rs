@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::report::{AlarmEntry, Report, fmt_num, threshold_text};
+use super::report::{AlarmEntry, DailyReport, fmt_num, threshold_text};
 use super::svg::{Chart, esc, render as chart};
 use super::{datetime_secs, format_duration};
 
@@ -144,7 +144,7 @@ fn alarm_section(out: &mut String, a: &AlarmEntry, start: i64, end: i64) {
     out.push_str("</article>");
 }
 
-fn title(r: &Report) -> String {
+fn title(r: &DailyReport) -> String {
     format!(
         "vigil report: last {}",
         format_duration(Duration::from_secs(r.period.seconds))
@@ -160,7 +160,7 @@ fn head(out: &mut String, title: &str) {
 }
 
 /// The whole page.
-pub fn render(r: &Report) -> String {
+pub fn render(r: &DailyReport) -> String {
     let mut out = String::new();
     head(&mut out, &title(r));
     body(&mut out, r);
@@ -169,7 +169,7 @@ pub fn render(r: &Report) -> String {
 }
 
 /// One page for several targets: a section each, in order.
-pub fn render_many(reports: &[(String, &Report)]) -> String {
+pub fn render_many(reports: &[(String, &DailyReport)]) -> String {
     let mut out = String::new();
     let t = reports
         .first()
@@ -185,7 +185,7 @@ pub fn render_many(reports: &[(String, &Report)]) -> String {
 }
 
 /// One report's content.
-fn body(out: &mut String, r: &Report) {
+fn body(out: &mut String, r: &DailyReport) {
     let start = parse(&r.period.start);
     let end = parse(&r.period.end);
     let title = title(r);

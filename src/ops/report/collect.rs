@@ -1,237 +1,42 @@
-//! `vigil report` (lab step 9): for every declared alarm, its state and the state
-//! changes in the period, and the min, average and max of its metric; then drift,
-//! Config rule compliance and pending SNS subscriptions.
+//! Reading AWS for the report: [`collect`] is the entry point, and reads in
+//! named steps: the declared alarms from one DescribeAlarms walk, then metrics,
+//! state history, drift, Config compliance and subscriptions side by side; then
+//! one [`AlarmEntry`] per declared alarm and the summary.
 //!
 //! Reads are batched: one DescribeAlarms walk, one account-wide DescribeAlarmHistory
-//! walk, and GetMetricData with up to 500 queries a call (five per alarm).
+//! walk, and GetMetricData with up to 500 queries a call (five per alarm). The
+//! query planning (`queries_for`, `pack`, `stats_from`) and the history reading
+//! (`parse_state_update`, `alarm_spans`) are pure and tested without AWS.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt::Write as _;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_cloudwatch::types::{
     AlarmType, HistoryItemType, Metric, MetricAlarm, MetricDataQuery, MetricStat, ScanBy,
 };
 use aws_smithy_types::DateTime;
-use schemars::JsonSchema;
-use serde::Serialize;
 use serde_json::Value;
 
-use super::{Endpoint, LiveAlarm, epoch_secs, format_duration, rfc3339};
-use crate::aws::{ApiCalls, Aws, AwsError, AwsResultExt};
+use super::model::{
+    AlarmEntry, DailyReport, DriftEntry, DriftSection, MetricInfo, PendingSubscription, Period,
+    Point, ReportSummary, RuleCompliance, Span, Stats, Transition, Unavailable, VERSION,
+};
+use crate::aws::{Aws, AwsError, AwsResultExt};
 use crate::kinds::KindId;
 use crate::manifest::Manifests;
+use crate::ops::{Endpoint, LiveAlarm, epoch_secs, rfc3339};
 
 /// GetMetricData takes at most 500 queries a call.
 pub const MAX_QUERIES: usize = 500;
 /// Charts keep at most this many points per alarm; longer periods use a coarser period.
 const MAX_POINTS: i64 = 1440;
-/// The shape version of the JSON report.
-pub const VERSION: u32 = 1;
 
-/// The JSON report (`vigil report --format json`).
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-#[schemars(
-    title = "vigil report",
-    description = "The output of `vigil report --format json`."
-)]
-pub struct Report {
-    /// The version of this document's shape; it changes only with an incompatible change.
-    pub version: u32,
-    /// When the report was made (RFC 3339, UTC).
-    pub generated_at: String,
-    pub account: String,
-    pub region: String,
-    pub period: Period,
-    pub summary: Summary,
-    /// Every declared MetricAlarm and CompositeAlarm, in directory order.
-    pub alarms: Vec<AlarmEntry>,
-    /// Drift and pending changes, as `vigil drift` reports them; null when it could not be computed.
-    pub drift: Option<DriftSection>,
-    /// Compliance of every declared ConfigRule.
-    pub config_rules: Vec<RuleCompliance>,
-    /// Subscriptions of declared topics that nobody has confirmed yet: they receive nothing.
-    pub pending_subscriptions: Vec<PendingSubscription>,
-    /// Sections that could not be read, and why. The rest of the report is still valid.
-    pub unavailable: Vec<Unavailable>,
-    /// AWS calls made, by service and operation.
-    #[schemars(with = "ApiCallsShape")]
-    pub api_calls: ApiCalls,
-}
+/// Values by GetMetricData query id, oldest first.
+type MetricData = HashMap<String, Vec<(i64, f64)>>;
+/// State changes by alarm name, oldest first.
+type History = HashMap<String, Vec<Transition>>;
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Period {
-    pub start: String,
-    pub end: String,
-    pub seconds: u64,
-}
-
-#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Summary {
-    pub alarms: usize,
-    pub in_alarm: usize,
-    pub ok: usize,
-    pub insufficient_data: usize,
-    /// Declared but absent from AWS.
-    pub missing: usize,
-    /// State changes in the period, over all alarms; null when the history could not be read.
-    pub state_changes: Option<usize>,
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AlarmEntry {
-    /// `MetricAlarm` or `CompositeAlarm`.
-    pub kind: String,
-    pub name: String,
-    /// False when the alarm is declared but does not exist in AWS.
-    pub exists: bool,
-    /// `OK`, `ALARM` or `INSUFFICIENT_DATA`.
-    pub state: Option<String>,
-    pub state_reason: Option<String>,
-    /// When the current state began.
-    pub state_since: Option<String>,
-    pub actions_enabled: Option<bool>,
-    pub metric: Option<MetricInfo>,
-    pub threshold: Option<f64>,
-    pub comparison_operator: Option<String>,
-    /// Over the whole period; null when the metric has no datapoints in it.
-    pub stats: Option<Stats>,
-    /// The alarm's statistic per `seriesPeriod`, oldest first (what the chart draws).
-    pub series: Vec<Point>,
-    pub series_period: Option<i64>,
-    /// State changes in the period, oldest first; null when the history could not be read.
-    pub transitions: Option<Vec<Transition>>,
-    /// When the alarm was in ALARM during the period. Without history, only the current state is known.
-    pub alarm_periods: Vec<Span>,
-    pub notes: Vec<String>,
-    #[serde(skip)]
-    pub(crate) raw_series: Vec<(i64, f64)>,
-    #[serde(skip)]
-    pub(crate) raw_spans: Vec<(i64, i64)>,
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MetricInfo {
-    pub namespace: Option<String>,
-    pub metric_name: Option<String>,
-    pub dimensions: BTreeMap<String, String>,
-    /// The alarm's statistic (`Average`, `p99`, ...), or `expression` for metric math.
-    pub stat: String,
-    pub period: Option<i32>,
-    pub unit: Option<String>,
-    /// For metric math, the expression the alarm watches.
-    pub expression: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Stats {
-    pub min: f64,
-    /// Sum over sample count: the true average of every sample. For metric math, the mean of the series.
-    pub avg: f64,
-    pub max: f64,
-    /// The number of samples, for a single metric.
-    pub samples: Option<f64>,
-    /// Periods with data.
-    pub periods: usize,
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
-pub struct Point {
-    /// The start of the period.
-    pub t: String,
-    pub v: f64,
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Transition {
-    pub at: String,
-    pub from: String,
-    pub to: String,
-    pub reason: Option<String>,
-    #[serde(skip)]
-    pub(crate) at_secs: i64,
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
-pub struct Span {
-    pub start: String,
-    pub end: String,
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DriftSection {
-    pub drifted: usize,
-    pub missing: usize,
-    pub pending: usize,
-    pub unmanaged: usize,
-    pub unknown: usize,
-    pub items: Vec<DriftEntry>,
-    pub errors: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DriftEntry {
-    /// `drifted`, `missing`, `pending`, `unmanaged` or `unknown`.
-    pub status: String,
-    pub kind: String,
-    pub name: String,
-    pub detail: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RuleCompliance {
-    pub name: String,
-    /// `COMPLIANT`, `NON_COMPLIANT`, `NOT_APPLICABLE` or `INSUFFICIENT_DATA`; null when unknown.
-    pub compliance: Option<String>,
-    /// Non-compliant resources, when AWS counts them.
-    pub non_compliant_resources: Option<i32>,
-    /// True when the count reached AWS's cap and is a lower bound.
-    pub capped: Option<bool>,
-    pub note: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PendingSubscription {
-    pub topic: String,
-    pub protocol: String,
-    pub endpoint: String,
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Unavailable {
-    /// `metrics`, `stateHistory`, `drift`, `configCompliance` or `subscriptions`.
-    pub section: String,
-    /// The error class: `notFound`, `throttled`, `transient`, `accessDenied`, `unsupported` or `terminal`.
-    pub class: String,
-    pub message: String,
-}
-
-/// The documented shape of [`ApiCalls`].
-#[derive(JsonSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)] // only its schema is used
-struct ApiCallsShape {
-    total: u64,
-    reads: u64,
-    writes: u64,
-    by_service: BTreeMap<String, BTreeMap<String, u64>>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    throttles: BTreeMap<String, BTreeMap<String, u64>>,
-}
-
-fn unavailable(section: &str, e: &AwsError) -> Unavailable {
+pub(super) fn unavailable(section: &str, e: &AwsError) -> Unavailable {
     Unavailable {
         section: section.to_string(),
         class: serde_json::to_value(e.class)
@@ -461,13 +266,13 @@ pub fn pack(plans: &[AlarmQueries]) -> Vec<Vec<MetricDataQuery>> {
 }
 
 /// One GetMetricData request, every page; values by query id, oldest first.
-async fn get_metric_data(
+pub(super) async fn get_metric_data(
     aws: &Aws,
     queries: Vec<MetricDataQuery>,
     start: i64,
     end: i64,
-) -> Result<HashMap<String, Vec<(i64, f64)>>, AwsError> {
-    let mut out: HashMap<String, Vec<(i64, f64)>> = HashMap::new();
+) -> Result<MetricData, AwsError> {
+    let mut out: MetricData = HashMap::new();
     let mut pages = aws
         .clients
         .cloudwatch
@@ -499,10 +304,7 @@ async fn get_metric_data(
 }
 
 /// Min, average and max from the per-period results.
-pub fn stats_from(
-    plan: &AlarmQueries,
-    data: &HashMap<String, Vec<(i64, f64)>>,
-) -> (Vec<(i64, f64)>, Option<Stats>) {
+pub fn stats_from(plan: &AlarmQueries, data: &MetricData) -> (Vec<(i64, f64)>, Option<Stats>) {
     let part = |suffix: &str| {
         data.get(&format!("a{}_{suffix}", plan.alarm))
             .cloned()
@@ -574,13 +376,13 @@ pub fn parse_state_update(
 }
 
 /// DescribeAlarmHistory for the whole account, state updates only, every page.
-async fn history(
+pub(super) async fn history(
     aws: &Aws,
     names: &HashSet<String>,
     start: i64,
     end: i64,
-) -> Result<HashMap<String, Vec<Transition>>, AwsError> {
-    let mut out: HashMap<String, Vec<Transition>> = HashMap::new();
+) -> Result<History, AwsError> {
+    let mut out: History = HashMap::new();
     let mut pages = aws
         .clients
         .cloudwatch
@@ -692,7 +494,10 @@ async fn compliance_call(aws: &Aws, names: &[String]) -> Result<Vec<RuleComplian
 
 /// DescribeComplianceByConfigRule, 25 rules a call. One missing rule fails the whole
 /// call, so a failed chunk is asked again rule by rule.
-async fn config_compliance(aws: &Aws, names: &[String]) -> Result<Vec<RuleCompliance>, AwsError> {
+pub(super) async fn config_compliance(
+    aws: &Aws,
+    names: &[String],
+) -> Result<Vec<RuleCompliance>, AwsError> {
     let mut found: HashMap<String, RuleCompliance> = HashMap::new();
     for chunk in names.chunks(25) {
         match compliance_call(aws, chunk).await {
@@ -741,7 +546,7 @@ async fn pending_subscriptions(
     let mut out = Vec::new();
     for t in topics {
         let arn = format!("arn:aws:sns:{}:{}:{t}", aws.env.region, aws.env.account_id);
-        if let Some(subs) = super::topic_subscriptions(aws, &arn).await? {
+        if let Some(subs) = crate::ops::topic_subscriptions(aws, &arn).await? {
             out.extend(
                 subs.pending
                     .into_iter()
@@ -838,57 +643,157 @@ fn metric_info(a: &MetricAlarm) -> MetricInfo {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Assembly
+
 /// Reads everything and builds the report. `Err` only when the alarms cannot be read.
 pub async fn collect(
     aws: &Aws,
     m: &Manifests,
     since: Duration,
     now: i64,
-) -> Result<Report, AwsError> {
-    let end = now;
-    let start = now - i64::try_from(since.as_secs()).unwrap_or(i64::MAX / 2);
-    let declared = super::declared_alarms(m);
-    let pages = crate::kinds::metric_alarm::all_alarms(aws).await?;
-    // Read before the drift section's observe takes the alarms out of the walk.
-    let live: Vec<Option<LiveAlarm>> = {
-        let metric = pages.metric.lock().expect("alarm pages lock");
-        let composite = pages.composite.lock().expect("alarm pages lock");
-        declared
-            .iter()
-            .map(|(kind, name)| match kind {
-                KindId::MetricAlarm => metric.get(name).map(|a| LiveAlarm::from_metric(a)),
-                _ => composite.get(name).map(LiveAlarm::from_composite),
-            })
-            .collect()
+) -> Result<DailyReport, AwsError> {
+    let window = Window {
+        start: now - i64::try_from(since.as_secs()).unwrap_or(i64::MAX / 2),
+        end: now,
     };
-
+    let declared = crate::ops::declared_alarms(m);
+    // Read before the drift section's observe takes the alarms out of the walk.
+    let live = read_declared(aws, &declared).await?;
     let plans: Vec<AlarmQueries> = live
         .iter()
         .enumerate()
-        .filter_map(|(i, l)| queries_for(i, l.as_ref()?.metric.as_ref()?, end - start))
+        .filter_map(|(i, l)| queries_for(i, l.as_ref()?.metric.as_ref()?, window.range()))
         .collect();
-    let names: HashSet<String> = declared.iter().map(|(_, n)| n.clone()).collect();
-    let rules: Vec<String> = m
-        .resources
-        .iter()
-        .filter(|r| r.kind == KindId::ConfigRule)
-        .map(|r| r.name.clone())
-        .collect();
-    let topics: Vec<String> = m
-        .resources
-        .iter()
-        .filter(|r| r.kind == KindId::Topic)
-        .map(|r| r.name.clone())
-        .collect();
+    let reads = read_sections(aws, m, &declared, &plans, window).await;
 
+    // Each section that could not be read is listed, in this order, and left empty.
+    let mut unavailable_list = Vec::new();
+    let metrics_read = reads.metrics.is_ok();
+    let data = reads.metrics.unwrap_or_else(|e| {
+        unavailable_list.push(unavailable("metrics", &e));
+        HashMap::new()
+    });
+    let hist = match reads.history {
+        Ok(h) => Some(h),
+        Err(e) => {
+            unavailable_list.push(unavailable("stateHistory", &e));
+            None
+        }
+    };
+    let inputs = EntryInputs {
+        plans: &plans,
+        data: &data,
+        metrics_read,
+        history: hist.as_ref(),
+        window,
+    };
+    let alarms: Vec<AlarmEntry> = declared
+        .iter()
+        .zip(&live)
+        .enumerate()
+        .map(|(i, ((kind, name), l))| inputs.entry(i, *kind, name, l.as_ref()))
+        .collect();
+    let drift = match reads.drift {
+        Ok(d) => Some(d),
+        Err(message) => {
+            unavailable_list.push(Unavailable {
+                section: "drift".into(),
+                class: "terminal".into(),
+                message,
+            });
+            None
+        }
+    };
+    let config_rules = reads.config_rules.unwrap_or_else(|e| {
+        unavailable_list.push(unavailable("configCompliance", &e));
+        Vec::new()
+    });
+    let pending = reads.pending.unwrap_or_else(|e| {
+        unavailable_list.push(unavailable("subscriptions", &e));
+        Vec::new()
+    });
+
+    Ok(DailyReport {
+        version: VERSION,
+        generated_at: rfc3339(epoch_secs(SystemTime::now())),
+        account: aws.env.account_id.clone(),
+        region: aws.env.region.clone(),
+        period: Period {
+            start: rfc3339(window.start),
+            end: rfc3339(window.end),
+            seconds: since.as_secs(),
+        },
+        summary: summarize(&alarms, hist.is_some()),
+        alarms,
+        drift,
+        config_rules,
+        pending_subscriptions: pending,
+        unavailable: unavailable_list,
+        api_calls: aws.calls.snapshot(),
+    })
+}
+
+/// The period the report covers, in epoch seconds.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: i64,
+    end: i64,
+}
+
+impl Window {
+    fn range(self) -> i64 {
+        self.end - self.start
+    }
+}
+
+/// The declared alarms as they are live, in declared order; `None` for an absent one.
+async fn read_declared(
+    aws: &Aws,
+    declared: &[(KindId, String)],
+) -> Result<Vec<Option<LiveAlarm>>, AwsError> {
+    let pages = crate::kinds::metric_alarm::all_alarms(aws).await?;
+    let metric = pages.metric.lock().expect("alarm pages lock");
+    let composite = pages.composite.lock().expect("alarm pages lock");
+    Ok(declared
+        .iter()
+        .map(|(kind, name)| match kind {
+            KindId::MetricAlarm => metric.get(name).map(|a| LiveAlarm::from_metric(a)),
+            _ => composite.get(name).map(LiveAlarm::from_composite),
+        })
+        .collect())
+}
+
+/// What each section's read returned; an `Err` leaves that section out.
+struct SectionReads {
+    metrics: Result<MetricData, AwsError>,
+    history: Result<History, AwsError>,
+    drift: Result<DriftSection, String>,
+    config_rules: Result<Vec<RuleCompliance>, AwsError>,
+    pending: Result<Vec<PendingSubscription>, AwsError>,
+}
+
+/// Reads metrics, state history, drift, Config compliance and pending
+/// subscriptions side by side.
+async fn read_sections(
+    aws: &Aws,
+    m: &Manifests,
+    declared: &[(KindId, String)],
+    plans: &[AlarmQueries],
+    window: Window,
+) -> SectionReads {
+    let Window { start, end } = window;
+    let names: HashSet<String> = declared.iter().map(|(_, n)| n.clone()).collect();
+    let rules = declared_names(m, KindId::ConfigRule);
+    let topics = declared_names(m, KindId::Topic);
     let metric_calls = async {
         let mut all = HashMap::new();
-        for call in pack(&plans) {
+        for call in pack(plans) {
             all.extend(get_metric_data(aws, call, start, end).await?);
         }
         Ok::<_, AwsError>(all)
     };
-    let (data, hist, drift, rules_c, pending) = futures::join!(
+    let (metrics, history, drift, config_rules, pending) = futures::join!(
         metric_calls,
         history(aws, &names, start, end),
         drift_section(aws, m),
@@ -901,78 +806,86 @@ pub async fn collect(
         },
         pending_subscriptions(aws, &topics),
     );
+    SectionReads {
+        metrics,
+        history,
+        drift,
+        config_rules,
+        pending,
+    }
+}
 
-    let mut unavailable_list = Vec::new();
-    let data = data.unwrap_or_else(|e| {
-        unavailable_list.push(unavailable("metrics", &e));
-        HashMap::new()
-    });
-    let hist = match hist {
-        Ok(h) => Some(h),
-        Err(e) => {
-            unavailable_list.push(unavailable("stateHistory", &e));
-            None
-        }
-    };
-    let metrics_read = !unavailable_list.iter().any(|u| u.section == "metrics");
+/// The names of the declared resources of one kind, in directory order.
+fn declared_names(m: &Manifests, kind: KindId) -> Vec<String> {
+    m.resources
+        .iter()
+        .filter(|r| r.kind == kind)
+        .map(|r| r.name.clone())
+        .collect()
+}
 
-    let mut alarms = Vec::new();
-    for (i, ((kind, name), l)) in declared.iter().zip(&live).enumerate() {
-        let mut e = AlarmEntry {
-            kind: kind.name().to_string(),
-            name: name.clone(),
-            exists: l.is_some(),
-            state: None,
-            state_reason: None,
-            state_since: None,
-            actions_enabled: None,
-            metric: None,
-            threshold: None,
-            comparison_operator: None,
-            stats: None,
-            series: vec![],
-            series_period: None,
-            transitions: None,
-            alarm_periods: vec![],
-            notes: vec![],
-            raw_series: vec![],
-            raw_spans: vec![],
-        };
-        let Some(l) = l else {
+/// What every alarm's entry is built from.
+struct EntryInputs<'a> {
+    plans: &'a [AlarmQueries],
+    data: &'a MetricData,
+    /// False when GetMetricData failed: then "no datapoints" is not known.
+    metrics_read: bool,
+    /// `None` when the history could not be read.
+    history: Option<&'a History>,
+    window: Window,
+}
+
+impl EntryInputs<'_> {
+    /// The entry of the `i`th declared alarm.
+    fn entry(&self, i: usize, kind: KindId, name: &str, live: Option<&LiveAlarm>) -> AlarmEntry {
+        let mut e = AlarmEntry::declared(kind, name, live.is_some());
+        let Some(l) = live else {
             e.notes
                 .push("declared but absent from AWS; run `vigil reconcile`".into());
-            alarms.push(e);
-            continue;
+            return e;
         };
         e.state = Some(l.state.clone());
         e.state_reason = Some(l.reason.clone());
         e.state_since = l.since.map(rfc3339);
         e.actions_enabled = Some(l.actions_enabled);
         if let Some(a) = &l.metric {
-            e.metric = Some(metric_info(a));
-            e.threshold = a.threshold();
-            e.comparison_operator = a.comparison_operator().map(|c| c.as_str().to_string());
-            if let Some(plan) = plans.iter().find(|p| p.alarm == i) {
-                let (series, stats) = stats_from(plan, &data);
-                e.series_period = Some(plan.period);
-                if stats.is_none() && metrics_read {
-                    e.notes
-                        .push("the metric has no datapoints in this period".into());
-                }
-                e.stats = stats;
-                e.series = series
-                    .iter()
-                    .map(|(t, v)| Point {
-                        t: rfc3339(*t),
-                        v: *v,
-                    })
-                    .collect();
-                e.raw_series = series;
-            }
+            self.add_metric(&mut e, i, a);
         }
-        let transitions = hist
-            .as_ref()
-            .map(|h| h.get(name).cloned().unwrap_or_default());
+        self.add_history(&mut e, l);
+        e
+    }
+
+    /// The metric, its threshold, and its series and statistics over the period.
+    fn add_metric(&self, e: &mut AlarmEntry, i: usize, a: &MetricAlarm) {
+        e.metric = Some(metric_info(a));
+        e.threshold = a.threshold();
+        e.comparison_operator = a.comparison_operator().map(|c| c.as_str().to_string());
+        let Some(plan) = self.plans.iter().find(|p| p.alarm == i) else {
+            return;
+        };
+        let (series, stats) = stats_from(plan, self.data);
+        e.series_period = Some(plan.period);
+        if stats.is_none() && self.metrics_read {
+            e.notes
+                .push("the metric has no datapoints in this period".into());
+        }
+        e.stats = stats;
+        e.series = series
+            .iter()
+            .map(|(t, v)| Point {
+                t: rfc3339(*t),
+                v: *v,
+            })
+            .collect();
+        e.raw_series = series;
+    }
+
+    /// The state changes in the period, and when the alarm was in ALARM.
+    fn add_history(&self, e: &mut AlarmEntry, l: &LiveAlarm) {
+        let Window { start, end } = self.window;
+        let transitions = self
+            .history
+            .map(|h| h.get(&e.name).cloned().unwrap_or_default());
         e.raw_spans = alarm_spans(start, end, transitions.as_deref(), &l.state, l.since);
         e.alarm_periods = e
             .raw_spans
@@ -983,259 +896,28 @@ pub async fn collect(
             })
             .collect();
         e.transitions = transitions;
-        alarms.push(e);
     }
+}
 
-    let drift = match drift {
-        Ok(d) => Some(d),
-        Err(msg) => {
-            unavailable_list.push(Unavailable {
-                section: "drift".into(),
-                class: "terminal".into(),
-                message: msg,
-            });
-            None
-        }
-    };
-    let config_rules = rules_c.unwrap_or_else(|e| {
-        unavailable_list.push(unavailable("configCompliance", &e));
-        Vec::new()
-    });
-    let pending = pending.unwrap_or_else(|e| {
-        unavailable_list.push(unavailable("subscriptions", &e));
-        Vec::new()
-    });
-
+/// Counts by state; state changes only when the history was read.
+fn summarize(alarms: &[AlarmEntry], history_read: bool) -> ReportSummary {
     let count = |s: &str| {
         alarms
             .iter()
             .filter(|a| a.state.as_deref() == Some(s))
             .count()
     };
-    let summary = Summary {
+    ReportSummary {
         alarms: alarms.len(),
         in_alarm: count("ALARM"),
         ok: count("OK"),
         insufficient_data: count("INSUFFICIENT_DATA"),
         missing: alarms.iter().filter(|a| !a.exists).count(),
-        state_changes: hist.as_ref().map(|_| {
+        state_changes: history_read.then(|| {
             alarms
                 .iter()
                 .map(|a| a.transitions.as_ref().map_or(0, Vec::len))
                 .sum()
         }),
-    };
-    Ok(Report {
-        version: VERSION,
-        generated_at: rfc3339(epoch_secs(SystemTime::now())),
-        account: aws.env.account_id.clone(),
-        region: aws.env.region.clone(),
-        period: Period {
-            start: rfc3339(start),
-            end: rfc3339(end),
-            seconds: since.as_secs(),
-        },
-        summary,
-        alarms,
-        drift,
-        config_rules,
-        pending_subscriptions: pending,
-        unavailable: unavailable_list,
-        api_calls: aws.calls.snapshot(),
-    })
-}
-
-// ---------------------------------------------------------------------------
-// Rendering
-
-/// `80`, `83.33`, `0.001`: short, without trailing zeros.
-pub fn fmt_num(v: f64) -> String {
-    if !v.is_finite() {
-        return "-".into();
-    }
-    if v == v.trunc() && v.abs() < 1e15 {
-        return format!("{}", v as i64);
-    }
-    let digits = if v.abs() >= 1.0 { 2 } else { 4 };
-    let s = format!("{v:.digits$}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-/// `> 80`, `<= 3`, or `band` for anomaly detection.
-pub fn threshold_text(op: Option<&str>, threshold: Option<f64>) -> String {
-    let sym = match op {
-        Some("GreaterThanThreshold") => ">",
-        Some("GreaterThanOrEqualToThreshold") => ">=",
-        Some("LessThanThreshold") => "<",
-        Some("LessThanOrEqualToThreshold") => "<=",
-        Some(_) => return "band".into(),
-        None => return "-".into(),
-    };
-    match threshold {
-        Some(t) => format!("{sym} {}", fmt_num(t)),
-        None => "-".into(),
     }
 }
-
-/// A user string in Markdown (a table cell, a list item): it means nothing but itself.
-fn md_cell(s: &str) -> String {
-    crate::escape::md_text(s)
-}
-
-impl Report {
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("report serializes")
-    }
-
-    /// For a chat message.
-    pub fn to_markdown(&self) -> String {
-        let mut out = String::new();
-        let s = &self.summary;
-        let _ = writeln!(
-            out,
-            "### vigil report: last {} ({} to {})",
-            format_duration(Duration::from_secs(self.period.seconds)),
-            self.period.start,
-            self.period.end
-        );
-        let changes = s.state_changes.map_or_else(
-            || "state changes unknown".to_string(),
-            |n| format!("{n} state change(s)"),
-        );
-        let _ = writeln!(
-            out,
-            "Account {}, {}. {} alarm(s): **{} in ALARM**, {} OK, {} INSUFFICIENT_DATA{}; {changes}.",
-            md_cell(&self.account),
-            md_cell(&self.region),
-            s.alarms,
-            s.in_alarm,
-            s.ok,
-            s.insufficient_data,
-            if s.missing > 0 {
-                format!(", {} missing", s.missing)
-            } else {
-                String::new()
-            },
-        );
-        if !self.alarms.is_empty() {
-            let _ = writeln!(out);
-            let _ = writeln!(
-                out,
-                "| Alarm | State | Changes | Min | Avg | Max | Threshold |"
-            );
-            let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---|");
-            for a in &self.alarms {
-                let state = match a.state.as_deref() {
-                    Some("ALARM") => "**ALARM**".to_string(),
-                    Some(st) => md_cell(st),
-                    None => "absent".to_string(),
-                };
-                let changes = a
-                    .transitions
-                    .as_ref()
-                    .map_or("?".to_string(), |t| t.len().to_string());
-                let (min, avg, max) = a
-                    .stats
-                    .as_ref()
-                    .map_or(("-".into(), "-".into(), "-".into()), |st| {
-                        (fmt_num(st.min), fmt_num(st.avg), fmt_num(st.max))
-                    });
-                let _ = writeln!(
-                    out,
-                    "| {} | {state} | {changes} | {min} | {avg} | {max} | {} |",
-                    md_cell(&a.name),
-                    threshold_text(a.comparison_operator.as_deref(), a.threshold)
-                );
-            }
-        }
-        let _ = writeln!(out);
-        match &self.drift {
-            Some(d) => {
-                let _ = writeln!(
-                    out,
-                    "**Drift:** {} drifted, {} missing, {} pending, {} unmanaged{}.",
-                    d.drifted,
-                    d.missing,
-                    d.pending,
-                    d.unmanaged,
-                    if d.errors.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", {} could not be checked", d.errors.len())
-                    }
-                );
-                for it in d
-                    .items
-                    .iter()
-                    .filter(|i| i.status != "pending" || d.items.len() <= 10)
-                {
-                    let _ = writeln!(
-                        out,
-                        "- {} {}{}",
-                        md_cell(&it.status),
-                        crate::escape::code_span(&format!("{}/{}", it.kind, it.name)),
-                        it.detail
-                            .as_ref()
-                            .map_or_else(String::new, |x| format!(" ({})", md_cell(x)))
-                    );
-                }
-            }
-            None => {
-                let _ = writeln!(out, "**Drift:** unavailable.");
-            }
-        }
-        if !self.config_rules.is_empty() {
-            let list: Vec<String> = self
-                .config_rules
-                .iter()
-                .map(|r| {
-                    let c = r.compliance.as_deref().unwrap_or("unknown");
-                    match r.non_compliant_resources {
-                        Some(n) if c == "NON_COMPLIANT" => {
-                            format!(
-                                "{} **{c}** ({n}{} resources)",
-                                crate::escape::code_span(&r.name),
-                                if r.capped == Some(true) { "+" } else { "" }
-                            )
-                        }
-                        _ => format!("{} {}", crate::escape::code_span(&r.name), md_cell(c)),
-                    }
-                })
-                .collect();
-            let _ = writeln!(out, "**Config rules:** {}.", list.join(", "));
-        }
-        if self.pending_subscriptions.is_empty() {
-            let _ = writeln!(out, "**Pending SNS subscriptions:** none.");
-        } else {
-            let list: Vec<String> = self
-                .pending_subscriptions
-                .iter()
-                .map(|p| {
-                    format!(
-                        "{}:{} on {}",
-                        md_cell(&p.protocol),
-                        md_cell(&p.endpoint),
-                        crate::escape::code_span(&p.topic)
-                    )
-                })
-                .collect();
-            let _ = writeln!(
-                out,
-                "**Pending SNS subscriptions** (they receive nothing until confirmed): {}.",
-                list.join(", ")
-            );
-        }
-        for u in &self.unavailable {
-            let _ = writeln!(
-                out,
-                "_{} unavailable: {}_",
-                md_cell(&u.section),
-                md_cell(&u.message)
-            );
-        }
-        out
-    }
-}
-
-#[cfg(test)]
-mod tests;
