@@ -9,7 +9,7 @@ use vigil::exit::Exit;
 use vigil::manifest::Target;
 use vigil::ops::report::collect;
 use vigil::ops::test_alarm::{
-    Options, default_timeout, run, select, split_args, via_metric_refusals,
+    TestAlarmOptions, default_timeout, run, select, split_args, via_metric_refusals,
 };
 use vigil::ops::{epoch_secs, html};
 
@@ -72,7 +72,7 @@ pub async fn test_alarm(args: TestAlarmArgs) -> anyhow::Result<Exit> {
         let timeout = args
             .timeout
             .unwrap_or_else(|| default_timeout(&m_t, &alarms, args.via_metric));
-        let opts = Options {
+        let opts = TestAlarmOptions {
             alarms,
             state: state.to_string(),
             hold: args.hold,
