@@ -146,51 +146,69 @@ fn stat_query(
 /// The queries that give an alarm's series and statistics; `None` when it has no metric.
 pub fn queries_for(i: usize, a: &MetricAlarm, range: i64) -> Option<AlarmQueries> {
     let prefix = format!("a{i}_");
-    if let (Some(ns), Some(name)) = (a.namespace(), a.metric_name()) {
-        let stat = a
-            .statistic()
-            .map(|s| s.as_str().to_string())
-            .or_else(|| a.extended_statistic().map(str::to_string))?;
-        let period = chart_period(i64::from(a.period().unwrap_or(60)), range);
-        let metric = Metric::builder()
-            .namespace(ns)
-            .metric_name(name)
-            .set_dimensions(Some(a.dimensions().to_vec()))
-            .build();
-        let unit = a.unit();
-        let parts = [
-            ("mn", "Minimum"),
-            ("mx", "Maximum"),
-            ("sm", "Sum"),
-            ("n", "SampleCount"),
-        ];
-        let mut queries: Vec<MetricDataQuery> = parts
-            .iter()
-            .map(|(suffix, st)| stat_query(format!("{prefix}{suffix}"), &metric, period, st, unit))
-            .collect();
-        let series = match parts.iter().find(|(_, st)| *st == stat) {
-            Some((suffix, _)) => Series::Query(format!("{prefix}{suffix}")),
-            None if stat == "Average" => Series::Average,
-            None => {
-                // A percentile or trimmed statistic needs its own query.
-                queries.push(stat_query(
-                    format!("{prefix}s"),
-                    &metric,
-                    period,
-                    &stat,
-                    unit,
-                ));
-                Series::Query(format!("{prefix}s"))
-            }
-        };
-        return Some(AlarmQueries {
-            alarm: i,
-            queries,
-            period,
-            single: true,
-            series,
-        });
+    match (a.namespace(), a.metric_name()) {
+        (Some(ns), Some(name)) => single_metric_queries(i, &prefix, a, (ns, name), range),
+        _ => math_queries(i, &prefix, a),
     }
+}
+
+/// One metric: its minimum, maximum, sum and sample count, and its own statistic
+/// when that is none of these nor the average.
+fn single_metric_queries(
+    i: usize,
+    prefix: &str,
+    a: &MetricAlarm,
+    (ns, name): (&str, &str),
+    range: i64,
+) -> Option<AlarmQueries> {
+    let stat = a
+        .statistic()
+        .map(|s| s.as_str().to_string())
+        .or_else(|| a.extended_statistic().map(str::to_string))?;
+    let period = chart_period(i64::from(a.period().unwrap_or(60)), range);
+    let metric = Metric::builder()
+        .namespace(ns)
+        .metric_name(name)
+        .set_dimensions(Some(a.dimensions().to_vec()))
+        .build();
+    let unit = a.unit();
+    let parts = [
+        ("mn", "Minimum"),
+        ("mx", "Maximum"),
+        ("sm", "Sum"),
+        ("n", "SampleCount"),
+    ];
+    let mut queries: Vec<MetricDataQuery> = parts
+        .iter()
+        .map(|(suffix, st)| stat_query(format!("{prefix}{suffix}"), &metric, period, st, unit))
+        .collect();
+    let series = match parts.iter().find(|(_, st)| *st == stat) {
+        Some((suffix, _)) => Series::Query(format!("{prefix}{suffix}")),
+        None if stat == "Average" => Series::Average,
+        None => {
+            // A percentile or trimmed statistic needs its own query.
+            queries.push(stat_query(
+                format!("{prefix}s"),
+                &metric,
+                period,
+                &stat,
+                unit,
+            ));
+            Series::Query(format!("{prefix}s"))
+        }
+    };
+    Some(AlarmQueries {
+        alarm: i,
+        queries,
+        period,
+        single: true,
+        series,
+    })
+}
+
+/// Metric math: the alarm's own queries, their ids prefixed so that many alarms
+/// share one call.
+fn math_queries(i: usize, prefix: &str, a: &MetricAlarm) -> Option<AlarmQueries> {
     let metrics = a.metrics();
     if metrics.is_empty() {
         return None;
@@ -220,7 +238,7 @@ pub fn queries_for(i: usize, a: &MetricAlarm, range: i64) -> Option<AlarmQueries
                 .return_data(q.id() == Some(out.as_str()))
                 .set_label(None);
             if let Some(e) = q.expression() {
-                b = b.expression(rewrite_ids(e, &ids, &prefix));
+                b = b.expression(rewrite_ids(e, &ids, prefix));
             }
             b.build()
         })
@@ -667,25 +685,21 @@ pub async fn collect(
         .collect();
     let reads = read_sections(aws, m, &declared, &plans, window).await;
 
-    // Each section that could not be read is listed, in this order, and left empty.
-    let mut unavailable_list = Vec::new();
-    let metrics_read = reads.metrics.is_ok();
-    let data = reads.metrics.unwrap_or_else(|e| {
-        unavailable_list.push(unavailable("metrics", &e));
-        HashMap::new()
-    });
-    let hist = match reads.history {
-        Ok(h) => Some(h),
-        Err(e) => {
-            unavailable_list.push(unavailable("stateHistory", &e));
-            None
-        }
-    };
+    let Settled {
+        metrics,
+        history,
+        drift,
+        config_rules,
+        pending,
+        unavailable,
+    } = reads.settle();
+    let metrics_read = metrics.is_some();
+    let data = metrics.unwrap_or_default();
     let inputs = EntryInputs {
         plans: &plans,
         data: &data,
         metrics_read,
-        history: hist.as_ref(),
+        history: history.as_ref(),
         window,
     };
     let alarms: Vec<AlarmEntry> = declared
@@ -694,26 +708,6 @@ pub async fn collect(
         .enumerate()
         .map(|(i, ((kind, name), l))| inputs.entry(i, *kind, name, l.as_ref()))
         .collect();
-    let drift = match reads.drift {
-        Ok(d) => Some(d),
-        Err(message) => {
-            unavailable_list.push(Unavailable {
-                section: "drift".into(),
-                class: "terminal".into(),
-                message,
-            });
-            None
-        }
-    };
-    let config_rules = reads.config_rules.unwrap_or_else(|e| {
-        unavailable_list.push(unavailable("configCompliance", &e));
-        Vec::new()
-    });
-    let pending = reads.pending.unwrap_or_else(|e| {
-        unavailable_list.push(unavailable("subscriptions", &e));
-        Vec::new()
-    });
-
     Ok(DailyReport {
         version: VERSION,
         generated_at: rfc3339(epoch_secs(SystemTime::now())),
@@ -724,12 +718,12 @@ pub async fn collect(
             end: rfc3339(window.end),
             seconds: since.as_secs(),
         },
-        summary: summarize(&alarms, hist.is_some()),
+        summary: summarize(&alarms, history.is_some()),
         alarms,
         drift,
         config_rules,
         pending_subscriptions: pending,
-        unavailable: unavailable_list,
+        unavailable,
         api_calls: aws.calls.snapshot(),
     })
 }
@@ -771,6 +765,51 @@ struct SectionReads {
     drift: Result<DriftSection, String>,
     config_rules: Result<Vec<RuleCompliance>, AwsError>,
     pending: Result<Vec<PendingSubscription>, AwsError>,
+}
+
+/// The sections read, each `None` or empty when it could not be read; and the
+/// sections that could not, in the order the report lists them.
+struct Settled {
+    metrics: Option<MetricData>,
+    history: Option<History>,
+    drift: Option<DriftSection>,
+    config_rules: Vec<RuleCompliance>,
+    pending: Vec<PendingSubscription>,
+    unavailable: Vec<Unavailable>,
+}
+
+impl SectionReads {
+    fn settle(self) -> Settled {
+        let mut gaps = Vec::new();
+        let metrics = ok_or_gap(self.metrics, "metrics", &mut gaps);
+        let history = ok_or_gap(self.history, "stateHistory", &mut gaps);
+        let drift = match self.drift {
+            Ok(d) => Some(d),
+            Err(message) => {
+                gaps.push(Unavailable {
+                    section: "drift".into(),
+                    class: "terminal".into(),
+                    message,
+                });
+                None
+            }
+        };
+        let config_rules = ok_or_gap(self.config_rules, "configCompliance", &mut gaps);
+        let pending = ok_or_gap(self.pending, "subscriptions", &mut gaps);
+        Settled {
+            metrics,
+            history,
+            drift,
+            config_rules: config_rules.unwrap_or_default(),
+            pending: pending.unwrap_or_default(),
+            unavailable: gaps,
+        }
+    }
+}
+
+/// The value, or `None` with the section listed as unavailable.
+fn ok_or_gap<T>(r: Result<T, AwsError>, section: &str, gaps: &mut Vec<Unavailable>) -> Option<T> {
+    r.map_err(|e| gaps.push(unavailable(section, &e))).ok()
 }
 
 /// Reads metrics, state history, drift, Config compliance and pending
