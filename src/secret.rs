@@ -188,7 +188,10 @@ pub async fn resolve(aws: &Aws, m: &Manifests) -> Result<Secrets, SecretError> {
                 ));
             }
             SecretRef::SecretsManager(n) => r.secret_string(s, n).await?,
-            SecretRef::Env(n) => r.env_var(s, n)?,
+            SecretRef::Env(n) => match std::env::var(n) {
+                Ok(v) => v,
+                Err(_) => return Err(r.env_unset(s, n)),
+            },
         };
         values.insert(s.expr(), value);
     }
@@ -322,17 +325,15 @@ impl Resolver<'_> {
         Err(self.fail(r, problem, todo))
     }
 
-    /// An environment variable of this process.
-    fn env_var(&self, r: &SecretRef, n: &str) -> Result<String, SecretError> {
-        std::env::var(n).map_err(|_| {
-            self.fail(
-                r,
-                format!(
-                    "the environment variable `{n}` is not set (or not UTF-8) in the vigil process"
-                ),
-                format!("set {n} in vigil's environment, or fix the reference"),
-            )
-        })
+    /// An environment variable of this process that is not set (or not UTF-8).
+    fn env_unset(&self, r: &SecretRef, n: &str) -> SecretError {
+        self.fail(
+            r,
+            format!(
+                "the environment variable `{n}` is not set (or not UTF-8) in the vigil process"
+            ),
+            format!("set {n} in vigil's environment, or fix the reference"),
+        )
     }
 }
 
