@@ -12,7 +12,8 @@ use crate::kinds::{KindError, KindId, LiveOwner, Observed, Wanted};
 use crate::state::Inventory;
 use crate::vocab::ADOPT;
 
-pub struct Options {
+/// What to import and where to write it; built by `vigil import` from its arguments.
+pub struct ImportOptions {
     pub out: PathBuf,
     pub kinds: Vec<KindId>,
     pub prefix: Option<String>,
@@ -26,8 +27,58 @@ pub struct Imported {
     pub skipped: Vec<String>,
 }
 
+/// A live resource to import: its kind, name and what was observed.
+type Found = (KindId, String, Observed);
+
 /// Lists live resources of the chosen kinds and writes their manifests.
-pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported, KindError> {
+pub async fn run(aws: &Aws, opts: &ImportOptions, inv: &Inventory) -> Result<Imported, KindError> {
+    let (mut found, mut skipped) = observe_all(aws, opts).await?;
+    // Resources a CloudFormation stack manages belong to the stack's template, not to
+    // manifests of their own: managing them twice would fight the stack.
+    let stack_owned = stack_resources(aws, &found).await?;
+    found.retain(|(kind, name, obs)| {
+        let managed = *kind != KindId::Stack
+            && (stack_owned.contains(name) || obs.attrs.values().any(|v| stack_owned.contains(v)));
+        if managed {
+            skipped.push(format!("{kind}/{name}: managed by a CloudFormation stack"));
+        }
+        !managed
+    });
+    let refs = reference_map(&found);
+    let owner = settings_owner(opts, inv, &found);
+
+    std::fs::create_dir_all(&opts.out).map_err(|e| io_error(&opts.out, e))?;
+    let mut files = Vec::new();
+    let settings = opts.out.join("settings.yaml");
+    write(
+        &settings,
+        &format!(
+            "apiVersion: vigil/v1\nkind: Settings\nmetadata:\n  name: default\nspec:\n  region: {}\n  owner: {}\n",
+            scalar(&Value::from(aws.env.region.clone()), false),
+            scalar(&Value::from(owner.clone()), false)
+        ),
+    )?;
+    files.push(settings);
+    for (kind, name, obs) in &found {
+        let owned = obs.owner == LiveOwner::Tagged(owner.clone())
+            || (obs.owner == LiveOwner::Untaggable && inv.owns(kind.name(), name));
+        let doc = manifest(*kind, name, obs, &refs, owned);
+        let path = opts
+            .out
+            .join(kind.name().to_lowercase())
+            .join(format!("{}.yaml", file_name(name)));
+        write(&path, &doc)?;
+        files.push(path);
+    }
+    Ok(Imported { files, skipped })
+}
+
+/// Observes every chosen kind at once; the resources that match the prefix, and
+/// the kinds the endpoint does not support.
+async fn observe_all(
+    aws: &Aws,
+    opts: &ImportOptions,
+) -> Result<(Vec<Found>, Vec<String>), KindError> {
     let kinds: Vec<KindId> = if opts.kinds.is_empty() {
         KindId::ALL.to_vec()
     } else {
@@ -39,7 +90,7 @@ pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported,
         async move { (*k, k.observe(aws, everything).await) }
     }))
     .await;
-    let mut found: Vec<(KindId, String, Observed)> = Vec::new();
+    let mut found: Vec<Found> = Vec::new();
     let mut skipped = Vec::new();
     for (kind, result) in results {
         match result {
@@ -55,29 +106,27 @@ pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported,
             Err(e) => return Err(e),
         }
     }
-    // Resources a CloudFormation stack manages belong to the stack's template, not to
-    // manifests of their own: managing them twice would fight the stack.
-    let stack_owned = stack_resources(aws, &found).await?;
-    found.retain(|(kind, name, obs)| {
-        let managed = *kind != KindId::Stack
-            && (stack_owned.contains(name) || obs.attrs.values().any(|v| stack_owned.contains(v)));
-        if managed {
-            skipped.push(format!("{kind}/{name}: managed by a CloudFormation stack"));
-        }
-        !managed
-    });
-    // Attribute values that other manifests can reference instead of repeating.
+    Ok((found, skipped))
+}
+
+/// Attribute values that other manifests can reference instead of repeating.
+fn reference_map(found: &[Found]) -> HashMap<String, String> {
     let mut refs: HashMap<String, String> = HashMap::new();
-    for (kind, name, obs) in &found {
+    for (kind, name, obs) in found {
         for (attr, value) in &obs.attrs {
             if attr != "name" && value.len() > 8 {
                 refs.insert(value.clone(), format!("${{{kind}/{name}.{attr}}}"));
             }
         }
     }
-    // The owner most imported resources carry becomes the Settings owner.
+    refs
+}
+
+/// `--dir`'s owner; else the owner most imported resources carry; else the
+/// inventory's; else `vigil`.
+fn settings_owner(opts: &ImportOptions, inv: &Inventory, found: &[Found]) -> String {
     let mut owners: BTreeMap<&str, usize> = BTreeMap::new();
-    for (_, _, obs) in &found {
+    for (_, _, obs) in found {
         if let LiveOwner::Tagged(o) = &obs.owner {
             *owners.entry(o.as_str()).or_default() += 1;
         }
@@ -89,58 +138,45 @@ pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported,
             .map(|(o, _)| o.to_string())
             .or_else(|| (!inv.owner.is_empty()).then(|| inv.owner.clone()))
     });
-    let owner = owner.unwrap_or_else(|| "vigil".to_string());
+    owner.unwrap_or_else(|| "vigil".to_string())
+}
 
-    std::fs::create_dir_all(&opts.out).map_err(|e| io_error(&opts.out, e))?;
-    let mut files = Vec::new();
-    let settings = opts.out.join("settings.yaml");
-    write(
-        &settings,
-        &format!(
-            "apiVersion: vigil/v1\nkind: Settings\nmetadata:\n  name: default\nspec:\n  region: {}\n  owner: {}\n",
-            scalar(&Value::from(aws.env.region.clone()), false),
-            scalar(&Value::from(owner.clone()), false)
-        ),
-    )?;
-    files.push(settings);
-    for (kind, name, obs) in &found {
-        let own: Vec<&String> = obs.attrs.values().collect();
-        let spec = replace_refs(&obs.spec, &refs, &own);
-        let (spec, secrets) = placeholders(&spec);
-        let owned = obs.owner == LiveOwner::Tagged(owner.clone())
-            || (obs.owner == LiveOwner::Untaggable && inv.owns(kind.name(), name));
-        let mut doc = format!(
-            "apiVersion: vigil/v1\nkind: {kind}\nmetadata:\n  name: {}\n",
-            scalar(&Value::from(name.clone()), false)
-        );
-        if !owned {
-            // Created outside vigil: taking it over must be explicit.
-            doc.push_str(&format!("  annotations:\n    {ADOPT}: \"true\"\n"));
-        }
-        doc.push_str("spec:");
-        let body = to_yaml(&spec, 1);
-        if body.starts_with('\n') {
-            doc.push_str(&body);
-        } else {
-            doc.push(' ');
-            doc.push_str(&body);
-            doc.push('\n');
-        }
-        let doc = fill_placeholders(&doc, secrets);
-        let path = opts
-            .out
-            .join(kind.name().to_lowercase())
-            .join(format!("{}.yaml", file_name(name)));
-        write(&path, &doc)?;
-        files.push(path);
+/// One resource's manifest: references for ARNs of imported resources, secrets as
+/// placeholders, and the adopt annotation when vigil does not own it yet.
+fn manifest(
+    kind: KindId,
+    name: &str,
+    obs: &Observed,
+    refs: &HashMap<String, String>,
+    owned: bool,
+) -> String {
+    let own: Vec<&String> = obs.attrs.values().collect();
+    let spec = replace_refs(&obs.spec, refs, &own);
+    let (spec, secrets) = placeholders(&spec);
+    let mut doc = format!(
+        "apiVersion: vigil/v1\nkind: {kind}\nmetadata:\n  name: {}\n",
+        scalar(&Value::from(name.to_string()), false)
+    );
+    if !owned {
+        // Created outside vigil: taking it over must be explicit.
+        doc.push_str(&format!("  annotations:\n    {ADOPT}: \"true\"\n"));
     }
-    Ok(Imported { files, skipped })
+    doc.push_str("spec:");
+    let body = to_yaml(&spec, 1);
+    if body.starts_with('\n') {
+        doc.push_str(&body);
+    } else {
+        doc.push(' ');
+        doc.push_str(&body);
+        doc.push('\n');
+    }
+    fill_placeholders(&doc, secrets)
 }
 
 /// Physical ids (names or ARNs) of every resource in the found stacks.
 async fn stack_resources(
     aws: &Aws,
-    found: &[(KindId, String, Observed)],
+    found: &[Found],
 ) -> Result<std::collections::HashSet<String>, KindError> {
     let mut ids = std::collections::HashSet::new();
     for (_, name, _) in found.iter().filter(|(k, _, _)| *k == KindId::Stack) {

@@ -213,7 +213,7 @@ pub fn manifest_schema() -> Value {
 /// The schema of `vigil report --format json`.
 pub fn report_schema() -> Value {
     let g = SchemaSettings::draft07().for_serialize().into_generator();
-    g.into_root_schema_for::<crate::ops::report::Report>()
+    g.into_root_schema_for::<crate::ops::report::DailyReport>()
         .to_value()
 }
 

@@ -168,9 +168,54 @@ pub async fn resolve(aws: &Aws, m: &Manifests) -> Result<Secrets, SecretError> {
     if wanted.is_empty() {
         return Ok(Secrets::default());
     }
-    let fail = |r: &SecretRef, problem: String, todo: String| {
-        let (i, path) = &wanted[r];
-        let res = &m.resources[*i];
+    let r = Resolver {
+        aws,
+        m,
+        where_: format!("account {}, region {}", aws.env.account_id, aws.env.region),
+        wanted,
+    };
+    let mut values = r.ssm_parameters().await?;
+    for s in r.wanted.keys() {
+        let value = match s {
+            SecretRef::Ssm(n) => {
+                if values.contains_key(&s.expr()) {
+                    continue;
+                }
+                return Err(r.fail(
+                    s,
+                    format!("SSM returned no value for `{n}` in {}", r.where_),
+                    "check that the parameter exists and has a value".into(),
+                ));
+            }
+            SecretRef::SecretsManager(n) => r.secret_string(s, n).await?,
+            SecretRef::Env(n) => match std::env::var(n) {
+                Ok(v) => v,
+                Err(_) => return Err(r.env_unset(s, n)),
+            },
+        };
+        values.insert(s.expr(), value);
+    }
+    for v in values.values() {
+        register(v);
+    }
+    tracing::debug!(count = values.len(), "secret references resolved");
+    Ok(Secrets(Arc::new(values)))
+}
+
+/// One resolution: the references wanted, and how to say which one failed.
+struct Resolver<'a> {
+    aws: &'a Aws,
+    m: &'a Manifests,
+    /// `account ..., region ...`, for messages.
+    where_: String,
+    wanted: BTreeMap<SecretRef, (usize, Vec<Seg>)>,
+}
+
+impl Resolver<'_> {
+    /// The error for `r`, pointing at where it is first written.
+    fn fail(&self, r: &SecretRef, problem: String, todo: String) -> SecretError {
+        let (i, path) = &self.wanted[r];
+        let res = &self.m.resources[*i];
         SecretError {
             file: res.file.clone(),
             pos: res.locate(path),
@@ -179,131 +224,117 @@ pub async fn resolve(aws: &Aws, m: &Manifests) -> Result<Secrets, SecretError> {
             problem,
             todo,
         }
-    };
-    let where_ = format!("account {}, region {}", aws.env.account_id, aws.env.region);
-    let mut values = BTreeMap::new();
-    let ssm: Vec<&str> = wanted
-        .keys()
-        .filter_map(|r| match r {
-            SecretRef::Ssm(n) => Some(n.as_str()),
-            _ => None,
-        })
-        .collect();
-    for chunk in ssm.chunks(10) {
-        let out = aws
-            .clients
-            .ssm
-            .get_parameters()
-            .set_names(Some(chunk.iter().map(|n| n.to_string()).collect()))
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|e| {
-                let r = SecretRef::Ssm(chunk[0].to_string());
-                fail(
-                    &r,
-                    format!(
-                        "SSM GetParameters failed in {where_}: {}",
-                        aws_smithy_types::error::display::DisplayErrorContext(&e)
-                    ),
-                    "allow ssm:GetParameters (and kms:Decrypt on the parameter's key) to the target's credentials".into(),
-                )
-            })?;
-        for p in out.parameters() {
-            if let (Some(n), Some(v)) = (p.name(), p.value()) {
-                values.insert(SecretRef::Ssm(n.to_string()).expr(), v.to_string());
-            }
-        }
-        if let Some(missing) = out.invalid_parameters().first() {
-            let r = SecretRef::Ssm(missing.clone());
-            return Err(fail(
-                &r,
-                format!("no SSM parameter `{missing}` in {where_}"),
-                format!(
-                    "create it as a SecureString (aws ssm put-parameter --type SecureString --name {missing} --value ...) in that account and region, or fix the reference"
-                ),
-            ));
-        }
     }
-    for r in wanted.keys() {
-        match r {
-            SecretRef::Ssm(n) => {
-                if !values.contains_key(&r.expr()) {
-                    return Err(fail(
-                        r,
-                        format!("SSM returned no value for `{n}` in {where_}"),
-                        "check that the parameter exists and has a value".into(),
-                    ));
+
+    /// Every SSM parameter referenced, ten a call, by expression.
+    async fn ssm_parameters(&self) -> Result<BTreeMap<String, String>, SecretError> {
+        let where_ = &self.where_;
+        let mut values = BTreeMap::new();
+        let ssm: Vec<&str> = self
+            .wanted
+            .keys()
+            .filter_map(|r| match r {
+                SecretRef::Ssm(n) => Some(n.as_str()),
+                _ => None,
+            })
+            .collect();
+        for chunk in ssm.chunks(10) {
+            let out = self
+                .aws
+                .clients
+                .ssm
+                .get_parameters()
+                .set_names(Some(chunk.iter().map(|n| n.to_string()).collect()))
+                .with_decryption(true)
+                .send()
+                .await
+                .map_err(|e| {
+                    let r = SecretRef::Ssm(chunk[0].to_string());
+                    self.fail(
+                        &r,
+                        format!(
+                            "SSM GetParameters failed in {where_}: {}",
+                            aws_smithy_types::error::display::DisplayErrorContext(&e)
+                        ),
+                        "allow ssm:GetParameters (and kms:Decrypt on the parameter's key) to the target's credentials".into(),
+                    )
+                })?;
+            for p in out.parameters() {
+                if let (Some(n), Some(v)) = (p.name(), p.value()) {
+                    values.insert(SecretRef::Ssm(n.to_string()).expr(), v.to_string());
                 }
             }
-            SecretRef::SecretsManager(n) => {
-                let got = aws
-                    .clients
-                    .secretsmanager
-                    .get_secret_value()
-                    .secret_id(n)
-                    .send()
-                    .await;
-                match got {
-                    Ok(out) => match out.secret_string() {
-                        Some(v) => {
-                            values.insert(r.expr(), v.to_string());
-                        }
-                        None => {
-                            return Err(fail(
-                                r,
-                                format!(
-                                    "secret `{n}` in {where_} holds no SecretString (a binary secret?)"
-                                ),
-                                "store the value as a string secret".into(),
-                            ));
-                        }
-                    },
-                    Err(e) => {
-                        let not_found = e
-                            .as_service_error()
-                            .is_some_and(|s| s.is_resource_not_found_exception());
-                        let (problem, todo) = if not_found {
-                            (
-                                format!("no Secrets Manager secret `{n}` in {where_}"),
-                                format!(
-                                    "create it (aws secretsmanager create-secret --name {n} --secret-string ...) in that account and region, or fix the reference"
-                                ),
-                            )
-                        } else {
-                            (
-                                format!(
-                                    "Secrets Manager GetSecretValue failed in {where_}: {}",
-                                    aws_smithy_types::error::display::DisplayErrorContext(&e)
-                                ),
-                                "allow secretsmanager:GetSecretValue (and kms:Decrypt on the secret's key) to the target's credentials".into(),
-                            )
-                        };
-                        return Err(fail(r, problem, todo));
-                    }
-                }
+            if let Some(missing) = out.invalid_parameters().first() {
+                let r = SecretRef::Ssm(missing.clone());
+                return Err(self.fail(
+                    &r,
+                    format!("no SSM parameter `{missing}` in {where_}"),
+                    format!(
+                        "create it as a SecureString (aws ssm put-parameter --type SecureString --name {missing} --value ...) in that account and region, or fix the reference"
+                    ),
+                ));
             }
-            SecretRef::Env(n) => match std::env::var(n) {
-                Ok(v) => {
-                    values.insert(r.expr(), v);
-                }
-                Err(_) => {
-                    return Err(fail(
+        }
+        Ok(values)
+    }
+
+    /// One Secrets Manager secret's string, by GetSecretValue.
+    async fn secret_string(&self, r: &SecretRef, n: &str) -> Result<String, SecretError> {
+        let where_ = &self.where_;
+        let got = self
+            .aws
+            .clients
+            .secretsmanager
+            .get_secret_value()
+            .secret_id(n)
+            .send()
+            .await;
+        let e = match got {
+            Ok(out) => {
+                return out.secret_string().map(str::to_string).ok_or_else(|| {
+                    self.fail(
                         r,
                         format!(
-                            "the environment variable `{n}` is not set (or not UTF-8) in the vigil process"
+                            "secret `{n}` in {where_} holds no SecretString (a binary secret?)"
                         ),
-                        format!("set {n} in vigil's environment, or fix the reference"),
-                    ));
-                }
-            },
-        }
+                        "store the value as a string secret".into(),
+                    )
+                });
+            }
+            Err(e) => e,
+        };
+        let not_found = e
+            .as_service_error()
+            .is_some_and(|s| s.is_resource_not_found_exception());
+        let (problem, todo) = if not_found {
+            (
+                format!("no Secrets Manager secret `{n}` in {where_}"),
+                format!(
+                    "create it (aws secretsmanager create-secret --name {n} --secret-string ...) in that account and region, or fix the reference"
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "Secrets Manager GetSecretValue failed in {where_}: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                ),
+                "allow secretsmanager:GetSecretValue (and kms:Decrypt on the secret's key) to the target's credentials".into(),
+            )
+        };
+        Err(self.fail(r, problem, todo))
     }
-    for v in values.values() {
-        register(v);
+
+    /// An environment variable of this process that is not set (or not UTF-8).
+    fn env_unset(&self, r: &SecretRef, n: &str) -> SecretError {
+        self.fail(
+            r,
+            format!(
+                "the environment variable `{n}` is not set (or not UTF-8) in the vigil process"
+            ),
+            format!("set {n} in vigil's environment, or fix the reference"),
+        )
     }
-    tracing::debug!(count = values.len(), "secret references resolved");
-    Ok(Secrets(Arc::new(values)))
 }
 
 /// The values redacted by value, longest first (so a secret that contains

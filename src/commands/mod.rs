@@ -389,7 +389,7 @@ async fn import_cmd(
     }
     .load(&aws)
     .await?;
-    let opts = vigil::import::Options {
+    let opts = vigil::import::ImportOptions {
         out: out.to_path_buf(),
         kinds: parsed,
         prefix,

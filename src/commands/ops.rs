@@ -6,43 +6,21 @@ use super::context::Context;
 use super::output;
 use super::targets::{self, Section, Stopped};
 use crate::cli::{AlarmStateArg, DriftOutput, Output, ReportArgs, ReportFormat, TestAlarmArgs};
+use vigil::aws::Aws;
 use vigil::exit::Exit;
-use vigil::manifest::Target;
+use vigil::manifest::{Manifests, Target};
 use vigil::ops::report::collect;
 use vigil::ops::test_alarm::{
-    Options, default_timeout, run, select, split_args, via_metric_refusals,
+    TestAlarmOptions, default_timeout, run, select, split_args, via_metric_refusals,
 };
 use vigil::ops::{epoch_secs, html};
 
 /// `vigil test-alarm`.
 pub async fn test_alarm(ctx: &Context, args: TestAlarmArgs) -> anyhow::Result<Exit> {
-    let (dir, names) = match split_args(&args.args, args.all) {
+    let (m, names) = match load_and_check(&args) {
         Ok(x) => x,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return Ok(Exit::Error);
-        }
+        Err(exit) => return Ok(exit),
     };
-    let Some(m) = output::load(&dir) else {
-        return Ok(Exit::Error);
-    };
-    let alarms = match select(&m, &names, args.all) {
-        Ok(a) => a,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return Ok(Exit::Error);
-        }
-    };
-    if args.via_metric {
-        let refusals = via_metric_refusals(&m, &alarms);
-        if !refusals.is_empty() {
-            for r in &refusals {
-                eprintln!("error: {r}");
-            }
-            eprintln!("nothing was changed");
-            return Ok(Exit::Error);
-        }
-    }
     let state = match args.state {
         AlarmStateArg::Alarm => "ALARM",
         AlarmStateArg::Ok => "OK",
@@ -56,65 +34,91 @@ pub async fn test_alarm(ctx: &Context, args: TestAlarmArgs) -> anyhow::Result<Ex
     let args = &args;
     let names = &names;
     let parts = targets::each(ctx, &m, chosen, |aws, m_t| async move {
-        // The alarms of this target; names declared only for other targets are not its.
-        let mine: Vec<String> = names
-            .iter()
-            .filter(|n| m_t.resources.iter().any(|r| &r.name == *n))
-            .cloned()
-            .collect();
-        let alarms = select(&m_t, &mine, args.all || names.is_empty()).map_err(|msg| {
-            Stopped::new(
-                "error",
-                format!("error: {msg}"),
-                Exit::Error,
-                aws.calls.snapshot(),
-            )
-        })?;
-        let timeout = args
-            .timeout
-            .unwrap_or_else(|| default_timeout(&m_t, &alarms, args.via_metric));
-        let opts = Options {
-            alarms,
-            state: state.to_string(),
-            hold: args.hold,
-            restore: !args.no_restore,
-            via_metric: args.via_metric,
-            timeout,
-            poll: if args.via_metric {
-                Duration::from_secs(15).min(timeout)
-            } else {
-                Duration::from_millis(500)
-            },
-            progress: true,
-        };
-        let report = run(&aws, &opts).await.map_err(|e| {
-            Stopped::new(
-                "error",
-                format!("error: {e}"),
-                Exit::Error,
-                aws.calls.snapshot(),
-            )
-        })?;
-        for w in report.warnings() {
-            eprintln!("{}", vigil::escape::visible(&w));
-        }
-        // Alarm reasons and endpoints come from AWS: shown, never acted on by the terminal.
-        let text = vigil::escape::visible_lines(&report.to_text()).into_owned();
-        Ok(Section {
-            text: text.clone(),
-            markdown: text,
-            json: serde_json::from_str(&report.to_json()).expect("test-alarm report is JSON"),
-            exit: if report.broken > 0 {
-                Exit::Error
-            } else {
-                Exit::Ok
-            },
-        })
+        test_target(&aws, &m_t, args, names, state).await
     })
     .await;
     let output = if json { Output::Json } else { Output::Text };
     output::emit(&output::print_parts(&parts, output, serde_json::json!({})));
     Ok(targets::exit_of(&parts))
+}
+
+/// Loads the directory and checks the named alarms before any call: the
+/// manifests and the names, or the exit after the error is printed.
+fn load_and_check(args: &TestAlarmArgs) -> Result<(Manifests, Vec<String>), Exit> {
+    let (dir, names) = split_args(&args.args, args.all).map_err(|msg| {
+        eprintln!("error: {msg}");
+        Exit::Error
+    })?;
+    let m = output::load(&dir).ok_or(Exit::Error)?;
+    let alarms = select(&m, &names, args.all).map_err(|msg| {
+        eprintln!("error: {msg}");
+        Exit::Error
+    })?;
+    if args.via_metric {
+        let refusals = via_metric_refusals(&m, &alarms);
+        if !refusals.is_empty() {
+            for r in &refusals {
+                eprintln!("error: {r}");
+            }
+            eprintln!("nothing was changed");
+            return Err(Exit::Error);
+        }
+    }
+    Ok((m, names))
+}
+
+/// One target's test: its own alarms among those named.
+async fn test_target(
+    aws: &Aws,
+    m_t: &Manifests,
+    args: &TestAlarmArgs,
+    names: &[String],
+    state: &str,
+) -> Result<Section, Stopped> {
+    let stopped = |msg: String| Stopped::new("error", msg, Exit::Error, aws.calls.snapshot());
+    // The alarms of this target; names declared only for other targets are not its.
+    let mine: Vec<String> = names
+        .iter()
+        .filter(|n| m_t.resources.iter().any(|r| &r.name == *n))
+        .cloned()
+        .collect();
+    let alarms = select(m_t, &mine, args.all || names.is_empty())
+        .map_err(|msg| stopped(format!("error: {msg}")))?;
+    let timeout = args
+        .timeout
+        .unwrap_or_else(|| default_timeout(m_t, &alarms, args.via_metric));
+    let opts = TestAlarmOptions {
+        alarms,
+        state: state.to_string(),
+        hold: args.hold,
+        restore: !args.no_restore,
+        via_metric: args.via_metric,
+        timeout,
+        poll: if args.via_metric {
+            Duration::from_secs(15).min(timeout)
+        } else {
+            Duration::from_millis(500)
+        },
+        progress: true,
+    };
+    let report = run(aws, &opts)
+        .await
+        .map_err(|e| stopped(format!("error: {e}")))?;
+    for w in report.warnings() {
+        eprintln!("{}", vigil::escape::visible(&w));
+    }
+    // Alarm reasons and endpoints come from AWS: shown, never acted on by the terminal.
+    let text = vigil::escape::visible_lines(&report.to_text()).into_owned();
+    Ok(Section {
+        text: text.clone(),
+        markdown: text,
+        json: serde_json::from_str(&report.to_json()).expect("test-alarm report is JSON"),
+        exit: if report.broken > 0 {
+            Exit::Error
+        } else {
+            Exit::Ok
+        },
+    })
 }
 
 /// `vigil report`.
@@ -178,7 +182,7 @@ pub async fn report(ctx: &Context, args: ReportArgs) -> anyhow::Result<Exit> {
         },
         ReportFormat::Html => {
             targets::report_stops(&parts);
-            let refs: Vec<(String, &vigil::ops::report::Report)> =
+            let refs: Vec<(String, &vigil::ops::report::DailyReport)> =
                 reports.iter().map(|(k, r)| (k.clone(), r)).collect();
             html::render_many(&refs)
         }

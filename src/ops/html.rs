@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::report::{AlarmEntry, Report, fmt_num, threshold_text};
+use super::report::{AlarmEntry, DailyReport, Transition, fmt_num, threshold_text};
 use super::svg::{Chart, esc, render as chart};
 use super::{datetime_secs, format_duration};
 
@@ -78,6 +78,39 @@ fn alarm_section(out: &mut String, a: &AlarmEntry, start: i64, end: i64) {
     );
     let label = metric_label(a);
     let _ = write!(out, r#"<div class="muted">{}</div>"#, esc(&label));
+    let facts = alarm_facts(a, state);
+    let _ = write!(out, "<div>{}</div>", facts.join(" · "));
+    let empty = match (&a.metric, a.exists) {
+        (_, false) => "the alarm does not exist in AWS",
+        (None, _) => "no metric: the shading shows when it was in ALARM",
+        (Some(_), _) => "no datapoints in this period",
+    };
+    let title = format!("{}: {label}", a.name);
+    out.push_str(&chart(&Chart {
+        name: &a.name,
+        label: &title,
+        start,
+        end,
+        points: &a.raw_series,
+        period: a.series_period,
+        threshold: a.threshold,
+        alarm_spans: &a.raw_spans,
+        empty_text: empty,
+    }));
+    if let Some(ts) = a.transitions.as_ref().filter(|t| !t.is_empty()) {
+        transitions_table(out, ts);
+    }
+    if let Some(reason) = a.state_reason.as_deref().filter(|s| !s.is_empty()) {
+        let _ = write!(out, r#"<div class="muted">reason: {}</div>"#, esc(reason));
+    }
+    for n in &a.notes {
+        let _ = write!(out, r#"<div class="muted">{}</div>"#, esc(n));
+    }
+    out.push_str("</article>");
+}
+
+/// Statistics, threshold, state changes and since when: the line under the title.
+fn alarm_facts(a: &AlarmEntry, state: &str) -> Vec<String> {
     let mut facts = Vec::new();
     if let Some(st) = &a.stats {
         facts.push(format!(
@@ -103,48 +136,25 @@ fn alarm_section(out: &mut String, a: &AlarmEntry, start: i64, end: i64) {
     if let Some(since) = &a.state_since {
         facts.push(format!("{} since {}", esc(state), esc(since)));
     }
-    let _ = write!(out, "<div>{}</div>", facts.join(" · "));
-    let empty = match (&a.metric, a.exists) {
-        (_, false) => "the alarm does not exist in AWS",
-        (None, _) => "no metric: the shading shows when it was in ALARM",
-        (Some(_), _) => "no datapoints in this period",
-    };
-    let title = format!("{}: {label}", a.name);
-    out.push_str(&chart(&Chart {
-        name: &a.name,
-        label: &title,
-        start,
-        end,
-        points: &a.raw_series,
-        period: a.series_period,
-        threshold: a.threshold,
-        alarm_spans: &a.raw_spans,
-        empty_text: empty,
-    }));
-    if let Some(ts) = a.transitions.as_ref().filter(|t| !t.is_empty()) {
-        out.push_str("<table><tr><th>at</th><th>from</th><th>to</th><th>reason</th></tr>");
-        for t in ts {
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&t.at),
-                esc(&t.from),
-                esc(&t.to),
-                esc(t.reason.as_deref().unwrap_or(""))
-            );
-        }
-        out.push_str("</table>");
-    }
-    if let Some(reason) = a.state_reason.as_deref().filter(|s| !s.is_empty()) {
-        let _ = write!(out, r#"<div class="muted">reason: {}</div>"#, esc(reason));
-    }
-    for n in &a.notes {
-        let _ = write!(out, r#"<div class="muted">{}</div>"#, esc(n));
-    }
-    out.push_str("</article>");
+    facts
 }
 
-fn title(r: &Report) -> String {
+fn transitions_table(out: &mut String, ts: &[Transition]) {
+    out.push_str("<table><tr><th>at</th><th>from</th><th>to</th><th>reason</th></tr>");
+    for t in ts {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&t.at),
+            esc(&t.from),
+            esc(&t.to),
+            esc(t.reason.as_deref().unwrap_or(""))
+        );
+    }
+    out.push_str("</table>");
+}
+
+fn title(r: &DailyReport) -> String {
     format!(
         "vigil report: last {}",
         format_duration(Duration::from_secs(r.period.seconds))
@@ -160,7 +170,7 @@ fn head(out: &mut String, title: &str) {
 }
 
 /// The whole page.
-pub fn render(r: &Report) -> String {
+pub fn render(r: &DailyReport) -> String {
     let mut out = String::new();
     head(&mut out, &title(r));
     body(&mut out, r);
@@ -169,7 +179,7 @@ pub fn render(r: &Report) -> String {
 }
 
 /// One page for several targets: a section each, in order.
-pub fn render_many(reports: &[(String, &Report)]) -> String {
+pub fn render_many(reports: &[(String, &DailyReport)]) -> String {
     let mut out = String::new();
     let t = reports
         .first()
@@ -184,10 +194,27 @@ pub fn render_many(reports: &[(String, &Report)]) -> String {
     out
 }
 
-/// One report's content.
-fn body(out: &mut String, r: &Report) {
+/// One report's content: heading, summary, the alarm table and one section per
+/// alarm, then Config rules, drift and what could not be read.
+fn body(out: &mut String, r: &DailyReport) {
     let start = parse(&r.period.start);
     let end = parse(&r.period.end);
+    page_heading(out, r);
+    summary_table(out, r);
+    alarm_table(out, r);
+    for a in &r.alarms {
+        alarm_section(out, a, start, end);
+    }
+    if !r.config_rules.is_empty() {
+        config_rules_table(out, r);
+    }
+    drift_list(out, r);
+    if !r.unavailable.is_empty() {
+        unavailable_list(out, r);
+    }
+}
+
+fn page_heading(out: &mut String, r: &DailyReport) {
     let title = title(r);
     let _ = write!(
         out,
@@ -199,7 +226,9 @@ fn body(out: &mut String, r: &Report) {
         esc(&r.region),
         esc(&r.generated_at)
     );
+}
 
+fn summary_table(out: &mut String, r: &DailyReport) {
     let s = &r.summary;
     out.push_str("<h2>Summary</h2><table>");
     let _ = write!(
@@ -226,6 +255,12 @@ fn body(out: &mut String, r: &Report) {
             |n| n.to_string()
         )
     );
+    drift_row(out, r);
+    pending_row(out, r);
+    out.push_str("</table>");
+}
+
+fn drift_row(out: &mut String, r: &DailyReport) {
     match &r.drift {
         Some(d) => {
             let _ = write!(
@@ -244,6 +279,9 @@ fn body(out: &mut String, r: &Report) {
         }
         None => out.push_str("<tr><th>Drift</th><td>unavailable</td></tr>"),
     }
+}
+
+fn pending_row(out: &mut String, r: &DailyReport) {
     let _ = write!(
         out,
         "<tr><th>Pending SNS subscriptions</th><td>{}</td></tr>",
@@ -265,8 +303,9 @@ fn body(out: &mut String, r: &Report) {
                 + " (they receive nothing until confirmed)"
         }
     );
-    out.push_str("</table>");
+}
 
+fn alarm_table(out: &mut String, r: &DailyReport) {
     out.push_str(r#"<h2>Alarms</h2><table><tr><th>alarm</th><th>state</th><th class="num">changes</th><th class="num">min</th><th class="num">avg</th><th class="num">max</th><th>threshold</th></tr>"#);
     for a in &r.alarms {
         let (min, avg, max) = a
@@ -294,37 +333,38 @@ fn body(out: &mut String, r: &Report) {
         );
     }
     out.push_str("</table>");
-    for a in &r.alarms {
-        alarm_section(out, a, start, end);
-    }
+}
 
-    if !r.config_rules.is_empty() {
-        out.push_str("<h2>Config rules</h2><table><tr><th>rule</th><th>compliance</th><th class=\"num\">non-compliant resources</th></tr>");
-        for c in &r.config_rules {
-            let comp = c.compliance.as_deref().unwrap_or("unknown");
-            let class = if comp == "NON_COMPLIANT" {
-                " class=\"warn\""
-            } else {
-                ""
-            };
-            let _ = write!(
-                out,
-                r#"<tr><td>{}</td><td{class}>{}{}</td><td class="num">{}</td></tr>"#,
-                esc(&c.name),
-                esc(comp),
-                c.note.as_ref().map_or_else(String::new, |n| format!(
-                    r#" <span class="muted">({})</span>"#,
-                    esc(n)
-                )),
-                c.non_compliant_resources
-                    .map_or_else(String::new, |n| format!(
-                        "{n}{}",
-                        if c.capped == Some(true) { "+" } else { "" }
-                    ))
-            );
-        }
-        out.push_str("</table>");
+fn config_rules_table(out: &mut String, r: &DailyReport) {
+    out.push_str("<h2>Config rules</h2><table><tr><th>rule</th><th>compliance</th><th class=\"num\">non-compliant resources</th></tr>");
+    for c in &r.config_rules {
+        let comp = c.compliance.as_deref().unwrap_or("unknown");
+        let class = if comp == "NON_COMPLIANT" {
+            " class=\"warn\""
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            r#"<tr><td>{}</td><td{class}>{}{}</td><td class="num">{}</td></tr>"#,
+            esc(&c.name),
+            esc(comp),
+            c.note.as_ref().map_or_else(String::new, |n| format!(
+                r#" <span class="muted">({})</span>"#,
+                esc(n)
+            )),
+            c.non_compliant_resources
+                .map_or_else(String::new, |n| format!(
+                    "{n}{}",
+                    if c.capped == Some(true) { "+" } else { "" }
+                ))
+        );
     }
+    out.push_str("</table>");
+}
+
+/// The drift items and the resources that could not be checked; nothing when none.
+fn drift_list(out: &mut String, r: &DailyReport) {
     if let Some(d) = r
         .drift
         .as_ref()
@@ -348,18 +388,19 @@ fn body(out: &mut String, r: &Report) {
         }
         out.push_str("</ul>");
     }
-    if !r.unavailable.is_empty() {
-        out.push_str("<h2>Not available</h2><ul>");
-        for u in &r.unavailable {
-            let _ = write!(
-                out,
-                "<li><b>{}</b>: {}</li>",
-                esc(&u.section),
-                esc(&u.message)
-            );
-        }
-        out.push_str("</ul>");
+}
+
+fn unavailable_list(out: &mut String, r: &DailyReport) {
+    out.push_str("<h2>Not available</h2><ul>");
+    for u in &r.unavailable {
+        let _ = write!(
+            out,
+            "<li><b>{}</b>: {}</li>",
+            esc(&u.section),
+            esc(&u.message)
+        );
     }
+    out.push_str("</ul>");
 }
 
 fn parse(s: &str) -> i64 {

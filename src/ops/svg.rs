@@ -87,12 +87,7 @@ fn y_range(points: &[(i64, f64)], threshold: Option<f64>) -> (f64, f64, f64) {
 }
 
 pub fn render(c: &Chart) -> String {
-    let pw = W - LEFT - RIGHT;
-    let ph = H - TOP - BOTTOM;
-    let span = (c.end - c.start).max(1) as f64;
-    let x = |t: i64| LEFT + ((t - c.start) as f64 / span).clamp(0.0, 1.0) * pw;
-    let (lo, hi, step) = y_range(c.points, c.threshold);
-    let y = |v: f64| TOP + ((hi - v) / (hi - lo)).clamp(0.0, 1.0) * ph;
+    let f = Frame::new(c);
     let mut s = String::new();
     let _ = write!(
         s,
@@ -103,68 +98,132 @@ pub fn render(c: &Chart) -> String {
     let _ = write!(s, "<title>{}</title>", esc(c.label));
     let _ = write!(
         s,
-        r#"<rect class="plot" x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}"/>"#
+        r#"<rect class="plot" x="{LEFT}" y="{TOP}" width="{}" height="{}"/>"#,
+        f.pw, f.ph
     );
-    for (a, b) in c.alarm_spans {
-        let (xa, xb) = (x(*a), x(*b));
-        let _ = write!(
-            s,
-            r#"<rect class="alarm-span" x="{xa:.1}" y="{TOP}" width="{:.1}" height="{ph}"><title>ALARM {} to {}</title></rect>"#,
-            (xb - xa).max(1.0),
-            super::rfc3339(*a),
-            super::rfc3339(*b)
-        );
-    }
-    // Horizontal grid with value labels.
-    let ticks = ((hi - lo) / step).round() as i32;
-    for i in 0..=ticks {
-        let v = lo + step * f64::from(i);
-        let yy = y(v);
-        let _ = write!(
-            s,
-            r#"<line class="grid" x1="{LEFT}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}"/><text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-            LEFT + pw,
-            LEFT - 6.0,
-            yy + 4.0,
-            esc(&fmt_num(v))
-        );
-    }
-    // Time labels at the start, middle and end.
-    let long = c.end - c.start > 86_400;
-    for (t, anchor) in [
-        (c.start, "start"),
-        ((c.start + c.end) / 2, "middle"),
-        (c.end, "end"),
-    ] {
-        let _ = write!(
-            s,
-            r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="{anchor}">{}</text>"#,
-            x(t),
-            H - 10.0,
-            esc(&time_label(t, long))
-        );
-    }
-    if let Some(th) = c.threshold {
-        let yy = y(th);
-        let _ = write!(
-            s,
-            r#"<line class="threshold" x1="{LEFT}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}"><title>threshold {}</title></line><text class="threshold-label" x="{:.1}" y="{:.1}" text-anchor="end">threshold {}</text>"#,
-            LEFT + pw,
-            esc(&fmt_num(th)),
-            LEFT + pw - 4.0,
-            yy - 4.0,
-            esc(&fmt_num(th))
-        );
-    }
+    f.alarm_spans(&mut s);
+    f.grid(&mut s);
+    f.time_labels(&mut s);
+    f.threshold(&mut s);
     if c.points.is_empty() {
         let _ = write!(
             s,
             r#"<text class="empty" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            LEFT + pw / 2.0,
+            LEFT + f.pw / 2.0,
             TOP + 18.0,
             esc(c.empty_text)
         );
     } else {
+        f.series(&mut s);
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// One chart's plot area and scales: time to x, value to y.
+struct Frame<'a> {
+    c: &'a Chart<'a>,
+    /// Plot width and height.
+    pw: f64,
+    ph: f64,
+    /// The y range and its tick step.
+    lo: f64,
+    hi: f64,
+    step: f64,
+}
+
+impl<'a> Frame<'a> {
+    fn new(c: &'a Chart<'a>) -> Self {
+        let (lo, hi, step) = y_range(c.points, c.threshold);
+        Frame {
+            c,
+            pw: W - LEFT - RIGHT,
+            ph: H - TOP - BOTTOM,
+            lo,
+            hi,
+            step,
+        }
+    }
+
+    fn x(&self, t: i64) -> f64 {
+        let span = (self.c.end - self.c.start).max(1) as f64;
+        LEFT + ((t - self.c.start) as f64 / span).clamp(0.0, 1.0) * self.pw
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        TOP + ((self.hi - v) / (self.hi - self.lo)).clamp(0.0, 1.0) * self.ph
+    }
+
+    /// ALARM periods, shaded.
+    fn alarm_spans(&self, s: &mut String) {
+        let ph = self.ph;
+        for (a, b) in self.c.alarm_spans {
+            let (xa, xb) = (self.x(*a), self.x(*b));
+            let _ = write!(
+                s,
+                r#"<rect class="alarm-span" x="{xa:.1}" y="{TOP}" width="{:.1}" height="{ph}"><title>ALARM {} to {}</title></rect>"#,
+                (xb - xa).max(1.0),
+                super::rfc3339(*a),
+                super::rfc3339(*b)
+            );
+        }
+    }
+
+    /// Horizontal grid with value labels.
+    fn grid(&self, s: &mut String) {
+        let ticks = ((self.hi - self.lo) / self.step).round() as i32;
+        for i in 0..=ticks {
+            let v = self.lo + self.step * f64::from(i);
+            let yy = self.y(v);
+            let _ = write!(
+                s,
+                r#"<line class="grid" x1="{LEFT}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}"/><text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+                LEFT + self.pw,
+                LEFT - 6.0,
+                yy + 4.0,
+                esc(&fmt_num(v))
+            );
+        }
+    }
+
+    /// Time labels at the start, middle and end.
+    fn time_labels(&self, s: &mut String) {
+        let c = self.c;
+        let long = c.end - c.start > 86_400;
+        for (t, anchor) in [
+            (c.start, "start"),
+            ((c.start + c.end) / 2, "middle"),
+            (c.end, "end"),
+        ] {
+            let _ = write!(
+                s,
+                r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="{anchor}">{}</text>"#,
+                self.x(t),
+                H - 10.0,
+                esc(&time_label(t, long))
+            );
+        }
+    }
+
+    fn threshold(&self, s: &mut String) {
+        let Some(th) = self.c.threshold else {
+            return;
+        };
+        let yy = self.y(th);
+        let _ = write!(
+            s,
+            r#"<line class="threshold" x1="{LEFT}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}"><title>threshold {}</title></line><text class="threshold-label" x="{:.1}" y="{:.1}" text-anchor="end">threshold {}</text>"#,
+            LEFT + self.pw,
+            esc(&fmt_num(th)),
+            LEFT + self.pw - 4.0,
+            yy - 4.0,
+            esc(&fmt_num(th))
+        );
+    }
+
+    /// The metric as a line, broken at gaps; a dot per point when there are few.
+    fn series(&self, s: &mut String) {
+        let c = self.c;
         let gap = c.period.map_or(i64::MAX, |p| p + p / 2);
         let mut d = String::new();
         let mut prev: Option<i64> = None;
@@ -174,7 +233,7 @@ pub fn render(c: &Chart) -> String {
             } else {
                 'M'
             };
-            let _ = write!(d, "{cmd}{:.1},{:.1} ", x(*t), y(*v));
+            let _ = write!(d, "{cmd}{:.1},{:.1} ", self.x(*t), self.y(*v));
             prev = Some(*t);
         }
         let _ = write!(s, r#"<path class="series" d="{}"/>"#, d.trim_end());
@@ -183,16 +242,14 @@ pub fn render(c: &Chart) -> String {
                 let _ = write!(
                     s,
                     r#"<circle class="point" cx="{:.1}" cy="{:.1}" r="2.5"><title>{} {}</title></circle>"#,
-                    x(*t),
-                    y(*v),
+                    self.x(*t),
+                    self.y(*v),
                     super::rfc3339(*t),
                     esc(&fmt_num(*v))
                 );
             }
         }
     }
-    s.push_str("</svg>");
-    s
 }
 
 #[cfg(test)]

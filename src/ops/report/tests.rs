@@ -1,13 +1,21 @@
 //! The report's pure parts, and replayed responses for the APIs moto lacks:
 //! DescribeAlarmHistory and DescribeComplianceByConfigRule.
 
+use std::collections::{HashMap, HashSet};
+
+use super::collect::{config_compliance, get_metric_data, history, unavailable};
 use super::*;
+use crate::aws::ApiCalls;
 use crate::aws::testing::{MockClients, aws_with};
+use crate::ops::rfc3339;
 use aws_sdk_cloudwatch::operation::describe_alarm_history::DescribeAlarmHistoryOutput;
 use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::types::{
     AlarmHistoryItem, ComparisonOperator, Dimension, MetricDataResult, StandardUnit, Statistic,
     StatusCode,
+};
+use aws_sdk_cloudwatch::types::{
+    AlarmType, HistoryItemType, Metric, MetricAlarm, MetricDataQuery, MetricStat, ScanBy,
 };
 use aws_sdk_config::operation::describe_compliance_by_config_rule::{
     DescribeComplianceByConfigRuleError, DescribeComplianceByConfigRuleOutput,
@@ -16,6 +24,7 @@ use aws_sdk_config::types::{
     Compliance, ComplianceByConfigRule, ComplianceContributorCount, ComplianceType,
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_types::DateTime;
 use aws_smithy_types::error::ErrorMetadata;
 
 fn cpu_alarm() -> MetricAlarm {
@@ -532,7 +541,7 @@ async fn compliance_access_denied_is_reported_not_retried() {
 #[test]
 fn markdown_escapes_every_user_string() {
     let evil = "x`y</code>|z *b* [l](u)\n\n# h";
-    let report = Report {
+    let report = DailyReport {
         version: 1,
         generated_at: "2026-01-01T00:00:00Z".into(),
         account: "111111111111".into(),
@@ -542,7 +551,7 @@ fn markdown_escapes_every_user_string() {
             end: "b".into(),
             seconds: 3600,
         },
-        summary: Summary::default(),
+        summary: ReportSummary::default(),
         alarms: Vec::new(),
         drift: Some(DriftSection {
             drifted: 1,

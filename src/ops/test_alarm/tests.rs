@@ -2,14 +2,28 @@
 //! once, so the pending-confirmation path (the lab's email before anyone clicks
 //! the link) is tested here with the shapes AWS returns.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::judge::judge;
+use super::run::MAX_REASON;
 use super::*;
+use crate::aws::Aws;
 use crate::aws::testing::{MockClients, aws_with};
+use crate::kinds::KindId;
+use crate::manifest::Manifests;
+use crate::ops::{Endpoint, describe_alarms};
 use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
 use aws_sdk_cloudwatch::operation::set_alarm_state::{SetAlarmStateError, SetAlarmStateOutput};
 use aws_sdk_cloudwatch::types::StandardUnit;
+use aws_sdk_cloudwatch::types::{
+    ComparisonOperator, Dimension, MetricAlarm, StateValue, Statistic,
+};
 use aws_sdk_sns::operation::list_subscriptions_by_topic::ListSubscriptionsByTopicOutput;
 use aws_sdk_sns::types::Subscription;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use serde_json::Value;
 
 const NAME: &str = "HighCPUUtilization";
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:monitoring-lab-alerts";
@@ -89,8 +103,8 @@ fn mocked<'a>(
     })
 }
 
-fn opts() -> Options {
-    Options {
+fn opts() -> TestAlarmOptions {
+    TestAlarmOptions {
         alarms: vec![(KindId::MetricAlarm, NAME.to_string())],
         state: "ALARM".into(),
         hold: Duration::ZERO,
