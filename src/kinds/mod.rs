@@ -1,5 +1,8 @@
-//! The kinds vigil manages. This file is the one place that lists them: adding a
-//! kind is a module implementing [`Kind`], its `pub mod` line, and one line in `kinds!`.
+//! The kinds vigil manages. This file is the one place that lists them. Adding a
+//! kind is its folder `src/kinds/<kind>/` (`mod.rs` implementing [`Kind`],
+//! `tests.rs`, `strategy.rs` with its property strategy and simulated answers,
+//! and `replay.rs` where moto lacks the service), plus two lines here: its
+//! `pub mod` line and its line in `kinds!`, which also declares its properties.
 //! The generic glue here adds what every kind shares: tag reading and owner
 //! detection on observe, tag validation on load, and the tag sync of an update.
 
@@ -337,6 +340,67 @@ macro_rules! kinds {
                 match self { $(KindId::$variant => Box::pin(delete::<$module::$variant>(aws, name, live))),* }
             }
         }
+
+        /// Each kind's property strategy (from its folder's `strategy.rs`), by the kind's module name.
+        #[cfg(any(test, feature = "testkit"))]
+        pub mod strategies {
+            $(pub use super::$module::strategy::strategy as $module;)*
+        }
+
+        /// The plain-data properties of every kind (`crate::testkit::props`).
+        #[cfg(test)]
+        mod props {
+            use proptest::prelude::*;
+            use proptest::test_runner::Config;
+
+            use super::*;
+            use crate::testkit::props::{Plain, config, twice};
+
+            mod stable {
+                use super::*;
+
+                proptest! {
+                    #![proptest_config(config())]
+                    $(
+                        #[test]
+                        fn $module(case in $module::strategy::strategy()) {
+                            Plain::<$module::$variant> {
+                                id: KindId::$variant,
+                                live: $module::strategy::live,
+                                imported: $module::strategy::imported,
+                            }
+                            .check(&case)?;
+                        }
+                    )*
+                }
+            }
+
+            /// `normalize` is idempotent: a normalized spec, read as a spec again,
+            /// normalizes to itself (for the kinds whose normalized form is a spec;
+            /// see `NOT_A_SPEC`). 64 cases a kind.
+            mod normalize_is_idempotent {
+                use super::*;
+
+                proptest! {
+                    #![proptest_config(Config { cases: 64, ..config() })]
+                    $(
+                        #[test]
+                        fn $module(case in $module::strategy::strategy()) {
+                            twice(KindId::$variant, &case)?;
+                        }
+                    )*
+                }
+            }
+
+            /// Every kind has its plain-data properties.
+            #[test]
+            fn every_kind_is_covered() {
+                let covered = [$(KindId::$variant),*];
+                for k in KindId::ALL {
+                    assert!(covered.contains(k), "{k} has no property test");
+                }
+            }
+        }
     };
 }
 
@@ -378,9 +442,6 @@ kinds! {
 }
 
 pub mod policy;
-
-#[cfg(test)]
-mod props;
 
 /// The spec of `kind/name` in a file under the repository's desired-state/,
 /// checked as the loader checks it. Kind tests use this, not `manifest::load`,

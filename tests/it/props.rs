@@ -1,5 +1,5 @@
-//! Property tests against moto: random valid specs (the strategies of
-//! `src/kinds/props/strategies.rs`, included here) are applied with the
+//! Property tests against moto: random valid specs (each kind's strategy,
+//! from `vigil::testkit`) are applied with the
 //! library, observed and diffed: the diff is empty, and applying the same spec
 //! again makes no write call. Then `vigil run` over the repository's
 //! desired-state: a hundred idle cycles write nothing.
@@ -24,15 +24,8 @@ use vigil::kinds::{KindId, Wanted};
 
 use crate::harness::{self, Lab};
 
-/// The kind modules, named the way the shared strategies expect.
-mod k {
-    pub use vigil::kinds::*;
-}
-
-#[path = "../../src/kinds/props/strategies.rs"]
-mod strategies;
-
-use strategies::Case;
+use vigil::testkit::strategies;
+use vigil::testkit::strategy::Case;
 
 fn config() -> Config {
     Config {

@@ -505,5 +505,7 @@ fn remove_tags<'a>(
     })
 }
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
 #[cfg(test)]
 mod tests;

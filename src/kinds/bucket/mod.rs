@@ -728,5 +728,7 @@ async fn sync_policy(
     Ok(())
 }
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
 #[cfg(test)]
 mod tests;

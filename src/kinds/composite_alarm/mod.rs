@@ -292,4 +292,8 @@ impl Kind for CompositeAlarm {
 }
 
 #[cfg(test)]
+mod replay;
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
+#[cfg(test)]
 mod tests;

@@ -678,5 +678,7 @@ impl Kind for ConfigurationRecorder {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
 #[cfg(test)]
 mod tests;

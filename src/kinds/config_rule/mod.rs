@@ -942,5 +942,7 @@ impl Kind for ConfigRule {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
 #[cfg(test)]
 mod tests;

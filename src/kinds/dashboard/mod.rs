@@ -262,5 +262,7 @@ fn check_body(body: &Value, issues: &mut Issues) {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
 #[cfg(test)]
 mod tests;

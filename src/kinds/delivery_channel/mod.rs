@@ -303,5 +303,7 @@ impl Kind for DeliveryChannel {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
 #[cfg(test)]
 mod tests;

@@ -365,5 +365,7 @@ fn untag_resource<'a>(
     })
 }
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
 #[cfg(test)]
 mod tests;

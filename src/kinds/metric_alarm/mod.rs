@@ -894,5 +894,7 @@ impl Kind for MetricAlarm {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
 #[cfg(test)]
 mod tests;

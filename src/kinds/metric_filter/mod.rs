@@ -367,5 +367,7 @@ async fn delete_filter(aws: &Aws, group: &str, name: &str) -> Result<(), AwsErro
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
 #[cfg(test)]
 mod tests;

@@ -324,4 +324,8 @@ impl Kind for QueryDefinition {
 }
 
 #[cfg(test)]
+mod replay;
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
+#[cfg(test)]
 mod tests;

@@ -678,5 +678,7 @@ super::tags::tag_api! {
     untag: fn untag_role = untag_role("UntagRole");
 }
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
 #[cfg(test)]
 mod tests;

@@ -514,4 +514,8 @@ impl Kind for SamplingRule {
 }
 
 #[cfg(test)]
+mod replay;
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
+#[cfg(test)]
 mod tests;

@@ -1108,5 +1108,7 @@ async fn delete_and_wait(aws: &Aws, name: &str, id: &str) -> Result<(), KindErro
     Ok(())
 }
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
 #[cfg(test)]
 mod tests;

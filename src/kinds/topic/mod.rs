@@ -656,5 +656,7 @@ async fn sync_subscriptions(
     Ok(())
 }
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
 #[cfg(test)]
 mod tests;

@@ -311,4 +311,8 @@ super::tags::tag_api! {
 }
 
 #[cfg(test)]
+mod replay;
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
+#[cfg(test)]
 mod tests;

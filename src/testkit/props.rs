@@ -1,37 +1,31 @@
-//! Property tests: the comparison is stable for every kind.
+//! The property harness: the comparison is stable for every kind. The
+//! properties are declared once for all kinds by `kinds!` (`crate::kinds::props`),
+//! from each kind's `strategy.rs`; [`Plain::check`] is where to start.
 //!
 //! For each kind, on plain data (no AWS):
-//! - equivalent writings of one spec (see [`strategies::Case`]) normalize alike, and
+//! - equivalent writings of one spec (see [`strategy::Case`]) normalize alike, and
 //!   normalizing after a trip through JSON changes nothing;
-//! - spec → what AWS answers after applying it ([`sim`]) → live state compares
+//! - spec → what AWS answers after applying it (the kind's `strategy::live`) → live state compares
 //!   equal to the spec, and the live resource written back as a spec (import)
 //!   normalizes like the spec again;
-//! - [`replay`]: for the kinds moto does not serve, apply → observe → diff
+//! - [`super::replay`]: for the kinds moto does not serve, apply → observe → diff
 //!   through recorded requests and replayed answers, then a second apply writes nothing.
 //!
-//! 256 cases per property by default; `PROPTEST_CASES=5000 cargo test --lib kinds::props`
+//! 256 cases per property by default; `PROPTEST_CASES=5000 cargo test --features testkit --lib kinds::props`
 //! runs more (the replayed ones run an eighth of that count).
-
-mod replay;
-mod sim;
-pub mod strategies;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError};
 use serde_json::Value;
 
-use super::{Kind, KindId, validate_typed};
+use super::strategy;
 use crate::aws::Env;
-
-/// The kind modules, named the way `strategies` (shared with the integration tests) expects.
-pub(crate) mod k {
-    pub use crate::kinds::*;
-}
+use crate::kinds::{Kind, KindId, validate_typed};
 
 pub fn env() -> Env {
     Env {
-        region: strategies::REGION.into(),
-        account_id: strategies::ACCOUNT.into(),
+        region: strategy::REGION.into(),
+        account_id: strategy::ACCOUNT.into(),
         owner: "lab".into(),
     }
 }
@@ -68,7 +62,7 @@ pub fn valid<K: Kind>(name: &str, v: &Value) -> Result<K::Spec, TestCaseError> {
     Ok(spec)
 }
 
-fn json_trip<K: Kind>(spec: &K::Spec) -> Result<K::Spec, TestCaseError> {
+pub fn json_trip<K: Kind>(spec: &K::Spec) -> Result<K::Spec, TestCaseError> {
     spec_of::<K>(&serde_json::to_value(spec).expect("specs serialize"))
 }
 
@@ -76,13 +70,13 @@ fn json_trip<K: Kind>(spec: &K::Spec) -> Result<K::Spec, TestCaseError> {
 pub struct Plain<K: Kind> {
     pub id: KindId,
     /// What observe makes of AWS's answers once the spec is applied.
-    pub live: fn(&str, &K::Spec, strategies::Style, &Env) -> K::Live,
+    pub live: fn(&str, &K::Spec, strategy::Style, &Env) -> K::Live,
     /// What import is meant to carry over of a spec (some of it on purpose not).
     pub imported: fn(&K::Spec) -> K::Spec,
 }
 
 impl<K: Kind> Plain<K> {
-    pub fn check(&self, case: &strategies::Case) -> Result<(), TestCaseError> {
+    pub fn check(&self, case: &strategy::Case) -> Result<(), TestCaseError> {
         let env = env();
         let name = &case.name;
         let a = valid::<K>(name, &case.a)?;
@@ -158,7 +152,7 @@ impl<K: Kind> Plain<K> {
 /// mean nothing: it carries what AWS reports beside the spec, or keys a list by
 /// identity. Their normalize is checked through JSON and import instead, and
 /// twice where the form happens to read as a spec.
-const NOT_A_SPEC: &[(KindId, &str)] = &[
+pub const NOT_A_SPEC: &[(KindId, &str)] = &[
     (
         KindId::Topic,
         "subscriptions keyed by protocol and endpoint",
@@ -169,7 +163,7 @@ const NOT_A_SPEC: &[(KindId, &str)] = &[
     (KindId::Stack, "stackStatus"),
 ];
 
-fn twice(id: KindId, case: &strategies::Case) -> Result<(), TestCaseError> {
+pub fn twice(id: KindId, case: &strategy::Case) -> Result<(), TestCaseError> {
     let env = env();
     let once = id
         .normalize(&case.a, &env)
@@ -193,72 +187,4 @@ fn twice(id: KindId, case: &strategies::Case) -> Result<(), TestCaseError> {
         case.a
     );
     Ok(())
-}
-
-fn same<S: Clone>(s: &S) -> S {
-    s.clone()
-}
-
-macro_rules! plain {
-    ($($test:ident: $kind:ident => $module:ident, $strategy:ident, $imported:expr;)*) => {
-        proptest! {
-            #![proptest_config(config())]
-            $(
-                #[test]
-                fn $test(case in strategies::$strategy()) {
-                    Plain::<super::$module::$kind> {
-                        id: KindId::$kind,
-                        live: sim::$module,
-                        imported: $imported,
-                    }
-                    .check(&case)?;
-                }
-            )*
-        }
-
-        /// `normalize` is idempotent: a normalized spec, read as a spec again,
-        /// normalizes to itself (for the kinds whose normalized form is a spec;
-        /// see [`NOT_A_SPEC`]). 64 cases a kind.
-        mod normalize_is_idempotent {
-            use super::*;
-
-            proptest! {
-                #![proptest_config(Config { cases: 64, ..config() })]
-                $(
-                    #[test]
-                    fn $test(case in strategies::$strategy()) {
-                        twice(KindId::$kind, &case)?;
-                    }
-                )*
-            }
-        }
-
-        /// Every kind has its plain-data properties.
-        #[test]
-        fn every_kind_is_covered() {
-            let covered = [$(KindId::$kind),*];
-            for k in KindId::ALL {
-                assert!(covered.contains(k), "{k} has no property test");
-            }
-        }
-    };
-}
-
-plain! {
-    topic_is_stable: Topic => topic, topic, sim::topic_imported;
-    metric_alarm_is_stable: MetricAlarm => metric_alarm, metric_alarm, sim::metric_alarm_imported;
-    composite_alarm_is_stable: CompositeAlarm => composite_alarm, composite_alarm, sim::composite_alarm_imported;
-    dashboard_is_stable: Dashboard => dashboard, dashboard, same;
-    xray_group_is_stable: XRayGroup => xray_group, xray_group, sim::xray_group_imported;
-    sampling_rule_is_stable: SamplingRule => sampling_rule, sampling_rule, sim::sampling_rule_imported;
-    role_is_stable: Role => role, role, same;
-    bucket_is_stable: Bucket => bucket, bucket, sim::bucket_imported;
-    log_group_is_stable: LogGroup => log_group, log_group, same;
-    metric_filter_is_stable: MetricFilter => metric_filter, metric_filter, same;
-    query_definition_is_stable: QueryDefinition => query_definition, query_definition, same;
-    agent_config_is_stable: AgentConfig => agent_config, agent_config, sim::agent_config_imported;
-    config_recorder_is_stable: ConfigurationRecorder => config_recorder, config_recorder, sim::config_recorder_imported;
-    delivery_channel_is_stable: DeliveryChannel => delivery_channel, delivery_channel, same;
-    config_rule_is_stable: ConfigRule => config_rule, config_rule, sim::config_rule_imported;
-    stack_is_stable: Stack => stack, stack, same;
 }
