@@ -170,6 +170,55 @@ macro_rules! tag_api {
 }
 pub(crate) use tag_api;
 
+/// Writes a taggable kind's [`Kind`](super::Kind) tag accessors (`tag_id`,
+/// `live_tags`, `set_live_tags`, `spec_tags`) from where its tags are kept:
+/// `id` is `name` or a field path of the live value; `live` and `spec` are a
+/// field path, `map` for a [`Tags`] and `opt` for an `Option<Tags>`. With
+/// `read: with_resource` (tags come with the resource) no `set_live_tags`.
+///
+/// ```ignore
+/// tags::accessors! { id: arn, live: opt spec.tags, spec: opt tags }
+/// ```
+macro_rules! accessors {
+    (id: $($id:ident).+, live: $lk:ident $($live:ident).+, spec: $sk:ident $($spec:ident).+ $(, read: $with:ident)?) => {
+        $crate::kinds::tags::accessors!(@id $($id).+);
+
+        fn live_tags(live: &Self::Live) -> Option<&$crate::kinds::Tags> {
+            $crate::kinds::tags::accessors!(@get $lk live.$($live).+)
+        }
+
+        $crate::kinds::tags::accessors!(@set $lk $($live).+ $(, $with)?);
+
+        fn spec_tags(spec: &Self::Spec) -> Option<&$crate::kinds::Tags> {
+            $crate::kinds::tags::accessors!(@get $sk spec.$($spec).+)
+        }
+    };
+    (@id name) => {
+        fn tag_id(name: &str, _live: &Self::Live) -> String {
+            name.to_string()
+        }
+    };
+    (@id $($id:ident).+) => {
+        fn tag_id(_name: &str, live: &Self::Live) -> String {
+            live.$($id).+.clone()
+        }
+    };
+    (@get map $e:expr) => { Some(&$e) };
+    (@get opt $e:expr) => { $e.as_ref() };
+    (@set $k:ident $($f:ident).+, with_resource) => {};
+    (@set map $($f:ident).+) => {
+        fn set_live_tags(live: &mut Self::Live, tags: $crate::kinds::Tags) {
+            live.$($f).+ = tags;
+        }
+    };
+    (@set opt $($f:ident).+) => {
+        fn set_live_tags(live: &mut Self::Live, tags: $crate::kinds::Tags) {
+            live.$($f).+ = Some(tags);
+        }
+    };
+}
+pub(crate) use accessors;
+
 /// A built SDK value: some services' `Tag` builders can fail, others cannot.
 pub trait Built<T> {
     fn built(self) -> Result<T, BuildError>;

@@ -303,17 +303,7 @@ impl Kind for Bucket {
         write: Write::Replace(put_tags),
     });
 
-    fn tag_id(name: &str, _live: &Live) -> String {
-        name.to_string()
-    }
-
-    fn live_tags(live: &Live) -> Option<&Tags> {
-        Some(&live.tags)
-    }
-
-    fn spec_tags(spec: &Spec) -> Option<&Tags> {
-        Some(&spec.tags)
-    }
+    crate::kinds::tags::accessors!(id: name, live: map tags, spec: map tags, read: with_resource);
 
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         // ListBuckets names every bucket at once; S3 has no batch read for a

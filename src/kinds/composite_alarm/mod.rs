@@ -200,21 +200,7 @@ impl Kind for CompositeAlarm {
 
     const TAGS: Option<TagApi> = Some(TAGS);
 
-    fn tag_id(_name: &str, live: &Live) -> String {
-        live.arn.clone()
-    }
-
-    fn live_tags(live: &Live) -> Option<&Tags> {
-        live.spec.tags.as_ref()
-    }
-
-    fn set_live_tags(live: &mut Live, tags: Tags) {
-        live.spec.tags = Some(tags);
-    }
-
-    fn spec_tags(spec: &Spec) -> Option<&Tags> {
-        spec.tags.as_ref()
-    }
+    crate::kinds::tags::accessors!(id: arn, live: opt spec.tags, spec: opt tags);
 
     fn listed(aws: &Aws) -> Option<usize> {
         alarms_listed(aws)

@@ -801,21 +801,7 @@ impl Kind for ConfigRule {
         },
     });
 
-    fn tag_id(_name: &str, live: &Live) -> String {
-        live.arn.clone()
-    }
-
-    fn live_tags(live: &Live) -> Option<&Tags> {
-        live.spec.tags.as_ref()
-    }
-
-    fn set_live_tags(live: &mut Live, tags: Tags) {
-        live.spec.tags = Some(tags);
-    }
-
-    fn spec_tags(spec: &Spec) -> Option<&Tags> {
-        spec.tags.as_ref()
-    }
+    crate::kinds::tags::accessors!(id: arn, live: opt spec.tags, spec: opt tags);
 
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         let mut out = BTreeMap::new();

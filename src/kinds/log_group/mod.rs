@@ -180,21 +180,7 @@ impl Kind for LogGroup {
         },
     });
 
-    fn tag_id(_name: &str, live: &Live) -> String {
-        live.arn.clone()
-    }
-
-    fn live_tags(live: &Live) -> Option<&Tags> {
-        Some(&live.tags)
-    }
-
-    fn set_live_tags(live: &mut Live, tags: Tags) {
-        live.tags = tags;
-    }
-
-    fn spec_tags(spec: &Spec) -> Option<&Tags> {
-        Some(&spec.tags)
-    }
+    crate::kinds::tags::accessors!(id: arn, live: map tags, spec: map tags);
 
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         if !wanted.all && wanted.specs.is_empty() {

@@ -332,17 +332,7 @@ impl Kind for Role {
         },
     });
 
-    fn tag_id(name: &str, _live: &Live) -> String {
-        name.to_string()
-    }
-
-    fn live_tags(live: &Live) -> Option<&Tags> {
-        Some(&live.tags)
-    }
-
-    fn spec_tags(spec: &Spec) -> Option<&Tags> {
-        Some(&spec.tags)
-    }
+    crate::kinds::tags::accessors!(id: name, live: map tags, spec: map tags, read: with_resource);
 
     /// IAM GetPolicy for each literal managed policy ARN: a name that does not
     /// exist is caught before anything is created.

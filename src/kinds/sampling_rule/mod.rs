@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::error::KindError;
 use super::kind::{Attrs, Issues, Kind, Wanted};
-use super::tags::{TagApi, Tags, with_owner, without_owner};
+use super::tags::{TagApi, with_owner, without_owner};
 use super::xray_group::{SERVICE, TAGS, xray_tags};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 
@@ -354,21 +354,7 @@ impl Kind for SamplingRule {
         name != DEFAULT_RULE
     }
 
-    fn tag_id(_name: &str, live: &Live) -> String {
-        live.arn.clone()
-    }
-
-    fn live_tags(live: &Live) -> Option<&Tags> {
-        live.tags.as_ref()
-    }
-
-    fn set_live_tags(live: &mut Live, tags: Tags) {
-        live.tags = Some(tags);
-    }
-
-    fn spec_tags(spec: &Spec) -> Option<&Tags> {
-        spec.tags.as_ref()
-    }
+    crate::kinds::tags::accessors!(id: arn, live: opt tags, spec: opt tags);
 
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         // GetSamplingRules returns every rule in full: one walk for all.

@@ -161,21 +161,7 @@ impl Kind for XRayGroup {
 
     const TAGS: Option<TagApi> = Some(TAGS);
 
-    fn tag_id(_name: &str, live: &Live) -> String {
-        live.arn.clone()
-    }
-
-    fn live_tags(live: &Live) -> Option<&Tags> {
-        live.tags.as_ref()
-    }
-
-    fn set_live_tags(live: &mut Live, tags: Tags) {
-        live.tags = Some(tags);
-    }
-
-    fn spec_tags(spec: &Spec) -> Option<&Tags> {
-        spec.tags.as_ref()
-    }
+    crate::kinds::tags::accessors!(id: arn, live: opt tags, spec: opt tags);
 
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         // GetGroups returns every group with its filter and insights: one walk for all.
