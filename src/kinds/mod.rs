@@ -6,6 +6,7 @@
 //! The generic glue here adds what every kind shares: tag reading and owner
 //! detection on observe, tag validation on load, and the tag sync of an update.
 
+pub mod alarms_walk;
 pub mod error;
 pub mod issues;
 pub mod kind;

@@ -5,11 +5,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::alarms_walk::{AlarmPages, alarms_listed, wanted_alarms};
 use super::error::KindError;
 use super::kind::{Attrs, Issues, Kind, Wanted};
-use super::metric_alarm::{
-    AlarmPages, TAGS, alarms_listed, sdk_tags, validate_actions, wanted_alarms,
-};
+use super::metric_alarm::{TAGS, sdk_tags, validate_actions};
 use super::tags::{OWNER_TAG, TagApi, Tags, with_owner};
 use crate::aws::{Aws, AwsResultExt, Env};
 
