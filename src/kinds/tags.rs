@@ -331,6 +331,13 @@ pub fn with_owner(tags: &Tags, env: &Env) -> Tags {
 }
 
 /// Live tags as a manifest would declare them (`vigil import`).
+/// A live value written back as a spec (import) leaves the owner tag out.
+pub fn strip_owner(tags: &mut Option<Tags>) {
+    if let Some(t) = tags {
+        t.remove(OWNER_TAG);
+    }
+}
+
 pub fn without_owner(tags: &Tags) -> Tags {
     let mut t = tags.clone();
     t.remove(OWNER_TAG);

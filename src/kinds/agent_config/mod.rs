@@ -198,10 +198,7 @@ impl Kind for AgentConfig {
     }
 
     fn attributes(live: &Live) -> Attrs {
-        Attrs::from([
-            ("name".to_string(), live.name.clone()),
-            ("arn".to_string(), live.arn.clone()),
-        ])
+        Attrs::arn_and_name(&live.arn, &live.name)
     }
 
     fn to_spec(live: &Live) -> Spec {

@@ -261,10 +261,7 @@ impl Kind for Bucket {
     }
 
     fn attributes(live: &Live) -> Attrs {
-        Attrs::from([
-            ("arn".to_string(), live.arn.clone()),
-            ("name".to_string(), live.name.clone()),
-        ])
+        Attrs::arn_and_name(&live.arn, &live.name)
     }
 
     fn notes(live: &Live) -> Vec<String> {

@@ -9,7 +9,7 @@ use super::alarms_walk::{AlarmPages, alarms_listed, wanted_alarms};
 use super::error::KindError;
 use super::kind::{Attrs, Issues, Kind, Wanted};
 use super::metric_alarm::{TAGS, sdk_tags, validate_actions};
-use super::tags::{OWNER_TAG, TagApi, Tags, with_owner};
+use super::tags::{TagApi, Tags, with_owner};
 use crate::aws::{Aws, AwsResultExt, Env};
 
 const SERVICE: &str = "cloudwatch";
@@ -183,17 +183,12 @@ impl Kind for CompositeAlarm {
     }
 
     fn attributes(live: &Live) -> Attrs {
-        Attrs::from([
-            ("arn".to_string(), live.arn.clone()),
-            ("name".to_string(), live.name.clone()),
-        ])
+        Attrs::arn_and_name(&live.arn, &live.name)
     }
 
     fn to_spec(live: &Live) -> Spec {
         let mut spec = live.spec.clone();
-        if let Some(t) = &mut spec.tags {
-            t.remove(OWNER_TAG);
-        }
+        super::tags::strip_owner(&mut spec.tags);
         spec
     }
 

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::KindError;
 use super::kind::{Attrs, Issues, Kind, Wanted};
-use super::tags::{AWS_RULES, OWNER_TAG, Read, TagApi, Tags, Write, with_owner, without_owner};
+use super::tags::{AWS_RULES, Read, TagApi, Tags, Write, with_owner, without_owner};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 use crate::diff::FieldDiff;
 
@@ -666,15 +666,7 @@ impl Kind for ConfigRule {
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name", "id"];
 
     fn validate_name(name: &str) -> Result<(), String> {
-        if name.trim().is_empty() {
-            return Err("must not be blank".into());
-        }
-        super::check_name(
-            name,
-            128,
-            |c| !c.is_control(),
-            "rule names cannot contain control characters",
-        )
+        super::kind::check_plain_name(name, 128, "rule")
     }
 
     fn validate(s: &Spec, issues: &mut Issues) {
@@ -764,9 +756,7 @@ impl Kind for ConfigRule {
 
     fn to_spec(live: &Live) -> Spec {
         let mut spec = live.spec.clone();
-        if let Some(t) = &mut spec.tags {
-            t.remove(OWNER_TAG);
-        }
+        super::tags::strip_owner(&mut spec.tags);
         if modes_canonical(&spec.evaluation_modes).is_none() {
             spec.evaluation_modes.clear();
         }

@@ -114,15 +114,7 @@ impl Kind for DeliveryChannel {
     const ATTRIBUTES: &'static [&'static str] = &["name"];
 
     fn validate_name(name: &str) -> Result<(), String> {
-        if name.trim().is_empty() {
-            return Err("must not be blank".into());
-        }
-        super::check_name(
-            name,
-            256,
-            |c| !c.is_control(),
-            "channel names cannot contain control characters",
-        )
+        super::kind::check_plain_name(name, 256, "channel")
     }
 
     fn validate(s: &Spec, issues: &mut Issues) {

@@ -152,10 +152,7 @@ impl Kind for LogGroup {
     }
 
     fn attributes(live: &Live) -> Attrs {
-        Attrs::from([
-            ("arn".to_string(), live.arn.clone()),
-            ("name".to_string(), live.name.clone()),
-        ])
+        Attrs::arn_and_name(&live.arn, &live.name)
     }
 
     fn to_spec(live: &Live) -> Spec {

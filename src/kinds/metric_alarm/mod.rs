@@ -14,7 +14,7 @@ use super::error::KindError;
 use super::kind::{Attrs, Issues, Kind, Wanted};
 // Kept at its old path for the daily report's walk (ops/report.rs).
 pub use super::alarms_walk::all_alarms;
-use super::tags::{AWS_RULES, OWNER_TAG, Read, TagApi, Tags, Write, with_owner};
+use super::tags::{AWS_RULES, Read, TagApi, Tags, Write, with_owner};
 use crate::aws::{Aws, AwsResultExt, Env};
 
 const SERVICE: &str = "cloudwatch";
@@ -597,17 +597,12 @@ impl Kind for MetricAlarm {
     }
 
     fn attributes(live: &Live) -> Attrs {
-        Attrs::from([
-            ("arn".to_string(), live.arn.clone()),
-            ("name".to_string(), live.name.clone()),
-        ])
+        Attrs::arn_and_name(&live.arn, &live.name)
     }
 
     fn to_spec(live: &Live) -> Spec {
         let mut spec = live.spec.clone();
-        if let Some(t) = &mut spec.tags {
-            t.remove(OWNER_TAG);
-        }
+        super::tags::strip_owner(&mut spec.tags);
         spec
     }
 
