@@ -413,6 +413,11 @@ pub fn check_plain_name(name: &str, max: usize, what: &str) -> Result<(), String
     if name.trim().is_empty() {
         return Err("must not be blank".into());
     }
+    check_no_control(name, max, what)
+}
+
+/// At most `max` characters, no control characters.
+pub fn check_no_control(name: &str, max: usize, what: &str) -> Result<(), String> {
     check_name(
         name,
         max,

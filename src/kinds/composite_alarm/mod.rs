@@ -112,12 +112,7 @@ impl Kind for CompositeAlarm {
     type Live = Live;
 
     fn validate_name(name: &str) -> Result<(), String> {
-        super::check_name(
-            name,
-            255,
-            |c| !c.is_control(),
-            "alarm names cannot contain control characters",
-        )
+        super::kind::check_no_control(name, 255, "alarm")
     }
 
     fn validate(s: &Spec, issues: &mut Issues) {

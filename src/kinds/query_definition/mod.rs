@@ -121,12 +121,7 @@ impl Kind for QueryDefinition {
 
     /// Names are free text up to 255 characters; `/` makes console folders.
     fn validate_name(name: &str) -> Result<(), String> {
-        super::check_name(
-            name,
-            255,
-            |c| !c.is_control(),
-            "query names cannot contain control characters",
-        )
+        super::kind::check_no_control(name, 255, "query")
     }
 
     fn validate(s: &Spec, issues: &mut Issues) {

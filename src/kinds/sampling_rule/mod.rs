@@ -213,12 +213,7 @@ impl Kind for SamplingRule {
     type Live = Live;
 
     fn validate_name(name: &str) -> Result<(), String> {
-        super::check_name(
-            name,
-            32,
-            |c| !c.is_control(),
-            "rule names cannot contain control characters",
-        )
+        super::kind::check_no_control(name, 32, "rule")
     }
 
     fn validate(s: &Spec, issues: &mut Issues) {

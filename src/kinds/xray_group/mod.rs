@@ -100,12 +100,7 @@ impl Kind for XRayGroup {
                     .into(),
             );
         }
-        super::check_name(
-            name,
-            32,
-            |c| !c.is_control(),
-            "group names cannot contain control characters",
-        )
+        super::kind::check_no_control(name, 32, "group")
     }
 
     fn validate(s: &Spec, issues: &mut Issues) {
