@@ -326,7 +326,7 @@ fn desired_state_holds_the_lab_agent_config() {
 }"#,
         )
         .unwrap();
-    let spec = crate::kinds::desired_state_spec(
+    let spec = crate::testkit::fixtures::desired_state_spec(
         "agent/cloudwatch-agent.yaml",
         crate::kinds::KindId::AgentConfig,
         "AmazonCloudWatch-monitoring-lab",

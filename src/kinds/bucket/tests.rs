@@ -426,7 +426,7 @@ async fn observe_reads_versioning_only_where_declared() {
         "b".to_string(),
         json!({"versioning": "Enabled"}),
     )]));
-    let live = crate::kinds::observe_live::<Bucket>(&aws, &wanted)
+    let live = crate::testkit::fixtures::observe_live::<Bucket>(&aws, &wanted)
         .await
         .unwrap();
     assert_eq!(live.keys().collect::<Vec<_>>(), vec!["b"]);

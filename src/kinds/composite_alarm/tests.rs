@@ -74,7 +74,7 @@ async fn create_then_noop_then_update() {
         ..Default::default()
     });
     let wanted = Wanted::names(BTreeMap::from([("Any".to_string(), Value::Null)]));
-    let live = crate::kinds::observe_live::<CompositeAlarm>(&aws, &wanted)
+    let live = crate::testkit::fixtures::observe_live::<CompositeAlarm>(&aws, &wanted)
         .await
         .unwrap();
     assert!(live.is_empty());
@@ -112,7 +112,7 @@ async fn create_then_noop_then_update() {
         tagging: Some(crate::aws::testing::tagging_client(&[&tags])),
         ..Default::default()
     });
-    let live = crate::kinds::observe_live::<CompositeAlarm>(&aws, &wanted)
+    let live = crate::testkit::fixtures::observe_live::<CompositeAlarm>(&aws, &wanted)
         .await
         .unwrap();
     let l = &live["Any"];

@@ -357,9 +357,12 @@ async fn a_failing_recorder_is_reported_as_a_note() {
         config: Some(client),
         ..Default::default()
     });
-    let found = crate::kinds::observe_live::<ConfigurationRecorder>(&aws, &Wanted::everything())
-        .await
-        .unwrap();
+    let found = crate::testkit::fixtures::observe_live::<ConfigurationRecorder>(
+        &aws,
+        &Wanted::everything(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         ConfigurationRecorder::notes(&found["default"]),
         [

@@ -420,7 +420,7 @@ async fn guard_rule_create_noop_update_delete() {
         ..Default::default()
     });
     assert!(
-        crate::kinds::observe_live::<ConfigRule>(&aws, &wanted())
+        crate::testkit::fixtures::observe_live::<ConfigRule>(&aws, &wanted())
             .await
             .unwrap()
             .is_empty()
@@ -591,7 +591,7 @@ async fn access_denied_is_terminal_and_named() {
         config: Some(client),
         ..Default::default()
     });
-    let err = crate::kinds::observe_live::<ConfigRule>(&aws, &wanted())
+    let err = crate::testkit::fixtures::observe_live::<ConfigRule>(&aws, &wanted())
         .await
         .unwrap_err();
     assert_eq!(err.class(), crate::aws::ErrorClass::AccessDenied);

@@ -282,7 +282,7 @@ async fn throttling_is_retried_then_succeeds() {
         cloudwatch: Some(cw),
         ..Default::default()
     });
-    let live = crate::kinds::observe_live::<MetricAlarm>(&aws, &Wanted::everything())
+    let live = crate::testkit::fixtures::observe_live::<MetricAlarm>(&aws, &Wanted::everything())
         .await
         .unwrap();
     assert!(live.is_empty());

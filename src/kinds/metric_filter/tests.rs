@@ -135,7 +135,7 @@ async fn same_name_in_two_groups_picks_the_declared_one_and_says_so() {
         "HttpdErrors".to_string(),
         json!({"logGroupName": "${LogGroup//aws/ec2/httpd/error_log.name}"}),
     )]));
-    let live = crate::kinds::observe_live::<MetricFilter>(&aws, &wanted)
+    let live = crate::testkit::fixtures::observe_live::<MetricFilter>(&aws, &wanted)
         .await
         .unwrap();
     let l = &live["HttpdErrors"];

@@ -116,7 +116,7 @@ async fn create_sends_the_clean_text_and_returns_the_new_id() {
         ..Default::default()
     });
     assert!(
-        crate::kinds::observe_live::<QueryDefinition>(&aws, &wanted())
+        crate::testkit::fixtures::observe_live::<QueryDefinition>(&aws, &wanted())
             .await
             .unwrap()
             .is_empty()
@@ -189,7 +189,7 @@ async fn unchanged_is_a_no_op_and_an_update_sends_every_field() {
         logs: Some(client),
         ..Default::default()
     });
-    let live = crate::kinds::observe_live::<QueryDefinition>(&aws, &wanted())
+    let live = crate::testkit::fixtures::observe_live::<QueryDefinition>(&aws, &wanted())
         .await
         .unwrap();
     let l = &live["Top Error Messages"];
@@ -247,7 +247,7 @@ async fn duplicates_are_reported_and_the_lowest_id_is_managed() {
         logs: Some(client),
         ..Default::default()
     });
-    let live = crate::kinds::observe_live::<QueryDefinition>(&aws, &wanted())
+    let live = crate::testkit::fixtures::observe_live::<QueryDefinition>(&aws, &wanted())
         .await
         .unwrap();
     // A prefix match that is not the declared name is not observed.
@@ -308,7 +308,7 @@ async fn throttling_is_classified_and_nothing_is_written() {
         logs: Some(client),
         ..Default::default()
     });
-    let err = crate::kinds::observe_live::<QueryDefinition>(&aws, &wanted())
+    let err = crate::testkit::fixtures::observe_live::<QueryDefinition>(&aws, &wanted())
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::Throttled, "{err}");
@@ -335,7 +335,7 @@ async fn one_throttle_is_absorbed_by_the_sdk_retry() {
         logs: Some(client),
         ..Default::default()
     });
-    let live = crate::kinds::observe_live::<QueryDefinition>(&aws, &wanted())
+    let live = crate::testkit::fixtures::observe_live::<QueryDefinition>(&aws, &wanted())
         .await
         .unwrap();
     assert_eq!(live["Top Error Messages"].id, ID_A);
@@ -347,7 +347,7 @@ async fn one_throttle_is_absorbed_by_the_sdk_retry() {
 #[test]
 fn desired_state_holds_the_lab_queries_verbatim() {
     let query = |name: &str| {
-        let spec = crate::kinds::desired_state_spec(
+        let spec = crate::testkit::fixtures::desired_state_spec(
             "logs/insights-queries.yaml",
             crate::kinds::KindId::QueryDefinition,
             name,

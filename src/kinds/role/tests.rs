@@ -262,7 +262,7 @@ async fn access_denied_fails_the_observation_and_is_classified() {
         "ConfigServiceRole".to_string(),
         Value::Null,
     )]));
-    let e = crate::kinds::observe_live::<Role>(&aws, &wanted)
+    let e = crate::testkit::fixtures::observe_live::<Role>(&aws, &wanted)
         .await
         .unwrap_err();
     assert_eq!(e.class(), crate::aws::ErrorClass::AccessDenied);
@@ -320,7 +320,7 @@ async fn only_wanted_roles_get_detail_reads() {
         ..Default::default()
     });
     let wanted = Wanted::names(BTreeMap::from([("Wanted".to_string(), Value::Null)]));
-    let live = crate::kinds::observe_live::<Role>(&aws, &wanted)
+    let live = crate::testkit::fixtures::observe_live::<Role>(&aws, &wanted)
         .await
         .unwrap();
     assert_eq!(live.keys().collect::<Vec<_>>(), vec!["Wanted"]);

@@ -293,7 +293,7 @@ async fn create() {
         xray: Some(xray),
         ..Default::default()
     });
-    let live = crate::kinds::observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
+    let live = crate::testkit::fixtures::observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
         .await
         .unwrap();
     assert!(live.is_empty());
@@ -327,7 +327,7 @@ async fn noop_writes_nothing() {
         xray: Some(xray),
         ..Default::default()
     });
-    let live = crate::kinds::observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
+    let live = crate::testkit::fixtures::observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
         .await
         .unwrap();
     let l = &live[NAME];
@@ -381,7 +381,7 @@ async fn update_sends_a_partial_sampling_rule_update() {
         xray: Some(xray),
         ..Default::default()
     });
-    let live = crate::kinds::observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
+    let live = crate::testkit::fixtures::observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
         .await
         .unwrap();
     let l = &live[NAME];
@@ -424,7 +424,7 @@ async fn default_rule_is_updated_in_place_never_created_tagged_or_deleted() {
         ..Spec::default()
     };
     // Even with tags wanted (import), the Default rule's tags are not read.
-    let live = crate::kinds::observe_live::<SamplingRule>(&aws, &Wanted::everything())
+    let live = crate::testkit::fixtures::observe_live::<SamplingRule>(&aws, &Wanted::everything())
         .await
         .unwrap();
     let l = &live[DEFAULT_RULE];
@@ -496,7 +496,7 @@ async fn throttling_is_classified() {
         xray: Some(xray),
         ..Default::default()
     });
-    let err = crate::kinds::observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
+    let err = crate::testkit::fixtures::observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::Throttled);

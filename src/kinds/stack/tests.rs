@@ -204,7 +204,7 @@ async fn observe_lists_once_and_reads_templates_of_wanted_stacks_only() {
         ("lab".to_string(), Value::Null),
         ("gone".to_string(), Value::Null),
     ]));
-    let found = crate::kinds::observe_live::<Stack>(&aws, &wanted)
+    let found = crate::testkit::fixtures::observe_live::<Stack>(&aws, &wanted)
         .await
         .unwrap();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["lab"]);

@@ -229,7 +229,7 @@ async fn create() {
         xray: Some(xray),
         ..Default::default()
     });
-    let live = crate::kinds::observe_live::<XRayGroup>(&aws, &wanted())
+    let live = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
         .await
         .unwrap();
     assert!(
@@ -263,7 +263,7 @@ async fn noop_writes_nothing() {
         xray: Some(xray),
         ..Default::default()
     });
-    let live = crate::kinds::observe_live::<XRayGroup>(&aws, &wanted())
+    let live = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
         .await
         .unwrap();
     let l = &live[NAME];
@@ -316,7 +316,7 @@ async fn update_only_when_filter_or_insights_differ() {
         xray: Some(xray),
         ..Default::default()
     });
-    let live = crate::kinds::observe_live::<XRayGroup>(&aws, &wanted())
+    let live = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
         .await
         .unwrap();
     let l = &live[NAME];
@@ -361,7 +361,7 @@ async fn a_tag_change_alone_does_not_update_the_group() {
         xray: Some(xray),
         ..Default::default()
     });
-    let live = crate::kinds::observe_live::<XRayGroup>(&aws, &wanted())
+    let live = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
         .await
         .unwrap();
     crate::kinds::apply_typed::<XRayGroup>(
@@ -438,7 +438,7 @@ async fn an_emulator_without_xray_is_unsupported_not_retried() {
         xray: Some(xray),
         ..Default::default()
     });
-    let err = crate::kinds::observe_live::<XRayGroup>(&aws, &wanted())
+    let err = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::Unsupported);
@@ -463,7 +463,7 @@ async fn access_denied_is_classified_and_not_retried() {
         xray: Some(xray),
         ..Default::default()
     });
-    let err = crate::kinds::observe_live::<XRayGroup>(&aws, &wanted())
+    let err = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::AccessDenied);
