@@ -9,12 +9,13 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use aws_smithy_mocks::{Rule, mock};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError};
 
 use super::strategy::Case;
 use crate::aws::Aws;
+use crate::aws::testing::{MockClients, aws_with};
 use crate::kinds::{KindId, Tags, Wanted};
 
 /// A tenth of the plain-data cases: each runs three observes and two applies.
@@ -156,4 +157,24 @@ pub fn created(tags: &[aws_sdk_xray::types::Tag]) -> Tags {
     tags.iter()
         .map(|x| (x.key().to_string(), x.value().to_string()))
         .collect()
+}
+
+/// An X-Ray kind's cycle: its create, update and read rules, with the tag
+/// rules over `tags`; creates, updates and tag writes count as writes.
+pub fn xray_cycle(
+    id: KindId,
+    case: &Case,
+    tags: &Shared<BTreeMap<String, Tags>>,
+    [create, update, get]: [Rule; 3],
+) -> Result<(), TestCaseError> {
+    let [list, tag, untag] = xray_tag_rules(tags);
+    let aws = aws_with(MockClients {
+        xray: Some(mock_client!(
+            aws_sdk_xray,
+            RuleMode::MatchAny,
+            [&create, &update, &get, &list, &tag, &untag]
+        )),
+        ..Default::default()
+    });
+    run(cycle(id, &aws, case, &[&create, &update, &tag, &untag]))
 }

@@ -4,11 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_mocks::mock;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-use crate::aws::testing::{MockClients, aws_with};
 use crate::kinds::{KindId, Tags};
 use crate::testkit::replay::*;
 use crate::testkit::strategy::Case;
@@ -83,21 +82,7 @@ fn replay(case: &Case) -> Result<(), TestCaseError> {
             .set_groups(Some(g.lock().unwrap().clone()))
             .build()
     });
-    let [list, tag, untag] = xray_tag_rules(&tags);
-    let aws = aws_with(MockClients {
-        xray: Some(mock_client!(
-            aws_sdk_xray,
-            RuleMode::MatchAny,
-            [&create, &update, &get, &list, &tag, &untag]
-        )),
-        ..Default::default()
-    });
-    run(cycle(
-        KindId::XRayGroup,
-        &aws,
-        case,
-        &[&create, &update, &tag, &untag],
-    ))
+    xray_cycle(KindId::XRayGroup, case, &tags, [create, update, get])
 }
 
 proptest! {
