@@ -1,4 +1,5 @@
 //! Fixtures of the kinds' unit tests: a kind's observe as its own live values,
+//! the diff of a spec against a live value,
 //! and a spec from the repository's desired-state/ checked as the loader checks it.
 
 use std::collections::BTreeMap;
@@ -6,7 +7,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::aws::Aws;
+use crate::aws::{Aws, Env};
+use crate::diff::FieldDiff;
 use crate::input::Root;
 use crate::kinds::{self, Kind, KindError, KindId, Wanted};
 use crate::yaml::{self, Node};
@@ -50,4 +52,10 @@ pub fn desired_state_spec(file: &str, kind: KindId, name: &str) -> Value {
     let root = Root::new(&Path::new(env!("CARGO_MANIFEST_DIR")).join("desired-state"));
     kind.check(name, spec, path.parent().expect("a directory"), &root)
         .unwrap_or_else(|e| panic!("{kind}/{name}: {e:?}"))
+}
+
+/// What the planner would change on `live` to reach `spec`: the kind's diff of
+/// the normalized spec against the live state.
+pub fn diff_of<K: Kind>(spec: &K::Spec, live: &K::Live, env: &Env) -> Vec<FieldDiff> {
+    K::diff(&K::normalize(spec, env), &K::live_state(live, env))
 }

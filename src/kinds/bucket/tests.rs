@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::aws::testing::{MockClients, aws_with};
+use crate::testkit::fixtures::diff_of;
 use aws_sdk_s3::operation::get_bucket_versioning::GetBucketVersioningOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -336,13 +337,7 @@ async fn versioning_create_noop_update() {
     l.public_access_block = None;
     l.tags = BTreeMap::from([("vigil:owner".to_string(), "test".to_string())]);
     let aws_env = aws.env.clone();
-    assert!(
-        Bucket::diff(
-            &Bucket::normalize(&s, &aws_env),
-            &Bucket::live_state(&l, &aws_env)
-        )
-        .is_empty()
-    );
+    assert!(diff_of::<Bucket>(&s, &l, &aws_env).is_empty());
     crate::kinds::apply_typed::<Bucket>(&aws, "b", &s, Some(&l), &Default::default())
         .await
         .unwrap();
@@ -356,10 +351,7 @@ async fn versioning_create_noop_update() {
         versioning: Some("Suspended".into()),
         ..Spec::default()
     };
-    let d = Bucket::diff(
-        &Bucket::normalize(&suspended, &aws_env),
-        &Bucket::live_state(&l, &aws_env),
-    );
+    let d = diff_of::<Bucket>(&suspended, &l, &aws_env);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].path, "versioning");
     let put2 = mock!(aws_sdk_s3::Client::put_bucket_versioning)

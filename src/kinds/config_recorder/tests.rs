@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::aws::testing::{MockClients, aws_with};
+use crate::testkit::fixtures::diff_of;
 use aws_sdk_config::operation::describe_configuration_recorder_status::DescribeConfigurationRecorderStatusOutput;
 use aws_sdk_config::operation::describe_configuration_recorders::DescribeConfigurationRecordersOutput;
 use aws_sdk_config::operation::put_configuration_recorder::PutConfigurationRecorderOutput;
@@ -77,10 +78,7 @@ fn live(include_global: bool, recording: bool) -> Live {
 
 fn diff(spec: &Spec, l: &Live) -> Vec<FieldDiff> {
     let env = Env::default();
-    ConfigurationRecorder::diff(
-        &ConfigurationRecorder::normalize(spec, &env),
-        &ConfigurationRecorder::live_state(l, &env),
-    )
+    diff_of::<ConfigurationRecorder>(spec, l, &env)
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::aws::testing::{MockClients, aws_with, tagging_client, tagging_rule};
+use crate::testkit::fixtures::diff_of;
 use aws_sdk_config::operation::delete_config_rule::DeleteConfigRuleOutput;
 use aws_sdk_config::operation::describe_config_rules::{
     DescribeConfigRulesError, DescribeConfigRulesOutput,
@@ -504,10 +505,7 @@ async fn guard_rule_create_noop_update_delete() {
     );
     assert_eq!(batch.num_calls(), 1);
     let env = aws.env.clone();
-    let d = ConfigRule::diff(
-        &ConfigRule::normalize(&guard_spec(POLICY), &env),
-        &ConfigRule::live_state(l, &env),
-    );
+    let d = diff_of::<ConfigRule>(&guard_spec(POLICY), l, &env);
     assert!(d.is_empty(), "{d:?}");
     assert_eq!(
         observed.found["guard"].owner,
@@ -526,10 +524,7 @@ async fn guard_rule_create_noop_update_delete() {
 
     // A changed policy is one put; the tags already match, so no tag call.
     let changed = guard_spec("rule changed {}");
-    let d = ConfigRule::diff(
-        &ConfigRule::normalize(&changed, &env),
-        &ConfigRule::live_state(l, &env),
-    );
+    let d = diff_of::<ConfigRule>(&changed, l, &env);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].path, "source.customPolicyDetails.policyText");
     crate::kinds::apply_typed::<ConfigRule>(&aws, "guard", &changed, Some(l), &Default::default())

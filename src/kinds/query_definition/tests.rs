@@ -3,6 +3,7 @@
 use super::*;
 use crate::aws::ErrorClass;
 use crate::aws::testing::{MockClients, aws_with};
+use crate::testkit::fixtures::diff_of;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
@@ -200,13 +201,7 @@ async fn unchanged_is_a_no_op_and_an_update_sends_every_field() {
         query_string: format!("{CLEAN_TOP_ERRORS}\n"),
         ..spec()
     };
-    assert!(
-        QueryDefinition::diff(
-            &QueryDefinition::normalize(&yaml_spec, &env),
-            &QueryDefinition::live_state(l, &env)
-        )
-        .is_empty()
-    );
+    assert!(diff_of::<QueryDefinition>(&yaml_spec, l, &env).is_empty());
     QueryDefinition::apply(&aws, "Top Error Messages", &yaml_spec, Some(l))
         .await
         .unwrap();
@@ -216,10 +211,7 @@ async fn unchanged_is_a_no_op_and_an_update_sends_every_field() {
             query_string: "\n    fields @timestamp, @message\n    | filter @message like /ERROR/\n    | limit 20\n".into(),
             ..spec()
         };
-    let d = QueryDefinition::diff(
-        &QueryDefinition::normalize(&changed, &env),
-        &QueryDefinition::live_state(l, &env),
-    );
+    let d = diff_of::<QueryDefinition>(&changed, l, &env);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].path, "queryString");
     let attrs = QueryDefinition::apply(&aws, "Top Error Messages", &changed, Some(l))

@@ -3,6 +3,7 @@
 use super::*;
 use crate::aws::ErrorClass;
 use crate::aws::testing::{MockClients, aws_with};
+use crate::testkit::fixtures::diff_of;
 use aws_sdk_xray::operation::create_sampling_rule::CreateSamplingRuleOutput;
 use aws_sdk_xray::operation::delete_sampling_rule::DeleteSamplingRuleOutput;
 use aws_sdk_xray::operation::get_sampling_rules::GetSamplingRulesOutput;
@@ -331,13 +332,7 @@ async fn noop_writes_nothing() {
         .await
         .unwrap();
     let l = &live[NAME];
-    assert!(
-        SamplingRule::diff(
-            &SamplingRule::normalize(&spec(), &aws.env),
-            &SamplingRule::live_state(l, &aws.env)
-        )
-        .is_empty()
-    );
+    assert!(diff_of::<SamplingRule>(&spec(), l, &aws.env).is_empty());
     crate::kinds::apply_typed::<SamplingRule>(&aws, NAME, &spec(), Some(l), &Default::default())
         .await
         .unwrap();
@@ -385,10 +380,7 @@ async fn update_sends_a_partial_sampling_rule_update() {
         .await
         .unwrap();
     let l = &live[NAME];
-    let diffs = SamplingRule::diff(
-        &SamplingRule::normalize(&spec(), &aws.env),
-        &SamplingRule::live_state(l, &aws.env),
-    );
+    let diffs = diff_of::<SamplingRule>(&spec(), l, &aws.env);
     assert_eq!(diffs.len(), 1);
     assert_eq!(diffs[0].path, "fixedRate");
     assert_eq!(

@@ -32,6 +32,7 @@ use aws_smithy_types::body::SdkBody;
 use super::*;
 use crate::aws::testing::{MockClients, aws_with};
 use crate::kinds::ApplyOptions;
+use crate::testkit::fixtures::diff_of;
 
 const TEMPLATE: &str = "Parameters:\n  Name:\n    Type: String\n    Default: a\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: !Ref Name\nOutputs:\n  TopicName:\n    Value: !GetAtt Topic.TopicName\n";
 const ID: &str =
@@ -143,10 +144,7 @@ fn a_matching_live_stack_is_no_change() {
             .value,
     );
     l.parameters.insert("Name".into(), "****".into());
-    assert_eq!(
-        Stack::diff(&Stack::normalize(&s, &env), &Stack::live_state(&l, &env)),
-        vec![]
-    );
+    assert_eq!(diff_of::<Stack>(&s, &l, &env), vec![]);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use super::*;
 use crate::aws::ErrorClass;
 use crate::aws::testing::{MockClients, aws_with};
+use crate::testkit::fixtures::diff_of;
 use aws_sdk_xray::operation::create_group::CreateGroupOutput;
 use aws_sdk_xray::operation::delete_group::DeleteGroupOutput;
 use aws_sdk_xray::operation::get_groups::GetGroupsOutput;
@@ -267,13 +268,7 @@ async fn noop_writes_nothing() {
         .await
         .unwrap();
     let l = &live[NAME];
-    assert!(
-        XRayGroup::diff(
-            &XRayGroup::normalize(&spec(), &aws.env),
-            &XRayGroup::live_state(l, &aws.env)
-        )
-        .is_empty()
-    );
+    assert!(diff_of::<XRayGroup>(&spec(), l, &aws.env).is_empty());
     crate::kinds::apply_typed::<XRayGroup>(&aws, NAME, &spec(), Some(l), &Default::default())
         .await
         .unwrap();
@@ -320,10 +315,7 @@ async fn update_only_when_filter_or_insights_differ() {
         .await
         .unwrap();
     let l = &live[NAME];
-    let diffs = XRayGroup::diff(
-        &XRayGroup::normalize(&spec(), &aws.env),
-        &XRayGroup::live_state(l, &aws.env),
-    );
+    let diffs = diff_of::<XRayGroup>(&spec(), l, &aws.env);
     let paths: Vec<&str> = diffs.iter().map(|d| d.path.as_str()).collect();
     assert_eq!(
         paths,
