@@ -1,13 +1,13 @@
 //! Property tests against moto: random valid specs (each kind's strategy,
-//! from `vigil::testkit`) are applied with the
-//! library, observed and diffed: the diff is empty, and applying the same spec
-//! again makes no write call. Then `vigil run` over the repository's
-//! desired-state: a hundred idle cycles write nothing.
+//! from `vigil::testkit`) are applied with the library, observed and diffed:
+//! the diff is empty, and applying the same spec again makes no write call.
+//! Then `vigil run` over the repository's desired-state: a hundred idle cycles
+//! write nothing.
 //!
 //! 8 cases per kind by default, each in a fresh account. More:
-//! `PROPTEST_CASES=1024 cargo test --test it props::` runs a 32nd of that count
-//! here (32 per kind), and the full count in the unit properties
-//! (`cargo test --lib kinds::props`).
+//! `PROPTEST_CASES=1024 cargo test --features testkit --test it props::` runs a
+//! 32nd of that count here (32 per kind), and the full count in the unit
+//! properties (`cargo test --features testkit --lib kinds::props`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
