@@ -18,7 +18,7 @@ vigil="${VIGIL_BIN:-${CARGO_TARGET_DIR:-target}/debug/vigil}"
 if [ "${1:-}" = quotas ]; then
   shift
   # The proxy lives in the integration-test binary (the same build the tests use).
-  proxy="$(cargo test --quiet --features failpoints --test it --no-run --message-format=json 2>/dev/null |
+  proxy="$(cargo test --quiet --features failpoints,testkit --test it --no-run --message-format=json 2>/dev/null |
     python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)

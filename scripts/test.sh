@@ -10,4 +10,4 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 cargo fmt --all -- --check
-cargo test --all-targets --features failpoints "$@"
+cargo test --all-targets --features failpoints,testkit "$@"

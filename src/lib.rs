@@ -20,5 +20,7 @@ pub mod schema;
 pub mod secret;
 pub mod state;
 pub mod target;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod vocab;
 pub mod yaml;

@@ -72,13 +72,13 @@ macro_rules! services {
         pub const QUOTAS: &[Quota] = &[$($($how(stringify!($field), $op, $rate),)*)*];
 
         /// The clients a test gives; those not given answer nothing.
-        #[cfg(test)]
+        #[cfg(any(test, feature = "testkit"))]
         #[derive(Default)]
         pub struct MockClients {
             $(pub $field: Option<$krate::Client>,)*
         }
 
-        #[cfg(test)]
+        #[cfg(any(test, feature = "testkit"))]
         impl Clients {
             /// Clients not given are built with no rules, so any call to them fails the
             /// test. The inventory's client is the S3 one.

@@ -30,6 +30,14 @@ impl Attrs {
         Attrs::default()
     }
 
+    /// The `arn` and `name` most kinds expose.
+    pub fn arn_and_name(arn: &str, name: &str) -> Attrs {
+        Attrs::from([
+            ("arn".to_string(), arn.to_string()),
+            ("name".to_string(), name.to_string()),
+        ])
+    }
+
     pub fn get(&self, name: &str) -> Option<&String> {
         let i = self
             .0
@@ -406,4 +414,23 @@ pub fn check_name(
         return Err(format!("contains {c:?}; {what}"));
     }
     Ok(())
+}
+
+/// The AWS Config names: not blank, at most `max` characters, no control
+/// characters (`what` is the resource, as in "rule names cannot ...").
+pub fn check_plain_name(name: &str, max: usize, what: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("must not be blank".into());
+    }
+    check_no_control(name, max, what)
+}
+
+/// At most `max` characters, no control characters.
+pub fn check_no_control(name: &str, max: usize, what: &str) -> Result<(), String> {
+    check_name(
+        name,
+        max,
+        |c| !c.is_control(),
+        &format!("{what} names cannot contain control characters"),
+    )
 }

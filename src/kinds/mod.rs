@@ -1,8 +1,12 @@
-//! The kinds vigil manages. This file is the one place that lists them: adding a
-//! kind is a module implementing [`Kind`], its `pub mod` line, and one line in `kinds!`.
+//! The kinds vigil manages. This file is the one place that lists them. Adding a
+//! kind is its folder `src/kinds/<kind>/` (`mod.rs` implementing [`Kind`],
+//! `tests.rs`, `strategy.rs` with its property strategy and simulated answers,
+//! and `replay.rs` where moto lacks the service), plus two lines here: its
+//! `pub mod` line and its line in `kinds!`, which also declares its properties.
 //! The generic glue here adds what every kind shares: tag reading and owner
 //! detection on observe, tag validation on load, and the tag sync of an update.
 
+pub mod alarms_walk;
 pub mod error;
 pub mod issues;
 pub mod kind;
@@ -152,23 +156,6 @@ pub(crate) async fn observe<K: Kind>(aws: &Aws, wanted: &Wanted) -> Result<Obser
         })
         .collect();
     Ok(Observation { found, notes })
-}
-
-/// [`observe`] for unit tests: the kind's own live values, tags read.
-#[cfg(test)]
-pub(crate) async fn observe_live<K: Kind>(
-    aws: &Aws,
-    wanted: &Wanted,
-) -> Result<BTreeMap<String, K::Live>, KindError>
-where
-    K::Live: Clone,
-{
-    Ok(observe::<K>(aws, wanted)
-        .await?
-        .found
-        .iter()
-        .map(|(n, o)| (n.clone(), detail::<K>(o).clone()))
-        .collect())
 }
 
 fn state_of<K: Kind>(obs: &Observed, env: &Env) -> Value {
@@ -342,6 +329,67 @@ macro_rules! kinds {
                 match self { $(KindId::$variant => Box::pin(delete::<$module::$variant>(aws, name, live))),* }
             }
         }
+
+        /// Each kind's property strategy (from its folder's `strategy.rs`), by the kind's module name.
+        #[cfg(any(test, feature = "testkit"))]
+        pub mod strategies {
+            $(pub use super::$module::strategy::strategy as $module;)*
+        }
+
+        /// The plain-data properties of every kind (`crate::testkit::props`).
+        #[cfg(test)]
+        mod props {
+            use proptest::prelude::*;
+            use proptest::test_runner::Config;
+
+            use super::*;
+            use crate::testkit::props::{Plain, config, twice};
+
+            mod stable {
+                use super::*;
+
+                proptest! {
+                    #![proptest_config(config())]
+                    $(
+                        #[test]
+                        fn $module(case in $module::strategy::strategy()) {
+                            Plain::<$module::$variant> {
+                                id: KindId::$variant,
+                                live: $module::strategy::live,
+                                imported: $module::strategy::imported,
+                            }
+                            .check(&case)?;
+                        }
+                    )*
+                }
+            }
+
+            /// `normalize` is idempotent: a normalized spec, read as a spec again,
+            /// normalizes to itself (for the kinds whose normalized form is a spec;
+            /// see `NOT_A_SPEC`). 64 cases a kind.
+            mod normalize_is_idempotent {
+                use super::*;
+
+                proptest! {
+                    #![proptest_config(Config { cases: 64, ..config() })]
+                    $(
+                        #[test]
+                        fn $module(case in $module::strategy::strategy()) {
+                            twice(KindId::$variant, &case)?;
+                        }
+                    )*
+                }
+            }
+
+            /// Every kind has its plain-data properties.
+            #[test]
+            fn every_kind_is_covered() {
+                let covered = [$(KindId::$variant),*];
+                for k in KindId::ALL {
+                    assert!(covered.contains(k), "{k} has no property test");
+                }
+            }
+        }
     };
 }
 
@@ -383,35 +431,6 @@ kinds! {
 }
 
 pub mod policy;
-
-#[cfg(test)]
-mod props;
-
-/// The spec of `kind/name` in a file under the repository's desired-state/,
-/// checked as the loader checks it. Kind tests use this, not `manifest::load`,
-/// because manifest imports kinds.
-#[cfg(test)]
-pub(crate) fn desired_state_spec(file: &str, kind: KindId, name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("desired-state")
-        .join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
-    let docs = yaml::parse_documents(&text).unwrap_or_else(|e| panic!("{file}: {e:?}"));
-    let doc = docs
-        .iter()
-        .find(|d| {
-            d.get("kind").and_then(Node::as_str) == Some(kind.name())
-                && d.get("metadata")
-                    .and_then(|m| m.get("name"))
-                    .and_then(Node::as_str)
-                    == Some(name)
-        })
-        .unwrap_or_else(|| panic!("{kind}/{name} is not in {file}"));
-    let spec = doc.get("spec").expect("a spec");
-    let root = Root::new(&Path::new(env!("CARGO_MANIFEST_DIR")).join("desired-state"));
-    kind.check(name, spec, path.parent().expect("a directory"), &root)
-        .unwrap_or_else(|e| panic!("{kind}/{name}: {e:?}"))
-}
 
 impl std::fmt::Display for KindId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -227,7 +227,7 @@ fn peak_rss_kib() -> u64 {
 /// An ad-hoc measure, one process per run:
 ///
 /// ```text
-/// VIGIL_RSS_TARGETS=6 cargo test --features failpoints --test it assume::peak_rss -- --ignored --exact --nocapture
+/// VIGIL_RSS_TARGETS=6 cargo test --features failpoints,testkit --test it assume::peak_rss -- --ignored --exact --nocapture
 /// ```
 ///
 /// connects that many targets (each into its own account) and reads alarms once

@@ -1,13 +1,13 @@
-//! Property tests against moto: random valid specs (the strategies of
-//! `src/kinds/props/strategies.rs`, included here) are applied with the
-//! library, observed and diffed: the diff is empty, and applying the same spec
-//! again makes no write call. Then `vigil run` over the repository's
-//! desired-state: a hundred idle cycles write nothing.
+//! Property tests against moto: random valid specs (each kind's strategy,
+//! from `vigil::testkit`) are applied with the library, observed and diffed:
+//! the diff is empty, and applying the same spec again makes no write call.
+//! Then `vigil run` over the repository's desired-state: a hundred idle cycles
+//! write nothing.
 //!
 //! 8 cases per kind by default, each in a fresh account. More:
-//! `PROPTEST_CASES=1024 cargo test --test it props::` runs a 32nd of that count
-//! here (32 per kind), and the full count in the unit properties
-//! (`cargo test --lib kinds::props`).
+//! `PROPTEST_CASES=1024 cargo test --features testkit --test it props::` runs a
+//! 32nd of that count here (32 per kind), and the full count in the unit
+//! properties (`cargo test --features testkit --lib kinds::props`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -24,15 +24,8 @@ use vigil::kinds::{KindId, Wanted};
 
 use crate::harness::{self, Lab};
 
-/// The kind modules, named the way the shared strategies expect.
-mod k {
-    pub use vigil::kinds::*;
-}
-
-#[path = "../../src/kinds/props/strategies.rs"]
-mod strategies;
-
-use strategies::Case;
+use vigil::testkit::strategies;
+use vigil::testkit::strategy::Case;
 
 fn config() -> Config {
     Config {

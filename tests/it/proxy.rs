@@ -20,7 +20,7 @@
 //!
 //! ```text
 //! VIGIL_PROXY_UPSTREAM=http://127.0.0.1:5000 VIGIL_PROXY_PORT_FILE=/tmp/proxy-endpoint \
-//!   cargo test --test it proxy::serve -- --ignored --exact
+//!   cargo test --features testkit --test it proxy::serve -- --ignored --exact
 //! ```
 //!
 //! writes `http://127.0.0.1:PORT` to the port file once listening and serves until

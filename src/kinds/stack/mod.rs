@@ -33,7 +33,7 @@ use service::SERVICE;
 
 use super::error::KindError;
 use super::kind::{Attrs, Issues, Kind, Wanted};
-use super::tags::{AWS_RULES, OWNER_TAG, Read, TagApi, Tags, Write, with_owner};
+use super::tags::{AWS_RULES, OWNER_TAG, Read, TagApi, Write, with_owner};
 use crate::aws::{Aws, AwsError, AwsResultExt, Condition, Env, ErrorClass, change_set_condition};
 use crate::diff::FieldDiff;
 use crate::failpoint;
@@ -586,17 +586,7 @@ impl Kind for Stack {
         write: Write::WithResource,
     });
 
-    fn tag_id(_name: &str, live: &Live) -> String {
-        live.id.clone()
-    }
-
-    fn live_tags(live: &Live) -> Option<&Tags> {
-        Some(&live.tags)
-    }
-
-    fn spec_tags(spec: &Spec) -> Option<&Tags> {
-        spec.tags.as_ref()
-    }
+    crate::kinds::tags::accessors!(id: id, live: map tags, spec: opt tags, read: with_resource);
 
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         // One DescribeStacks walk for all; GetTemplate only for the stacks wanted.
@@ -1108,5 +1098,7 @@ async fn delete_and_wait(aws: &Aws, name: &str, id: &str) -> Result<(), KindErro
     Ok(())
 }
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
 #[cfg(test)]
 mod tests;

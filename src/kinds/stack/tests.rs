@@ -32,6 +32,7 @@ use aws_smithy_types::body::SdkBody;
 use super::*;
 use crate::aws::testing::{MockClients, aws_with};
 use crate::kinds::ApplyOptions;
+use crate::testkit::fixtures::diff_of;
 
 const TEMPLATE: &str = "Parameters:\n  Name:\n    Type: String\n    Default: a\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: !Ref Name\nOutputs:\n  TopicName:\n    Value: !GetAtt Topic.TopicName\n";
 const ID: &str =
@@ -143,10 +144,7 @@ fn a_matching_live_stack_is_no_change() {
             .value,
     );
     l.parameters.insert("Name".into(), "****".into());
-    assert_eq!(
-        Stack::diff(&Stack::normalize(&s, &env), &Stack::live_state(&l, &env)),
-        vec![]
-    );
+    assert_eq!(diff_of::<Stack>(&s, &l, &env), vec![]);
 }
 
 #[test]
@@ -204,7 +202,7 @@ async fn observe_lists_once_and_reads_templates_of_wanted_stacks_only() {
         ("lab".to_string(), Value::Null),
         ("gone".to_string(), Value::Null),
     ]));
-    let found = crate::kinds::observe_live::<Stack>(&aws, &wanted)
+    let found = crate::testkit::fixtures::observe_live::<Stack>(&aws, &wanted)
         .await
         .unwrap();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["lab"]);

@@ -1,0 +1,60 @@
+//! Builds an `Aws` whose clients are given, for tests with aws-smithy-mocks
+//! (unit tests, and integration tests through the `testkit` feature). Start at [`aws_with`].
+use super::*;
+
+pub use super::services::MockClients;
+
+/// A Tagging API GetResources rule that answers every request with these
+/// resources and tags (owner `test` is what [`aws_with`] runs as).
+pub fn tagging_rule(resources: &[(&str, &[(&str, &str)])]) -> aws_smithy_mocks::Rule {
+    use aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput;
+    use aws_sdk_resourcegroupstagging::types::{ResourceTagMapping, Tag};
+    let mappings: Vec<ResourceTagMapping> = resources
+        .iter()
+        .map(|(arn, tags)| {
+            ResourceTagMapping::builder()
+                .resource_arn(*arn)
+                .set_tags(Some(
+                    tags.iter()
+                        .map(|(k, v)| Tag::builder().key(*k).value(*v).build().expect("tag"))
+                        .collect(),
+                ))
+                .build()
+        })
+        .collect();
+    aws_smithy_mocks::mock!(aws_sdk_resourcegroupstagging::Client::get_resources).then_output(
+        move || {
+            GetResourcesOutput::builder()
+                .set_resource_tag_mapping_list(Some(mappings.clone()))
+                .build()
+        },
+    )
+}
+
+/// A Tagging API client with these rules.
+pub fn tagging_client(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_resourcegroupstagging::Client {
+    aws_smithy_mocks::mock_client!(
+        aws_sdk_resourcegroupstagging,
+        aws_smithy_mocks::RuleMode::MatchAny,
+        rules
+    )
+}
+
+/// Clients not given are built with no rules, so any call to them fails the test.
+pub fn aws_with(m: MockClients) -> Aws {
+    Aws {
+        clients: Clients::mocked(m),
+        pace: Arc::new(pace::Pacing::new(
+            "us-east-1",
+            Arc::new(CallLog::default()),
+            Arc::default(),
+        )),
+        calls: Arc::new(CallLog::default()),
+        env: Env {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            owner: "test".into(),
+        },
+        memo: Memo::default(),
+    }
+}

@@ -1,0 +1,153 @@
+//! The DescribeAlarms walk both alarm kinds observe through (and the daily
+//! report reads): one paginated walk of the account a cycle, or the wanted
+//! alarms by name when that is fewer calls. Start at [`wanted_alarms`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_cloudwatch::types::{AlarmType, CompositeAlarm};
+
+use super::kind::Wanted;
+use crate::aws::{Aws, AwsError, AwsResultExt};
+
+const SERVICE: &str = "cloudwatch";
+
+/// Every alarm in the account, from one paginated DescribeAlarms walk. Each
+/// alarm kind takes its alarms out as it reads them (once a cycle), so that
+/// the SDK's form and vigil's are not both held for thousands of alarms.
+#[derive(Debug, Default)]
+pub struct AlarmPages {
+    /// Boxed: the SDK struct is ~600 bytes, and a table sized for thousands of
+    /// them would be mostly empty slots.
+    pub metric: Mutex<HashMap<String, Box<aws_sdk_cloudwatch::types::MetricAlarm>>>,
+    pub composite: Mutex<HashMap<String, CompositeAlarm>>,
+    /// How many alarms of both types the pages held.
+    pub listed: usize,
+}
+
+/// The one DescribeAlarms walk of a cycle, shared by both alarm kinds.
+#[derive(Default)]
+struct AlarmWalk(tokio::sync::OnceCell<Result<Arc<AlarmPages>, AwsError>>);
+
+impl AlarmPages {
+    /// Moves a page's alarms in, not cloned: thousands of alarms stay one copy.
+    fn take(
+        &mut self,
+        mut out: aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput,
+    ) {
+        let metric = out.metric_alarms.take().unwrap_or_default();
+        let table = self.metric.get_mut().expect("alarm pages lock");
+        table.reserve(metric.len());
+        for a in metric {
+            if let Some(n) = a.alarm_name().map(str::to_string) {
+                table.insert(n, Box::new(a));
+            }
+        }
+        let composite = self.composite.get_mut().expect("alarm pages lock");
+        for a in out.composite_alarms.take().unwrap_or_default() {
+            if let Some(n) = a.alarm_name().map(str::to_string) {
+                composite.insert(n, a);
+            }
+        }
+        self.listed = table.len() + composite.len();
+    }
+
+    /// Takes the alarms `wanted` asks for out of `table`.
+    pub(crate) fn take_wanted<A>(
+        table: &Mutex<HashMap<String, A>>,
+        wanted: &Wanted,
+    ) -> Vec<(String, A)> {
+        let mut table = table.lock().expect("alarm pages lock");
+        if wanted.all {
+            return table.drain().collect();
+        }
+        wanted
+            .specs
+            .keys()
+            .filter_map(|n| table.remove_entry(n))
+            .collect()
+    }
+}
+
+/// DescribeAlarms for both alarm types over the whole account, 100 a page;
+/// one walk a cycle, shared by both alarm kinds.
+pub async fn all_alarms(aws: &Aws) -> Result<Arc<AlarmPages>, AwsError> {
+    aws.memo
+        .slot::<AlarmWalk>()
+        .0
+        .get_or_init(|| async {
+            let mut pages = AlarmPages::default();
+            let mut walk = aws
+                .clients
+                .cloudwatch
+                .describe_alarms()
+                .alarm_types(AlarmType::MetricAlarm)
+                .alarm_types(AlarmType::CompositeAlarm)
+                .max_records(100)
+                .into_paginator()
+                .send();
+            while let Some(out) = walk.next().await {
+                pages.take(out.aws(SERVICE, "DescribeAlarms")?);
+            }
+            Ok(Arc::new(pages))
+        })
+        .await
+        .clone()
+}
+
+/// DescribeAlarms is limited to this many names a call.
+const NAMES_PER_CALL: usize = 100;
+
+/// The alarms of these names only, 100 names a call.
+pub async fn alarms_named(aws: &Aws, names: &[&String]) -> Result<AlarmPages, AwsError> {
+    let mut pages = AlarmPages::default();
+    for chunk in names.chunks(NAMES_PER_CALL) {
+        let out = aws
+            .clients
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(chunk.iter().map(|n| n.to_string()).collect()))
+            .alarm_types(AlarmType::MetricAlarm)
+            .alarm_types(AlarmType::CompositeAlarm)
+            .max_records(100)
+            .send()
+            .await
+            .aws(SERVICE, "DescribeAlarms")?;
+        pages.take(out);
+    }
+    Ok(pages)
+}
+
+/// Whether to walk every alarm rather than ask for the wanted ones by name.
+/// Names cost one call per 100 whatever the account holds; a walk, one per
+/// 100 alarms in the account. How many the account held is remembered from
+/// the last walk (`population`); without it, a walk once more than 100 are wanted.
+pub fn walk_everything(wanted: &Wanted) -> bool {
+    let n = wanted.specs.len();
+    match wanted.population {
+        _ if wanted.all => true,
+        Some(total) => total.div_ceil(NAMES_PER_CALL) <= n.div_ceil(NAMES_PER_CALL),
+        None => n > NAMES_PER_CALL,
+    }
+}
+
+/// The alarms an observe needs: the shared walk, or the wanted names.
+pub async fn wanted_alarms(aws: &Aws, wanted: &Wanted) -> Result<Arc<AlarmPages>, AwsError> {
+    // A walk this cycle already made (the daily report's) answers for free.
+    if let Some(Ok(pages)) = aws.memo.slot::<AlarmWalk>().0.get() {
+        return Ok(pages.clone());
+    }
+    if walk_everything(wanted) {
+        return all_alarms(aws).await;
+    }
+    let names: Vec<&String> = wanted.specs.keys().collect();
+    Ok(Arc::new(alarms_named(aws, &names).await?))
+}
+
+/// How many alarms of both types the cycle's DescribeAlarms walk saw.
+pub(crate) fn alarms_listed(aws: &Aws) -> Option<usize> {
+    match aws.memo.slot::<AlarmWalk>().0.get() {
+        Some(Ok(p)) => Some(p.listed),
+        _ => None,
+    }
+}

@@ -1,0 +1,738 @@
+//! `MetricAlarm`: a CloudWatch metric alarm on one metric, metric math, or an anomaly band.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_cloudwatch::types::{
+    ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, StandardUnit, Statistic,
+    Tag,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::alarms_walk::{AlarmPages, alarms_listed, wanted_alarms};
+use super::error::KindError;
+use super::kind::{Attrs, Issues, Kind, Wanted};
+// Kept at its old path for the daily report's walk (ops/report.rs).
+pub use super::alarms_walk::all_alarms;
+use super::tags::{AWS_RULES, Read, TagApi, Tags, Write, with_owner};
+use crate::aws::{Aws, AwsResultExt, Env};
+
+const SERVICE: &str = "cloudwatch";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Spec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions_enabled: Option<bool>,
+    #[serde(default, rename = "okActions", skip_serializing_if = "Vec::is_empty")]
+    pub ok_actions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarm_actions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub insufficient_data_actions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extended_statistic: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dimensions: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    pub evaluation_periods: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datapoints_to_alarm: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    pub comparison_operator: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treat_missing_data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluate_low_sample_count_percentile: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<MetricQuery>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_metric_id: Option<String>,
+    /// Absent: tags are not managed (and not read). Present, even `{}`: exactly these tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MetricQuery {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_stat: Option<MetricStatSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_data: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MetricStatSpec {
+    pub metric: MetricSpec,
+    pub period: i32,
+    pub stat: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MetricSpec {
+    pub namespace: String,
+    pub metric_name: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dimensions: BTreeMap<String, String>,
+}
+
+/// One live alarm; `tags` is `None` when they were not read.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub name: String,
+    pub arn: String,
+    pub spec: Spec,
+    pub state: Option<String>,
+}
+
+/// CloudWatch's tag API, shared by both alarm kinds: reads through the
+/// Resource Groups Tagging API, writes with TagResource and UntagResource.
+pub(super) const TAGS: TagApi = TagApi {
+    rules: AWS_RULES,
+    read: Read::Batched {
+        filter: "cloudwatch:alarm",
+        list: list_tags,
+    },
+    write: Write::Delta {
+        tag: tag_resource,
+        untag: untag_resource,
+    },
+};
+
+super::tags::tag_api! {
+    client: cloudwatch, service: SERVICE, id: resource_arn, sdk_tag: Tag;
+    list: fn list_tags = list_tags_for_resource("ListTagsForResource");
+    tag: fn tag_resource = tag_resource("TagResource");
+    untag: fn untag_resource = untag_resource("UntagResource");
+}
+
+pub(super) fn sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+pub fn alarm_arn(env: &Env, name: &str) -> String {
+    format!(
+        "arn:aws:cloudwatch:{}:{}:alarm:{name}",
+        env.region, env.account_id
+    )
+}
+
+fn dims_to_map(dims: &[Dimension]) -> BTreeMap<String, String> {
+    dims.iter()
+        .filter_map(|d| Some((d.name()?.to_string(), d.value()?.to_string())))
+        .collect()
+}
+
+fn map_to_dims(m: &BTreeMap<String, String>) -> Option<Vec<Dimension>> {
+    Some(
+        m.iter()
+            .map(|(k, v)| Dimension::builder().name(k).value(v).build())
+            .collect(),
+    )
+}
+
+/// Reads a live alarm back into the manifest's shape.
+pub fn spec_from_live(a: &aws_sdk_cloudwatch::types::MetricAlarm) -> Spec {
+    Spec {
+        alarm_description: a
+            .alarm_description()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        actions_enabled: a.actions_enabled(),
+        ok_actions: a.ok_actions().to_vec(),
+        alarm_actions: a.alarm_actions().to_vec(),
+        insufficient_data_actions: a.insufficient_data_actions().to_vec(),
+        metric_name: a.metric_name().map(str::to_string),
+        namespace: a.namespace().map(str::to_string),
+        statistic: a.statistic().map(|s| s.as_str().to_string()),
+        extended_statistic: a.extended_statistic().map(str::to_string),
+        dimensions: dims_to_map(a.dimensions()),
+        period: a.period(),
+        unit: a.unit().map(|u| u.as_str().to_string()),
+        evaluation_periods: a.evaluation_periods().unwrap_or(1),
+        datapoints_to_alarm: a.datapoints_to_alarm(),
+        threshold: a.threshold(),
+        comparison_operator: a
+            .comparison_operator()
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default(),
+        treat_missing_data: a.treat_missing_data().map(str::to_string),
+        evaluate_low_sample_count_percentile: a
+            .evaluate_low_sample_count_percentile()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        metrics: a
+            .metrics()
+            .iter()
+            .map(|q| MetricQuery {
+                id: q.id().unwrap_or_default().to_string(),
+                expression: q.expression().map(str::to_string),
+                label: q.label().map(str::to_string),
+                metric_stat: q.metric_stat().map(|ms| MetricStatSpec {
+                    metric: ms
+                        .metric()
+                        .map(|m| MetricSpec {
+                            namespace: m.namespace().unwrap_or_default().to_string(),
+                            metric_name: m.metric_name().unwrap_or_default().to_string(),
+                            dimensions: dims_to_map(m.dimensions()),
+                        })
+                        .unwrap_or_default(),
+                    period: ms.period().unwrap_or_default(),
+                    stat: ms.stat().unwrap_or_default().to_string(),
+                    unit: ms.unit().map(|u| u.as_str().to_string()),
+                }),
+                return_data: q.return_data(),
+                period: q.period(),
+                account_id: q.account_id().map(str::to_string),
+            })
+            .collect(),
+        threshold_metric_id: a.threshold_metric_id().map(str::to_string),
+        tags: None,
+    }
+}
+
+/// The canonical form both sides are compared in. Defaults are filled in
+/// (`treatMissingData: missing`, `datapointsToAlarm = evaluationPeriods`,
+/// `actionsEnabled: true`, `returnData: true`), action lists are sorted, and
+/// empty dimension maps are dropped.
+pub fn canonical(spec: &Spec, tags: Option<&BTreeMap<String, String>>) -> Value {
+    let sorted = |v: &Vec<String>| {
+        let mut v = v.clone();
+        v.sort();
+        v
+    };
+    let mut obj = json!({
+        "actionsEnabled": spec.actions_enabled.unwrap_or(true),
+        "okActions": sorted(&spec.ok_actions),
+        "alarmActions": sorted(&spec.alarm_actions),
+        "insufficientDataActions": sorted(&spec.insufficient_data_actions),
+        "evaluationPeriods": spec.evaluation_periods,
+        "datapointsToAlarm": spec.datapoints_to_alarm.unwrap_or(spec.evaluation_periods),
+        "comparisonOperator": spec.comparison_operator,
+        "treatMissingData": spec.treat_missing_data.clone().unwrap_or_else(|| "missing".into()),
+    });
+    let m = obj.as_object_mut().expect("object");
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            m.insert(k.to_string(), v);
+        }
+    };
+    // AWS reports an empty description as none.
+    put(
+        "alarmDescription",
+        spec.alarm_description
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .map(Value::from),
+    );
+    put("metricName", spec.metric_name.clone().map(Value::from));
+    put("namespace", spec.namespace.clone().map(Value::from));
+    put("statistic", spec.statistic.clone().map(Value::from));
+    put(
+        "extendedStatistic",
+        spec.extended_statistic.clone().map(Value::from),
+    );
+    put(
+        "dimensions",
+        (!spec.dimensions.is_empty()).then(|| json!(spec.dimensions)),
+    );
+    put("period", spec.period.map(Value::from));
+    put("unit", spec.unit.clone().map(Value::from));
+    put("threshold", spec.threshold.map(Value::from));
+    put(
+        "evaluateLowSampleCountPercentile",
+        spec.evaluate_low_sample_count_percentile
+            .clone()
+            .map(Value::from),
+    );
+    put(
+        "thresholdMetricId",
+        spec.threshold_metric_id.clone().map(Value::from),
+    );
+    if !spec.metrics.is_empty() {
+        let metrics: Vec<Value> = spec
+            .metrics
+            .iter()
+            .map(|q| {
+                let mut q = q.clone();
+                q.return_data = Some(q.return_data.unwrap_or(true));
+                serde_json::to_value(q).expect("serializable")
+            })
+            .collect();
+        put("metrics", Some(Value::Array(metrics)));
+    }
+    put("tags", tags.map(|t| json!(t)));
+    obj
+}
+
+pub fn validate_actions(lists: [(&str, &Vec<String>); 3], issues: &mut Issues) {
+    for (field, list) in lists {
+        if list.len() > 5 {
+            issues.at(
+                field,
+                format!("at most 5 actions are allowed, found {}", list.len()),
+            );
+        }
+        for (i, a) in list.iter().enumerate() {
+            if !a.starts_with("arn:") && !a.starts_with("${") {
+                issues.at(
+                    &format!("{field}[{i}]"),
+                    format!(
+                        "`{a}` is not an ARN; use an ARN or a reference such as ${{Topic/NAME.arn}}"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn valid_period(p: i32) -> bool {
+    p == 10 || p == 30 || (p > 0 && p % 60 == 0)
+}
+
+fn one_of(issues: &mut Issues, path: &str, value: &str, allowed: &[&str]) {
+    if !allowed.contains(&value) {
+        issues.at(
+            path,
+            format!(
+                "`{value}` is not a valid {}; expected one of {}",
+                super::field_name(path),
+                allowed.join(", ")
+            ),
+        );
+    }
+}
+
+/// The statistic and the enumerations.
+fn check_statistics(s: &Spec, issues: &mut Issues) {
+    if s.statistic.is_some() && s.extended_statistic.is_some() {
+        issues.at(
+            "extendedStatistic",
+            "set either statistic or extendedStatistic, not both",
+        );
+    }
+    if let Some(st) = &s.statistic {
+        one_of(issues, "statistic", st, Statistic::values());
+    }
+    if let Some(es) = &s.extended_statistic
+        && ![
+            "p", "tm", "wm", "tc", "ts", "PR", "TM", "WM", "TC", "TS", "IQM",
+        ]
+        .iter()
+        .any(|p| es.starts_with(p))
+    {
+        issues.at(
+            "extendedStatistic",
+            format!("`{es}` is not a percentile or trimmed statistic such as p99 or tm90"),
+        );
+    }
+    one_of(
+        issues,
+        "comparisonOperator",
+        &s.comparison_operator,
+        ComparisonOperator::values(),
+    );
+    if let Some(t) = &s.treat_missing_data {
+        one_of(
+            issues,
+            "treatMissingData",
+            t,
+            &["breaching", "notBreaching", "ignore", "missing"],
+        );
+    }
+    if let Some(e) = &s.evaluate_low_sample_count_percentile {
+        one_of(
+            issues,
+            "evaluateLowSampleCountPercentile",
+            e,
+            &["evaluate", "ignore"],
+        );
+    }
+    if let Some(u) = &s.unit {
+        one_of(issues, "unit", u, StandardUnit::values());
+    }
+}
+
+/// How many periods, and how long each.
+fn check_evaluation(s: &Spec, issues: &mut Issues) {
+    if s.evaluation_periods < 1 {
+        issues.at("evaluationPeriods", "evaluationPeriods must be at least 1");
+    }
+    if let Some(d) = s.datapoints_to_alarm
+        && (d < 1 || d > s.evaluation_periods)
+    {
+        issues.at(
+            "datapointsToAlarm",
+            format!(
+                "datapointsToAlarm must be between 1 and evaluationPeriods ({})",
+                s.evaluation_periods
+            ),
+        );
+    }
+    if let Some(p) = s.period
+        && !valid_period(p)
+    {
+        issues.at(
+            "period",
+            format!("{p} is not a valid period; use 10, 30 or a multiple of 60"),
+        );
+    }
+}
+
+/// One metric (metricName) or metric math (metrics), not both.
+fn check_metric_source(s: &Spec, issues: &mut Issues) {
+    match (&s.metric_name, s.metrics.is_empty()) {
+        (Some(_), false) => issues.at(
+            "metrics",
+            "set either metricName (one metric) or metrics (metric math), not both",
+        ),
+        (None, true) => issues.at(
+            "comparisonOperator",
+            "the alarm needs a metric: set metricName with namespace, or metrics",
+        ),
+        (Some(_), true) => {
+            if s.namespace.is_none() {
+                issues.at("metricName", "namespace is required with metricName");
+            }
+            if s.statistic.is_none() && s.extended_statistic.is_none() {
+                issues.at(
+                    "metricName",
+                    "statistic or extendedStatistic is required with metricName",
+                );
+            }
+            if s.period.is_none() {
+                issues.at("metricName", "period is required with metricName");
+            }
+        }
+        (None, false) => {
+            check_metric_math(s, issues);
+        }
+    }
+}
+
+/// Metric math: ids, one source per query, and which queries return data.
+fn check_metric_math(s: &Spec, issues: &mut Issues) {
+    for f in ["namespace", "statistic", "extendedStatistic", "period"] {
+        let set = match f {
+            "namespace" => s.namespace.is_some(),
+            "statistic" => s.statistic.is_some(),
+            "extendedStatistic" => s.extended_statistic.is_some(),
+            _ => s.period.is_some(),
+        };
+        if set {
+            issues.at(
+                f,
+                format!("{f} cannot be used with metrics; put it in each metricStat"),
+            );
+        }
+    }
+    if !s.dimensions.is_empty() {
+        issues.at(
+            "dimensions",
+            "dimensions cannot be used with metrics; put them in each metricStat.metric",
+        );
+    }
+    let mut ids = BTreeSet::new();
+    let mut returning = 0;
+    for (i, q) in s.metrics.iter().enumerate() {
+        let valid_id = q.id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && q.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_id {
+            issues.at(&format!("metrics[{i}].id"), format!("`{}` is not a valid id; start with a lowercase letter, then letters, digits or _", q.id));
+        }
+        if !ids.insert(q.id.clone()) {
+            issues.at(
+                &format!("metrics[{i}].id"),
+                format!("id `{}` is used twice; metric ids must be unique", q.id),
+            );
+        }
+        if q.expression.is_some() == q.metric_stat.is_some() {
+            issues.at(
+                &format!("metrics[{i}]"),
+                "set exactly one of expression and metricStat",
+            );
+        }
+        if let Some(ms) = &q.metric_stat
+            && !valid_period(ms.period)
+        {
+            issues.at(
+                &format!("metrics[{i}].metricStat.period"),
+                format!(
+                    "{} is not a valid period; use 10, 30 or a multiple of 60",
+                    ms.period
+                ),
+            );
+        }
+        if q.return_data.unwrap_or(true) {
+            returning += 1;
+        }
+    }
+    let expected = if s.threshold_metric_id.is_some() {
+        2
+    } else {
+        1
+    };
+    if returning != expected {
+        issues.at(
+            "metrics",
+            format!("exactly {expected} of the metrics must have returnData: true (the default); set returnData: false on the others"),
+        );
+    }
+}
+
+/// A fixed threshold, or an anomaly band through thresholdMetricId.
+fn check_threshold(s: &Spec, issues: &mut Issues) {
+    match (&s.threshold_metric_id, s.threshold) {
+        (Some(_), Some(_)) => issues.at(
+            "threshold",
+            "set either threshold or thresholdMetricId, not both",
+        ),
+        (None, None) => issues.at(
+            "threshold",
+            "threshold is required: add a number (or thresholdMetricId for an anomaly band)",
+        ),
+        (Some(id), None) => {
+            if !s.metrics.iter().any(|q| &q.id == id) {
+                issues.at(
+                    "thresholdMetricId",
+                    format!("`{id}` is not the id of one of the metrics"),
+                );
+            }
+            if !ANOMALY_OPERATORS.contains(&s.comparison_operator.as_str()) {
+                issues.at(
+                    "comparisonOperator",
+                    format!(
+                        "an anomaly band needs one of {}",
+                        ANOMALY_OPERATORS.join(", ")
+                    ),
+                );
+            }
+        }
+        (None, Some(_)) => {
+            if ANOMALY_OPERATORS.contains(&s.comparison_operator.as_str()) {
+                issues.at(
+                    "comparisonOperator",
+                    format!(
+                        "`{}` compares with an anomaly band and needs thresholdMetricId; with a fixed threshold use GreaterThanThreshold, LessThanThreshold or their OrEqualTo forms",
+                        s.comparison_operator
+                    ),
+                );
+            }
+        }
+    }
+}
+
+const ANOMALY_OPERATORS: &[&str] = &[
+    "LessThanLowerOrGreaterThanUpperThreshold",
+    "LessThanLowerThreshold",
+    "GreaterThanUpperThreshold",
+];
+
+pub struct MetricAlarm;
+
+impl Kind for MetricAlarm {
+    const NAME: &'static str = "MetricAlarm";
+    type Spec = Spec;
+    type Live = Live;
+
+    fn validate_name(name: &str) -> Result<(), String> {
+        super::kind::check_no_control(name, 255, "alarm")
+    }
+
+    fn validate(s: &Spec, issues: &mut Issues) {
+        check_statistics(s, issues);
+        check_evaluation(s, issues);
+        check_metric_source(s, issues);
+        check_threshold(s, issues);
+        validate_actions(
+            [
+                ("okActions", &s.ok_actions),
+                ("alarmActions", &s.alarm_actions),
+                ("insufficientDataActions", &s.insufficient_data_actions),
+            ],
+            issues,
+        );
+    }
+
+    fn normalize(spec: &Spec, env: &Env) -> Value {
+        let tags = spec.tags.as_ref().map(|t| with_owner(t, env));
+        canonical(spec, tags.as_ref())
+    }
+
+    fn live_state(live: &Live, _env: &Env) -> Value {
+        canonical(&live.spec, live.spec.tags.as_ref())
+    }
+
+    fn attributes(live: &Live) -> Attrs {
+        Attrs::arn_and_name(&live.arn, &live.name)
+    }
+
+    fn to_spec(live: &Live) -> Spec {
+        let mut spec = live.spec.clone();
+        super::tags::strip_owner(&mut spec.tags);
+        spec
+    }
+
+    const TAGS: Option<TagApi> = Some(TAGS);
+
+    crate::kinds::tags::accessors!(id: arn, live: opt spec.tags, spec: opt tags);
+
+    fn listed(aws: &Aws) -> Option<usize> {
+        alarms_listed(aws)
+    }
+
+    async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
+        let pages = wanted_alarms(aws, wanted).await?;
+        let mut out = BTreeMap::new();
+        // Each SDK alarm is let go as soon as it is converted.
+        for (name, a) in AlarmPages::take_wanted(&pages.metric, wanted) {
+            let arn = a
+                .alarm_arn()
+                .map(str::to_string)
+                .unwrap_or_else(|| alarm_arn(&aws.env, &name));
+            let live = Live {
+                name: name.clone(),
+                arn,
+                spec: spec_from_live(&a),
+                state: a.state_value().map(|s| s.as_str().to_string()),
+            };
+            out.insert(name, live);
+        }
+        Ok(out)
+    }
+
+    async fn apply(
+        aws: &Aws,
+        name: &str,
+        spec: &Spec,
+        live: Option<&Live>,
+    ) -> Result<Attrs, KindError> {
+        let env = &aws.env;
+        let arn = live
+            .map(|l| l.arn.clone())
+            .unwrap_or_else(|| alarm_arn(env, name));
+        let config_changed = match live {
+            None => true,
+            Some(l) => canonical(spec, None) != canonical(&l.spec, None),
+        };
+        if config_changed {
+            let metrics: Option<Vec<MetricDataQuery>> = (!spec.metrics.is_empty()).then(|| {
+                spec.metrics
+                    .iter()
+                    .map(|q| {
+                        MetricDataQuery::builder()
+                            .id(&q.id)
+                            .set_expression(q.expression.clone())
+                            .set_label(q.label.clone())
+                            .set_return_data(q.return_data)
+                            .set_period(q.period)
+                            .set_account_id(q.account_id.clone())
+                            .set_metric_stat(q.metric_stat.as_ref().map(|ms| {
+                                MetricStat::builder()
+                                    .metric(
+                                        Metric::builder()
+                                            .namespace(&ms.metric.namespace)
+                                            .metric_name(&ms.metric.metric_name)
+                                            .set_dimensions(map_to_dims(&ms.metric.dimensions))
+                                            .build(),
+                                    )
+                                    .period(ms.period)
+                                    .stat(&ms.stat)
+                                    .set_unit(ms.unit.as_deref().map(StandardUnit::from))
+                                    .build()
+                            }))
+                            .build()
+                    })
+                    .collect()
+            });
+            // Tags on PutMetricAlarm only count at creation; the engine syncs an
+            // update's tags through TagResource.
+            let create_tags = match live {
+                None => with_owner(spec.tags.as_ref().unwrap_or(&Tags::new()), env),
+                Some(_) => Tags::new(),
+            };
+            aws.clients
+                .cloudwatch
+                .put_metric_alarm()
+                .alarm_name(name)
+                .set_alarm_description(spec.alarm_description.clone())
+                .actions_enabled(spec.actions_enabled.unwrap_or(true))
+                .set_ok_actions(Some(spec.ok_actions.clone()))
+                .set_alarm_actions(Some(spec.alarm_actions.clone()))
+                .set_insufficient_data_actions(Some(spec.insufficient_data_actions.clone()))
+                .set_metric_name(spec.metric_name.clone())
+                .set_namespace(spec.namespace.clone())
+                .set_statistic(spec.statistic.as_deref().map(Statistic::from))
+                .set_extended_statistic(spec.extended_statistic.clone())
+                .set_dimensions(
+                    (!spec.dimensions.is_empty())
+                        .then(|| map_to_dims(&spec.dimensions))
+                        .flatten(),
+                )
+                .set_period(spec.period)
+                .set_unit(spec.unit.as_deref().map(StandardUnit::from))
+                .evaluation_periods(spec.evaluation_periods)
+                .set_datapoints_to_alarm(spec.datapoints_to_alarm)
+                .set_threshold(spec.threshold)
+                .comparison_operator(ComparisonOperator::from(spec.comparison_operator.as_str()))
+                .set_treat_missing_data(spec.treat_missing_data.clone())
+                .set_evaluate_low_sample_count_percentile(
+                    spec.evaluate_low_sample_count_percentile.clone(),
+                )
+                .set_metrics(metrics)
+                .set_threshold_metric_id(spec.threshold_metric_id.clone())
+                .set_tags((!create_tags.is_empty()).then(|| sdk_tags(&create_tags)))
+                .send()
+                .await
+                .aws(SERVICE, "PutMetricAlarm")?;
+        }
+        Ok(Attrs::from([
+            ("arn".to_string(), arn),
+            ("name".to_string(), name.to_string()),
+        ]))
+    }
+
+    async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {
+        aws.clients
+            .cloudwatch
+            .delete_alarms()
+            .alarm_names(name)
+            .send()
+            .await
+            .aws(SERVICE, "DeleteAlarms")?;
+        Ok(())
+    }
+}
+
+#[cfg(any(test, feature = "testkit"))]
+pub mod strategy;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,315 @@
+//! Unit tests of the metric_alarm kind: pure normalize and diff, and mocked AWS calls.
+
+use super::*;
+
+fn base() -> Spec {
+    Spec {
+        metric_name: Some("CPUUtilization".into()),
+        namespace: Some("AWS/EC2".into()),
+        statistic: Some("Average".into()),
+        period: Some(300),
+        evaluation_periods: 2,
+        threshold: Some(80.0),
+        comparison_operator: "GreaterThanThreshold".into(),
+        dimensions: BTreeMap::from([("InstanceId".into(), "i-1".into())]),
+        ..Spec::default()
+    }
+}
+
+fn errors(s: &Spec) -> Vec<String> {
+    let mut i = Issues::default();
+    MetricAlarm::validate(s, &mut i);
+    i.0.into_iter().map(|(_, m)| m).collect()
+}
+
+#[test]
+fn defaults_equal_explicit_values() {
+    let implicit = base();
+    let explicit = Spec {
+        treat_missing_data: Some("missing".into()),
+        datapoints_to_alarm: Some(2),
+        actions_enabled: Some(true),
+        ..base()
+    };
+    assert_eq!(canonical(&implicit, None), canonical(&explicit, None));
+}
+
+fn live_alarm(
+    dims: &[(&str, &str)],
+    state: aws_sdk_cloudwatch::types::StateValue,
+) -> aws_sdk_cloudwatch::types::MetricAlarm {
+    let mut b = aws_sdk_cloudwatch::types::MetricAlarm::builder()
+        .metric_name("CPUUtilization")
+        .namespace("AWS/EC2")
+        .statistic(Statistic::Average)
+        .period(300)
+        .evaluation_periods(2)
+        .threshold(80.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .set_ok_actions(Some(vec![]))
+        .set_metrics(Some(vec![]))
+        .state_value(state.clone())
+        .state_reason(format!("{state:?}"));
+    for (k, v) in dims {
+        b = b.dimensions(Dimension::builder().name(*k).value(*v).build());
+    }
+    b.build()
+}
+
+// `alarmDescription: ""` was compared with the absent description AWS reports:
+// a diff on every run, and a PutMetricAlarm to "fix" it each time.
+#[test]
+fn an_empty_description_is_no_description() {
+    let empty = Spec {
+        alarm_description: Some(String::new()),
+        ..base()
+    };
+    let live = live_alarm(
+        &[("InstanceId", "i-1")],
+        aws_sdk_cloudwatch::types::StateValue::Ok,
+    );
+    assert_eq!(
+        canonical(&empty, None),
+        canonical(&spec_from_live(&live), None)
+    );
+}
+
+#[test]
+fn dimension_order_and_empty_lists_do_not_matter() {
+    use aws_sdk_cloudwatch::types::StateValue;
+    let live = live_alarm(&[("InstanceId", "i-1")], StateValue::Ok);
+    assert_eq!(
+        canonical(&spec_from_live(&live), None),
+        canonical(&base(), None)
+    );
+    let mut two = base();
+    two.dimensions.insert("A".into(), "b".into());
+    let reversed = live_alarm(&[("InstanceId", "i-1"), ("A", "b")], StateValue::Ok);
+    assert_eq!(
+        canonical(&spec_from_live(&reversed), None),
+        canonical(&two, None)
+    );
+    // An empty dimension list means absent.
+    let mut none = base();
+    none.dimensions.clear();
+    assert!(canonical(&none, None).get("dimensions").is_none());
+}
+
+#[test]
+fn state_fields_are_never_compared() {
+    use aws_sdk_cloudwatch::types::StateValue;
+    let a = live_alarm(&[("InstanceId", "i-1")], StateValue::Alarm);
+    let b = live_alarm(&[("InstanceId", "i-1")], StateValue::Ok);
+    assert_eq!(
+        canonical(&spec_from_live(&a), None),
+        canonical(&spec_from_live(&b), None)
+    );
+}
+
+#[test]
+fn actions_compare_as_sets() {
+    let mut a = base();
+    a.alarm_actions = vec!["arn:b".into(), "arn:a".into()];
+    let mut b = base();
+    b.alarm_actions = vec!["arn:a".into(), "arn:b".into()];
+    assert_eq!(canonical(&a, None), canonical(&b, None));
+}
+
+#[test]
+fn owner_tag_joins_declared_tags() {
+    let mut s = base();
+    s.tags = Some(BTreeMap::from([("team".into(), "ops".into())]));
+    let env = Env {
+        owner: "lab".into(),
+        ..Env::default()
+    };
+    let v = MetricAlarm::normalize(&s, &env);
+    assert_eq!(v["tags"], json!({"team": "ops", "vigil:owner": "lab"}));
+    // Without `tags`, tags are not managed at all.
+    assert!(MetricAlarm::normalize(&base(), &env).get("tags").is_none());
+}
+
+#[test]
+fn validation_catches_what_aws_rejects() {
+    assert!(errors(&base()).is_empty());
+    let mut s = base();
+    s.extended_statistic = Some("p99".into());
+    assert!(errors(&s).iter().any(|e| e.contains("not both")));
+    let mut s = base();
+    s.period = Some(90);
+    assert!(errors(&s).iter().any(|e| e.contains("multiple of 60")));
+    let mut s = base();
+    s.statistic = Some("Avg".into());
+    assert!(
+        errors(&s)
+            .iter()
+            .any(|e| e.contains("`Avg` is not a valid statistic"))
+    );
+    let mut s = base();
+    s.datapoints_to_alarm = Some(3);
+    assert!(
+        errors(&s)
+            .iter()
+            .any(|e| e.contains("between 1 and evaluationPeriods"))
+    );
+    let mut s = base();
+    s.alarm_actions = vec!["my-topic".into()];
+    assert!(errors(&s).iter().any(|e| e.contains("not an ARN")));
+}
+
+#[test]
+fn anomaly_band_needs_two_returning_metrics() {
+    let s = Spec {
+        evaluation_periods: 2,
+        comparison_operator: "LessThanLowerOrGreaterThanUpperThreshold".into(),
+        threshold_metric_id: Some("ad1".into()),
+        metrics: vec![
+            MetricQuery {
+                id: "m1".into(),
+                metric_stat: Some(MetricStatSpec {
+                    metric: MetricSpec {
+                        namespace: "AWS/EC2".into(),
+                        metric_name: "CPUUtilization".into(),
+                        dimensions: BTreeMap::new(),
+                    },
+                    period: 300,
+                    stat: "Average".into(),
+                    unit: None,
+                }),
+                ..Default::default()
+            },
+            MetricQuery {
+                id: "ad1".into(),
+                expression: Some("ANOMALY_DETECTION_BAND(m1, 2)".into()),
+                ..Default::default()
+            },
+        ],
+        ..Spec::default()
+    };
+    assert!(errors(&s).is_empty(), "{:?}", errors(&s));
+    let mut bad = s.clone();
+    bad.threshold = Some(1.0);
+    assert!(errors(&bad).iter().any(|e| e.contains("not both")));
+}
+
+fn query_error(code: &str) -> String {
+    format!(
+        "<ErrorResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><Error><Type>Sender</Type>\
+             <Code>{code}</Code><Message>{code} for this test</Message></Error><RequestId>r-1</RequestId></ErrorResponse>"
+    )
+}
+
+/// Which DescribeAlarms requests an observe sends, for `wanted`: each as the
+/// AlarmNames it carries (empty for a walk of the account).
+async fn describe_requests(wanted: &Wanted) -> Vec<Vec<String>> {
+    use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_compute_output(move |r| {
+        s.lock().unwrap().push(r.alarm_names().to_vec());
+        DescribeAlarmsOutput::builder().build()
+    });
+    let aws = crate::aws::testing::aws_with(crate::aws::testing::MockClients {
+        cloudwatch: Some(mock_client!(
+            aws_sdk_cloudwatch,
+            RuleMode::MatchAny,
+            [&rule]
+        )),
+        ..Default::default()
+    });
+    wanted_alarms(&aws, wanted).await.unwrap();
+    seen.lock().unwrap().clone()
+}
+
+fn declared(n: usize, population: Option<usize>) -> Wanted {
+    Wanted {
+        population,
+        ..Wanted::names(
+            (0..n)
+                .map(|i| (format!("alarm-{i:03}"), Value::Null))
+                .collect(),
+        )
+    }
+}
+
+// 3 declared in an account the inventory saw holding 250: one DescribeAlarms
+// with their names, not three pages of everything. Import, or a declared set
+// whose names cost as many calls as a walk, walks the account instead.
+#[tokio::test]
+async fn a_few_declared_alarms_are_read_by_name_and_many_by_one_walk() {
+    assert_eq!(
+        describe_requests(&declared(3, Some(250))).await,
+        vec![vec!["alarm-000", "alarm-001", "alarm-002"]]
+    );
+    // 150 names are two calls; a walk of 250, three pages.
+    let by_name = describe_requests(&declared(150, Some(250))).await;
+    assert_eq!(by_name.iter().map(Vec::len).collect::<Vec<_>>(), [100, 50]);
+    for (what, wanted) in [
+        ("import", Wanted::everything()),
+        ("250 of 250 declared", declared(250, Some(250))),
+        ("120 declared, population unknown", declared(120, None)),
+        ("3 of an account of 40", declared(3, Some(40))),
+    ] {
+        assert_eq!(
+            describe_requests(&wanted).await,
+            vec![Vec::<String>::new()],
+            "{what} walks everything"
+        );
+    }
+}
+
+// A throttled DescribeAlarms is retried by the SDK's standard strategy and succeeds;
+// the observation then counts two attempts and one throttle.
+#[tokio::test]
+async fn throttling_is_retried_then_succeeds() {
+    use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+        .sequence()
+        .http_status(400, Some(query_error("Throttling")))
+        .output(|| DescribeAlarmsOutput::builder().build())
+        .build();
+    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&rule], |c| {
+        c.retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(std::time::Duration::from_millis(1)),
+        )
+        .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
+    });
+    let aws = crate::aws::testing::aws_with(crate::aws::testing::MockClients {
+        cloudwatch: Some(cw),
+        ..Default::default()
+    });
+    let live = crate::testkit::fixtures::observe_live::<MetricAlarm>(&aws, &Wanted::everything())
+        .await
+        .unwrap();
+    assert!(live.is_empty());
+    assert_eq!(rule.num_calls(), 2, "one throttled attempt, one retry");
+}
+
+// AccessDenied is terminal: classified once, not retried, and nothing is written.
+#[tokio::test]
+async fn access_denied_is_terminal_and_not_retried() {
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    let rule = mock!(aws_sdk_cloudwatch::Client::put_metric_alarm)
+        .sequence()
+        .http_status(403, Some(query_error("AccessDenied")))
+        .build();
+    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&rule], |c| {
+        c.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+    });
+    let aws = crate::aws::testing::aws_with(crate::aws::testing::MockClients {
+        cloudwatch: Some(cw),
+        ..Default::default()
+    });
+    let err =
+        crate::kinds::apply_typed::<MetricAlarm>(&aws, "a", &base(), None, &Default::default())
+            .await
+            .unwrap_err();
+    assert_eq!(err.class(), crate::aws::ErrorClass::AccessDenied, "{err}");
+    assert_eq!(err.aws().unwrap().operation, "PutMetricAlarm");
+    assert!(err.to_string().contains("AccessDenied"), "{err}");
+    assert_eq!(rule.num_calls(), 1);
+}

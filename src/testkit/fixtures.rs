@@ -1,0 +1,61 @@
+//! Fixtures of the kinds' unit tests: a kind's observe as its own live values,
+//! the diff of a spec against a live value,
+//! and a spec from the repository's desired-state/ checked as the loader checks it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::aws::{Aws, Env};
+use crate::diff::FieldDiff;
+use crate::input::Root;
+use crate::kinds::{self, Kind, KindError, KindId, Wanted};
+use crate::yaml::{self, Node};
+
+/// [`observe`] for unit tests: the kind's own live values, tags read.
+pub async fn observe_live<K: Kind>(
+    aws: &Aws,
+    wanted: &Wanted,
+) -> Result<BTreeMap<String, K::Live>, KindError>
+where
+    K::Live: Clone,
+{
+    Ok(kinds::observe::<K>(aws, wanted)
+        .await?
+        .found
+        .iter()
+        .map(|(n, o)| (n.clone(), kinds::detail::<K>(o).clone()))
+        .collect())
+}
+
+/// The spec of `kind/name` in a file under the repository's desired-state/,
+/// checked as the loader checks it. Kind tests use this, not `manifest::load`,
+/// because manifest imports kinds.
+pub fn desired_state_spec(file: &str, kind: KindId, name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("desired-state")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let docs = yaml::parse_documents(&text).unwrap_or_else(|e| panic!("{file}: {e:?}"));
+    let doc = docs
+        .iter()
+        .find(|d| {
+            d.get("kind").and_then(Node::as_str) == Some(kind.name())
+                && d.get("metadata")
+                    .and_then(|m| m.get("name"))
+                    .and_then(Node::as_str)
+                    == Some(name)
+        })
+        .unwrap_or_else(|| panic!("{kind}/{name} is not in {file}"));
+    let spec = doc.get("spec").expect("a spec");
+    let root = Root::new(&Path::new(env!("CARGO_MANIFEST_DIR")).join("desired-state"));
+    kind.check(name, spec, path.parent().expect("a directory"), &root)
+        .unwrap_or_else(|e| panic!("{kind}/{name}: {e:?}"))
+}
+
+/// What the planner would change on `live` to reach `spec`: the kind's diff of
+/// the normalized spec against the live state.
+pub fn diff_of<K: Kind>(spec: &K::Spec, live: &K::Live, env: &Env) -> Vec<FieldDiff> {
+    K::diff(&K::normalize(spec, env), &K::live_state(live, env))
+}
