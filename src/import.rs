@@ -108,7 +108,8 @@ pub async fn run(aws: &Aws, opts: &Options, inv: &Inventory) -> Result<Imported,
         let spec = replace_refs(&obs.spec, &refs, &own);
         let (spec, secrets) = placeholders(&spec);
         let owned = obs.owner == LiveOwner::Tagged(owner.clone())
-            || (obs.owner == LiveOwner::Untaggable && inv.owns(kind.name(), name));
+            || (obs.owner == LiveOwner::Untaggable
+                && inv.owns(&crate::state::ResourceId::new(*kind, name.as_str())));
         let mut doc = format!(
             "apiVersion: vigil/v1\nkind: {kind}\nmetadata:\n  name: {}\n",
             scalar(&Value::from(name.clone()), false)

@@ -174,7 +174,7 @@ pub async fn resolve(aws: &Aws, m: &Manifests) -> Result<Secrets, SecretError> {
         SecretError {
             file: res.file.clone(),
             pos: res.locate(path),
-            resource: res.id(),
+            resource: res.id().to_string(),
             expr: r.expr(),
             problem,
             todo,

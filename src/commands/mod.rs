@@ -136,7 +136,7 @@ async fn validate(dir: &Path, offline: bool) -> anyhow::Result<Exit> {
                 .map(|(path, msg)| manifest::Diagnostic {
                     file: r.file.clone(),
                     pos: r.locate(&path),
-                    subject: r.id(),
+                    subject: r.id().to_string(),
                     message: msg,
                 })
                 .collect::<Vec<_>>()

@@ -94,9 +94,9 @@ fn as_drift(fields: Vec<FieldDiff>) -> Vec<FieldDiff> {
 /// Owned resources the inventory lists that the directory no longer declares.
 pub fn undeclared(m: &Manifests, inv: &Inventory) -> BTreeSet<(KindId, String)> {
     inv.resources
-        .values()
-        .filter(|e| m.find_id(&state::key(&e.kind, &e.name)).is_none())
-        .filter_map(|e| Some((KindId::parse(&e.kind)?, e.name.clone())))
+        .keys()
+        .filter(|id| m.find_id(id).is_none())
+        .map(|id| (id.kind, id.name.clone()))
         .collect()
 }
 
@@ -189,7 +189,7 @@ fn assess_resource(
             return;
         }
     };
-    let recorded = inv.get(kind, name);
+    let recorded = inv.get(&r.id());
     let entry = recorded.filter(|e| e.state == EntryState::Applied);
     let Some(l) = obs.live.get(&i) else {
         match entry {
@@ -251,7 +251,7 @@ fn assess_owned(
     };
     // Secrets are recorded as hashes: each side puts back the values it holds unchanged.
     let recorded = e.applied.value();
-    let salt = state::key(kind.name(), name);
+    let salt = format!("{kind}/{name}");
     let applied = crate::secret::unseal(&recorded, live, &salt);
     let drift = kind.diff(&applied, live);
     if !drift.is_empty() {

@@ -10,7 +10,7 @@ use super::report::{Note, NoteCode};
 use crate::aws::{Aws, Env};
 use crate::kinds::{Attrs, KindError, KindId, Observed, Wanted};
 use crate::manifest::Manifests;
-use crate::state::{self, Inventory};
+use crate::state::{Inventory, ResourceId};
 
 /// What a run saw of the account: plain data, so the planner is a pure function of it.
 #[derive(Debug, Default)]
@@ -19,8 +19,8 @@ pub struct Observation {
     pub env: Env,
     /// Live state per declared resource index.
     pub live: HashMap<usize, Observed>,
-    /// Undeclared resources the inventory lists, by `Kind/name`.
-    pub extra: BTreeMap<String, Observed>,
+    /// Undeclared resources the inventory lists.
+    pub extra: BTreeMap<ResourceId, Observed>,
     /// Kinds whose observe failed: nothing of them is known.
     pub failed: BTreeMap<KindId, KindError>,
     /// About a kind as a whole (tags read one call each).
@@ -43,7 +43,7 @@ impl Observation {
     }
 }
 
-/// Observes declared resources `which` plus undeclared `extra` ones (`Kind/name`).
+/// Observes declared resources `which` plus undeclared `extra` ones.
 pub async fn observe(
     aws: &Aws,
     m: &Manifests,
@@ -67,9 +67,9 @@ pub async fn observe(
     for (kind, w) in by_kind.iter_mut() {
         w.population = inv.populations.get(kind.name()).copied();
     }
-    for e in inv.resources.values() {
-        if let Some(w) = KindId::parse(&e.kind).and_then(|k| by_kind.get_mut(&k)) {
-            w.inventoried.insert(e.name.clone());
+    for id in inv.resources.keys() {
+        if let Some(w) = by_kind.get_mut(&id.kind) {
+            w.inventoried.insert(id.name.clone());
         }
     }
     let results = futures::future::join_all(
@@ -99,7 +99,7 @@ pub async fn observe(
                             obs.live.insert(i, o);
                         }
                         _ if extra.contains(&(kind, name.clone())) => {
-                            obs.extra.insert(state::key(kind.name(), &name), o);
+                            obs.extra.insert(ResourceId::new(kind, name), o);
                         }
                         _ => {}
                     }

@@ -22,7 +22,7 @@ use diag::diag;
 pub use diag::{Diagnostic, ValidationErrors};
 use explain::explain;
 use model::Written;
-pub use model::{Manifests, Resource};
+pub use model::{Manifests, Resource, ResourceId};
 pub use settings::{Location, Notifications, Settings};
 use settings::{SettingsDoc, read_settings};
 pub use target::{Selector, Target};
@@ -384,7 +384,10 @@ fn dependency_order(
     match topo_order(&resources.iter().map(|r| r.deps.clone()).collect::<Vec<_>>()) {
         Ok(o) => o,
         Err(cycle) => {
-            let names: Vec<String> = cycle.iter().map(|&i| resources[i].id()).collect();
+            let names: Vec<String> = cycle
+                .iter()
+                .map(|&i| resources[i].id().to_string())
+                .collect();
             let first = cycle[0];
             let r = &resources[first];
             let pos = ref_pos[first]

@@ -44,7 +44,7 @@ pub(super) fn check_resources(
                 .filter(|d| !applies[j].contains(d))
                 .map(|&d| docs[d].target.name.as_str())
                 .collect();
-            if let Some(msg) = not_everywhere(&missing, &resources[j].id()) {
+            if let Some(msg) = not_everywhere(&missing, &resources[j].id().to_string()) {
                 diags.push(diag(&resources[i].file, pos, &resources[i].id(), msg));
             }
         }
