@@ -16,7 +16,10 @@ use super::lease::{self, Fence, Keeper, Lease};
 use super::notify::{Category, Event, Notifier};
 use super::schedule::{self, Action, Cycle, Outcome, Policy, Scheduler};
 use super::shard;
-use super::status::{self, CycleStatus, DriftItem, ErrorItem, LastSuccess, Next, Shared};
+use super::status::{
+    self, CycleStatus, DriftItem, DriftState, ErrorItem, ErrorLabel, LastSuccess, Mode, Next,
+    Shared,
+};
 use crate::aws::{Aws, ErrorClass};
 use crate::engine::report::{
     Action as ChangeAction, Change, NoteCode, Report, Status as ChangeStatus, Summary,
@@ -25,9 +28,6 @@ use crate::engine::{self, StartError, WriteGate};
 use crate::manifest::{self, Manifests, Target};
 use crate::state::{Location, StateError};
 use crate::target::ConnectError;
-
-/// The mode of a cycle that did nothing: another replica's target, or one that left the directory.
-pub(super) const STANDBY: &str = "standby";
 
 /// Refuses writes once shutdown began or the lease is gone.
 #[derive(Debug)]
@@ -52,7 +52,7 @@ impl WriteGate for Gate {
 
 /// What one cycle found and did.
 struct Record {
-    mode: &'static str,
+    mode: Mode,
     outcome: Outcome,
     summary: Option<Summary>,
     pending: Option<usize>,
@@ -69,7 +69,7 @@ struct Record {
 impl Record {
     fn new() -> Record {
         Record {
-            mode: "readOnly",
+            mode: Mode::ReadOnly,
             outcome: Outcome::Success,
             summary: None,
             pending: None,
@@ -107,13 +107,6 @@ fn outcome_of(failures: &[(ErrorClass, String)]) -> Outcome {
     }
 }
 
-fn class_name(c: ErrorClass) -> String {
-    serde_json::to_value(c)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 fn start_error(rec: &mut Record, e: StartError) {
     let class = match &e {
         StartError::State(StateError::Aws(a)) => a.class,
@@ -122,10 +115,10 @@ fn start_error(rec: &mut Record, e: StartError) {
         _ => ErrorClass::Terminal,
     };
     let label = match &e {
-        StartError::Refused(_) => "refused".to_string(),
-        _ => class_name(class),
+        StartError::Refused(_) => ErrorLabel::Refused,
+        _ => ErrorLabel::Aws(class),
     };
-    rec.fail(ErrorItem::new(&label, e.to_string()), class);
+    rec.fail(ErrorItem::new(label, e.to_string()), class);
 }
 
 /// How a worker comes by its target's lease.
@@ -441,7 +434,7 @@ impl Worker {
                 let mut rec = Record::new();
                 rec.fail(
                     ErrorItem::new(
-                        "internal",
+                        ErrorLabel::Internal,
                         format!("internal error: {}", panic_message(p.as_ref())),
                     ),
                     ErrorClass::Terminal,
@@ -455,7 +448,7 @@ impl Worker {
     fn record(&mut self, mut cycle: CycleStatus, rec: Record) -> Outcome {
         let success = rec.outcome == Outcome::Success;
         if success
-            && rec.mode == "apply"
+            && rec.mode == Mode::Apply
             && let Some(r) = &cycle.revision
         {
             self.span.record("applied", r.as_str());
@@ -482,7 +475,7 @@ impl Worker {
                 st.pending_subscriptions = pending_subscriptions;
             }
             if success {
-                if cycle.mode == "apply" {
+                if cycle.mode == Mode::Apply {
                     st.revision.applied = cycle.revision.clone();
                 }
                 st.last_success = Some(LastSuccess {
@@ -542,7 +535,8 @@ impl Worker {
             Err(errors) => {
                 let n = errors.0.len();
                 for d in &errors.0 {
-                    rec.errors.push(ErrorItem::new("validation", d.to_string()));
+                    rec.errors
+                        .push(ErrorItem::new(ErrorLabel::Validation, d.to_string()));
                 }
                 rec.unreadable = errors
                     .0
@@ -558,7 +552,7 @@ impl Worker {
         };
         // The target left the directory: the supervisor stops this worker.
         let Some(m) = self.manifests_for(all) else {
-            rec.mode = STANDBY;
+            rec.mode = Mode::Standby;
             return rec;
         };
         self.topic = m
@@ -571,7 +565,7 @@ impl Worker {
         if let Leasing::Sharded(h) = &self.leasing
             && h.fence.held().is_none()
         {
-            rec.mode = STANDBY;
+            rec.mode = Mode::Standby;
             return rec;
         }
         let aws = match self.connect(&m).await {
@@ -583,11 +577,11 @@ impl Worker {
                     ConnectError::WrongAccount { .. } => ErrorClass::Terminal,
                 };
                 let label = if e.is_refusal() {
-                    "refused".to_string()
+                    ErrorLabel::Refused
                 } else {
-                    class_name(class)
+                    ErrorLabel::Aws(class)
                 };
-                rec.fail(ErrorItem::new(&label, e.to_string()), class);
+                rec.fail(ErrorItem::new(label, e.to_string()), class);
                 return rec;
             }
         };
@@ -615,7 +609,7 @@ impl Worker {
         }
         match fence.held() {
             Some(token) => {
-                rec.mode = "apply";
+                rec.mode = Mode::Apply;
                 let gate = Gate {
                     fence: fence.clone(),
                     token,
@@ -642,7 +636,7 @@ impl Worker {
                 Err(e) => start_error(&mut rec, e),
             },
             // Lost between the check above and now: the next holder does it.
-            None => rec.mode = STANDBY,
+            None => rec.mode = Mode::Standby,
         }
         rec
     }
@@ -736,9 +730,9 @@ fn read_report(rec: &mut Record, report: Report) {
                 // A change goes from live to git; drift reads from what was applied to what is live.
                 fields: c.fields.iter().map(|f| f.reversed()).collect(),
                 state: if c.action == ChangeAction::Create {
-                    "missing"
+                    DriftState::Missing
                 } else {
-                    "drifted"
+                    DriftState::Drifted
                 },
                 corrected: c.status == ChangeStatus::Applied,
             });
@@ -758,7 +752,7 @@ fn read_report(rec: &mut Record, report: Report) {
                 kind: n.kind.clone(),
                 name: n.name.clone(),
                 fields: n.fields.clone(),
-                state: "drifted",
+                state: DriftState::Drifted,
                 corrected: false,
             });
         }
@@ -796,7 +790,10 @@ fn push_failures(
 fn read_drift(rec: &mut Record, report: engine::drift::DriftReport) {
     rec.observed_drift = true;
     rec.pending = Some(report.pending.len());
-    for (items, state) in [(&report.drifted, "drifted"), (&report.missing, "missing")] {
+    for (items, state) in [
+        (&report.drifted, DriftState::Drifted),
+        (&report.missing, DriftState::Missing),
+    ] {
         for it in items {
             rec.drift.push(DriftItem {
                 kind: it.kind.clone(),
@@ -832,7 +829,7 @@ fn log_cycle(cycle: &CycleStatus, rec: &Record) {
     match &rec.outcome {
         Outcome::Success => tracing::info!(
             cycle = cycle.number,
-            mode = rec.mode,
+            mode = rec.mode.as_str(),
             ms,
             created = s.create,
             updated = s.update,
@@ -848,7 +845,7 @@ fn log_cycle(cycle: &CycleStatus, rec: &Record) {
             }
             tracing::warn!(
                 cycle = cycle.number,
-                mode = rec.mode,
+                mode = rec.mode.as_str(),
                 outcome = other.label(),
                 ms,
                 "cycle failed: {}",
@@ -865,7 +862,7 @@ impl Cycle for Worker {
         let revision = crate::git::revision(&self.common.cfg.dir);
         let calls_before = self.shared.api_calls();
         let rec = self.guarded_cycle().await;
-        if rec.mode == STANDBY {
+        if rec.mode == Mode::Standby {
             self.shared.update(|s| {
                 s.ready = true;
                 s.standby = true;
@@ -1055,7 +1052,7 @@ mod tests {
         let drift: Vec<_> = rec
             .drift
             .iter()
-            .map(|d| (d.name.as_str(), d.state, d.corrected))
+            .map(|d| (d.name.as_str(), d.state.as_str(), d.corrected))
             .collect();
         assert_eq!(
             drift,
@@ -1070,7 +1067,7 @@ mod tests {
         // A drift left alone says how, too (a notification names the fields).
         assert_eq!(rec.drift[2].fields[0].to, Some(json!(95)));
         assert_eq!(rec.pending_subscriptions, Some(2));
-        assert_eq!(rec.errors[0].class, "throttled");
+        assert_eq!(rec.errors[0].class.as_str(), "throttled");
         assert!(
             matches!(rec.outcome, Outcome::Transient(ref m) if m.contains("MetricAlarm/latency"))
         );
