@@ -38,7 +38,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             only,
             json_report,
         } => {
-            let opts = engine::Options {
+            let opts = engine::RunOptions {
                 dry_run,
                 only,
                 prune,
@@ -217,7 +217,7 @@ fn stopped(aws: &Aws, e: StartError) -> targets::Stopped {
 async fn reconcile_target(
     aws: Aws,
     m: std::borrow::Cow<'_, Manifests>,
-    opts: &engine::Options,
+    opts: &engine::RunOptions,
     detailed: bool,
     bars: &progress::Bars,
 ) -> Result<targets::Section, targets::Stopped> {
@@ -257,7 +257,7 @@ fn reconcile_section(report: &Report, dry_run: bool, detailed: bool) -> targets:
 
 async fn reconcile_cmd(
     dir: &Path,
-    opts: &engine::Options,
+    opts: &engine::RunOptions,
     output: Output,
     detailed: bool,
     json_report: Option<&Path>,

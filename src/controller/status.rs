@@ -420,7 +420,7 @@ impl Shared {
 }
 
 /// One target's status, shown beside the others'.
-pub struct Entry {
+pub struct TargetStatus {
     pub target: Target,
     pub shared: Arc<Shared>,
 }
@@ -430,7 +430,7 @@ pub struct Entry {
 /// target's status exactly as it always has.
 pub struct Board {
     dir: String,
-    entries: Mutex<Vec<Entry>>,
+    entries: Mutex<Vec<TargetStatus>>,
     shard: Mutex<Option<Arc<Mutex<ShardView>>>>,
 }
 
@@ -447,19 +447,19 @@ impl Board {
     pub fn implicit(dir: &str) -> (Board, Arc<Shared>) {
         let board = Board::new(dir);
         let shared = Arc::new(Shared::new(dir));
-        board.set_entries(vec![Entry {
+        board.set_entries(vec![TargetStatus {
             target: Target::implicit(None, None),
             shared: shared.clone(),
         }]);
         (board, shared)
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Vec<Entry>) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut Vec<TargetStatus>) -> T) -> T {
         f(&mut self.entries.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The targets now run, in the directory's order.
-    pub fn set_entries(&self, entries: Vec<Entry>) {
+    pub fn set_entries(&self, entries: Vec<TargetStatus>) {
         self.with(|e| *e = entries);
     }
 

@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use super::config::Config;
-use super::lease::{self, Fence, Keeper, Lease};
+use super::lease::{self, Fence, Lease, LeaseKeeper};
 use super::notify::{Category, Event, Notifier};
 use super::schedule::{self, Action, Cycle, Outcome, Policy, Scheduler};
 use super::shard;
@@ -22,7 +22,7 @@ use super::status::{
 };
 use crate::aws::{Aws, ErrorClass};
 use crate::engine::report::{
-    Action as ChangeAction, Change, NoteCode, Report, Status as ChangeStatus, Summary,
+    Change, ChangeAction, NoteCode, Report, Status as ChangeStatus, Summary,
 };
 use crate::engine::{self, StartError, WriteGate};
 use crate::manifest::{self, Manifests, Target};
@@ -127,7 +127,7 @@ pub(super) enum Leasing {
     /// own, moved when Settings move it. A replica that does not hold it
     /// observes read-only, as a standby.
     Own {
-        keeper: Option<Keeper>,
+        keeper: Option<LeaseKeeper>,
         /// Read-only for want of a shared lease: where the lease would be, and its view.
         unshared: Option<(Location, Fence)>,
     },
@@ -411,7 +411,7 @@ impl Worker {
             self.common.lease_id.clone(),
             self.common.cfg.lease_duration,
         );
-        let k = Keeper::start(location, lease, self.wake.clone()).await;
+        let k = LeaseKeeper::start(location, lease, self.wake.clone()).await;
         let fence = k.fence();
         self.shared.set_lease(Some(fence.clone()));
         *keeper = Some(k);
@@ -615,7 +615,7 @@ impl Worker {
                     token,
                     stop: self.stop.clone(),
                 };
-                let opts = engine::Options {
+                let opts = engine::RunOptions {
                     gate: Some(Arc::new(gate)),
                     ..Default::default()
                 };

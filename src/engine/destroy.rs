@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::StartError;
 use super::drift::undeclared;
 use super::execute::{self, Exec};
-use super::observe::{Observation, observe};
+use super::observe::{Snapshot, observe};
 use super::plan::{self, Ownership, Plan, deletion_order, deletion_policy, ownership};
 use super::report::{Failure, FailureCode, Note, NoteCode, Report};
 use crate::aws::Aws;
@@ -41,7 +41,7 @@ pub async fn run(
 }
 
 /// Deletes of everything owned and live; nothing at all from a partial observation.
-pub fn plan_destroy(m: &Manifests, obs: &Observation, inv: &Inventory, dry_run: bool) -> Plan {
+pub fn plan_destroy(m: &Manifests, obs: &Snapshot, inv: &Inventory, dry_run: bool) -> Plan {
     let mut plan = Plan {
         dry_run,
         owner: m.settings.owner.clone(),

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::StartError;
-use super::observe::{Observation, observe};
+use super::observe::{Snapshot, observe};
 use super::plan::{Ownership, ownership, resolve};
 use super::report::{Failure, FailureCode, FieldView};
 use crate::aws::{ApiCalls, Aws, ErrorClass};
@@ -126,7 +126,7 @@ pub async fn run(
 }
 
 /// Drift and pending changes from plain data: no AWS.
-pub fn assess(m: &Manifests, obs: &Observation, inv: &Inventory) -> DriftReport {
+pub fn assess(m: &Manifests, obs: &Snapshot, inv: &Inventory) -> DriftReport {
     let mut report = DriftReport {
         drifted: vec![],
         pending: vec![],
@@ -165,7 +165,7 @@ pub fn assess(m: &Manifests, obs: &Observation, inv: &Inventory) -> DriftReport 
 fn assess_resource(
     report: &mut DriftReport,
     m: &Manifests,
-    obs: &Observation,
+    obs: &Snapshot,
     inv: &Inventory,
     i: usize,
 ) {
@@ -269,7 +269,7 @@ fn assess_owned(
 
 /// CloudFormation's own drift detection, for stacks that exist: it reads
 /// inside the stack, where vigil's comparison stops.
-async fn stack_drift(aws: &Aws, m: &Manifests, obs: &Observation, report: &mut DriftReport) {
+async fn stack_drift(aws: &Aws, m: &Manifests, obs: &Snapshot, report: &mut DriftReport) {
     for (i, r) in m.resources.iter().enumerate() {
         if r.kind != KindId::Stack || !obs.live.contains_key(&i) {
             continue;

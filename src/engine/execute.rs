@@ -9,10 +9,10 @@ use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use serde_json::Value;
 
-use super::observe::Observation;
+use super::observe::Snapshot;
 use super::plan::{self, Decision, Plan, Skip};
 use super::report::{
-    Action, Change, Failure, FailureCode, FieldView, Note, NoteCode, Report, Status, Summary,
+    Change, ChangeAction, Failure, FailureCode, FieldView, Note, NoteCode, Report, Status, Summary,
 };
 use crate::aws::{Aws, ErrorClass};
 use crate::failpoint;
@@ -49,7 +49,7 @@ pub trait Progress: Send + Sync {
 pub struct Exec<'a> {
     pub aws: &'a Aws,
     pub m: &'a Manifests,
-    pub obs: &'a Observation,
+    pub obs: &'a Snapshot,
     /// The inventory as loaded: each save is conditional on the last.
     pub store: &'a state::Writer,
     pub gate: Option<&'a dyn WriteGate>,
@@ -497,10 +497,10 @@ fn report_step(r: &mut Report, owner: &str, step: plan::Step, outcome: Outcome) 
         )
     };
     let (action, fields, drift) = match step.decision {
-        Decision::Create { fields, drift } => (Action::Create, fields, drift),
-        Decision::Update { fields, drift } => (Action::Update, fields, drift),
-        Decision::Adopt { fields } => (Action::Adopt, fields, false),
-        Decision::Delete => (Action::Delete, Vec::new(), false),
+        Decision::Create { fields, drift } => (ChangeAction::Create, fields, drift),
+        Decision::Update { fields, drift } => (ChangeAction::Update, fields, drift),
+        Decision::Adopt { fields } => (ChangeAction::Adopt, fields, false),
+        Decision::Delete => (ChangeAction::Delete, Vec::new(), false),
         Decision::DriftWarned { fields } => {
             let paths: Vec<&str> = fields.iter().map(|f| f.path.as_str()).collect();
             let message = format!(
@@ -556,10 +556,10 @@ fn report_step(r: &mut Report, owner: &str, step: plan::Step, outcome: Outcome) 
         }
     };
     match action {
-        Action::Create => r.summary.create += 1,
-        Action::Update => r.summary.update += 1,
-        Action::Adopt => r.summary.adopt += 1,
-        Action::Delete => r.summary.delete += 1,
+        ChangeAction::Create => r.summary.create += 1,
+        ChangeAction::Update => r.summary.update += 1,
+        ChangeAction::Adopt => r.summary.adopt += 1,
+        ChangeAction::Delete => r.summary.delete += 1,
     }
     let mut fields: Vec<FieldView> = fields.into_iter().map(FieldView::from).collect();
     fields.extend(step.explained.into_iter().map(FieldView::explained));

@@ -14,7 +14,7 @@ use crate::state::{Inventory, ResourceId};
 
 /// What a run saw of the account: plain data, so the planner is a pure function of it.
 #[derive(Debug, Default)]
-pub struct Observation {
+pub struct Snapshot {
     /// Where it was observed and on whose behalf (references and owner tags read it).
     pub env: Env,
     /// Live state per declared resource index.
@@ -31,7 +31,7 @@ pub struct Observation {
     pub secrets: crate::secret::Secrets,
 }
 
-impl Observation {
+impl Snapshot {
     /// The attributes of declared resource `i`, when it exists.
     pub fn attrs(&self, i: usize) -> Option<&Attrs> {
         self.live.get(&i).map(|o| &o.attrs)
@@ -50,7 +50,7 @@ pub async fn observe(
     which: &BTreeSet<usize>,
     extra: &BTreeSet<(KindId, String)>,
     inv: &Inventory,
-) -> Observation {
+) -> Snapshot {
     let mut by_kind: BTreeMap<KindId, Wanted> = BTreeMap::new();
     for &i in which {
         let r = &m.resources[i];
@@ -79,10 +79,10 @@ pub async fn observe(
     )
     .await;
     // Sized up front: growing by doubling would briefly hold two tables.
-    let mut obs = Observation {
+    let mut obs = Snapshot {
         env: aws.env.clone(),
         live: HashMap::with_capacity(which.len()),
-        ..Observation::default()
+        ..Snapshot::default()
     };
     for (kind, result) in results {
         match result {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::observe::Observation;
+use super::observe::Snapshot;
 use super::report::{Failure, FailureCode, Note, NoteCode};
 use crate::aws::{Env, ErrorClass};
 use crate::diff::FieldDiff;
@@ -21,7 +21,7 @@ use crate::state::{self, AppliedJson, Entry, EntryState, Inventory, ResourceId};
 
 /// What a run was asked to do.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub struct PlanOptions {
     pub dry_run: bool,
     /// `Kind/name` filters; empty means everything.
     pub only: Vec<String>,
@@ -46,7 +46,7 @@ pub enum Stop {
 /// What to observe, decided before observing: the selection, what it
 /// references, and the owned resources that left the directory.
 #[derive(Debug, Clone, Default)]
-pub struct Scope {
+pub struct PlanScope {
     /// Resources to plan.
     pub selected: BTreeSet<usize>,
     /// The selected ones and everything they reference (to resolve references).
@@ -114,7 +114,7 @@ pub fn guard_directory(m: &Manifests, prune: bool) -> Result<(), Stop> {
 }
 
 /// The selection and the prune guards, before anything is observed.
-pub fn scope(m: &Manifests, inv: &Inventory, opts: &Options) -> Result<Scope, Stop> {
+pub fn scope(m: &Manifests, inv: &Inventory, opts: &PlanOptions) -> Result<PlanScope, Stop> {
     let selected: BTreeSet<usize> = if opts.only.is_empty() {
         (0..m.resources.len()).collect()
     } else {
@@ -156,7 +156,7 @@ pub fn scope(m: &Manifests, inv: &Inventory, opts: &Options) -> Result<Scope, St
         }
         unknown_kinds.extend(inv.resources.unknown.keys().cloned());
     }
-    Ok(Scope {
+    Ok(PlanScope {
         selected,
         needed,
         prune,
@@ -420,7 +420,7 @@ const IDENTITY_ATTRIBUTES: &[&str] = &["arn", "name", "id"];
 pub fn resolve<'m>(
     m: &Manifests,
     r: &'m Resource,
-    obs: &Observation,
+    obs: &Snapshot,
     value: &dyn Fn(usize, &str) -> Option<String>,
 ) -> Cow<'m, Value> {
     let env = &obs.env;
@@ -542,10 +542,10 @@ pub fn decide(
 /// Plans a run. Pure: the same inputs give the same plan.
 pub fn plan(
     m: &Manifests,
-    obs: &Observation,
+    obs: &Snapshot,
     inv: &Inventory,
-    scope: &Scope,
-    opts: &Options,
+    scope: &PlanScope,
+    opts: &PlanOptions,
 ) -> Result<Plan, Stop> {
     guard_binding(m, obs, inv)?;
     let mut walk = Walk {
@@ -577,7 +577,7 @@ pub fn plan(
 /// region the inventory is bound to: without that, no untaggable resource is
 /// overwritten or pruned on its strength (the engine binds or refuses the
 /// inventory before planning; this is the planner's own rule).
-pub fn guard_binding(m: &Manifests, obs: &Observation, inv: &Inventory) -> Result<(), Stop> {
+pub fn guard_binding(m: &Manifests, obs: &Snapshot, inv: &Inventory) -> Result<(), Stop> {
     let here = state::Binding {
         owner: m.settings.owner.clone(),
         account: obs.env.account_id.clone(),
@@ -602,9 +602,9 @@ pub fn guard_binding(m: &Manifests, obs: &Observation, inv: &Inventory) -> Resul
 /// The planner's walk over declared resources, in dependency order.
 struct Walk<'a> {
     m: &'a Manifests,
-    obs: &'a Observation,
+    obs: &'a Snapshot,
     inv: &'a Inventory,
-    opts: &'a Options,
+    opts: &'a PlanOptions,
     plan: Plan,
     /// Resources that will not be as observed: dependents read "(known after
     /// apply)" from them (but for their identity), and wait for them.
@@ -765,9 +765,9 @@ fn live_notes<'a>(r: &'a Resource, l: &'a Observed) -> impl Iterator<Item = Note
 /// write so that the guards can refuse the whole run.
 fn prune(
     m: &Manifests,
-    obs: &Observation,
+    obs: &Snapshot,
     inv: &Inventory,
-    scope: &Scope,
+    scope: &PlanScope,
     plan: &mut Plan,
 ) -> Result<(), Stop> {
     if let Some((kind, e)) = obs.failed.iter().next() {
@@ -935,7 +935,7 @@ pub fn deletion_order(
 
 /// The attributes a resource has once its step applied, else as observed.
 pub fn attrs_of<'a>(
-    obs: &'a Observation,
+    obs: &'a Snapshot,
     applied: &'a HashMap<usize, Attrs>,
     i: usize,
 ) -> Option<&'a Attrs> {

@@ -65,7 +65,7 @@ fn load(files: &[(&str, String)]) -> (tempfile::TempDir, Manifests) {
 }
 
 /// The desired state of a declared resource, references resolved from `obs`.
-fn desired(m: &Manifests, obs: &Observation, id: &str) -> Value {
+fn desired(m: &Manifests, obs: &Snapshot, id: &str) -> Value {
     let i = m.find_id(&rid(id)).unwrap();
     let value = |j: usize, a: &str| obs.attrs(j).and_then(|x| x.get(a).cloned());
     let r = &m.resources[i];
@@ -83,7 +83,7 @@ fn attrs(id: &str) -> Attrs {
 }
 
 /// Adds a live resource equal to its manifest, changed by `tweak`.
-fn live(m: &Manifests, obs: &mut Observation, id: &str, owner: LiveOwner, tweak: fn(&mut Value)) {
+fn live(m: &Manifests, obs: &mut Snapshot, id: &str, owner: LiveOwner, tweak: fn(&mut Value)) {
     let mut state = desired(m, obs, id);
     tweak(&mut state);
     let i = m.find_id(&rid(id)).unwrap();
@@ -97,7 +97,7 @@ fn tagged() -> LiveOwner {
 }
 
 /// An inventory entry as vigil records after applying the manifest as it is now.
-fn applied(m: &Manifests, obs: &Observation, id: &str) -> Entry {
+fn applied(m: &Manifests, obs: &Snapshot, id: &str) -> Entry {
     let i = m.find_id(&rid(id)).unwrap();
     entry(m, &m.resources[i], &desired(m, obs, id), None, "now")
 }
@@ -114,22 +114,22 @@ fn inventory(entries: Vec<Entry>) -> Inventory {
     inv
 }
 
-fn observation() -> Observation {
-    Observation {
+fn observation() -> Snapshot {
+    Snapshot {
         env: env(),
-        ..Observation::default()
+        ..Snapshot::default()
     }
 }
 
-fn opts(prune: bool) -> Options {
-    Options {
+fn opts(prune: bool) -> PlanOptions {
+    PlanOptions {
         prune,
         now: "now".into(),
-        ..Options::default()
+        ..PlanOptions::default()
     }
 }
 
-fn plan_of(m: &Manifests, obs: &Observation, inv: &Inventory, o: &Options) -> Result<Plan, Stop> {
+fn plan_of(m: &Manifests, obs: &Snapshot, inv: &Inventory, o: &PlanOptions) -> Result<Plan, Stop> {
     let scope = scope(m, inv, o)?;
     plan(m, obs, inv, &scope, o)
 }
@@ -710,7 +710,7 @@ fn only_plans_the_selection_and_never_prunes() {
         ("a.yaml", alarm("cpu", 80, "", "")),
         ("b.yaml", alarm("mem", 80, "", "")),
     ]);
-    let o = Options {
+    let o = PlanOptions {
         only: vec!["MetricAlarm/mem".into()],
         ..opts(true)
     };
@@ -718,7 +718,7 @@ fn only_plans_the_selection_and_never_prunes() {
     assert!(!s.prune);
     let p = plan_of(&m, &observation(), &inventory(vec![]), &o).unwrap();
     assert_eq!(steps(&p), vec![pair("MetricAlarm/mem", "create")]);
-    let o = Options {
+    let o = PlanOptions {
         only: vec!["MetricAlarm/nope".into()],
         ..opts(false)
     };
@@ -736,7 +736,7 @@ fn a_dry_run_records_nothing() {
     ]);
     let mut obs = observation();
     live(&m, &mut obs, "MetricAlarm/cpu", tagged(), same);
-    let o = Options {
+    let o = PlanOptions {
         dry_run: true,
         ..opts(false)
     };
@@ -820,7 +820,7 @@ fn a_directory_that_declares_nothing_needs_no_aws() {
 }
 
 /// An inventory entry still `creating`, with the intent recorded for `id`.
-fn intent(m: &Manifests, obs: &Observation, id: &str) -> Entry {
+fn intent(m: &Manifests, obs: &Snapshot, id: &str) -> Entry {
     let mut e = applied(m, obs, id);
     e.state = EntryState::Creating;
     e
