@@ -121,6 +121,40 @@ fn start_error(rec: &mut Record, e: StartError) {
     rec.fail(ErrorItem::new(label, e.to_string()), class);
 }
 
+/// A directory that did not load: every finding, and nothing changed.
+fn invalid(errors: &manifest::ValidationErrors) -> Record {
+    let mut rec = Record::new();
+    let n = errors.0.len();
+    for d in &errors.0 {
+        rec.errors
+            .push(ErrorItem::new(ErrorLabel::Validation, d.to_string()));
+    }
+    rec.unreadable = errors
+        .0
+        .iter()
+        .find(|d| d.is_unreadable())
+        .map(|d| d.to_string());
+    rec.outcome = Outcome::Terminal(format!(
+        "validation failed: {n} error{}; nothing was changed",
+        if n == 1 { "" } else { "s" }
+    ));
+    rec
+}
+
+fn connect_failed(rec: &mut Record, e: &ConnectError) {
+    let class = match e {
+        ConnectError::Identity(a) => a.class,
+        ConnectError::AssumeRole { source, .. } => source.class,
+        ConnectError::WrongAccount { .. } => ErrorClass::Terminal,
+    };
+    let label = if e.is_refusal() {
+        ErrorLabel::Refused
+    } else {
+        ErrorLabel::Aws(class)
+    };
+    rec.fail(ErrorItem::new(label, e.to_string()), class);
+}
+
 /// How a worker comes by its target's lease.
 pub(super) enum Leasing {
     /// The one target of a directory without Target documents: a lease of its
@@ -527,40 +561,21 @@ impl Worker {
         }
     }
 
+    /// One cycle: load the directory, connect, take or check the lease, then
+    /// reconcile (holding it) or observe drift (not holding it).
     async fn cycle(&mut self) -> Record {
         let mut rec = Record::new();
         let loaded = self.common.loader.load(&self.common.cfg.dir).await;
         let all = match &*loaded {
             Ok(m) => m,
-            Err(errors) => {
-                let n = errors.0.len();
-                for d in &errors.0 {
-                    rec.errors
-                        .push(ErrorItem::new(ErrorLabel::Validation, d.to_string()));
-                }
-                rec.unreadable = errors
-                    .0
-                    .iter()
-                    .find(|d| d.is_unreadable())
-                    .map(|d| d.to_string());
-                rec.outcome = Outcome::Terminal(format!(
-                    "validation failed: {n} error{}; nothing was changed",
-                    if n == 1 { "" } else { "s" }
-                ));
-                return rec;
-            }
+            Err(errors) => return invalid(errors),
         };
         // The target left the directory: the supervisor stops this worker.
         let Some(m) = self.manifests_for(all) else {
             rec.mode = Mode::Standby;
             return rec;
         };
-        self.topic = m
-            .settings
-            .notifications
-            .as_ref()
-            .map(|n| n.topic_arn.clone());
-        self.base_region = m.settings.region.clone();
+        self.read_settings(&m);
         // Another replica's target: nothing to look at here, not even AWS.
         if let Leasing::Sharded(h) = &self.leasing
             && h.fence.held().is_none()
@@ -571,17 +586,7 @@ impl Worker {
         let aws = match self.connect(&m).await {
             Ok(aws) => aws,
             Err(e) => {
-                let class = match &e {
-                    ConnectError::Identity(a) => a.class,
-                    ConnectError::AssumeRole { source, .. } => source.class,
-                    ConnectError::WrongAccount { .. } => ErrorClass::Terminal,
-                };
-                let label = if e.is_refusal() {
-                    ErrorLabel::Refused
-                } else {
-                    ErrorLabel::Aws(class)
-                };
-                rec.fail(ErrorItem::new(label, e.to_string()), class);
+                connect_failed(&mut rec, &e);
                 return rec;
             }
         };
@@ -591,8 +596,37 @@ impl Worker {
             &aws.env.region,
             Some(&self.target),
         );
-        let (fence, standby_observes) = match &self.leasing {
-            Leasing::Own { .. } => (self.own_lease(&m, &store).await, true),
+        let (fence, standby_observes) = self.fence(&m, &store).await;
+        match fence.held() {
+            Some(token) => {
+                self.reconcile(&mut rec, &aws, &m, &store, &fence, token)
+                    .await
+            }
+            None if standby_observes => match engine::drift::run(&aws, &m, &store).await {
+                Ok(report) => read_drift(&mut rec, report),
+                Err(e) => start_error(&mut rec, e),
+            },
+            // Lost between the check above and now: the next holder does it.
+            None => rec.mode = Mode::Standby,
+        }
+        rec
+    }
+
+    /// What the cycle's Settings say about notifications and the base region.
+    fn read_settings(&mut self, m: &Manifests) {
+        self.topic = m
+            .settings
+            .notifications
+            .as_ref()
+            .map(|n| n.topic_arn.clone());
+        self.base_region = m.settings.region.clone();
+    }
+
+    /// The fence this cycle writes under, and whether a replica without the
+    /// lease observes drift.
+    async fn fence(&mut self, m: &Manifests, store: &Location) -> (Fence, bool) {
+        let got = match &self.leasing {
+            Leasing::Own { .. } => (self.own_lease(m, store).await, true),
             Leasing::Sharded(h) => (h.fence.clone(), false),
             Leasing::ReadOnly(f) => (f.clone(), true),
         };
@@ -605,40 +639,42 @@ impl Worker {
                     ..
                 }
         ) {
-            self.warn_if_local(&store);
+            self.warn_if_local(store);
         }
-        match fence.held() {
-            Some(token) => {
-                rec.mode = Mode::Apply;
-                let gate = Gate {
-                    fence: fence.clone(),
-                    token,
-                    stop: self.stop.clone(),
-                };
-                let opts = engine::RunOptions {
-                    gate: Some(Arc::new(gate)),
-                    ..Default::default()
-                };
-                match engine::reconcile(&aws, &m, &opts, &store).await {
-                    Ok(report) => read_report(&mut rec, report),
-                    Err(e) => {
-                        // The inventory is newer than our token: if we still hold the
-                        // lease (it was reset or moved), move above it for the retry.
-                        if let StartError::State(StateError::FencedOut { stored, .. }) = &e {
-                            fence.raise_floor(*stored);
-                        }
-                        start_error(&mut rec, e);
-                    }
+        got
+    }
+
+    /// Reconciles holding the lease under `token`: every write is gated on it.
+    async fn reconcile(
+        &self,
+        rec: &mut Record,
+        aws: &Aws,
+        m: &Manifests,
+        store: &Location,
+        fence: &Fence,
+        token: u64,
+    ) {
+        rec.mode = Mode::Apply;
+        let gate = Gate {
+            fence: fence.clone(),
+            token,
+            stop: self.stop.clone(),
+        };
+        let opts = engine::RunOptions {
+            gate: Some(Arc::new(gate)),
+            ..Default::default()
+        };
+        match engine::reconcile(aws, m, &opts, store).await {
+            Ok(report) => read_report(rec, report),
+            Err(e) => {
+                // The inventory is newer than our token: if we still hold the
+                // lease (it was reset or moved), move above it for the retry.
+                if let StartError::State(StateError::FencedOut { stored, .. }) = &e {
+                    fence.raise_floor(*stored);
                 }
+                start_error(rec, e);
             }
-            None if standby_observes => match engine::drift::run(&aws, &m, &store).await {
-                Ok(report) => read_drift(&mut rec, report),
-                Err(e) => start_error(&mut rec, e),
-            },
-            // Lost between the check above and now: the next holder does it.
-            None => rec.mode = Mode::Standby,
         }
-        rec
     }
 
     /// Only the writer publishes, so replicas do not send everything twice.
