@@ -49,16 +49,16 @@ pub const NAMES: &[&str] = &[
 /// Where `VIGIL_FAILPOINT` asks to stop: `NAME` (the first hit) or `NAME:N`.
 #[cfg(any(test, feature = "failpoints"))]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct StopAt {
     pub name: String,
     /// 1-based.
     pub nth: u32,
 }
 
 #[cfg(any(test, feature = "failpoints"))]
-impl Target {
+impl StopAt {
     /// `None` for an empty value; an error for a name not in [`NAMES`] or a bad count.
-    pub fn parse(spec: &str) -> Result<Option<Target>, String> {
+    pub fn parse(spec: &str) -> Result<Option<StopAt>, String> {
         let spec = spec.trim();
         if spec.is_empty() {
             return Ok(None);
@@ -80,7 +80,7 @@ impl Target {
                 NAMES.join(", ")
             ));
         }
-        Ok(Some(Target {
+        Ok(Some(StopAt {
             name: name.to_string(),
             nth,
         }))
@@ -118,11 +118,11 @@ mod parking {
 /// Parks the process here when `VIGIL_FAILPOINT` names this point (see the module).
 #[cfg(feature = "failpoints")]
 pub async fn hit(name: &str) {
-    static TARGET: std::sync::OnceLock<Option<Target>> = std::sync::OnceLock::new();
+    static TARGET: std::sync::OnceLock<Option<StopAt>> = std::sync::OnceLock::new();
     assert!(NAMES.contains(&name), "failpoint `{name}` is not in NAMES");
     let target = TARGET.get_or_init(|| {
         let spec = std::env::var("VIGIL_FAILPOINT").unwrap_or_default();
-        Target::parse(&spec).unwrap_or_else(|e| {
+        StopAt::parse(&spec).unwrap_or_else(|e| {
             eprintln!("error: {e}");
             std::process::exit(2);
         })
@@ -143,28 +143,28 @@ mod tests {
 
     #[test]
     fn targets_parse() {
-        assert_eq!(Target::parse(""), Ok(None));
+        assert_eq!(StopAt::parse(""), Ok(None));
         assert_eq!(
-            Target::parse("after-apply"),
-            Ok(Some(Target {
+            StopAt::parse("after-apply"),
+            Ok(Some(StopAt {
                 name: "after-apply".into(),
                 nth: 1
             }))
         );
         assert_eq!(
-            Target::parse("after-apply:3"),
-            Ok(Some(Target {
+            StopAt::parse("after-apply:3"),
+            Ok(Some(StopAt {
                 name: "after-apply".into(),
                 nth: 3
             }))
         );
         assert!(
-            Target::parse("after-aply")
+            StopAt::parse("after-aply")
                 .unwrap_err()
                 .contains("no failpoint `after-aply`")
         );
-        assert!(Target::parse("after-apply:0").is_err());
-        assert!(Target::parse("after-apply:x").is_err());
+        assert!(StopAt::parse("after-apply:0").is_err());
+        assert!(StopAt::parse("after-apply:x").is_err());
     }
 
     #[test]

@@ -61,7 +61,8 @@ pub async fn run(aws: &Aws, opts: &ImportOptions, inv: &Inventory) -> Result<Imp
     files.push(settings);
     for (kind, name, obs) in &found {
         let owned = obs.owner == LiveOwner::Tagged(owner.clone())
-            || (obs.owner == LiveOwner::Untaggable && inv.owns(kind.name(), name));
+            || (obs.owner == LiveOwner::Untaggable
+                && inv.owns(&crate::state::ResourceId::new(*kind, name.as_str())));
         let doc = manifest(*kind, name, obs, &refs, owned);
         let path = opts
             .out

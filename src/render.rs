@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::engine::drift::{DriftReport, Item};
-use crate::engine::report::{Action, FieldView, Report, Status};
+use crate::engine::report::{ChangeAction, FieldView, Report, Status};
 use crate::escape::{self, visible, visible_lines};
 use crate::refs::UNKNOWN_TEXT;
 
@@ -33,10 +33,10 @@ impl Report {
             for f in &c.fields {
                 // A create lists only what cannot be known yet and what the kind
                 // explained (a stack's resources); the rest is the manifest.
-                if c.action == Action::Create && !f.known_after_apply && !f.explained {
+                if c.action == ChangeAction::Create && !f.known_after_apply && !f.explained {
                     continue;
                 }
-                if c.action == Action::Delete {
+                if c.action == ChangeAction::Delete {
                     continue;
                 }
                 write_field(&mut out, f, c.action);
@@ -121,10 +121,10 @@ impl Report {
             for c in &self.changes {
                 let icon = match (c.status, c.action) {
                     (Status::Failed, _) => "❌",
-                    (_, Action::Create) => "➕",
-                    (_, Action::Update) => "🔄",
-                    (_, Action::Adopt) => "📥",
-                    (_, Action::Delete) => "🗑️",
+                    (_, ChangeAction::Create) => "➕",
+                    (_, ChangeAction::Update) => "🔄",
+                    (_, ChangeAction::Adopt) => "📥",
+                    (_, ChangeAction::Delete) => "🗑️",
                 };
                 let _ = writeln!(
                     out,
@@ -135,11 +135,9 @@ impl Report {
             }
             out.push('\n');
         }
-        for c in self
-            .changes
-            .iter()
-            .filter(|c| matches!(c.action, Action::Update | Action::Adopt) || c.error.is_some())
-        {
+        for c in self.changes.iter().filter(|c| {
+            matches!(c.action, ChangeAction::Update | ChangeAction::Adopt) || c.error.is_some()
+        }) {
             let _ = writeln!(
                 out,
                 "<details><summary><code>{}</code> {}</summary>\n",
@@ -215,11 +213,11 @@ fn pretty(v: Option<&Value>) -> String {
     }
 }
 
-fn write_field(out: &mut String, f: &FieldView, action: Action) {
+fn write_field(out: &mut String, f: &FieldView, action: ChangeAction) {
     let from = inline(f.from.as_ref(), false);
     let to = inline(f.to.as_ref(), f.known_after_apply);
     match (from, to) {
-        (_, Some(t)) if action == Action::Create => {
+        (_, Some(t)) if action == ChangeAction::Create => {
             let _ = writeln!(out, "    {}: {}", visible(&f.path), visible(&t));
         }
         (Some(a), Some(b)) => {
@@ -333,7 +331,7 @@ mod tests {
             dry_run: true,
             changes: vec![
                 Change {
-                    action: Action::Create,
+                    action: ChangeAction::Create,
                     kind: "Topic".into(),
                     name: "monitoring-lab-alerts".into(),
                     fields: vec![],
@@ -343,7 +341,7 @@ mod tests {
                     drift: false,
                 },
                 Change {
-                    action: Action::Update,
+                    action: ChangeAction::Update,
                     kind: "MetricAlarm".into(),
                     name: "HighCPUUtilization".into(),
                     fields: vec![
@@ -366,7 +364,7 @@ mod tests {
                     drift: false,
                 },
                 Change {
-                    action: Action::Delete,
+                    action: ChangeAction::Delete,
                     kind: "Dashboard".into(),
                     name: "old-dashboard".into(),
                     fields: vec![],
@@ -420,7 +418,7 @@ Plan: 1 to create, 1 to update, 1 to delete, 14 unchanged.
         }
         .into();
         let mut out = String::new();
-        write_field(&mut out, &f, Action::Update);
+        write_field(&mut out, &f, ChangeAction::Update);
         assert!(out.contains("-       \"width\": 6"), "{out}");
         assert!(out.contains("+       \"width\": 12"), "{out}");
     }

@@ -219,7 +219,7 @@ impl Resolver<'_> {
         SecretError {
             file: res.file.clone(),
             pos: res.locate(path),
-            resource: res.id(),
+            resource: res.id().to_string(),
             expr: r.expr(),
             problem,
             todo,

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::{Aws, AwsError, AwsResultExt, Condition};
 
-pub use crate::manifest::{DeletionPolicy, Location};
+pub use crate::manifest::{DeletionPolicy, Location, ResourceId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -52,9 +52,13 @@ pub struct Entry {
     /// `retain` or `delete`, as declared when last applied: the manifest is gone by prune time.
     #[serde(default = "delete_policy")]
     pub deletion_policy: DeletionPolicy,
-    /// `Kind/name` of what it referenced, to delete in reverse dependency order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub deps: Vec<String>,
+    /// What it referenced, to delete in reverse dependency order.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "known_ids"
+    )]
+    pub deps: Vec<ResourceId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_at: Option<String>,
 }
@@ -98,6 +102,114 @@ impl<'de> Deserialize<'de> for AppliedJson {
     }
 }
 
+/// The `Kind/name`s of kinds this vigil knows: a reference to an unknown kind
+/// cannot order a deletion it would make.
+fn known_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ResourceId>, D::Error> {
+    let ids = Vec::<String>::deserialize(d)?;
+    Ok(ids.iter().filter_map(|s| ResourceId::parse(s)).collect())
+}
+
+/// The inventory's entries: those of known kinds by [`ResourceId`], and those
+/// of kinds this vigil does not know kept as read, to be written back unchanged.
+/// Reads as the map of known ones.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resources {
+    known: BTreeMap<ResourceId, Entry>,
+    /// By their `Kind/name` key.
+    pub unknown: BTreeMap<String, Value>,
+}
+
+impl std::ops::Deref for Resources {
+    type Target = BTreeMap<ResourceId, Entry>;
+    fn deref(&self) -> &Self::Target {
+        &self.known
+    }
+}
+
+impl std::ops::DerefMut for Resources {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.known
+    }
+}
+
+impl<'a> IntoIterator for &'a Resources {
+    type Item = (&'a ResourceId, &'a Entry);
+    type IntoIter = std::collections::btree_map::Iter<'a, ResourceId, Entry>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.known.iter()
+    }
+}
+
+impl std::hash::Hash for Resources {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.known.hash(h);
+        for (k, v) in &self.unknown {
+            (k, v.to_string()).hash(h);
+        }
+    }
+}
+
+impl Serialize for Resources {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        if self.unknown.is_empty() {
+            return self.known.serialize(s);
+        }
+        // One map in key order, as it was read.
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum Either<'a> {
+            Known(&'a Entry),
+            Unknown(&'a Value),
+        }
+        let mut all: BTreeMap<String, Either<'_>> = self
+            .known
+            .iter()
+            .map(|(k, e)| (k.to_string(), Either::Known(e)))
+            .collect();
+        all.extend(
+            self.unknown
+                .iter()
+                .map(|(k, v)| (k.clone(), Either::Unknown(v))),
+        );
+        let mut map = s.serialize_map(Some(all.len()))?;
+        for (k, v) in &all {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Resources {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Resources;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of `Kind/name` to entries")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Resources, A::Error> {
+                let mut out = Resources::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match ResourceId::parse(&key) {
+                        Some(id) => {
+                            out.known.insert(id, map.next_value()?);
+                        }
+                        None => {
+                            out.unknown.insert(key, map.next_value()?);
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
 fn delete_policy() -> DeletionPolicy {
     DeletionPolicy::Delete
 }
@@ -123,9 +235,9 @@ pub struct Inventory {
     /// Whether the directory declared Settings last time (a guard for prune).
     #[serde(default)]
     pub settings_declared: bool,
-    /// Keyed by `Kind/name`.
+    /// Written keyed by `Kind/name`.
     #[serde(default)]
-    pub resources: BTreeMap<String, Entry>,
+    pub resources: Resources,
     /// How many resources of a kind the account held when last listed in full:
     /// the next observe picks reading by name or one walk from it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -150,15 +262,11 @@ impl Default for Inventory {
             region: String::new(),
             target: None,
             settings_declared: false,
-            resources: BTreeMap::new(),
+            resources: Resources::default(),
             populations: BTreeMap::new(),
             migrated: false,
         }
     }
-}
-
-pub fn key(kind: &str, name: &str) -> String {
-    format!("{kind}/{name}")
 }
 
 /// The sha256 of a canonical JSON value, independent of key order.
@@ -184,8 +292,8 @@ pub fn digest(v: &Value) -> String {
 }
 
 impl Inventory {
-    pub fn get(&self, kind: &str, name: &str) -> Option<&Entry> {
-        self.resources.get(&key(kind, name))
+    pub fn get(&self, id: &ResourceId) -> Option<&Entry> {
+        self.resources.get(id)
     }
 
     /// A digest of the whole inventory: cheaper to keep than a copy, to tell whether a run changed it.
@@ -209,8 +317,8 @@ impl Inventory {
         hex::encode(h.0.finalize())
     }
 
-    pub fn owns(&self, kind: &str, name: &str) -> bool {
-        self.resources.contains_key(&key(kind, name))
+    pub fn owns(&self, id: &ResourceId) -> bool {
+        self.resources.contains_key(id)
     }
 
     /// Whether it is bound to exactly this owner, account and region.
@@ -779,10 +887,53 @@ mod tests {
         assert_ne!(digest(&json!({"a": 80})), digest(&json!({"a": 81})));
     }
 
+    fn id(s: &str) -> ResourceId {
+        ResourceId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn unknown_kinds_are_kept_and_written_back_in_key_order() {
+        let text = r#"{"resources": {
+            "Dashboard/d": {"kind": "Dashboard", "name": "d", "deps": ["Gadget/g", "Topic/t"]},
+            "Gadget/g": {"kind": "Gadget", "name": "g", "digest": "x"},
+            "Topic/t": {"kind": "Topic", "name": "t"}}}"#;
+        let inv: Inventory = serde_json::from_str(text).unwrap();
+        let known: Vec<String> = inv.resources.keys().map(ToString::to_string).collect();
+        assert_eq!(known, ["Dashboard/d", "Topic/t"]);
+        assert_eq!(inv.resources[&id("Dashboard/d")].deps, [id("Topic/t")]);
+        assert_eq!(
+            inv.resources.unknown["Gadget/g"],
+            json!({"kind": "Gadget", "name": "g", "digest": "x"})
+        );
+        let written = serde_json::to_string(&inv).unwrap();
+        let at = |k: &str| written.find(&format!("\"{k}\":{{")).unwrap();
+        assert!(at("Dashboard/d") < at("Gadget/g") && at("Gadget/g") < at("Topic/t"));
+        let again: Inventory = serde_json::from_str(&written).unwrap();
+        assert_eq!(serde_json::to_string(&again).unwrap(), written);
+    }
+
+    #[test]
+    fn ids_sort_as_their_text() {
+        let mut ids = [
+            "Topic/b",
+            "Role/x",
+            "MetricAlarm/a-b",
+            "MetricAlarm/a",
+            "LogGroup/z",
+        ]
+        .map(id)
+        .to_vec();
+        ids.sort();
+        let text: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let mut sorted = text.clone();
+        sorted.sort();
+        assert_eq!(text, sorted);
+    }
+
     fn one_topic(digest: &str) -> Inventory {
         let mut inv = Inventory::default();
         inv.resources.insert(
-            key("Topic", "t"),
+            id("Topic/t"),
             Entry {
                 kind: "Topic".into(),
                 name: "t".into(),
@@ -1014,7 +1165,7 @@ mod tests {
               "b": "x y"
             }}}}"#;
         let inv: Inventory = serde_json::from_str(pretty).unwrap();
-        let e = &inv.resources["Topic/t"];
+        let e = &inv.resources[&id("Topic/t")];
         assert_eq!(
             e.applied,
             AppliedJson::new(&json!({"a": [1, 2], "b": "x y"}))
@@ -1028,7 +1179,7 @@ mod tests {
         assert_eq!(again, inv);
         assert_eq!(again.fingerprint(), inv.fingerprint());
         let mut changed = again.clone();
-        changed.resources.get_mut("Topic/t").unwrap().digest = "other".into();
+        changed.resources.get_mut(&id("Topic/t")).unwrap().digest = "other".into();
         assert_ne!(changed.fingerprint(), inv.fingerprint());
     }
 

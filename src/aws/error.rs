@@ -31,6 +31,18 @@ impl ErrorClass {
     pub fn is_retryable(self) -> bool {
         matches!(self, ErrorClass::Throttled | ErrorClass::Transient)
     }
+
+    /// Its name, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::NotFound => "notFound",
+            ErrorClass::Throttled => "throttled",
+            ErrorClass::Transient => "transient",
+            ErrorClass::AccessDenied => "accessDenied",
+            ErrorClass::Unsupported => "unsupported",
+            ErrorClass::Terminal => "terminal",
+        }
+    }
 }
 
 /// Conditions vigil acts on beyond the class of an error, recognized here from

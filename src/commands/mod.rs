@@ -39,7 +39,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             only,
             json_report,
         } => {
-            let opts = engine::Options {
+            let opts = engine::RunOptions {
                 dry_run,
                 only,
                 prune,
@@ -139,7 +139,7 @@ async fn validate(ctx: &Context, dir: &Path, offline: bool) -> anyhow::Result<Ex
                 .map(|(path, msg)| manifest::Diagnostic {
                     file: r.file.clone(),
                     pos: r.locate(&path),
-                    subject: r.id(),
+                    subject: r.id().to_string(),
                     message: msg,
                 })
                 .collect::<Vec<_>>()
@@ -225,7 +225,7 @@ fn stopped(aws: &Aws, e: StartError) -> targets::Stopped {
 async fn reconcile_target(
     aws: Aws,
     m: std::borrow::Cow<'_, Manifests>,
-    opts: &engine::Options,
+    opts: &engine::RunOptions,
     detailed: bool,
     bars: &progress::Bars,
 ) -> Result<targets::Section, targets::Stopped> {
@@ -266,7 +266,7 @@ fn reconcile_section(report: &Report, dry_run: bool, detailed: bool) -> targets:
 async fn reconcile_cmd(
     ctx: &Context,
     dir: &Path,
-    opts: &engine::Options,
+    opts: &engine::RunOptions,
     output: Output,
     detailed: bool,
     json_report: Option<&Path>,

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,7 +26,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::Instrument as _;
@@ -266,18 +266,9 @@ pub fn serve(
     let open = Arc::new(Mutex::new(Open::default()));
     tokio::spawn(
         async move {
-            let mut last_refusal_log: Option<Instant> = None;
-            let mut refused = 0u64;
+            let mut refusals = Refusals::default();
             loop {
-                let (stream, peer) = match listener.accept().await {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        // Out of file descriptors, usually: wait rather than spin.
-                        tracing::warn!("accepting a connection: {e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
+                let (stream, peer) = accept(&listener).await;
                 // At the cap an open connection makes room (see `Open::admit`).
                 // With no room even so, the connection is closed at once rather
                 // than answered 503: an answer means reading the request first,
@@ -288,73 +279,122 @@ pub fn serve(
                     .admit(peer.ip(), limits.max_connections);
                 let Some((id, close)) = admitted else {
                     drop(stream);
-                    refused += 1;
-                    if last_refusal_log.is_none_or(|t| t.elapsed() >= REFUSAL_LOG_EVERY) {
-                        tracing::warn!(
-                            "{refused} connection(s) refused: {} open and as many closing to make room (latest from {peer})",
-                            limits.max_connections
-                        );
-                        last_refusal_log = Some(Instant::now());
-                        refused = 0;
-                    }
+                    refusals.note(peer, limits.max_connections);
                     continue;
                 };
                 let leave = Leave {
                     open: open.clone(),
                     id,
                 };
-                let board = board.clone();
-                let max_requests = limits.max_requests;
-                let served = AtomicU32::new(0);
-                // A request is in flight from its dispatch until hyper drops the
-                // answer's body, written; only then does closing lose anything.
-                let busy = Arc::new(AtomicBool::new(false));
-                let in_flight = busy.clone();
-                let service = service_fn(move |req: Request<Incoming>| {
-                    let n = served.fetch_add(1, Ordering::Relaxed) + 1;
-                    let resp = route(req.method().as_str(), req.uri().path(), &board);
-                    in_flight.store(true, Ordering::Release);
-                    let written = Written(in_flight.clone());
-                    let resp = to_hyper(resp, n >= max_requests).map(|body| Tracked {
-                        body,
-                        _written: written,
-                    });
-                    std::future::ready(Ok::<_, Infallible>(resp))
-                });
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
-                let max_age = limits.max_age;
-                tokio::spawn(
-                    async move {
-                        let _leave = leave;
-                        let mut conn = std::pin::pin!(conn);
-                        tokio::select! {
-                            res = conn.as_mut() => {
-                                if let Err(e) = res {
-                                    tracing::debug!("connection from {peer}: {e}");
-                                }
-                            }
-                            () = tokio::time::sleep(max_age) => {
-                                conn.as_mut().graceful_shutdown();
-                                let _ = tokio::time::timeout(GRACE, conn).await;
-                            }
-                            () = close.notified() => {
-                                tracing::debug!("connection from {peer} closed to make room");
-                                // Idle or still sending its head: closed at once, so a
-                                // client that keeps opening connections cannot keep
-                                // the closing ones (and the cap) full.
-                                if busy.load(Ordering::Acquire) {
-                                    conn.as_mut().graceful_shutdown();
-                                    let _ = tokio::time::timeout(EVICT_GRACE, conn).await;
-                                }
-                            }
-                        }
-                    }
-                    .in_current_span(),
-                );
+                let conn = Conn { peer, leave, close };
+                spawn_connection(&builder, stream, conn, board.clone(), &limits);
             }
         }
         .in_current_span(),
     )
+}
+
+/// The next connection; an error (out of file descriptors, usually) waits rather than spins.
+async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(accepted) => return accepted,
+            Err(e) => {
+                tracing::warn!("accepting a connection: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Connections refused at the cap, logged at most once every [`REFUSAL_LOG_EVERY`].
+#[derive(Default)]
+struct Refusals {
+    last_log: Option<Instant>,
+    count: u64,
+}
+
+impl Refusals {
+    fn note(&mut self, peer: SocketAddr, max_connections: usize) {
+        self.count += 1;
+        if self
+            .last_log
+            .is_none_or(|t| t.elapsed() >= REFUSAL_LOG_EVERY)
+        {
+            tracing::warn!(
+                "{} connection(s) refused: {max_connections} open and as many closing to make room (latest from {peer})",
+                self.count
+            );
+            self.last_log = Some(Instant::now());
+            self.count = 0;
+        }
+    }
+}
+
+/// An admitted connection: who, its slot, and the signal to give the slot up.
+struct Conn {
+    peer: SocketAddr,
+    leave: Leave,
+    close: Arc<Notify>,
+}
+
+/// Serves one connection in a task of its own, until it ends, ages out, or is
+/// closed to make room.
+fn spawn_connection(
+    builder: &http1::Builder,
+    stream: TcpStream,
+    conn: Conn,
+    board: Arc<Board>,
+    limits: &Limits,
+) {
+    let Conn { peer, leave, close } = conn;
+    let max_requests = limits.max_requests;
+    let served = AtomicU32::new(0);
+    // A request is in flight from its dispatch until hyper drops the
+    // answer's body, written; only then does closing lose anything.
+    let busy = Arc::new(AtomicBool::new(false));
+    let in_flight = busy.clone();
+    let service = service_fn(move |req: Request<Incoming>| {
+        let n = served.fetch_add(1, Ordering::Relaxed) + 1;
+        let resp = route(req.method().as_str(), req.uri().path(), &board);
+        in_flight.store(true, Ordering::Release);
+        let written = Written(in_flight.clone());
+        let resp = to_hyper(resp, n >= max_requests).map(|body| Tracked {
+            body,
+            _written: written,
+        });
+        std::future::ready(Ok::<_, Infallible>(resp))
+    });
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let max_age = limits.max_age;
+    tokio::spawn(
+        async move {
+            let _leave = leave;
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                res = conn.as_mut() => {
+                    if let Err(e) = res {
+                        tracing::debug!("connection from {peer}: {e}");
+                    }
+                }
+                () = tokio::time::sleep(max_age) => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(GRACE, conn).await;
+                }
+                () = close.notified() => {
+                    tracing::debug!("connection from {peer} closed to make room");
+                    // Idle or still sending its head: closed at once, so a
+                    // client that keeps opening connections cannot keep
+                    // the closing ones (and the cap) full.
+                    if busy.load(Ordering::Acquire) {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = tokio::time::timeout(EVICT_GRACE, conn).await;
+                    }
+                }
+            }
+        }
+        .in_current_span(),
+    );
 }
 
 #[cfg(test)]

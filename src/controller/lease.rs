@@ -228,7 +228,7 @@ pub fn in_kubernetes() -> bool {
 
 /// What one look at the lease concluded.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Role {
+pub enum LeaseRole {
     Leader {
         token: u64,
     },
@@ -384,13 +384,13 @@ impl Lease {
     }
 
     /// Acquires, renews, or finds who holds it; updates the fence.
-    pub async fn step(&mut self) -> Role {
+    pub async fn step(&mut self) -> LeaseRole {
         self.step_within(true).await
     }
 
     /// [`Lease::step`]; without `may_take`, a free lease is only noted
-    /// ([`Role::Vacant`]), and one held is still renewed.
-    pub async fn step_within(&mut self, may_take: bool) -> Role {
+    /// ([`LeaseRole::Vacant`]), and one held is still renewed.
+    pub async fn step_within(&mut self, may_take: bool) -> LeaseRole {
         let sent = Instant::now();
         let within = self.duration / 3;
         let result = match tokio::time::timeout(within, self.step_inner(may_take)).await {
@@ -407,7 +407,7 @@ impl Lease {
                 self.fence.with(|v| {
                     v.error = None;
                     match &role {
-                        Role::Leader { token } => {
+                        LeaseRole::Leader { token } => {
                             v.leader = true;
                             v.held = Some(*token);
                             v.valid_until = valid_until;
@@ -415,7 +415,7 @@ impl Lease {
                             v.token = *token;
                             v.read_only_reason = None;
                         }
-                        Role::Follower { holder, token } => {
+                        LeaseRole::Follower { holder, token } => {
                             v.leader = false;
                             v.held = None;
                             v.holder = Some(holder.clone());
@@ -426,7 +426,7 @@ impl Lease {
                                 format!("replica {holder} holds the lease (fencing token {token})")
                             });
                         }
-                        Role::Vacant { token } => {
+                        LeaseRole::Vacant { token } => {
                             v.leader = false;
                             v.held = None;
                             v.holder = None;
@@ -446,7 +446,7 @@ impl Lease {
                 self.fence.with(|v| v.error = Some(e.to_string()));
                 let v = self.fence.view();
                 match self.fence.held() {
-                    Some(token) => Role::Leader { token },
+                    Some(token) => LeaseRole::Leader { token },
                     None => {
                         self.fence.with(|v| {
                             v.leader = false;
@@ -454,7 +454,7 @@ impl Lease {
                             v.read_only_reason =
                                 Some(format!("the lease cannot be read or renewed: {e}"));
                         });
-                        Role::Follower {
+                        LeaseRole::Follower {
                             holder: v.holder.unwrap_or_default(),
                             token: v.token,
                         }
@@ -464,7 +464,7 @@ impl Lease {
         }
     }
 
-    async fn step_inner(&mut self, may_take: bool) -> Result<Role, LeaseError> {
+    async fn step_inner(&mut self, may_take: bool) -> Result<LeaseRole, LeaseError> {
         if let Store::File(path) = &self.store {
             let path = path.clone();
             return self.step_file(&path, may_take);
@@ -488,7 +488,7 @@ impl Lease {
                         renewals: doc.renewals,
                     });
                     self.last_token = self.last_token.max(doc.token);
-                    return Ok(Role::Leader { token: doc.token });
+                    return Ok(LeaseRole::Leader { token: doc.token });
                 }
                 None => {
                     tracing::warn!(
@@ -513,14 +513,14 @@ impl Lease {
         let (token, cond) = match mv {
             Move::Follow => {
                 let (doc, _) = current.unwrap_or_default();
-                return Ok(Role::Follower {
+                return Ok(LeaseRole::Follower {
                     holder: doc.holder,
                     token: doc.token,
                 });
             }
             // Both moves carry the next token; the view shows the last one.
             Move::Create { token } | Move::Take { token, .. } if !may_take => {
-                return Ok(Role::Vacant { token: token - 1 });
+                return Ok(LeaseRole::Vacant { token: token - 1 });
             }
             Move::Create { token } => (token, Cond::Absent),
             Move::Take { etag, token } => (token, Cond::Match(etag)),
@@ -542,10 +542,10 @@ impl Lease {
                     etag,
                     renewals,
                 });
-                Ok(Role::Leader { token })
+                Ok(LeaseRole::Leader { token })
             }
             // Another replica got there first.
-            None => Ok(Role::Follower {
+            None => Ok(LeaseRole::Follower {
                 holder: String::new(),
                 token,
             }),
@@ -624,7 +624,11 @@ impl Lease {
         }
     }
 
-    fn step_file(&mut self, path: &std::path::Path, may_take: bool) -> Result<Role, LeaseError> {
+    fn step_file(
+        &mut self,
+        path: &std::path::Path,
+        may_take: bool,
+    ) -> Result<LeaseRole, LeaseError> {
         let io = |source| LeaseError::Io {
             path: path.display().to_string(),
             source,
@@ -644,7 +648,7 @@ impl Lease {
                 }
                 self.last_token = token;
             }
-            return Ok(Role::Leader {
+            return Ok(LeaseRole::Leader {
                 token: self.last_token,
             });
         }
@@ -668,7 +672,7 @@ impl Lease {
             Ok(()) if !may_take => {
                 let token = read(&mut f).token;
                 let _ = f.unlock();
-                Ok(Role::Vacant { token })
+                Ok(LeaseRole::Vacant { token })
             }
             Ok(()) => {
                 let token = (read(&mut f).token + 1).max(floor + 1);
@@ -677,11 +681,11 @@ impl Lease {
                 tracing::info!(token, "acquired the lease");
                 self.last_token = token;
                 self.file = Some(f);
-                Ok(Role::Leader { token })
+                Ok(LeaseRole::Leader { token })
             }
             Err(std::fs::TryLockError::WouldBlock) => {
                 let doc = read(&mut f);
-                Ok(Role::Follower {
+                Ok(LeaseRole::Follower {
                     holder: doc.holder,
                     token: doc.token,
                 })
@@ -724,18 +728,18 @@ fn write_file(f: &mut std::fs::File, doc: &Doc) -> std::io::Result<()> {
 }
 
 /// Keeps the lease in the background: renews it while held, watches for it to
-/// become free otherwise, and releases it on [`Keeper::stop`].
-pub struct Keeper {
+/// become free otherwise, and releases it on [`LeaseKeeper::stop`].
+pub struct LeaseKeeper {
     pub location: Location,
     fence: Fence,
     stop: watch::Sender<bool>,
     handle: JoinHandle<()>,
 }
 
-impl Keeper {
+impl LeaseKeeper {
     /// Takes a first look before returning, so the first cycle knows its role.
     /// `wake` fires when this process becomes the leader.
-    pub async fn start(location: Location, mut lease: Lease, wake: Arc<Notify>) -> Keeper {
+    pub async fn start(location: Location, mut lease: Lease, wake: Arc<Notify>) -> LeaseKeeper {
         let period = lease.duration / 3;
         let fence = lease.fence();
         let poke = fence.poke.clone();
@@ -747,7 +751,7 @@ impl Keeper {
                     tokio::select! {
                         _ = tokio::time::sleep(period) => {
                             let was = lease.fence.held().is_some();
-                            if let Role::Leader { .. } = lease.step().await && !was {
+                            if let LeaseRole::Leader { .. } = lease.step().await && !was {
                                 wake.notify_one();
                             }
                         }
@@ -763,7 +767,7 @@ impl Keeper {
             }
             .in_current_span(),
         );
-        Keeper {
+        LeaseKeeper {
             location,
             fence,
             stop,
@@ -910,15 +914,15 @@ mod tests {
         };
         let mut a = new("a");
         let mut b = new("b");
-        assert_eq!(a.step().await, Role::Leader { token: 1 });
+        assert_eq!(a.step().await, LeaseRole::Leader { token: 1 });
         assert_eq!(
             a.step().await,
-            Role::Leader { token: 1 },
+            LeaseRole::Leader { token: 1 },
             "renewing keeps the token"
         );
         assert_eq!(
             b.step().await,
-            Role::Follower {
+            LeaseRole::Follower {
                 holder: "a".into(),
                 token: 1
             }
@@ -932,11 +936,11 @@ mod tests {
         assert_eq!(a.fence().check(1), Ok(()));
         a.release().await;
         assert_eq!(a.fence().held(), None);
-        assert_eq!(b.step().await, Role::Leader { token: 2 });
+        assert_eq!(b.step().await, LeaseRole::Leader { token: 2 });
         // Dropping the holder (as the kernel does when a process dies) frees it too.
         drop(b);
         let mut c = new("c");
-        assert_eq!(c.step().await, Role::Leader { token: 3 });
+        assert_eq!(c.step().await, LeaseRole::Leader { token: 3 });
     }
 
     #[tokio::test]
@@ -948,18 +952,18 @@ mod tests {
             "a".into(),
             Duration::from_secs(30),
         );
-        assert_eq!(a.step().await, Role::Leader { token: 1 });
+        assert_eq!(a.step().await, LeaseRole::Leader { token: 1 });
         // The inventory says token 7 wrote it (the lease was reset since).
         a.fence().raise_floor(7);
-        assert_eq!(a.step().await, Role::Leader { token: 8 });
+        assert_eq!(a.step().await, LeaseRole::Leader { token: 8 });
         assert_eq!(a.fence().check(8), Ok(()));
         assert!(a.fence().check(1).is_err(), "the old token is fenced off");
         // A lower floor changes nothing; the token is kept in the file for the next holder.
         a.fence().raise_floor(3);
-        assert_eq!(a.step().await, Role::Leader { token: 8 });
+        assert_eq!(a.step().await, LeaseRole::Leader { token: 8 });
         a.release().await;
         let mut b = Lease::new(Store::File(path), "b".into(), Duration::from_secs(30));
-        assert_eq!(b.step().await, Role::Leader { token: 9 });
+        assert_eq!(b.step().await, LeaseRole::Leader { token: 9 });
         // A new holder starts above the floor too.
         let tmp2 = tempfile::tempdir().unwrap();
         let mut c = Lease::new(
@@ -968,7 +972,7 @@ mod tests {
             Duration::from_secs(30),
         );
         c.fence().raise_floor(41);
-        assert_eq!(c.step().await, Role::Leader { token: 42 });
+        assert_eq!(c.step().await, LeaseRole::Leader { token: 42 });
     }
 
     #[test]

@@ -35,7 +35,7 @@ use crate::state::Location;
 
 pub use config::Config;
 use lease::Fence;
-use status::{Board, Entry, Shared};
+use status::{Board, Shared, TargetStatus};
 use worker::{Common, Leasing, Loaded, Loader, Worker};
 
 /// Targets that run a cycle at once; each has its own quota budget.
@@ -142,7 +142,7 @@ struct Supervisor {
     board: Arc<Board>,
     workers: Vec<Running>,
     /// With Target documents and a shared lease: the registry's location and the shard.
-    shard: Option<(Location, shard::Keeper)>,
+    shard: Option<(Location, shard::ShardKeeper)>,
 }
 
 /// How a worker comes by its lease (see [`Leasing`]).
@@ -292,7 +292,7 @@ impl Supervisor {
                 self.common.cfg.lease_duration,
             );
             self.board.set_shard(Some(s.view()));
-            self.shard = Some((registry.clone(), shard::Keeper::start(s)));
+            self.shard = Some((registry.clone(), shard::ShardKeeper::start(s)));
         }
         if self.shard.is_none() {
             self.board.set_shard(None);
@@ -384,7 +384,7 @@ impl Supervisor {
         self.board.set_entries(
             self.workers
                 .iter()
-                .map(|w| Entry {
+                .map(|w| TargetStatus {
                     target: w.target.clone(),
                     shared: w.shared.clone(),
                 })

@@ -24,7 +24,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use super::lease::{Fence, Lease, LeaseError, Role, Store};
+use super::lease::{Fence, Lease, LeaseError, LeaseRole, Store};
 use crate::aws::AwsResultExt as _;
 use crate::state::Location;
 
@@ -559,20 +559,20 @@ impl Shard {
             let role = slot.lease.step_within(false).await;
             (key.clone(), role)
         });
-        let roles: BTreeMap<String, Role> =
+        let roles: BTreeMap<String, LeaseRole> =
             futures::future::join_all(looks).await.into_iter().collect();
         let mut taking = plan.take;
         for key in &order {
             if taking == 0 {
                 break;
             }
-            if !matches!(roles.get(key), Some(Role::Vacant { .. })) {
+            if !matches!(roles.get(key), Some(LeaseRole::Vacant { .. })) {
                 continue;
             }
             let Some(slot) = self.slots.get_mut(key) else {
                 continue;
             };
-            if let Role::Leader { token } = slot.lease.step_within(true).await {
+            if let LeaseRole::Leader { token } = slot.lease.step_within(true).await {
                 tracing::info!(target = %key, token, share, replicas = self.replicas, "took a target's lease");
                 slot.wake.notify_one();
                 taking -= 1;
@@ -597,14 +597,14 @@ impl Shard {
 }
 
 /// The shard, stepped in the background every third of a lease duration.
-pub struct Keeper {
+pub struct ShardKeeper {
     pub shard: Arc<tokio::sync::Mutex<Shard>>,
     stop: tokio::sync::watch::Sender<bool>,
     handle: tokio::task::JoinHandle<()>,
 }
 
-impl Keeper {
-    pub fn start(shard: Shard) -> Keeper {
+impl ShardKeeper {
+    pub fn start(shard: Shard) -> ShardKeeper {
         let period = shard.period();
         let shard = Arc::new(tokio::sync::Mutex::new(shard));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
@@ -624,7 +624,7 @@ impl Keeper {
             }
             .in_current_span(),
         );
-        Keeper {
+        ShardKeeper {
             shard,
             stop,
             handle,

@@ -21,6 +21,94 @@ use super::lease::View as LeaseView;
 use super::shard::ShardView;
 use crate::manifest::Target;
 
+/// Whether a cycle may write, as `/status` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Mode {
+    /// This replica holds the lease: it applies.
+    Apply,
+    /// It observes and reports, and writes nothing.
+    ReadOnly,
+    /// It did nothing: another replica's target, or one that left the directory.
+    Standby,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Apply => "apply",
+            Mode::ReadOnly => "readOnly",
+            Mode::Standby => "standby",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a resource differs from what vigil applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DriftState {
+    /// Changed outside vigil.
+    Drifted,
+    /// Deleted outside vigil.
+    Missing,
+}
+
+impl DriftState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftState::Drifted => "drifted",
+            DriftState::Missing => "missing",
+        }
+    }
+}
+
+impl std::fmt::Display for DriftState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of error an [`ErrorItem`] reports: an AWS error class, or one of vigil's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorLabel {
+    Aws(ErrorClass),
+    /// The directory is invalid.
+    Validation,
+    /// A safety refusal.
+    Refused,
+    /// A bug: the cycle panicked.
+    Internal,
+}
+
+impl ErrorLabel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorLabel::Aws(c) => c.as_str(),
+            ErrorLabel::Validation => "validation",
+            ErrorLabel::Refused => "refused",
+            ErrorLabel::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorLabel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// `/status` for one cycle.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -30,8 +118,7 @@ pub struct CycleStatus {
     pub duration_seconds: f64,
     /// The commit the cycle read, when DIR is in a git checkout.
     pub revision: Option<String>,
-    /// `apply` (this replica holds the lease) or `readOnly`.
-    pub mode: &'static str,
+    pub mode: Mode,
     /// `success`, `transient` or `terminal`.
     pub outcome: &'static str,
     pub reason: Option<String>,
@@ -62,8 +149,7 @@ pub struct DriftItem {
     pub name: String,
     /// From what vigil applied to what is live.
     pub fields: Vec<FieldView>,
-    /// `drifted` (changed outside vigil) or `missing` (deleted outside vigil).
-    pub state: &'static str,
+    pub state: DriftState,
     /// This cycle put it back.
     pub corrected: bool,
 }
@@ -75,17 +161,16 @@ pub struct ErrorItem {
     pub kind: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// An AWS error class, or `validation`, `refused`, `internal`.
-    pub class: String,
+    pub class: ErrorLabel,
     pub message: String,
 }
 
 impl ErrorItem {
-    pub fn new(class: &str, message: impl Into<String>) -> ErrorItem {
+    pub fn new(class: ErrorLabel, message: impl Into<String>) -> ErrorItem {
         ErrorItem {
             kind: None,
             name: None,
-            class: class.to_string(),
+            class,
             message: message.into(),
         }
     }
@@ -96,14 +181,10 @@ impl ErrorItem {
         class: ErrorClass,
         message: impl Into<String>,
     ) -> ErrorItem {
-        let class = serde_json::to_value(class)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
         ErrorItem {
             kind: Some(kind.to_string()),
             name: Some(name.to_string()),
-            class,
+            class: ErrorLabel::Aws(class),
             message: message.into(),
         }
     }
@@ -114,7 +195,7 @@ impl ErrorItem {
 pub struct LastSuccess {
     pub at: String,
     pub revision: Option<String>,
-    pub mode: &'static str,
+    pub mode: Mode,
     pub summary: Option<Summary>,
 }
 
@@ -339,7 +420,7 @@ impl Shared {
 }
 
 /// One target's status, shown beside the others'.
-pub struct Entry {
+pub struct TargetStatus {
     pub target: Target,
     pub shared: Arc<Shared>,
 }
@@ -349,7 +430,7 @@ pub struct Entry {
 /// target's status exactly as it always has.
 pub struct Board {
     dir: String,
-    entries: Mutex<Vec<Entry>>,
+    entries: Mutex<Vec<TargetStatus>>,
     shard: Mutex<Option<Arc<Mutex<ShardView>>>>,
 }
 
@@ -366,19 +447,19 @@ impl Board {
     pub fn implicit(dir: &str) -> (Board, Arc<Shared>) {
         let board = Board::new(dir);
         let shared = Arc::new(Shared::new(dir));
-        board.set_entries(vec![Entry {
+        board.set_entries(vec![TargetStatus {
             target: Target::implicit(None, None),
             shared: shared.clone(),
         }]);
         (board, shared)
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Vec<Entry>) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut Vec<TargetStatus>) -> T) -> T {
         f(&mut self.entries.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The targets now run, in the directory's order.
-    pub fn set_entries(&self, entries: Vec<Entry>) {
+    pub fn set_entries(&self, entries: Vec<TargetStatus>) {
         self.with(|e| *e = entries);
     }
 
@@ -851,6 +932,28 @@ fn register_calls(reg: &mut Registry, items: &[Item]) {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn labels_are_written_as_their_serialized_names() {
+        use ErrorClass::*;
+        for c in [
+            NotFound,
+            Throttled,
+            Transient,
+            AccessDenied,
+            Unsupported,
+            Terminal,
+        ] {
+            assert_eq!(serde_json::json!(c), ErrorLabel::Aws(c).as_str());
+            assert_eq!(serde_json::json!(ErrorLabel::Aws(c)), c.as_str());
+        }
+        for m in [Mode::Apply, Mode::ReadOnly, Mode::Standby] {
+            assert_eq!(serde_json::json!(m), m.as_str());
+        }
+        for d in [DriftState::Drifted, DriftState::Missing] {
+            assert_eq!(serde_json::json!(d), d.as_str());
+        }
+    }
 
     #[test]
     fn metrics_are_valid_text_format() {

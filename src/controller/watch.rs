@@ -274,12 +274,12 @@ async fn poll(dir: &Path, tx: &mpsc::Sender<()>) {
 /// the names in it that lie on the way to DIR (symlinks that may be swapped,
 /// and DIR itself) or are git's HEAD files.
 #[derive(Debug, Default, PartialEq)]
-pub struct Plan {
+pub struct WatchPlan {
     pub root: Option<PathBuf>,
     pub anchors: Vec<(PathBuf, OsString)>,
 }
 
-pub fn plan(dir: &Path) -> Plan {
+pub fn plan(dir: &Path) -> WatchPlan {
     let abs = if dir.is_absolute() {
         dir.to_path_buf()
     } else {
@@ -287,7 +287,7 @@ pub fn plan(dir: &Path) -> Plan {
             .map(|c| c.join(dir))
             .unwrap_or_else(|_| dir.to_path_buf())
     };
-    let mut plan = Plan::default();
+    let mut plan = WatchPlan::default();
     let mut prefix = PathBuf::new();
     let components: Vec<_> = abs.components().collect();
     for (i, c) in components.iter().enumerate() {
@@ -324,7 +324,7 @@ pub fn plan(dir: &Path) -> Plan {
 mod tests {
     use super::*;
 
-    fn names(plan: &Plan) -> BTreeSet<String> {
+    fn names(plan: &WatchPlan) -> BTreeSet<String> {
         plan.anchors
             .iter()
             .map(|(_, n)| n.to_string_lossy().into_owned())

@@ -12,22 +12,22 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use super::config::Config;
-use super::lease::{self, Fence, Keeper, Lease};
+use super::lease::{self, Fence, Lease, LeaseKeeper};
 use super::notify::{Category, Event, Notifier};
 use super::schedule::{self, Action, Cycle, Outcome, Policy, Scheduler};
 use super::shard;
-use super::status::{self, CycleStatus, DriftItem, ErrorItem, LastSuccess, Next, Shared};
+use super::status::{
+    self, CycleStatus, DriftItem, DriftState, ErrorItem, ErrorLabel, LastSuccess, Mode, Next,
+    Shared,
+};
 use crate::aws::{Aws, ErrorClass};
 use crate::engine::report::{
-    Action as ChangeAction, Change, NoteCode, Report, Status as ChangeStatus, Summary,
+    Change, ChangeAction, NoteCode, Report, Status as ChangeStatus, Summary,
 };
 use crate::engine::{self, StartError, WriteGate};
 use crate::manifest::{self, Manifests, Target};
 use crate::state::{Location, StateError};
 use crate::target::ConnectError;
-
-/// The mode of a cycle that did nothing: another replica's target, or one that left the directory.
-pub(super) const STANDBY: &str = "standby";
 
 /// Refuses writes once shutdown began or the lease is gone.
 #[derive(Debug)]
@@ -52,7 +52,7 @@ impl WriteGate for Gate {
 
 /// What one cycle found and did.
 struct Record {
-    mode: &'static str,
+    mode: Mode,
     outcome: Outcome,
     summary: Option<Summary>,
     pending: Option<usize>,
@@ -69,7 +69,7 @@ struct Record {
 impl Record {
     fn new() -> Record {
         Record {
-            mode: "readOnly",
+            mode: Mode::ReadOnly,
             outcome: Outcome::Success,
             summary: None,
             pending: None,
@@ -107,13 +107,6 @@ fn outcome_of(failures: &[(ErrorClass, String)]) -> Outcome {
     }
 }
 
-fn class_name(c: ErrorClass) -> String {
-    serde_json::to_value(c)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 fn start_error(rec: &mut Record, e: StartError) {
     let class = match &e {
         StartError::State(StateError::Aws(a)) => a.class,
@@ -122,10 +115,44 @@ fn start_error(rec: &mut Record, e: StartError) {
         _ => ErrorClass::Terminal,
     };
     let label = match &e {
-        StartError::Refused(_) => "refused".to_string(),
-        _ => class_name(class),
+        StartError::Refused(_) => ErrorLabel::Refused,
+        _ => ErrorLabel::Aws(class),
     };
-    rec.fail(ErrorItem::new(&label, e.to_string()), class);
+    rec.fail(ErrorItem::new(label, e.to_string()), class);
+}
+
+/// A directory that did not load: every finding, and nothing changed.
+fn invalid(errors: &manifest::ValidationErrors) -> Record {
+    let mut rec = Record::new();
+    let n = errors.0.len();
+    for d in &errors.0 {
+        rec.errors
+            .push(ErrorItem::new(ErrorLabel::Validation, d.to_string()));
+    }
+    rec.unreadable = errors
+        .0
+        .iter()
+        .find(|d| d.is_unreadable())
+        .map(|d| d.to_string());
+    rec.outcome = Outcome::Terminal(format!(
+        "validation failed: {n} error{}; nothing was changed",
+        if n == 1 { "" } else { "s" }
+    ));
+    rec
+}
+
+fn connect_failed(rec: &mut Record, e: &ConnectError) {
+    let class = match e {
+        ConnectError::Identity(a) => a.class,
+        ConnectError::AssumeRole { source, .. } => source.class,
+        ConnectError::WrongAccount { .. } => ErrorClass::Terminal,
+    };
+    let label = if e.is_refusal() {
+        ErrorLabel::Refused
+    } else {
+        ErrorLabel::Aws(class)
+    };
+    rec.fail(ErrorItem::new(label, e.to_string()), class);
 }
 
 /// How a worker comes by its target's lease.
@@ -134,7 +161,7 @@ pub(super) enum Leasing {
     /// own, moved when Settings move it. A replica that does not hold it
     /// observes read-only, as a standby.
     Own {
-        keeper: Option<Keeper>,
+        keeper: Option<LeaseKeeper>,
         /// Read-only for want of a shared lease: where the lease would be, and its view.
         unshared: Option<(Location, Fence)>,
     },
@@ -428,7 +455,7 @@ impl Worker {
             self.common.lease_id.clone(),
             self.common.cfg.lease_duration,
         );
-        let k = Keeper::start(location, lease, self.wake.clone()).await;
+        let k = LeaseKeeper::start(location, lease, self.wake.clone()).await;
         let fence = k.fence();
         self.shared.set_lease(Some(fence.clone()));
         *keeper = Some(k);
@@ -451,7 +478,7 @@ impl Worker {
                 let mut rec = Record::new();
                 rec.fail(
                     ErrorItem::new(
-                        "internal",
+                        ErrorLabel::Internal,
                         format!("internal error: {}", panic_message(p.as_ref())),
                     ),
                     ErrorClass::Terminal,
@@ -465,7 +492,7 @@ impl Worker {
     fn record(&mut self, mut cycle: CycleStatus, rec: Record) -> Outcome {
         let success = rec.outcome == Outcome::Success;
         if success
-            && rec.mode == "apply"
+            && rec.mode == Mode::Apply
             && let Some(r) = &cycle.revision
         {
             self.span.record("applied", r.as_str());
@@ -492,7 +519,7 @@ impl Worker {
                 st.pending_subscriptions = pending_subscriptions;
             }
             if success {
-                if cycle.mode == "apply" {
+                if cycle.mode == Mode::Apply {
                     st.revision.applied = cycle.revision.clone();
                 }
                 st.last_success = Some(LastSuccess {
@@ -545,60 +572,32 @@ impl Worker {
         }
     }
 
+    /// One cycle: load the directory, connect, take or check the lease, then
+    /// reconcile (holding it) or observe drift (not holding it).
     async fn cycle(&mut self) -> Record {
         let mut rec = Record::new();
         let loaded = self.common.loader.load(&self.common.cfg.dir).await;
         let all = match &*loaded {
             Ok(m) => m,
-            Err(errors) => {
-                let n = errors.0.len();
-                for d in &errors.0 {
-                    rec.errors.push(ErrorItem::new("validation", d.to_string()));
-                }
-                rec.unreadable = errors
-                    .0
-                    .iter()
-                    .find(|d| d.is_unreadable())
-                    .map(|d| d.to_string());
-                rec.outcome = Outcome::Terminal(format!(
-                    "validation failed: {n} error{}; nothing was changed",
-                    if n == 1 { "" } else { "s" }
-                ));
-                return rec;
-            }
+            Err(errors) => return invalid(errors),
         };
         // The target left the directory: the supervisor stops this worker.
         let Some(m) = self.manifests_for(all) else {
-            rec.mode = STANDBY;
+            rec.mode = Mode::Standby;
             return rec;
         };
-        self.topic = m
-            .settings
-            .notifications
-            .as_ref()
-            .map(|n| n.topic_arn.clone());
-        self.base_region = m.settings.region.clone();
+        self.read_settings(&m);
         // Another replica's target: nothing to look at here, not even AWS.
         if let Leasing::Sharded(h) = &self.leasing
             && h.fence.held().is_none()
         {
-            rec.mode = STANDBY;
+            rec.mode = Mode::Standby;
             return rec;
         }
         let aws = match self.connect(&m).await {
             Ok(aws) => aws,
             Err(e) => {
-                let class = match &e {
-                    ConnectError::Identity(a) => a.class,
-                    ConnectError::AssumeRole { source, .. } => source.class,
-                    ConnectError::WrongAccount { .. } => ErrorClass::Terminal,
-                };
-                let label = if e.is_refusal() {
-                    "refused".to_string()
-                } else {
-                    class_name(class)
-                };
-                rec.fail(ErrorItem::new(&label, e.to_string()), class);
+                connect_failed(&mut rec, &e);
                 return rec;
             }
         };
@@ -608,8 +607,37 @@ impl Worker {
             &aws.env.region,
             Some(&self.target),
         );
-        let (fence, standby_observes) = match &self.leasing {
-            Leasing::Own { .. } => (self.own_lease(&m, &store).await, true),
+        let (fence, standby_observes) = self.fence(&m, &store).await;
+        match fence.held() {
+            Some(token) => {
+                self.reconcile(&mut rec, &aws, &m, &store, &fence, token)
+                    .await
+            }
+            None if standby_observes => match engine::drift::run(&aws, &m, &store).await {
+                Ok(report) => read_drift(&mut rec, report),
+                Err(e) => start_error(&mut rec, e),
+            },
+            // Lost between the check above and now: the next holder does it.
+            None => rec.mode = Mode::Standby,
+        }
+        rec
+    }
+
+    /// What the cycle's Settings say about notifications and the base region.
+    fn read_settings(&mut self, m: &Manifests) {
+        self.topic = m
+            .settings
+            .notifications
+            .as_ref()
+            .map(|n| n.topic_arn.clone());
+        self.base_region = m.settings.region.clone();
+    }
+
+    /// The fence this cycle writes under, and whether a replica without the
+    /// lease observes drift.
+    async fn fence(&mut self, m: &Manifests, store: &Location) -> (Fence, bool) {
+        let got = match &self.leasing {
+            Leasing::Own { .. } => (self.own_lease(m, store).await, true),
             Leasing::Sharded(h) => (h.fence.clone(), false),
             Leasing::ReadOnly(f) => (f.clone(), true),
         };
@@ -622,40 +650,42 @@ impl Worker {
                     ..
                 }
         ) {
-            self.warn_if_local(&store);
+            self.warn_if_local(store);
         }
-        match fence.held() {
-            Some(token) => {
-                rec.mode = "apply";
-                let gate = Gate {
-                    fence: fence.clone(),
-                    token,
-                    stop: self.stop.clone(),
-                };
-                let opts = engine::Options {
-                    gate: Some(Arc::new(gate)),
-                    ..Default::default()
-                };
-                match engine::reconcile(&aws, &m, &opts, &store).await {
-                    Ok(report) => read_report(&mut rec, report),
-                    Err(e) => {
-                        // The inventory is newer than our token: if we still hold the
-                        // lease (it was reset or moved), move above it for the retry.
-                        if let StartError::State(StateError::FencedOut { stored, .. }) = &e {
-                            fence.raise_floor(*stored);
-                        }
-                        start_error(&mut rec, e);
-                    }
+        got
+    }
+
+    /// Reconciles holding the lease under `token`: every write is gated on it.
+    async fn reconcile(
+        &self,
+        rec: &mut Record,
+        aws: &Aws,
+        m: &Manifests,
+        store: &Location,
+        fence: &Fence,
+        token: u64,
+    ) {
+        rec.mode = Mode::Apply;
+        let gate = Gate {
+            fence: fence.clone(),
+            token,
+            stop: self.stop.clone(),
+        };
+        let opts = engine::RunOptions {
+            gate: Some(Arc::new(gate)),
+            ..Default::default()
+        };
+        match engine::reconcile(aws, m, &opts, store).await {
+            Ok(report) => read_report(rec, report),
+            Err(e) => {
+                // The inventory is newer than our token: if we still hold the
+                // lease (it was reset or moved), move above it for the retry.
+                if let StartError::State(StateError::FencedOut { stored, .. }) = &e {
+                    fence.raise_floor(*stored);
                 }
+                start_error(rec, e);
             }
-            None if standby_observes => match engine::drift::run(&aws, &m, &store).await {
-                Ok(report) => read_drift(&mut rec, report),
-                Err(e) => start_error(&mut rec, e),
-            },
-            // Lost between the check above and now: the next holder does it.
-            None => rec.mode = STANDBY,
         }
-        rec
     }
 
     /// Only the writer publishes, so replicas do not send everything twice.
@@ -747,9 +777,9 @@ fn read_report(rec: &mut Record, report: Report) {
                 // A change goes from live to git; drift reads from what was applied to what is live.
                 fields: c.fields.iter().map(|f| f.reversed()).collect(),
                 state: if c.action == ChangeAction::Create {
-                    "missing"
+                    DriftState::Missing
                 } else {
-                    "drifted"
+                    DriftState::Drifted
                 },
                 corrected: c.status == ChangeStatus::Applied,
             });
@@ -769,7 +799,7 @@ fn read_report(rec: &mut Record, report: Report) {
                 kind: n.kind.clone(),
                 name: n.name.clone(),
                 fields: n.fields.clone(),
-                state: "drifted",
+                state: DriftState::Drifted,
                 corrected: false,
             });
         }
@@ -807,7 +837,10 @@ fn push_failures(
 fn read_drift(rec: &mut Record, report: engine::drift::DriftReport) {
     rec.observed_drift = true;
     rec.pending = Some(report.pending.len());
-    for (items, state) in [(&report.drifted, "drifted"), (&report.missing, "missing")] {
+    for (items, state) in [
+        (&report.drifted, DriftState::Drifted),
+        (&report.missing, DriftState::Missing),
+    ] {
         for it in items {
             rec.drift.push(DriftItem {
                 kind: it.kind.clone(),
@@ -843,7 +876,7 @@ fn log_cycle(cycle: &CycleStatus, rec: &Record) {
     match &rec.outcome {
         Outcome::Success => tracing::info!(
             cycle = cycle.number,
-            mode = rec.mode,
+            mode = rec.mode.as_str(),
             ms,
             created = s.create,
             updated = s.update,
@@ -859,7 +892,7 @@ fn log_cycle(cycle: &CycleStatus, rec: &Record) {
             }
             tracing::warn!(
                 cycle = cycle.number,
-                mode = rec.mode,
+                mode = rec.mode.as_str(),
                 outcome = other.label(),
                 ms,
                 "cycle failed: {}",
@@ -876,7 +909,7 @@ impl Cycle for Worker {
         let revision = crate::git::revision(&self.common.cfg.dir);
         let calls_before = self.shared.api_calls();
         let rec = self.guarded_cycle().await;
-        if rec.mode == STANDBY {
+        if rec.mode == Mode::Standby {
             self.shared.update(|s| {
                 s.ready = true;
                 s.standby = true;
@@ -1066,7 +1099,7 @@ mod tests {
         let drift: Vec<_> = rec
             .drift
             .iter()
-            .map(|d| (d.name.as_str(), d.state, d.corrected))
+            .map(|d| (d.name.as_str(), d.state.as_str(), d.corrected))
             .collect();
         assert_eq!(
             drift,
@@ -1081,7 +1114,7 @@ mod tests {
         // A drift left alone says how, too (a notification names the fields).
         assert_eq!(rec.drift[2].fields[0].to, Some(json!(95)));
         assert_eq!(rec.pending_subscriptions, Some(2));
-        assert_eq!(rec.errors[0].class, "throttled");
+        assert_eq!(rec.errors[0].class.as_str(), "throttled");
         assert!(
             matches!(rec.outcome, Outcome::Transient(ref m) if m.contains("MetricAlarm/latency"))
         );

@@ -7,13 +7,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::StartError;
 use super::drift::undeclared;
 use super::execute::{self, Exec};
-use super::observe::{Observation, observe};
+use super::observe::{Snapshot, observe};
 use super::plan::{self, Ownership, Plan, deletion_order, deletion_policy, ownership};
 use super::report::{Failure, FailureCode, Note, NoteCode, Report};
 use crate::aws::Aws;
-use crate::kinds::KindId;
 use crate::manifest::{DeletionPolicy, Manifests};
-use crate::state::{self, Inventory, Location};
+use crate::state::{self, Inventory, Location, ResourceId};
 
 pub async fn run(
     aws: &Aws,
@@ -42,7 +41,7 @@ pub async fn run(
 }
 
 /// Deletes of everything owned and live; nothing at all from a partial observation.
-pub fn plan_destroy(m: &Manifests, obs: &Observation, inv: &Inventory, dry_run: bool) -> Plan {
+pub fn plan_destroy(m: &Manifests, obs: &Snapshot, inv: &Inventory, dry_run: bool) -> Plan {
     let mut plan = Plan {
         dry_run,
         owner: m.settings.owner.clone(),
@@ -63,8 +62,8 @@ pub fn plan_destroy(m: &Manifests, obs: &Observation, inv: &Inventory, dry_run: 
         return plan;
     }
     // Everything owned and live, with its deletion policy and dependencies.
-    let mut targets: BTreeMap<String, (KindId, String, DeletionPolicy)> = BTreeMap::new();
-    let mut deps: HashMap<String, Vec<String>> = HashMap::new();
+    let mut targets: BTreeMap<ResourceId, DeletionPolicy> = BTreeMap::new();
+    let mut deps: HashMap<ResourceId, Vec<ResourceId>> = HashMap::new();
     for (i, r) in m.resources.iter().enumerate() {
         let key = r.id();
         deps.insert(
@@ -75,10 +74,10 @@ pub fn plan_destroy(m: &Manifests, obs: &Observation, inv: &Inventory, dry_run: 
             plan.forget.push(key);
             continue;
         };
-        let entry = inv.get(r.kind.name(), &r.name);
+        let entry = inv.get(&key);
         match ownership(&plan.owner, r.kind, live, entry, None, &obs.env) {
             Ownership::Owned => {
-                targets.insert(key, (r.kind, r.name.clone(), deletion_policy(r)));
+                targets.insert(key, deletion_policy(r));
             }
             _ => plan.notes.push(Note::new(
                 r.kind.name(),
@@ -89,7 +88,7 @@ pub fn plan_destroy(m: &Manifests, obs: &Observation, inv: &Inventory, dry_run: 
         }
     }
     for (kind, name) in undeclared(m, inv) {
-        let key = state::key(kind.name(), &name);
+        let key = ResourceId::new(kind, name.as_str());
         let entry = &inv.resources[&key];
         deps.insert(key.clone(), entry.deps.clone());
         match obs.extra.get(&key) {
@@ -97,7 +96,7 @@ pub fn plan_destroy(m: &Manifests, obs: &Observation, inv: &Inventory, dry_run: 
                 if ownership(&plan.owner, kind, live, Some(entry), None, &obs.env)
                     == Ownership::Owned =>
             {
-                targets.insert(key, (kind, name, entry.deletion_policy));
+                targets.insert(key, entry.deletion_policy);
             }
             Some(_) => {
                 plan.notes.push(Note::new(
@@ -111,14 +110,13 @@ pub fn plan_destroy(m: &Manifests, obs: &Observation, inv: &Inventory, dry_run: 
             None => plan.forget.push(key),
         }
     }
-    let keys: Vec<String> = targets.keys().cloned().collect();
+    let keys: Vec<ResourceId> = targets.keys().cloned().collect();
     let mut order = Vec::new();
     for key in deletion_order(&keys, &deps) {
-        let (kind, name, policy) = &targets[&key];
-        if *policy == DeletionPolicy::Retain {
+        if targets[&key] == DeletionPolicy::Retain {
             plan.notes.push(Note::new(
-                kind.name(),
-                name,
+                key.kind.name(),
+                &key.name,
                 NoteCode::Retained,
                 "retained (deletion policy retain); no longer managed",
             ));
@@ -127,9 +125,6 @@ pub fn plan_destroy(m: &Manifests, obs: &Observation, inv: &Inventory, dry_run: 
         }
         order.push(key);
     }
-    plan::push_deletions(&mut plan, &order, &deps, |key| {
-        let (kind, name, _) = &targets[key];
-        (*kind, name.clone(), m.find_id(key))
-    });
+    plan::push_deletions(&mut plan, &order, &deps, |key| m.find_id(key));
     plan
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::StartError;
-use super::observe::{Observation, observe};
+use super::observe::{Snapshot, observe};
 use super::plan::{Ownership, ownership, resolve};
 use super::report::{Failure, FailureCode, FieldView};
 use crate::aws::{ApiCalls, Aws, ErrorClass};
@@ -94,9 +94,9 @@ fn as_drift(fields: Vec<FieldDiff>) -> Vec<FieldDiff> {
 /// Owned resources the inventory lists that the directory no longer declares.
 pub fn undeclared(m: &Manifests, inv: &Inventory) -> BTreeSet<(KindId, String)> {
     inv.resources
-        .values()
-        .filter(|e| m.find_id(&state::key(&e.kind, &e.name)).is_none())
-        .filter_map(|e| Some((KindId::parse(&e.kind)?, e.name.clone())))
+        .keys()
+        .filter(|id| m.find_id(id).is_none())
+        .map(|id| (id.kind, id.name.clone()))
         .collect()
 }
 
@@ -126,7 +126,7 @@ pub async fn run(
 }
 
 /// Drift and pending changes from plain data: no AWS.
-pub fn assess(m: &Manifests, obs: &Observation, inv: &Inventory) -> DriftReport {
+pub fn assess(m: &Manifests, obs: &Snapshot, inv: &Inventory) -> DriftReport {
     let mut report = DriftReport {
         drifted: vec![],
         pending: vec![],
@@ -165,7 +165,7 @@ pub fn assess(m: &Manifests, obs: &Observation, inv: &Inventory) -> DriftReport 
 fn assess_resource(
     report: &mut DriftReport,
     m: &Manifests,
-    obs: &Observation,
+    obs: &Snapshot,
     inv: &Inventory,
     i: usize,
 ) {
@@ -189,7 +189,7 @@ fn assess_resource(
             return;
         }
     };
-    let recorded = inv.get(kind, name);
+    let recorded = inv.get(&r.id());
     let entry = recorded.filter(|e| e.state == EntryState::Applied);
     let Some(l) = obs.live.get(&i) else {
         match entry {
@@ -251,7 +251,7 @@ fn assess_owned(
     };
     // Secrets are recorded as hashes: each side puts back the values it holds unchanged.
     let recorded = e.applied.value();
-    let salt = state::key(kind.name(), name);
+    let salt = format!("{kind}/{name}");
     let applied = crate::secret::unseal(&recorded, live, &salt);
     let drift = kind.diff(&applied, live);
     if !drift.is_empty() {
@@ -269,7 +269,7 @@ fn assess_owned(
 
 /// CloudFormation's own drift detection, for stacks that exist: it reads
 /// inside the stack, where vigil's comparison stops.
-async fn stack_drift(aws: &Aws, m: &Manifests, obs: &Observation, report: &mut DriftReport) {
+async fn stack_drift(aws: &Aws, m: &Manifests, obs: &Snapshot, report: &mut DriftReport) {
     for (i, r) in m.resources.iter().enumerate() {
         if r.kind != KindId::Stack || !obs.live.contains_key(&i) {
             continue;

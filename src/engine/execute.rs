@@ -9,17 +9,18 @@ use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use serde_json::Value;
 
-use super::observe::Observation;
+use super::observe::Snapshot;
 use super::plan::{self, Decision, Plan, Skip};
 use super::report::{
-    Action, Change, Failure, FailureCode, FieldView, Note, NoteCode, Report, Status, Summary,
+    Change, ChangeAction, Failure, FailureCode, FieldView, Note, NoteCode, Report, Status, Summary,
 };
 use crate::aws::{Aws, ErrorClass};
 use crate::failpoint;
+use crate::kinds::KindId;
 use crate::kinds::{ApplyOptions, Attrs, KindError, Observed};
 use crate::manifest::Manifests;
 use crate::refs::contains_unknown;
-use crate::state::{self, EntryState, Inventory, StateError};
+use crate::state::{self, EntryState, Inventory, ResourceId, StateError};
 
 /// Asked before each write. A refusal stops the run between two steps, so none
 /// is left half-applied; what was applied is still recorded.
@@ -48,7 +49,7 @@ pub trait Progress: Send + Sync {
 pub struct Exec<'a> {
     pub aws: &'a Aws,
     pub m: &'a Manifests,
-    pub obs: &'a Observation,
+    pub obs: &'a Snapshot,
     /// The inventory as loaded: each save is conditional on the last.
     pub store: &'a state::Writer,
     pub gate: Option<&'a dyn WriteGate>,
@@ -67,10 +68,7 @@ impl Exec<'_> {
     fn live(&self, step: &plan::Step) -> Option<&Observed> {
         match step.resource {
             Some(i) => self.obs.live.get(&i),
-            None => self
-                .obs
-                .extra
-                .get(&state::key(step.kind.name(), &step.name)),
+            None => self.obs.extra.get(&step.id()),
         }
     }
 }
@@ -85,7 +83,7 @@ enum Outcome {
     Unchanged,
     Failed(KindError),
     /// A step it waits for did not succeed.
-    Skipped(String),
+    Skipped(ResourceId),
 }
 
 impl Outcome {
@@ -101,7 +99,7 @@ pub async fn execute(
     mut inv: Inventory,
 ) -> Result<Report, StateError> {
     let mut outcomes: Vec<Outcome> = plan.steps.iter().map(|_| Outcome::NotRun).collect();
-    let mut stopped: Option<(String, String)> = None;
+    let mut stopped: Option<(ResourceId, String)> = None;
     if !plan.dry_run {
         let loaded = inv.fingerprint();
         let mut run = Run {
@@ -138,7 +136,7 @@ struct Run<'r, 'a> {
     plan: &'r mut Plan,
     inv: &'r mut Inventory,
     outcomes: &'r mut Vec<Outcome>,
-    stopped: &'r mut Option<(String, String)>,
+    stopped: &'r mut Option<(ResourceId, String)>,
     /// Attributes of what this run applied, for the references of later steps.
     applied: HashMap<usize, Attrs>,
     /// Per applied step: the resolved spec (for finalize).
@@ -174,7 +172,7 @@ impl<'a> Run<'_, 'a> {
             // An intent left by an earlier run is refreshed: this is what is created now.
             if self
                 .inv
-                .get(r.kind.name(), &r.name)
+                .get(&r.id())
                 .is_some_and(|e| e.state == EntryState::Applied)
             {
                 continue;
@@ -191,7 +189,8 @@ impl<'a> Run<'_, 'a> {
             match intent {
                 Some(d) => {
                     e.digest = state::digest(&d);
-                    e.applied = state::AppliedJson::new(&crate::secret::seal(&d, &r.id()));
+                    e.applied =
+                        state::AppliedJson::new(&crate::secret::seal(&d, &r.id().to_string()));
                 }
                 None => {
                     e.digest = String::new();
@@ -199,7 +198,7 @@ impl<'a> Run<'_, 'a> {
                 }
             }
             e.applied_at = None;
-            if self.inv.get(r.kind.name(), &r.name) != Some(&e) {
+            if self.inv.get(&r.id()) != Some(&e) {
                 self.inv.resources.insert(r.id(), e);
                 added = true;
             }
@@ -249,14 +248,14 @@ impl<'a> Run<'_, 'a> {
                     break;
                 }
                 if let Some(p) = x.progress {
-                    p.start(&self.plan.steps[n].id());
+                    p.start(&self.plan.steps[n].id().to_string());
                 }
                 match phase {
                     Phase::Apply => match self.start_apply(n) {
                         Some(fut) => running.push(fut),
                         None => {
                             if let Some(p) = x.progress {
-                                p.done(&self.plan.steps[n].id());
+                                p.done(&self.plan.steps[n].id().to_string());
                             }
                         }
                     },
@@ -281,7 +280,7 @@ impl<'a> Run<'_, 'a> {
             };
             self.finish(n, phase, result).await;
             if let Some(p) = x.progress {
-                p.done(&self.plan.steps[n].id());
+                p.done(&self.plan.steps[n].id().to_string());
             }
         }
     }
@@ -294,7 +293,7 @@ impl<'a> Run<'_, 'a> {
             .all(|&a| !matches!(self.outcomes[a], Outcome::NotRun))
     }
 
-    fn failed_dependency(&self, n: usize) -> Option<String> {
+    fn failed_dependency(&self, n: usize) -> Option<ResourceId> {
         self.plan.steps[n]
             .after
             .iter()
@@ -324,7 +323,7 @@ impl<'a> Run<'_, 'a> {
                 }
             };
             let adopt = matches!(step.decision, Decision::Adopt { .. });
-            let entry = self.inv.get(r.kind.name(), &r.name);
+            let entry = self.inv.get(&r.id());
             match plan::decide(x.m, r, &desired, live, entry, adopt, &x.obs.env) {
                 None | Some(Decision::DriftWarned { .. }) => {
                     let e = plan::entry(x.m, r, &desired, x.revision, x.now);
@@ -418,7 +417,9 @@ impl<'a> Run<'_, 'a> {
     /// gone ones forgotten, and the owner and Settings guard for next time.
     fn record(&mut self) {
         for e in self.plan.records.drain(..) {
-            self.inv.resources.insert(state::key(&e.kind, &e.name), e);
+            if let Some(id) = KindId::parse(&e.kind).map(|k| ResourceId::new(k, e.name.as_str())) {
+                self.inv.resources.insert(id, e);
+            }
         }
         for key in &self.plan.forget {
             self.inv.resources.remove(key);
@@ -440,7 +441,7 @@ fn report(
     x: &Exec<'_>,
     plan: Plan,
     outcomes: Vec<Outcome>,
-    stopped: Option<(String, String)>,
+    stopped: Option<(ResourceId, String)>,
 ) -> Report {
     let mut r = Report {
         dry_run: plan.dry_run,
@@ -488,7 +489,7 @@ fn report_step(r: &mut Report, owner: &str, step: plan::Step, outcome: Outcome) 
         message,
         code,
     };
-    let skipped = |on: &str| {
+    let skipped = |on: &ResourceId| {
         failure(
             ErrorClass::Terminal,
             format!("skipped: it references {on}, which failed or was refused"),
@@ -496,10 +497,10 @@ fn report_step(r: &mut Report, owner: &str, step: plan::Step, outcome: Outcome) 
         )
     };
     let (action, fields, drift) = match step.decision {
-        Decision::Create { fields, drift } => (Action::Create, fields, drift),
-        Decision::Update { fields, drift } => (Action::Update, fields, drift),
-        Decision::Adopt { fields } => (Action::Adopt, fields, false),
-        Decision::Delete => (Action::Delete, Vec::new(), false),
+        Decision::Create { fields, drift } => (ChangeAction::Create, fields, drift),
+        Decision::Update { fields, drift } => (ChangeAction::Update, fields, drift),
+        Decision::Adopt { fields } => (ChangeAction::Adopt, fields, false),
+        Decision::Delete => (ChangeAction::Delete, Vec::new(), false),
         Decision::DriftWarned { fields } => {
             let paths: Vec<&str> = fields.iter().map(|f| f.path.as_str()).collect();
             let message = format!(
@@ -555,10 +556,10 @@ fn report_step(r: &mut Report, owner: &str, step: plan::Step, outcome: Outcome) 
         }
     };
     match action {
-        Action::Create => r.summary.create += 1,
-        Action::Update => r.summary.update += 1,
-        Action::Adopt => r.summary.adopt += 1,
-        Action::Delete => r.summary.delete += 1,
+        ChangeAction::Create => r.summary.create += 1,
+        ChangeAction::Update => r.summary.update += 1,
+        ChangeAction::Adopt => r.summary.adopt += 1,
+        ChangeAction::Delete => r.summary.delete += 1,
     }
     let mut fields: Vec<FieldView> = fields.into_iter().map(FieldView::from).collect();
     fields.extend(step.explained.into_iter().map(FieldView::explained));
@@ -575,8 +576,7 @@ fn report_step(r: &mut Report, owner: &str, step: plan::Step, outcome: Outcome) 
 }
 
 impl plan::Step {
-    /// `Kind/name`.
-    pub fn id(&self) -> String {
-        state::key(self.kind.name(), &self.name)
+    pub fn id(&self) -> ResourceId {
+        ResourceId::new(self.kind, self.name.as_str())
     }
 }

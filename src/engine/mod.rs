@@ -23,7 +23,7 @@ pub use report::Report;
 
 /// How a reconcile runs.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct RunOptions {
     pub dry_run: bool,
     /// `Kind/name` filters; empty means everything.
     pub only: Vec<String>,
@@ -43,9 +43,9 @@ impl std::fmt::Debug for dyn Progress {
     }
 }
 
-impl Default for Options {
+impl Default for RunOptions {
     fn default() -> Self {
-        Options {
+        RunOptions {
             dry_run: false,
             only: Vec::new(),
             prune: false,
@@ -144,12 +144,12 @@ pub fn bind(
 pub async fn reconcile(
     aws: &Aws,
     m: &Manifests,
-    opts: &Options,
+    opts: &RunOptions,
     store: &Location,
 ) -> Result<Report, StartError> {
     let fence = opts.gate.as_ref().and_then(|g| g.fence());
     let (mut inv, writer) = store.open(aws, fence).await?;
-    let plan_opts = plan::Options {
+    let plan_opts = plan::PlanOptions {
         dry_run: opts.dry_run,
         only: opts.only.clone(),
         prune: opts.prune,

@@ -10,17 +10,17 @@ use super::report::{Note, NoteCode};
 use crate::aws::{Aws, Env};
 use crate::kinds::{Attrs, KindError, KindId, Observed, Wanted};
 use crate::manifest::Manifests;
-use crate::state::{self, Inventory};
+use crate::state::{Inventory, ResourceId};
 
 /// What a run saw of the account: plain data, so the planner is a pure function of it.
 #[derive(Debug, Default)]
-pub struct Observation {
+pub struct Snapshot {
     /// Where it was observed and on whose behalf (references and owner tags read it).
     pub env: Env,
     /// Live state per declared resource index.
     pub live: HashMap<usize, Observed>,
-    /// Undeclared resources the inventory lists, by `Kind/name`.
-    pub extra: BTreeMap<String, Observed>,
+    /// Undeclared resources the inventory lists.
+    pub extra: BTreeMap<ResourceId, Observed>,
     /// Kinds whose observe failed: nothing of them is known.
     pub failed: BTreeMap<KindId, KindError>,
     /// About a kind as a whole (tags read one call each).
@@ -31,7 +31,7 @@ pub struct Observation {
     pub secrets: crate::secret::Secrets,
 }
 
-impl Observation {
+impl Snapshot {
     /// The attributes of declared resource `i`, when it exists.
     pub fn attrs(&self, i: usize) -> Option<&Attrs> {
         self.live.get(&i).map(|o| &o.attrs)
@@ -43,14 +43,14 @@ impl Observation {
     }
 }
 
-/// Observes declared resources `which` plus undeclared `extra` ones (`Kind/name`).
+/// Observes declared resources `which` plus undeclared `extra` ones.
 pub async fn observe(
     aws: &Aws,
     m: &Manifests,
     which: &BTreeSet<usize>,
     extra: &BTreeSet<(KindId, String)>,
     inv: &Inventory,
-) -> Observation {
+) -> Snapshot {
     let mut by_kind: BTreeMap<KindId, Wanted> = BTreeMap::new();
     for &i in which {
         let r = &m.resources[i];
@@ -67,9 +67,9 @@ pub async fn observe(
     for (kind, w) in by_kind.iter_mut() {
         w.population = inv.populations.get(kind.name()).copied();
     }
-    for e in inv.resources.values() {
-        if let Some(w) = KindId::parse(&e.kind).and_then(|k| by_kind.get_mut(&k)) {
-            w.inventoried.insert(e.name.clone());
+    for id in inv.resources.keys() {
+        if let Some(w) = by_kind.get_mut(&id.kind) {
+            w.inventoried.insert(id.name.clone());
         }
     }
     let results = futures::future::join_all(
@@ -79,10 +79,10 @@ pub async fn observe(
     )
     .await;
     // Sized up front: growing by doubling would briefly hold two tables.
-    let mut obs = Observation {
+    let mut obs = Snapshot {
         env: aws.env.clone(),
         live: HashMap::with_capacity(which.len()),
-        ..Observation::default()
+        ..Snapshot::default()
     };
     for (kind, result) in results {
         match result {
@@ -99,7 +99,7 @@ pub async fn observe(
                             obs.live.insert(i, o);
                         }
                         _ if extra.contains(&(kind, name.clone())) => {
-                            obs.extra.insert(state::key(kind.name(), &name), o);
+                            obs.extra.insert(ResourceId::new(kind, name), o);
                         }
                         _ => {}
                     }

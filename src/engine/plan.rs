@@ -10,18 +10,18 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::observe::Observation;
+use super::observe::Snapshot;
 use super::report::{Failure, FailureCode, Note, NoteCode};
 use crate::aws::{Env, ErrorClass};
 use crate::diff::FieldDiff;
 use crate::kinds::{Attrs, KindId, LiveOwner, Observed};
 use crate::manifest::{DeletionPolicy, DriftMode, Manifests, Resource};
 use crate::refs::{self, Referent, contains_unknown};
-use crate::state::{self, AppliedJson, Entry, EntryState, Inventory};
+use crate::state::{self, AppliedJson, Entry, EntryState, Inventory, ResourceId};
 
 /// What a run was asked to do.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub struct PlanOptions {
     pub dry_run: bool,
     /// `Kind/name` filters; empty means everything.
     pub only: Vec<String>,
@@ -46,7 +46,7 @@ pub enum Stop {
 /// What to observe, decided before observing: the selection, what it
 /// references, and the owned resources that left the directory.
 #[derive(Debug, Clone, Default)]
-pub struct Scope {
+pub struct PlanScope {
     /// Resources to plan.
     pub selected: BTreeSet<usize>,
     /// The selected ones and everything they reference (to resolve references).
@@ -114,7 +114,7 @@ pub fn guard_directory(m: &Manifests, prune: bool) -> Result<(), Stop> {
 }
 
 /// The selection and the prune guards, before anything is observed.
-pub fn scope(m: &Manifests, inv: &Inventory, opts: &Options) -> Result<Scope, Stop> {
+pub fn scope(m: &Manifests, inv: &Inventory, opts: &PlanOptions) -> Result<PlanScope, Stop> {
     let selected: BTreeSet<usize> = if opts.only.is_empty() {
         (0..m.resources.len()).collect()
     } else {
@@ -123,7 +123,7 @@ pub fn scope(m: &Manifests, inv: &Inventory, opts: &Options) -> Result<Scope, St
             .map(|o| {
                 m.resources
                     .iter()
-                    .position(|r| r.id() == *o)
+                    .position(|r| r.id().to_string() == *o)
                     .ok_or_else(|| Stop::UnknownOnly(o.clone()))
             })
             .collect::<Result<_, _>>()?
@@ -149,19 +149,14 @@ pub fn scope(m: &Manifests, inv: &Inventory, opts: &Options) -> Result<Scope, St
     let mut orphans = BTreeSet::new();
     let mut unknown_kinds = Vec::new();
     if prune {
-        for (key, e) in &inv.resources {
-            if m.find_id(key).is_some() {
-                continue;
-            }
-            match KindId::parse(&e.kind) {
-                Some(k) => {
-                    orphans.insert((k, e.name.clone()));
-                }
-                None => unknown_kinds.push(key.clone()),
+        for id in inv.resources.keys() {
+            if m.find_id(id).is_none() {
+                orphans.insert((id.kind, id.name.clone()));
             }
         }
+        unknown_kinds.extend(inv.resources.unknown.keys().cloned());
     }
-    Ok(Scope {
+    Ok(PlanScope {
         selected,
         needed,
         prune,
@@ -303,7 +298,7 @@ pub enum Skip {
     /// Its kind could not be observed.
     ObserveFailed { class: ErrorClass, message: String },
     /// It references a resource that failed or was refused.
-    Dependency(String),
+    Dependency(ResourceId),
     /// Its spec, with references resolved, does not check.
     Invalid(String),
 }
@@ -379,8 +374,8 @@ pub struct Plan {
     pub errors: Vec<Failure>,
     /// Entries for resources that match but whose record is missing or stale.
     pub records: Vec<Entry>,
-    /// Inventory keys to drop: gone, retained after leaving, or no longer vigil's.
-    pub forget: Vec<String>,
+    /// Inventory entries to drop: gone, retained after leaving, or no longer vigil's.
+    pub forget: Vec<ResourceId>,
     /// `Settings.owner`, for messages.
     pub owner: String,
 }
@@ -426,7 +421,7 @@ const IDENTITY_ATTRIBUTES: &[&str] = &["arn", "name", "id"];
 pub fn resolve<'m>(
     m: &Manifests,
     r: &'m Resource,
-    obs: &Observation,
+    obs: &Snapshot,
     value: &dyn Fn(usize, &str) -> Option<String>,
 ) -> Cow<'m, Value> {
     let env = &obs.env;
@@ -491,7 +486,7 @@ pub fn entry(
         state: EntryState::Applied,
         digest: state::digest(desired),
         // Secrets are kept as salted hashes: drift in them is still seen.
-        applied: AppliedJson::new(&crate::secret::seal(desired, &r.id())),
+        applied: AppliedJson::new(&crate::secret::seal(desired, &r.id().to_string())),
         revision: revision.map(str::to_string),
         deletion_policy: deletion_policy(r),
         deps: r.deps.iter().map(|&d| m.resources[d].id()).collect(),
@@ -548,10 +543,10 @@ pub fn decide(
 /// Plans a run. Pure: the same inputs give the same plan.
 pub fn plan(
     m: &Manifests,
-    obs: &Observation,
+    obs: &Snapshot,
     inv: &Inventory,
-    scope: &Scope,
-    opts: &Options,
+    scope: &PlanScope,
+    opts: &PlanOptions,
 ) -> Result<Plan, Stop> {
     guard_binding(m, obs, inv)?;
     let mut walk = Walk {
@@ -583,7 +578,7 @@ pub fn plan(
 /// region the inventory is bound to: without that, no untaggable resource is
 /// overwritten or pruned on its strength (the engine binds or refuses the
 /// inventory before planning; this is the planner's own rule).
-pub fn guard_binding(m: &Manifests, obs: &Observation, inv: &Inventory) -> Result<(), Stop> {
+pub fn guard_binding(m: &Manifests, obs: &Snapshot, inv: &Inventory) -> Result<(), Stop> {
     let here = state::Binding {
         owner: m.settings.owner.clone(),
         account: obs.env.account_id.clone(),
@@ -608,9 +603,9 @@ pub fn guard_binding(m: &Manifests, obs: &Observation, inv: &Inventory) -> Resul
 /// The planner's walk over declared resources, in dependency order.
 struct Walk<'a> {
     m: &'a Manifests,
-    obs: &'a Observation,
+    obs: &'a Snapshot,
     inv: &'a Inventory,
-    opts: &'a Options,
+    opts: &'a PlanOptions,
     plan: Plan,
     /// Resources that will not be as observed: dependents read "(known after
     /// apply)" from them (but for their identity), and wait for them.
@@ -641,7 +636,7 @@ impl Walk<'_> {
             return self.stop(i, Some(Decision::Skipped(skip)));
         }
         let live = obs.live.get(&i);
-        let entry = self.inv.get(r.kind.name(), &r.name);
+        let entry = self.inv.get(&r.id());
         let value = |j: usize, attr: &str| -> Option<String> {
             if self.changing.contains(&j) && !IDENTITY_ATTRIBUTES.contains(&attr) {
                 return None;
@@ -771,9 +766,9 @@ fn live_notes<'a>(r: &'a Resource, l: &'a Observed) -> impl Iterator<Item = Note
 /// write so that the guards can refuse the whole run.
 fn prune(
     m: &Manifests,
-    obs: &Observation,
+    obs: &Snapshot,
     inv: &Inventory,
-    scope: &Scope,
+    scope: &PlanScope,
     plan: &mut Plan,
 ) -> Result<(), Stop> {
     if let Some((kind, e)) = obs.failed.iter().next() {
@@ -796,9 +791,9 @@ fn prune(
             "this vigil does not know the kind; left alone",
         ));
     }
-    let mut deletions: Vec<String> = Vec::new();
+    let mut deletions: Vec<ResourceId> = Vec::new();
     for (kind, name) in &scope.orphans {
-        let key = state::key(kind.name(), name);
+        let key = ResourceId::new(*kind, name.as_str());
         let entry = &inv.resources[&key];
         let Some(live) = obs.extra.get(&key) else {
             plan.forget.push(key);
@@ -839,7 +834,7 @@ fn prune(
             }
         }
     }
-    let deps: HashMap<String, Vec<String>> = inv
+    let deps: HashMap<ResourceId, Vec<ResourceId>> = inv
         .resources
         .iter()
         .map(|(k, e)| (k.clone(), e.deps.clone()))
@@ -854,11 +849,7 @@ fn prune(
             list.join("\n")
         )));
     }
-    push_deletions(plan, &order, &deps, |key| {
-        let e = &inv.resources[key];
-        let kind = KindId::parse(&e.kind).expect("orphans have known kinds");
-        (kind, e.name.clone(), None)
-    });
+    push_deletions(plan, &order, &deps, |_| None);
     Ok(())
 }
 
@@ -869,21 +860,22 @@ fn left(who: &str) -> String {
     )
 }
 
-/// Adds delete steps in `order`; each waits for the deletes of what depends on it.
+/// Adds delete steps in `order`; each waits for the deletes of what depends on
+/// it. `declared` is the index of a resource still in the directory.
 pub fn push_deletions(
     plan: &mut Plan,
-    order: &[String],
-    deps: &HashMap<String, Vec<String>>,
-    id: impl Fn(&str) -> (KindId, String, Option<usize>),
+    order: &[ResourceId],
+    deps: &HashMap<ResourceId, Vec<ResourceId>>,
+    declared: impl Fn(&ResourceId) -> Option<usize>,
 ) {
     let first = plan.steps.len();
-    let index: HashMap<&str, usize> = order
+    let index: HashMap<&ResourceId, usize> = order
         .iter()
         .enumerate()
-        .map(|(n, k)| (k.as_str(), first + n))
+        .map(|(n, k)| (k, first + n))
         .collect();
     for key in order {
-        let (kind, name, resource) = id(key);
+        let (kind, name, resource) = (key.kind, key.name.clone(), declared(key));
         // Deleted after every step that references it.
         let after = order
             .iter()
@@ -891,7 +883,7 @@ pub fn push_deletions(
                 deps.get(*other)
                     .is_some_and(|ds| ds.iter().any(|d| d == key))
             })
-            .map(|other| index[other.as_str()])
+            .map(|other| index[other])
             .collect();
         plan.steps.push(Step {
             kind,
@@ -907,20 +899,23 @@ pub fn push_deletions(
     }
 }
 
-/// Orders `keys` (`Kind/name`) for deletion: a resource goes before everything
-/// it references (`deps`), so dependents are deleted first.
-pub fn deletion_order(keys: &[String], deps: &HashMap<String, Vec<String>>) -> Vec<String> {
+/// Orders `keys` for deletion: a resource goes before everything it
+/// references (`deps`), so dependents are deleted first.
+pub fn deletion_order(
+    keys: &[ResourceId],
+    deps: &HashMap<ResourceId, Vec<ResourceId>>,
+) -> Vec<ResourceId> {
     // depth = the longest chain of dependents within the set.
-    fn depth(
-        key: &str,
-        keys: &[String],
-        deps: &HashMap<String, Vec<String>>,
-        seen: &mut Vec<String>,
+    fn depth<'a>(
+        key: &'a ResourceId,
+        keys: &'a [ResourceId],
+        deps: &HashMap<ResourceId, Vec<ResourceId>>,
+        seen: &mut Vec<&'a ResourceId>,
     ) -> usize {
-        if seen.iter().any(|s| s == key) {
+        if seen.contains(&key) {
             return 0;
         }
-        seen.push(key.to_string());
+        seen.push(key);
         let d = keys
             .iter()
             .filter(|k| deps.get(*k).is_some_and(|ds| ds.iter().any(|x| x == key)))
@@ -930,7 +925,7 @@ pub fn deletion_order(keys: &[String], deps: &HashMap<String, Vec<String>>) -> V
         seen.pop();
         d
     }
-    let mut out: Vec<(usize, String)> = keys
+    let mut out: Vec<(usize, ResourceId)> = keys
         .iter()
         .map(|k| (depth(k, keys, deps, &mut Vec::new()), k.clone()))
         .collect();
@@ -941,7 +936,7 @@ pub fn deletion_order(keys: &[String], deps: &HashMap<String, Vec<String>>) -> V
 
 /// The attributes a resource has once its step applied, else as observed.
 pub fn attrs_of<'a>(
-    obs: &'a Observation,
+    obs: &'a Snapshot,
     applied: &'a HashMap<usize, Attrs>,
     i: usize,
 ) -> Option<&'a Attrs> {

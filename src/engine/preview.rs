@@ -2,14 +2,14 @@
 //! be shown in detail only by AWS itself (a CloudFormation change set lists the
 //! stack resources it would replace); this pass asks, and only reads.
 
-use super::observe::Observation;
+use super::observe::Snapshot;
 use super::plan::{Decision, Plan};
 use crate::aws::Aws;
 use crate::refs::contains_unknown;
 
 /// Adds each kind's explanation to the planned changes whose specs are fully
 /// known. A change AWS says is none after all leaves the plan as unchanged.
-pub async fn explain(aws: &Aws, obs: &Observation, mut plan: Plan) -> Plan {
+pub async fn explain(aws: &Aws, obs: &Snapshot, mut plan: Plan) -> Plan {
     let mut unchanged = std::collections::BTreeSet::new();
     for (n, step) in plan.steps.iter_mut().enumerate() {
         if !matches!(

@@ -12,7 +12,7 @@ use crate::refs::{UNKNOWN, UNKNOWN_TEXT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum Action {
+pub enum ChangeAction {
     Create,
     Update,
     /// Take over an existing resource vigil did not create (`vigil/adopt`).
@@ -20,21 +20,21 @@ pub enum Action {
     Delete,
 }
 
-impl Action {
+impl ChangeAction {
     pub fn symbol(self) -> char {
         match self {
-            Action::Create => '+',
-            Action::Update | Action::Adopt => '~',
-            Action::Delete => '-',
+            ChangeAction::Create => '+',
+            ChangeAction::Update | ChangeAction::Adopt => '~',
+            ChangeAction::Delete => '-',
         }
     }
 
     pub fn word(self) -> &'static str {
         match self {
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Adopt => "adopt",
-            Action::Delete => "delete",
+            ChangeAction::Create => "create",
+            ChangeAction::Update => "update",
+            ChangeAction::Adopt => "adopt",
+            ChangeAction::Delete => "delete",
         }
     }
 }
@@ -92,7 +92,7 @@ impl Failure {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Change {
-    pub action: Action,
+    pub action: ChangeAction,
     pub kind: String,
     pub name: String,
     pub fields: Vec<FieldView>,

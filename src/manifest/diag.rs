@@ -69,7 +69,12 @@ impl fmt::Display for ValidationErrors {
     }
 }
 
-pub(super) fn diag(file: &str, pos: Pos, subject: &str, message: impl Into<String>) -> Diagnostic {
+pub(super) fn diag(
+    file: &str,
+    pos: Pos,
+    subject: impl std::fmt::Display,
+    message: impl Into<String>,
+) -> Diagnostic {
     Diagnostic {
         file: file.to_string(),
         pos,

@@ -22,7 +22,7 @@ use diag::diag;
 pub use diag::{Diagnostic, ValidationErrors};
 use explain::explain;
 use model::Written;
-pub use model::{Manifests, Resource};
+pub use model::{Manifests, Resource, ResourceId};
 pub use settings::{Location, Notifications, Settings};
 use settings::{SettingsDoc, read_settings};
 pub use target::{Selector, Target};
@@ -249,7 +249,7 @@ fn gather(checked: Vec<Checked>, diags: &mut Vec<Diagnostic>) -> Gathered {
             Ok(DocKind::Resource(r, w)) => {
                 let key = (r.kind, r.name.clone());
                 if let Some((file, pos)) = seen.get(&key) {
-                    diags.push(diag(&r.file, r.pos, &r.id(), format!(
+                    diags.push(diag(&r.file, r.pos, r.id(), format!(
                         "duplicate: {} is also declared at {file}:{pos}; (kind, metadata.name) must be unique, so rename or remove one",
                         r.id()
                     )));
@@ -320,7 +320,7 @@ fn reference_edges(
         let pieces = match refs::split(s) {
             Ok(p) => p,
             Err(msg) => {
-                diags.push(diag(&r.file, *pos, &r.id(), msg));
+                diags.push(diag(&r.file, *pos, r.id(), msg));
                 continue;
             }
         };
@@ -330,7 +330,7 @@ fn reference_edges(
                 Ok(Referent::Resource { kind, name, .. }) => {
                     let j = index[&(kind, name)];
                     if j == i {
-                        diags.push(diag(&r.file, *pos, &r.id(), format!(
+                        diags.push(diag(&r.file, *pos, r.id(), format!(
                             "`${{{e}}}` refers to the resource itself, which has no value before it is applied; remove it, or write $${{ for literal text"
                         )));
                     } else {
@@ -338,7 +338,7 @@ fn reference_edges(
                     }
                 }
                 Ok(_) => {}
-                Err(msg) => diags.push(diag(&r.file, *pos, &r.id(), msg)),
+                Err(msg) => diags.push(diag(&r.file, *pos, r.id(), msg)),
             }
         }
     }
@@ -363,7 +363,7 @@ fn depends_on_edges(
                     diags.push(diag(
                         &r.file,
                         pos,
-                        &r.id(),
+                        r.id(),
                         format!("`{DEPENDS_ON}` names the resource itself; remove it"),
                     ));
                 } else {
@@ -371,7 +371,7 @@ fn depends_on_edges(
                 }
             }
         }
-        Err(msg) => diags.push(diag(&r.file, pos, &r.id(), msg)),
+        Err(msg) => diags.push(diag(&r.file, pos, r.id(), msg)),
     }
 }
 
@@ -384,7 +384,10 @@ fn dependency_order(
     match topo_order(&resources.iter().map(|r| r.deps.clone()).collect::<Vec<_>>()) {
         Ok(o) => o,
         Err(cycle) => {
-            let names: Vec<String> = cycle.iter().map(|&i| resources[i].id()).collect();
+            let names: Vec<String> = cycle
+                .iter()
+                .map(|&i| resources[i].id().to_string())
+                .collect();
             let first = cycle[0];
             let r = &resources[first];
             let pos = ref_pos[first]
@@ -394,7 +397,7 @@ fn dependency_order(
             diags.push(diag(
                 &r.file,
                 pos,
-                &r.id(),
+                r.id(),
                 format!(
                     "reference cycle: {} -> {}; break it by removing one reference",
                     names.join(" -> "),

@@ -9,6 +9,64 @@ use super::target::{Selector, Target, substitute_json};
 use crate::kinds::KindId;
 use crate::yaml::{self, Node, Pos};
 
+/// A resource's identity: its kind and name, written `Kind/name` (the
+/// inventory's key, and how messages name it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ResourceId {
+    pub kind: KindId,
+    pub name: String,
+}
+
+impl ResourceId {
+    pub fn new(kind: KindId, name: impl Into<String>) -> Self {
+        ResourceId {
+            kind,
+            name: name.into(),
+        }
+    }
+
+    /// `Kind/name`; `None` for a kind this vigil does not know.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (kind, name) = s.split_once('/')?;
+        Some(ResourceId::new(KindId::parse(kind)?, name))
+    }
+}
+
+impl std::fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.kind, self.name)
+    }
+}
+
+// Ordered as the `Kind/name` text is, so inventories keep their key order.
+// Kind names are alphanumeric, so comparing the name first then the rest
+// matches comparing the joined text (`/` sorts before every letter or digit).
+impl Ord for ResourceId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.kind.name(), &self.name).cmp(&(other.kind.name(), &other.name))
+    }
+}
+
+impl PartialOrd for ResourceId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl serde::Serialize for ResourceId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ResourceId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        ResourceId::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a known `Kind/name`: {s}")))
+    }
+}
+
 /// One declared resource.
 #[derive(Debug, Clone)]
 pub struct Resource {
@@ -30,8 +88,8 @@ pub struct Resource {
 }
 
 impl Resource {
-    pub fn id(&self) -> String {
-        format!("{}/{}", self.kind, self.name)
+    pub fn id(&self) -> ResourceId {
+        ResourceId::new(self.kind, self.name.clone())
     }
 
     /// Where `path` (inside `spec`) is written. Positions are needed only for the
@@ -102,10 +160,9 @@ impl Manifests {
         self.index.get(&(kind, name.to_string())).copied()
     }
 
-    /// The resource declared as `Kind/name` (the inventory's key).
-    pub fn find_id(&self, id: &str) -> Option<usize> {
-        let (kind, name) = id.split_once('/')?;
-        self.find(KindId::parse(kind)?, name)
+    /// The resource declared as `id`.
+    pub fn find_id(&self, id: &ResourceId) -> Option<usize> {
+        self.find(id.kind, &id.name)
     }
 
     /// The manifests as they apply to `t`: only the resources declared for it,

@@ -44,8 +44,8 @@ pub(super) fn check_resources(
                 .filter(|d| !applies[j].contains(d))
                 .map(|&d| docs[d].target.name.as_str())
                 .collect();
-            if let Some(msg) = not_everywhere(&missing, &resources[j].id()) {
-                diags.push(diag(&resources[i].file, pos, &resources[i].id(), msg));
+            if let Some(msg) = not_everywhere(&missing, &resources[j].id().to_string()) {
+                diags.push(diag(&resources[i].file, pos, resources[i].id(), msg));
             }
         }
     }
@@ -68,7 +68,7 @@ fn selected(
         return (0..docs.len()).collect();
     };
     if docs.is_empty() {
-        diags.push(diag(&r.file, *at, &r.id(), "metadata.targets chooses among Target documents, but the directory declares none; declare a `kind: Target`, or remove metadata.targets"));
+        diags.push(diag(&r.file, *at, r.id(), "metadata.targets chooses among Target documents, but the directory declares none; declare a `kind: Target`, or remove metadata.targets"));
         return Vec::new();
     }
     let mut out = BTreeSet::new();
@@ -77,7 +77,7 @@ fn selected(
             .filter(|&d| s.matches(&docs[d].target))
             .collect();
         if found.is_empty() {
-            diags.push(diag(&r.file, *pos, &r.id(), no_match(docs, s)));
+            diags.push(diag(&r.file, *pos, r.id(), no_match(docs, s)));
         }
         out.extend(found);
     }
@@ -134,7 +134,7 @@ fn check_target_refs(
                 continue;
             };
             if docs.is_empty() {
-                diags.push(diag(&r.file, *pos, &r.id(), format!(
+                diags.push(diag(&r.file, *pos, r.id(), format!(
                     "`${{{e}}}` needs Target documents, but the directory declares none; declare a `kind: Target`, or write $${{{e}}} for a literal"
                 )));
                 continue;
@@ -154,7 +154,7 @@ fn check_target_refs(
                     let keys: Vec<&str> = t.values.keys().map(String::as_str).collect();
                     format!("its values are {}", keys.join(", "))
                 };
-                diags.push(diag(&r.file, *pos, &r.id(), format!(
+                diags.push(diag(&r.file, *pos, r.id(), format!(
                     "`${{{e}}}`: Target {} has no value `{key}` ({known}); add it to that Target's spec.values, or leave {} out of metadata.targets",
                     t.name, t.name
                 )));
@@ -188,7 +188,7 @@ fn check_instance(r: &Resource, spec: &Node, t: &Target, root: &Root, diags: &mu
             diags.push(diag(
                 &r.file,
                 pos,
-                &r.id(),
+                r.id(),
                 format!("for target {}: {msg}", t.name),
             ));
         }

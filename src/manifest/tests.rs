@@ -70,7 +70,7 @@ fn good_directory_loads_in_dependency_order() {
         ("notes.txt", "not yaml"),
     ]);
     let m = load(tmp.path()).unwrap();
-    let ids: Vec<String> = m.resources.iter().map(Resource::id).collect();
+    let ids: Vec<String> = m.resources.iter().map(|r| r.id().to_string()).collect();
     assert_eq!(ids, vec!["Topic/alerts", "MetricAlarm/cpu"]);
     assert_eq!(m.resources[1].deps, vec![0]);
     assert!(!m.settings_declared);
@@ -385,7 +385,7 @@ fn depends_on_orders_like_a_reference() {
         ("z-recorder.yaml", RECORDER),
     ]);
     let m = load(tmp.path()).unwrap();
-    let ids: Vec<String> = m.resources.iter().map(Resource::id).collect();
+    let ids: Vec<String> = m.resources.iter().map(|r| r.id().to_string()).collect();
     assert_eq!(
         ids,
         vec![
@@ -598,7 +598,12 @@ fn metadata_targets_selects_by_name_and_label_and_for_target_renumbers() {
         ),
     ]);
     let m = load(tmp.path()).unwrap();
-    let ids = |m: &Manifests| m.resources.iter().map(Resource::id).collect::<Vec<_>>();
+    let ids = |m: &Manifests| {
+        m.resources
+            .iter()
+            .map(|r| r.id().to_string())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
         ids(&m),
         [

@@ -6,6 +6,14 @@ use crate::kinds::{Attrs, LiveOwner, Observed};
 use crate::state::{Entry, Inventory};
 use serde_json::json;
 
+fn rid(id: &str) -> ResourceId {
+    ResourceId::parse(id).unwrap()
+}
+
+fn key(kind: &str, name: &str) -> ResourceId {
+    ResourceId::new(KindId::parse(kind).unwrap(), name)
+}
+
 const OWNER: &str = "lab";
 
 fn env() -> Env {
@@ -57,8 +65,8 @@ fn load(files: &[(&str, String)]) -> (tempfile::TempDir, Manifests) {
 }
 
 /// The desired state of a declared resource, references resolved from `obs`.
-fn desired(m: &Manifests, obs: &Observation, id: &str) -> Value {
-    let i = m.find_id(id).unwrap();
+fn desired(m: &Manifests, obs: &Snapshot, id: &str) -> Value {
+    let i = m.find_id(&rid(id)).unwrap();
     let value = |j: usize, a: &str| obs.attrs(j).and_then(|x| x.get(a).cloned());
     let r = &m.resources[i];
     r.kind
@@ -75,10 +83,10 @@ fn attrs(id: &str) -> Attrs {
 }
 
 /// Adds a live resource equal to its manifest, changed by `tweak`.
-fn live(m: &Manifests, obs: &mut Observation, id: &str, owner: LiveOwner, tweak: fn(&mut Value)) {
+fn live(m: &Manifests, obs: &mut Snapshot, id: &str, owner: LiveOwner, tweak: fn(&mut Value)) {
     let mut state = desired(m, obs, id);
     tweak(&mut state);
-    let i = m.find_id(id).unwrap();
+    let i = m.find_id(&rid(id)).unwrap();
     obs.live.insert(i, Observed::plain(state, attrs(id), owner));
 }
 
@@ -89,15 +97,15 @@ fn tagged() -> LiveOwner {
 }
 
 /// An inventory entry as vigil records after applying the manifest as it is now.
-fn applied(m: &Manifests, obs: &Observation, id: &str) -> Entry {
-    let i = m.find_id(id).unwrap();
+fn applied(m: &Manifests, obs: &Snapshot, id: &str) -> Entry {
+    let i = m.find_id(&rid(id)).unwrap();
     entry(m, &m.resources[i], &desired(m, obs, id), None, "now")
 }
 
 fn inventory(entries: Vec<Entry>) -> Inventory {
     let mut inv = Inventory::default();
     for e in entries {
-        inv.resources.insert(state::key(&e.kind, &e.name), e);
+        inv.resources.insert(key(&e.kind, &e.name), e);
     }
     inv.settings_declared = true;
     inv.owner = OWNER.into();
@@ -106,22 +114,22 @@ fn inventory(entries: Vec<Entry>) -> Inventory {
     inv
 }
 
-fn observation() -> Observation {
-    Observation {
+fn observation() -> Snapshot {
+    Snapshot {
         env: env(),
-        ..Observation::default()
+        ..Snapshot::default()
     }
 }
 
-fn opts(prune: bool) -> Options {
-    Options {
+fn opts(prune: bool) -> PlanOptions {
+    PlanOptions {
         prune,
         now: "now".into(),
-        ..Options::default()
+        ..PlanOptions::default()
     }
 }
 
-fn plan_of(m: &Manifests, obs: &Observation, inv: &Inventory, o: &Options) -> Result<Plan, Stop> {
+fn plan_of(m: &Manifests, obs: &Snapshot, inv: &Inventory, o: &PlanOptions) -> Result<Plan, Stop> {
     let scope = scope(m, inv, o)?;
     plan(m, obs, inv, &scope, o)
 }
@@ -145,7 +153,7 @@ fn steps(p: &Plan) -> Vec<(String, String)> {
                 Decision::Skipped(Skip::Dependency(on)) => format!("skipped after {on}"),
                 Decision::Skipped(s) => format!("skipped {s:?}"),
             };
-            (s.id(), d)
+            (s.id().to_string(), d)
         })
         .collect()
 }
@@ -502,7 +510,7 @@ fn deletion_policy_retain_forgets_and_delete_deletes_in_reverse_order() {
         applied: Default::default(),
         revision: None,
         deletion_policy: policy,
-        deps: deps.into_iter().map(String::from).collect(),
+        deps: deps.into_iter().map(rid).collect(),
         applied_at: None,
     };
     for e in [
@@ -516,11 +524,11 @@ fn deletion_policy_retain_forgets_and_delete_deletes_in_reverse_order() {
         orphan("Bucket", "logs", DeletionPolicy::Retain, vec![]),
         orphan("Topic", "gone", DeletionPolicy::Delete, vec![]),
     ] {
-        inv.resources.insert(state::key(&e.kind, &e.name), e);
+        inv.resources.insert(key(&e.kind, &e.name), e);
     }
     for key in ["Topic/old", "MetricAlarm/old-alarm", "Bucket/logs"] {
         obs.extra
-            .insert(key.into(), Observed::plain(json!({}), attrs(key), tagged()));
+            .insert(rid(key), Observed::plain(json!({}), attrs(key), tagged()));
     }
     let p = plan_of(&m, &obs, &inv, &opts(false)).unwrap();
     assert_eq!(
@@ -535,7 +543,7 @@ fn deletion_policy_retain_forgets_and_delete_deletes_in_reverse_order() {
         vec![0],
         "the topic goes after the alarm that used it"
     );
-    let mut forgot = p.forget.clone();
+    let mut forgot: Vec<String> = p.forget.iter().map(ToString::to_string).collect();
     forgot.sort();
     assert_eq!(forgot, vec!["Bucket/logs", "Topic/gone"]);
     assert!(
@@ -562,10 +570,10 @@ fn prune_never_deletes_what_another_owner_or_nobody_tagged() {
             deps: vec![],
             applied_at: None,
         };
-        inv.resources.insert(state::key("Topic", name), e);
+        inv.resources.insert(key("Topic", name), e);
     }
     obs.extra.insert(
-        "Topic/theirs".into(),
+        rid("Topic/theirs"),
         Observed::plain(
             json!({}),
             attrs("Topic/theirs"),
@@ -573,7 +581,7 @@ fn prune_never_deletes_what_another_owner_or_nobody_tagged() {
         ),
     );
     obs.extra.insert(
-        "Topic/untagged".into(),
+        rid("Topic/untagged"),
         Observed::plain(json!({}), attrs("Topic/untagged"), LiveOwner::Untagged),
     );
     let p = plan_of(&m, &obs, &inv, &opts(true)).unwrap();
@@ -592,7 +600,7 @@ fn prune_beyond_max_deletions_refuses_the_whole_run() {
     let mut obs = observation();
     let mut inv = inventory(vec![]);
     for name in ["a", "b"] {
-        let key = state::key("Topic", name);
+        let key = key("Topic", name);
         inv.resources.insert(
             key.clone(),
             Entry {
@@ -609,7 +617,7 @@ fn prune_beyond_max_deletions_refuses_the_whole_run() {
         );
         obs.extra.insert(
             key.clone(),
-            Observed::plain(json!({}), attrs(&key), tagged()),
+            Observed::plain(json!({}), attrs(&key.to_string()), tagged()),
         );
     }
     let err = plan_of(&m, &obs, &inv, &opts(true)).unwrap_err();
@@ -662,7 +670,7 @@ fn prune_is_skipped_entirely_on_a_partial_observation() {
     live(&m, &mut obs, "Topic/keep", tagged(), same);
     let mut inv = inventory(vec![applied(&m, &obs, "Topic/keep")]);
     inv.resources.insert(
-        "MetricAlarm/old".into(),
+        rid("MetricAlarm/old"),
         Entry {
             kind: "MetricAlarm".into(),
             name: "old".into(),
@@ -676,7 +684,7 @@ fn prune_is_skipped_entirely_on_a_partial_observation() {
         },
     );
     obs.extra.insert(
-        "MetricAlarm/old".into(),
+        rid("MetricAlarm/old"),
         Observed::plain(json!({}), attrs("MetricAlarm/old"), tagged()),
     );
     obs.failed.insert(
@@ -702,7 +710,7 @@ fn only_plans_the_selection_and_never_prunes() {
         ("a.yaml", alarm("cpu", 80, "", "")),
         ("b.yaml", alarm("mem", 80, "", "")),
     ]);
-    let o = Options {
+    let o = PlanOptions {
         only: vec!["MetricAlarm/mem".into()],
         ..opts(true)
     };
@@ -710,7 +718,7 @@ fn only_plans_the_selection_and_never_prunes() {
     assert!(!s.prune);
     let p = plan_of(&m, &observation(), &inventory(vec![]), &o).unwrap();
     assert_eq!(steps(&p), vec![pair("MetricAlarm/mem", "create")]);
-    let o = Options {
+    let o = PlanOptions {
         only: vec!["MetricAlarm/nope".into()],
         ..opts(false)
     };
@@ -728,7 +736,7 @@ fn a_dry_run_records_nothing() {
     ]);
     let mut obs = observation();
     live(&m, &mut obs, "MetricAlarm/cpu", tagged(), same);
-    let o = Options {
+    let o = PlanOptions {
         dry_run: true,
         ..opts(false)
     };
@@ -762,20 +770,21 @@ fn dropping_steps_keeps_what_the_others_wait_for() {
 
 #[test]
 fn dependents_are_deleted_first() {
-    let keys: Vec<String> = ["Topic/t", "MetricAlarm/a", "CompositeAlarm/c"]
-        .map(String::from)
+    let keys: Vec<ResourceId> = ["Topic/t", "MetricAlarm/a", "CompositeAlarm/c"]
+        .map(rid)
         .to_vec();
     let deps = HashMap::from([
-        ("MetricAlarm/a".to_string(), vec!["Topic/t".to_string()]),
+        (rid("MetricAlarm/a"), vec![rid("Topic/t")]),
         (
-            "CompositeAlarm/c".to_string(),
-            vec!["MetricAlarm/a".to_string(), "Topic/t".to_string()],
+            rid("CompositeAlarm/c"),
+            vec![rid("MetricAlarm/a"), rid("Topic/t")],
         ),
     ]);
-    assert_eq!(
-        deletion_order(&keys, &deps),
-        vec!["CompositeAlarm/c", "MetricAlarm/a", "Topic/t"]
-    );
+    let order: Vec<String> = deletion_order(&keys, &deps)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(order, vec!["CompositeAlarm/c", "MetricAlarm/a", "Topic/t"]);
 }
 
 #[test]
@@ -811,7 +820,7 @@ fn a_directory_that_declares_nothing_needs_no_aws() {
 }
 
 /// An inventory entry still `creating`, with the intent recorded for `id`.
-fn intent(m: &Manifests, obs: &Observation, id: &str) -> Entry {
+fn intent(m: &Manifests, obs: &Snapshot, id: &str) -> Entry {
     let mut e = applied(m, obs, id);
     e.state = EntryState::Creating;
     e
@@ -839,7 +848,7 @@ fn an_untaggable_resource_is_overwritten_or_pruned_only_on_an_entry_of_this_owne
         s["body"] = json!({"widgets": [{"type": "text", "x": 0, "y": 0, "width": 6, "height": 3, "properties": {"markdown": "x"}}]})
     });
     obs.extra.insert(
-        "Dashboard/gone".into(),
+        rid("Dashboard/gone"),
         Observed::plain(
             desired(&all, &obs, "Dashboard/gone"),
             attrs("Dashboard/gone"),
@@ -968,7 +977,7 @@ fn prune_deletes_an_untagged_creating_entry_only_if_it_is_the_intent() {
         let mut state = desired(&all, &obs, "MetricAlarm/gone");
         tweak(&mut state);
         obs.extra.insert(
-            "MetricAlarm/gone".into(),
+            rid("MetricAlarm/gone"),
             Observed::plain(state, attrs("MetricAlarm/gone"), LiveOwner::Untagged),
         );
         plan_of(&m, &obs, &inv, &opts(true)).unwrap()
