@@ -22,7 +22,6 @@ pub mod escape;
 pub mod exit;
 pub mod failpoint;
 pub mod git;
-pub mod import;
 pub mod input;
 pub mod kinds;
 pub mod manifest;

@@ -19,10 +19,12 @@ use output::{
     stop,
 };
 use vigil::aws::{ApiCalls, Aws};
-use vigil::engine::{self, Report, StartError};
+use vigil::engine::{self, Report};
 use vigil::exit::Exit;
 use vigil::kinds::KindId;
 use vigil::manifest::{self, Manifests};
+use vigil::ops::reconcile::{self, RunOptions, StartError};
+use vigil::ops::{destroy, drift, import, validate};
 use vigil::state;
 use vigil::target;
 
@@ -39,7 +41,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             only,
             json_report,
         } => {
-            let opts = engine::RunOptions {
+            let opts = RunOptions {
                 dry_run,
                 only,
                 prune,
@@ -108,49 +110,19 @@ async fn validate(ctx: &Context, dir: &Path, offline: bool) -> anyhow::Result<Ex
     // Checks that need AWS (IAM GetPolicy, ValidateTemplate) run only with credentials.
     if !offline && Aws::has_credentials(m.settings.region.as_deref()).await {
         let aws = ctx.connector.connect(m.settings.region.as_deref()).await;
-        // The checks run with the base credentials, so before any other call
-        // their account must be one that a target using them declares.
-        let guarded: Vec<_> = m
-            .targets
-            .iter()
-            .filter(|t| t.role_arn.is_none() && t.account_id.is_some())
-            .collect();
-        if !guarded.is_empty() {
-            let account = aws
-                .caller_account()
-                .await
-                .context("identifying the account for the account guard")?;
-            let checks: Vec<_> = guarded
-                .iter()
-                .map(|t| target::check_target_account(t, &account))
-                .collect();
-            if !checks.iter().any(Result::is_ok)
-                && let Some(Err(e)) = checks.into_iter().next()
-            {
+        let found = match validate::remote(&aws, &m).await {
+            Ok(found) => found,
+            Err(validate::RemoteError::Identify(e)) => {
+                return Err(
+                    anyhow::Error::new(e).context("identifying the account for the account guard")
+                );
+            }
+            Err(validate::RemoteError::Refused(e)) => {
                 let calls = aws.calls.snapshot();
                 return Ok(stop(calls, false, "refused", &e.to_string(), Exit::Refused));
             }
-        }
-        let checks = m.resources.iter().map(|r| async {
-            let issues = r.kind.remote_validate(&aws, &r.spec).await;
-            issues
-                .0
-                .into_iter()
-                .map(|(path, msg)| manifest::Diagnostic {
-                    file: r.file.clone(),
-                    pos: r.locate(&path),
-                    subject: r.id().to_string(),
-                    message: msg,
-                })
-                .collect::<Vec<_>>()
-        });
-        let mut found: Vec<_> = futures::future::join_all(checks)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
+        };
         if !found.is_empty() {
-            found.sort();
             for d in &found {
                 eprintln!("{d}");
             }
@@ -225,7 +197,7 @@ fn stopped(aws: &Aws, e: StartError) -> targets::Stopped {
 async fn reconcile_target(
     aws: Aws,
     m: std::borrow::Cow<'_, Manifests>,
-    opts: &engine::RunOptions,
+    opts: &RunOptions,
     detailed: bool,
     bars: &progress::Bars,
 ) -> Result<targets::Section, targets::Stopped> {
@@ -239,7 +211,7 @@ async fn reconcile_target(
     let label = m.targets.first().filter(|t| t.declared).map(|t| t.key());
     let (display, ticker) = progress::Display::start(aws.pace.clone(), label, bars);
     opts.progress = Some(display.clone());
-    let result = engine::reconcile(&aws, &m, &opts, &store(&m, &aws)).await;
+    let result = reconcile::reconcile(&aws, &m, &opts, &store(&m, &aws)).await;
     ticker.abort();
     display.finish();
     let report = result.map_err(|e| stopped(&aws, e))?;
@@ -266,7 +238,7 @@ fn reconcile_section(report: &Report, dry_run: bool, detailed: bool) -> targets:
 async fn reconcile_cmd(
     ctx: &Context,
     dir: &Path,
-    opts: &engine::RunOptions,
+    opts: &RunOptions,
     output: Output,
     detailed: bool,
     json_report: Option<&Path>,
@@ -332,7 +304,7 @@ async fn drift_cmd(ctx: &Context, dir: &Path, output: DriftOutput) -> anyhow::Re
         Err(exit) => return Ok(exit),
     };
     let parts = targets::each(ctx, &m, chosen, |aws, m_t| async move {
-        let report = engine::drift::run(&aws, &m_t, &store(&m_t, &aws))
+        let report = drift::run(&aws, &m_t, &store(&m_t, &aws))
             .await
             .map_err(|e| stopped(&aws, e))?;
         Ok(targets::Section {
@@ -389,13 +361,13 @@ async fn import_cmd(
     }
     .load(&aws)
     .await?;
-    let opts = vigil::import::ImportOptions {
+    let opts = import::ImportOptions {
         out: out.to_path_buf(),
         kinds: parsed,
         prefix,
         owner: m.as_ref().map(|m| m.settings.owner.clone()),
     };
-    let imported = vigil::import::run(&aws, &opts, &inv).await?;
+    let imported = import::run(&aws, &opts, &inv).await?;
     for s in &imported.skipped {
         eprintln!("skipped {}", vigil::escape::visible(s));
     }
@@ -464,7 +436,7 @@ async fn destroy_cmd(ctx: &Context, dir: &Path, dry_run: bool) -> anyhow::Result
         Err(exit) => return Ok(exit),
     };
     let parts = targets::each(ctx, &m, chosen, |aws, m_t| async move {
-        let report = engine::destroy::run(&aws, &m_t, &store(&m_t, &aws), dry_run)
+        let report = destroy::run(&aws, &m_t, &store(&m_t, &aws), dry_run)
             .await
             .map_err(|e| stopped(&aws, e))?;
         Ok(targets::Section {

@@ -21,11 +21,13 @@ use super::status::{
     Shared,
 };
 use crate::aws::{Aws, ErrorClass};
+use crate::engine::WriteGate;
 use crate::engine::report::{
     Change, ChangeAction, NoteCode, Report, Status as ChangeStatus, Summary,
 };
-use crate::engine::{self, StartError, WriteGate};
 use crate::manifest::{self, Manifests, Target};
+use crate::ops::drift::{self, DriftReport};
+use crate::ops::reconcile::{self, RunOptions, StartError};
 use crate::state::{Location, StateError};
 use crate::target::ConnectError;
 
@@ -613,7 +615,7 @@ impl Worker {
                 self.reconcile(&mut rec, &aws, &m, &store, &fence, token)
                     .await
             }
-            None if standby_observes => match engine::drift::run(&aws, &m, &store).await {
+            None if standby_observes => match drift::run(&aws, &m, &store).await {
                 Ok(report) => read_drift(&mut rec, report),
                 Err(e) => start_error(&mut rec, e),
             },
@@ -671,11 +673,11 @@ impl Worker {
             token,
             stop: self.stop.clone(),
         };
-        let opts = engine::RunOptions {
+        let opts = RunOptions {
             gate: Some(Arc::new(gate)),
             ..Default::default()
         };
-        match engine::reconcile(aws, m, &opts, store).await {
+        match reconcile::reconcile(aws, m, &opts, store).await {
             Ok(report) => read_report(rec, report),
             Err(e) => {
                 // The inventory is newer than our token: if we still hold the
@@ -834,7 +836,7 @@ fn push_failures(
 }
 
 /// A read-only look (no lease): drift and pending changes, nothing written.
-fn read_drift(rec: &mut Record, report: engine::drift::DriftReport) {
+fn read_drift(rec: &mut Record, report: DriftReport) {
     rec.observed_drift = true;
     rec.pending = Some(report.pending.len());
     for (items, state) in [

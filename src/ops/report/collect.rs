@@ -589,7 +589,7 @@ async fn drift_section(aws: &Aws, m: &Manifests) -> Result<DriftSection, String>
         &aws.env.region,
         m.targets.first(),
     );
-    let d = crate::engine::drift::run(aws, m, &store)
+    let d = crate::ops::drift::run(aws, m, &store)
         .await
         .map_err(|e| e.to_string())?;
     let mut items = Vec::new();
