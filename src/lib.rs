@@ -14,6 +14,7 @@
 //! module and says where to add a kind, a field, an AWS service or a subcommand.
 
 pub mod aws;
+pub mod connect;
 pub mod controller;
 pub mod diff;
 pub mod duration;
@@ -31,7 +32,6 @@ pub mod render;
 pub mod schema;
 pub mod secret;
 pub mod state;
-pub mod target;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod vocab;

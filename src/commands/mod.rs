@@ -2,10 +2,10 @@
 //! This is the binary's edge: the library returns typed errors, and `anyhow` lives only here.
 
 mod context;
+mod fanout;
 mod ops;
 mod output;
 mod progress;
-mod targets;
 
 use std::mem::ManuallyDrop;
 use std::path::Path;
@@ -19,6 +19,7 @@ use output::{
     stop,
 };
 use vigil::aws::{ApiCalls, Aws};
+use vigil::connect;
 use vigil::engine::{self, Report};
 use vigil::exit::Exit;
 use vigil::kinds::KindId;
@@ -26,7 +27,6 @@ use vigil::manifest::{self, Manifests};
 use vigil::ops::reconcile::{self, RunOptions, StartError};
 use vigil::ops::{destroy, drift, import, validate};
 use vigil::state;
-use vigil::target;
 
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     let ctx = &Context::new(Globals::from_cli(&cli));
@@ -159,7 +159,7 @@ pub async fn connect(
         return Ok(Err(Exit::Error));
     };
     let deadline = ctx.globals.deadline(&m.settings);
-    match target::connect_target(&ctx.connector, &m.settings, t, deadline).await {
+    match connect::connect_target(&ctx.connector, &m.settings, t, deadline).await {
         Ok(aws) => Ok(Ok(aws)),
         Err((aws, e)) if e.is_refusal() => Ok(Err(stop(
             aws.calls.snapshot(),
@@ -174,7 +174,7 @@ pub async fn connect(
 
 /// Where the inventory lives for this target's manifests and account.
 pub fn store(m: &Manifests, aws: &Aws) -> state::Location {
-    target::inventory_location(
+    connect::inventory_location(
         &m.settings,
         &aws.env.account_id,
         &aws.env.region,
@@ -183,13 +183,13 @@ pub fn store(m: &Manifests, aws: &Aws) -> state::Location {
 }
 
 /// A start error as the target's stop: printed later, with the other targets.
-fn stopped(aws: &Aws, e: StartError) -> targets::Stopped {
+fn stopped(aws: &Aws, e: StartError) -> fanout::Stopped {
     let calls = aws.calls.snapshot();
     match e {
         StartError::Refused(msg) => {
-            targets::Stopped::new("refused", format!("refused: {msg}"), Exit::Refused, calls)
+            fanout::Stopped::new("refused", format!("refused: {msg}"), Exit::Refused, calls)
         }
-        other => targets::Stopped::new("error", format!("error: {other}"), Exit::Error, calls),
+        other => fanout::Stopped::new("error", format!("error: {other}"), Exit::Error, calls),
     }
 }
 
@@ -200,7 +200,7 @@ async fn reconcile_target(
     opts: &RunOptions,
     detailed: bool,
     bars: &progress::Bars,
-) -> Result<targets::Section, targets::Stopped> {
+) -> Result<fanout::Section, fanout::Stopped> {
     // The process exits right after this command: the OS reclaims the
     // manifests and the observed account at once, faster than their destructors
     // would (thousands of resources; about 4% of a no-op plan's CPU time).
@@ -218,8 +218,8 @@ async fn reconcile_target(
     Ok(reconcile_section(&report, opts.dry_run, detailed))
 }
 
-fn reconcile_section(report: &Report, dry_run: bool, detailed: bool) -> targets::Section {
-    targets::Section {
+fn reconcile_section(report: &Report, dry_run: bool, detailed: bool) -> fanout::Section {
+    fanout::Section {
         text: report.to_text(),
         markdown: report.to_markdown(),
         json: serde_json::to_value(report).expect("report serializes"),
@@ -273,14 +273,14 @@ async fn reconcile_cmd(
             errors: Vec::new(),
             api_calls: ApiCalls::default(),
         };
-        vec![targets::Part {
+        vec![fanout::Part {
             target: m.targets[0].clone(),
             account: None,
             result: Ok(reconcile_section(&empty, opts.dry_run, detailed)),
         }]
     } else {
         let bars = progress::Bars::new();
-        targets::each(ctx, &m, chosen, |aws, m_t| {
+        fanout::each(ctx, &m, chosen, |aws, m_t| {
             reconcile_target(aws, m_t, opts, detailed, &bars)
         })
         .await
@@ -291,7 +291,7 @@ async fn reconcile_cmd(
         std::fs::write(path, doc).with_context(|| format!("writing {}", path.display()))?;
     }
     emit(&text);
-    Ok(targets::exit_of(&parts))
+    Ok(fanout::exit_of(&parts))
 }
 
 async fn drift_cmd(ctx: &Context, dir: &Path, output: DriftOutput) -> anyhow::Result<Exit> {
@@ -303,11 +303,11 @@ async fn drift_cmd(ctx: &Context, dir: &Path, output: DriftOutput) -> anyhow::Re
         Ok(t) => t,
         Err(exit) => return Ok(exit),
     };
-    let parts = targets::each(ctx, &m, chosen, |aws, m_t| async move {
+    let parts = fanout::each(ctx, &m, chosen, |aws, m_t| async move {
         let report = drift::run(&aws, &m_t, &store(&m_t, &aws))
             .await
             .map_err(|e| stopped(&aws, e))?;
-        Ok(targets::Section {
+        Ok(fanout::Section {
             text: report.to_text(),
             markdown: report.to_text(),
             json: serde_json::from_str(&report.to_json()).expect("drift report is JSON"),
@@ -326,7 +326,7 @@ async fn drift_cmd(ctx: &Context, dir: &Path, output: DriftOutput) -> anyhow::Re
         DriftOutput::Json => Output::Json,
     };
     emit(&print_parts(&parts, output, serde_json::json!({})));
-    Ok(targets::exit_of(&parts))
+    Ok(fanout::exit_of(&parts))
 }
 
 async fn import_cmd(
@@ -397,7 +397,7 @@ async fn import_target(
             let settings = manifest::Settings::default();
             let t = manifest::Target::implicit(None, None);
             let deadline = ctx.globals.deadline(&settings);
-            return match target::connect_target(&ctx.connector, &settings, &t, deadline).await {
+            return match connect::connect_target(&ctx.connector, &settings, &t, deadline).await {
                 Ok(aws) => Ok(Ok((aws, None))),
                 Err((_, e)) => Err(e.into()),
             };
@@ -435,11 +435,11 @@ async fn destroy_cmd(ctx: &Context, dir: &Path, dry_run: bool) -> anyhow::Result
         Ok(t) => t,
         Err(exit) => return Ok(exit),
     };
-    let parts = targets::each(ctx, &m, chosen, |aws, m_t| async move {
+    let parts = fanout::each(ctx, &m, chosen, |aws, m_t| async move {
         let report = destroy::run(&aws, &m_t, &store(&m_t, &aws), dry_run)
             .await
             .map_err(|e| stopped(&aws, e))?;
-        Ok(targets::Section {
+        Ok(fanout::Section {
             text: report.to_text(),
             markdown: report.to_markdown(),
             json: serde_json::Value::Null,
@@ -452,5 +452,5 @@ async fn destroy_cmd(ctx: &Context, dir: &Path, dry_run: bool) -> anyhow::Result
     })
     .await;
     emit(&print_parts(&parts, Output::Text, serde_json::json!({})));
-    Ok(targets::exit_of(&parts))
+    Ok(fanout::exit_of(&parts))
 }

@@ -3,8 +3,8 @@
 //! `manifest::load`; start at [`remote`].
 
 use crate::aws::{Aws, AwsError};
+use crate::connect::{self, ConnectError};
 use crate::manifest::{Diagnostic, Manifests};
-use crate::target::{self, ConnectError};
 
 /// Why the remote checks did not run.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +32,7 @@ pub async fn remote(aws: &Aws, m: &Manifests) -> Result<Vec<Diagnostic>, RemoteE
         let account = aws.caller_account().await.map_err(RemoteError::Identify)?;
         let checks: Vec<_> = guarded
             .iter()
-            .map(|t| target::check_target_account(t, &account))
+            .map(|t| connect::check_target_account(t, &account))
             .collect();
         if !checks.iter().any(Result::is_ok)
             && let Some(Err(e)) = checks.into_iter().next()

@@ -583,7 +583,7 @@ async fn pending_subscriptions(
 // Drift
 
 async fn drift_section(aws: &Aws, m: &Manifests) -> Result<DriftSection, String> {
-    let store = crate::target::inventory_location(
+    let store = crate::connect::inventory_location(
         &m.settings,
         &aws.env.account_id,
         &aws.env.region,
