@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::engine::drift::{DriftReport, Item};
 use crate::engine::report::{ChangeAction, FieldView, Report, Status};
 use crate::escape::{self, visible, visible_lines};
+use crate::ops::drift::{DriftReport, Item};
 use crate::refs::UNKNOWN_TEXT;
 
 impl Report {

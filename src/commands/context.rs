@@ -30,7 +30,7 @@ impl Globals {
 
     /// How long calls are retried: `--deadline`, else Settings, else 15 minutes.
     pub fn deadline(&self, settings: &Settings) -> Duration {
-        vigil::target::deadline(settings, self.deadline)
+        vigil::connect::deadline(settings, self.deadline)
     }
 }
 

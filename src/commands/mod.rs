@@ -2,10 +2,10 @@
 //! This is the binary's edge: the library returns typed errors, and `anyhow` lives only here.
 
 mod context;
+mod fanout;
 mod ops;
 mod output;
 mod progress;
-mod targets;
 
 use std::mem::ManuallyDrop;
 use std::path::Path;
@@ -19,12 +19,14 @@ use output::{
     stop,
 };
 use vigil::aws::{ApiCalls, Aws};
-use vigil::engine::{self, Report, StartError};
+use vigil::connect;
+use vigil::engine::{self, Report};
 use vigil::exit::Exit;
 use vigil::kinds::KindId;
 use vigil::manifest::{self, Manifests};
+use vigil::ops::reconcile::{self, RunOptions, StartError};
+use vigil::ops::{destroy, drift, import, validate};
 use vigil::state;
-use vigil::target;
 
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     let ctx = &Context::new(Globals::from_cli(&cli));
@@ -39,7 +41,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             only,
             json_report,
         } => {
-            let opts = engine::RunOptions {
+            let opts = RunOptions {
                 dry_run,
                 only,
                 prune,
@@ -108,49 +110,19 @@ async fn validate(ctx: &Context, dir: &Path, offline: bool) -> anyhow::Result<Ex
     // Checks that need AWS (IAM GetPolicy, ValidateTemplate) run only with credentials.
     if !offline && Aws::has_credentials(m.settings.region.as_deref()).await {
         let aws = ctx.connector.connect(m.settings.region.as_deref()).await;
-        // The checks run with the base credentials, so before any other call
-        // their account must be one that a target using them declares.
-        let guarded: Vec<_> = m
-            .targets
-            .iter()
-            .filter(|t| t.role_arn.is_none() && t.account_id.is_some())
-            .collect();
-        if !guarded.is_empty() {
-            let account = aws
-                .caller_account()
-                .await
-                .context("identifying the account for the account guard")?;
-            let checks: Vec<_> = guarded
-                .iter()
-                .map(|t| target::check_target_account(t, &account))
-                .collect();
-            if !checks.iter().any(Result::is_ok)
-                && let Some(Err(e)) = checks.into_iter().next()
-            {
+        let found = match validate::remote(&aws, &m).await {
+            Ok(found) => found,
+            Err(validate::RemoteError::Identify(e)) => {
+                return Err(
+                    anyhow::Error::new(e).context("identifying the account for the account guard")
+                );
+            }
+            Err(validate::RemoteError::Refused(e)) => {
                 let calls = aws.calls.snapshot();
                 return Ok(stop(calls, false, "refused", &e.to_string(), Exit::Refused));
             }
-        }
-        let checks = m.resources.iter().map(|r| async {
-            let issues = r.kind.remote_validate(&aws, &r.spec).await;
-            issues
-                .0
-                .into_iter()
-                .map(|(path, msg)| manifest::Diagnostic {
-                    file: r.file.clone(),
-                    pos: r.locate(&path),
-                    subject: r.id().to_string(),
-                    message: msg,
-                })
-                .collect::<Vec<_>>()
-        });
-        let mut found: Vec<_> = futures::future::join_all(checks)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
+        };
         if !found.is_empty() {
-            found.sort();
             for d in &found {
                 eprintln!("{d}");
             }
@@ -187,7 +159,7 @@ pub async fn connect(
         return Ok(Err(Exit::Error));
     };
     let deadline = ctx.globals.deadline(&m.settings);
-    match target::connect_target(&ctx.connector, &m.settings, t, deadline).await {
+    match connect::connect_target(&ctx.connector, &m.settings, t, deadline).await {
         Ok(aws) => Ok(Ok(aws)),
         Err((aws, e)) if e.is_refusal() => Ok(Err(stop(
             aws.calls.snapshot(),
@@ -202,7 +174,7 @@ pub async fn connect(
 
 /// Where the inventory lives for this target's manifests and account.
 pub fn store(m: &Manifests, aws: &Aws) -> state::Location {
-    target::inventory_location(
+    connect::inventory_location(
         &m.settings,
         &aws.env.account_id,
         &aws.env.region,
@@ -211,13 +183,13 @@ pub fn store(m: &Manifests, aws: &Aws) -> state::Location {
 }
 
 /// A start error as the target's stop: printed later, with the other targets.
-fn stopped(aws: &Aws, e: StartError) -> targets::Stopped {
+fn stopped(aws: &Aws, e: StartError) -> fanout::Stopped {
     let calls = aws.calls.snapshot();
     match e {
         StartError::Refused(msg) => {
-            targets::Stopped::new("refused", format!("refused: {msg}"), Exit::Refused, calls)
+            fanout::Stopped::new("refused", format!("refused: {msg}"), Exit::Refused, calls)
         }
-        other => targets::Stopped::new("error", format!("error: {other}"), Exit::Error, calls),
+        other => fanout::Stopped::new("error", format!("error: {other}"), Exit::Error, calls),
     }
 }
 
@@ -225,10 +197,10 @@ fn stopped(aws: &Aws, e: StartError) -> targets::Stopped {
 async fn reconcile_target(
     aws: Aws,
     m: std::borrow::Cow<'_, Manifests>,
-    opts: &engine::RunOptions,
+    opts: &RunOptions,
     detailed: bool,
     bars: &progress::Bars,
-) -> Result<targets::Section, targets::Stopped> {
+) -> Result<fanout::Section, fanout::Stopped> {
     // The process exits right after this command: the OS reclaims the
     // manifests and the observed account at once, faster than their destructors
     // would (thousands of resources; about 4% of a no-op plan's CPU time).
@@ -239,15 +211,15 @@ async fn reconcile_target(
     let label = m.targets.first().filter(|t| t.declared).map(|t| t.key());
     let (display, ticker) = progress::Display::start(aws.pace.clone(), label, bars);
     opts.progress = Some(display.clone());
-    let result = engine::reconcile(&aws, &m, &opts, &store(&m, &aws)).await;
+    let result = reconcile::reconcile(&aws, &m, &opts, &store(&m, &aws)).await;
     ticker.abort();
     display.finish();
     let report = result.map_err(|e| stopped(&aws, e))?;
     Ok(reconcile_section(&report, opts.dry_run, detailed))
 }
 
-fn reconcile_section(report: &Report, dry_run: bool, detailed: bool) -> targets::Section {
-    targets::Section {
+fn reconcile_section(report: &Report, dry_run: bool, detailed: bool) -> fanout::Section {
+    fanout::Section {
         text: report.to_text(),
         markdown: report.to_markdown(),
         json: serde_json::to_value(report).expect("report serializes"),
@@ -266,7 +238,7 @@ fn reconcile_section(report: &Report, dry_run: bool, detailed: bool) -> targets:
 async fn reconcile_cmd(
     ctx: &Context,
     dir: &Path,
-    opts: &engine::RunOptions,
+    opts: &RunOptions,
     output: Output,
     detailed: bool,
     json_report: Option<&Path>,
@@ -301,14 +273,14 @@ async fn reconcile_cmd(
             errors: Vec::new(),
             api_calls: ApiCalls::default(),
         };
-        vec![targets::Part {
+        vec![fanout::Part {
             target: m.targets[0].clone(),
             account: None,
             result: Ok(reconcile_section(&empty, opts.dry_run, detailed)),
         }]
     } else {
         let bars = progress::Bars::new();
-        targets::each(ctx, &m, chosen, |aws, m_t| {
+        fanout::each(ctx, &m, chosen, |aws, m_t| {
             reconcile_target(aws, m_t, opts, detailed, &bars)
         })
         .await
@@ -319,7 +291,7 @@ async fn reconcile_cmd(
         std::fs::write(path, doc).with_context(|| format!("writing {}", path.display()))?;
     }
     emit(&text);
-    Ok(targets::exit_of(&parts))
+    Ok(fanout::exit_of(&parts))
 }
 
 async fn drift_cmd(ctx: &Context, dir: &Path, output: DriftOutput) -> anyhow::Result<Exit> {
@@ -331,11 +303,11 @@ async fn drift_cmd(ctx: &Context, dir: &Path, output: DriftOutput) -> anyhow::Re
         Ok(t) => t,
         Err(exit) => return Ok(exit),
     };
-    let parts = targets::each(ctx, &m, chosen, |aws, m_t| async move {
-        let report = engine::drift::run(&aws, &m_t, &store(&m_t, &aws))
+    let parts = fanout::each(ctx, &m, chosen, |aws, m_t| async move {
+        let report = drift::run(&aws, &m_t, &store(&m_t, &aws))
             .await
             .map_err(|e| stopped(&aws, e))?;
-        Ok(targets::Section {
+        Ok(fanout::Section {
             text: report.to_text(),
             markdown: report.to_text(),
             json: serde_json::from_str(&report.to_json()).expect("drift report is JSON"),
@@ -354,7 +326,7 @@ async fn drift_cmd(ctx: &Context, dir: &Path, output: DriftOutput) -> anyhow::Re
         DriftOutput::Json => Output::Json,
     };
     emit(&print_parts(&parts, output, serde_json::json!({})));
-    Ok(targets::exit_of(&parts))
+    Ok(fanout::exit_of(&parts))
 }
 
 async fn import_cmd(
@@ -389,13 +361,13 @@ async fn import_cmd(
     }
     .load(&aws)
     .await?;
-    let opts = vigil::import::ImportOptions {
+    let opts = import::ImportOptions {
         out: out.to_path_buf(),
         kinds: parsed,
         prefix,
         owner: m.as_ref().map(|m| m.settings.owner.clone()),
     };
-    let imported = vigil::import::run(&aws, &opts, &inv).await?;
+    let imported = import::run(&aws, &opts, &inv).await?;
     for s in &imported.skipped {
         eprintln!("skipped {}", vigil::escape::visible(s));
     }
@@ -425,7 +397,7 @@ async fn import_target(
             let settings = manifest::Settings::default();
             let t = manifest::Target::implicit(None, None);
             let deadline = ctx.globals.deadline(&settings);
-            return match target::connect_target(&ctx.connector, &settings, &t, deadline).await {
+            return match connect::connect_target(&ctx.connector, &settings, &t, deadline).await {
                 Ok(aws) => Ok(Ok((aws, None))),
                 Err((_, e)) => Err(e.into()),
             };
@@ -463,11 +435,11 @@ async fn destroy_cmd(ctx: &Context, dir: &Path, dry_run: bool) -> anyhow::Result
         Ok(t) => t,
         Err(exit) => return Ok(exit),
     };
-    let parts = targets::each(ctx, &m, chosen, |aws, m_t| async move {
-        let report = engine::destroy::run(&aws, &m_t, &store(&m_t, &aws), dry_run)
+    let parts = fanout::each(ctx, &m, chosen, |aws, m_t| async move {
+        let report = destroy::run(&aws, &m_t, &store(&m_t, &aws), dry_run)
             .await
             .map_err(|e| stopped(&aws, e))?;
-        Ok(targets::Section {
+        Ok(fanout::Section {
             text: report.to_text(),
             markdown: report.to_markdown(),
             json: serde_json::Value::Null,
@@ -480,5 +452,5 @@ async fn destroy_cmd(ctx: &Context, dir: &Path, dry_run: bool) -> anyhow::Result
     })
     .await;
     emit(&print_parts(&parts, Output::Text, serde_json::json!({})));
-    Ok(targets::exit_of(&parts))
+    Ok(fanout::exit_of(&parts))
 }

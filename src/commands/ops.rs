@@ -3,8 +3,8 @@
 use std::time::{Duration, SystemTime};
 
 use super::context::Context;
+use super::fanout::{self, Section, Stopped};
 use super::output;
-use super::targets::{self, Section, Stopped};
 use crate::cli::{AlarmStateArg, DriftOutput, Output, ReportArgs, ReportFormat, TestAlarmArgs};
 use vigil::aws::Aws;
 use vigil::exit::Exit;
@@ -33,13 +33,13 @@ pub async fn test_alarm(ctx: &Context, args: TestAlarmArgs) -> anyhow::Result<Ex
     };
     let args = &args;
     let names = &names;
-    let parts = targets::each(ctx, &m, chosen, |aws, m_t| async move {
+    let parts = fanout::each(ctx, &m, chosen, |aws, m_t| async move {
         test_target(&aws, &m_t, args, names, state).await
     })
     .await;
     let output = if json { Output::Json } else { Output::Text };
     output::emit(&output::print_parts(&parts, output, serde_json::json!({})));
-    Ok(targets::exit_of(&parts))
+    Ok(fanout::exit_of(&parts))
 }
 
 /// Loads the directory and checks the named alarms before any call: the
@@ -138,7 +138,7 @@ pub async fn report(ctx: &Context, args: ReportArgs) -> anyhow::Result<Exit> {
     let now = epoch_secs(SystemTime::now());
     let reports = std::sync::Mutex::new(Vec::new());
     let reports_ref = &reports;
-    let parts = targets::each(ctx, &m, chosen, |aws, m_t| async move {
+    let parts = fanout::each(ctx, &m, chosen, |aws, m_t| async move {
         let report = collect(&aws, &m_t, since, now).await.map_err(|e| {
             Stopped::new(
                 "error",
@@ -173,15 +173,15 @@ pub async fn report(ctx: &Context, args: ReportArgs) -> anyhow::Result<Exit> {
     let order: Vec<String> = parts.iter().map(|p| p.target.key()).collect();
     reports.sort_by_key(|(k, _)| order.iter().position(|o| o == k));
     let text = match args.format {
-        ReportFormat::Html if targets::single(&parts) => match reports.first() {
+        ReportFormat::Html if fanout::single(&parts) => match reports.first() {
             Some((_, r)) => html::render(r),
             None => {
-                targets::report_stops(&parts);
-                return Ok(targets::exit_of(&parts));
+                fanout::report_stops(&parts);
+                return Ok(fanout::exit_of(&parts));
             }
         },
         ReportFormat::Html => {
-            targets::report_stops(&parts);
+            fanout::report_stops(&parts);
             let refs: Vec<(String, &vigil::ops::report::DailyReport)> =
                 reports.iter().map(|(k, r)| (k.clone(), r)).collect();
             html::render_many(&refs)
@@ -199,5 +199,5 @@ pub async fn report(ctx: &Context, args: ReportArgs) -> anyhow::Result<Exit> {
         }
         None => output::emit(&text),
     }
-    Ok(targets::exit_of(&parts))
+    Ok(fanout::exit_of(&parts))
 }

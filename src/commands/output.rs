@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::context::Context;
-use super::targets;
+use super::fanout;
 use crate::cli::Output;
 use vigil::aws::ApiCalls;
 use vigil::engine;
@@ -96,7 +96,7 @@ pub fn stop(calls: ApiCalls, json: bool, class: &str, message: &str, exit: Exit)
 
 /// The targets `--target` selects, or the error that it names no target.
 pub fn chosen(ctx: &Context, m: &Manifests, json: bool) -> Result<Vec<manifest::Target>, Exit> {
-    targets::selected(m, &ctx.globals.targets).map_err(|msg| {
+    fanout::selected(m, &ctx.globals.targets).map_err(|msg| {
         stop(
             ApiCalls::default(),
             json,
@@ -108,8 +108,8 @@ pub fn chosen(ctx: &Context, m: &Manifests, json: bool) -> Result<Vec<manifest::
 }
 
 /// Prints a command's parts: the single-target output as it always was, or grouped by target.
-pub fn print_parts(parts: &[targets::Part], output: Output, extra: serde_json::Value) -> String {
-    if targets::single(parts) {
+pub fn print_parts(parts: &[fanout::Part], output: Output, extra: serde_json::Value) -> String {
+    if fanout::single(parts) {
         let p = &parts[0];
         return match &p.result {
             Ok(s) => match output {
@@ -136,14 +136,14 @@ pub fn print_parts(parts: &[targets::Part], output: Output, extra: serde_json::V
     }
     match output {
         Output::Text => {
-            targets::report_stops(parts);
-            targets::text(parts)
+            fanout::report_stops(parts);
+            fanout::text(parts)
         }
-        Output::Markdown => targets::markdown(parts),
+        Output::Markdown => fanout::markdown(parts),
         Output::Json => {
             let mut doc = serde_json::json!({
-                "targets": targets::json_targets(parts),
-                "apiCalls": targets::total_calls(parts),
+                "targets": fanout::json_targets(parts),
+                "apiCalls": fanout::total_calls(parts),
             });
             if let (Some(obj), serde_json::Value::Object(more)) = (doc.as_object_mut(), extra) {
                 obj.extend(more);
@@ -154,8 +154,8 @@ pub fn print_parts(parts: &[targets::Part], output: Output, extra: serde_json::V
 }
 
 /// The JSON report for `--json-report`, whatever `--output` says, printing nothing.
-pub fn print_parts_quiet(parts: &[targets::Part], dry_run: bool) -> String {
-    if targets::single(parts) {
+pub fn print_parts_quiet(parts: &[fanout::Part], dry_run: bool) -> String {
+    if fanout::single(parts) {
         return match &parts[0].result {
             Ok(s) => serde_json::to_string_pretty(&s.json).expect("json"),
             Err(s) => serde_json::to_string_pretty(&s.json()).expect("json"),
@@ -163,8 +163,8 @@ pub fn print_parts_quiet(parts: &[targets::Part], dry_run: bool) -> String {
     }
     let doc = serde_json::json!({
         "dryRun": dry_run,
-        "targets": targets::json_targets(parts),
-        "apiCalls": targets::total_calls(parts),
+        "targets": fanout::json_targets(parts),
+        "apiCalls": fanout::total_calls(parts),
     });
     serde_json::to_string_pretty(&doc).expect("json")
 }

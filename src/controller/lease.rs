@@ -1009,7 +1009,7 @@ mod tests {
     #[test]
     fn the_default_lease_sits_beside_the_inventory() {
         assert_eq!(
-            crate::target::default_lease(&Location::S3 {
+            crate::connect::default_lease(&Location::S3 {
                 bucket: "b".into(),
                 key: "vigil/inventory.json".into()
             }),
@@ -1019,7 +1019,7 @@ mod tests {
             }
         );
         assert_eq!(
-            crate::target::default_lease(&Location::File(
+            crate::connect::default_lease(&Location::File(
                 ".vigil/inventory-1-us-east-1.json".into()
             )),
             Location::File(".vigil/inventory-1-us-east-1.json.lease".into())

@@ -423,7 +423,7 @@ async fn layout(
         .map(|t| {
             let account = t.account_id.clone().unwrap_or_default();
             let region = t.region.clone().unwrap_or_default();
-            let at = crate::target::lease_location(&m.settings, &account, &region, Some(t));
+            let at = crate::connect::lease_location(&m.settings, &account, &region, Some(t));
             (t.clone(), at)
         })
         .collect();
@@ -439,7 +439,7 @@ async fn layout(
         m.settings
             .inventory
             .as_ref()
-            .map(crate::target::default_lease)
+            .map(crate::connect::default_lease)
     });
     Some(Layout::Sharded {
         targets,

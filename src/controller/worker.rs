@@ -21,13 +21,15 @@ use super::status::{
     Shared,
 };
 use crate::aws::{Aws, ErrorClass};
+use crate::connect::ConnectError;
+use crate::engine::WriteGate;
 use crate::engine::report::{
     Change, ChangeAction, NoteCode, Report, Status as ChangeStatus, Summary,
 };
-use crate::engine::{self, StartError, WriteGate};
 use crate::manifest::{self, Manifests, Target};
+use crate::ops::drift::{self, DriftReport};
+use crate::ops::reconcile::{self, RunOptions, StartError};
 use crate::state::{Location, StateError};
-use crate::target::ConnectError;
 
 /// Refuses writes once shutdown began or the lease is gone.
 #[derive(Debug)]
@@ -374,11 +376,11 @@ impl Worker {
             m.settings.region
         );
         if self.conn.as_ref().is_none_or(|c| c.key != key) {
-            let deadline = crate::target::deadline(&m.settings, self.common.cfg.deadline);
+            let deadline = crate::connect::deadline(&m.settings, self.common.cfg.deadline);
             // The guard is checked below, every cycle: Settings.accountId may change.
             let mut unguarded = self.target.clone();
             unguarded.account_id = None;
-            let aws = crate::target::connect_target(
+            let aws = crate::connect::connect_target(
                 &self.common.cfg.connector,
                 &m.settings,
                 &unguarded,
@@ -393,12 +395,12 @@ impl Worker {
             self.conn = Some(Conn { key, aws });
         }
         let conn = self.conn.as_ref().expect("connected above");
-        crate::target::check_target_account(&self.target, &conn.aws.env.account_id)?;
+        crate::connect::check_target_account(&self.target, &conn.aws.env.account_id)?;
         let mut aws = conn.aws.next_cycle();
         aws.env.owner = m.settings.owner.clone();
         // The buckets outlive the cycle; the deadline is the cycle's.
-        crate::target::pace_for(&aws, &m.settings, &aws.env.account_id);
-        aws.pace.start_run(crate::target::deadline(
+        crate::connect::pace_for(&aws, &m.settings, &aws.env.account_id);
+        aws.pace.start_run(crate::connect::deadline(
             &m.settings,
             self.common.cfg.deadline,
         ));
@@ -417,7 +419,7 @@ impl Worker {
             .settings
             .lease
             .clone()
-            .unwrap_or_else(|| crate::target::default_lease(store));
+            .unwrap_or_else(|| crate::connect::default_lease(store));
         let k8s = lease::in_kubernetes();
         if let Some(reason) = lease::unshared(&location, explicit, k8s) {
             if let Some(old) = keeper.take() {
@@ -601,7 +603,7 @@ impl Worker {
                 return rec;
             }
         };
-        let store = crate::target::inventory_location(
+        let store = crate::connect::inventory_location(
             &m.settings,
             &aws.env.account_id,
             &aws.env.region,
@@ -613,7 +615,7 @@ impl Worker {
                 self.reconcile(&mut rec, &aws, &m, &store, &fence, token)
                     .await
             }
-            None if standby_observes => match engine::drift::run(&aws, &m, &store).await {
+            None if standby_observes => match drift::run(&aws, &m, &store).await {
                 Ok(report) => read_drift(&mut rec, report),
                 Err(e) => start_error(&mut rec, e),
             },
@@ -671,11 +673,11 @@ impl Worker {
             token,
             stop: self.stop.clone(),
         };
-        let opts = engine::RunOptions {
+        let opts = RunOptions {
             gate: Some(Arc::new(gate)),
             ..Default::default()
         };
-        match engine::reconcile(aws, m, &opts, store).await {
+        match reconcile::reconcile(aws, m, &opts, store).await {
             Ok(report) => read_report(rec, report),
             Err(e) => {
                 // The inventory is newer than our token: if we still hold the
@@ -834,7 +836,7 @@ fn push_failures(
 }
 
 /// A read-only look (no lease): drift and pending changes, nothing written.
-fn read_drift(rec: &mut Record, report: engine::drift::DriftReport) {
+fn read_drift(rec: &mut Record, report: DriftReport) {
     rec.observed_drift = true;
     rec.pending = Some(report.pending.len());
     for (items, state) in [

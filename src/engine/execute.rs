@@ -45,6 +45,12 @@ pub trait Progress: Send + Sync {
     fn done(&self, id: &str);
 }
 
+impl std::fmt::Debug for dyn Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
 /// What the executor needs besides the plan.
 pub struct Exec<'a> {
     pub aws: &'a Aws,

@@ -1,10 +1,30 @@
-//! Day-to-day operations on the declared monitoring, beside reconciling it:
-//! `vigil test-alarm` (lab step 8) and `vigil report` (lab step 9).
+//! The library's work for each subcommand, one module each; the binary's
+//! `commands/` only parses arguments and calls one function here.
+//!
+//! | subcommand | module |
+//! |---|---|
+//! | `vigil validate` | [`validate`] (the checks that need AWS; the rest is `manifest::load`) |
+//! | `vigil reconcile` | [`reconcile`] (the engine's stages in a row) |
+//! | `vigil drift` | [`drift`] |
+//! | `vigil destroy` | [`destroy`] |
+//! | `vigil import` | [`import`] |
+//! | `vigil test-alarm` | [`test_alarm`] (lab step 8) |
+//! | `vigil report` | [`report`], rendered by [`html`] and [`svg`] (lab step 9) |
+//! | `vigil run` | `crate::controller`, which runs [`reconcile`] per target on a schedule |
+//! | `vigil schema` | `crate::schema` |
+//!
+//! This module itself holds what test-alarm and report share: live alarms,
+//! topic subscriptions, durations and times.
 
+pub mod destroy;
+pub mod drift;
 pub mod html;
+pub mod import;
+pub mod reconcile;
 pub mod report;
 pub mod svg;
 pub mod test_alarm;
+pub mod validate;
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -1,4 +1,4 @@
-//! Credentials per target: `vigil::target::connect_target_with` assumes each
+//! Credentials per target: `vigil::connect::connect_target_with` assumes each
 //! target's role from the base credentials, in the target's region, and
 //! applies the target's account guard. moto's AssumeRole works into any
 //! account with no role created, and keeps each account's state apart.
@@ -9,8 +9,8 @@ use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
 use vigil::aws::Aws;
+use vigil::connect::{self, ConnectError};
 use vigil::manifest::{Settings, Target};
-use vigil::target::{self, ConnectError};
 
 use crate::harness::{Lab, REGION};
 
@@ -103,7 +103,7 @@ async fn two_targets_act_in_their_own_account_and_region() {
     // One pacer for the process, as `vigil::aws::Connector` keeps it.
     let pacer = Default::default();
     for (t, lab) in &targets {
-        let aws = target::connect_target_with(&base, &pacer, &settings, t, DEADLINE)
+        let aws = connect::connect_target_with(&base, &pacer, &settings, t, DEADLINE)
             .await
             .unwrap_or_else(|(_, e)| panic!("{}: {e}", t.key()));
         assert_eq!(aws.env.account_id, lab.account);
@@ -162,7 +162,7 @@ async fn a_target_whose_role_is_in_another_account_is_refused() {
     let base = base(&lab).await;
     let mut t = target("prod-eu", "eu-west-1", &lab.account);
     t.account_id = Some("999999999999".into());
-    let (aws, e) = target::connect_target_with(
+    let (aws, e) = connect::connect_target_with(
         &base,
         &Default::default(),
         &Settings::default(),
@@ -193,7 +193,7 @@ async fn the_implicit_target_keeps_the_base_credentials_and_settings_guard() {
     };
     let implicit = Target::implicit(settings.region.clone(), settings.account_id.clone());
     let aws =
-        target::connect_target_with(&base, &Default::default(), &settings, &implicit, DEADLINE)
+        connect::connect_target_with(&base, &Default::default(), &settings, &implicit, DEADLINE)
             .await
             .unwrap_or_else(|(_, e)| panic!("{e}"));
     // moto's account for unassumed credentials.
@@ -204,7 +204,7 @@ async fn the_implicit_target_keeps_the_base_credentials_and_settings_guard() {
     settings.account_id = Some("111111111111".into());
     let implicit = Target::implicit(settings.region.clone(), settings.account_id.clone());
     let (_, e) =
-        target::connect_target_with(&base, &Default::default(), &settings, &implicit, DEADLINE)
+        connect::connect_target_with(&base, &Default::default(), &settings, &implicit, DEADLINE)
             .await
             .unwrap_err();
     assert!(matches!(e, ConnectError::WrongAccount { .. }));
@@ -254,7 +254,7 @@ async fn peak_rss() {
         };
         let region = ["us-east-1", "eu-west-1", "eu-central-1"][i % 3];
         let t = target(&format!("t{i}"), region, &lab.account);
-        let aws = target::connect_target_with(&base, &pacer, &Settings::default(), &t, DEADLINE)
+        let aws = connect::connect_target_with(&base, &pacer, &Settings::default(), &t, DEADLINE)
             .await
             .unwrap_or_else(|(_, e)| panic!("{e}"));
         alarm_names(&aws.clients.cloudwatch, "none-").await;

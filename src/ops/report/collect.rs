@@ -583,13 +583,13 @@ async fn pending_subscriptions(
 // Drift
 
 async fn drift_section(aws: &Aws, m: &Manifests) -> Result<DriftSection, String> {
-    let store = crate::target::inventory_location(
+    let store = crate::connect::inventory_location(
         &m.settings,
         &aws.env.account_id,
         &aws.env.region,
         m.targets.first(),
     );
-    let d = crate::engine::drift::run(aws, m, &store)
+    let d = crate::ops::drift::run(aws, m, &store)
         .await
         .map_err(|e| e.to_string())?;
     let mut items = Vec::new();

@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::StartError;
-use super::observe::{Snapshot, observe};
-use super::plan::{Ownership, ownership, resolve};
-use super::report::{Failure, FailureCode, FieldView};
+use super::reconcile::{StartError, bind};
 use crate::aws::{ApiCalls, Aws, ErrorClass};
 use crate::diff::FieldDiff;
+use crate::engine::observe::{Snapshot, observe};
+use crate::engine::plan::{Ownership, ownership, resolve};
+use crate::engine::report::{Failure, FailureCode, FieldView};
 use crate::kinds::KindId;
 use crate::manifest::Manifests;
 use crate::state::{self, EntryState, Inventory};
@@ -107,7 +107,7 @@ pub async fn run(
     store: &state::Location,
 ) -> Result<DriftReport, StartError> {
     let mut inv = store.load(aws).await?;
-    super::bind(&mut inv, m, aws, store)?;
+    bind(&mut inv, m, aws, store)?;
     let all: BTreeSet<usize> = (0..m.resources.len()).collect();
     let secrets = crate::secret::resolve(aws, m).await?;
     let mut obs = observe(aws, m, &all, &undeclared(m, &inv), &inv).await;

@@ -4,13 +4,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::StartError;
 use super::drift::undeclared;
-use super::execute::{self, Exec};
-use super::observe::{Snapshot, observe};
-use super::plan::{self, Ownership, Plan, deletion_order, deletion_policy, ownership};
-use super::report::{Failure, FailureCode, Note, NoteCode, Report};
+use super::reconcile::{StartError, bind};
 use crate::aws::Aws;
+use crate::engine::execute::{self, Exec};
+use crate::engine::observe::{Snapshot, observe};
+use crate::engine::plan::{self, Ownership, Plan, deletion_order, deletion_policy, ownership};
+use crate::engine::report::{Failure, FailureCode, Note, NoteCode, Report};
 use crate::manifest::{DeletionPolicy, Manifests};
 use crate::state::{self, Inventory, Location, ResourceId};
 
@@ -21,7 +21,7 @@ pub async fn run(
     dry_run: bool,
 ) -> Result<Report, StartError> {
     let (mut inv, writer) = store.open(aws, None).await?;
-    super::bind(&mut inv, m, aws, store)?;
+    bind(&mut inv, m, aws, store)?;
     let all: BTreeSet<usize> = (0..m.resources.len()).collect();
     let obs = observe(aws, m, &all, &undeclared(m, &inv), &inv).await;
     let plan = plan_destroy(m, &obs, &inv, dry_run);

@@ -12,10 +12,10 @@ use serde_json::{Map, Value, json};
 
 use super::context::Context;
 use vigil::aws::{ApiCalls, Aws};
+use vigil::connect::{self, ConnectError};
 use vigil::escape::{md_text, visible};
 use vigil::exit::Exit;
 use vigil::manifest::{Manifests, Target};
-use vigil::target::{self, ConnectError};
 
 /// Targets connected and run at once; each has its own quota budget.
 const CONCURRENT_TARGETS: usize = 8;
@@ -120,7 +120,7 @@ where
             } else {
                 Cow::Borrowed(m)
             };
-            match target::connect_target(connector, &m.settings, &t, deadline).await {
+            match connect::connect_target(connector, &m.settings, &t, deadline).await {
                 Ok(aws) => {
                     let account = Some(aws.env.account_id.clone());
                     Part {
