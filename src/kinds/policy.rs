@@ -257,6 +257,7 @@ pub fn validate(doc: &Value, ty: PolicyType, path: &str, issues: &mut Issues) {
     }
 }
 
+/// One statement: its elements, then each element by the rule for this policy type.
 fn validate_statement(s: &Value, ty: PolicyType, sp: &str, issues: &mut Issues) {
     let Value::Object(m) = s else {
         issues.at(
@@ -265,6 +266,18 @@ fn validate_statement(s: &Value, ty: PolicyType, sp: &str, issues: &mut Issues) 
         );
         return;
     };
+    check_statement_keys(m, sp, issues);
+    check_sid(m, ty, sp, issues);
+    check_effect(m, sp, issues);
+    check_actions(m, sp, issues);
+    check_principal_and_resource_fit(m, ty, sp, issues);
+    check_resources(m, sp, issues);
+    check_principals(m, sp, issues);
+    check_condition(m, sp, issues);
+}
+
+/// Only the elements IAM knows, spelled as IAM spells them.
+fn check_statement_keys(m: &Map<String, Value>, sp: &str, issues: &mut Issues) {
     for k in m.keys() {
         if !STATEMENT_KEYS.contains(&k.as_str()) {
             issues.at(
@@ -276,6 +289,10 @@ fn validate_statement(s: &Value, ty: PolicyType, sp: &str, issues: &mut Issues) 
             );
         }
     }
+}
+
+/// Sid is a string; IAM (not resource policies) allows only letters and digits.
+fn check_sid(m: &Map<String, Value>, ty: PolicyType, sp: &str, issues: &mut Issues) {
     if let Some(sid) = m.get("Sid") {
         match sid.as_str() {
             Some(s)
@@ -290,6 +307,10 @@ fn validate_statement(s: &Value, ty: PolicyType, sp: &str, issues: &mut Issues) 
             None => issues.at(&format!("{sp}.Sid"), "Sid must be a string"),
         }
     }
+}
+
+/// Effect is Allow or Deny.
+fn check_effect(m: &Map<String, Value>, sp: &str, issues: &mut Issues) {
     match m.get("Effect") {
         Some(Value::String(e)) if e == "Allow" || e == "Deny" => {}
         Some(e) => issues.at(
@@ -298,6 +319,10 @@ fn validate_statement(s: &Value, ty: PolicyType, sp: &str, issues: &mut Issues) 
         ),
         None => issues.at(sp, "the statement needs Effect: Allow or Deny"),
     }
+}
+
+/// Action or NotAction, each action written service:Action.
+fn check_actions(m: &Map<String, Value>, sp: &str, issues: &mut Issues) {
     exactly_one(m, "Action", "NotAction", sp, issues);
     for key in ["Action", "NotAction"] {
         for (p, a) in strings(m.get(key), &format!("{sp}.{key}"), issues) {
@@ -311,6 +336,16 @@ fn validate_statement(s: &Value, ty: PolicyType, sp: &str, issues: &mut Issues) 
             }
         }
     }
+}
+
+/// Whether the policy type takes a Principal and a Resource: a role's own policy has no
+/// Principal, a trust policy no Resource.
+fn check_principal_and_resource_fit(
+    m: &Map<String, Value>,
+    ty: PolicyType,
+    sp: &str,
+    issues: &mut Issues,
+) {
     let has_principal = m.contains_key("Principal") || m.contains_key("NotPrincipal");
     let has_resource = m.contains_key("Resource") || m.contains_key("NotResource");
     match ty {
@@ -332,6 +367,10 @@ fn validate_statement(s: &Value, ty: PolicyType, sp: &str, issues: &mut Issues) 
         }
         _ => {}
     }
+}
+
+/// Resources are ARNs, or *.
+fn check_resources(m: &Map<String, Value>, sp: &str, issues: &mut Issues) {
     for key in ["Resource", "NotResource"] {
         for (p, r) in strings(m.get(key), &format!("{sp}.{key}"), issues) {
             if r != "*" && !r.starts_with("arn:") && !r.starts_with("${") {
@@ -339,6 +378,10 @@ fn validate_statement(s: &Value, ty: PolicyType, sp: &str, issues: &mut Issues) 
             }
         }
     }
+}
+
+/// A principal is "*" or a mapping of known principal types to ids.
+fn check_principals(m: &Map<String, Value>, sp: &str, issues: &mut Issues) {
     for key in ["Principal", "NotPrincipal"] {
         match m.get(key) {
             None => {}
@@ -360,6 +403,10 @@ fn validate_statement(s: &Value, ty: PolicyType, sp: &str, issues: &mut Issues) 
             ),
         }
     }
+}
+
+/// Condition maps operators to mappings of keys to values.
+fn check_condition(m: &Map<String, Value>, sp: &str, issues: &mut Issues) {
     if let Some(c) = m.get("Condition") {
         match c {
             Value::Object(ops) => {

@@ -352,118 +352,137 @@ pub(crate) fn spec_from_live(r: &cfg::ConfigRule) -> Spec {
     }
 }
 
+/// The source by owner: a managed rule, a Lambda rule or a Guard policy rule, then its triggers.
 fn validate_source(s: &Source, issues: &mut Issues) {
     one_of(issues, "source.owner", &s.owner, cfg::Owner::values());
     let id = s.source_identifier.as_deref().unwrap_or_default();
     match s.owner.as_str() {
-        "AWS" => {
-            if id.is_empty() {
+        "AWS" => validate_managed_source(s, id, issues),
+        "CUSTOM_LAMBDA" => validate_lambda_source(s, id, issues),
+        "CUSTOM_POLICY" => validate_policy_source(s, issues),
+        _ => {}
+    }
+    validate_source_details(s, issues);
+}
+
+/// A managed rule: an upper-case identifier AWS knows, and no triggers or policy of its own.
+fn validate_managed_source(s: &Source, id: &str, issues: &mut Issues) {
+    if id.is_empty() {
+        issues.at(
+            "source.sourceIdentifier",
+            "a managed rule needs sourceIdentifier, the rule's identifier such as IAM_ROOT_ACCESS_KEY_CHECK",
+        );
+    } else if let Some((_, real)) = RENAMED_IDENTIFIERS.iter().find(|(wrong, _)| *wrong == id) {
+        issues.at(
+            "source.sourceIdentifier",
+            format!("`{id}` is not an AWS managed rule identifier; use {real}"),
+        );
+    } else if !has_ref(id)
+        && !id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    {
+        issues.at(
+            "source.sourceIdentifier",
+            format!("`{id}` is not a managed rule identifier; they are upper case, like ENCRYPTED_VOLUMES"),
+        );
+    }
+    if !s.source_details.is_empty() {
+        issues.at(
+            "source.sourceDetails",
+            "a managed rule takes no sourceDetails; remove them",
+        );
+    }
+    if s.custom_policy_details.is_some() {
+        issues.at(
+            "source.customPolicyDetails",
+            "only a CUSTOM_POLICY rule takes customPolicyDetails",
+        );
+    }
+}
+
+/// A Lambda rule: the function's ARN and at least one trigger.
+fn validate_lambda_source(s: &Source, id: &str, issues: &mut Issues) {
+    if id.is_empty() {
+        issues.at(
+            "source.sourceIdentifier",
+            "a CUSTOM_LAMBDA rule needs sourceIdentifier, the Lambda function ARN",
+        );
+    } else if !has_ref(id) && !id.starts_with("arn:") {
+        issues.at(
+            "source.sourceIdentifier",
+            format!(
+                "`{id}` is not a Lambda function ARN; write arn:aws:lambda:REGION:ACCOUNT:function:NAME"
+            ),
+        );
+    }
+    if s.source_details.is_empty() {
+        issues.at(
+            "source.sourceDetails",
+            "a CUSTOM_LAMBDA rule needs at least one trigger in sourceDetails, for example {messageType: ConfigurationItemChangeNotification}",
+        );
+    }
+    if s.custom_policy_details.is_some() {
+        issues.at(
+            "source.customPolicyDetails",
+            "only a CUSTOM_POLICY rule takes customPolicyDetails",
+        );
+    }
+}
+
+/// A Guard policy rule: no identifier, a Guard policy, and only configuration-change triggers.
+fn validate_policy_source(s: &Source, issues: &mut Issues) {
+    if s.source_identifier.is_some() {
+        issues.at(
+            "source.sourceIdentifier",
+            "a CUSTOM_POLICY rule has no sourceIdentifier (AWS ignores it); remove it",
+        );
+    }
+    match &s.custom_policy_details {
+        None => issues.at(
+            "source.customPolicyDetails",
+            "a CUSTOM_POLICY rule needs customPolicyDetails with policyRuntime and policyText",
+        ),
+        Some(c) => {
+            if c.policy_runtime != GUARD_RUNTIME {
                 issues.at(
-                    "source.sourceIdentifier",
-                    "a managed rule needs sourceIdentifier, the rule's identifier such as IAM_ROOT_ACCESS_KEY_CHECK",
-                );
-            } else if let Some((_, real)) =
-                RENAMED_IDENTIFIERS.iter().find(|(wrong, _)| *wrong == id)
-            {
-                issues.at(
-                    "source.sourceIdentifier",
-                    format!("`{id}` is not an AWS managed rule identifier; use {real}"),
-                );
-            } else if !has_ref(id)
-                && !id
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-            {
-                issues.at(
-                    "source.sourceIdentifier",
-                    format!("`{id}` is not a managed rule identifier; they are upper case, like ENCRYPTED_VOLUMES"),
-                );
-            }
-            if !s.source_details.is_empty() {
-                issues.at(
-                    "source.sourceDetails",
-                    "a managed rule takes no sourceDetails; remove them",
-                );
-            }
-            if s.custom_policy_details.is_some() {
-                issues.at(
-                    "source.customPolicyDetails",
-                    "only a CUSTOM_POLICY rule takes customPolicyDetails",
-                );
-            }
-        }
-        "CUSTOM_LAMBDA" => {
-            if id.is_empty() {
-                issues.at(
-                    "source.sourceIdentifier",
-                    "a CUSTOM_LAMBDA rule needs sourceIdentifier, the Lambda function ARN",
-                );
-            } else if !has_ref(id) && !id.starts_with("arn:") {
-                issues.at(
-                    "source.sourceIdentifier",
+                    "source.customPolicyDetails.policyRuntime",
                     format!(
-                        "`{id}` is not a Lambda function ARN; write arn:aws:lambda:REGION:ACCOUNT:function:NAME"
+                        "`{}` is not a policy runtime; use {GUARD_RUNTIME}",
+                        c.policy_runtime
                     ),
                 );
             }
-            if s.source_details.is_empty() {
+            if c.policy_text.trim().is_empty() {
                 issues.at(
-                    "source.sourceDetails",
-                    "a CUSTOM_LAMBDA rule needs at least one trigger in sourceDetails, for example {messageType: ConfigurationItemChangeNotification}",
+                    "source.customPolicyDetails.policyText",
+                    "policyText must not be empty; write the rule in Guard",
                 );
-            }
-            if s.custom_policy_details.is_some() {
+            } else if c.policy_text.len() > 10_000 {
                 issues.at(
-                    "source.customPolicyDetails",
-                    "only a CUSTOM_POLICY rule takes customPolicyDetails",
+                    "source.customPolicyDetails.policyText",
+                    "policyText is longer than the 10000 characters AWS allows",
                 );
             }
         }
-        "CUSTOM_POLICY" => {
-            if s.source_identifier.is_some() {
-                issues.at(
-                    "source.sourceIdentifier",
-                    "a CUSTOM_POLICY rule has no sourceIdentifier (AWS ignores it); remove it",
-                );
-            }
-            match &s.custom_policy_details {
-                None => issues.at("source.customPolicyDetails", "a CUSTOM_POLICY rule needs customPolicyDetails with policyRuntime and policyText"),
-                Some(c) => {
-                    if c.policy_runtime != GUARD_RUNTIME {
-                        issues.at(
-                            "source.customPolicyDetails.policyRuntime",
-                            format!("`{}` is not a policy runtime; use {GUARD_RUNTIME}", c.policy_runtime),
-                        );
-                    }
-                    if c.policy_text.trim().is_empty() {
-                        issues.at(
-                            "source.customPolicyDetails.policyText",
-                            "policyText must not be empty; write the rule in Guard",
-                        );
-                    } else if c.policy_text.len() > 10_000 {
-                        issues.at(
-                            "source.customPolicyDetails.policyText",
-                            "policyText is longer than the 10000 characters AWS allows",
-                        );
-                    }
-                }
-            }
-            for (i, d) in s.source_details.iter().enumerate() {
-                if ![
-                    "ConfigurationItemChangeNotification",
-                    "OversizedConfigurationItemChangeNotification",
-                ]
-                .contains(&d.message_type.as_str())
-                {
-                    issues.at(
-                        &format!("source.sourceDetails[{i}].messageType"),
-                        "a CUSTOM_POLICY rule is triggered only by ConfigurationItemChangeNotification or OversizedConfigurationItemChangeNotification",
-                    );
-                }
-            }
-        }
-        _ => {}
     }
+    for (i, d) in s.source_details.iter().enumerate() {
+        if ![
+            "ConfigurationItemChangeNotification",
+            "OversizedConfigurationItemChangeNotification",
+        ]
+        .contains(&d.message_type.as_str())
+        {
+            issues.at(
+                &format!("source.sourceDetails[{i}].messageType"),
+                "a CUSTOM_POLICY rule is triggered only by ConfigurationItemChangeNotification or OversizedConfigurationItemChangeNotification",
+            );
+        }
+    }
+}
+
+/// Each trigger: known values, a frequency only on periodic messages, and none listed twice.
+fn validate_source_details(s: &Source, issues: &mut Issues) {
     let mut seen = BTreeSet::new();
     for (i, d) in s.source_details.iter().enumerate() {
         let at = |f: &str| format!("source.sourceDetails[{i}].{f}");

@@ -308,6 +308,48 @@ fn at(path: &[Seg], more: &[&str]) -> Vec<Seg> {
 /// `Condition` names something the template declares.
 pub fn check(t: &Value, body_bytes: usize) -> Findings {
     let mut out = Vec::new();
+    check_body_size(body_bytes, &mut out);
+    let Some(root) = t.as_object() else {
+        out.push((
+            Vec::new(),
+            "a template must be a mapping with a Resources section".into(),
+        ));
+        return out;
+    };
+    check_sections_are_known(root, &mut out);
+    check_format_version(root, &mut out);
+    let params: BTreeSet<&str> = section_keys(root, "Parameters");
+    let conditions: BTreeSet<&str> = section_keys(root, "Conditions");
+    let resources: BTreeSet<&str> = section_keys(root, "Resources");
+    check_parameters_have_a_type(root, &mut out);
+    check_resources_section_shape(root, &mut out);
+    let transform = root.contains_key("Transform");
+    for (id, r) in section(root, "Resources") {
+        // `Fn::ForEach::Name` loops (AWS::LanguageExtensions) expand into resources later.
+        if transform && id.starts_with("Fn::") {
+            continue;
+        }
+        check_resource(id, r, &resources, &conditions, &mut out);
+    }
+    check_outputs_have_a_value(root, &mut out);
+    // A transform (macro, SAM) may add names the template does not declare.
+    if !transform {
+        let names = Names {
+            params: &params,
+            resources: &resources,
+            conditions: &conditions,
+        };
+        for s in ["Resources", "Outputs", "Conditions"] {
+            if let Some(v) = root.get(s) {
+                names.walk(v, &mut vec![key(s)], &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// A request body over the limit needs an S3 TemplateURL, which vigil does not upload.
+fn check_body_size(body_bytes: usize, out: &mut Findings) {
     if body_bytes > MAX_BODY_BYTES {
         out.push((
             Vec::new(),
@@ -316,13 +358,10 @@ pub fn check(t: &Value, body_bytes: usize) -> Findings {
             ),
         ));
     }
-    let Some(root) = t.as_object() else {
-        out.push((
-            Vec::new(),
-            "a template must be a mapping with a Resources section".into(),
-        ));
-        return out;
-    };
+}
+
+/// Every top-level key is a section CloudFormation knows.
+fn check_sections_are_known(root: &Map<String, Value>, out: &mut Findings) {
     for k in root.keys() {
         if !TOP_LEVEL.contains(&k.as_str()) {
             out.push((
@@ -334,6 +373,10 @@ pub fn check(t: &Value, body_bytes: usize) -> Findings {
             ));
         }
     }
+}
+
+/// `AWSTemplateFormatVersion`, when given, is the one version there is.
+fn check_format_version(root: &Map<String, Value>, out: &mut Findings) {
     if let Some(v) = root.get("AWSTemplateFormatVersion")
         && v.as_str() != Some("2010-09-09")
     {
@@ -342,9 +385,10 @@ pub fn check(t: &Value, body_bytes: usize) -> Findings {
             "the only format version is '2010-09-09' (quote it)".into(),
         ));
     }
-    let params: BTreeSet<&str> = section_keys(root, "Parameters");
-    let conditions: BTreeSet<&str> = section_keys(root, "Conditions");
-    let resources: BTreeSet<&str> = section_keys(root, "Resources");
+}
+
+/// Every parameter declares its Type.
+fn check_parameters_have_a_type(root: &Map<String, Value>, out: &mut Findings) {
     for (name, p) in section(root, "Parameters") {
         if p.get("Type").and_then(Value::as_str).is_none() {
             out.push((
@@ -353,6 +397,10 @@ pub fn check(t: &Value, body_bytes: usize) -> Findings {
             ));
         }
     }
+}
+
+/// Resources is present, a mapping, and not empty.
+fn check_resources_section_shape(root: &Map<String, Value>, out: &mut Findings) {
     match root.get("Resources") {
         None => out.push((
             Vec::new(),
@@ -368,73 +416,89 @@ pub fn check(t: &Value, body_bytes: usize) -> Findings {
             "Resources must be a mapping of logical ids to resources".into(),
         )),
     }
-    let transform = root.contains_key("Transform");
-    for (id, r) in section(root, "Resources") {
-        // `Fn::ForEach::Name` loops (AWS::LanguageExtensions) expand into resources later.
-        if transform && id.starts_with("Fn::") {
-            continue;
-        }
-        let path = vec![key("Resources"), key(id)];
-        if !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+}
+
+/// One resource: an alphanumeric logical id, a mapping with a Type, only known
+/// attributes, and `DependsOn` and `Condition` naming what the template declares.
+fn check_resource(
+    id: &str,
+    r: &Value,
+    resources: &BTreeSet<&str>,
+    conditions: &BTreeSet<&str>,
+    out: &mut Findings,
+) {
+    let path = vec![key("Resources"), key(id)];
+    if !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        out.push((
+            path.clone(),
+            format!("logical id `{id}` must be alphanumeric (A-Za-z0-9)"),
+        ));
+    }
+    let Some(r) = r.as_object() else {
+        out.push((
+            path,
+            format!("resource `{id}` must be a mapping with a Type"),
+        ));
+        return;
+    };
+    match r.get("Type").and_then(Value::as_str) {
+        Some(_) => {}
+        None => out.push((
+            path.clone(),
+            format!("resource `{id}` needs a Type, such as AWS::SNS::Topic"),
+        )),
+    }
+    for k in r.keys() {
+        if !RESOURCE_ATTRIBUTES.contains(&k.as_str()) {
             out.push((
-                path.clone(),
-                format!("logical id `{id}` must be alphanumeric (A-Za-z0-9)"),
-            ));
-        }
-        let Some(r) = r.as_object() else {
-            out.push((
-                path,
-                format!("resource `{id}` must be a mapping with a Type"),
-            ));
-            continue;
-        };
-        match r.get("Type").and_then(Value::as_str) {
-            Some(_) => {}
-            None => out.push((
-                path.clone(),
-                format!("resource `{id}` needs a Type, such as AWS::SNS::Topic"),
-            )),
-        }
-        for k in r.keys() {
-            if !RESOURCE_ATTRIBUTES.contains(&k.as_str()) {
-                out.push((
-                    at(&path, &[k]),
-                    format!(
-                        "unknown resource attribute `{k}`; put resource settings under Properties"
-                    ),
-                ));
-            }
-        }
-        let depends: Vec<(Vec<Seg>, &str)> = match r.get("DependsOn") {
-            Some(Value::String(s)) => vec![(at(&path, &["DependsOn"]), s.as_str())],
-            Some(Value::Array(a)) => a
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| {
-                    let mut p = at(&path, &["DependsOn"]);
-                    p.push(Seg::Index(i));
-                    v.as_str().map(|s| (p, s))
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        for (p, d) in depends {
-            if !resources.contains(d) {
-                out.push((
-                    p,
-                    format!("DependsOn names `{d}`, which is not a resource in this template"),
-                ));
-            }
-        }
-        if let Some(c) = r.get("Condition").and_then(Value::as_str)
-            && !conditions.contains(c)
-        {
-            out.push((
-                at(&path, &["Condition"]),
-                format!("condition `{c}` is not declared under Conditions"),
+                at(&path, &[k]),
+                format!("unknown resource attribute `{k}`; put resource settings under Properties"),
             ));
         }
     }
+    check_depends_on(&path, r, resources, out);
+    if let Some(c) = r.get("Condition").and_then(Value::as_str)
+        && !conditions.contains(c)
+    {
+        out.push((
+            at(&path, &["Condition"]),
+            format!("condition `{c}` is not declared under Conditions"),
+        ));
+    }
+}
+
+/// `DependsOn`, a name or a list of names, names resources of this template.
+fn check_depends_on(
+    path: &[Seg],
+    r: &Map<String, Value>,
+    resources: &BTreeSet<&str>,
+    out: &mut Findings,
+) {
+    let depends: Vec<(Vec<Seg>, &str)> = match r.get("DependsOn") {
+        Some(Value::String(s)) => vec![(at(path, &["DependsOn"]), s.as_str())],
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                let mut p = at(path, &["DependsOn"]);
+                p.push(Seg::Index(i));
+                v.as_str().map(|s| (p, s))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (p, d) in depends {
+        if !resources.contains(d) {
+            out.push((
+                p,
+                format!("DependsOn names `{d}`, which is not a resource in this template"),
+            ));
+        }
+    }
+}
+
+/// Every output declares its Value.
+fn check_outputs_have_a_value(root: &Map<String, Value>, out: &mut Findings) {
     for (name, o) in section(root, "Outputs") {
         if o.get("Value").is_none() {
             out.push((
@@ -443,20 +507,6 @@ pub fn check(t: &Value, body_bytes: usize) -> Findings {
             ));
         }
     }
-    // A transform (macro, SAM) may add names the template does not declare.
-    if !transform {
-        let names = Names {
-            params: &params,
-            resources: &resources,
-            conditions: &conditions,
-        };
-        for s in ["Resources", "Outputs", "Conditions"] {
-            if let Some(v) = root.get(s) {
-                names.walk(v, &mut vec![key(s)], &mut out);
-            }
-        }
-    }
-    out
 }
 
 fn section<'a>(
