@@ -28,12 +28,13 @@ macro_rules! client {
 pub mod assume;
 pub mod calls;
 pub mod error;
+pub mod memo;
 pub mod pace;
 pub mod quotas;
 pub mod services;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -186,31 +187,6 @@ impl Connector {
     }
 }
 
-/// A per-cycle memo of results that several readers share (one DescribeAlarms
-/// walk for both alarm kinds), keyed by type: this module knows none of them.
-#[derive(Default)]
-pub struct Memo(
-    Mutex<std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>,
-);
-
-impl Memo {
-    /// The shared slot of type `T`, created empty on first use.
-    pub fn slot<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
-        let mut slots = self.0.lock().expect("memo lock");
-        let any = slots
-            .entry(std::any::TypeId::of::<T>())
-            .or_insert_with(|| Arc::new(T::default()))
-            .clone();
-        any.downcast::<T>().expect("a slot holds its own type")
-    }
-}
-
-impl std::fmt::Debug for Memo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Memo")
-    }
-}
-
 /// Where vigil is running and on whose behalf.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
@@ -228,7 +204,7 @@ pub struct Aws {
     pub pace: Arc<pace::Pacing>,
     pub env: Env,
     /// What one cycle's stages share, such as a list walk two kinds read.
-    pub memo: Memo,
+    pub memo: memo::Memo,
 }
 
 impl Aws {
@@ -241,7 +217,7 @@ impl Aws {
             calls: self.calls.clone(),
             pace: self.pace.clone(),
             env: self.env.clone(),
-            memo: Memo::default(),
+            memo: memo::Memo::default(),
         }
     }
 
@@ -299,7 +275,7 @@ impl Aws {
                 region,
                 ..Env::default()
             },
-            memo: Memo::default(),
+            memo: memo::Memo::default(),
         }
     }
 

@@ -55,6 +55,6 @@ pub fn aws_with(m: MockClients) -> Aws {
             account_id: "123456789012".into(),
             owner: "test".into(),
         },
-        memo: Memo::default(),
+        memo: super::memo::Memo::default(),
     }
 }

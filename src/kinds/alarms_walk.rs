@@ -3,31 +3,16 @@
 //! alarms by name when that is fewer calls. Start at [`wanted_alarms`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use aws_sdk_cloudwatch::types::{AlarmType, CompositeAlarm};
+use aws_sdk_cloudwatch::types::AlarmType;
 
 use super::kind::Wanted;
 use crate::aws::{Aws, AwsError, AwsResultExt};
 
 const SERVICE: &str = "cloudwatch";
 
-/// Every alarm in the account, from one paginated DescribeAlarms walk. Each
-/// alarm kind takes its alarms out as it reads them (once a cycle), so that
-/// the SDK's form and vigil's are not both held for thousands of alarms.
-#[derive(Debug, Default)]
-pub struct AlarmPages {
-    /// Boxed: the SDK struct is ~600 bytes, and a table sized for thousands of
-    /// them would be mostly empty slots.
-    pub metric: Mutex<HashMap<String, Box<aws_sdk_cloudwatch::types::MetricAlarm>>>,
-    pub composite: Mutex<HashMap<String, CompositeAlarm>>,
-    /// How many alarms of both types the pages held.
-    pub listed: usize,
-}
-
-/// The one DescribeAlarms walk of a cycle, shared by both alarm kinds.
-#[derive(Default)]
-struct AlarmWalk(tokio::sync::OnceCell<Result<Arc<AlarmPages>, AwsError>>);
+pub use crate::aws::memo::AlarmPages;
 
 impl AlarmPages {
     /// Moves a page's alarms in, not cloned: thousands of alarms stay one copy.
@@ -36,35 +21,32 @@ impl AlarmPages {
         mut out: aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput,
     ) {
         let metric = out.metric_alarms.take().unwrap_or_default();
-        let table = self.metric.get_mut().expect("alarm pages lock");
-        table.reserve(metric.len());
+        self.metric.reserve(metric.len());
         for a in metric {
             if let Some(n) = a.alarm_name().map(str::to_string) {
-                table.insert(n, Box::new(a));
+                self.metric.insert(n, Box::new(a));
             }
         }
-        let composite = self.composite.get_mut().expect("alarm pages lock");
         for a in out.composite_alarms.take().unwrap_or_default() {
             if let Some(n) = a.alarm_name().map(str::to_string) {
-                composite.insert(n, a);
+                self.composite.insert(n, a);
             }
         }
-        self.listed = table.len() + composite.len();
+        self.listed = self.metric.len() + self.composite.len();
     }
 
-    /// Takes the alarms `wanted` asks for out of `table`.
-    pub(crate) fn take_wanted<A>(
-        table: &Mutex<HashMap<String, A>>,
+    /// The alarms of `table` that `wanted` asks for, borrowed.
+    pub(crate) fn wanted<'t, A>(
+        table: &'t HashMap<String, A>,
         wanted: &Wanted,
-    ) -> Vec<(String, A)> {
-        let mut table = table.lock().expect("alarm pages lock");
+    ) -> Vec<(&'t String, &'t A)> {
         if wanted.all {
-            return table.drain().collect();
+            return table.iter().collect();
         }
         wanted
             .specs
             .keys()
-            .filter_map(|n| table.remove_entry(n))
+            .filter_map(|n| table.get_key_value(n))
             .collect()
     }
 }
@@ -73,8 +55,7 @@ impl AlarmPages {
 /// one walk a cycle, shared by both alarm kinds.
 pub async fn all_alarms(aws: &Aws) -> Result<Arc<AlarmPages>, AwsError> {
     aws.memo
-        .slot::<AlarmWalk>()
-        .0
+        .alarms
         .get_or_init(|| async {
             let mut pages = AlarmPages::default();
             let mut walk = aws
@@ -134,7 +115,7 @@ pub fn walk_everything(wanted: &Wanted) -> bool {
 /// The alarms an observe needs: the shared walk, or the wanted names.
 pub async fn wanted_alarms(aws: &Aws, wanted: &Wanted) -> Result<Arc<AlarmPages>, AwsError> {
     // A walk this cycle already made (the daily report's) answers for free.
-    if let Some(Ok(pages)) = aws.memo.slot::<AlarmWalk>().0.get() {
+    if let Some(Ok(pages)) = aws.memo.alarms.get() {
         return Ok(pages.clone());
     }
     if walk_everything(wanted) {
@@ -146,7 +127,7 @@ pub async fn wanted_alarms(aws: &Aws, wanted: &Wanted) -> Result<Arc<AlarmPages>
 
 /// How many alarms of both types the cycle's DescribeAlarms walk saw.
 pub(crate) fn alarms_listed(aws: &Aws) -> Option<usize> {
-    match aws.memo.slot::<AlarmWalk>().0.get() {
+    match aws.memo.alarms.get() {
         Some(Ok(p)) => Some(p.listed),
         _ => None,
     }

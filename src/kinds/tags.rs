@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use aws_smithy_types::error::operation::BuildError;
 use futures::future::BoxFuture;
@@ -425,9 +425,9 @@ pub async fn read(
             fell_back: None,
         }),
         Read::Batched { filter, list } | Read::BatchedOrEach { filter, list } => {
-            let state = aws.memo.slot::<Tagging>();
+            let state = &aws.memo.tagging;
             if !state.denied.load(Ordering::Relaxed) {
-                match batched(aws, &state, filter, ids, listed).await {
+                match batched(aws, state, filter, ids, listed).await {
                     Ok(mut found) => {
                         let unserved =
                             matches!(read, Read::BatchedOrEach { .. }) && found.is_empty();
@@ -483,18 +483,10 @@ async fn each(aws: &Aws, list: ListFn, ids: &[String]) -> Result<HashMap<String,
         .await
 }
 
-/// Per cycle: whether the Tagging API was denied, and the walks made so far
-/// (both alarm kinds share the `cloudwatch:alarm` walk).
-#[derive(Default)]
-struct Tagging {
-    denied: AtomicBool,
-    walks: std::sync::Mutex<HashMap<&'static str, Arc<Walk>>>,
-}
+use crate::aws::memo::Tagging;
 
-/// A walk's tags; each reader takes its own out, so that they are held once.
-type Walked = Arc<std::sync::Mutex<HashMap<String, Tags>>>;
-
-type Walk = tokio::sync::OnceCell<Result<Walked, AwsError>>;
+/// A walk's tags, by ARN, shared by its readers.
+type Walked = Arc<HashMap<String, Tags>>;
 
 /// ARNs compare without the `:*` that DescribeLogGroups appends.
 fn arn_key(arn: &str) -> &str {
@@ -517,13 +509,9 @@ async fn walk_once(aws: &Aws, state: &Tagging, filter: &'static str) -> Result<W
         .entry(filter)
         .or_default()
         .clone();
-    walk.get_or_init(|| async {
-        walk_type(aws, filter)
-            .await
-            .map(|m| Arc::new(std::sync::Mutex::new(m)))
-    })
-    .await
-    .clone()
+    walk.get_or_init(|| async { walk_type(aws, filter).await.map(Arc::new) })
+        .await
+        .clone()
 }
 
 /// Starts the walk of a batched kind's type while its observe still lists the
@@ -535,8 +523,8 @@ pub async fn prefetch(aws: &Aws, read: &Read, wanted: usize, population: Option<
     if let Read::Batched { filter, .. } | Read::BatchedOrEach { filter, .. } = *read
         && walk_pays(population, wanted)
     {
-        let state = aws.memo.slot::<Tagging>();
-        let _ = walk_once(aws, &state, filter).await;
+        let state = &aws.memo.tagging;
+        let _ = walk_once(aws, state, filter).await;
     }
 }
 
@@ -564,11 +552,9 @@ async fn batched(
     };
     let mut by_arn = match walked {
         Some(all) => {
-            // Each resource is read once a cycle: take its tags rather than copy them.
-            let mut all = all.lock().expect("walk lock");
             return Ok(ids
                 .iter()
-                .filter_map(|id| Some((id.clone(), all.remove(arn_key(id))?)))
+                .filter_map(|id| Some((id.clone(), all.get(arn_key(id))?.clone())))
                 .collect());
         }
         None => by_arns(aws, ids).await?,

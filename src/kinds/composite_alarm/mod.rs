@@ -198,17 +198,17 @@ impl Kind for CompositeAlarm {
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         let pages = wanted_alarms(aws, wanted).await?;
         let mut out = BTreeMap::new();
-        for (name, a) in AlarmPages::take_wanted(&pages.composite, wanted) {
+        for (name, a) in AlarmPages::wanted(&pages.composite, wanted) {
             let arn = a
                 .alarm_arn()
                 .map(str::to_string)
-                .unwrap_or_else(|| super::metric_alarm::alarm_arn(&aws.env, &name));
+                .unwrap_or_else(|| super::metric_alarm::alarm_arn(&aws.env, name));
             let live = Live {
                 name: name.clone(),
                 arn,
-                spec: spec_from_live(&a),
+                spec: spec_from_live(a),
             };
-            out.insert(name, live);
+            out.insert(name.clone(), live);
         }
         Ok(out)
     }

@@ -612,19 +612,18 @@ impl Kind for MetricAlarm {
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         let pages = wanted_alarms(aws, wanted).await?;
         let mut out = BTreeMap::new();
-        // Each SDK alarm is let go as soon as it is converted.
-        for (name, a) in AlarmPages::take_wanted(&pages.metric, wanted) {
+        for (name, a) in AlarmPages::wanted(&pages.metric, wanted) {
             let arn = a
                 .alarm_arn()
                 .map(str::to_string)
-                .unwrap_or_else(|| alarm_arn(&aws.env, &name));
+                .unwrap_or_else(|| alarm_arn(&aws.env, name));
             let live = Live {
                 name: name.clone(),
                 arn,
-                spec: spec_from_live(&a),
+                spec: spec_from_live(a),
                 state: a.state_value().map(|s| s.as_str().to_string()),
             };
-            out.insert(name, live);
+            out.insert(name.clone(), live);
         }
         Ok(out)
     }

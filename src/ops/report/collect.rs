@@ -676,7 +676,7 @@ pub async fn collect(
         end: now,
     };
     let declared = crate::ops::declared_alarms(m);
-    // Read before the drift section's observe takes the alarms out of the walk.
+    // The drift section's observe reads the same walk.
     let live = read_declared(aws, &declared).await?;
     let plans: Vec<AlarmQueries> = live
         .iter()
@@ -747,8 +747,7 @@ async fn read_declared(
     declared: &[(KindId, String)],
 ) -> Result<Vec<Option<LiveAlarm>>, AwsError> {
     let pages = crate::kinds::metric_alarm::all_alarms(aws).await?;
-    let metric = pages.metric.lock().expect("alarm pages lock");
-    let composite = pages.composite.lock().expect("alarm pages lock");
+    let (metric, composite) = (&pages.metric, &pages.composite);
     Ok(declared
         .iter()
         .map(|(kind, name)| match kind {
