@@ -14,6 +14,13 @@ pub struct FieldDiff {
 }
 
 impl FieldDiff {
+    /// Whether the difference is in the top-level `tags` field.
+    pub fn in_tags(&self) -> bool {
+        self.path
+            .strip_prefix("tags")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+    }
+
     /// Whether the new value is only known after apply.
     pub fn to_unknown(&self) -> bool {
         self.to.as_ref().is_some_and(contains_unknown)

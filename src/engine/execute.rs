@@ -4,6 +4,7 @@
 //! its dependents. Every write passes the gate. Only this module writes.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
@@ -17,7 +18,7 @@ use super::report::{
 use crate::aws::{Aws, ErrorClass};
 use crate::failpoint;
 use crate::kinds::KindId;
-use crate::kinds::{ApplyOptions, Attrs, KindError, Observed};
+use crate::kinds::{ApplyOptions, Attrs, Desired, KindError, Observed};
 use crate::manifest::Manifests;
 use crate::refs::contains_unknown;
 use crate::state::{self, EntryState, Inventory, ResourceId, StateError};
@@ -145,8 +146,8 @@ struct Run<'r, 'a> {
     stopped: &'r mut Option<(ResourceId, String)>,
     /// Attributes of what this run applied, for the references of later steps.
     applied: HashMap<usize, Attrs>,
-    /// Per applied step: the resolved spec (for finalize).
-    resolved: HashMap<usize, Value>,
+    /// Per applied step: its desired state as applied (for finalize and the inventory).
+    resolved: HashMap<usize, Arc<Desired>>,
 }
 
 impl<'a> Run<'_, 'a> {
@@ -188,15 +189,15 @@ impl<'a> Run<'_, 'a> {
             // What is being created, so that a live resource found without its
             // owner tag later is taken as vigil's only if it is this.
             let intent = s
-                .spec
+                .desired
                 .as_deref()
-                .and_then(|spec| r.kind.normalize(spec, &x.obs.env).ok())
+                .map(|d| &d.state)
                 .filter(|d| !contains_unknown(d));
             match intent {
                 Some(d) => {
-                    e.digest = state::digest(&d);
+                    e.digest = state::digest(d);
                     e.applied =
-                        state::AppliedJson::new(&crate::secret::seal(&d, &r.id().to_string()));
+                        state::AppliedJson::new(&crate::secret::seal(d, &r.id().to_string()));
                 }
                 None => {
                     e.digest = String::new();
@@ -315,13 +316,13 @@ impl<'a> Run<'_, 'a> {
         let i = step.resource.expect("apply steps are declared");
         let r = &x.m.resources[i];
         let live = x.obs.live.get(&i);
-        let spec: Value = if step.unresolved {
+        let desired = if step.unresolved {
             let applied = &self.applied;
             let value = |j: usize, attr: &str| {
                 plan::attrs_of(x.obs, applied, j).and_then(|a| a.get(attr).cloned())
             };
-            let resolved = plan::resolve(x.m, r, x.obs, &value).into_owned();
-            let desired = match r.kind.normalize(&resolved, &x.obs.env) {
+            let resolved = plan::resolve(x.m, r, x.obs, &value);
+            let desired = match r.kind.desired(&resolved, &x.obs.env) {
                 Ok(d) => d,
                 Err(e) => {
                     self.outcomes[n] = Outcome::Failed(e);
@@ -330,9 +331,9 @@ impl<'a> Run<'_, 'a> {
             };
             let adopt = matches!(step.decision, Decision::Adopt { .. });
             let entry = self.inv.get(&r.id());
-            match plan::decide(x.m, r, &desired, live, entry, adopt, &x.obs.env) {
+            match plan::decide(x.m, r, &desired.state, live, entry, adopt, &x.obs.env) {
                 None | Some(Decision::DriftWarned { .. }) => {
-                    let e = plan::entry(x.m, r, &desired, x.revision, x.now);
+                    let e = plan::entry(x.m, r, &desired.state, x.revision, x.now);
                     self.inv.resources.insert(r.id(), e);
                     self.outcomes[n] = Outcome::Unchanged;
                     return None;
@@ -343,23 +344,35 @@ impl<'a> Run<'_, 'a> {
                 self.outcomes[n] = Outcome::Failed(KindError::Unresolved);
                 return None;
             }
-            resolved
+            Arc::new(desired)
         } else {
-            step.spec.as_deref().cloned().unwrap_or(Value::Null)
+            match &step.desired {
+                Some(d) => d.clone(),
+                None => {
+                    let e = KindError::Invalid(
+                        "internal error: a planned change without its desired state".into(),
+                    );
+                    self.outcomes[n] = Outcome::Failed(e);
+                    return None;
+                }
+            }
         };
-        self.resolved.insert(n, spec.clone());
+        self.resolved.insert(n, desired.clone());
         let live = live.cloned();
         let kind = r.kind;
         let name = r.name.clone();
         let opts = ApplyOptions {
             recreate_on_rollback: r.annotations.recreate_on_rollback,
+            fields: self.plan.steps[n].decision.fields().to_vec(),
         };
         let aws = x.aws;
         tracing::info!(kind = %kind, name = %name, "applying");
         // The future owns what it reads; the driver keeps the mutable state.
         Some(Box::pin(async move {
             failpoint::hit("before-apply").await;
-            let result = kind.apply(aws, &name, &spec, live.as_ref(), &opts).await;
+            let result = kind
+                .apply(aws, &name, &desired.spec, live.as_ref(), &opts)
+                .await;
             (n, result)
         }))
     }
@@ -372,10 +385,8 @@ impl<'a> Run<'_, 'a> {
             (Phase::Apply, Ok(attrs)) => {
                 let i = step.resource.expect("apply steps are declared");
                 let r = &x.m.resources[i];
-                if let Ok(desired) = r.kind.normalize(&self.resolved[&n], &x.obs.env) {
-                    let e = plan::entry(x.m, r, &desired, x.revision, x.now);
-                    self.inv.resources.insert(key, e);
-                }
+                let e = plan::entry(x.m, r, &self.resolved[&n].state, x.revision, x.now);
+                self.inv.resources.insert(key, e);
                 self.applied.insert(i, attrs);
                 self.outcomes[n] = Outcome::Applied;
                 failpoint::hit("after-apply").await;
@@ -412,7 +423,7 @@ impl<'a> Run<'_, 'a> {
                 break;
             }
             let step = &self.plan.steps[n];
-            let spec = &self.resolved[&n];
+            let spec = &self.resolved[&n].spec;
             if let Err(e) = step.kind.finalize(x.aws, &step.name, spec).await {
                 self.outcomes[n] = Outcome::Failed(e);
             }

@@ -14,7 +14,7 @@ use super::observe::Snapshot;
 use super::report::{Failure, FailureCode, Note, NoteCode};
 use crate::aws::{Env, ErrorClass};
 use crate::diff::FieldDiff;
-use crate::kinds::{Attrs, KindId, LiveOwner, Observed};
+use crate::kinds::{Attrs, Desired, KindId, LiveOwner, Observed};
 use crate::manifest::{DeletionPolicy, DriftMode, Manifests, Resource};
 use crate::refs::{self, Referent, contains_unknown};
 use crate::state::{self, AppliedJson, Entry, EntryState, Inventory, ResourceId};
@@ -329,6 +329,17 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// The fields that differ, where the decision compared any.
+    pub fn fields(&self) -> &[FieldDiff] {
+        match self {
+            Decision::Create { fields, .. }
+            | Decision::Update { fields, .. }
+            | Decision::Adopt { fields }
+            | Decision::DriftWarned { fields } => fields,
+            Decision::Delete | Decision::Refused(_) | Decision::Skipped(_) => &[],
+        }
+    }
+
     /// Whether the step writes.
     pub fn writes(&self) -> bool {
         matches!(
@@ -349,8 +360,9 @@ pub struct Step {
     /// The declared resource, or `None` for an owned one that left the directory.
     pub resource: Option<usize>,
     pub decision: Decision,
-    /// The spec with references resolved as far as they are known.
-    pub spec: Option<Arc<Value>>,
+    /// The desired state with references resolved as far as they are known:
+    /// the typed spec that apply and finalize take, and its normalized form.
+    pub desired: Option<Arc<Desired>>,
     /// Some referenced value is known only after another step applies: the
     /// executor resolves and decides this one again then.
     pub unresolved: bool,
@@ -644,12 +656,13 @@ impl Walk<'_> {
             obs.attrs(j)?.get(attr).cloned()
         };
         let resolved = resolve(m, r, obs, &value);
-        let desired = r.kind.normalize(&resolved, &obs.env);
-        let adopt = match live.map(|l| self.owned(r, l, entry, desired.as_ref().ok())) {
-            Some(Err(refusal)) => return self.stop(i, Some(Decision::Refused(refusal))),
-            Some(Ok(adopt)) => adopt,
-            None => false,
-        };
+        let desired = r.kind.desired(&resolved, &obs.env);
+        let adopt =
+            match live.map(|l| self.owned(r, l, entry, desired.as_ref().ok().map(|d| &d.state))) {
+                Some(Err(refusal)) => return self.stop(i, Some(Decision::Refused(refusal))),
+                Some(Ok(adopt)) => adopt,
+                None => false,
+            };
         if let Some(l) = live {
             self.plan.notes.extend(live_notes(r, l));
         }
@@ -657,8 +670,8 @@ impl Walk<'_> {
             Ok(d) => d,
             Err(e) => return self.stop(i, Some(Decision::Skipped(Skip::Invalid(e.to_string())))),
         };
-        match decide(m, r, &desired, live, entry, adopt, &obs.env) {
-            None => self.unchanged(r, &desired, entry),
+        match decide(m, r, &desired.state, live, entry, adopt, &obs.env) {
+            None => self.unchanged(r, &desired.state, entry),
             Some(d @ Decision::DriftWarned { .. }) => {
                 self.plan.steps.push(step(r, Some(i), d, None, false));
                 self.plan.unchanged += 1;
@@ -666,11 +679,7 @@ impl Walk<'_> {
             Some(d) => {
                 self.changing.insert(i);
                 let unresolved = contains_unknown(&resolved);
-                let spec = match resolved {
-                    Cow::Borrowed(_) => r.spec.clone(),
-                    Cow::Owned(v) => Arc::new(v),
-                };
-                let mut s = step(r, Some(i), d, Some(spec), unresolved);
+                let mut s = step(r, Some(i), d, Some(Arc::new(desired)), unresolved);
                 s.after = r
                     .deps
                     .iter()
@@ -730,7 +739,7 @@ fn step(
     r: &Resource,
     i: Option<usize>,
     decision: Decision,
-    spec: Option<Arc<Value>>,
+    desired: Option<Arc<Desired>>,
     unresolved: bool,
 ) -> Step {
     Step {
@@ -738,7 +747,7 @@ fn step(
         name: r.name.clone(),
         resource: i,
         decision,
-        spec,
+        desired,
         unresolved,
         after: Vec::new(),
         explained: Vec::new(),
@@ -890,7 +899,7 @@ pub fn push_deletions(
             name,
             resource,
             decision: Decision::Delete,
-            spec: None,
+            desired: None,
             unresolved: false,
             after,
             explained: Vec::new(),

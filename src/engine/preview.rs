@@ -5,7 +5,6 @@
 use super::observe::Snapshot;
 use super::plan::{Decision, Plan};
 use crate::aws::Aws;
-use crate::refs::contains_unknown;
 
 /// Adds each kind's explanation to the planned changes whose specs are fully
 /// known. A change AWS says is none after all leaves the plan as unchanged.
@@ -18,11 +17,15 @@ pub async fn explain(aws: &Aws, obs: &Snapshot, mut plan: Plan) -> Plan {
         ) {
             continue;
         }
-        let Some(spec) = step.spec.as_ref().filter(|s| !contains_unknown(s)) else {
+        let Some(desired) = step.desired.as_ref().filter(|_| !step.unresolved) else {
             continue;
         };
         let live = step.resource.and_then(|i| obs.live.get(&i));
-        match step.kind.explain(aws, &step.name, spec, live).await {
+        match step
+            .kind
+            .explain(aws, &step.name, &desired.spec, live)
+            .await
+        {
             Ok(Some(extra)) => step.explained = extra,
             Ok(None) => {
                 unchanged.insert(n);

@@ -1,7 +1,6 @@
 //! What a kind is: the [`Kind`] trait, and the plain data that passes between
 //! a kind and the engine (attributes, validation issues, observed state).
 
-use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::future::Future;
@@ -12,6 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::AnyLive;
 use super::error::KindError;
 pub use super::issues::{Issues, field_name, parse_path};
 use super::tags::{TagApi, Tags};
@@ -119,11 +119,14 @@ impl<'a> IntoIterator for &'a Attrs {
     }
 }
 
-/// What the engine tells a kind's apply beyond the spec (from the manifest's annotations).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What the engine tells a kind's apply beyond the spec: the manifest's
+/// annotations, and the planner's diff.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ApplyOptions {
     /// `vigil/recreate-on-rollback`: a stack stuck in ROLLBACK_COMPLETE is deleted and created again.
     pub recreate_on_rollback: bool,
+    /// The fields the planner found different (on a create, every field).
+    pub fields: Vec<FieldDiff>,
 }
 
 /// What one resource looks like live, with the kind's own detail kept for apply.
@@ -138,10 +141,8 @@ pub struct Observed {
     pub notes: Vec<String>,
     /// Subscriptions waiting for someone to confirm them (`protocol:endpoint`).
     pub pending: Vec<String>,
-    pub detail: Arc<dyn Any + Send + Sync>,
-    /// Derives the normalized state from `detail`. It is built when compared and
-    /// then dropped: kept for thousands of resources, it was most of the peak memory.
-    pub(super) state_of: fn(&Observed, &Env) -> Value,
+    /// The kind's own view of it, typed.
+    pub live: Arc<AnyLive>,
 }
 
 /// The owner a live resource names, from its `vigil:owner` tag.
@@ -158,26 +159,20 @@ pub enum LiveOwner {
 impl Observed {
     /// Normalized, in the same shape as the desired state.
     pub fn state(&self, env: &Env) -> Value {
-        (self.state_of)(self, env)
+        self.live.state(env)
     }
 
     /// A live resource given as its normalized state, for tests of the engine
     /// that need no AWS: `state` is returned as it is.
+    #[cfg(any(test, feature = "testkit"))]
     pub fn plain(state: Value, attrs: Attrs, owner: LiveOwner) -> Observed {
-        fn stored(o: &Observed, _env: &Env) -> Value {
-            o.detail
-                .downcast_ref::<Value>()
-                .cloned()
-                .unwrap_or(Value::Null)
-        }
         Observed {
             attrs,
             spec: Value::Null,
             owner,
             notes: Vec::new(),
             pending: Vec::new(),
-            detail: Arc::new(state),
-            state_of: stored,
+            live: Arc::new(AnyLive::Plain(state)),
         }
     }
 }

@@ -93,8 +93,55 @@ fn normalize<K: Kind>(spec: &Value, env: &Env) -> Result<Value, KindError> {
     Ok(K::normalize(&spec_from::<K>(spec)?, env))
 }
 
+fn desired<K: Member>(spec: &Value, env: &Env) -> Result<Desired, KindError> {
+    let spec = spec_from::<K>(spec)?;
+    let state = K::normalize(&spec, env);
+    Ok(Desired {
+        spec: K::wrap_spec(spec),
+        state,
+    })
+}
+
+/// A declared resource's desired state once its references are resolved: the
+/// kind's typed spec, read once, and its normalized form. The planner compares
+/// and the inventory records `state`; apply and finalize take `spec`.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub spec: AnySpec,
+    pub state: Value,
+}
+
+/// How a kind's typed values sit in [`AnySpec`] and [`AnyLive`]; `kinds!`
+/// implements it for every kind.
+pub trait Member: Kind {
+    fn spec_of(spec: &AnySpec) -> Option<&Self::Spec>;
+    fn live_of(live: &AnyLive) -> Option<&Self::Live>;
+    fn wrap_spec(spec: Self::Spec) -> AnySpec;
+    fn wrap_live(live: Self::Live) -> AnyLive;
+}
+
+/// A value of another kind reached this one: the engine pairs them by kind, so
+/// this is a bug, reported rather than panicking mid-apply.
+fn mismatch<K: Kind>() -> KindError {
+    KindError::Invalid(format!(
+        "internal error: a value of another kind was given to {}",
+        K::NAME
+    ))
+}
+
+fn typed_spec<K: Member>(spec: &AnySpec) -> Result<&K::Spec, KindError> {
+    K::spec_of(spec).ok_or_else(mismatch::<K>)
+}
+
+fn typed_live<K: Member>(obs: &Observed) -> Result<&K::Live, KindError> {
+    K::live_of(&obs.live).ok_or_else(mismatch::<K>)
+}
+
 /// One kind's observe with what every kind shares: tags read, the owner learned.
-pub(crate) async fn observe<K: Kind>(aws: &Aws, wanted: &Wanted) -> Result<Observation, KindError> {
+pub(crate) async fn observe<K: Member>(
+    aws: &Aws,
+    wanted: &Wanted,
+) -> Result<Observation, KindError> {
     // Tags read in one walk of the type can be read while the kind lists its resources.
     let prefetch = async {
         if let Some(api) = K::TAGS {
@@ -139,7 +186,6 @@ pub(crate) async fn observe<K: Kind>(aws: &Aws, wanted: &Wanted) -> Result<Obser
                 },
             };
             let obs = Observed {
-                state_of: state_of::<K>,
                 attrs: K::attributes(&l),
                 // Only import reads it; skip the work (and memory) everywhere else.
                 spec: if wanted.all {
@@ -150,7 +196,7 @@ pub(crate) async fn observe<K: Kind>(aws: &Aws, wanted: &Wanted) -> Result<Obser
                 owner,
                 notes: K::notes(&l),
                 pending: K::pending(&l),
-                detail: Arc::new(l),
+                live: Arc::new(K::wrap_live(l)),
             };
             (name, obs)
         })
@@ -158,26 +204,21 @@ pub(crate) async fn observe<K: Kind>(aws: &Aws, wanted: &Wanted) -> Result<Obser
     Ok(Observation { found, notes })
 }
 
-fn state_of<K: Kind>(obs: &Observed, env: &Env) -> Value {
-    K::live_state(detail::<K>(obs), env)
+/// The kind's own view of an observed resource (for tests).
+#[cfg(any(test, feature = "testkit"))]
+pub(crate) fn detail<K: Member>(obs: &Observed) -> &K::Live {
+    K::live_of(&obs.live).expect("observed detail matches its kind")
 }
 
-/// The kind's own view of an observed resource.
-pub(crate) fn detail<K: Kind>(obs: &Observed) -> &K::Live {
-    obs.detail
-        .downcast_ref::<K::Live>()
-        .expect("observed detail matches its kind")
-}
-
-async fn apply<K: Kind>(
+async fn apply<K: Member>(
     aws: &Aws,
     name: &str,
-    spec: &Value,
+    spec: &AnySpec,
     live: Option<&Observed>,
     opts: &ApplyOptions,
 ) -> Result<Attrs, KindError> {
-    let spec = spec_from::<K>(spec)?;
-    apply_typed::<K>(aws, name, &spec, live.map(detail::<K>), opts).await
+    let live = live.map(typed_live::<K>).transpose()?;
+    apply_typed::<K>(aws, name, typed_spec::<K>(spec)?, live, opts).await
 }
 
 /// The kind's apply, then, on an update, its tags brought to the manifest's
@@ -211,27 +252,68 @@ async fn remote_validate<K: Kind>(aws: &Aws, spec: &Value) -> Issues {
     }
 }
 
-async fn explain<K: Kind>(
+async fn explain<K: Member>(
     aws: &Aws,
     name: &str,
-    spec: &Value,
+    spec: &AnySpec,
     live: Option<&Observed>,
 ) -> Result<Option<Vec<FieldDiff>>, KindError> {
-    let spec = spec_from::<K>(spec)?;
-    K::explain(aws, name, &spec, live.map(detail::<K>)).await
+    let live = live.map(typed_live::<K>).transpose()?;
+    K::explain(aws, name, typed_spec::<K>(spec)?, live).await
 }
 
-async fn finalize<K: Kind>(aws: &Aws, name: &str, spec: &Value) -> Result<(), KindError> {
-    let spec = spec_from::<K>(spec)?;
-    K::finalize(aws, name, &spec).await
+async fn finalize<K: Member>(aws: &Aws, name: &str, spec: &AnySpec) -> Result<(), KindError> {
+    K::finalize(aws, name, typed_spec::<K>(spec)?).await
 }
 
-async fn delete<K: Kind>(aws: &Aws, name: &str, live: &Observed) -> Result<(), KindError> {
-    K::delete(aws, name, detail::<K>(live)).await
+async fn delete<K: Member>(aws: &Aws, name: &str, live: &Observed) -> Result<(), KindError> {
+    K::delete(aws, name, typed_live::<K>(live)?).await
 }
 
 macro_rules! kinds {
     ($($variant:ident => $module:ident),* $(,)?) => {
+        /// A kind's typed spec, references resolved: what apply and finalize take.
+        #[derive(Debug, Clone)]
+        pub enum AnySpec { $($variant(<$module::$variant as Kind>::Spec)),* }
+
+        /// A kind's live resource, as its observe read it.
+        pub enum AnyLive {
+            $($variant(<$module::$variant as Kind>::Live),)*
+            /// A live resource given only as its normalized state, for tests of the engine.
+            #[cfg(any(test, feature = "testkit"))]
+            Plain(Value),
+        }
+
+        impl AnyLive {
+            /// Normalized, in the same shape as the desired state. Built when
+            /// compared and then dropped: kept for thousands of resources, it was
+            /// most of the peak memory.
+            pub fn state(&self, env: &Env) -> Value {
+                match self {
+                    $(AnyLive::$variant(l) => <$module::$variant as Kind>::live_state(l, env),)*
+                    #[cfg(any(test, feature = "testkit"))]
+                    AnyLive::Plain(v) => v.clone(),
+                }
+            }
+        }
+
+        $(
+            impl Member for $module::$variant {
+                fn spec_of(spec: &AnySpec) -> Option<&Self::Spec> {
+                    match spec { AnySpec::$variant(s) => Some(s), _ => None }
+                }
+                fn live_of(live: &AnyLive) -> Option<&Self::Live> {
+                    match live { AnyLive::$variant(l) => Some(l), _ => None }
+                }
+                fn wrap_spec(spec: Self::Spec) -> AnySpec {
+                    AnySpec::$variant(spec)
+                }
+                fn wrap_live(live: Self::Live) -> AnyLive {
+                    AnyLive::$variant(live)
+                }
+            }
+        )*
+
         /// Every kind, in the order used to break ties when sorting.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         pub enum KindId { $($variant),* }
@@ -289,6 +371,11 @@ macro_rules! kinds {
                 match self { $(KindId::$variant => normalize::<$module::$variant>(spec, env)),* }
             }
 
+            /// Reads a resolved spec into the kind's type, once, and normalizes it.
+            pub fn desired(self, spec: &Value, env: &Env) -> Result<Desired, KindError> {
+                match self { $(KindId::$variant => desired::<$module::$variant>(spec, env)),* }
+            }
+
             /// Tags read only to learn the owner are compared only where the manifest manages tags.
             pub fn diff(self, desired: &Value, live: &Value) -> Vec<FieldDiff> {
                 let untagged;
@@ -309,11 +396,11 @@ macro_rules! kinds {
                 match self { $(KindId::$variant => Box::pin(remote_validate::<$module::$variant>(aws, spec))),* }
             }
 
-            pub fn explain<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value, live: Option<&'a Observed>) -> BoxFuture<'a, Result<Option<Vec<FieldDiff>>, KindError>> {
+            pub fn explain<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a AnySpec, live: Option<&'a Observed>) -> BoxFuture<'a, Result<Option<Vec<FieldDiff>>, KindError>> {
                 match self { $(KindId::$variant => Box::pin(explain::<$module::$variant>(aws, name, spec, live))),* }
             }
 
-            pub fn finalize<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value) -> BoxFuture<'a, Result<(), KindError>> {
+            pub fn finalize<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a AnySpec) -> BoxFuture<'a, Result<(), KindError>> {
                 match self { $(KindId::$variant => Box::pin(finalize::<$module::$variant>(aws, name, spec))),* }
             }
 
@@ -321,7 +408,7 @@ macro_rules! kinds {
                 match self { $(KindId::$variant => Box::pin(observe::<$module::$variant>(aws, wanted))),* }
             }
 
-            pub fn apply<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a Value, live: Option<&'a Observed>, opts: &'a ApplyOptions) -> BoxFuture<'a, Result<Attrs, KindError>> {
+            pub fn apply<'a>(self, aws: &'a Aws, name: &'a str, spec: &'a AnySpec, live: Option<&'a Observed>, opts: &'a ApplyOptions) -> BoxFuture<'a, Result<Attrs, KindError>> {
                 match self { $(KindId::$variant => Box::pin(apply::<$module::$variant>(aws, name, spec, live, opts))),* }
             }
 

@@ -14,7 +14,7 @@ use crate::kinds::{self, Kind, KindError, KindId, Wanted};
 use crate::yaml::{self, Node};
 
 /// [`observe`] for unit tests: the kind's own live values, tags read.
-pub async fn observe_live<K: Kind>(
+pub async fn observe_live<K: kinds::Member>(
     aws: &Aws,
     wanted: &Wanted,
 ) -> Result<BTreeMap<String, K::Live>, KindError>
@@ -58,4 +58,22 @@ pub fn desired_state_spec(file: &str, kind: KindId, name: &str) -> Value {
 /// the normalized spec against the live state.
 pub fn diff_of<K: Kind>(spec: &K::Spec, live: &K::Live, env: &Env) -> Vec<FieldDiff> {
     K::diff(&K::normalize(spec, env), &K::live_state(live, env))
+}
+
+/// Applies `spec` as the engine does: read into the kind's type once, and
+/// given the planner's diff against `live`.
+pub async fn apply_as_planned(
+    aws: &Aws,
+    id: KindId,
+    name: &str,
+    spec: &Value,
+    live: Option<&kinds::Observed>,
+) -> Result<kinds::Attrs, KindError> {
+    let desired = id.desired(spec, &aws.env)?;
+    let live_state = live.map_or_else(|| Value::Object(Default::default()), |l| l.state(&aws.env));
+    let opts = kinds::ApplyOptions {
+        fields: id.diff(&desired.state, &live_state),
+        ..kinds::ApplyOptions::default()
+    };
+    id.apply(aws, name, &desired.spec, live, &opts).await
 }

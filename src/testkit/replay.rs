@@ -51,7 +51,7 @@ pub async fn cycle(
         .observe(aws, &wanted)
         .await
         .map_err(|e| fail("observe", e))?;
-    id.apply(aws, name, spec, before.found.get(name), &Default::default())
+    crate::testkit::fixtures::apply_as_planned(aws, id, name, spec, before.found.get(name))
         .await
         .map_err(|e| fail("apply", e))?;
     // A resource that did not exist was written (the replay is not a no-op).
@@ -77,7 +77,7 @@ pub async fn cycle(
     );
 
     let n = written();
-    id.apply(&aws, name, spec, Some(observed), &Default::default())
+    crate::testkit::fixtures::apply_as_planned(&aws, id, name, spec, Some(observed))
         .await
         .map_err(|e| fail("second apply", e))?;
     prop_assert_eq!(

@@ -24,6 +24,7 @@ use vigil::kinds::{KindId, Wanted};
 
 use crate::harness::{self, Lab};
 
+use vigil::testkit::fixtures::apply_as_planned;
 use vigil::testkit::strategies;
 use vigil::testkit::strategy::Case;
 
@@ -66,7 +67,7 @@ fn loaded(id: KindId, name: &str, spec: &Value, lab: &Lab) -> Result<Value, Test
 }
 
 async fn apply_new(aws: &Aws, id: KindId, name: &str, spec: Value) -> Result<(), TestCaseError> {
-    id.apply(aws, name, &spec, None, &Default::default())
+    apply_as_planned(aws, id, name, &spec, None)
         .await
         .map(|_| ())
         .map_err(|e| fail(format!("setting up {id}/{name}: {e}")))
@@ -209,15 +210,9 @@ async fn apply_once(id: KindId, shared: &Lab, case: Case) -> Result<(), TestCase
         .observe(&aws, &wanted)
         .await
         .map_err(|e| err("observe", e))?;
-    id.apply(
-        &aws,
-        &name,
-        &spec,
-        found.found.get(&name),
-        &Default::default(),
-    )
-    .await
-    .map_err(|e| err("apply", e))?;
+    apply_as_planned(&aws, id, &name, &spec, found.found.get(&name))
+        .await
+        .map_err(|e| err("apply", e))?;
     prop_assert!(
         aws.calls.snapshot().writes > before,
         "{} {}: nothing was written",
@@ -250,7 +245,7 @@ async fn apply_once(id: KindId, shared: &Lab, case: Case) -> Result<(), TestCase
         return Ok(());
     }
     let before = aws.calls.snapshot();
-    id.apply(&aws, &name, &spec, Some(observed), &Default::default())
+    apply_as_planned(&aws, id, &name, &spec, Some(observed))
         .await
         .map_err(|e| err("second apply", e))?;
     let after = aws.calls.snapshot();

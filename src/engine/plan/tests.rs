@@ -482,7 +482,7 @@ fn dependents_of_a_change_see_only_its_identity() {
     let p = plan_of(&m, &obs, &Inventory::default(), &opts(true)).unwrap();
     let alarm = p.steps.iter().find(|s| s.name == "cpu").unwrap();
     assert!(alarm.unresolved, "the stack's output is known after apply");
-    let spec = alarm.spec.as_ref().unwrap();
+    let spec = &alarm.desired.as_ref().unwrap().state;
     assert_eq!(
         spec["alarmActions"][0], "arn:aws:test:::alerts",
         "identity is known"
@@ -754,7 +754,7 @@ fn dropping_steps_keeps_what_the_others_wait_for() {
             name: format!("t{n}"),
             resource: None,
             decision: Decision::Delete,
-            spec: None,
+            desired: None,
             unresolved: false,
             after,
             explained: vec![],

@@ -245,10 +245,7 @@ async fn observe_reads_ten_names_a_call() {
         live["AmazonCloudWatch-host10"].owner,
         crate::kinds::LiveOwner::Tagged("test".into())
     );
-    let detail = live["AmazonCloudWatch-host00"]
-        .detail
-        .downcast_ref::<Live>()
-        .unwrap();
+    let detail = crate::kinds::detail::<AgentConfig>(&live["AmazonCloudWatch-host00"]);
     assert_eq!(detail.tier.as_deref(), Some("Advanced"));
     assert_eq!(
         (get.num_calls(), describe.num_calls(), tags.num_calls()),

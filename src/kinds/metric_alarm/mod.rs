@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::alarms_walk::{AlarmPages, alarms_listed, wanted_alarms};
 use super::error::KindError;
-use super::kind::{Attrs, Issues, Kind, Wanted};
+use super::kind::{ApplyOptions, Attrs, Issues, Kind, Wanted};
 // Kept at its old path for the daily report's walk (ops/report.rs).
 pub use super::alarms_walk::all_alarms;
 use super::tags::{AWS_RULES, Read, TagApi, Tags, Write, with_owner};
@@ -628,95 +628,27 @@ impl Kind for MetricAlarm {
         Ok(out)
     }
 
+    /// Without the planner's diff, every field is written.
     async fn apply(
         aws: &Aws,
         name: &str,
         spec: &Spec,
         live: Option<&Live>,
     ) -> Result<Attrs, KindError> {
-        let env = &aws.env;
-        let arn = live
-            .map(|l| l.arn.clone())
-            .unwrap_or_else(|| alarm_arn(env, name));
-        let config_changed = match live {
-            None => true,
-            Some(l) => canonical(spec, None) != canonical(&l.spec, None),
-        };
-        if config_changed {
-            let metrics: Option<Vec<MetricDataQuery>> = (!spec.metrics.is_empty()).then(|| {
-                spec.metrics
-                    .iter()
-                    .map(|q| {
-                        MetricDataQuery::builder()
-                            .id(&q.id)
-                            .set_expression(q.expression.clone())
-                            .set_label(q.label.clone())
-                            .set_return_data(q.return_data)
-                            .set_period(q.period)
-                            .set_account_id(q.account_id.clone())
-                            .set_metric_stat(q.metric_stat.as_ref().map(|ms| {
-                                MetricStat::builder()
-                                    .metric(
-                                        Metric::builder()
-                                            .namespace(&ms.metric.namespace)
-                                            .metric_name(&ms.metric.metric_name)
-                                            .set_dimensions(map_to_dims(&ms.metric.dimensions))
-                                            .build(),
-                                    )
-                                    .period(ms.period)
-                                    .stat(&ms.stat)
-                                    .set_unit(ms.unit.as_deref().map(StandardUnit::from))
-                                    .build()
-                            }))
-                            .build()
-                    })
-                    .collect()
-            });
-            // Tags on PutMetricAlarm only count at creation; the engine syncs an
-            // update's tags through TagResource.
-            let create_tags = match live {
-                None => with_owner(spec.tags.as_ref().unwrap_or(&Tags::new()), env),
-                Some(_) => Tags::new(),
-            };
-            aws.clients
-                .cloudwatch
-                .put_metric_alarm()
-                .alarm_name(name)
-                .set_alarm_description(spec.alarm_description.clone())
-                .actions_enabled(spec.actions_enabled.unwrap_or(true))
-                .set_ok_actions(Some(spec.ok_actions.clone()))
-                .set_alarm_actions(Some(spec.alarm_actions.clone()))
-                .set_insufficient_data_actions(Some(spec.insufficient_data_actions.clone()))
-                .set_metric_name(spec.metric_name.clone())
-                .set_namespace(spec.namespace.clone())
-                .set_statistic(spec.statistic.as_deref().map(Statistic::from))
-                .set_extended_statistic(spec.extended_statistic.clone())
-                .set_dimensions(
-                    (!spec.dimensions.is_empty())
-                        .then(|| map_to_dims(&spec.dimensions))
-                        .flatten(),
-                )
-                .set_period(spec.period)
-                .set_unit(spec.unit.as_deref().map(StandardUnit::from))
-                .evaluation_periods(spec.evaluation_periods)
-                .set_datapoints_to_alarm(spec.datapoints_to_alarm)
-                .set_threshold(spec.threshold)
-                .comparison_operator(ComparisonOperator::from(spec.comparison_operator.as_str()))
-                .set_treat_missing_data(spec.treat_missing_data.clone())
-                .set_evaluate_low_sample_count_percentile(
-                    spec.evaluate_low_sample_count_percentile.clone(),
-                )
-                .set_metrics(metrics)
-                .set_threshold_metric_id(spec.threshold_metric_id.clone())
-                .set_tags((!create_tags.is_empty()).then(|| sdk_tags(&create_tags)))
-                .send()
-                .await
-                .aws(SERVICE, "PutMetricAlarm")?;
-        }
-        Ok(Attrs::from([
-            ("arn".to_string(), arn),
-            ("name".to_string(), name.to_string()),
-        ]))
+        put(aws, name, spec, live, true).await
+    }
+
+    /// PutMetricAlarm only when the planner found a field other than tags
+    /// different: tags alone are the engine's tag sync.
+    async fn apply_annotated(
+        aws: &Aws,
+        name: &str,
+        spec: &Spec,
+        live: Option<&Live>,
+        opts: &ApplyOptions,
+    ) -> Result<Attrs, KindError> {
+        let config_changed = live.is_none() || opts.fields.iter().any(|f| !f.in_tags());
+        put(aws, name, spec, live, config_changed).await
     }
 
     async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {
@@ -729,6 +661,95 @@ impl Kind for MetricAlarm {
             .aws(SERVICE, "DeleteAlarms")?;
         Ok(())
     }
+}
+
+/// Creates or updates the alarm (PutMetricAlarm when `config_changed`).
+async fn put(
+    aws: &Aws,
+    name: &str,
+    spec: &Spec,
+    live: Option<&Live>,
+    config_changed: bool,
+) -> Result<Attrs, KindError> {
+    let env = &aws.env;
+    let arn = live
+        .map(|l| l.arn.clone())
+        .unwrap_or_else(|| alarm_arn(env, name));
+    if config_changed {
+        let metrics: Option<Vec<MetricDataQuery>> = (!spec.metrics.is_empty()).then(|| {
+            spec.metrics
+                .iter()
+                .map(|q| {
+                    MetricDataQuery::builder()
+                        .id(&q.id)
+                        .set_expression(q.expression.clone())
+                        .set_label(q.label.clone())
+                        .set_return_data(q.return_data)
+                        .set_period(q.period)
+                        .set_account_id(q.account_id.clone())
+                        .set_metric_stat(q.metric_stat.as_ref().map(|ms| {
+                            MetricStat::builder()
+                                .metric(
+                                    Metric::builder()
+                                        .namespace(&ms.metric.namespace)
+                                        .metric_name(&ms.metric.metric_name)
+                                        .set_dimensions(map_to_dims(&ms.metric.dimensions))
+                                        .build(),
+                                )
+                                .period(ms.period)
+                                .stat(&ms.stat)
+                                .set_unit(ms.unit.as_deref().map(StandardUnit::from))
+                                .build()
+                        }))
+                        .build()
+                })
+                .collect()
+        });
+        // Tags on PutMetricAlarm only count at creation; the engine syncs an
+        // update's tags through TagResource.
+        let create_tags = match live {
+            None => with_owner(spec.tags.as_ref().unwrap_or(&Tags::new()), env),
+            Some(_) => Tags::new(),
+        };
+        aws.clients
+            .cloudwatch
+            .put_metric_alarm()
+            .alarm_name(name)
+            .set_alarm_description(spec.alarm_description.clone())
+            .actions_enabled(spec.actions_enabled.unwrap_or(true))
+            .set_ok_actions(Some(spec.ok_actions.clone()))
+            .set_alarm_actions(Some(spec.alarm_actions.clone()))
+            .set_insufficient_data_actions(Some(spec.insufficient_data_actions.clone()))
+            .set_metric_name(spec.metric_name.clone())
+            .set_namespace(spec.namespace.clone())
+            .set_statistic(spec.statistic.as_deref().map(Statistic::from))
+            .set_extended_statistic(spec.extended_statistic.clone())
+            .set_dimensions(
+                (!spec.dimensions.is_empty())
+                    .then(|| map_to_dims(&spec.dimensions))
+                    .flatten(),
+            )
+            .set_period(spec.period)
+            .set_unit(spec.unit.as_deref().map(StandardUnit::from))
+            .evaluation_periods(spec.evaluation_periods)
+            .set_datapoints_to_alarm(spec.datapoints_to_alarm)
+            .set_threshold(spec.threshold)
+            .comparison_operator(ComparisonOperator::from(spec.comparison_operator.as_str()))
+            .set_treat_missing_data(spec.treat_missing_data.clone())
+            .set_evaluate_low_sample_count_percentile(
+                spec.evaluate_low_sample_count_percentile.clone(),
+            )
+            .set_metrics(metrics)
+            .set_threshold_metric_id(spec.threshold_metric_id.clone())
+            .set_tags((!create_tags.is_empty()).then(|| sdk_tags(&create_tags)))
+            .send()
+            .await
+            .aws(SERVICE, "PutMetricAlarm")?;
+    }
+    Ok(Attrs::from([
+        ("arn".to_string(), arn),
+        ("name".to_string(), name.to_string()),
+    ]))
 }
 
 #[cfg(any(test, feature = "testkit"))]

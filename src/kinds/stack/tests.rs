@@ -283,6 +283,7 @@ async fn rollback_complete_is_recreated_when_the_annotation_allows() {
     let aws = cfn(&[&delete, &describe, &create, &events]);
     let ann = ApplyOptions {
         recreate_on_rollback: true,
+        ..ApplyOptions::default()
     };
     let attrs =
         Stack::apply_annotated(&aws, "lab", &spec(), Some(&live("ROLLBACK_COMPLETE")), &ann)
