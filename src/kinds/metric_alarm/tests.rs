@@ -313,3 +313,89 @@ async fn access_denied_is_terminal_and_not_retried() {
     assert!(err.to_string().contains("AccessDenied"), "{err}");
     assert_eq!(rule.num_calls(), 1);
 }
+
+// The planner's diff decides PutMetricAlarm: a change of tags alone is left to
+// the tag sync, a change of anything else is one PutMetricAlarm. The alarm's
+// fields are not compared a second time in apply.
+#[tokio::test]
+async fn put_metric_alarm_follows_the_planners_diff() {
+    use crate::diff::FieldDiff;
+    use crate::kinds::ApplyOptions;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    let put = mock!(aws_sdk_cloudwatch::Client::put_metric_alarm).then_output(|| {
+        aws_sdk_cloudwatch::operation::put_metric_alarm::PutMetricAlarmOutput::builder().build()
+    });
+    let tag = mock!(aws_sdk_cloudwatch::Client::tag_resource).then_output(|| {
+        aws_sdk_cloudwatch::operation::tag_resource::TagResourceOutput::builder().build()
+    });
+    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&put, &tag]);
+    let aws = crate::aws::testing::aws_with(crate::aws::testing::MockClients {
+        cloudwatch: Some(cw),
+        ..Default::default()
+    });
+    let spec = Spec {
+        tags: Some(BTreeMap::from([("team".into(), "ops".into())])),
+        ..base()
+    };
+    let live = Live {
+        name: "a".into(),
+        arn: "arn:aws:cloudwatch:us-east-1:123456789012:alarm:a".into(),
+        spec: Spec {
+            tags: Some(BTreeMap::from([("vigil:owner".into(), "test".into())])),
+            ..base()
+        },
+        state: None,
+    };
+    let change = |path: &str| ApplyOptions {
+        fields: vec![FieldDiff {
+            path: path.into(),
+            from: None,
+            to: Some(serde_json::json!("ops")),
+        }],
+        ..ApplyOptions::default()
+    };
+    crate::kinds::apply_typed::<MetricAlarm>(&aws, "a", &spec, Some(&live), &change("tags.team"))
+        .await
+        .unwrap();
+    assert_eq!((put.num_calls(), tag.num_calls()), (0, 1), "tags only");
+    crate::kinds::apply_typed::<MetricAlarm>(&aws, "a", &spec, Some(&live), &change("threshold"))
+        .await
+        .unwrap();
+    assert_eq!(put.num_calls(), 1, "a field other than tags");
+}
+
+// The cycle's walk is read, not taken apart: the daily report reads it first,
+// and each later reader (an observe, a second observe) still finds every alarm,
+// with one DescribeAlarms in all.
+#[tokio::test]
+async fn the_cycles_alarm_walk_serves_every_reader_in_any_order() {
+    use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_output(|| {
+        DescribeAlarmsOutput::builder()
+            .metric_alarms({
+                let mut a = live_alarm(&[], aws_sdk_cloudwatch::types::StateValue::Ok);
+                a.alarm_name = Some("cpu".into());
+                a
+            })
+            .build()
+    });
+    let aws = crate::aws::testing::aws_with(crate::aws::testing::MockClients {
+        cloudwatch: Some(mock_client!(
+            aws_sdk_cloudwatch,
+            RuleMode::MatchAny,
+            [&rule]
+        )),
+        ..Default::default()
+    });
+    let walk = all_alarms(&aws).await.unwrap();
+    assert!(walk.metric.contains_key("cpu"));
+    for _ in 0..2 {
+        let live = MetricAlarm::observe(&aws, &Wanted::everything())
+            .await
+            .unwrap();
+        assert_eq!(live.keys().collect::<Vec<_>>(), ["cpu"]);
+    }
+    assert!(all_alarms(&aws).await.unwrap().metric.contains_key("cpu"));
+    assert_eq!(rule.num_calls(), 1);
+}
