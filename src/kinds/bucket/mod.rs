@@ -376,10 +376,7 @@ impl Kind for Bucket {
         put_encryption(aws, name, spec, live).await?;
         put_versioning(aws, name, spec, live).await?;
         sync_policy(aws, name, spec, live).await?;
-        Ok(Attrs::from([
-            ("arn".to_string(), bucket_arn(&aws.env, name)),
-            ("name".to_string(), name.to_string()),
-        ]))
+        Ok(Attrs::arn_and_name(&bucket_arn(&aws.env, name), name))
     }
 
     async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {

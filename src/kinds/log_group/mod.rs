@@ -37,9 +37,8 @@ pub struct Live {
     pub name: String,
     /// Without the `:*` suffix that DescribeLogGroups puts on `arn`.
     pub arn: String,
-    pub retention_in_days: Option<i32>,
-    pub kms_key_id: Option<String>,
-    pub tags: BTreeMap<String, String>,
+    /// As read; its tags are all the live ones, the owner's included.
+    pub spec: Spec,
 }
 
 /// The ARN that tagging APIs and IAM policies use (no `:*`).
@@ -59,12 +58,12 @@ pub fn clean_arn(g: &aws_sdk_cloudwatchlogs::types::LogGroup) -> Option<String> 
     })
 }
 
-fn canonical(retention: Option<i32>, kms: Option<&str>, tags: &BTreeMap<String, String>) -> Value {
+fn canonical(spec: &Spec, tags: &BTreeMap<String, String>) -> Value {
     let mut m = serde_json::Map::new();
-    if let Some(r) = retention {
+    if let Some(r) = spec.retention_in_days {
         m.insert("retentionInDays".into(), json!(r));
     }
-    if let Some(k) = kms.filter(|k| !k.is_empty()) {
+    if let Some(k) = spec.kms_key_id.as_deref().filter(|k| !k.is_empty()) {
         m.insert("kmsKeyId".into(), json!(k));
     }
     m.insert("tags".into(), json!(tags));
@@ -136,19 +135,11 @@ impl Kind for LogGroup {
     }
 
     fn normalize(spec: &Spec, env: &Env) -> Value {
-        canonical(
-            spec.retention_in_days,
-            spec.kms_key_id.as_deref(),
-            &with_owner(&spec.tags, env),
-        )
+        canonical(spec, &with_owner(&spec.tags, env))
     }
 
     fn live_state(live: &Live, _env: &Env) -> Value {
-        canonical(
-            live.retention_in_days,
-            live.kms_key_id.as_deref(),
-            &live.tags,
-        )
+        canonical(&live.spec, &live.spec.tags)
     }
 
     fn attributes(live: &Live) -> Attrs {
@@ -157,9 +148,8 @@ impl Kind for LogGroup {
 
     fn to_spec(live: &Live) -> Spec {
         Spec {
-            retention_in_days: live.retention_in_days,
-            kms_key_id: live.kms_key_id.clone(),
-            tags: without_owner(&live.tags),
+            tags: without_owner(&live.spec.tags),
+            ..live.spec.clone()
         }
     }
 
@@ -177,7 +167,7 @@ impl Kind for LogGroup {
         },
     });
 
-    crate::kinds::tags::accessors!(id: arn, live: map tags, spec: map tags);
+    crate::kinds::tags::accessors!(id: arn, live: map spec.tags, spec: map tags);
 
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
         if !wanted.all && wanted.specs.is_empty() {
@@ -208,9 +198,14 @@ impl Kind for LogGroup {
                     Live {
                         name: name.to_string(),
                         arn: clean_arn(&g).unwrap_or_else(|| log_group_arn(&aws.env, name)),
-                        retention_in_days: g.retention_in_days(),
-                        kms_key_id: g.kms_key_id().filter(|k| !k.is_empty()).map(str::to_string),
-                        tags: Tags::new(),
+                        spec: Spec {
+                            retention_in_days: g.retention_in_days(),
+                            kms_key_id: g
+                                .kms_key_id()
+                                .filter(|k| !k.is_empty())
+                                .map(str::to_string),
+                            tags: Tags::new(),
+                        },
                     },
                 );
             }
@@ -236,7 +231,7 @@ impl Kind for LogGroup {
                     .aws(SERVICE, "CreateLogGroup")?;
                 (None, spec.kms_key_id.clone())
             }
-            Some(l) => (l.retention_in_days, l.kms_key_id.clone()),
+            Some(l) => (l.spec.retention_in_days, l.spec.kms_key_id.clone()),
         };
         if spec.retention_in_days != have_retention {
             match spec.retention_in_days {
@@ -277,10 +272,7 @@ impl Kind for LogGroup {
             }
         }
         let arn = live.map_or_else(|| log_group_arn(&aws.env, name), |l| l.arn.clone());
-        Ok(Attrs::from([
-            ("arn".to_string(), arn),
-            ("name".to_string(), name.to_string()),
-        ]))
+        Ok(Attrs::arn_and_name(&arn, name))
     }
 
     async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {

@@ -21,9 +21,11 @@ fn live(retention: Option<i32>) -> Live {
     Live {
         name: "/aws/ec2/httpd/access_log".into(),
         arn: "arn:aws:logs:us-east-1:123456789012:log-group:/aws/ec2/httpd/access_log".into(),
-        retention_in_days: retention,
-        kms_key_id: None,
-        tags: BTreeMap::from([(super::super::OWNER_TAG.to_string(), "lab".to_string())]),
+        spec: Spec {
+            retention_in_days: retention,
+            kms_key_id: None,
+            tags: BTreeMap::from([(super::super::OWNER_TAG.to_string(), "lab".to_string())]),
+        },
     }
 }
 
@@ -175,8 +177,8 @@ async fn update_touches_only_what_differs() {
 
     // Removing the key from the manifest disassociates it.
     let mut l = live(None);
-    l.kms_key_id = Some(key.into());
-    l.tags.insert("team".into(), "ops".into());
+    l.spec.kms_key_id = Some(key.into());
+    l.spec.tags.insert("team".into(), "ops".into());
     let spec = Spec {
         tags: BTreeMap::from([("team".into(), "ops".into())]),
         ..Spec::default()
