@@ -138,9 +138,9 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::testing::{MockClients, aws_with};
+    use crate::aws::testing::mock_aws;
     use aws_sdk_sns::operation::publish::{PublishError, PublishOutput};
-    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_mocks::mock;
 
     fn drift(name: &str, threshold: u64) -> Event {
         Event::new(
@@ -196,11 +196,7 @@ mod tests {
                     })
             })
             .then_output(|| PublishOutput::builder().message_id("m-1").build());
-        let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&fail, &ok]);
-        let aws = aws_with(MockClients {
-            sns: Some(sns),
-            ..Default::default()
-        });
+        let aws = mock_aws!(sns: aws_sdk_sns, Sequential, [&fail, &ok]);
         let mut n = Notifier::default();
         let all = [Category::Drift, Category::Failure];
         let ctx = json!({"revision": "abc"});

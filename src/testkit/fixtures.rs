@@ -29,6 +29,26 @@ where
         .collect())
 }
 
+/// The live value of `name` as [`observe_live`] finds it; panics when it is not found.
+pub async fn observe_one<K: Kind>(aws: &Aws, wanted: &Wanted, name: &str) -> K::Live
+where
+    K::Live: Clone,
+{
+    let mut live = observe_live::<K>(aws, wanted).await.expect("observe");
+    live.remove(name)
+        .unwrap_or_else(|| panic!("{} {name} not observed", K::NAME))
+}
+
+/// The kind's apply as the engine calls it, with the default options.
+pub async fn apply<K: Kind>(
+    aws: &Aws,
+    name: &str,
+    spec: &K::Spec,
+    live: Option<&K::Live>,
+) -> Result<kinds::Attrs, KindError> {
+    kinds::apply_typed::<K>(aws, name, spec, live, &Default::default()).await
+}
+
 /// The spec of `kind/name` in a file under the repository's desired-state/,
 /// checked as the loader checks it. Kind tests use this, not `manifest::load`,
 /// because manifest imports kinds.

@@ -1,7 +1,8 @@
 //! Unit tests of the agent_config kind: pure normalize and diff, and mocked AWS calls.
 
 use super::*;
-use crate::aws::testing::{MockClients, aws_with};
+use crate::aws::testing::{MockClients, aws_with, mock_aws};
+use crate::testkit::fixtures::apply;
 use aws_sdk_ssm::operation::add_tags_to_resource::AddTagsToResourceOutput;
 use aws_sdk_ssm::operation::describe_parameters::DescribeParametersOutput;
 use aws_sdk_ssm::operation::get_parameters::GetParametersOutput;
@@ -271,31 +272,21 @@ async fn tags_alone_do_not_rewrite_the_value_and_the_live_tier_is_kept() {
             r.resource_id() == Some(NAME) && r.tags().len() == 1 && r.tags()[0].key() == "team"
         })
         .then_output(|| AddTagsToResourceOutput::builder().build());
-    let client = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&put, &add]);
-    let aws = aws_with(MockClients {
-        ssm: Some(client),
-        ..Default::default()
-    });
+    let aws = mock_aws!(ssm: aws_sdk_ssm, MatchAny, [&put, &add]);
     let mut tagged = spec();
     tagged.tags.insert("team".into(), "ops".into());
     let mut l = live(&serialized(&config()));
     l.tier = Some("Advanced".into());
-    let attrs = crate::kinds::apply_typed::<AgentConfig>(
-        &aws,
-        NAME,
-        &tagged,
-        Some(&l),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    let attrs = apply::<AgentConfig>(&aws, NAME, &tagged, Some(&l))
+        .await
+        .unwrap();
     assert_eq!(attrs["arn"], l.arn);
     assert_eq!((put.num_calls(), add.num_calls()), (0, 1));
     // A changed value is written over the Advanced parameter without downgrading it.
     let mut changed = tagged.clone();
     changed.config["agent"]["run_as_user"] = json!("cwagent");
     l.tags.insert("team".into(), "ops".into());
-    crate::kinds::apply_typed::<AgentConfig>(&aws, NAME, &changed, Some(&l), &Default::default())
+    apply::<AgentConfig>(&aws, NAME, &changed, Some(&l))
         .await
         .unwrap();
     assert_eq!((put.num_calls(), add.num_calls()), (1, 1));

@@ -1,8 +1,8 @@
 //! Unit tests of the bucket kind: pure normalize and diff, and mocked AWS calls.
 
 use super::*;
-use crate::aws::testing::{MockClients, aws_with};
-use crate::testkit::fixtures::diff_of;
+use crate::aws::testing::{MockClients, aws_with, mock_aws};
+use crate::testkit::fixtures::{apply, diff_of, observe_live};
 use aws_sdk_s3::operation::get_bucket_versioning::GetBucketVersioningOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -316,14 +316,8 @@ async fn versioning_create_noop_update() {
             aws_sdk_s3::operation::put_bucket_versioning::PutBucketVersioningOutput::builder()
                 .build()
         });
-    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&create, &tag, &put]);
-    let aws = aws_with(MockClients {
-        s3: Some(s3),
-        ..Default::default()
-    });
-    let attrs = crate::kinds::apply_typed::<Bucket>(&aws, "b", &s, None, &Default::default())
-        .await
-        .unwrap();
+    let aws = mock_aws!(s3: aws_sdk_s3, MatchAny, [&create, &tag, &put]);
+    let attrs = apply::<Bucket>(&aws, "b", &s, None).await.unwrap();
     assert_eq!(attrs["arn"], "arn:aws:s3:::b");
     assert_eq!(
         (create.num_calls(), tag.num_calls(), put.num_calls()),
@@ -338,9 +332,7 @@ async fn versioning_create_noop_update() {
     l.tags = BTreeMap::from([("vigil:owner".to_string(), "test".to_string())]);
     let aws_env = aws.env.clone();
     assert!(diff_of::<Bucket>(&s, &l, &aws_env).is_empty());
-    crate::kinds::apply_typed::<Bucket>(&aws, "b", &s, Some(&l), &Default::default())
-        .await
-        .unwrap();
+    apply::<Bucket>(&aws, "b", &s, Some(&l)).await.unwrap();
     assert_eq!(
         (create.num_calls(), tag.num_calls(), put.num_calls()),
         (1, 1, 1)
@@ -366,7 +358,7 @@ async fn versioning_create_noop_update() {
                 .build()
         });
     let aws = aws_s3(&[&put2]);
-    crate::kinds::apply_typed::<Bucket>(&aws, "b", &suspended, Some(&l), &Default::default())
+    apply::<Bucket>(&aws, "b", &suspended, Some(&l))
         .await
         .unwrap();
     assert_eq!(put2.num_calls(), 1);
@@ -374,7 +366,7 @@ async fn versioning_create_noop_update() {
     // Unreadable versioning is never written on update.
     l.versioning = Versioning::Unreadable("x".into());
     let aws = aws_s3(&[]);
-    crate::kinds::apply_typed::<Bucket>(&aws, "b", &suspended, Some(&l), &Default::default())
+    apply::<Bucket>(&aws, "b", &suspended, Some(&l))
         .await
         .unwrap();
 }
@@ -405,22 +397,12 @@ async fn observe_reads_versioning_only_where_declared() {
             .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
             .build()
     });
-    let s3 = mock_client!(
-        aws_sdk_s3,
-        RuleMode::MatchAny,
-        [&list, &tags, &policy, &versioning]
-    );
-    let aws = aws_with(MockClients {
-        s3: Some(s3),
-        ..Default::default()
-    });
+    let aws = mock_aws!(s3: aws_sdk_s3, MatchAny, [&list, &tags, &policy, &versioning]);
     let wanted = Wanted::names(BTreeMap::from([(
         "b".to_string(),
         json!({"versioning": "Enabled"}),
     )]));
-    let live = crate::testkit::fixtures::observe_live::<Bucket>(&aws, &wanted)
-        .await
-        .unwrap();
+    let live = observe_live::<Bucket>(&aws, &wanted).await.unwrap();
     assert_eq!(live.keys().collect::<Vec<_>>(), vec!["b"]);
     assert_eq!(
         live["b"].versioning,

@@ -1,8 +1,8 @@
 //! Unit tests of the config_rule kind: pure normalize and diff, and mocked AWS calls.
 
 use super::*;
-use crate::aws::testing::{MockClients, aws_with, tagging_client, tagging_rule};
-use crate::testkit::fixtures::diff_of;
+use crate::aws::testing::{MockClients, aws_with, mock_aws, tagging_client, tagging_rule};
+use crate::testkit::fixtures::{apply, diff_of, observe_live};
 use aws_sdk_config::operation::delete_config_rule::DeleteConfigRuleOutput;
 use aws_sdk_config::operation::describe_config_rules::{
     DescribeConfigRulesError, DescribeConfigRulesOutput,
@@ -415,26 +415,16 @@ async fn guard_rule_create_noop_update_delete() {
                 .config_rules(live_rule())
                 .build()
         });
-    let client = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&empty, &put, &after]);
-    let aws = aws_with(MockClients {
-        config: Some(client),
-        ..Default::default()
-    });
+    let aws = mock_aws!(config: aws_sdk_config, MatchAny, [&empty, &put, &after]);
     assert!(
-        crate::testkit::fixtures::observe_live::<ConfigRule>(&aws, &wanted())
+        observe_live::<ConfigRule>(&aws, &wanted())
             .await
             .unwrap()
             .is_empty()
     );
-    let attrs = crate::kinds::apply_typed::<ConfigRule>(
-        &aws,
-        "guard",
-        &guard_spec(POLICY),
-        None,
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    let attrs = apply::<ConfigRule>(&aws, "guard", &guard_spec(POLICY), None)
+        .await
+        .unwrap();
     assert_eq!(
         attrs["arn"],
         "arn:aws:config:us-east-1:123456789012:config-rule/config-rule-g1"
@@ -511,15 +501,9 @@ async fn guard_rule_create_noop_update_delete() {
         observed.found["guard"].owner,
         crate::kinds::LiveOwner::Tagged("test".into())
     );
-    crate::kinds::apply_typed::<ConfigRule>(
-        &aws,
-        "guard",
-        &guard_spec(POLICY),
-        Some(l),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    apply::<ConfigRule>(&aws, "guard", &guard_spec(POLICY), Some(l))
+        .await
+        .unwrap();
     assert_eq!((put2.num_calls(), tag.num_calls()), (0, 0));
 
     // A changed policy is one put; the tags already match, so no tag call.
@@ -527,7 +511,7 @@ async fn guard_rule_create_noop_update_delete() {
     let d = diff_of::<ConfigRule>(&changed, l, &env);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].path, "source.customPolicyDetails.policyText");
-    crate::kinds::apply_typed::<ConfigRule>(&aws, "guard", &changed, Some(l), &Default::default())
+    apply::<ConfigRule>(&aws, "guard", &changed, Some(l))
         .await
         .unwrap();
     assert_eq!((put2.num_calls(), tag.num_calls()), (1, 0));
@@ -581,12 +565,8 @@ async fn access_denied_is_terminal_and_named() {
                 .build(),
         )
     });
-    let client = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&denied]);
-    let aws = aws_with(MockClients {
-        config: Some(client),
-        ..Default::default()
-    });
-    let err = crate::testkit::fixtures::observe_live::<ConfigRule>(&aws, &wanted())
+    let aws = mock_aws!(config: aws_sdk_config, MatchAny, [&denied]);
+    let err = observe_live::<ConfigRule>(&aws, &wanted())
         .await
         .unwrap_err();
     assert_eq!(err.class(), crate::aws::ErrorClass::AccessDenied);

@@ -1,9 +1,10 @@
 //! Unit tests of the role kind: pure normalize and diff, and mocked AWS calls.
 
 use super::*;
-use crate::aws::testing::{MockClients, aws_with};
+use crate::aws::testing::{MockClients, aws_with, mock_aws};
+use crate::testkit::fixtures::{apply, observe_live};
 use aws_sdk_iam::operation::list_roles::{ListRolesError, ListRolesOutput};
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_mocks::mock;
 
 fn trust() -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -231,15 +232,9 @@ async fn a_changed_path_is_refused_before_any_call() {
     let aws = aws_with(MockClients::default());
     let mut s = spec();
     s.path = Some("/service-role/".into());
-    let e = crate::kinds::apply_typed::<Role>(
-        &aws,
-        "ConfigServiceRole",
-        &s,
-        Some(&live()),
-        &Default::default(),
-    )
-    .await
-    .unwrap_err();
+    let e = apply::<Role>(&aws, "ConfigServiceRole", &s, Some(&live()))
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("IAM cannot change a path"), "{e}");
 }
 
@@ -253,18 +248,12 @@ async fn access_denied_fails_the_observation_and_is_classified() {
                 .build(),
         )
     });
-    let iam = mock_client!(aws_sdk_iam, RuleMode::Sequential, [&denied]);
-    let aws = aws_with(MockClients {
-        iam: Some(iam),
-        ..Default::default()
-    });
+    let aws = mock_aws!(iam: aws_sdk_iam, Sequential, [&denied]);
     let wanted = Wanted::names(BTreeMap::from([(
         "ConfigServiceRole".to_string(),
         Value::Null,
     )]));
-    let e = crate::testkit::fixtures::observe_live::<Role>(&aws, &wanted)
-        .await
-        .unwrap_err();
+    let e = observe_live::<Role>(&aws, &wanted).await.unwrap_err();
     assert_eq!(e.class(), crate::aws::ErrorClass::AccessDenied);
     assert_eq!(e.aws().unwrap().operation, "ListRoles");
     assert_eq!(denied.num_calls(), 1);
@@ -310,19 +299,9 @@ async fn only_wanted_roles_get_detail_reads() {
                 .build()
                 .unwrap()
         });
-    let iam = mock_client!(
-        aws_sdk_iam,
-        RuleMode::MatchAny,
-        [&list, &attached, &inline, &tags]
-    );
-    let aws = aws_with(MockClients {
-        iam: Some(iam),
-        ..Default::default()
-    });
+    let aws = mock_aws!(iam: aws_sdk_iam, MatchAny, [&list, &attached, &inline, &tags]);
     let wanted = Wanted::names(BTreeMap::from([("Wanted".to_string(), Value::Null)]));
-    let live = crate::testkit::fixtures::observe_live::<Role>(&aws, &wanted)
-        .await
-        .unwrap();
+    let live = observe_live::<Role>(&aws, &wanted).await.unwrap();
     assert_eq!(live.keys().collect::<Vec<_>>(), vec!["Wanted"]);
     assert_eq!(live["Wanted"].assume_role_policy, json!({}));
     assert_eq!(

@@ -32,7 +32,7 @@ use aws_smithy_types::body::SdkBody;
 use super::*;
 use crate::aws::testing::{MockClients, aws_with};
 use crate::kinds::ApplyOptions;
-use crate::testkit::fixtures::diff_of;
+use crate::testkit::fixtures::{diff_of, observe_live};
 
 const TEMPLATE: &str = "Parameters:\n  Name:\n    Type: String\n    Default: a\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: !Ref Name\nOutputs:\n  TopicName:\n    Value: !GetAtt Topic.TopicName\n";
 const ID: &str =
@@ -202,9 +202,7 @@ async fn observe_lists_once_and_reads_templates_of_wanted_stacks_only() {
         ("lab".to_string(), Value::Null),
         ("gone".to_string(), Value::Null),
     ]));
-    let found = crate::testkit::fixtures::observe_live::<Stack>(&aws, &wanted)
-        .await
-        .unwrap();
+    let found = observe_live::<Stack>(&aws, &wanted).await.unwrap();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["lab"]);
     assert_eq!(
         (page1.num_calls(), page2.num_calls(), get.num_calls()),

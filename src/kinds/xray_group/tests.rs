@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::aws::ErrorClass;
-use crate::aws::testing::{MockClients, aws_with};
-use crate::testkit::fixtures::diff_of;
+use crate::aws::testing::mock_aws;
+use crate::testkit::fixtures::{apply, diff_of, observe_live, observe_one};
 use aws_sdk_xray::operation::create_group::CreateGroupOutput;
 use aws_sdk_xray::operation::delete_group::DeleteGroupOutput;
 use aws_sdk_xray::operation::get_groups::GetGroupsOutput;
@@ -12,7 +12,7 @@ use aws_sdk_xray::operation::tag_resource::TagResourceOutput;
 use aws_sdk_xray::operation::untag_resource::UntagResourceOutput;
 use aws_sdk_xray::operation::update_group::UpdateGroupOutput;
 use aws_sdk_xray::types::{Group, GroupSummary};
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_mocks::{Rule, mock};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
@@ -225,22 +225,13 @@ async fn create() {
                 )
                 .build()
         });
-    let xray = mock_client!(aws_sdk_xray, RuleMode::MatchAny, [&get, &create]);
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let live = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
-        .await
-        .unwrap();
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get, &create]);
+    let live = observe_live::<XRayGroup>(&aws, &wanted()).await.unwrap();
     assert!(
         live.is_empty(),
         "the reserved Default group is never a declared one"
     );
-    let attrs =
-        crate::kinds::apply_typed::<XRayGroup>(&aws, NAME, &spec(), None, &Default::default())
-            .await
-            .unwrap();
+    let attrs = apply::<XRayGroup>(&aws, NAME, &spec(), None).await.unwrap();
     assert_eq!(attrs["arn"], ARN);
     assert_eq!((get.num_calls(), create.num_calls()), (1, 1));
 }
@@ -255,21 +246,10 @@ async fn noop_writes_nothing() {
         .then_output(|| TagResourceOutput::builder().build());
     let untag = mock!(aws_sdk_xray::Client::untag_resource)
         .then_output(|| UntagResourceOutput::builder().build());
-    let xray = mock_client!(
-        aws_sdk_xray,
-        RuleMode::MatchAny,
-        [&get, &tags, &update, &tag, &untag]
-    );
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let live = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
-        .await
-        .unwrap();
-    let l = &live[NAME];
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get, &tags, &update, &tag, &untag]);
+    let l = &observe_one::<XRayGroup>(&aws, &wanted(), NAME).await;
     assert!(diff_of::<XRayGroup>(&spec(), l, &aws.env).is_empty());
-    crate::kinds::apply_typed::<XRayGroup>(&aws, NAME, &spec(), Some(l), &Default::default())
+    apply::<XRayGroup>(&aws, NAME, &spec(), Some(l))
         .await
         .unwrap();
     assert_eq!((get.num_calls(), tags.num_calls()), (1, 1));
@@ -302,26 +282,15 @@ async fn update_only_when_filter_or_insights_differ() {
     let untag = mock!(aws_sdk_xray::Client::untag_resource)
         .match_requests(|r| r.resource_arn() == Some(ARN) && r.tag_keys() == ["extra"])
         .then_output(|| UntagResourceOutput::builder().build());
-    let xray = mock_client!(
-        aws_sdk_xray,
-        RuleMode::MatchAny,
-        [&get, &tags, &update, &tag, &untag]
-    );
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let live = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
-        .await
-        .unwrap();
-    let l = &live[NAME];
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get, &tags, &update, &tag, &untag]);
+    let l = &observe_one::<XRayGroup>(&aws, &wanted(), NAME).await;
     let diffs = diff_of::<XRayGroup>(&spec(), l, &aws.env);
     let paths: Vec<&str> = diffs.iter().map(|d| d.path.as_str()).collect();
     assert_eq!(
         paths,
         ["insightsConfiguration.insightsEnabled", "tags.extra"]
     );
-    crate::kinds::apply_typed::<XRayGroup>(&aws, NAME, &spec(), Some(l), &Default::default())
+    apply::<XRayGroup>(&aws, NAME, &spec(), Some(l))
         .await
         .unwrap();
     assert_eq!(
@@ -344,27 +313,11 @@ async fn a_tag_change_alone_does_not_update_the_group() {
                 && r.tags()[0].value() == "monitoring-lab"
         })
         .then_output(|| TagResourceOutput::builder().build());
-    let xray = mock_client!(
-        aws_sdk_xray,
-        RuleMode::MatchAny,
-        [&get, &tags, &update, &tag]
-    );
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let live = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get, &tags, &update, &tag]);
+    let live = observe_live::<XRayGroup>(&aws, &wanted()).await.unwrap();
+    apply::<XRayGroup>(&aws, NAME, &spec(), Some(&live[NAME]))
         .await
         .unwrap();
-    crate::kinds::apply_typed::<XRayGroup>(
-        &aws,
-        NAME,
-        &spec(),
-        Some(&live[NAME]),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
     assert_eq!((update.num_calls(), tag.num_calls()), (0, 1));
 }
 
@@ -373,11 +326,7 @@ async fn delete_by_arn_and_already_gone_is_fine() {
     let del = mock!(aws_sdk_xray::Client::delete_group)
         .match_requests(|r| r.group_arn() == Some(ARN))
         .then_output(|| DeleteGroupOutput::builder().build());
-    let xray = mock_client!(aws_sdk_xray, RuleMode::Sequential, [&del]);
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
+    let aws = mock_aws!(xray: aws_sdk_xray, Sequential, [&del]);
     let l = Live {
         name: NAME.into(),
         arn: ARN.into(),
@@ -391,11 +340,7 @@ async fn delete_by_arn_and_already_gone_is_fine() {
 
     let gone = mock!(aws_sdk_xray::Client::delete_group)
         .then_http_response(|| json_error(400, "InvalidRequestException", "Group not found"));
-    let xray = mock_client!(aws_sdk_xray, RuleMode::Sequential, [&gone]);
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
+    let aws = mock_aws!(xray: aws_sdk_xray, Sequential, [&gone]);
     XRayGroup::delete(&aws, NAME, &l).await.unwrap();
     assert_eq!(gone.num_calls(), 1);
 }
@@ -425,12 +370,8 @@ async fn an_emulator_without_xray_is_unsupported_not_retried() {
                 .insert("content-type", "text/html; charset=utf-8");
             r
         });
-    let xray = mock_client!(aws_sdk_xray, RuleMode::MatchAny, [&get]);
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let err = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get]);
+    let err = observe_live::<XRayGroup>(&aws, &wanted())
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::Unsupported);
@@ -450,12 +391,8 @@ async fn access_denied_is_classified_and_not_retried() {
             "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: xray:GetGroups",
         )
     });
-    let xray = mock_client!(aws_sdk_xray, RuleMode::MatchAny, [&get]);
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let err = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get]);
+    let err = observe_live::<XRayGroup>(&aws, &wanted())
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::AccessDenied);

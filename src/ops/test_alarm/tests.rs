@@ -10,7 +10,7 @@ use super::judge::judge;
 use super::run::MAX_REASON;
 use super::*;
 use crate::aws::Aws;
-use crate::aws::testing::{MockClients, aws_with};
+use crate::aws::testing::{MockClients, aws_with, mock_aws};
 use crate::kinds::KindId;
 use crate::manifest::Manifests;
 use crate::ops::{Endpoint, describe_alarms};
@@ -223,11 +223,7 @@ async fn no_action_for_the_state_and_a_refused_write_are_both_broken() {
         )
     });
     let first = describe(alarm(StateValue::Alarm, "real"));
-    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&first, &denied]);
-    let aws = aws_with(MockClients {
-        cloudwatch: Some(cw),
-        ..Default::default()
-    });
+    let aws = mock_aws!(cloudwatch: aws_sdk_cloudwatch, Sequential, [&first, &denied]);
     let mut o = opts();
     o.state = "OK".into();
     let report = run(&aws, &o).await.unwrap();
