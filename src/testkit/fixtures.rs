@@ -49,6 +49,15 @@ pub async fn apply<K: Kind>(
     kinds::apply_typed::<K>(aws, name, spec, live, &Default::default()).await
 }
 
+/// What a run with nothing changed does: asserts that `live` shows no
+/// difference from `spec`, then applies `spec` over it (the caller counts the writes).
+pub async fn apply_unchanged<K: Kind>(aws: &Aws, name: &str, spec: &K::Spec, live: &K::Live) {
+    assert!(diff_of::<K>(spec, live, &aws.env).is_empty());
+    apply::<K>(aws, name, spec, Some(live))
+        .await
+        .expect("apply");
+}
+
 /// The spec of `kind/name` in a file under the repository's desired-state/,
 /// checked as the loader checks it. Kind tests use this, not `manifest::load`,
 /// because manifest imports kinds.

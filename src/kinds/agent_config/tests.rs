@@ -3,6 +3,7 @@
 use super::*;
 use crate::aws::testing::{MockClients, aws_with, mock_aws};
 use crate::testkit::fixtures::apply;
+use crate::testkit::fixtures::diff_of;
 use aws_sdk_ssm::operation::add_tags_to_resource::AddTagsToResourceOutput;
 use aws_sdk_ssm::operation::describe_parameters::DescribeParametersOutput;
 use aws_sdk_ssm::operation::get_parameters::GetParametersOutput;
@@ -114,10 +115,7 @@ fn an_empty_description_matches_the_absent_one() {
     };
     let mut l = live(&serialized(&config()));
     l.description = None;
-    let d = AgentConfig::diff(
-        &AgentConfig::normalize(&spec, &env()),
-        &AgentConfig::live_state(&l, &env()),
-    );
+    let d = diff_of::<AgentConfig>(&spec, &l, &env());
     assert!(d.is_empty(), "{d:?}");
 }
 
@@ -131,37 +129,25 @@ fn json_compares_by_meaning_and_unset_fields_are_not_compared() {
   "agent": {"run_as_user": "root", "metrics_collection_interval": 60.0}
 }"#;
     let l = live(stored);
-    let d = AgentConfig::diff(
-        &AgentConfig::normalize(&spec(), &env()),
-        &AgentConfig::live_state(&l, &env()),
-    );
+    let d = diff_of::<AgentConfig>(&spec(), &l, &env());
     assert!(d.is_empty(), "{d:?}");
     let mut with_desc = spec();
     with_desc.description = Some("CloudWatch agent config for the lab".into());
     with_desc.tier = Some("Intelligent-Tiering".into());
-    let d = AgentConfig::diff(
-        &AgentConfig::normalize(&with_desc, &env()),
-        &AgentConfig::live_state(&l, &env()),
-    );
+    let d = diff_of::<AgentConfig>(&with_desc, &l, &env());
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].path, "description");
     // A changed value is one document diff.
     let mut other = spec();
     other.config["agent"]["metrics_collection_interval"] = json!(30);
-    let d = AgentConfig::diff(
-        &AgentConfig::normalize(&other, &env()),
-        &AgentConfig::live_state(&l, &env()),
-    );
+    let d = diff_of::<AgentConfig>(&other, &l, &env());
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].path, "config");
 }
 
 #[test]
 fn a_value_that_is_not_json_shows_as_a_change() {
-    let d = AgentConfig::diff(
-        &AgentConfig::normalize(&spec(), &env()),
-        &AgentConfig::live_state(&live("not json"), &env()),
-    );
+    let d = diff_of::<AgentConfig>(&spec(), &live("not json"), &env());
     assert_eq!(d[0].path, "config");
     assert_eq!(d[0].from, Some(json!("not json")));
 }

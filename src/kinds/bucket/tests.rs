@@ -68,10 +68,7 @@ fn live() -> Live {
 }
 
 fn diff(s: &Spec, l: &Live) -> Vec<FieldDiff> {
-    Bucket::diff(
-        &Bucket::normalize(s, &env()),
-        &Bucket::live_state(l, &env()),
-    )
+    diff_of::<Bucket>(s, l, &env())
 }
 
 #[test]

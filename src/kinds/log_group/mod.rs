@@ -88,6 +88,20 @@ pub fn common_prefix<'a>(mut names: impl Iterator<Item = &'a str>) -> String {
     prefix
 }
 
+/// The name prefix that narrows a listing of the wanted resources: the declared
+/// names' common prefix (`/aws/ec2/httpd/` for the lab), none for all of them;
+/// `None` when nothing is wanted, so nothing need be listed.
+pub fn listing_prefix(wanted: &Wanted) -> Option<Option<String>> {
+    if wanted.all {
+        return Some(None);
+    }
+    if wanted.specs.is_empty() {
+        return None;
+    }
+    let prefix = common_prefix(wanted.specs.keys().map(String::as_str));
+    Some((!prefix.is_empty()).then_some(prefix))
+}
+
 pub struct LogGroup;
 
 impl Kind for LogGroup {
@@ -170,21 +184,15 @@ impl Kind for LogGroup {
     crate::kinds::tags::accessors!(id: arn, live: map spec.tags, spec: map tags);
 
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
-        if !wanted.all && wanted.specs.is_empty() {
+        let Some(prefix) = listing_prefix(wanted) else {
             return Ok(BTreeMap::new());
-        }
-        // The declared names' common prefix narrows the listing (`/aws/ec2/httpd/` for the lab).
-        let prefix = if wanted.all {
-            String::new()
-        } else {
-            common_prefix(wanted.specs.keys().map(String::as_str))
         };
         let mut found = BTreeMap::new();
         let mut groups = aws
             .clients
             .logs
             .describe_log_groups()
-            .set_log_group_name_prefix((!prefix.is_empty()).then(|| prefix.clone()))
+            .set_log_group_name_prefix(prefix)
             .limit(50)
             .into_paginator()
             .items()

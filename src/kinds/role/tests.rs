@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::aws::testing::{MockClients, aws_with, mock_aws};
-use crate::testkit::fixtures::{apply, observe_live};
+use crate::testkit::fixtures::{apply, diff_of, observe_live};
 use aws_sdk_iam::operation::list_roles::{ListRolesError, ListRolesOutput};
 use aws_smithy_mocks::mock;
 
@@ -73,10 +73,7 @@ fn the_lab_role_is_valid() {
 
 #[test]
 fn what_iam_returns_is_a_no_op() {
-    let d = Role::diff(
-        &Role::normalize(&spec(), &env()),
-        &Role::live_state(&live(), &env()),
-    );
+    let d = diff_of::<Role>(&spec(), &live(), &env());
     assert!(d.is_empty(), "{d:?}");
 }
 
@@ -121,10 +118,7 @@ fn changed_policies_are_whole_document_diffs_at_their_paths() {
         .insert("Extra.v2".into(), json!({"Statement": []}));
     s.inline_policies.get_mut("ConfigBucketDelivery").unwrap()["Statement"][0]["Action"] =
         json!("s3:*");
-    let d = Role::diff(
-        &Role::normalize(&s, &env()),
-        &Role::live_state(&live(), &env()),
-    );
+    let d = diff_of::<Role>(&s, &live(), &env());
     let paths: Vec<&str> = d.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(
         paths,
@@ -142,10 +136,7 @@ fn an_undeclared_inline_policy_shows_as_removed() {
     let mut l = live();
     l.inline_policies
         .insert("Console".into(), json!({"Statement": []}));
-    let d = Role::diff(
-        &Role::normalize(&spec(), &env()),
-        &Role::live_state(&l, &env()),
-    );
+    let d = diff_of::<Role>(&spec(), &l, &env());
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].path, "inlinePolicies.Console");
     assert!(d[0].to.is_none());

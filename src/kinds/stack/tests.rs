@@ -126,10 +126,7 @@ fn event(
 fn a_matching_live_stack_is_no_change() {
     let env = aws_with(MockClients::default()).env;
     assert_eq!(
-        Stack::diff(
-            &Stack::normalize(&spec(), &env),
-            &Stack::live_state(&live("UPDATE_ROLLBACK_COMPLETE"), &env)
-        ),
+        diff_of::<Stack>(&spec(), &live("UPDATE_ROLLBACK_COMPLETE"), &env),
         vec![]
     );
     // A NoEcho parameter is shown as **** by AWS.
@@ -150,10 +147,7 @@ fn a_matching_live_stack_is_no_change() {
 #[test]
 fn a_stack_that_cannot_be_updated_shows_in_the_diff() {
     let env = aws_with(MockClients::default()).env;
-    let d = Stack::diff(
-        &Stack::normalize(&spec(), &env),
-        &Stack::live_state(&live("ROLLBACK_COMPLETE"), &env),
-    );
+    let d = diff_of::<Stack>(&spec(), &live("ROLLBACK_COMPLETE"), &env);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].path, "stackStatus");
     assert_eq!(d[0].from, Some(json!("ROLLBACK_COMPLETE")));
