@@ -331,15 +331,26 @@ fn at_the_cap_the_busiest_clients_oldest_connection_makes_room() {
     assert!(open.admit(b, 4).is_none());
 }
 
-#[tokio::test]
-async fn at_the_cap_idle_connections_make_room_for_probes() {
-    let cap = 4;
-    let (addr, _, server) = start(Limits {
-        max_connections: cap,
+const CAP: usize = 4;
+
+/// A server that holds at most [`CAP`] connections, each given 30 s for its head.
+async fn start_capped() -> (
+    SocketAddr,
+    Arc<super::super::status::Shared>,
+    tokio::task::JoinHandle<()>,
+) {
+    start(Limits {
+        max_connections: CAP,
         header_read_timeout: Duration::from_secs(30),
         ..Limits::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn at_the_cap_idle_connections_make_room_for_probes() {
+    let cap = CAP;
+    let (addr, _, server) = start_capped().await;
     // Idle connections take every slot (and would keep them for 30 s).
     let mut idle = Vec::new();
     for _ in 0..cap {
@@ -365,13 +376,8 @@ async fn at_the_cap_idle_connections_make_room_for_probes() {
 
 #[tokio::test]
 async fn connections_that_never_finish_their_head_cannot_fill_the_closing_ones() {
-    let cap = 4;
-    let (addr, _, server) = start(Limits {
-        max_connections: cap,
-        header_read_timeout: Duration::from_secs(30),
-        ..Limits::default()
-    })
-    .await;
+    let cap = CAP;
+    let (addr, _, server) = start_capped().await;
     // Each round a client opens as many connections as the cap, each sending
     // half a request head, so each closes an older one. Were they given time
     // to finish (1 s), the closing ones would reach the cap within a round and

@@ -287,6 +287,21 @@ async fn access_denied_on_versioning_fails_the_read() {
     assert_eq!(e.class, ErrorClass::AccessDenied);
 }
 
+/// A PutBucketVersioning rule that matches only this status.
+fn put_versioning(status: &'static str) -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_s3::Client::put_bucket_versioning)
+        .match_requests(move |r| {
+            r.versioning_configuration()
+                .and_then(|c| c.status())
+                .map(|s| s.as_str())
+                == Some(status)
+        })
+        .then_output(|| {
+            aws_sdk_s3::operation::put_bucket_versioning::PutBucketVersioningOutput::builder()
+                .build()
+        })
+}
+
 /// Create, no-op and update of versioning, asserting the exact calls.
 #[tokio::test]
 async fn versioning_create_noop_update() {
@@ -302,17 +317,7 @@ async fn versioning_create_noop_update() {
     let tag = mock!(aws_sdk_s3::Client::put_bucket_tagging).then_output(|| {
         aws_sdk_s3::operation::put_bucket_tagging::PutBucketTaggingOutput::builder().build()
     });
-    let put = mock!(aws_sdk_s3::Client::put_bucket_versioning)
-        .match_requests(|r| {
-            r.versioning_configuration()
-                .and_then(|c| c.status())
-                .map(|s| s.as_str())
-                == Some("Enabled")
-        })
-        .then_output(|| {
-            aws_sdk_s3::operation::put_bucket_versioning::PutBucketVersioningOutput::builder()
-                .build()
-        });
+    let put = put_versioning("Enabled");
     let aws = mock_aws!(s3: aws_sdk_s3, MatchAny, [&create, &tag, &put]);
     let attrs = apply::<Bucket>(&aws, "b", &s, None).await.unwrap();
     assert_eq!(attrs["arn"], "arn:aws:s3:::b");
@@ -343,17 +348,7 @@ async fn versioning_create_noop_update() {
     let d = diff_of::<Bucket>(&suspended, &l, &aws_env);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].path, "versioning");
-    let put2 = mock!(aws_sdk_s3::Client::put_bucket_versioning)
-        .match_requests(|r| {
-            r.versioning_configuration()
-                .and_then(|c| c.status())
-                .map(|s| s.as_str())
-                == Some("Suspended")
-        })
-        .then_output(|| {
-            aws_sdk_s3::operation::put_bucket_versioning::PutBucketVersioningOutput::builder()
-                .build()
-        });
+    let put2 = put_versioning("Suspended");
     let aws = aws_s3(&[&put2]);
     apply::<Bucket>(&aws, "b", &suspended, Some(&l))
         .await

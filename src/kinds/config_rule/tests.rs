@@ -209,21 +209,8 @@ fn triggers_and_scope_are_sets_with_defaults() {
 #[test]
 fn guard_policy_text_ignores_the_trailing_newline() {
     let d = Spec {
-        source: Source {
-            owner: "CUSTOM_POLICY".into(),
-            source_details: vec![SourceDetail {
-                event_source: None,
-                message_type: "ConfigurationItemChangeNotification".into(),
-                maximum_execution_frequency: None,
-            }],
-            custom_policy_details: Some(CustomPolicyDetails {
-                policy_runtime: "guard-2.x.x".into(),
-                policy_text: "rule r { configuration.encrypted == true }\n".into(),
-                enable_debug_log_delivery: None,
-            }),
-            ..Source::default()
-        },
-        ..Spec::default()
+        tags: None,
+        ..guard_spec("rule r { configuration.encrypted == true }\n")
     };
     let mut l = d.clone();
     let c = l.source.custom_policy_details.as_mut().unwrap();

@@ -211,17 +211,20 @@ async fn an_alarm_already_in_alarm_goes_through_another_state_first() {
     assert_eq!((report.passed, report.broken), (1, 0));
 }
 
+/// SetAlarmState refused for want of permission.
+fn denied_error() -> SetAlarmStateError {
+    SetAlarmStateError::generic(
+        aws_smithy_types::error::ErrorMetadata::builder()
+            .code("AccessDenied")
+            .message("User is not authorized to perform: cloudwatch:SetAlarmState")
+            .build(),
+    )
+}
+
 #[tokio::test]
 async fn no_action_for_the_state_and_a_refused_write_are_both_broken() {
     // Testing OK: the lab's alarms have no okActions, so nobody hears of it.
-    let denied = mock!(aws_sdk_cloudwatch::Client::set_alarm_state).then_error(|| {
-        SetAlarmStateError::generic(
-            aws_smithy_types::error::ErrorMetadata::builder()
-                .code("AccessDenied")
-                .message("User is not authorized to perform: cloudwatch:SetAlarmState")
-                .build(),
-        )
-    });
+    let denied = mock!(aws_sdk_cloudwatch::Client::set_alarm_state).then_error(denied_error);
     let first = describe(alarm(StateValue::Alarm, "real"));
     let aws = mock_aws!(cloudwatch: aws_sdk_cloudwatch, Sequential, [&first, &denied]);
     let mut o = opts();
@@ -300,19 +303,7 @@ async fn actions_disabled_and_a_missing_topic_reach_nobody() {
             TOPIC.to_string(),
             super::super::topic_subscriptions(&aws, TOPIC).await,
         )]);
-        let mut t = AlarmTest {
-            kind: "MetricAlarm".into(),
-            name: NAME.into(),
-            previous_state: None,
-            fired: false,
-            confirmed: false,
-            restored: None,
-            actions_enabled: None,
-            actions: vec![],
-            problems: vec![],
-            warnings: vec![],
-            notes: vec![],
-        };
+        let mut t = AlarmTest::new(KindId::MetricAlarm, NAME, None);
         judge(
             &live[NAME],
             "ALARM",
@@ -477,14 +468,7 @@ fn the_last_argument_is_the_directory_when_it_is_one() {
 async fn a_first_step_is_put_back_when_the_second_is_refused() {
     let refused = mock!(aws_sdk_cloudwatch::Client::set_alarm_state)
         .match_requests(|r| r.state_value() == Some(&StateValue::Alarm))
-        .then_error(|| {
-            SetAlarmStateError::generic(
-                aws_smithy_types::error::ErrorMetadata::builder()
-                    .code("AccessDenied")
-                    .message("User is not authorized to perform: cloudwatch:SetAlarmState")
-                    .build(),
-            )
-        });
+        .then_error(denied_error);
     let first = describe(alarm(StateValue::Alarm, "real"));
     let step = set("INSUFFICIENT_DATA");
     let confirm = describe(ours(StateValue::InsufficientData));
