@@ -10,6 +10,16 @@ use crate::escape::{self, visible, visible_lines};
 use crate::ops::drift::{DriftReport, Item};
 use crate::refs::UNKNOWN_TEXT;
 
+/// `BEFORE n AFTER`, or nothing when `n` is 0: a summary's count that is
+/// worth saying only when there are some.
+pub fn if_any(n: usize, before: &str, after: &str) -> String {
+    if n > 0 {
+        format!("{before}{n}{after}")
+    } else {
+        String::new()
+    }
+}
+
 /// A text report's `MARK kind/name: message` line.
 fn write_line(out: &mut String, mark: char, kind: &str, name: &str, message: &str) {
     let _ = writeln!(
@@ -117,11 +127,7 @@ impl Report {
             s.update,
             s.delete,
             s.unchanged,
-            if s.failed > 0 {
-                format!(", {} failed", s.failed)
-            } else {
-                String::new()
-            }
+            if_any(s.failed, ", ", " failed")
         );
         if self.changes.is_empty() && self.errors.is_empty() {
             out.push_str("No changes. AWS matches `desired-state/`.\n");
@@ -302,11 +308,7 @@ impl DriftReport {
             s.missing,
             s.pending,
             s.unmanaged,
-            if s.unknown > 0 {
-                format!(", {} unknown", s.unknown)
-            } else {
-                String::new()
-            }
+            if_any(s.unknown, ", ", " unknown")
         );
         crate::secret::redact_text(&out).into_owned()
     }

@@ -118,54 +118,22 @@ impl AwsError {
         }
     }
 
-    /// A wait that ran out of time while AWS carries on: worth retrying.
-    pub fn timed_out(
+    /// An error vigil raises itself on one of its own conditions, classed as
+    /// the condition says: a wait that ran out of time while AWS carries on
+    /// ([`Condition::WaitTimedOut`]) and a resource busy with an operation that
+    /// ends by itself ([`Condition::Busy`]) are worth retrying; an operation AWS
+    /// ran after the call that ended in failure ([`Condition::OperationFailed`],
+    /// the message says why) is not.
+    pub fn raised(
         service: &'static str,
         operation: &'static str,
+        condition: Condition,
         message: impl Into<String>,
     ) -> Self {
-        Self::known(
-            service,
-            operation,
-            (Condition::WaitTimedOut, ErrorClass::Transient),
-            message,
-        )
-    }
-
-    /// The resource is busy with an operation that ends by itself: worth retrying.
-    pub fn busy(
-        service: &'static str,
-        operation: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
-        Self::known(
-            service,
-            operation,
-            (Condition::Busy, ErrorClass::Transient),
-            message,
-        )
-    }
-
-    /// An operation AWS ran after the call ended in failure; the message says why.
-    pub fn operation_failed(
-        service: &'static str,
-        operation: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
-        Self::known(
-            service,
-            operation,
-            (Condition::OperationFailed, ErrorClass::Terminal),
-            message,
-        )
-    }
-
-    fn known(
-        service: &'static str,
-        operation: &'static str,
-        (condition, class): (Condition, ErrorClass),
-        message: impl Into<String>,
-    ) -> Self {
+        let class = match condition {
+            Condition::WaitTimedOut | Condition::Busy => ErrorClass::Transient,
+            _ => ErrorClass::Terminal,
+        };
         AwsError {
             condition: Some(condition),
             class,
@@ -448,21 +416,14 @@ mod tests {
 
     #[test]
     fn known_conditions_carry_their_class() {
-        let t = AwsError::timed_out("cloudformation", "Wait", "still going");
-        assert_eq!(
-            (t.class, t.condition),
-            (ErrorClass::Transient, Some(Condition::WaitTimedOut))
-        );
-        let b = AwsError::busy("cloudformation", "UpdateStack", "busy");
-        assert_eq!(
-            (b.class, b.condition),
-            (ErrorClass::Transient, Some(Condition::Busy))
-        );
-        let f = AwsError::operation_failed("cloudformation", "Wait", "ended in ROLLBACK_COMPLETE");
-        assert_eq!(
-            (f.class, f.condition),
-            (ErrorClass::Terminal, Some(Condition::OperationFailed))
-        );
+        for (condition, class) in [
+            (Condition::WaitTimedOut, ErrorClass::Transient),
+            (Condition::Busy, ErrorClass::Transient),
+            (Condition::OperationFailed, ErrorClass::Terminal),
+        ] {
+            let e = AwsError::raised("cloudformation", "Wait", condition, "still going");
+            assert_eq!((e.class, e.condition), (class, Some(condition)));
+        }
     }
 
     #[test]
