@@ -28,6 +28,16 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// Every class, in the order declared.
+    pub const ALL: [ErrorClass; 6] = [
+        ErrorClass::NotFound,
+        ErrorClass::Throttled,
+        ErrorClass::Transient,
+        ErrorClass::AccessDenied,
+        ErrorClass::Unsupported,
+        ErrorClass::Terminal,
+    ];
+
     pub fn is_retryable(self) -> bool {
         matches!(self, ErrorClass::Throttled | ErrorClass::Transient)
     }

@@ -173,6 +173,18 @@ pub enum Store {
 }
 
 impl Store {
+    /// The client, bucket and key of an S3 store; `None` for a file.
+    fn s3(&self) -> Option<(&aws_sdk_s3::Client, &str, &str)> {
+        match self {
+            Store::S3 {
+                client,
+                bucket,
+                key,
+            } => Some((client, bucket, key)),
+            Store::File(_) => None,
+        }
+    }
+
     /// `sdk` builds the S3 client for an S3 location; lease calls are not counted
     /// with the reconcile's, so a follower's write count stays honest.
     pub fn new(location: &Location, sdk: &aws_types::SdkConfig) -> Store {
@@ -553,12 +565,7 @@ impl Lease {
     }
 
     async fn get(&self) -> Result<Option<(Doc, String)>, LeaseError> {
-        let Store::S3 {
-            client,
-            bucket,
-            key,
-        } = &self.store
-        else {
+        let Some((client, bucket, key)) = self.store.s3() else {
             return Ok(None);
         };
         self.fence.count("GetObject");
@@ -590,12 +597,7 @@ impl Lease {
 
     /// A conditional PutObject: `Some(etag)` when written, `None` when the condition failed.
     async fn put(&self, doc: &Doc, cond: Cond) -> Result<Option<String>, LeaseError> {
-        let Store::S3 {
-            client,
-            bucket,
-            key,
-        } = &self.store
-        else {
+        let Some((client, bucket, key)) = self.store.s3() else {
             return Ok(None);
         };
         self.fence.count("PutObject");

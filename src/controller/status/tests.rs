@@ -5,15 +5,7 @@ use std::collections::BTreeSet;
 
 #[test]
 fn labels_are_written_as_their_serialized_names() {
-    use ErrorClass::*;
-    for c in [
-        NotFound,
-        Throttled,
-        Transient,
-        AccessDenied,
-        Unsupported,
-        Terminal,
-    ] {
+    for c in ErrorClass::ALL {
         assert_eq!(serde_json::json!(c), ErrorLabel::Aws(c).as_str());
         assert_eq!(serde_json::json!(ErrorLabel::Aws(c)), c.as_str());
     }

@@ -71,6 +71,13 @@ fn diff(s: &Spec, l: &Live) -> Vec<FieldDiff> {
     diff_of::<Bucket>(s, l, &env())
 }
 
+/// The paths that differ, sorted.
+fn changed_paths(s: &Spec, l: &Live) -> Vec<String> {
+    let mut paths: Vec<String> = diff(s, l).into_iter().map(|f| f.path).collect();
+    paths.sort();
+    paths
+}
+
 #[test]
 fn what_s3_returns_is_a_no_op() {
     assert!(
@@ -106,12 +113,9 @@ fn an_undeclared_policy_is_removed() {
 fn a_missing_public_access_block_is_all_false() {
     let mut l = live();
     l.public_access_block = Some(None);
-    let d = diff(&spec(), &l);
-    let mut paths: Vec<&str> = d.iter().map(|f| f.path.as_str()).collect();
-    paths.sort();
     assert_eq!(
-        paths,
-        vec![
+        changed_paths(&spec(), &l),
+        [
             "publicAccessBlock.blockPublicAcls",
             "publicAccessBlock.blockPublicPolicy",
             "publicAccessBlock.ignorePublicAcls",
@@ -128,12 +132,9 @@ fn encryption_defaults_and_changes() {
         kms_master_key_id: Some("alias/x".into()),
         bucket_key_enabled: Some(true),
     }));
-    let d = diff(&spec(), &l);
-    let mut paths: Vec<&str> = d.iter().map(|f| f.path.as_str()).collect();
-    paths.sort();
     assert_eq!(
-        paths,
-        vec![
+        changed_paths(&spec(), &l),
+        [
             "encryption.bucketKeyEnabled",
             "encryption.kmsMasterKeyId",
             "encryption.sseAlgorithm"

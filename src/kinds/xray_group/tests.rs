@@ -129,20 +129,25 @@ fn validation() {
     assert!(XRayGroup::validate_name(NAME).is_ok());
 }
 
-#[test]
-fn absent_insights_mean_false_and_filter_whitespace_is_ignored() {
-    let s = Spec {
-        filter_expression: format!("  {FILTER}\n"),
-        ..Spec::default()
-    };
-    let l = Live {
+/// The group with the filter, insights off and its tags not read.
+fn plain_live() -> Live {
+    Live {
         name: NAME.into(),
         arn: ARN.into(),
         filter_expression: FILTER.into(),
         insights_enabled: false,
         notifications_enabled: false,
         tags: None,
+    }
+}
+
+#[test]
+fn absent_insights_mean_false_and_filter_whitespace_is_ignored() {
+    let s = Spec {
+        filter_expression: format!("  {FILTER}\n"),
+        ..Spec::default()
     };
+    let l = plain_live();
     assert_eq!(
         XRayGroup::normalize(&s, &env()),
         XRayGroup::live_state(&l, &env())
@@ -166,15 +171,12 @@ fn tags_compare_only_when_declared_and_import_drops_the_owner_tag() {
     let mut s = spec();
     s.tags = None;
     let l = Live {
-        name: NAME.into(),
-        arn: ARN.into(),
-        filter_expression: FILTER.into(),
         insights_enabled: true,
-        notifications_enabled: false,
         tags: Some(BTreeMap::from([(
             "vigil:owner".to_string(),
             "test".to_string(),
         )])),
+        ..plain_live()
     };
     assert!(XRayGroup::normalize(&s, &env()).get("tags").is_none());
     assert_eq!(
@@ -321,14 +323,7 @@ async fn delete_by_arn_and_already_gone_is_fine() {
         .match_requests(|r| r.group_arn() == Some(ARN))
         .then_output(|| DeleteGroupOutput::builder().build());
     let aws = mock_aws!(xray: aws_sdk_xray, Sequential, [&del]);
-    let l = Live {
-        name: NAME.into(),
-        arn: ARN.into(),
-        filter_expression: FILTER.into(),
-        insights_enabled: false,
-        notifications_enabled: false,
-        tags: None,
-    };
+    let l = plain_live();
     XRayGroup::delete(&aws, NAME, &l).await.unwrap();
     assert_eq!(del.num_calls(), 1);
 
