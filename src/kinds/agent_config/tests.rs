@@ -14,11 +14,7 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 const NAME: &str = "AmazonCloudWatch-monitoring-lab";
 
 fn env() -> Env {
-    Env {
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        owner: "test".into(),
-    }
+    crate::testkit::fixtures::env_of("test")
 }
 
 fn config() -> Value {
@@ -50,9 +46,7 @@ fn live(value: &str) -> Live {
 }
 
 fn messages(s: &Spec) -> Vec<String> {
-    let mut i = Issues::default();
-    AgentConfig::validate(s, &mut i);
-    i.0.into_iter().map(|(_, m)| m).collect()
+    crate::testkit::fixtures::messages::<AgentConfig>(s)
 }
 
 #[test]

@@ -10,11 +10,7 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 
 fn env() -> Env {
-    Env {
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        owner: "o".into(),
-    }
+    crate::testkit::fixtures::env_of("o")
 }
 
 fn all_blocked() -> PublicAccessBlock {
@@ -172,16 +168,14 @@ fn validation() {
     s.policy = Some(
         json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}),
     );
-    let mut i = Issues::default();
-    Bucket::validate(&s, &mut i);
+    let i = crate::testkit::fixtures::issues_of::<Bucket>(&s);
     let msgs: Vec<&str> = i.0.iter().map(|(_, m)| m.as_str()).collect();
     assert_eq!(msgs.len(), 4, "{msgs:?}");
     assert!(msgs[0].contains("versioning status"));
     assert!(msgs[1].contains("not an algorithm"));
     assert!(msgs[2].contains("needs sseAlgorithm: aws:kms"));
     assert!(msgs[3].contains("needs a Principal"));
-    let mut i = Issues::default();
-    Bucket::validate(&spec(), &mut i);
+    let i = crate::testkit::fixtures::issues_of::<Bucket>(&spec());
     assert!(i.is_empty(), "{:?}", i.0);
 }
 

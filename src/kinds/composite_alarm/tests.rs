@@ -17,13 +17,11 @@ fn spec() -> Spec {
 
 #[test]
 fn validation() {
-    let mut i = Issues::default();
-    CompositeAlarm::validate(&spec(), &mut i);
+    let i = crate::testkit::fixtures::issues_of::<CompositeAlarm>(&spec());
     assert!(i.is_empty(), "{:?}", i.0);
     let mut bad = spec();
     bad.alarm_rule = "ALARM(a".into();
-    let mut i = Issues::default();
-    CompositeAlarm::validate(&bad, &mut i);
+    let i = crate::testkit::fixtures::issues_of::<CompositeAlarm>(&bad);
     assert!(i.0.iter().any(|(_, m)| m.contains("unbalanced")));
 }
 

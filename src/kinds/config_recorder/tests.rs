@@ -28,9 +28,7 @@ fn lab() -> Spec {
 }
 
 fn messages(spec: &Spec) -> Vec<String> {
-    let mut i = Issues::default();
-    ConfigurationRecorder::validate(spec, &mut i);
-    i.0.into_iter().map(|(_, m)| m).collect()
+    crate::testkit::fixtures::messages::<ConfigurationRecorder>(spec)
 }
 
 /// What DescribeConfigurationRecorders returns for the lab's recorder on AWS.

@@ -14,11 +14,7 @@ use aws_sdk_config::operation::tag_resource::TagResourceOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
 fn env() -> Env {
-    Env {
-        owner: "test".into(),
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-    }
+    crate::testkit::fixtures::env_of("test")
 }
 
 fn managed(id: &str) -> Spec {
@@ -34,8 +30,7 @@ fn managed(id: &str) -> Spec {
 
 fn messages(spec: &Spec) -> Vec<String> {
     // With the tag rules every kind shares, as the loader checks them.
-    let i = crate::kinds::validate_typed::<ConfigRule>("n", spec);
-    i.0.into_iter().map(|(_, m)| m).collect()
+    crate::testkit::fixtures::load_messages::<ConfigRule>(spec)
 }
 
 fn same(desired: &Spec, live: &Spec) -> Vec<FieldDiff> {

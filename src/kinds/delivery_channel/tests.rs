@@ -22,9 +22,7 @@ fn lab() -> Spec {
 }
 
 fn messages(spec: &Spec) -> Vec<String> {
-    let mut i = Issues::default();
-    DeliveryChannel::validate(spec, &mut i);
-    i.0.into_iter().map(|(_, m)| m).collect()
+    crate::testkit::fixtures::messages::<DeliveryChannel>(spec)
 }
 
 #[test]

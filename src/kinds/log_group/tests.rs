@@ -11,11 +11,7 @@ use aws_sdk_cloudwatchlogs::operation::untag_resource::UntagResourceOutput;
 use aws_smithy_mocks::mock;
 
 fn env() -> Env {
-    Env {
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        owner: "lab".into(),
-    }
+    crate::testkit::fixtures::env_of("lab")
 }
 
 fn live(retention: Option<i32>) -> Live {
@@ -32,8 +28,7 @@ fn live(retention: Option<i32>) -> Live {
 
 fn issues(s: &Spec) -> Vec<String> {
     // With the tag rules every kind shares, as the loader checks them.
-    let i = crate::kinds::validate_typed::<LogGroup>("n", s);
-    i.0.into_iter().map(|(_, m)| m).collect()
+    crate::testkit::fixtures::load_messages::<LogGroup>(s)
 }
 
 #[test]

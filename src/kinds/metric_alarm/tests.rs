@@ -19,9 +19,7 @@ fn base() -> Spec {
 }
 
 fn errors(s: &Spec) -> Vec<String> {
-    let mut i = Issues::default();
-    MetricAlarm::validate(s, &mut i);
-    i.0.into_iter().map(|(_, m)| m).collect()
+    crate::testkit::fixtures::messages::<MetricAlarm>(s)
 }
 
 #[test]

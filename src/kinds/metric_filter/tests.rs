@@ -64,8 +64,7 @@ fn absent_unit_is_none_and_empty_dimensions_are_absent() {
 
 #[test]
 fn validation() {
-    let mut i = Issues::default();
-    MetricFilter::validate(&spec(), &mut i);
+    let i = crate::testkit::fixtures::issues_of::<MetricFilter>(&spec());
     assert!(i.is_empty(), "{:?}", i.0);
     let mut bad = spec();
     bad.metric_transformations[0].metric_name = "a:b".into();
@@ -74,8 +73,7 @@ fn validation() {
         .map(|n| (format!("d{n}"), format!("$.f{n}")))
         .collect();
     bad.log_group_name = "bad group".into();
-    let mut i = Issues::default();
-    MetricFilter::validate(&bad, &mut i);
+    let i = crate::testkit::fixtures::issues_of::<MetricFilter>(&bad);
     let paths: Vec<String> = i.0.iter().map(|(p, _)| format!("{p:?}")).collect();
     assert_eq!(i.0.len(), 4, "{:?}", i.0);
     assert!(paths[0].contains("logGroupName"));

@@ -81,8 +81,7 @@ fn log_group_order_and_repeats_do_not_matter() {
 
 #[test]
 fn validation() {
-    let mut i = Issues::default();
-    QueryDefinition::validate(&spec(), &mut i);
+    let i = crate::testkit::fixtures::issues_of::<QueryDefinition>(&spec());
     assert!(i.is_empty(), "{:?}", i.0);
     let mut i = Issues::default();
     QueryDefinition::validate(

@@ -25,11 +25,7 @@ fn spec() -> Spec {
 }
 
 fn env() -> Env {
-    Env {
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        owner: "o".into(),
-    }
+    crate::testkit::fixtures::env_of("o")
 }
 
 /// The role as IAM returns it for `spec()`: URL-encoded, single strings, single statements.

@@ -39,11 +39,7 @@ fn spec() -> Spec {
 }
 
 fn env() -> Env {
-    Env {
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        owner: "test".into(),
-    }
+    crate::testkit::fixtures::env_of("test")
 }
 
 fn sdk_rule(

@@ -38,11 +38,7 @@ fn spec() -> Spec {
 }
 
 fn env() -> Env {
-    Env {
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        owner: "test".into(),
-    }
+    crate::testkit::fixtures::env_of("test")
 }
 
 /// GetGroups as AWS answers it: the reserved Default group first, with no filter.
@@ -105,8 +101,7 @@ fn wanted() -> Wanted {
 
 #[test]
 fn validation() {
-    let mut i = Issues::default();
-    XRayGroup::validate(&spec(), &mut i);
+    let i = crate::testkit::fixtures::issues_of::<XRayGroup>(&spec());
     assert!(i.is_empty(), "{:?}", i.0);
 
     let mut bad = spec();
@@ -115,8 +110,7 @@ fn validation() {
         insights_enabled: Some(false),
         notifications_enabled: Some(true),
     });
-    let mut i = Issues::default();
-    XRayGroup::validate(&bad, &mut i);
+    let i = crate::testkit::fixtures::issues_of::<XRayGroup>(&bad);
     assert_eq!(i.0.len(), 2, "{:?}", i.0);
     assert!(i.0[1].1.contains("insightsEnabled: true"));
 
