@@ -78,3 +78,11 @@ macro_rules! mock_aws {
 }
 #[cfg(test)]
 pub(crate) use mock_aws;
+
+/// The code and message of a mocked error answer, for an operation error's `generic`.
+pub fn error_meta(code: &str, message: &str) -> aws_smithy_types::error::ErrorMetadata {
+    aws_smithy_types::error::ErrorMetadata::builder()
+        .code(code)
+        .message(message)
+        .build()
+}

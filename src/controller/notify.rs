@@ -181,12 +181,10 @@ mod tests {
     #[tokio::test]
     async fn publishes_each_event_once_and_retries_a_failed_publish() {
         let fail = mock!(aws_sdk_sns::Client::publish).then_error(|| {
-            PublishError::generic(
-                aws_smithy_types::error::ErrorMetadata::builder()
-                    .code("AuthorizationError")
-                    .message("not authorized to perform SNS:Publish")
-                    .build(),
-            )
+            PublishError::generic(crate::aws::testing::error_meta(
+                "AuthorizationError",
+                "not authorized to perform SNS:Publish",
+            ))
         });
         let ok = mock!(aws_sdk_sns::Client::publish)
             .match_requests(|r| {

@@ -381,12 +381,10 @@ async fn start_without_a_channel_fails_with_aws_reason() {
     let stopped = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
         .then_output(|| status(false));
     let start = mock!(aws_sdk_config::Client::start_configuration_recorder).then_error(|| {
-        StartConfigurationRecorderError::generic(
-            aws_smithy_types::error::ErrorMetadata::builder()
-                .code("NoAvailableDeliveryChannelException")
-                .message("Delivery channel is not available to start configuration recorder.")
-                .build(),
-        )
+        StartConfigurationRecorderError::generic(crate::aws::testing::error_meta(
+            "NoAvailableDeliveryChannelException",
+            "Delivery channel is not available to start configuration recorder.",
+        ))
     });
     let aws = mock_aws!(config: aws_sdk_config, MatchAny, [&stopped, &start]);
     let err = ConfigurationRecorder::finalize(&aws, "default", &lab())

@@ -540,12 +540,10 @@ async fn tags_come_in_a_batch_where_the_tagging_api_serves_config() {
 #[tokio::test]
 async fn access_denied_is_terminal_and_named() {
     let denied = mock!(aws_sdk_config::Client::describe_config_rules).then_error(|| {
-        DescribeConfigRulesError::generic(
-            aws_smithy_types::error::ErrorMetadata::builder()
-                .code("AccessDeniedException")
-                .message("User is not authorized to perform: config:DescribeConfigRules")
-                .build(),
-        )
+        DescribeConfigRulesError::generic(crate::aws::testing::error_meta(
+            "AccessDeniedException",
+            "User is not authorized to perform: config:DescribeConfigRules",
+        ))
     });
     let aws = mock_aws!(config: aws_sdk_config, MatchAny, [&denied]);
     let err = observe_live::<ConfigRule>(&aws, &wanted())

@@ -131,12 +131,7 @@ async fn delete_stops_a_recording_recorder_then_retries() {
     let refused = mock!(aws_sdk_config::Client::delete_delivery_channel)
             .sequence()
             .error(|| {
-                DeleteDeliveryChannelError::generic(
-                    aws_smithy_types::error::ErrorMetadata::builder()
-                        .code("LastDeliveryChannelDeleteFailedException")
-                        .message("Failed to delete last specified delivery channel with name 'default', because there is a running configuration recorder.")
-                        .build(),
-                )
+                DeleteDeliveryChannelError::generic(crate::aws::testing::error_meta("LastDeliveryChannelDeleteFailedException", "Failed to delete last specified delivery channel with name 'default', because there is a running configuration recorder."))
             })
             .output(|| DeleteDeliveryChannelOutput::builder().build())
             .build();

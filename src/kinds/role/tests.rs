@@ -228,12 +228,10 @@ async fn a_changed_path_is_refused_before_any_call() {
 #[tokio::test]
 async fn access_denied_fails_the_observation_and_is_classified() {
     let denied = mock!(aws_sdk_iam::Client::list_roles).then_error(|| {
-        ListRolesError::generic(
-            aws_sdk_iam::error::ErrorMetadata::builder()
-                .code("AccessDenied")
-                .message("User is not authorized to perform: iam:ListRoles")
-                .build(),
-        )
+        ListRolesError::generic(crate::aws::testing::error_meta(
+            "AccessDenied",
+            "User is not authorized to perform: iam:ListRoles",
+        ))
     });
     let aws = mock_aws!(iam: aws_sdk_iam, Sequential, [&denied]);
     let wanted = Wanted::names(BTreeMap::from([(

@@ -499,14 +499,10 @@ async fn compliance_survives_a_rule_missing_from_aws() {
 async fn compliance_access_denied_is_reported_not_retried() {
     let denied =
         mock!(aws_sdk_config::Client::describe_compliance_by_config_rule).then_error(|| {
-            DescribeComplianceByConfigRuleError::generic(
-                aws_smithy_types::error::ErrorMetadata::builder()
-                    .code("AccessDeniedException")
-                    .message(
-                        "User is not authorized to perform: config:DescribeComplianceByConfigRule",
-                    )
-                    .build(),
-            )
+            DescribeComplianceByConfigRuleError::generic(crate::aws::testing::error_meta(
+                "AccessDeniedException",
+                "User is not authorized to perform: config:DescribeComplianceByConfigRule",
+            ))
         });
     let aws = mock_aws!(config: aws_sdk_config, MatchAny, [&denied]);
     let e = config_compliance(&aws, &["encrypted-volumes".to_string()])

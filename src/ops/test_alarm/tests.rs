@@ -213,12 +213,10 @@ async fn an_alarm_already_in_alarm_goes_through_another_state_first() {
 
 /// SetAlarmState refused for want of permission.
 fn denied_error() -> SetAlarmStateError {
-    SetAlarmStateError::generic(
-        aws_smithy_types::error::ErrorMetadata::builder()
-            .code("AccessDenied")
-            .message("User is not authorized to perform: cloudwatch:SetAlarmState")
-            .build(),
-    )
+    SetAlarmStateError::generic(crate::aws::testing::error_meta(
+        "AccessDenied",
+        "User is not authorized to perform: cloudwatch:SetAlarmState",
+    ))
 }
 
 #[tokio::test]
