@@ -569,26 +569,11 @@ impl Lease {
             return Ok(None);
         };
         self.fence.count("GetObject");
-        let out = match client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .aws("s3", "GetObject")
-        {
-            Ok(out) => out,
-            Err(e) if e.is_not_found() && !e.is(Condition::NoSuchBucket) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(o) = crate::state::read_object(client, bucket, key).await? else {
+            return Ok(None);
         };
-        let etag = out.e_tag().unwrap_or_default().to_string();
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| AwsError::body_read("s3", "GetObject", e))?
-            .into_bytes();
-        let doc = serde_json::from_slice(&bytes).map_err(|source| LeaseError::Corrupt {
+        let etag = o.etag.unwrap_or_default();
+        let doc = serde_json::from_slice(&o.bytes).map_err(|source| LeaseError::Corrupt {
             at: self.store.describe(),
             source,
         })?;

@@ -200,6 +200,12 @@ async fn keep_alive_is_bounded_by_requests_and_idle_time() {
     server.abort();
 }
 
+/// A probe is still answered.
+async fn assert_still_served(addr: SocketAddr) {
+    let r = get(addr, "/healthz").await;
+    assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+}
+
 #[tokio::test]
 async fn a_malformed_request_gets_400_and_others_are_still_served() {
     let (addr, _, server) = start(Limits::default()).await;
@@ -216,11 +222,7 @@ async fn a_malformed_request_gets_400_and_others_are_still_served() {
             String::from_utf8_lossy(bad)
         );
     }
-    assert!(
-        get(addr, "/healthz")
-            .await
-            .starts_with("HTTP/1.1 200 OK\r\n")
-    );
+    assert_still_served(addr).await;
     server.abort();
 }
 
@@ -252,11 +254,7 @@ async fn an_oversized_head_is_refused_and_others_are_still_served() {
             || (r.is_empty() && read.is_err()),
         "{r}"
     );
-    assert!(
-        get(addr, "/healthz")
-            .await
-            .starts_with("HTTP/1.1 200 OK\r\n")
-    );
+    assert_still_served(addr).await;
     server.abort();
 }
 

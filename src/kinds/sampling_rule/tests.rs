@@ -42,6 +42,16 @@ fn env() -> Env {
     crate::testkit::fixtures::env_of("test")
 }
 
+/// The rule as observe reads it from [`sdk_rule`], its tags not read.
+fn live_rule(name: &str, arn: &str, f: impl FnOnce(Rule) -> Rule) -> Live {
+    Live {
+        name: name.into(),
+        arn: arn.into(),
+        rule: Rule::from_sdk(&sdk_rule(name, arn, f)),
+        tags: None,
+    }
+}
+
 fn sdk_rule(
     name: &str,
     arn: &str,
@@ -177,16 +187,11 @@ fn default_rule_takes_only_rate_and_reservoir() {
             .all(|(_, m)| m.contains("only fixedRate and reservoirSize"))
     );
     // Its live form, with AWS's fixed values, is the same as the short manifest.
-    let live = Live {
-        name: DEFAULT_RULE.into(),
-        arn: DEFAULT_ARN.into(),
-        rule: Rule::from_sdk(&sdk_rule(DEFAULT_RULE, DEFAULT_ARN, |r| Rule {
-            fixed_rate: 0.1,
-            reservoir_size: 2,
-            ..r
-        })),
-        tags: None,
-    };
+    let live = live_rule(DEFAULT_RULE, DEFAULT_ARN, |r| Rule {
+        fixed_rate: 0.1,
+        reservoir_size: 2,
+        ..r
+    });
     assert_eq!(
         SamplingRule::normalize(&ok, &env()),
         SamplingRule::live_state(&live, &env())
@@ -203,18 +208,13 @@ fn defaults_fill_in_like_aws() {
         reservoir_size: 0,
         ..Spec::default()
     };
-    let live = Live {
-        name: NAME.into(),
-        arn: ARN.into(),
-        rule: Rule::from_sdk(&sdk_rule(NAME, ARN, |r| Rule {
-            fixed_rate: 1.0,
-            reservoir_size: 0,
-            service_name: "*".into(),
-            url_path: "*".into(),
-            ..r
-        })),
-        tags: None,
-    };
+    let live = live_rule(NAME, ARN, |r| Rule {
+        fixed_rate: 1.0,
+        reservoir_size: 0,
+        service_name: "*".into(),
+        url_path: "*".into(),
+        ..r
+    });
     assert_eq!(
         SamplingRule::normalize(&short, &env()),
         SamplingRule::live_state(&live, &env())

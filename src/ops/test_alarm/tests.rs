@@ -120,6 +120,17 @@ fn ours(state: StateValue) -> MetricAlarm {
     alarm(state, &format!("{REASON_MARK} a test"))
 }
 
+/// The test with the default options against these CloudWatch answers, in
+/// order, and this SNS answer; each CloudWatch answer is asked for once.
+async fn run_through(rules: &[aws_smithy_mocks::Rule], sns: &aws_smithy_mocks::Rule) -> TestReport {
+    let aws = mocked(rules, sns);
+    let report = run(&aws, &opts()).await.unwrap();
+    for r in rules {
+        assert_eq!(r.num_calls(), 1);
+    }
+    report
+}
+
 #[tokio::test]
 async fn a_pending_email_subscription_is_a_broken_path_and_the_state_is_put_back() {
     let rules = [
@@ -134,11 +145,7 @@ async fn a_pending_email_subscription_is_a_broken_path_and_the_state_is_put_back
         describe(ours(StateValue::Ok)),
     ];
     let pending = subscriptions("PendingConfirmation");
-    let aws = mocked(&rules, &pending);
-    let report = run(&aws, &opts()).await.unwrap();
-    for r in &rules {
-        assert_eq!(r.num_calls(), 1);
-    }
+    let report = run_through(&rules, &pending).await;
     assert_eq!(pending.num_calls(), 1);
     let t = &report.alarms[0];
     assert!(t.fired && t.confirmed, "{t:#?}");
@@ -188,11 +195,7 @@ async fn an_alarm_already_in_alarm_goes_through_another_state_first() {
         describe(ours(StateValue::Alarm)),
     ];
     let confirmed = subscriptions("arn:aws:sns:us-east-1:123456789012:monitoring-lab-alerts:0b7f");
-    let aws = mocked(&rules, &confirmed);
-    let report = run(&aws, &opts()).await.unwrap();
-    for r in &rules {
-        assert_eq!(r.num_calls(), 1);
-    }
+    let report = run_through(&rules, &confirmed).await;
     let t = &report.alarms[0];
     assert!(t.problems.is_empty() && t.warnings.is_empty(), "{t:#?}");
     assert_eq!(t.actions[0].confirmed.len(), 1);
@@ -261,11 +264,7 @@ async fn an_undeclared_live_state_left_by_cloudwatch_is_not_overwritten() {
         )),
     ];
     let confirmed = subscriptions("arn:aws:sns:us-east-1:123456789012:monitoring-lab-alerts:0b7f");
-    let aws = mocked(&rules, &confirmed);
-    let report = run(&aws, &opts()).await.unwrap();
-    for r in &rules {
-        assert_eq!(r.num_calls(), 1);
-    }
+    let report = run_through(&rules, &confirmed).await;
     let t = &report.alarms[0];
     assert!(t.restored.is_none());
     assert!(
