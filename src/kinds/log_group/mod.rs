@@ -6,6 +6,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::common::tag_write;
 use super::error::KindError;
 use super::kind::{Attrs, Issues, Kind, Wanted};
 use super::tags::{AWS_RULES, Read, TagApi, Tags, Write, with_owner, without_owner};
@@ -317,17 +318,13 @@ fn tag_resource<'a>(
     arn: &'a str,
     add: &'a Tags,
 ) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .logs
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(add.clone().into_iter().collect()))
-            .send()
-            .await
-            .aws(SERVICE, "TagResource")?;
-        Ok(())
-    })
+    let call = aws.clients.logs.tag_resource().resource_arn(arn);
+    tag_write(
+        call.set_tags(Some(add.clone().into_iter().collect()))
+            .send(),
+        SERVICE,
+        "TagResource",
+    )
 }
 
 fn untag_resource<'a>(
@@ -335,17 +332,12 @@ fn untag_resource<'a>(
     arn: &'a str,
     keys: &'a [String],
 ) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .logs
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .aws(SERVICE, "UntagResource")?;
-        Ok(())
-    })
+    let call = aws.clients.logs.untag_resource().resource_arn(arn);
+    tag_write(
+        call.set_tag_keys(Some(keys.to_vec())).send(),
+        SERVICE,
+        "UntagResource",
+    )
 }
 
 #[cfg(any(test, feature = "testkit"))]
