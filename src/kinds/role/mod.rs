@@ -545,7 +545,7 @@ impl RoleUpdate<'_> {
         Ok(())
     }
 
-    /// Attaches the managed policies the self.spec adds, then detaches those it dropped.
+    /// Attaches the managed policies the spec adds, then detaches those it dropped.
     async fn sync_managed_policies(&self, have: &BTreeSet<String>) -> Result<(), AwsError> {
         let want: BTreeSet<&String> = self.spec.managed_policy_arns.iter().collect();
         for arn in want.iter().filter(|a| !have.contains(**a)) {
@@ -569,7 +569,7 @@ impl RoleUpdate<'_> {
         Ok(())
     }
 
-    /// Puts the inline policies that differ by meaning, then deletes those the self.spec dropped.
+    /// Puts the inline policies that differ by meaning, then deletes those the spec dropped.
     async fn sync_inline_policies(&self, have: &BTreeMap<String, Value>) -> Result<(), AwsError> {
         let part = policy::partition(self.region);
         for (pname, doc) in &self.spec.inline_policies {
