@@ -389,28 +389,21 @@ mod tests {
 
     #[test]
     fn codes_are_classified_by_family() {
-        assert_eq!(
-            classify_code(Some("ResourceNotFound"), Some(404)),
-            ErrorClass::NotFound
-        );
-        assert_eq!(
-            classify_code(Some("NoSuchEntity"), Some(404)),
-            ErrorClass::NotFound
-        );
-        assert_eq!(
-            classify_code(Some("Throttling"), Some(400)),
-            ErrorClass::Throttled
-        );
-        assert_eq!(
-            classify_code(Some("AccessDenied"), Some(403)),
-            ErrorClass::AccessDenied
-        );
-        assert_eq!(classify_code(None, Some(503)), ErrorClass::Transient);
-        assert_eq!(
-            classify_code(Some("ValidationError"), Some(400)),
-            ErrorClass::Terminal
-        );
-        assert_eq!(classify_code(None, Some(429)), ErrorClass::Throttled);
+        for (code, status, class) in [
+            (Some("ResourceNotFound"), 404, ErrorClass::NotFound),
+            (Some("NoSuchEntity"), 404, ErrorClass::NotFound),
+            (Some("Throttling"), 400, ErrorClass::Throttled),
+            (Some("AccessDenied"), 403, ErrorClass::AccessDenied),
+            (None, 503, ErrorClass::Transient),
+            (Some("ValidationError"), 400, ErrorClass::Terminal),
+            (None, 429, ErrorClass::Throttled),
+        ] {
+            assert_eq!(
+                classify_code(code, Some(status)),
+                class,
+                "{code:?} {status}"
+            );
+        }
     }
 
     #[test]
