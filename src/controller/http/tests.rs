@@ -169,12 +169,7 @@ async fn keep_alive_is_bounded_by_requests_and_idle_time() {
     assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
     assert_eq!(header(&r, "connection"), None, "{r}");
     let t = std::time::Instant::now();
-    let mut rest = Vec::new();
-    let n = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut rest))
-        .await
-        .expect("an idle connection is closed")
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_closed(&mut s, "an idle connection is closed").await;
     assert!(
         t.elapsed() >= idle - Duration::from_millis(50),
         "{:?}",
@@ -191,13 +186,18 @@ async fn keep_alive_is_bounded_by_requests_and_idle_time() {
         let close = header(&r, "connection") == Some("close");
         assert_eq!(close, i == 3, "request {i}: {r}");
     }
+    assert_closed(&mut s, "closed after the last request").await;
+    server.abort();
+}
+
+/// Asserts that the server closes the connection within 2 s, sending nothing more.
+async fn assert_closed(s: &mut TcpStream, what: &str) {
     let mut rest = Vec::new();
     let n = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut rest))
         .await
-        .expect("closed after the last request")
+        .expect(what)
         .unwrap();
     assert_eq!(n, 0);
-    server.abort();
 }
 
 /// A probe is still answered.

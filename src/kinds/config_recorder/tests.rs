@@ -267,14 +267,18 @@ fn status(recording: bool) -> DescribeConfigurationRecorderStatusOutput {
 }
 
 // The AWS response shapes (ARN, recordingMode, recordingScope) that moto does not return.
+/// DescribeConfigurationRecorders answering with the lab's recorder, as [`aws_recorder`] builds it.
+fn listed(recording: bool) -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_config::Client::describe_configuration_recorders).then_output(move || {
+        DescribeConfigurationRecordersOutput::builder()
+            .configuration_recorders(aws_recorder(recording))
+            .build()
+    })
+}
+
 #[tokio::test]
 async fn update_of_settings_then_start_in_finalize() {
-    let listed =
-        mock!(aws_sdk_config::Client::describe_configuration_recorders).then_output(|| {
-            DescribeConfigurationRecordersOutput::builder()
-                .configuration_recorders(aws_recorder(false))
-                .build()
-        });
+    let listed = listed(false);
     let stopped = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
         .then_output(|| status(false));
     let put = mock!(aws_sdk_config::Client::put_configuration_recorder)
@@ -320,12 +324,7 @@ async fn update_of_settings_then_start_in_finalize() {
 
 #[tokio::test]
 async fn a_failing_recorder_is_reported_as_a_note() {
-    let listed =
-        mock!(aws_sdk_config::Client::describe_configuration_recorders).then_output(|| {
-            DescribeConfigurationRecordersOutput::builder()
-                .configuration_recorders(aws_recorder(true))
-                .build()
-        });
+    let listed = listed(true);
     let failing = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
         .then_output(|| {
             DescribeConfigurationRecorderStatusOutput::builder()
