@@ -10,6 +10,36 @@ use crate::escape::{self, visible, visible_lines};
 use crate::ops::drift::{DriftReport, Item};
 use crate::refs::UNKNOWN_TEXT;
 
+/// `BEFORE n AFTER`, or nothing when `n` is 0: a summary's count that is
+/// worth saying only when there are some.
+pub fn if_any(n: usize, before: &str, after: &str) -> String {
+    if n > 0 {
+        format!("{before}{n}{after}")
+    } else {
+        String::new()
+    }
+}
+
+/// A text report's `MARK kind/name: message` line.
+fn write_line(out: &mut String, mark: char, kind: &str, name: &str, message: &str) {
+    let _ = writeln!(
+        out,
+        "{mark} {}: {}",
+        visible(&format!("{kind}/{name}")),
+        visible(message)
+    );
+}
+
+/// A Markdown report's `> MARK**kind/name**: message` line.
+fn write_md_line(out: &mut String, mark: &str, kind: &str, name: &str, message: &str) {
+    let _ = writeln!(
+        out,
+        "> {mark}**{}**: {}",
+        escape::md_text(&format!("{kind}/{name}")),
+        escape::md_text(message)
+    );
+}
+
 impl Report {
     pub fn to_json(&self) -> String {
         crate::secret::redact_json(self)
@@ -46,20 +76,10 @@ impl Report {
             }
         }
         for n in &self.notes {
-            let _ = writeln!(
-                out,
-                "! {}: {}",
-                visible(&format!("{}/{}", n.kind, n.name)),
-                visible(&n.message)
-            );
+            write_line(&mut out, '!', &n.kind, &n.name, &n.message);
         }
         for e in &self.errors {
-            let _ = writeln!(
-                out,
-                "x {}: {}",
-                visible(&format!("{}/{}", e.kind, e.name)),
-                visible(&e.message)
-            );
+            write_line(&mut out, 'x', &e.kind, &e.name, &e.message);
         }
         let s = &self.summary;
         if self.dry_run {
@@ -107,11 +127,7 @@ impl Report {
             s.update,
             s.delete,
             s.unchanged,
-            if s.failed > 0 {
-                format!(", {} failed", s.failed)
-            } else {
-                String::new()
-            }
+            if_any(s.failed, ", ", " failed")
         );
         if self.changes.is_empty() && self.errors.is_empty() {
             out.push_str("No changes. AWS matches `desired-state/`.\n");
@@ -165,20 +181,10 @@ impl Report {
             out.push_str("</details>\n\n");
         }
         for n in &self.notes {
-            let _ = writeln!(
-                out,
-                "> **{}**: {}",
-                escape::md_text(&format!("{}/{}", n.kind, n.name)),
-                escape::md_text(&n.message)
-            );
+            write_md_line(&mut out, "", &n.kind, &n.name, &n.message);
         }
         for e in &self.errors {
-            let _ = writeln!(
-                out,
-                "> ❌ **{}**: {}",
-                escape::md_text(&format!("{}/{}", e.kind, e.name)),
-                escape::md_text(&e.message)
-            );
+            write_md_line(&mut out, "❌ ", &e.kind, &e.name, &e.message);
         }
         crate::secret::redact_text(&out).into_owned()
     }
@@ -292,12 +298,7 @@ impl DriftReport {
         section("unmanaged", &self.unmanaged);
         section("unknown", &self.unknown);
         for e in &self.errors {
-            let _ = writeln!(
-                out,
-                "x {}: {}",
-                visible(&format!("{}/{}", e.kind, e.name)),
-                visible(&e.message)
-            );
+            write_line(&mut out, 'x', &e.kind, &e.name, &e.message);
         }
         let s = &self.summary;
         let _ = writeln!(
@@ -307,11 +308,7 @@ impl DriftReport {
             s.missing,
             s.pending,
             s.unmanaged,
-            if s.unknown > 0 {
-                format!(", {} unknown", s.unknown)
-            } else {
-                String::new()
-            }
+            if_any(s.unknown, ", ", " unknown")
         );
         crate::secret::redact_text(&out).into_owned()
     }

@@ -269,13 +269,7 @@ mod tests {
         }
         assert_eq!(s["allOf"].as_array().unwrap().len(), kinds.len());
         let alarm = &s["definitions"]["MetricAlarm"];
-        let required: Vec<&str> = alarm["required"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
-        assert_eq!(required, ["evaluationPeriods", "comparisonOperator"]);
+        assert_eq!(required(alarm), ["evaluationPeriods", "comparisonOperator"]);
         assert_eq!(
             alarm["properties"]["threshold"]["type"],
             json!(["number", "null"])
@@ -286,18 +280,22 @@ mod tests {
         );
     }
 
+    /// A definition's required properties.
+    fn required(def: &Value) -> Vec<&str> {
+        def["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect()
+    }
+
     #[test]
     fn targets_have_their_document_and_resources_their_selectors() {
         let s = manifest_schema();
         let t = &s["definitions"]["Target"];
         assert_eq!(t["additionalProperties"], false);
-        let required: Vec<&str> = t["required"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
-        assert_eq!(required, ["accountId", "regions"]);
+        assert_eq!(required(t), ["accountId", "regions"]);
         // Patterns keep accountId a string: an unquoted number may lose its zeros.
         assert_eq!(t["properties"]["accountId"]["type"], "string");
         assert_eq!(t["properties"]["regions"]["minItems"], 1);

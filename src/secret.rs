@@ -540,12 +540,17 @@ pub fn seal(v: &Value, salt: &str) -> Value {
             s.to_string()
         }
     };
+    map_strings(v, &one)
+}
+
+/// `v` with every string and key passed through `f`.
+fn map_strings(v: &Value, f: &impl Fn(&str) -> String) -> Value {
     match v {
-        Value::String(s) => Value::String(one(s)),
-        Value::Array(a) => Value::Array(a.iter().map(|i| seal(i, salt)).collect()),
+        Value::String(s) => Value::String(f(s)),
+        Value::Array(a) => Value::Array(a.iter().map(|i| map_strings(i, f)).collect()),
         Value::Object(o) => Value::Object(
             o.iter()
-                .map(|(k, item)| (one(k), seal(item, salt)))
+                .map(|(k, item)| (f(k), map_strings(item, f)))
                 .collect(),
         ),
         other => other.clone(),
@@ -576,16 +581,7 @@ pub fn unseal(sealed: &Value, live: &Value, salt: &str) -> Value {
                 .get(s)
                 .map_or_else(|| s.to_string(), |l| l.to_string())
         };
-        match v {
-            Value::String(s) => Value::String(one(s)),
-            Value::Array(a) => Value::Array(a.iter().map(|i| put_back(i, known)).collect()),
-            Value::Object(o) => Value::Object(
-                o.iter()
-                    .map(|(k, i)| (one(k), put_back(i, known)))
-                    .collect(),
-            ),
-            other => other.clone(),
-        }
+        map_strings(v, &one)
     }
     let sealed_text = sealed.to_string();
     if !sealed_text.contains(HASHED) {

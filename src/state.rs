@@ -583,6 +583,48 @@ pub fn state_dir() -> PathBuf {
     std::env::var_os("VIGIL_STATE_DIR").map_or_else(|| PathBuf::from(".vigil"), PathBuf::from)
 }
 
+/// An S3 object as read: its bytes, ETag and user metadata.
+pub(crate) struct S3Object {
+    pub bytes: Vec<u8>,
+    pub etag: Option<String>,
+    pub metadata: std::collections::HashMap<String, String>,
+}
+
+/// GetObject of the whole object; `None` when the key is absent (a missing
+/// bucket is an error, [`Condition::NoSuchBucket`]).
+pub(crate) async fn read_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<S3Object>, AwsError> {
+    let out = match client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .aws("s3", "GetObject")
+    {
+        Ok(out) => out,
+        Err(e) if e.is_not_found() && !e.is(Condition::NoSuchBucket) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let etag = out.e_tag().map(str::to_string);
+    let metadata = out.metadata().cloned().unwrap_or_default();
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| AwsError::body_read("s3", "GetObject", e))?
+        .into_bytes()
+        .to_vec();
+    Ok(Some(S3Object {
+        bytes,
+        etag,
+        metadata,
+    }))
+}
+
 impl Location {
     /// The default local file, one per account and region.
     pub fn default_file(account: &str, region: &str) -> Location {
@@ -656,39 +698,21 @@ impl Location {
                 Err(source) => return Err(StateError::Io { path, source }),
             },
             Location::S3 { bucket, key } => {
-                match aws
-                    .clients
-                    .state
-                    .get_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .send()
-                    .await
-                    .aws("s3", "GetObject")
-                {
-                    Ok(out) => {
+                match read_object(&aws.clients.state, bucket, key).await {
+                    Ok(Some(o)) => {
                         let version = Version {
-                            tag: out.e_tag().map(str::to_string),
-                            fence: out
-                                .metadata()
-                                .and_then(|m| m.get(FENCE_METADATA))
+                            tag: o.etag,
+                            fence: o
+                                .metadata
+                                .get(FENCE_METADATA)
                                 .and_then(|v| v.parse().ok())
                                 .unwrap_or(0),
                         };
-                        let bytes = out
-                            .body
-                            .collect()
-                            .await
-                            .map_err(|e| AwsError::body_read("s3", "GetObject", e))?
-                            .into_bytes()
-                            .to_vec();
-                        (bytes, version)
+                        (o.bytes, version)
                     }
+                    Ok(None) => return Ok((Inventory::default(), Version::default())),
                     Err(e) if e.is(Condition::NoSuchBucket) => {
                         return Err(StateError::NoBucket { path });
-                    }
-                    Err(e) if e.is_not_found() => {
-                        return Ok((Inventory::default(), Version::default()));
                     }
                     Err(e) => return Err(e.into()),
                 }

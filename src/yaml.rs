@@ -65,24 +65,20 @@ pub enum Seg {
 }
 
 impl Node {
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    /// The key and value of a mapping's entry `key`.
+    fn entry(&self, key: &str) -> Option<&(Node, Node)> {
         match &self.value {
-            Value::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| k.as_str() == Some(key))
-                .map(|(_, v)| v),
+            Value::Map(entries) => entries.iter().find(|(k, _)| k.as_str() == Some(key)),
             _ => None,
         }
     }
 
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, v)| v)
+    }
+
     pub fn key_node(&self, key: &str) -> Option<&Node> {
-        match &self.value {
-            Value::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| k.as_str() == Some(key))
-                .map(|(k, _)| k),
-            _ => None,
-        }
+        self.entry(key).map(|(k, _)| k)
     }
 
     pub fn as_str(&self) -> Option<&str> {

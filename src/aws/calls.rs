@@ -64,30 +64,32 @@ impl CallLog {
             } else {
                 out.writes += n;
             }
-            *out.by_service
-                .entry(service.clone())
-                .or_default()
-                .entry(op.clone())
-                .or_default() += n;
+            add(&mut out.by_service, service, op, *n);
         }
         let throttles = self.throttles.lock().expect("call log lock");
         for ((service, op), n) in throttles.iter() {
-            *out.throttles
-                .entry(service.clone())
-                .or_default()
-                .entry(op.clone())
-                .or_default() += n;
+            add(&mut out.throttles, service, op, *n);
         }
         let waits = self.waits.lock().expect("call log lock");
         for ((service, op), d) in waits.iter() {
-            *out.quota_wait_seconds
-                .entry(service.clone())
-                .or_default()
-                .entry(op.clone())
-                .or_default() += d.as_secs_f64();
+            add(&mut out.quota_wait_seconds, service, op, d.as_secs_f64());
         }
         out
     }
+}
+
+/// Adds `n` to what `by_service` holds for the operation.
+fn add<T: Default + std::ops::AddAssign>(
+    by_service: &mut BTreeMap<String, BTreeMap<String, T>>,
+    service: &str,
+    op: &str,
+    n: T,
+) {
+    *by_service
+        .entry(service.to_string())
+        .or_default()
+        .entry(op.to_string())
+        .or_default() += n;
 }
 
 /// Whether AWS throttled the attempt: a 429, or a 400 (awsQuery and JSON

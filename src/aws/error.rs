@@ -28,6 +28,16 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// Every class, in the order declared.
+    pub const ALL: [ErrorClass; 6] = [
+        ErrorClass::NotFound,
+        ErrorClass::Throttled,
+        ErrorClass::Transient,
+        ErrorClass::AccessDenied,
+        ErrorClass::Unsupported,
+        ErrorClass::Terminal,
+    ];
+
     pub fn is_retryable(self) -> bool {
         matches!(self, ErrorClass::Throttled | ErrorClass::Transient)
     }
@@ -118,54 +128,22 @@ impl AwsError {
         }
     }
 
-    /// A wait that ran out of time while AWS carries on: worth retrying.
-    pub fn timed_out(
+    /// An error vigil raises itself on one of its own conditions, classed as
+    /// the condition says: a wait that ran out of time while AWS carries on
+    /// ([`Condition::WaitTimedOut`]) and a resource busy with an operation that
+    /// ends by itself ([`Condition::Busy`]) are worth retrying; an operation AWS
+    /// ran after the call that ended in failure ([`Condition::OperationFailed`],
+    /// the message says why) is not.
+    pub fn raised(
         service: &'static str,
         operation: &'static str,
+        condition: Condition,
         message: impl Into<String>,
     ) -> Self {
-        Self::known(
-            service,
-            operation,
-            (Condition::WaitTimedOut, ErrorClass::Transient),
-            message,
-        )
-    }
-
-    /// The resource is busy with an operation that ends by itself: worth retrying.
-    pub fn busy(
-        service: &'static str,
-        operation: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
-        Self::known(
-            service,
-            operation,
-            (Condition::Busy, ErrorClass::Transient),
-            message,
-        )
-    }
-
-    /// An operation AWS ran after the call ended in failure; the message says why.
-    pub fn operation_failed(
-        service: &'static str,
-        operation: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
-        Self::known(
-            service,
-            operation,
-            (Condition::OperationFailed, ErrorClass::Terminal),
-            message,
-        )
-    }
-
-    fn known(
-        service: &'static str,
-        operation: &'static str,
-        (condition, class): (Condition, ErrorClass),
-        message: impl Into<String>,
-    ) -> Self {
+        let class = match condition {
+            Condition::WaitTimedOut | Condition::Busy => ErrorClass::Transient,
+            _ => ErrorClass::Terminal,
+        };
         AwsError {
             condition: Some(condition),
             class,
@@ -411,28 +389,21 @@ mod tests {
 
     #[test]
     fn codes_are_classified_by_family() {
-        assert_eq!(
-            classify_code(Some("ResourceNotFound"), Some(404)),
-            ErrorClass::NotFound
-        );
-        assert_eq!(
-            classify_code(Some("NoSuchEntity"), Some(404)),
-            ErrorClass::NotFound
-        );
-        assert_eq!(
-            classify_code(Some("Throttling"), Some(400)),
-            ErrorClass::Throttled
-        );
-        assert_eq!(
-            classify_code(Some("AccessDenied"), Some(403)),
-            ErrorClass::AccessDenied
-        );
-        assert_eq!(classify_code(None, Some(503)), ErrorClass::Transient);
-        assert_eq!(
-            classify_code(Some("ValidationError"), Some(400)),
-            ErrorClass::Terminal
-        );
-        assert_eq!(classify_code(None, Some(429)), ErrorClass::Throttled);
+        for (code, status, class) in [
+            (Some("ResourceNotFound"), 404, ErrorClass::NotFound),
+            (Some("NoSuchEntity"), 404, ErrorClass::NotFound),
+            (Some("Throttling"), 400, ErrorClass::Throttled),
+            (Some("AccessDenied"), 403, ErrorClass::AccessDenied),
+            (None, 503, ErrorClass::Transient),
+            (Some("ValidationError"), 400, ErrorClass::Terminal),
+            (None, 429, ErrorClass::Throttled),
+        ] {
+            assert_eq!(
+                classify_code(code, Some(status)),
+                class,
+                "{code:?} {status}"
+            );
+        }
     }
 
     #[test]
@@ -448,21 +419,14 @@ mod tests {
 
     #[test]
     fn known_conditions_carry_their_class() {
-        let t = AwsError::timed_out("cloudformation", "Wait", "still going");
-        assert_eq!(
-            (t.class, t.condition),
-            (ErrorClass::Transient, Some(Condition::WaitTimedOut))
-        );
-        let b = AwsError::busy("cloudformation", "UpdateStack", "busy");
-        assert_eq!(
-            (b.class, b.condition),
-            (ErrorClass::Transient, Some(Condition::Busy))
-        );
-        let f = AwsError::operation_failed("cloudformation", "Wait", "ended in ROLLBACK_COMPLETE");
-        assert_eq!(
-            (f.class, f.condition),
-            (ErrorClass::Terminal, Some(Condition::OperationFailed))
-        );
+        for (condition, class) in [
+            (Condition::WaitTimedOut, ErrorClass::Transient),
+            (Condition::Busy, ErrorClass::Transient),
+            (Condition::OperationFailed, ErrorClass::Terminal),
+        ] {
+            let e = AwsError::raised("cloudformation", "Wait", condition, "still going");
+            assert_eq!((e.class, e.condition), (class, Some(condition)));
+        }
     }
 
     #[test]

@@ -58,3 +58,31 @@ pub fn aws_with(m: MockClients) -> Aws {
         memo: super::memo::Memo::default(),
     }
 }
+
+/// An `Aws` (from [`aws_with`]) whose one mocked client answers with these rules:
+/// `mock_aws!(xray: aws_sdk_xray, MatchAny, [&get, &tag])`, optionally with a last
+/// argument that adjusts the client's config, as `mock_client!` takes it.
+#[cfg(test)]
+macro_rules! mock_aws {
+    ($field:ident: $krate:ident, $mode:ident, $rules:expr $(, $conf:expr)?) => {
+        $crate::aws::testing::aws_with($crate::aws::testing::MockClients {
+            $field: Some(aws_smithy_mocks::mock_client!(
+                $krate,
+                aws_smithy_mocks::RuleMode::$mode,
+                $rules
+                $(, $conf)?
+            )),
+            ..Default::default()
+        })
+    };
+}
+#[cfg(test)]
+pub(crate) use mock_aws;
+
+/// The code and message of a mocked error answer, for an operation error's `generic`.
+pub fn error_meta(code: &str, message: &str) -> aws_smithy_types::error::ErrorMetadata {
+    aws_smithy_types::error::ErrorMetadata::builder()
+        .code(code)
+        .message(message)
+        .build()
+}

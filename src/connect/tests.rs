@@ -96,12 +96,7 @@ mod assume_role {
     async fn access_denied_names_the_target_and_the_role() {
         let t = declared("prod-eu", "eu-west-1");
         let denied = mock!(aws_sdk_sts::Client::assume_role).then_error(|| {
-            AssumeRoleError::generic(
-                aws_sdk_sts::error::ErrorMetadata::builder()
-                    .code("AccessDenied")
-                    .message("User: arn:aws:iam::111111111111:user/ci is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::222222222222:role/vigil")
-                    .build(),
-            )
+            AssumeRoleError::generic(crate::aws::testing::error_meta("AccessDenied", "User: arn:aws:iam::111111111111:user/ci is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::222222222222:role/vigil"))
         });
         // A modeled answer would replace the attempt's error; an HTTP one is only
         // served if the request is sent, which it cannot be without credentials.

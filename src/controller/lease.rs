@@ -173,6 +173,18 @@ pub enum Store {
 }
 
 impl Store {
+    /// The client, bucket and key of an S3 store; `None` for a file.
+    fn s3(&self) -> Option<(&aws_sdk_s3::Client, &str, &str)> {
+        match self {
+            Store::S3 {
+                client,
+                bucket,
+                key,
+            } => Some((client, bucket, key)),
+            Store::File(_) => None,
+        }
+    }
+
     /// `sdk` builds the S3 client for an S3 location; lease calls are not counted
     /// with the reconcile's, so a follower's write count stays honest.
     pub fn new(location: &Location, sdk: &aws_types::SdkConfig) -> Store {
@@ -553,35 +565,15 @@ impl Lease {
     }
 
     async fn get(&self) -> Result<Option<(Doc, String)>, LeaseError> {
-        let Store::S3 {
-            client,
-            bucket,
-            key,
-        } = &self.store
-        else {
+        let Some((client, bucket, key)) = self.store.s3() else {
             return Ok(None);
         };
         self.fence.count("GetObject");
-        let out = match client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .aws("s3", "GetObject")
-        {
-            Ok(out) => out,
-            Err(e) if e.is_not_found() && !e.is(Condition::NoSuchBucket) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(o) = crate::state::read_object(client, bucket, key).await? else {
+            return Ok(None);
         };
-        let etag = out.e_tag().unwrap_or_default().to_string();
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| AwsError::body_read("s3", "GetObject", e))?
-            .into_bytes();
-        let doc = serde_json::from_slice(&bytes).map_err(|source| LeaseError::Corrupt {
+        let etag = o.etag.unwrap_or_default();
+        let doc = serde_json::from_slice(&o.bytes).map_err(|source| LeaseError::Corrupt {
             at: self.store.describe(),
             source,
         })?;
@@ -590,12 +582,7 @@ impl Lease {
 
     /// A conditional PutObject: `Some(etag)` when written, `None` when the condition failed.
     async fn put(&self, doc: &Doc, cond: Cond) -> Result<Option<String>, LeaseError> {
-        let Store::S3 {
-            client,
-            bucket,
-            key,
-        } = &self.store
-        else {
+        let Some((client, bucket, key)) = self.store.s3() else {
             return Ok(None);
         };
         self.fence.count("PutObject");

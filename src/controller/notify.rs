@@ -138,9 +138,9 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::testing::{MockClients, aws_with};
+    use crate::aws::testing::mock_aws;
     use aws_sdk_sns::operation::publish::{PublishError, PublishOutput};
-    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_mocks::mock;
 
     fn drift(name: &str, threshold: u64) -> Event {
         Event::new(
@@ -181,12 +181,10 @@ mod tests {
     #[tokio::test]
     async fn publishes_each_event_once_and_retries_a_failed_publish() {
         let fail = mock!(aws_sdk_sns::Client::publish).then_error(|| {
-            PublishError::generic(
-                aws_smithy_types::error::ErrorMetadata::builder()
-                    .code("AuthorizationError")
-                    .message("not authorized to perform SNS:Publish")
-                    .build(),
-            )
+            PublishError::generic(crate::aws::testing::error_meta(
+                "AuthorizationError",
+                "not authorized to perform SNS:Publish",
+            ))
         });
         let ok = mock!(aws_sdk_sns::Client::publish)
             .match_requests(|r| {
@@ -196,42 +194,24 @@ mod tests {
                     })
             })
             .then_output(|| PublishOutput::builder().message_id("m-1").build());
-        let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&fail, &ok]);
-        let aws = aws_with(MockClients {
-            sns: Some(sns),
-            ..Default::default()
-        });
+        let aws = mock_aws!(sns: aws_sdk_sns, Sequential, [&fail, &ok]);
         let mut n = Notifier::default();
         let all = [Category::Drift, Category::Failure];
         let ctx = json!({"revision": "abc"});
         let events = [drift("cpu", 90)];
-        n.publish(
-            &aws,
-            "arn:aws:sns:us-east-1:123456789012:ops",
-            &ctx,
-            &events,
-            &all,
-        )
-        .await;
-        assert_eq!((n.published, n.failed), (0, 1));
-        n.publish(
-            &aws,
-            "arn:aws:sns:us-east-1:123456789012:ops",
-            &ctx,
-            &events,
-            &all,
-        )
-        .await;
-        assert_eq!((n.published, n.failed), (1, 1));
-        // The same drift in the next cycle is not sent again.
-        n.publish(
-            &aws,
-            "arn:aws:sns:us-east-1:123456789012:ops",
-            &ctx,
-            &events,
-            &all,
-        )
-        .await;
+        // The first cycle fails, the second sends, and the same drift in the
+        // third cycle is not sent again.
+        for after in [(0, 1), (1, 1), (1, 1)] {
+            n.publish(
+                &aws,
+                "arn:aws:sns:us-east-1:123456789012:ops",
+                &ctx,
+                &events,
+                &all,
+            )
+            .await;
+            assert_eq!((n.published, n.failed), after);
+        }
         assert_eq!(fail.num_calls(), 1);
         assert_eq!(ok.num_calls(), 1);
     }

@@ -7,6 +7,7 @@
 //! detection on observe, tag validation on load, and the tag sync of an update.
 
 pub mod alarms_walk;
+pub mod common;
 pub mod error;
 pub mod issues;
 pub mod kind;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::report::{AlarmEntry, DailyReport, Transition, fmt_num, threshold_text};
 use super::svg::{Chart, esc, render as chart};
 use super::{datetime_secs, format_duration};
+use crate::render::if_any;
 
 const STYLE: &str = "
 :root { color-scheme: light; }
@@ -241,11 +242,7 @@ fn summary_table(out: &mut String, r: &DailyReport) {
         badge(Some("OK")),
         s.insufficient_data,
         badge(Some("INSUFFICIENT_DATA")),
-        if s.missing > 0 {
-            format!(r#" · <span class="warn">{} missing</span>"#, s.missing)
-        } else {
-            String::new()
-        }
+        if_any(s.missing, r#" · <span class="warn">"#, " missing</span>")
     );
     let _ = write!(
         out,
@@ -270,11 +267,7 @@ fn drift_row(out: &mut String, r: &DailyReport) {
                 d.missing,
                 d.pending,
                 d.unmanaged,
-                if d.errors.is_empty() {
-                    String::new()
-                } else {
-                    format!(" · {} could not be checked", d.errors.len())
-                }
+                if_any(d.errors.len(), " · ", " could not be checked")
             );
         }
         None => out.push_str("<tr><th>Drift</th><td>unavailable</td></tr>"),

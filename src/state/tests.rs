@@ -198,12 +198,10 @@ async fn s3_saves_are_conditional_carry_the_token_and_a_lost_condition_is_a_conf
     let lost = mock!(aws_sdk_s3::Client::put_object)
         .match_requests(|r| r.if_match() == Some("\"e2\""))
         .then_error(|| {
-            PutObjectError::generic(
-                aws_smithy_types::error::ErrorMetadata::builder()
-                    .code("PreconditionFailed")
-                    .message("At least one of the pre-conditions you specified did not hold")
-                    .build(),
-            )
+            PutObjectError::generic(crate::aws::testing::error_meta(
+                "PreconditionFailed",
+                "At least one of the pre-conditions you specified did not hold",
+            ))
         });
     let aws = s3_aws(&[&create, &update, &lost]);
     let mut seen = Version::default();

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::aws::{Aws, Env};
 use crate::diff::FieldDiff;
 use crate::input::Root;
-use crate::kinds::{self, Kind, KindError, KindId, Wanted};
+use crate::kinds::{self, Issues, Kind, KindError, KindId, Wanted};
 use crate::yaml::{self, Node};
 
 /// [`observe`] for unit tests: the kind's own live values, tags read.
@@ -27,6 +27,67 @@ where
         .iter()
         .map(|(n, o)| (n.clone(), kinds::detail::<K>(o).clone()))
         .collect())
+}
+
+/// The live value of `name` as [`observe_live`] finds it; panics when it is not found.
+pub async fn observe_one<K: Kind>(aws: &Aws, wanted: &Wanted, name: &str) -> K::Live
+where
+    K::Live: Clone,
+{
+    let mut live = observe_live::<K>(aws, wanted).await.expect("observe");
+    live.remove(name)
+        .unwrap_or_else(|| panic!("{} {name} not observed", K::NAME))
+}
+
+/// The kind's apply as the engine calls it, with the default options.
+pub async fn apply<K: Kind>(
+    aws: &Aws,
+    name: &str,
+    spec: &K::Spec,
+    live: Option<&K::Live>,
+) -> Result<kinds::Attrs, KindError> {
+    kinds::apply_typed::<K>(aws, name, spec, live, &Default::default()).await
+}
+
+/// What a run with nothing changed does: asserts that `live` shows no
+/// difference from `spec`, then applies `spec` over it (the caller counts the writes).
+pub async fn apply_unchanged<K: Kind>(aws: &Aws, name: &str, spec: &K::Spec, live: &K::Live) {
+    assert!(diff_of::<K>(spec, live, &aws.env).is_empty());
+    apply::<K>(aws, name, spec, Some(live))
+        .await
+        .expect("apply");
+}
+
+/// The kind's own checks of `spec`.
+pub fn issues_of<K: Kind>(spec: &K::Spec) -> Issues {
+    let mut i = Issues::default();
+    K::validate(spec, &mut i);
+    i
+}
+
+/// The messages of the kind's own checks of `spec`.
+pub fn messages<K: Kind>(spec: &K::Spec) -> Vec<String> {
+    issues_of::<K>(spec).0.into_iter().map(|(_, m)| m).collect()
+}
+
+/// The messages of every check the loader makes of `spec`, the tag rules all
+/// kinds share included.
+pub fn load_messages<K: Kind>(spec: &K::Spec) -> Vec<String> {
+    kinds::validate_typed::<K>("n", spec)
+        .0
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect()
+}
+
+/// The account the unit tests run in (that of [`aws_with`](crate::aws::testing::aws_with)),
+/// with this owner.
+pub fn env_of(owner: &str) -> Env {
+    Env {
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        owner: owner.into(),
+    }
 }
 
 /// The spec of `kind/name` in a file under the repository's desired-state/,

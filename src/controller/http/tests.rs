@@ -169,12 +169,7 @@ async fn keep_alive_is_bounded_by_requests_and_idle_time() {
     assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
     assert_eq!(header(&r, "connection"), None, "{r}");
     let t = std::time::Instant::now();
-    let mut rest = Vec::new();
-    let n = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut rest))
-        .await
-        .expect("an idle connection is closed")
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_closed(&mut s, "an idle connection is closed").await;
     assert!(
         t.elapsed() >= idle - Duration::from_millis(50),
         "{:?}",
@@ -191,13 +186,24 @@ async fn keep_alive_is_bounded_by_requests_and_idle_time() {
         let close = header(&r, "connection") == Some("close");
         assert_eq!(close, i == 3, "request {i}: {r}");
     }
+    assert_closed(&mut s, "closed after the last request").await;
+    server.abort();
+}
+
+/// Asserts that the server closes the connection within 2 s, sending nothing more.
+async fn assert_closed(s: &mut TcpStream, what: &str) {
     let mut rest = Vec::new();
     let n = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut rest))
         .await
-        .expect("closed after the last request")
+        .expect(what)
         .unwrap();
     assert_eq!(n, 0);
-    server.abort();
+}
+
+/// A probe is still answered.
+async fn assert_still_served(addr: SocketAddr) {
+    let r = get(addr, "/healthz").await;
+    assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
 }
 
 #[tokio::test]
@@ -216,11 +222,7 @@ async fn a_malformed_request_gets_400_and_others_are_still_served() {
             String::from_utf8_lossy(bad)
         );
     }
-    assert!(
-        get(addr, "/healthz")
-            .await
-            .starts_with("HTTP/1.1 200 OK\r\n")
-    );
+    assert_still_served(addr).await;
     server.abort();
 }
 
@@ -252,11 +254,7 @@ async fn an_oversized_head_is_refused_and_others_are_still_served() {
             || (r.is_empty() && read.is_err()),
         "{r}"
     );
-    assert!(
-        get(addr, "/healthz")
-            .await
-            .starts_with("HTTP/1.1 200 OK\r\n")
-    );
+    assert_still_served(addr).await;
     server.abort();
 }
 
@@ -331,15 +329,26 @@ fn at_the_cap_the_busiest_clients_oldest_connection_makes_room() {
     assert!(open.admit(b, 4).is_none());
 }
 
-#[tokio::test]
-async fn at_the_cap_idle_connections_make_room_for_probes() {
-    let cap = 4;
-    let (addr, _, server) = start(Limits {
-        max_connections: cap,
+const CAP: usize = 4;
+
+/// A server that holds at most [`CAP`] connections, each given 30 s for its head.
+async fn start_capped() -> (
+    SocketAddr,
+    Arc<super::super::status::Shared>,
+    tokio::task::JoinHandle<()>,
+) {
+    start(Limits {
+        max_connections: CAP,
         header_read_timeout: Duration::from_secs(30),
         ..Limits::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn at_the_cap_idle_connections_make_room_for_probes() {
+    let cap = CAP;
+    let (addr, _, server) = start_capped().await;
     // Idle connections take every slot (and would keep them for 30 s).
     let mut idle = Vec::new();
     for _ in 0..cap {
@@ -365,13 +374,8 @@ async fn at_the_cap_idle_connections_make_room_for_probes() {
 
 #[tokio::test]
 async fn connections_that_never_finish_their_head_cannot_fill_the_closing_ones() {
-    let cap = 4;
-    let (addr, _, server) = start(Limits {
-        max_connections: cap,
-        header_read_timeout: Duration::from_secs(30),
-        ..Limits::default()
-    })
-    .await;
+    let cap = CAP;
+    let (addr, _, server) = start_capped().await;
     // Each round a client opens as many connections as the cap, each sending
     // half a request head, so each closes an older one. Were they given time
     // to finish (1 s), the closing ones would reach the cap within a round and

@@ -41,25 +41,16 @@ async fn a_free_or_released_lease_is_taken_with_the_next_token() {
 async fn a_held_lease_runs_out_only_after_its_duration_without_change() {
     let mut seen = None;
     let d = doc("other", 3);
-    assert_eq!(
-        decide(Some((&d, "e1")), "me", &mut seen, 3, Instant::now()),
-        Move::Follow
-    );
-    tokio::time::advance(Duration::from_secs(20)).await;
-    assert_eq!(
-        decide(Some((&d, "e1")), "me", &mut seen, 3, Instant::now()),
-        Move::Follow
-    );
-    // The holder renews: a new ETag starts the clock over.
-    assert_eq!(
-        decide(Some((&d, "e2")), "me", &mut seen, 3, Instant::now()),
-        Move::Follow
-    );
-    tokio::time::advance(Duration::from_secs(29)).await;
-    assert_eq!(
-        decide(Some((&d, "e2")), "me", &mut seen, 3, Instant::now()),
-        Move::Follow
-    );
+    // Seen at e1, again 20 s later; the holder renews (a new ETag starts the
+    // clock over), and 29 s later it is still held.
+    for (wait, etag) in [(0, "e1"), (20, "e1"), (0, "e2"), (29, "e2")] {
+        tokio::time::advance(Duration::from_secs(wait)).await;
+        assert_eq!(
+            decide(Some((&d, etag)), "me", &mut seen, 3, Instant::now()),
+            Move::Follow,
+            "{etag} after {wait} s"
+        );
+    }
     // The holder died: unchanged for the whole duration.
     tokio::time::advance(Duration::from_secs(1)).await;
     assert_eq!(

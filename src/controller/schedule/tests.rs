@@ -140,6 +140,16 @@ impl Cycle for Script {
     }
 }
 
+/// A shutdown signal that turns true this long from now.
+fn shutdown_after(delay: Duration) -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let _ = tx.send(true);
+    });
+    rx
+}
+
 fn secs(d: Duration) -> f64 {
     (d.as_secs_f64() * 10.0).round() / 10.0
 }
@@ -204,14 +214,10 @@ async fn a_change_runs_the_next_cycle_early() {
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_interrupts_the_wait_at_once() {
-    let (tx, rx) = watch::channel(false);
     let wake = Notify::new();
     let mut script = Script::new(vec![]);
     let mut s = Scheduler::seeded(policy(), 2);
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(7)).await;
-        let _ = tx.send(true);
-    });
+    let rx = shutdown_after(Duration::from_secs(7));
     let start = Instant::now();
     drive(&mut script, &mut s, &wake, rx, Duration::from_secs(5)).await;
     assert_eq!(secs(start.elapsed()), 7.0);
@@ -220,15 +226,11 @@ async fn shutdown_interrupts_the_wait_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_lets_the_cycle_in_flight_finish_within_the_grace() {
-    let (tx, rx) = watch::channel(false);
     let wake = Notify::new();
     let mut script = Script::new(vec![]);
     script.takes = Duration::from_secs(3);
     let mut s = Scheduler::seeded(policy(), 2);
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let _ = tx.send(true);
-    });
+    let rx = shutdown_after(Duration::from_secs(1));
     let start = Instant::now();
     drive(&mut script, &mut s, &wake, rx, Duration::from_secs(5)).await;
     assert_eq!(
@@ -242,12 +244,8 @@ async fn shutdown_lets_the_cycle_in_flight_finish_within_the_grace() {
     );
 
     // A cycle that outlives the grace is abandoned at the grace.
-    let (tx, rx) = watch::channel(false);
     script.takes = Duration::from_secs(60);
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let _ = tx.send(true);
-    });
+    let rx = shutdown_after(Duration::from_secs(1));
     let start = Instant::now();
     drive(&mut script, &mut s, &wake, rx, Duration::from_secs(5)).await;
     assert_eq!(secs(start.elapsed()), 6.0);

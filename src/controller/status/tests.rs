@@ -5,15 +5,7 @@ use std::collections::BTreeSet;
 
 #[test]
 fn labels_are_written_as_their_serialized_names() {
-    use ErrorClass::*;
-    for c in [
-        NotFound,
-        Throttled,
-        Transient,
-        AccessDenied,
-        Unsupported,
-        Terminal,
-    ] {
+    for c in ErrorClass::ALL {
         assert_eq!(serde_json::json!(c), ErrorLabel::Aws(c).as_str());
         assert_eq!(serde_json::json!(ErrorLabel::Aws(c)), c.as_str());
     }
@@ -192,29 +184,25 @@ fn status_says_why_a_replica_is_read_only() {
 
 #[test]
 fn call_deltas_subtract_per_operation() {
-    let mut a = ApiCalls {
+    let cloudwatch = |ops: &[(&str, u64)]| {
+        std::collections::BTreeMap::from([(
+            "CloudWatch".to_string(),
+            ops.iter().map(|(op, n)| (op.to_string(), *n)).collect(),
+        )])
+    };
+    let a = ApiCalls {
         total: 5,
         reads: 4,
         writes: 1,
+        by_service: cloudwatch(&[("DescribeAlarms", 4), ("PutMetricAlarm", 1)]),
         ..ApiCalls::default()
     };
-    a.by_service
-        .entry("CloudWatch".into())
-        .or_default()
-        .insert("DescribeAlarms".into(), 4);
-    a.by_service
-        .entry("CloudWatch".into())
-        .or_default()
-        .insert("PutMetricAlarm".into(), 1);
-    let mut b = ApiCalls {
+    let b = ApiCalls {
         total: 2,
         reads: 2,
+        by_service: cloudwatch(&[("DescribeAlarms", 2)]),
         ..ApiCalls::default()
     };
-    b.by_service
-        .entry("CloudWatch".into())
-        .or_default()
-        .insert("DescribeAlarms".into(), 2);
     let d = delta(&a, &b);
     assert_eq!((d.total, d.reads, d.writes), (3, 2, 1));
     assert_eq!(d.by_service["CloudWatch"]["DescribeAlarms"], 2);

@@ -146,8 +146,9 @@ async fn a_missing_or_replaced_directory_is_watched_again() {
     handle.abort();
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_burst_wakes_once_after_it_goes_quiet() {
+/// Events sent on the channel wake the `Notify` once they go quiet for 300 ms,
+/// or 3 s after the first at the latest.
+fn debounced() -> (mpsc::Sender<()>, Arc<Notify>) {
     let (tx, rx) = mpsc::channel(64);
     let wake = Arc::new(Notify::new());
     tokio::spawn(debounce(
@@ -156,6 +157,12 @@ async fn a_burst_wakes_once_after_it_goes_quiet() {
         Duration::from_secs(3),
         wake.clone(),
     ));
+    (tx, wake)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_wakes_once_after_it_goes_quiet() {
+    let (tx, wake) = debounced();
     let start = Instant::now();
     for _ in 0..5 {
         tx.send(()).await.unwrap();
@@ -171,14 +178,7 @@ async fn a_burst_wakes_once_after_it_goes_quiet() {
 
 #[tokio::test(start_paused = true)]
 async fn an_endless_burst_still_wakes_by_the_deadline() {
-    let (tx, rx) = mpsc::channel(64);
-    let wake = Arc::new(Notify::new());
-    tokio::spawn(debounce(
-        rx,
-        Duration::from_millis(300),
-        Duration::from_secs(3),
-        wake.clone(),
-    ));
+    let (tx, wake) = debounced();
     let start = Instant::now();
     tokio::spawn(async move {
         loop {

@@ -12,6 +12,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::common::tag_write;
 use super::error::KindError;
 use super::kind::{Attrs, Issues, Kind, Wanted};
 use super::tags::{AWS_RULES, Read, TagApi, Tags, Write, with_owner, without_owner};
@@ -474,18 +475,15 @@ fn remove_tags<'a>(
     arn: &'a str,
     keys: &'a [String],
 ) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .ssm
-            .remove_tags_from_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
+    let call = aws.clients.ssm.remove_tags_from_resource();
+    tag_write(
+        call.resource_type(ResourceTypeForTagging::Parameter)
             .resource_id(name_of(arn))
             .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .aws(SERVICE, "RemoveTagsFromResource")?;
-        Ok(())
-    })
+            .send(),
+        SERVICE,
+        "RemoveTagsFromResource",
+    )
 }
 
 #[cfg(any(test, feature = "testkit"))]

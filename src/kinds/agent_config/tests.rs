@@ -1,7 +1,9 @@
 //! Unit tests of the agent_config kind: pure normalize and diff, and mocked AWS calls.
 
 use super::*;
-use crate::aws::testing::{MockClients, aws_with};
+use crate::aws::testing::{MockClients, aws_with, mock_aws};
+use crate::testkit::fixtures::apply;
+use crate::testkit::fixtures::diff_of;
 use aws_sdk_ssm::operation::add_tags_to_resource::AddTagsToResourceOutput;
 use aws_sdk_ssm::operation::describe_parameters::DescribeParametersOutput;
 use aws_sdk_ssm::operation::get_parameters::GetParametersOutput;
@@ -12,11 +14,7 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 const NAME: &str = "AmazonCloudWatch-monitoring-lab";
 
 fn env() -> Env {
-    Env {
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        owner: "test".into(),
-    }
+    crate::testkit::fixtures::env_of("test")
 }
 
 fn config() -> Value {
@@ -48,9 +46,7 @@ fn live(value: &str) -> Live {
 }
 
 fn messages(s: &Spec) -> Vec<String> {
-    let mut i = Issues::default();
-    AgentConfig::validate(s, &mut i);
-    i.0.into_iter().map(|(_, m)| m).collect()
+    crate::testkit::fixtures::messages::<AgentConfig>(s)
 }
 
 #[test]
@@ -113,10 +109,7 @@ fn an_empty_description_matches_the_absent_one() {
     };
     let mut l = live(&serialized(&config()));
     l.description = None;
-    let d = AgentConfig::diff(
-        &AgentConfig::normalize(&spec, &env()),
-        &AgentConfig::live_state(&l, &env()),
-    );
+    let d = diff_of::<AgentConfig>(&spec, &l, &env());
     assert!(d.is_empty(), "{d:?}");
 }
 
@@ -130,37 +123,25 @@ fn json_compares_by_meaning_and_unset_fields_are_not_compared() {
   "agent": {"run_as_user": "root", "metrics_collection_interval": 60.0}
 }"#;
     let l = live(stored);
-    let d = AgentConfig::diff(
-        &AgentConfig::normalize(&spec(), &env()),
-        &AgentConfig::live_state(&l, &env()),
-    );
+    let d = diff_of::<AgentConfig>(&spec(), &l, &env());
     assert!(d.is_empty(), "{d:?}");
     let mut with_desc = spec();
     with_desc.description = Some("CloudWatch agent config for the lab".into());
     with_desc.tier = Some("Intelligent-Tiering".into());
-    let d = AgentConfig::diff(
-        &AgentConfig::normalize(&with_desc, &env()),
-        &AgentConfig::live_state(&l, &env()),
-    );
+    let d = diff_of::<AgentConfig>(&with_desc, &l, &env());
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].path, "description");
     // A changed value is one document diff.
     let mut other = spec();
     other.config["agent"]["metrics_collection_interval"] = json!(30);
-    let d = AgentConfig::diff(
-        &AgentConfig::normalize(&other, &env()),
-        &AgentConfig::live_state(&l, &env()),
-    );
+    let d = diff_of::<AgentConfig>(&other, &l, &env());
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].path, "config");
 }
 
 #[test]
 fn a_value_that_is_not_json_shows_as_a_change() {
-    let d = AgentConfig::diff(
-        &AgentConfig::normalize(&spec(), &env()),
-        &AgentConfig::live_state(&live("not json"), &env()),
-    );
+    let d = diff_of::<AgentConfig>(&spec(), &live("not json"), &env());
     assert_eq!(d[0].path, "config");
     assert_eq!(d[0].from, Some(json!("not json")));
 }
@@ -268,31 +249,21 @@ async fn tags_alone_do_not_rewrite_the_value_and_the_live_tier_is_kept() {
             r.resource_id() == Some(NAME) && r.tags().len() == 1 && r.tags()[0].key() == "team"
         })
         .then_output(|| AddTagsToResourceOutput::builder().build());
-    let client = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&put, &add]);
-    let aws = aws_with(MockClients {
-        ssm: Some(client),
-        ..Default::default()
-    });
+    let aws = mock_aws!(ssm: aws_sdk_ssm, MatchAny, [&put, &add]);
     let mut tagged = spec();
     tagged.tags.insert("team".into(), "ops".into());
     let mut l = live(&serialized(&config()));
     l.tier = Some("Advanced".into());
-    let attrs = crate::kinds::apply_typed::<AgentConfig>(
-        &aws,
-        NAME,
-        &tagged,
-        Some(&l),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    let attrs = apply::<AgentConfig>(&aws, NAME, &tagged, Some(&l))
+        .await
+        .unwrap();
     assert_eq!(attrs["arn"], l.arn);
     assert_eq!((put.num_calls(), add.num_calls()), (0, 1));
     // A changed value is written over the Advanced parameter without downgrading it.
     let mut changed = tagged.clone();
     changed.config["agent"]["run_as_user"] = json!("cwagent");
     l.tags.insert("team".into(), "ops".into());
-    crate::kinds::apply_typed::<AgentConfig>(&aws, NAME, &changed, Some(&l), &Default::default())
+    apply::<AgentConfig>(&aws, NAME, &changed, Some(&l))
         .await
         .unwrap();
     assert_eq!((put.num_calls(), add.num_calls()), (1, 1));

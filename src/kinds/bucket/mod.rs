@@ -372,14 +372,18 @@ impl Kind for Bucket {
         if live.is_none() {
             create_bucket(aws, name, spec).await?;
         }
-        put_public_access_block(aws, name, spec, live).await?;
-        put_encryption(aws, name, spec, live).await?;
-        put_versioning(aws, name, spec, live).await?;
-        sync_policy(aws, name, spec, live).await?;
-        Ok(Attrs::from([
-            ("arn".to_string(), bucket_arn(&aws.env, name)),
-            ("name".to_string(), name.to_string()),
-        ]))
+        let update = Update {
+            s3: &aws.clients.s3,
+            region: &aws.env.region,
+            name,
+            spec,
+            live,
+        };
+        update.put_public_access_block().await?;
+        update.put_encryption().await?;
+        update.put_versioning().await?;
+        update.sync_policy().await?;
+        Ok(Attrs::arn_and_name(&bucket_arn(&aws.env, name), name))
     }
 
     async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {
@@ -591,138 +595,134 @@ async fn create_bucket(aws: &Aws, name: &str, spec: &Spec) -> Result<(), KindErr
     Ok(())
 }
 
-/// PutPublicAccessBlock when the spec sets one that differs.
-async fn put_public_access_block(
-    aws: &Aws,
-    name: &str,
-    spec: &Spec,
-    live: Option<&Live>,
-) -> Result<(), KindError> {
-    let s3 = &aws.clients.s3;
-    if let Some(want) = spec.public_access_block
-        && live.is_none_or(|l| l.public_access_block.flatten().unwrap_or_default() != want)
-    {
-        s3.put_public_access_block()
-            .bucket(name)
-            .public_access_block_configuration(
-                aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
-                    .block_public_acls(want.block_public_acls)
-                    .ignore_public_acls(want.ignore_public_acls)
-                    .block_public_policy(want.block_public_policy)
-                    .restrict_public_buckets(want.restrict_public_buckets)
-                    .build(),
-            )
-            .send()
-            .await
-            .aws(SERVICE, "PutPublicAccessBlock")?;
-    }
-    Ok(())
+/// What an update's parts share: the bucket, what the spec wants and what is live.
+#[derive(Clone, Copy)]
+struct Update<'a> {
+    s3: &'a aws_sdk_s3::Client,
+    region: &'a str,
+    name: &'a str,
+    spec: &'a Spec,
+    live: Option<&'a Live>,
 }
 
-/// PutBucketEncryption when the spec sets encryption that differs.
-async fn put_encryption(
-    aws: &Aws,
-    name: &str,
-    spec: &Spec,
-    live: Option<&Live>,
-) -> Result<(), KindError> {
-    let s3 = &aws.clients.s3;
-    if let Some(want) = &spec.encryption
-        && live.is_none_or(|l| {
-            l.encryption.clone().flatten().map(|e| encryption_state(&e))
-                != Some(encryption_state(want))
-        })
-    {
-        let by_default = aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
-            .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::from(
-                want.sse_algorithm.as_str(),
-            ))
-            .set_kms_master_key_id(want.kms_master_key_id.clone())
-            .build()
-            .map_err(|e| KindError::invalid(SERVICE, "PutBucketEncryption", e))?;
-        let config = aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
-            .rules(
-                aws_sdk_s3::types::ServerSideEncryptionRule::builder()
-                    .apply_server_side_encryption_by_default(by_default)
-                    .set_bucket_key_enabled(want.bucket_key_enabled)
-                    .build(),
-            )
-            .build()
-            .map_err(|e| KindError::invalid(SERVICE, "PutBucketEncryption", e))?;
-        s3.put_bucket_encryption()
-            .bucket(name)
-            .server_side_encryption_configuration(config)
-            .send()
-            .await
-            .aws(SERVICE, "PutBucketEncryption")?;
-    }
-    Ok(())
-}
-
-/// PutBucketVersioning when the spec sets a status that differs.
-async fn put_versioning(
-    aws: &Aws,
-    name: &str,
-    spec: &Spec,
-    live: Option<&Live>,
-) -> Result<(), KindError> {
-    let s3 = &aws.clients.s3;
-    if let Some(want) = &spec.versioning {
-        // Unreadable versioning is left alone on update: vigil writes only what it knows differs.
-        let differs = match live.map(|l| &l.versioning) {
-            None => true,
-            Some(Versioning::Status(s)) => s.as_ref() != Some(want),
-            Some(Versioning::NotRead | Versioning::Unreadable(_)) => false,
-        };
-        if differs {
-            s3.put_bucket_versioning()
-                .bucket(name)
-                .versioning_configuration(
-                    aws_sdk_s3::types::VersioningConfiguration::builder()
-                        .status(aws_sdk_s3::types::BucketVersioningStatus::from(
-                            want.as_str(),
-                        ))
+impl Update<'_> {
+    /// PutPublicAccessBlock when the spec sets one that differs.
+    async fn put_public_access_block(&self) -> Result<(), KindError> {
+        if let Some(want) = self.spec.public_access_block
+            && self
+                .live
+                .is_none_or(|l| l.public_access_block.flatten().unwrap_or_default() != want)
+        {
+            self.s3
+                .put_public_access_block()
+                .bucket(self.name)
+                .public_access_block_configuration(
+                    aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                        .block_public_acls(want.block_public_acls)
+                        .ignore_public_acls(want.ignore_public_acls)
+                        .block_public_policy(want.block_public_policy)
+                        .restrict_public_buckets(want.restrict_public_buckets)
                         .build(),
                 )
                 .send()
                 .await
-                .aws(SERVICE, "PutBucketVersioning")?;
+                .aws(SERVICE, "PutPublicAccessBlock")?;
         }
+        Ok(())
     }
-    Ok(())
-}
 
-/// PutBucketPolicy when it differs by meaning; DeleteBucketPolicy when the spec has none.
-async fn sync_policy(
-    aws: &Aws,
-    name: &str,
-    spec: &Spec,
-    live: Option<&Live>,
-) -> Result<(), KindError> {
-    let s3 = &aws.clients.s3;
-    let part = policy::partition(&aws.env.region);
-    let have_policy = live
-        .and_then(|l| l.policy.as_ref())
-        .map(|p| policy::normalize(p, part));
-    match &spec.policy {
-        Some(p) if have_policy.as_ref() != Some(&policy::normalize(p, part)) => {
-            s3.put_bucket_policy()
-                .bucket(name)
-                .policy(p.to_string())
+    /// PutBucketEncryption when the spec sets encryption that differs.
+    async fn put_encryption(&self) -> Result<(), KindError> {
+        if let Some(want) = &self.spec.encryption
+            && self.live.is_none_or(|l| {
+                l.encryption.clone().flatten().map(|e| encryption_state(&e))
+                    != Some(encryption_state(want))
+            })
+        {
+            let by_default = aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::from(
+                    want.sse_algorithm.as_str(),
+                ))
+                .set_kms_master_key_id(want.kms_master_key_id.clone())
+                .build()
+                .map_err(|e| KindError::invalid(SERVICE, "PutBucketEncryption", e))?;
+            let config = aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    aws_sdk_s3::types::ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(by_default)
+                        .set_bucket_key_enabled(want.bucket_key_enabled)
+                        .build(),
+                )
+                .build()
+                .map_err(|e| KindError::invalid(SERVICE, "PutBucketEncryption", e))?;
+            self.s3
+                .put_bucket_encryption()
+                .bucket(self.name)
+                .server_side_encryption_configuration(config)
                 .send()
                 .await
-                .aws(SERVICE, "PutBucketPolicy")?;
+                .aws(SERVICE, "PutBucketEncryption")?;
         }
-        None if have_policy.is_some() => {
-            s3.delete_bucket_policy()
-                .bucket(name)
-                .send()
-                .await
-                .aws(SERVICE, "DeleteBucketPolicy")?;
-        }
-        _ => {}
+        Ok(())
     }
-    Ok(())
+
+    /// PutBucketVersioning when the spec sets a status that differs.
+    async fn put_versioning(&self) -> Result<(), KindError> {
+        if let Some(want) = &self.spec.versioning {
+            // Unreadable versioning is left alone on update: vigil writes only what it knows differs.
+            let differs = match self.live.map(|l| &l.versioning) {
+                None => true,
+                Some(Versioning::Status(s)) => s.as_ref() != Some(want),
+                Some(Versioning::NotRead | Versioning::Unreadable(_)) => false,
+            };
+            if differs {
+                self.s3
+                    .put_bucket_versioning()
+                    .bucket(self.name)
+                    .versioning_configuration(
+                        aws_sdk_s3::types::VersioningConfiguration::builder()
+                            .status(aws_sdk_s3::types::BucketVersioningStatus::from(
+                                want.as_str(),
+                            ))
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .aws(SERVICE, "PutBucketVersioning")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// PutBucketPolicy when it differs by meaning; DeleteBucketPolicy when the spec has none.
+    async fn sync_policy(&self) -> Result<(), KindError> {
+        let part = policy::partition(self.region);
+        let have_policy = self
+            .live
+            .and_then(|l| l.policy.as_ref())
+            .map(|p| policy::normalize(p, part));
+        match &self.spec.policy {
+            Some(p) if have_policy.as_ref() != Some(&policy::normalize(p, part)) => {
+                self.s3
+                    .put_bucket_policy()
+                    .bucket(self.name)
+                    .policy(p.to_string())
+                    .send()
+                    .await
+                    .aws(SERVICE, "PutBucketPolicy")?;
+            }
+            None if have_policy.is_some() => {
+                self.s3
+                    .delete_bucket_policy()
+                    .bucket(self.name)
+                    .send()
+                    .await
+                    .aws(SERVICE, "DeleteBucketPolicy")?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 #[cfg(any(test, feature = "testkit"))]

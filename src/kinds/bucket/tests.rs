@@ -1,8 +1,8 @@
 //! Unit tests of the bucket kind: pure normalize and diff, and mocked AWS calls.
 
 use super::*;
-use crate::aws::testing::{MockClients, aws_with};
-use crate::testkit::fixtures::diff_of;
+use crate::aws::testing::{MockClients, aws_with, mock_aws};
+use crate::testkit::fixtures::{apply, diff_of, observe_live};
 use aws_sdk_s3::operation::get_bucket_versioning::GetBucketVersioningOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -10,11 +10,7 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 
 fn env() -> Env {
-    Env {
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        owner: "o".into(),
-    }
+    crate::testkit::fixtures::env_of("o")
 }
 
 fn all_blocked() -> PublicAccessBlock {
@@ -68,10 +64,14 @@ fn live() -> Live {
 }
 
 fn diff(s: &Spec, l: &Live) -> Vec<FieldDiff> {
-    Bucket::diff(
-        &Bucket::normalize(s, &env()),
-        &Bucket::live_state(l, &env()),
-    )
+    diff_of::<Bucket>(s, l, &env())
+}
+
+/// The paths that differ, sorted.
+fn changed_paths(s: &Spec, l: &Live) -> Vec<String> {
+    let mut paths: Vec<String> = diff(s, l).into_iter().map(|f| f.path).collect();
+    paths.sort();
+    paths
 }
 
 #[test]
@@ -109,12 +109,9 @@ fn an_undeclared_policy_is_removed() {
 fn a_missing_public_access_block_is_all_false() {
     let mut l = live();
     l.public_access_block = Some(None);
-    let d = diff(&spec(), &l);
-    let mut paths: Vec<&str> = d.iter().map(|f| f.path.as_str()).collect();
-    paths.sort();
     assert_eq!(
-        paths,
-        vec![
+        changed_paths(&spec(), &l),
+        [
             "publicAccessBlock.blockPublicAcls",
             "publicAccessBlock.blockPublicPolicy",
             "publicAccessBlock.ignorePublicAcls",
@@ -131,12 +128,9 @@ fn encryption_defaults_and_changes() {
         kms_master_key_id: Some("alias/x".into()),
         bucket_key_enabled: Some(true),
     }));
-    let d = diff(&spec(), &l);
-    let mut paths: Vec<&str> = d.iter().map(|f| f.path.as_str()).collect();
-    paths.sort();
     assert_eq!(
-        paths,
-        vec![
+        changed_paths(&spec(), &l),
+        [
             "encryption.bucketKeyEnabled",
             "encryption.kmsMasterKeyId",
             "encryption.sseAlgorithm"
@@ -174,16 +168,14 @@ fn validation() {
     s.policy = Some(
         json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}),
     );
-    let mut i = Issues::default();
-    Bucket::validate(&s, &mut i);
+    let i = crate::testkit::fixtures::issues_of::<Bucket>(&s);
     let msgs: Vec<&str> = i.0.iter().map(|(_, m)| m.as_str()).collect();
     assert_eq!(msgs.len(), 4, "{msgs:?}");
     assert!(msgs[0].contains("versioning status"));
     assert!(msgs[1].contains("not an algorithm"));
     assert!(msgs[2].contains("needs sseAlgorithm: aws:kms"));
     assert!(msgs[3].contains("needs a Principal"));
-    let mut i = Issues::default();
-    Bucket::validate(&spec(), &mut i);
+    let i = crate::testkit::fixtures::issues_of::<Bucket>(&spec());
     assert!(i.is_empty(), "{:?}", i.0);
 }
 
@@ -290,6 +282,21 @@ async fn access_denied_on_versioning_fails_the_read() {
     assert_eq!(e.class, ErrorClass::AccessDenied);
 }
 
+/// A PutBucketVersioning rule that matches only this status.
+fn put_versioning(status: &'static str) -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_s3::Client::put_bucket_versioning)
+        .match_requests(move |r| {
+            r.versioning_configuration()
+                .and_then(|c| c.status())
+                .map(|s| s.as_str())
+                == Some(status)
+        })
+        .then_output(|| {
+            aws_sdk_s3::operation::put_bucket_versioning::PutBucketVersioningOutput::builder()
+                .build()
+        })
+}
+
 /// Create, no-op and update of versioning, asserting the exact calls.
 #[tokio::test]
 async fn versioning_create_noop_update() {
@@ -305,25 +312,9 @@ async fn versioning_create_noop_update() {
     let tag = mock!(aws_sdk_s3::Client::put_bucket_tagging).then_output(|| {
         aws_sdk_s3::operation::put_bucket_tagging::PutBucketTaggingOutput::builder().build()
     });
-    let put = mock!(aws_sdk_s3::Client::put_bucket_versioning)
-        .match_requests(|r| {
-            r.versioning_configuration()
-                .and_then(|c| c.status())
-                .map(|s| s.as_str())
-                == Some("Enabled")
-        })
-        .then_output(|| {
-            aws_sdk_s3::operation::put_bucket_versioning::PutBucketVersioningOutput::builder()
-                .build()
-        });
-    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&create, &tag, &put]);
-    let aws = aws_with(MockClients {
-        s3: Some(s3),
-        ..Default::default()
-    });
-    let attrs = crate::kinds::apply_typed::<Bucket>(&aws, "b", &s, None, &Default::default())
-        .await
-        .unwrap();
+    let put = put_versioning("Enabled");
+    let aws = mock_aws!(s3: aws_sdk_s3, MatchAny, [&create, &tag, &put]);
+    let attrs = apply::<Bucket>(&aws, "b", &s, None).await.unwrap();
     assert_eq!(attrs["arn"], "arn:aws:s3:::b");
     assert_eq!(
         (create.num_calls(), tag.num_calls(), put.num_calls()),
@@ -338,9 +329,7 @@ async fn versioning_create_noop_update() {
     l.tags = BTreeMap::from([("vigil:owner".to_string(), "test".to_string())]);
     let aws_env = aws.env.clone();
     assert!(diff_of::<Bucket>(&s, &l, &aws_env).is_empty());
-    crate::kinds::apply_typed::<Bucket>(&aws, "b", &s, Some(&l), &Default::default())
-        .await
-        .unwrap();
+    apply::<Bucket>(&aws, "b", &s, Some(&l)).await.unwrap();
     assert_eq!(
         (create.num_calls(), tag.num_calls(), put.num_calls()),
         (1, 1, 1)
@@ -354,19 +343,9 @@ async fn versioning_create_noop_update() {
     let d = diff_of::<Bucket>(&suspended, &l, &aws_env);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].path, "versioning");
-    let put2 = mock!(aws_sdk_s3::Client::put_bucket_versioning)
-        .match_requests(|r| {
-            r.versioning_configuration()
-                .and_then(|c| c.status())
-                .map(|s| s.as_str())
-                == Some("Suspended")
-        })
-        .then_output(|| {
-            aws_sdk_s3::operation::put_bucket_versioning::PutBucketVersioningOutput::builder()
-                .build()
-        });
+    let put2 = put_versioning("Suspended");
     let aws = aws_s3(&[&put2]);
-    crate::kinds::apply_typed::<Bucket>(&aws, "b", &suspended, Some(&l), &Default::default())
+    apply::<Bucket>(&aws, "b", &suspended, Some(&l))
         .await
         .unwrap();
     assert_eq!(put2.num_calls(), 1);
@@ -374,7 +353,7 @@ async fn versioning_create_noop_update() {
     // Unreadable versioning is never written on update.
     l.versioning = Versioning::Unreadable("x".into());
     let aws = aws_s3(&[]);
-    crate::kinds::apply_typed::<Bucket>(&aws, "b", &suspended, Some(&l), &Default::default())
+    apply::<Bucket>(&aws, "b", &suspended, Some(&l))
         .await
         .unwrap();
 }
@@ -405,22 +384,12 @@ async fn observe_reads_versioning_only_where_declared() {
             .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
             .build()
     });
-    let s3 = mock_client!(
-        aws_sdk_s3,
-        RuleMode::MatchAny,
-        [&list, &tags, &policy, &versioning]
-    );
-    let aws = aws_with(MockClients {
-        s3: Some(s3),
-        ..Default::default()
-    });
+    let aws = mock_aws!(s3: aws_sdk_s3, MatchAny, [&list, &tags, &policy, &versioning]);
     let wanted = Wanted::names(BTreeMap::from([(
         "b".to_string(),
         json!({"versioning": "Enabled"}),
     )]));
-    let live = crate::testkit::fixtures::observe_live::<Bucket>(&aws, &wanted)
-        .await
-        .unwrap();
+    let live = observe_live::<Bucket>(&aws, &wanted).await.unwrap();
     assert_eq!(live.keys().collect::<Vec<_>>(), vec!["b"]);
     assert_eq!(
         live["b"].versioning,

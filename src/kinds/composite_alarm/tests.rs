@@ -1,7 +1,8 @@
 //! Unit tests of the composite_alarm kind: pure normalize and diff, and mocked AWS calls.
 
 use super::*;
-use crate::aws::testing::{MockClients, aws_with};
+use crate::aws::testing::{MockClients, aws_with, mock_aws};
+use crate::testkit::fixtures::{apply, observe_live};
 use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
 use aws_sdk_cloudwatch::operation::put_composite_alarm::PutCompositeAlarmOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
@@ -16,13 +17,11 @@ fn spec() -> Spec {
 
 #[test]
 fn validation() {
-    let mut i = Issues::default();
-    CompositeAlarm::validate(&spec(), &mut i);
+    let i = crate::testkit::fixtures::issues_of::<CompositeAlarm>(&spec());
     assert!(i.is_empty(), "{:?}", i.0);
     let mut bad = spec();
     bad.alarm_rule = "ALARM(a".into();
-    let mut i = Issues::default();
-    CompositeAlarm::validate(&bad, &mut i);
+    let i = crate::testkit::fixtures::issues_of::<CompositeAlarm>(&bad);
     assert!(i.0.iter().any(|(_, m)| m.contains("unbalanced")));
 }
 
@@ -68,25 +67,13 @@ async fn create_then_noop_then_update() {
                 && r.tags().iter().any(|t| t.key() == Some("vigil:owner"))
         })
         .then_output(|| PutCompositeAlarmOutput::builder().build());
-    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&empty, &put]);
-    let aws = aws_with(MockClients {
-        cloudwatch: Some(cw),
-        ..Default::default()
-    });
+    let aws = mock_aws!(cloudwatch: aws_sdk_cloudwatch, MatchAny, [&empty, &put]);
     let wanted = Wanted::names(BTreeMap::from([("Any".to_string(), Value::Null)]));
-    let live = crate::testkit::fixtures::observe_live::<CompositeAlarm>(&aws, &wanted)
+    let live = observe_live::<CompositeAlarm>(&aws, &wanted).await.unwrap();
+    assert!(live.is_empty());
+    let attrs = apply::<CompositeAlarm>(&aws, "Any", &spec(), None)
         .await
         .unwrap();
-    assert!(live.is_empty());
-    let attrs = crate::kinds::apply_typed::<CompositeAlarm>(
-        &aws,
-        "Any",
-        &spec(),
-        None,
-        &Default::default(),
-    )
-    .await
-    .unwrap();
     assert_eq!(
         attrs["arn"],
         "arn:aws:cloudwatch:us-east-1:123456789012:alarm:Any"
@@ -112,9 +99,7 @@ async fn create_then_noop_then_update() {
         tagging: Some(crate::aws::testing::tagging_client(&[&tags])),
         ..Default::default()
     });
-    let live = crate::testkit::fixtures::observe_live::<CompositeAlarm>(&aws, &wanted)
-        .await
-        .unwrap();
+    let live = observe_live::<CompositeAlarm>(&aws, &wanted).await.unwrap();
     let l = &live["Any"];
     let env = aws.env.clone();
     // Compared as the engine compares: tags read for the owner, not declared, are not compared.
@@ -126,7 +111,7 @@ async fn create_then_noop_then_update() {
             )
             .is_empty()
     );
-    crate::kinds::apply_typed::<CompositeAlarm>(&aws, "Any", &spec(), Some(l), &Default::default())
+    apply::<CompositeAlarm>(&aws, "Any", &spec(), Some(l))
         .await
         .unwrap();
     assert_eq!(put2.num_calls(), 0);
@@ -140,14 +125,8 @@ async fn create_then_noop_then_update() {
     );
     assert_eq!(diffs.len(), 1);
     assert_eq!(diffs[0].path, "alarmRule");
-    crate::kinds::apply_typed::<CompositeAlarm>(
-        &aws,
-        "Any",
-        &changed,
-        Some(l),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    apply::<CompositeAlarm>(&aws, "Any", &changed, Some(l))
+        .await
+        .unwrap();
     assert_eq!(put2.num_calls(), 1);
 }

@@ -241,6 +241,13 @@ fn resource_types(v: &[String]) -> Option<Vec<cfg::ResourceType>> {
     })
 }
 
+/// A recording group's strategy: which resource types it records (`useOnly`).
+pub fn recording_strategy(use_only: &str) -> cfg::RecordingStrategy {
+    cfg::RecordingStrategy::builder()
+        .use_only(cfg::RecordingStrategyType::from(use_only))
+        .build()
+}
+
 fn build_recorder(name: &str, spec: &Spec) -> Result<cfg::ConfigurationRecorder, KindError> {
     let bad = |e: aws_sdk_config::error::BuildError| {
         KindError::invalid(SERVICE, "PutConfigurationRecorder", e)
@@ -265,15 +272,11 @@ fn build_recorder(name: &str, spec: &Spec) -> Result<cfg::ConfigurationRecorder,
                 .set_resource_types(resource_types(&excluded))
                 .build()
         }))
-        .recording_strategy(
-            cfg::RecordingStrategy::builder()
-                .use_only(cfg::RecordingStrategyType::from(
-                    g["recordingStrategy"]["useOnly"]
-                        .as_str()
-                        .unwrap_or(ALL_SUPPORTED),
-                ))
-                .build(),
-        )
+        .recording_strategy(recording_strategy(
+            g["recordingStrategy"]["useOnly"]
+                .as_str()
+                .unwrap_or(ALL_SUPPORTED),
+        ))
         .build();
     let mode = match &spec.recording_mode {
         None => cfg::RecordingMode::builder()

@@ -172,15 +172,11 @@ pub fn live(name: &str, s: &config_recorder::Spec, st: Style, _env: &Env) -> con
                 .set_resource_types(Some(types(&excluded)))
                 .build()
         }))
-        .recording_strategy(
-            cfg::RecordingStrategy::builder()
-                .use_only(cfg::RecordingStrategyType::from(
-                    g["recordingStrategy"]["useOnly"]
-                        .as_str()
-                        .unwrap_or_default(),
-                ))
-                .build(),
-        )
+        .recording_strategy(config_recorder::recording_strategy(
+            g["recordingStrategy"]["useOnly"]
+                .as_str()
+                .unwrap_or_default(),
+        ))
         .build();
     let m = &c["recordingMode"];
     let overrides: Vec<cfg::RecordingModeOverride> = m["recordingModeOverrides"]

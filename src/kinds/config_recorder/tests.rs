@@ -1,8 +1,8 @@
 //! Unit tests of the config_recorder kind: pure normalize and diff, and mocked AWS calls.
 
 use super::*;
-use crate::aws::testing::{MockClients, aws_with};
-use crate::testkit::fixtures::diff_of;
+use crate::aws::testing::mock_aws;
+use crate::testkit::fixtures::{diff_of, observe_live};
 use aws_sdk_config::operation::describe_configuration_recorder_status::DescribeConfigurationRecorderStatusOutput;
 use aws_sdk_config::operation::describe_configuration_recorders::DescribeConfigurationRecordersOutput;
 use aws_sdk_config::operation::put_configuration_recorder::PutConfigurationRecorderOutput;
@@ -10,7 +10,7 @@ use aws_sdk_config::operation::start_configuration_recorder::{
     StartConfigurationRecorderError, StartConfigurationRecorderOutput,
 };
 use aws_sdk_config::operation::stop_configuration_recorder::StopConfigurationRecorderOutput;
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_mocks::mock;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/ConfigServiceRole";
 
@@ -28,9 +28,7 @@ fn lab() -> Spec {
 }
 
 fn messages(spec: &Spec) -> Vec<String> {
-    let mut i = Issues::default();
-    ConfigurationRecorder::validate(spec, &mut i);
-    i.0.into_iter().map(|(_, m)| m).collect()
+    crate::testkit::fixtures::messages::<ConfigurationRecorder>(spec)
 }
 
 /// What DescribeConfigurationRecorders returns for the lab's recorder on AWS.
@@ -269,14 +267,18 @@ fn status(recording: bool) -> DescribeConfigurationRecorderStatusOutput {
 }
 
 // The AWS response shapes (ARN, recordingMode, recordingScope) that moto does not return.
+/// DescribeConfigurationRecorders answering with the lab's recorder, as [`aws_recorder`] builds it.
+fn listed(recording: bool) -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_config::Client::describe_configuration_recorders).then_output(move || {
+        DescribeConfigurationRecordersOutput::builder()
+            .configuration_recorders(aws_recorder(recording))
+            .build()
+    })
+}
+
 #[tokio::test]
 async fn update_of_settings_then_start_in_finalize() {
-    let listed =
-        mock!(aws_sdk_config::Client::describe_configuration_recorders).then_output(|| {
-            DescribeConfigurationRecordersOutput::builder()
-                .configuration_recorders(aws_recorder(false))
-                .build()
-        });
+    let listed = listed(false);
     let stopped = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
         .then_output(|| status(false));
     let put = mock!(aws_sdk_config::Client::put_configuration_recorder)
@@ -294,15 +296,7 @@ async fn update_of_settings_then_start_in_finalize() {
     let start = mock!(aws_sdk_config::Client::start_configuration_recorder)
         .match_requests(|r| r.configuration_recorder_name() == Some("default"))
         .then_output(|| StartConfigurationRecorderOutput::builder().build());
-    let client = mock_client!(
-        aws_sdk_config,
-        RuleMode::MatchAny,
-        [&listed, &stopped, &put, &start]
-    );
-    let aws = aws_with(MockClients {
-        config: Some(client),
-        ..Default::default()
-    });
+    let aws = mock_aws!(config: aws_sdk_config, MatchAny, [&listed, &stopped, &put, &start]);
     let found = ConfigurationRecorder::observe(
         &aws,
         &Wanted::names(BTreeMap::from([("default".to_string(), Value::Null)])),
@@ -330,12 +324,7 @@ async fn update_of_settings_then_start_in_finalize() {
 
 #[tokio::test]
 async fn a_failing_recorder_is_reported_as_a_note() {
-    let listed =
-        mock!(aws_sdk_config::Client::describe_configuration_recorders).then_output(|| {
-            DescribeConfigurationRecordersOutput::builder()
-                .configuration_recorders(aws_recorder(true))
-                .build()
-        });
+    let listed = listed(true);
     let failing = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
         .then_output(|| {
             DescribeConfigurationRecorderStatusOutput::builder()
@@ -350,17 +339,10 @@ async fn a_failing_recorder_is_reported_as_a_note() {
                 )
                 .build()
         });
-    let client = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&listed, &failing]);
-    let aws = aws_with(MockClients {
-        config: Some(client),
-        ..Default::default()
-    });
-    let found = crate::testkit::fixtures::observe_live::<ConfigurationRecorder>(
-        &aws,
-        &Wanted::everything(),
-    )
-    .await
-    .unwrap();
+    let aws = mock_aws!(config: aws_sdk_config, MatchAny, [&listed, &failing]);
+    let found = observe_live::<ConfigurationRecorder>(&aws, &Wanted::everything())
+        .await
+        .unwrap();
     assert_eq!(
         ConfigurationRecorder::notes(&found["default"]),
         [
@@ -376,11 +358,7 @@ async fn recording_false_stops_and_finalize_does_not_start() {
         .then_output(|| status(true));
     let stop = mock!(aws_sdk_config::Client::stop_configuration_recorder)
         .then_output(|| StopConfigurationRecorderOutput::builder().build());
-    let client = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&recording, &stop]);
-    let aws = aws_with(MockClients {
-        config: Some(client),
-        ..Default::default()
-    });
+    let aws = mock_aws!(config: aws_sdk_config, MatchAny, [&recording, &stop]);
     let mut off = lab();
     off.recording = Some(false);
     ConfigurationRecorder::apply(&aws, "default", &off, Some(&live(true, true)))
@@ -402,18 +380,12 @@ async fn start_without_a_channel_fails_with_aws_reason() {
     let stopped = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
         .then_output(|| status(false));
     let start = mock!(aws_sdk_config::Client::start_configuration_recorder).then_error(|| {
-        StartConfigurationRecorderError::generic(
-            aws_smithy_types::error::ErrorMetadata::builder()
-                .code("NoAvailableDeliveryChannelException")
-                .message("Delivery channel is not available to start configuration recorder.")
-                .build(),
-        )
+        StartConfigurationRecorderError::generic(crate::aws::testing::error_meta(
+            "NoAvailableDeliveryChannelException",
+            "Delivery channel is not available to start configuration recorder.",
+        ))
     });
-    let client = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&stopped, &start]);
-    let aws = aws_with(MockClients {
-        config: Some(client),
-        ..Default::default()
-    });
+    let aws = mock_aws!(config: aws_sdk_config, MatchAny, [&stopped, &start]);
     let err = ConfigurationRecorder::finalize(&aws, "default", &lab())
         .await
         .unwrap_err();

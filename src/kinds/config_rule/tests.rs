@@ -1,8 +1,8 @@
 //! Unit tests of the config_rule kind: pure normalize and diff, and mocked AWS calls.
 
 use super::*;
-use crate::aws::testing::{MockClients, aws_with, tagging_client, tagging_rule};
-use crate::testkit::fixtures::diff_of;
+use crate::aws::testing::{MockClients, aws_with, mock_aws, tagging_client, tagging_rule};
+use crate::testkit::fixtures::{apply, diff_of, observe_live};
 use aws_sdk_config::operation::delete_config_rule::DeleteConfigRuleOutput;
 use aws_sdk_config::operation::describe_config_rules::{
     DescribeConfigRulesError, DescribeConfigRulesOutput,
@@ -14,11 +14,7 @@ use aws_sdk_config::operation::tag_resource::TagResourceOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
 fn env() -> Env {
-    Env {
-        owner: "test".into(),
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-    }
+    crate::testkit::fixtures::env_of("test")
 }
 
 fn managed(id: &str) -> Spec {
@@ -34,8 +30,7 @@ fn managed(id: &str) -> Spec {
 
 fn messages(spec: &Spec) -> Vec<String> {
     // With the tag rules every kind shares, as the loader checks them.
-    let i = crate::kinds::validate_typed::<ConfigRule>("n", spec);
-    i.0.into_iter().map(|(_, m)| m).collect()
+    crate::testkit::fixtures::load_messages::<ConfigRule>(spec)
 }
 
 fn same(desired: &Spec, live: &Spec) -> Vec<FieldDiff> {
@@ -209,21 +204,8 @@ fn triggers_and_scope_are_sets_with_defaults() {
 #[test]
 fn guard_policy_text_ignores_the_trailing_newline() {
     let d = Spec {
-        source: Source {
-            owner: "CUSTOM_POLICY".into(),
-            source_details: vec![SourceDetail {
-                event_source: None,
-                message_type: "ConfigurationItemChangeNotification".into(),
-                maximum_execution_frequency: None,
-            }],
-            custom_policy_details: Some(CustomPolicyDetails {
-                policy_runtime: "guard-2.x.x".into(),
-                policy_text: "rule r { configuration.encrypted == true }\n".into(),
-                enable_debug_log_delivery: None,
-            }),
-            ..Source::default()
-        },
-        ..Spec::default()
+        tags: None,
+        ..guard_spec("rule r { configuration.encrypted == true }\n")
     };
     let mut l = d.clone();
     let c = l.source.custom_policy_details.as_mut().unwrap();
@@ -415,26 +397,16 @@ async fn guard_rule_create_noop_update_delete() {
                 .config_rules(live_rule())
                 .build()
         });
-    let client = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&empty, &put, &after]);
-    let aws = aws_with(MockClients {
-        config: Some(client),
-        ..Default::default()
-    });
+    let aws = mock_aws!(config: aws_sdk_config, MatchAny, [&empty, &put, &after]);
     assert!(
-        crate::testkit::fixtures::observe_live::<ConfigRule>(&aws, &wanted())
+        observe_live::<ConfigRule>(&aws, &wanted())
             .await
             .unwrap()
             .is_empty()
     );
-    let attrs = crate::kinds::apply_typed::<ConfigRule>(
-        &aws,
-        "guard",
-        &guard_spec(POLICY),
-        None,
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    let attrs = apply::<ConfigRule>(&aws, "guard", &guard_spec(POLICY), None)
+        .await
+        .unwrap();
     assert_eq!(
         attrs["arn"],
         "arn:aws:config:us-east-1:123456789012:config-rule/config-rule-g1"
@@ -511,15 +483,9 @@ async fn guard_rule_create_noop_update_delete() {
         observed.found["guard"].owner,
         crate::kinds::LiveOwner::Tagged("test".into())
     );
-    crate::kinds::apply_typed::<ConfigRule>(
-        &aws,
-        "guard",
-        &guard_spec(POLICY),
-        Some(l),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    apply::<ConfigRule>(&aws, "guard", &guard_spec(POLICY), Some(l))
+        .await
+        .unwrap();
     assert_eq!((put2.num_calls(), tag.num_calls()), (0, 0));
 
     // A changed policy is one put; the tags already match, so no tag call.
@@ -527,7 +493,7 @@ async fn guard_rule_create_noop_update_delete() {
     let d = diff_of::<ConfigRule>(&changed, l, &env);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].path, "source.customPolicyDetails.policyText");
-    crate::kinds::apply_typed::<ConfigRule>(&aws, "guard", &changed, Some(l), &Default::default())
+    apply::<ConfigRule>(&aws, "guard", &changed, Some(l))
         .await
         .unwrap();
     assert_eq!((put2.num_calls(), tag.num_calls()), (1, 0));
@@ -574,19 +540,13 @@ async fn tags_come_in_a_batch_where_the_tagging_api_serves_config() {
 #[tokio::test]
 async fn access_denied_is_terminal_and_named() {
     let denied = mock!(aws_sdk_config::Client::describe_config_rules).then_error(|| {
-        DescribeConfigRulesError::generic(
-            aws_smithy_types::error::ErrorMetadata::builder()
-                .code("AccessDeniedException")
-                .message("User is not authorized to perform: config:DescribeConfigRules")
-                .build(),
-        )
+        DescribeConfigRulesError::generic(crate::aws::testing::error_meta(
+            "AccessDeniedException",
+            "User is not authorized to perform: config:DescribeConfigRules",
+        ))
     });
-    let client = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&denied]);
-    let aws = aws_with(MockClients {
-        config: Some(client),
-        ..Default::default()
-    });
-    let err = crate::testkit::fixtures::observe_live::<ConfigRule>(&aws, &wanted())
+    let aws = mock_aws!(config: aws_sdk_config, MatchAny, [&denied]);
+    let err = observe_live::<ConfigRule>(&aws, &wanted())
         .await
         .unwrap_err();
     assert_eq!(err.class(), crate::aws::ErrorClass::AccessDenied);

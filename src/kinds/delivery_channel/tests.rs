@@ -1,7 +1,7 @@
 //! Unit tests of the delivery_channel kind: pure normalize and diff, and mocked AWS calls.
 
 use super::*;
-use crate::aws::testing::{MockClients, aws_with};
+use crate::aws::testing::mock_aws;
 use aws_sdk_config::operation::delete_delivery_channel::{
     DeleteDeliveryChannelError, DeleteDeliveryChannelOutput,
 };
@@ -9,7 +9,7 @@ use aws_sdk_config::operation::describe_configuration_recorder_status::DescribeC
 use aws_sdk_config::operation::describe_delivery_channels::DescribeDeliveryChannelsOutput;
 use aws_sdk_config::operation::put_delivery_channel::PutDeliveryChannelOutput;
 use aws_sdk_config::operation::stop_configuration_recorder::StopConfigurationRecorderOutput;
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_mocks::mock;
 
 fn lab() -> Spec {
     Spec {
@@ -22,9 +22,7 @@ fn lab() -> Spec {
 }
 
 fn messages(spec: &Spec) -> Vec<String> {
-    let mut i = Issues::default();
-    DeliveryChannel::validate(spec, &mut i);
-    i.0.into_iter().map(|(_, m)| m).collect()
+    crate::testkit::fixtures::messages::<DeliveryChannel>(spec)
 }
 
 #[test]
@@ -106,11 +104,7 @@ async fn create_noop_and_update_write_only_what_differs() {
                     == Some(&cfg::MaximumExecutionFrequency::OneHour)
         })
         .then_output(|| PutDeliveryChannelOutput::builder().build());
-    let client = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&listed, &put]);
-    let aws = aws_with(MockClients {
-        config: Some(client),
-        ..Default::default()
-    });
+    let aws = mock_aws!(config: aws_sdk_config, MatchAny, [&listed, &put]);
     let found = DeliveryChannel::observe(
         &aws,
         &Wanted::names(BTreeMap::from([("default".to_string(), Value::Null)])),
@@ -137,12 +131,7 @@ async fn delete_stops_a_recording_recorder_then_retries() {
     let refused = mock!(aws_sdk_config::Client::delete_delivery_channel)
             .sequence()
             .error(|| {
-                DeleteDeliveryChannelError::generic(
-                    aws_smithy_types::error::ErrorMetadata::builder()
-                        .code("LastDeliveryChannelDeleteFailedException")
-                        .message("Failed to delete last specified delivery channel with name 'default', because there is a running configuration recorder.")
-                        .build(),
-                )
+                DeleteDeliveryChannelError::generic(crate::aws::testing::error_meta("LastDeliveryChannelDeleteFailedException", "Failed to delete last specified delivery channel with name 'default', because there is a running configuration recorder."))
             })
             .output(|| DeleteDeliveryChannelOutput::builder().build())
             .build();
@@ -160,15 +149,7 @@ async fn delete_stops_a_recording_recorder_then_retries() {
     let stop = mock!(aws_sdk_config::Client::stop_configuration_recorder)
         .match_requests(|r| r.configuration_recorder_name() == Some("default"))
         .then_output(|| StopConfigurationRecorderOutput::builder().build());
-    let client = mock_client!(
-        aws_sdk_config,
-        RuleMode::MatchAny,
-        [&refused, &status, &stop]
-    );
-    let aws = aws_with(MockClients {
-        config: Some(client),
-        ..Default::default()
-    });
+    let aws = mock_aws!(config: aws_sdk_config, MatchAny, [&refused, &status, &stop]);
     let live = Live {
         name: "default".into(),
         spec: lab(),

@@ -6,6 +6,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::common::tag_write;
 use super::error::KindError;
 use super::kind::{Attrs, Issues, Kind, Wanted};
 use super::tags::{AWS_RULES, Read, TagApi, Tags, Write, with_owner, without_owner};
@@ -37,9 +38,8 @@ pub struct Live {
     pub name: String,
     /// Without the `:*` suffix that DescribeLogGroups puts on `arn`.
     pub arn: String,
-    pub retention_in_days: Option<i32>,
-    pub kms_key_id: Option<String>,
-    pub tags: BTreeMap<String, String>,
+    /// As read; its tags are all the live ones, the owner's included.
+    pub spec: Spec,
 }
 
 /// The ARN that tagging APIs and IAM policies use (no `:*`).
@@ -59,12 +59,12 @@ pub fn clean_arn(g: &aws_sdk_cloudwatchlogs::types::LogGroup) -> Option<String> 
     })
 }
 
-fn canonical(retention: Option<i32>, kms: Option<&str>, tags: &BTreeMap<String, String>) -> Value {
+fn canonical(spec: &Spec, tags: &BTreeMap<String, String>) -> Value {
     let mut m = serde_json::Map::new();
-    if let Some(r) = retention {
+    if let Some(r) = spec.retention_in_days {
         m.insert("retentionInDays".into(), json!(r));
     }
-    if let Some(k) = kms.filter(|k| !k.is_empty()) {
+    if let Some(k) = spec.kms_key_id.as_deref().filter(|k| !k.is_empty()) {
         m.insert("kmsKeyId".into(), json!(k));
     }
     m.insert("tags".into(), json!(tags));
@@ -87,6 +87,20 @@ pub fn common_prefix<'a>(mut names: impl Iterator<Item = &'a str>) -> String {
         prefix.truncate(len);
     }
     prefix
+}
+
+/// The name prefix that narrows a listing of the wanted resources: the declared
+/// names' common prefix (`/aws/ec2/httpd/` for the lab), none for all of them;
+/// `None` when nothing is wanted, so nothing need be listed.
+pub fn listing_prefix(wanted: &Wanted) -> Option<Option<String>> {
+    if wanted.all {
+        return Some(None);
+    }
+    if wanted.specs.is_empty() {
+        return None;
+    }
+    let prefix = common_prefix(wanted.specs.keys().map(String::as_str));
+    Some((!prefix.is_empty()).then_some(prefix))
 }
 
 pub struct LogGroup;
@@ -136,19 +150,11 @@ impl Kind for LogGroup {
     }
 
     fn normalize(spec: &Spec, env: &Env) -> Value {
-        canonical(
-            spec.retention_in_days,
-            spec.kms_key_id.as_deref(),
-            &with_owner(&spec.tags, env),
-        )
+        canonical(spec, &with_owner(&spec.tags, env))
     }
 
     fn live_state(live: &Live, _env: &Env) -> Value {
-        canonical(
-            live.retention_in_days,
-            live.kms_key_id.as_deref(),
-            &live.tags,
-        )
+        canonical(&live.spec, &live.spec.tags)
     }
 
     fn attributes(live: &Live) -> Attrs {
@@ -157,9 +163,8 @@ impl Kind for LogGroup {
 
     fn to_spec(live: &Live) -> Spec {
         Spec {
-            retention_in_days: live.retention_in_days,
-            kms_key_id: live.kms_key_id.clone(),
-            tags: without_owner(&live.tags),
+            tags: without_owner(&live.spec.tags),
+            ..live.spec.clone()
         }
     }
 
@@ -177,24 +182,18 @@ impl Kind for LogGroup {
         },
     });
 
-    crate::kinds::tags::accessors!(id: arn, live: map tags, spec: map tags);
+    crate::kinds::tags::accessors!(id: arn, live: map spec.tags, spec: map tags);
 
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
-        if !wanted.all && wanted.specs.is_empty() {
+        let Some(prefix) = listing_prefix(wanted) else {
             return Ok(BTreeMap::new());
-        }
-        // The declared names' common prefix narrows the listing (`/aws/ec2/httpd/` for the lab).
-        let prefix = if wanted.all {
-            String::new()
-        } else {
-            common_prefix(wanted.specs.keys().map(String::as_str))
         };
         let mut found = BTreeMap::new();
         let mut groups = aws
             .clients
             .logs
             .describe_log_groups()
-            .set_log_group_name_prefix((!prefix.is_empty()).then(|| prefix.clone()))
+            .set_log_group_name_prefix(prefix)
             .limit(50)
             .into_paginator()
             .items()
@@ -208,9 +207,14 @@ impl Kind for LogGroup {
                     Live {
                         name: name.to_string(),
                         arn: clean_arn(&g).unwrap_or_else(|| log_group_arn(&aws.env, name)),
-                        retention_in_days: g.retention_in_days(),
-                        kms_key_id: g.kms_key_id().filter(|k| !k.is_empty()).map(str::to_string),
-                        tags: Tags::new(),
+                        spec: Spec {
+                            retention_in_days: g.retention_in_days(),
+                            kms_key_id: g
+                                .kms_key_id()
+                                .filter(|k| !k.is_empty())
+                                .map(str::to_string),
+                            tags: Tags::new(),
+                        },
                     },
                 );
             }
@@ -236,7 +240,7 @@ impl Kind for LogGroup {
                     .aws(SERVICE, "CreateLogGroup")?;
                 (None, spec.kms_key_id.clone())
             }
-            Some(l) => (l.retention_in_days, l.kms_key_id.clone()),
+            Some(l) => (l.spec.retention_in_days, l.spec.kms_key_id.clone()),
         };
         if spec.retention_in_days != have_retention {
             match spec.retention_in_days {
@@ -277,10 +281,7 @@ impl Kind for LogGroup {
             }
         }
         let arn = live.map_or_else(|| log_group_arn(&aws.env, name), |l| l.arn.clone());
-        Ok(Attrs::from([
-            ("arn".to_string(), arn),
-            ("name".to_string(), name.to_string()),
-        ]))
+        Ok(Attrs::arn_and_name(&arn, name))
     }
 
     async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {
@@ -317,17 +318,13 @@ fn tag_resource<'a>(
     arn: &'a str,
     add: &'a Tags,
 ) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .logs
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(add.clone().into_iter().collect()))
-            .send()
-            .await
-            .aws(SERVICE, "TagResource")?;
-        Ok(())
-    })
+    let call = aws.clients.logs.tag_resource().resource_arn(arn);
+    tag_write(
+        call.set_tags(Some(add.clone().into_iter().collect()))
+            .send(),
+        SERVICE,
+        "TagResource",
+    )
 }
 
 fn untag_resource<'a>(
@@ -335,17 +332,12 @@ fn untag_resource<'a>(
     arn: &'a str,
     keys: &'a [String],
 ) -> BoxFuture<'a, Result<(), KindError>> {
-    Box::pin(async move {
-        aws.clients
-            .logs
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .aws(SERVICE, "UntagResource")?;
-        Ok(())
-    })
+    let call = aws.clients.logs.untag_resource().resource_arn(arn);
+    tag_write(
+        call.set_tag_keys(Some(keys.to_vec())).send(),
+        SERVICE,
+        "UntagResource",
+    )
 }
 
 #[cfg(any(test, feature = "testkit"))]

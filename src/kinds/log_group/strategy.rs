@@ -35,9 +35,10 @@ pub fn live(name: &str, s: &log_group::Spec, _st: Style, env: &Env) -> log_group
     log_group::Live {
         name: name.into(),
         arn: log_group::log_group_arn(env, name),
-        retention_in_days: s.retention_in_days,
-        kms_key_id: s.kms_key_id.clone(),
-        tags: with_owner(&s.tags, env),
+        spec: log_group::Spec {
+            tags: with_owner(&s.tags, env),
+            ..s.clone()
+        },
     }
 }
 

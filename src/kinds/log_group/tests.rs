@@ -1,36 +1,34 @@
 //! Unit tests of the log_group kind: pure normalize and diff, and mocked AWS calls.
 
 use super::*;
-use crate::aws::testing::{MockClients, aws_with};
+use crate::aws::testing::mock_aws;
+use crate::testkit::fixtures::apply;
 use aws_sdk_cloudwatchlogs::operation::associate_kms_key::AssociateKmsKeyOutput;
 use aws_sdk_cloudwatchlogs::operation::delete_retention_policy::DeleteRetentionPolicyOutput;
 use aws_sdk_cloudwatchlogs::operation::disassociate_kms_key::DisassociateKmsKeyOutput;
 use aws_sdk_cloudwatchlogs::operation::tag_resource::TagResourceOutput;
 use aws_sdk_cloudwatchlogs::operation::untag_resource::UntagResourceOutput;
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_mocks::mock;
 
 fn env() -> Env {
-    Env {
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        owner: "lab".into(),
-    }
+    crate::testkit::fixtures::env_of("lab")
 }
 
 fn live(retention: Option<i32>) -> Live {
     Live {
         name: "/aws/ec2/httpd/access_log".into(),
         arn: "arn:aws:logs:us-east-1:123456789012:log-group:/aws/ec2/httpd/access_log".into(),
-        retention_in_days: retention,
-        kms_key_id: None,
-        tags: BTreeMap::from([(super::super::OWNER_TAG.to_string(), "lab".to_string())]),
+        spec: Spec {
+            retention_in_days: retention,
+            kms_key_id: None,
+            tags: BTreeMap::from([(super::super::OWNER_TAG.to_string(), "lab".to_string())]),
+        },
     }
 }
 
 fn issues(s: &Spec) -> Vec<String> {
     // With the tag rules every kind shares, as the loader checks them.
-    let i = crate::kinds::validate_typed::<LogGroup>("n", s);
-    i.0.into_iter().map(|(_, m)| m).collect()
+    crate::testkit::fixtures::load_messages::<LogGroup>(s)
 }
 
 #[test]
@@ -143,27 +141,18 @@ async fn update_touches_only_what_differs() {
         .then_output(|| TagResourceOutput::builder().build());
     let untag = mock!(aws_sdk_cloudwatchlogs::Client::untag_resource)
         .then_output(|| UntagResourceOutput::builder().build());
-    let client = mock_client!(
-        aws_sdk_cloudwatchlogs,
-        RuleMode::MatchAny,
-        [&assoc, &disassoc, &del_ret, &tag, &untag]
-    );
-    let mut aws = aws_with(MockClients {
-        logs: Some(client),
-        ..Default::default()
-    });
+    let mut aws = mock_aws!(logs: aws_sdk_cloudwatchlogs, MatchAny, [&assoc, &disassoc, &del_ret, &tag, &untag]);
     aws.env.owner = "lab".into();
     let spec = Spec {
         retention_in_days: None,
         kms_key_id: Some(key.into()),
         tags: BTreeMap::from([("team".into(), "ops".into())]),
     };
-    crate::kinds::apply_typed::<LogGroup>(
+    apply::<LogGroup>(
         &aws,
         "/aws/ec2/httpd/access_log",
         &spec,
         Some(&live(Some(30))),
-        &Default::default(),
     )
     .await
     .unwrap();
@@ -175,21 +164,15 @@ async fn update_touches_only_what_differs() {
 
     // Removing the key from the manifest disassociates it.
     let mut l = live(None);
-    l.kms_key_id = Some(key.into());
-    l.tags.insert("team".into(), "ops".into());
+    l.spec.kms_key_id = Some(key.into());
+    l.spec.tags.insert("team".into(), "ops".into());
     let spec = Spec {
         tags: BTreeMap::from([("team".into(), "ops".into())]),
         ..Spec::default()
     };
-    crate::kinds::apply_typed::<LogGroup>(
-        &aws,
-        "/aws/ec2/httpd/access_log",
-        &spec,
-        Some(&l),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    apply::<LogGroup>(&aws, "/aws/ec2/httpd/access_log", &spec, Some(&l))
+        .await
+        .unwrap();
     assert_eq!(disassoc.num_calls(), 1);
     assert_eq!(
         (

@@ -1,6 +1,8 @@
 //! Unit tests of the metric_alarm kind: pure normalize and diff, and mocked AWS calls.
 
 use super::*;
+use crate::aws::testing::mock_aws;
+use crate::testkit::fixtures::{apply, observe_live};
 
 fn base() -> Spec {
     Spec {
@@ -17,9 +19,7 @@ fn base() -> Spec {
 }
 
 fn errors(s: &Spec) -> Vec<String> {
-    let mut i = Issues::default();
-    MetricAlarm::validate(s, &mut i);
-    i.0.into_iter().map(|(_, m)| m).collect()
+    crate::testkit::fixtures::messages::<MetricAlarm>(s)
 }
 
 #[test]
@@ -203,21 +203,14 @@ fn query_error(code: &str) -> String {
 /// AlarmNames it carries (empty for a walk of the account).
 async fn describe_requests(wanted: &Wanted) -> Vec<Vec<String>> {
     use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
-    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_mocks::mock;
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let s = seen.clone();
     let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_compute_output(move |r| {
         s.lock().unwrap().push(r.alarm_names().to_vec());
         DescribeAlarmsOutput::builder().build()
     });
-    let aws = crate::aws::testing::aws_with(crate::aws::testing::MockClients {
-        cloudwatch: Some(mock_client!(
-            aws_sdk_cloudwatch,
-            RuleMode::MatchAny,
-            [&rule]
-        )),
-        ..Default::default()
-    });
+    let aws = mock_aws!(cloudwatch: aws_sdk_cloudwatch, MatchAny, [&rule]);
     wanted_alarms(&aws, wanted).await.unwrap();
     seen.lock().unwrap().clone()
 }
@@ -264,13 +257,13 @@ async fn a_few_declared_alarms_are_read_by_name_and_many_by_one_walk() {
 #[tokio::test]
 async fn throttling_is_retried_then_succeeds() {
     use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
-    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_mocks::mock;
     let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
         .sequence()
         .http_status(400, Some(query_error("Throttling")))
         .output(|| DescribeAlarmsOutput::builder().build())
         .build();
-    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&rule], |c| {
+    let aws = mock_aws!(cloudwatch: aws_sdk_cloudwatch, Sequential, [&rule], |c| {
         c.retry_config(
             aws_config::retry::RetryConfig::standard()
                 .with_max_attempts(3)
@@ -278,11 +271,7 @@ async fn throttling_is_retried_then_succeeds() {
         )
         .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
     });
-    let aws = crate::aws::testing::aws_with(crate::aws::testing::MockClients {
-        cloudwatch: Some(cw),
-        ..Default::default()
-    });
-    let live = crate::testkit::fixtures::observe_live::<MetricAlarm>(&aws, &Wanted::everything())
+    let live = observe_live::<MetricAlarm>(&aws, &Wanted::everything())
         .await
         .unwrap();
     assert!(live.is_empty());
@@ -292,22 +281,17 @@ async fn throttling_is_retried_then_succeeds() {
 // AccessDenied is terminal: classified once, not retried, and nothing is written.
 #[tokio::test]
 async fn access_denied_is_terminal_and_not_retried() {
-    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_mocks::mock;
     let rule = mock!(aws_sdk_cloudwatch::Client::put_metric_alarm)
         .sequence()
         .http_status(403, Some(query_error("AccessDenied")))
         .build();
-    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&rule], |c| {
+    let aws = mock_aws!(cloudwatch: aws_sdk_cloudwatch, Sequential, [&rule], |c| {
         c.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
     });
-    let aws = crate::aws::testing::aws_with(crate::aws::testing::MockClients {
-        cloudwatch: Some(cw),
-        ..Default::default()
-    });
-    let err =
-        crate::kinds::apply_typed::<MetricAlarm>(&aws, "a", &base(), None, &Default::default())
-            .await
-            .unwrap_err();
+    let err = apply::<MetricAlarm>(&aws, "a", &base(), None)
+        .await
+        .unwrap_err();
     assert_eq!(err.class(), crate::aws::ErrorClass::AccessDenied, "{err}");
     assert_eq!(err.aws().unwrap().operation, "PutMetricAlarm");
     assert!(err.to_string().contains("AccessDenied"), "{err}");

@@ -135,6 +135,28 @@ fn check_metric_part(issues: &mut Issues, path: &str, value: &str, what: &str) {
     }
 }
 
+/// A transformation as PutMetricFilter takes it (and DescribeMetricFilters
+/// answers it), with this unit.
+pub fn sdk_transformation(
+    t: &Transformation,
+    unit: Option<&str>,
+) -> Result<
+    aws_sdk_cloudwatchlogs::types::MetricTransformation,
+    aws_smithy_types::error::operation::BuildError,
+> {
+    aws_sdk_cloudwatchlogs::types::MetricTransformation::builder()
+        .metric_name(&t.metric_name)
+        .metric_namespace(&t.metric_namespace)
+        .metric_value(t.metric_value.trim())
+        .set_default_value(t.default_value)
+        .set_dimensions(
+            (!t.dimensions.is_empty())
+                .then(|| t.dimensions.clone().into_iter().collect::<HashMap<_, _>>()),
+        )
+        .set_unit(unit.map(aws_sdk_cloudwatchlogs::types::StandardUnit::from))
+        .build()
+}
+
 pub struct MetricFilter;
 
 impl Kind for MetricFilter {
@@ -306,23 +328,7 @@ impl Kind for MetricFilter {
         let transformations = spec
             .metric_transformations
             .iter()
-            .map(|t| {
-                aws_sdk_cloudwatchlogs::types::MetricTransformation::builder()
-                    .metric_name(&t.metric_name)
-                    .metric_namespace(&t.metric_namespace)
-                    .metric_value(t.metric_value.trim())
-                    .set_default_value(t.default_value)
-                    .set_dimensions(
-                        (!t.dimensions.is_empty())
-                            .then(|| t.dimensions.clone().into_iter().collect::<HashMap<_, _>>()),
-                    )
-                    .set_unit(
-                        t.unit
-                            .as_deref()
-                            .map(aws_sdk_cloudwatchlogs::types::StandardUnit::from),
-                    )
-                    .build()
-            })
+            .map(|t| sdk_transformation(t, t.unit.as_deref()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| KindError::invalid(SERVICE, "PutMetricFilter", e))?;
         // PutMetricFilter creates or replaces the whole filter.

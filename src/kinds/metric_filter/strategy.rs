@@ -2,8 +2,6 @@
 //! two ways), what AWS answers once one is applied ([`live`]) and what import
 //! carries over ([`imported`]). The properties themselves are in `crate::testkit::props`.
 
-use std::collections::HashMap;
-
 use proptest::collection::btree_map;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -118,29 +116,14 @@ fn render_metric_filter(s: &FilterSem, st: Style) -> Value {
 // ---- What AWS answers ----
 
 pub fn live(name: &str, s: &metric_filter::Spec, st: Style, _env: &Env) -> metric_filter::Live {
-    use aws_sdk_cloudwatchlogs::types::{MetricFilter, MetricTransformation, StandardUnit};
+    use aws_sdk_cloudwatchlogs::types::MetricFilter;
     let transformations = s
         .metric_transformations
         .iter()
         .map(|t| {
-            MetricTransformation::builder()
-                .metric_name(&t.metric_name)
-                .metric_namespace(&t.metric_namespace)
-                .metric_value(t.metric_value.trim())
-                .set_default_value(t.default_value)
-                .set_dimensions(
-                    (!t.dimensions.is_empty())
-                        .then(|| t.dimensions.clone().into_iter().collect::<HashMap<_, _>>()),
-                )
-                // AWS records an omitted unit as None, and may say so.
-                .set_unit(
-                    t.unit
-                        .as_deref()
-                        .or(st.coin("unit").then_some("None"))
-                        .map(StandardUnit::from),
-                )
-                .build()
-                .expect("transformation")
+            // AWS records an omitted unit as None, and may say so.
+            let unit = t.unit.as_deref().or(st.coin("unit").then_some("None"));
+            metric_filter::sdk_transformation(t, unit).expect("transformation")
         })
         .collect();
     let f = MetricFilter::builder()

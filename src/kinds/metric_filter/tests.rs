@@ -1,10 +1,11 @@
 //! Unit tests of the metric_filter kind: pure normalize and diff, and mocked AWS calls.
 
 use super::*;
-use crate::aws::testing::{MockClients, aws_with};
+use crate::aws::testing::mock_aws;
+use crate::testkit::fixtures::observe_live;
 use aws_sdk_cloudwatchlogs::operation::delete_metric_filter::DeleteMetricFilterOutput;
 use aws_sdk_cloudwatchlogs::operation::put_metric_filter::PutMetricFilterOutput;
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_mocks::mock;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
@@ -63,8 +64,7 @@ fn absent_unit_is_none_and_empty_dimensions_are_absent() {
 
 #[test]
 fn validation() {
-    let mut i = Issues::default();
-    MetricFilter::validate(&spec(), &mut i);
+    let i = crate::testkit::fixtures::issues_of::<MetricFilter>(&spec());
     assert!(i.is_empty(), "{:?}", i.0);
     let mut bad = spec();
     bad.metric_transformations[0].metric_name = "a:b".into();
@@ -73,8 +73,7 @@ fn validation() {
         .map(|n| (format!("d{n}"), format!("$.f{n}")))
         .collect();
     bad.log_group_name = "bad group".into();
-    let mut i = Issues::default();
-    MetricFilter::validate(&bad, &mut i);
+    let i = crate::testkit::fixtures::issues_of::<MetricFilter>(&bad);
     let paths: Vec<String> = i.0.iter().map(|(p, _)| format!("{p:?}")).collect();
     assert_eq!(i.0.len(), 4, "{:?}", i.0);
     assert!(paths[0].contains("logGroupName"));
@@ -126,18 +125,12 @@ async fn same_name_in_two_groups_picks_the_declared_one_and_says_so() {
     let list = mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters)
         .match_requests(|r| r.log_group_name().is_none() && r.filter_name_prefix().is_none())
         .then_http_response(move || http(200, body.clone()));
-    let client = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&list]);
-    let aws = aws_with(MockClients {
-        logs: Some(client),
-        ..Default::default()
-    });
+    let aws = mock_aws!(logs: aws_sdk_cloudwatchlogs, MatchAny, [&list]);
     let wanted = Wanted::names(BTreeMap::from([(
         "HttpdErrors".to_string(),
         json!({"logGroupName": "${LogGroup//aws/ec2/httpd/error_log.name}"}),
     )]));
-    let live = crate::testkit::fixtures::observe_live::<MetricFilter>(&aws, &wanted)
-        .await
-        .unwrap();
+    let live = observe_live::<MetricFilter>(&aws, &wanted).await.unwrap();
     let l = &live["HttpdErrors"];
     assert_eq!(l.spec.log_group_name, "/aws/ec2/httpd/error_log");
     assert!(
@@ -168,11 +161,7 @@ async fn moving_to_another_group_puts_then_deletes_the_old_one() {
                 && r.filter_name() == Some("HttpdErrors")
         })
         .then_output(|| DeleteMetricFilterOutput::builder().build());
-    let client = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&put, &del]);
-    let aws = aws_with(MockClients {
-        logs: Some(client),
-        ..Default::default()
-    });
+    let aws = mock_aws!(logs: aws_sdk_cloudwatchlogs, MatchAny, [&put, &del]);
     let live = Live {
         name: "HttpdErrors".into(),
         spec: spec(),

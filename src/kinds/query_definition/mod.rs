@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::error::KindError;
-use super::log_group::{LogGroup, common_prefix};
+use super::log_group::{LogGroup, listing_prefix};
 use super::{Attrs, Issues, Kind, Wanted};
 use crate::aws::{Aws, AwsError, AwsResultExt, Env};
 
@@ -191,13 +191,8 @@ impl Kind for QueryDefinition {
     }
 
     async fn observe(aws: &Aws, wanted: &Wanted) -> Result<BTreeMap<String, Live>, KindError> {
-        if !wanted.all && wanted.specs.is_empty() {
+        let Some(prefix) = listing_prefix(wanted) else {
             return Ok(BTreeMap::new());
-        }
-        let prefix = if wanted.all {
-            String::new()
-        } else {
-            common_prefix(wanted.specs.keys().map(String::as_str))
         };
         let mut by_name: BTreeMap<String, Vec<Live>> = BTreeMap::new();
         let mut token = None;
@@ -206,7 +201,7 @@ impl Kind for QueryDefinition {
                 .clients
                 .logs
                 .describe_query_definitions()
-                .set_query_definition_name_prefix((!prefix.is_empty()).then(|| prefix.clone()))
+                .set_query_definition_name_prefix(prefix.clone())
                 .max_results(1000)
                 .set_next_token(token.take())
                 .send()

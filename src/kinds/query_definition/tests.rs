@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::aws::ErrorClass;
-use crate::aws::testing::{MockClients, aws_with};
-use crate::testkit::fixtures::diff_of;
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use crate::aws::testing::mock_aws;
+use crate::testkit::fixtures::{diff_of, observe_live};
+use aws_smithy_mocks::mock;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
@@ -81,8 +81,7 @@ fn log_group_order_and_repeats_do_not_matter() {
 
 #[test]
 fn validation() {
-    let mut i = Issues::default();
-    QueryDefinition::validate(&spec(), &mut i);
+    let i = crate::testkit::fixtures::issues_of::<QueryDefinition>(&spec());
     assert!(i.is_empty(), "{:?}", i.0);
     let mut i = Issues::default();
     QueryDefinition::validate(
@@ -111,13 +110,9 @@ async fn create_sends_the_clean_text_and_returns_the_new_id() {
                 && r.log_group_names() == [ERROR_LOG.to_string()]
         })
         .then_http_response(|| http(200, json!({ "queryDefinitionId": ID_A }).to_string()));
-    let client = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&list, &put]);
-    let aws = aws_with(MockClients {
-        logs: Some(client),
-        ..Default::default()
-    });
+    let aws = mock_aws!(logs: aws_sdk_cloudwatchlogs, MatchAny, [&list, &put]);
     assert!(
-        crate::testkit::fixtures::observe_live::<QueryDefinition>(&aws, &wanted())
+        observe_live::<QueryDefinition>(&aws, &wanted())
             .await
             .unwrap()
             .is_empty()
@@ -149,16 +144,8 @@ async fn a_create_answered_with_a_500_after_it_took_effect_is_not_sent_again() {
             });
     // The SDK's own retry is off, as vigil's clients never retry this
     // operation (`pace::Persist`): only the kind's read-back decides.
-    let client = mock_client!(
-        aws_sdk_cloudwatchlogs,
-        RuleMode::MatchAny,
-        [&read_back, &put],
-        |c| { c.retry_config(aws_smithy_types::retry::RetryConfig::disabled()) }
-    );
-    let aws = aws_with(MockClients {
-        logs: Some(client),
-        ..Default::default()
-    });
+    let aws = mock_aws!(logs: aws_sdk_cloudwatchlogs, MatchAny, [&read_back, &put],
+        |c| { c.retry_config(aws_smithy_types::retry::RetryConfig::disabled()) });
     let attrs = QueryDefinition::apply(&aws, "Top Error Messages", &spec(), None)
         .await
         .unwrap();
@@ -185,12 +172,8 @@ async fn unchanged_is_a_no_op_and_an_update_sends_every_field() {
                 && r.query_language().map(|l| l.as_str()) == Some("CWLI")
         })
         .then_http_response(|| http(200, json!({ "queryDefinitionId": ID_A }).to_string()));
-    let client = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&list, &put]);
-    let aws = aws_with(MockClients {
-        logs: Some(client),
-        ..Default::default()
-    });
-    let live = crate::testkit::fixtures::observe_live::<QueryDefinition>(&aws, &wanted())
+    let aws = mock_aws!(logs: aws_sdk_cloudwatchlogs, MatchAny, [&list, &put]);
+    let live = observe_live::<QueryDefinition>(&aws, &wanted())
         .await
         .unwrap();
     let l = &live["Top Error Messages"];
@@ -234,12 +217,8 @@ async fn duplicates_are_reported_and_the_lowest_id_is_managed() {
     ]);
     let list = mock!(aws_sdk_cloudwatchlogs::Client::describe_query_definitions)
         .then_http_response(move || http(200, body.clone()));
-    let client = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&list]);
-    let aws = aws_with(MockClients {
-        logs: Some(client),
-        ..Default::default()
-    });
-    let live = crate::testkit::fixtures::observe_live::<QueryDefinition>(&aws, &wanted())
+    let aws = mock_aws!(logs: aws_sdk_cloudwatchlogs, MatchAny, [&list]);
+    let live = observe_live::<QueryDefinition>(&aws, &wanted())
         .await
         .unwrap();
     // A prefix match that is not the declared name is not observed.
@@ -259,11 +238,7 @@ async fn delete_removes_the_managed_definition_by_id() {
     let del = mock!(aws_sdk_cloudwatchlogs::Client::delete_query_definition)
         .match_requests(|r| r.query_definition_id() == Some(ID_A))
         .then_http_response(|| http(200, r#"{"success":true}"#));
-    let client = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&del]);
-    let aws = aws_with(MockClients {
-        logs: Some(client),
-        ..Default::default()
-    });
+    let aws = mock_aws!(logs: aws_sdk_cloudwatchlogs, MatchAny, [&del]);
     let l = Live {
         id: ID_A.into(),
         name: "Top Error Messages".into(),
@@ -290,17 +265,9 @@ async fn throttling_is_classified_and_nothing_is_written() {
         .then_http_response(throttled);
     let put = mock!(aws_sdk_cloudwatchlogs::Client::put_query_definition)
         .then_http_response(|| http(200, json!({ "queryDefinitionId": ID_A }).to_string()));
-    let client = mock_client!(
-        aws_sdk_cloudwatchlogs,
-        RuleMode::MatchAny,
-        [&list, &put],
-        |c| { c.retry_config(aws_smithy_types::retry::RetryConfig::disabled()) }
-    );
-    let aws = aws_with(MockClients {
-        logs: Some(client),
-        ..Default::default()
-    });
-    let err = crate::testkit::fixtures::observe_live::<QueryDefinition>(&aws, &wanted())
+    let aws = mock_aws!(logs: aws_sdk_cloudwatchlogs, MatchAny, [&list, &put],
+        |c| { c.retry_config(aws_smithy_types::retry::RetryConfig::disabled()) });
+    let err = observe_live::<QueryDefinition>(&aws, &wanted())
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::Throttled, "{err}");
@@ -322,12 +289,8 @@ async fn one_throttle_is_absorbed_by_the_sdk_retry() {
         })
         .http_response(move || http(200, body.clone()))
         .build();
-    let client = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::Sequential, [&list]);
-    let aws = aws_with(MockClients {
-        logs: Some(client),
-        ..Default::default()
-    });
-    let live = crate::testkit::fixtures::observe_live::<QueryDefinition>(&aws, &wanted())
+    let aws = mock_aws!(logs: aws_sdk_cloudwatchlogs, Sequential, [&list]);
+    let live = observe_live::<QueryDefinition>(&aws, &wanted())
         .await
         .unwrap();
     assert_eq!(live["Top Error Messages"].id, ID_A);

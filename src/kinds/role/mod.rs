@@ -393,10 +393,16 @@ impl Kind for Role {
         spec: &Spec,
         live: Option<&Live>,
     ) -> Result<Attrs, KindError> {
+        let update = RoleUpdate {
+            iam: &aws.clients.iam,
+            region: &aws.env.region,
+            name,
+            spec,
+        };
         let (arn, role_id) = match live {
             None => create_role(aws, name, spec).await?,
             Some(l) => {
-                update_role(aws, name, spec, l).await?;
+                update.update_role(l).await?;
                 (l.arn.clone(), l.role_id.clone())
             }
         };
@@ -405,8 +411,8 @@ impl Kind for Role {
         let (have_managed, have_inline) = live.map_or((&no_managed, &no_inline), |l| {
             (&l.managed_policy_arns, &l.inline_policies)
         });
-        sync_managed_policies(aws, name, spec, have_managed).await?;
-        sync_inline_policies(aws, name, spec, have_inline).await?;
+        update.sync_managed_policies(have_managed).await?;
+        update.sync_inline_policies(have_inline).await?;
         Ok(Attrs::from([
             ("arn".to_string(), arn),
             ("name".to_string(), name.to_string()),
@@ -485,110 +491,116 @@ async fn create_role(aws: &Aws, name: &str, spec: &Spec) -> Result<(String, Stri
     Ok((role.arn().to_string(), role.role_id().to_string()))
 }
 
-/// UpdateRole and UpdateAssumeRolePolicy where they differ; a path IAM cannot change is refused.
-async fn update_role(aws: &Aws, name: &str, spec: &Spec, l: &Live) -> Result<(), KindError> {
-    let iam = &aws.clients.iam;
-    let part = policy::partition(&aws.env.region);
-    let description = spec.description.clone().unwrap_or_default();
-    let max_session = spec.max_session_duration.unwrap_or(DEFAULT_MAX_SESSION);
-    let want_path = spec.path.as_deref().unwrap_or(DEFAULT_PATH);
-    if l.path != want_path {
-        return Err(KindError::refused(
-            SERVICE,
-            "UpdateRole",
-            format!(
-                "the role's path is {} and IAM cannot change a path; delete the role (or keep path: {}) to use {want_path}",
-                l.path, l.path
-            ),
-        ));
-    }
-    if l.description.clone().unwrap_or_default() != description
-        || l.max_session_duration != max_session
-    {
-        iam.update_role()
-            .role_name(name)
-            .description(&description)
-            .max_session_duration(max_session)
-            .send()
-            .await
-            .aws(SERVICE, "UpdateRole")?;
-    }
-    if policy::normalize(&l.assume_role_policy, part)
-        != policy::normalize(&spec.assume_role_policy, part)
-    {
-        iam.update_assume_role_policy()
-            .role_name(name)
-            .policy_document(spec.assume_role_policy.to_string())
-            .send()
-            .await
-            .aws(SERVICE, "UpdateAssumeRolePolicy")?;
-    }
-    Ok(())
+/// What a role's update shares: the role's name, the spec and where they are written.
+struct RoleUpdate<'a> {
+    iam: &'a aws_sdk_iam::Client,
+    region: &'a str,
+    name: &'a str,
+    spec: &'a Spec,
 }
 
-/// Attaches the managed policies the spec adds, then detaches those it dropped.
-async fn sync_managed_policies(
-    aws: &Aws,
-    name: &str,
-    spec: &Spec,
-    have: &BTreeSet<String>,
-) -> Result<(), AwsError> {
-    let iam = &aws.clients.iam;
-    let want: BTreeSet<&String> = spec.managed_policy_arns.iter().collect();
-    for arn in want.iter().filter(|a| !have.contains(**a)) {
-        iam.attach_role_policy()
-            .role_name(name)
-            .policy_arn(*arn)
-            .send()
-            .await
-            .aws(SERVICE, "AttachRolePolicy")?;
-    }
-    for arn in have.iter().filter(|a| !want.contains(a)) {
-        iam.detach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .aws(SERVICE, "DetachRolePolicy")?;
-    }
-    Ok(())
-}
-
-/// Puts the inline policies that differ by meaning, then deletes those the spec dropped.
-async fn sync_inline_policies(
-    aws: &Aws,
-    name: &str,
-    spec: &Spec,
-    have: &BTreeMap<String, Value>,
-) -> Result<(), AwsError> {
-    let iam = &aws.clients.iam;
-    let part = policy::partition(&aws.env.region);
-    for (pname, doc) in &spec.inline_policies {
-        let same = have
-            .get(pname)
-            .is_some_and(|h| policy::normalize(h, part) == policy::normalize(doc, part));
-        if !same {
-            iam.put_role_policy()
-                .role_name(name)
-                .policy_name(pname)
-                .policy_document(doc.to_string())
+impl RoleUpdate<'_> {
+    /// UpdateRole and UpdateAssumeRolePolicy where they differ; a path IAM cannot change is refused.
+    async fn update_role(&self, l: &Live) -> Result<(), KindError> {
+        let part = policy::partition(self.region);
+        let description = self.spec.description.clone().unwrap_or_default();
+        let max_session = self
+            .spec
+            .max_session_duration
+            .unwrap_or(DEFAULT_MAX_SESSION);
+        let want_path = self.spec.path.as_deref().unwrap_or(DEFAULT_PATH);
+        if l.path != want_path {
+            return Err(KindError::refused(
+                SERVICE,
+                "UpdateRole",
+                format!(
+                    "the role's path is {} and IAM cannot change a path; delete the role (or keep path: {}) to use {want_path}",
+                    l.path, l.path
+                ),
+            ));
+        }
+        if l.description.clone().unwrap_or_default() != description
+            || l.max_session_duration != max_session
+        {
+            self.iam
+                .update_role()
+                .role_name(self.name)
+                .description(&description)
+                .max_session_duration(max_session)
                 .send()
                 .await
-                .aws(SERVICE, "PutRolePolicy")?;
+                .aws(SERVICE, "UpdateRole")?;
         }
+        if policy::normalize(&l.assume_role_policy, part)
+            != policy::normalize(&self.spec.assume_role_policy, part)
+        {
+            self.iam
+                .update_assume_role_policy()
+                .role_name(self.name)
+                .policy_document(self.spec.assume_role_policy.to_string())
+                .send()
+                .await
+                .aws(SERVICE, "UpdateAssumeRolePolicy")?;
+        }
+        Ok(())
     }
-    for pname in have
-        .keys()
-        .filter(|p| !spec.inline_policies.contains_key(*p))
-    {
-        iam.delete_role_policy()
-            .role_name(name)
-            .policy_name(pname)
-            .send()
-            .await
-            .aws(SERVICE, "DeleteRolePolicy")?;
+
+    /// Attaches the managed policies the spec adds, then detaches those it dropped.
+    async fn sync_managed_policies(&self, have: &BTreeSet<String>) -> Result<(), AwsError> {
+        let want: BTreeSet<&String> = self.spec.managed_policy_arns.iter().collect();
+        for arn in want.iter().filter(|a| !have.contains(**a)) {
+            self.iam
+                .attach_role_policy()
+                .role_name(self.name)
+                .policy_arn(*arn)
+                .send()
+                .await
+                .aws(SERVICE, "AttachRolePolicy")?;
+        }
+        for arn in have.iter().filter(|a| !want.contains(a)) {
+            self.iam
+                .detach_role_policy()
+                .role_name(self.name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .aws(SERVICE, "DetachRolePolicy")?;
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Puts the inline policies that differ by meaning, then deletes those the spec dropped.
+    async fn sync_inline_policies(&self, have: &BTreeMap<String, Value>) -> Result<(), AwsError> {
+        let part = policy::partition(self.region);
+        for (pname, doc) in &self.spec.inline_policies {
+            let same = have
+                .get(pname)
+                .is_some_and(|h| policy::normalize(h, part) == policy::normalize(doc, part));
+            if !same {
+                self.iam
+                    .put_role_policy()
+                    .role_name(self.name)
+                    .policy_name(pname)
+                    .policy_document(doc.to_string())
+                    .send()
+                    .await
+                    .aws(SERVICE, "PutRolePolicy")?;
+            }
+        }
+        for pname in have
+            .keys()
+            .filter(|p| !self.spec.inline_policies.contains_key(*p))
+        {
+            self.iam
+                .delete_role_policy()
+                .role_name(self.name)
+                .policy_name(pname)
+                .send()
+                .await
+                .aws(SERVICE, "DeleteRolePolicy")?;
+        }
+        Ok(())
+    }
 }
 
 async fn read_details(aws: &Aws, r: &aws_sdk_iam::types::Role) -> Result<Live, AwsError> {

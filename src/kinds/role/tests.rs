@@ -1,9 +1,10 @@
 //! Unit tests of the role kind: pure normalize and diff, and mocked AWS calls.
 
 use super::*;
-use crate::aws::testing::{MockClients, aws_with};
+use crate::aws::testing::{MockClients, aws_with, mock_aws};
+use crate::testkit::fixtures::{apply, diff_of, observe_live};
 use aws_sdk_iam::operation::list_roles::{ListRolesError, ListRolesOutput};
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_mocks::mock;
 
 fn trust() -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -24,11 +25,7 @@ fn spec() -> Spec {
 }
 
 fn env() -> Env {
-    Env {
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        owner: "o".into(),
-    }
+    crate::testkit::fixtures::env_of("o")
 }
 
 /// The role as IAM returns it for `spec()`: URL-encoded, single strings, single statements.
@@ -72,10 +69,7 @@ fn the_lab_role_is_valid() {
 
 #[test]
 fn what_iam_returns_is_a_no_op() {
-    let d = Role::diff(
-        &Role::normalize(&spec(), &env()),
-        &Role::live_state(&live(), &env()),
-    );
+    let d = diff_of::<Role>(&spec(), &live(), &env());
     assert!(d.is_empty(), "{d:?}");
 }
 
@@ -120,10 +114,7 @@ fn changed_policies_are_whole_document_diffs_at_their_paths() {
         .insert("Extra.v2".into(), json!({"Statement": []}));
     s.inline_policies.get_mut("ConfigBucketDelivery").unwrap()["Statement"][0]["Action"] =
         json!("s3:*");
-    let d = Role::diff(
-        &Role::normalize(&s, &env()),
-        &Role::live_state(&live(), &env()),
-    );
+    let d = diff_of::<Role>(&s, &live(), &env());
     let paths: Vec<&str> = d.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(
         paths,
@@ -141,10 +132,7 @@ fn an_undeclared_inline_policy_shows_as_removed() {
     let mut l = live();
     l.inline_policies
         .insert("Console".into(), json!({"Statement": []}));
-    let d = Role::diff(
-        &Role::normalize(&spec(), &env()),
-        &Role::live_state(&l, &env()),
-    );
+    let d = diff_of::<Role>(&spec(), &l, &env());
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].path, "inlinePolicies.Console");
     assert!(d[0].to.is_none());
@@ -231,40 +219,26 @@ async fn a_changed_path_is_refused_before_any_call() {
     let aws = aws_with(MockClients::default());
     let mut s = spec();
     s.path = Some("/service-role/".into());
-    let e = crate::kinds::apply_typed::<Role>(
-        &aws,
-        "ConfigServiceRole",
-        &s,
-        Some(&live()),
-        &Default::default(),
-    )
-    .await
-    .unwrap_err();
+    let e = apply::<Role>(&aws, "ConfigServiceRole", &s, Some(&live()))
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("IAM cannot change a path"), "{e}");
 }
 
 #[tokio::test]
 async fn access_denied_fails_the_observation_and_is_classified() {
     let denied = mock!(aws_sdk_iam::Client::list_roles).then_error(|| {
-        ListRolesError::generic(
-            aws_sdk_iam::error::ErrorMetadata::builder()
-                .code("AccessDenied")
-                .message("User is not authorized to perform: iam:ListRoles")
-                .build(),
-        )
+        ListRolesError::generic(crate::aws::testing::error_meta(
+            "AccessDenied",
+            "User is not authorized to perform: iam:ListRoles",
+        ))
     });
-    let iam = mock_client!(aws_sdk_iam, RuleMode::Sequential, [&denied]);
-    let aws = aws_with(MockClients {
-        iam: Some(iam),
-        ..Default::default()
-    });
+    let aws = mock_aws!(iam: aws_sdk_iam, Sequential, [&denied]);
     let wanted = Wanted::names(BTreeMap::from([(
         "ConfigServiceRole".to_string(),
         Value::Null,
     )]));
-    let e = crate::testkit::fixtures::observe_live::<Role>(&aws, &wanted)
-        .await
-        .unwrap_err();
+    let e = observe_live::<Role>(&aws, &wanted).await.unwrap_err();
     assert_eq!(e.class(), crate::aws::ErrorClass::AccessDenied);
     assert_eq!(e.aws().unwrap().operation, "ListRoles");
     assert_eq!(denied.num_calls(), 1);
@@ -310,19 +284,9 @@ async fn only_wanted_roles_get_detail_reads() {
                 .build()
                 .unwrap()
         });
-    let iam = mock_client!(
-        aws_sdk_iam,
-        RuleMode::MatchAny,
-        [&list, &attached, &inline, &tags]
-    );
-    let aws = aws_with(MockClients {
-        iam: Some(iam),
-        ..Default::default()
-    });
+    let aws = mock_aws!(iam: aws_sdk_iam, MatchAny, [&list, &attached, &inline, &tags]);
     let wanted = Wanted::names(BTreeMap::from([("Wanted".to_string(), Value::Null)]));
-    let live = crate::testkit::fixtures::observe_live::<Role>(&aws, &wanted)
-        .await
-        .unwrap();
+    let live = observe_live::<Role>(&aws, &wanted).await.unwrap();
     assert_eq!(live.keys().collect::<Vec<_>>(), vec!["Wanted"]);
     assert_eq!(live["Wanted"].assume_role_policy, json!({}));
     assert_eq!(

@@ -182,13 +182,6 @@ pub struct Live {
     pub tags: Option<BTreeMap<String, String>>,
 }
 
-fn attrs(arn: &str, name: &str) -> Attrs {
-    Attrs::from([
-        ("arn".to_string(), arn.to_string()),
-        ("name".to_string(), name.to_string()),
-    ])
-}
-
 /// Length limits from the X-Ray API reference; unresolved references are not measured.
 fn check_len(value: Option<&String>, max: usize, path: &str, issues: &mut Issues) {
     if let Some(v) = value
@@ -310,7 +303,7 @@ impl Kind for SamplingRule {
     }
 
     fn attributes(live: &Live) -> Attrs {
-        attrs(&live.arn, &live.name)
+        Attrs::arn_and_name(&live.arn, &live.name)
     }
 
     fn to_spec(live: &Live) -> Spec {
@@ -447,7 +440,7 @@ impl Kind for SamplingRule {
                         "no RuleARN in the response",
                     )
                 })?;
-            return Ok(attrs(arn, name));
+            return Ok(Attrs::arn_and_name(arn, name));
         };
         if want.version != l.rule.version {
             // SamplingRuleUpdate has no Version member.
@@ -467,7 +460,7 @@ impl Kind for SamplingRule {
                 .await
                 .aws(SERVICE, "UpdateSamplingRule")?;
         }
-        Ok(attrs(&l.arn, name))
+        Ok(Attrs::arn_and_name(&l.arn, name))
     }
 
     async fn delete(aws: &Aws, name: &str, _live: &Live) -> Result<(), KindError> {

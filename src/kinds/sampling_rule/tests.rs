@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::aws::ErrorClass;
-use crate::aws::testing::{MockClients, aws_with};
-use crate::testkit::fixtures::diff_of;
+use crate::aws::testing::mock_aws;
+use crate::testkit::fixtures::{apply, apply_unchanged, diff_of, observe_live, observe_one};
 use aws_sdk_xray::operation::create_sampling_rule::CreateSamplingRuleOutput;
 use aws_sdk_xray::operation::delete_sampling_rule::DeleteSamplingRuleOutput;
 use aws_sdk_xray::operation::get_sampling_rules::GetSamplingRulesOutput;
@@ -12,7 +12,7 @@ use aws_sdk_xray::operation::tag_resource::TagResourceOutput;
 use aws_sdk_xray::operation::untag_resource::UntagResourceOutput;
 use aws_sdk_xray::operation::update_sampling_rule::UpdateSamplingRuleOutput;
 use aws_sdk_xray::types::SamplingRuleRecord;
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_mocks::mock;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
@@ -39,10 +39,16 @@ fn spec() -> Spec {
 }
 
 fn env() -> Env {
-    Env {
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        owner: "test".into(),
+    crate::testkit::fixtures::env_of("test")
+}
+
+/// The rule as observe reads it from [`sdk_rule`], its tags not read.
+fn live_rule(name: &str, arn: &str, f: impl FnOnce(Rule) -> Rule) -> Live {
+    Live {
+        name: name.into(),
+        arn: arn.into(),
+        rule: Rule::from_sdk(&sdk_rule(name, arn, f)),
+        tags: None,
     }
 }
 
@@ -181,16 +187,11 @@ fn default_rule_takes_only_rate_and_reservoir() {
             .all(|(_, m)| m.contains("only fixedRate and reservoirSize"))
     );
     // Its live form, with AWS's fixed values, is the same as the short manifest.
-    let live = Live {
-        name: DEFAULT_RULE.into(),
-        arn: DEFAULT_ARN.into(),
-        rule: Rule::from_sdk(&sdk_rule(DEFAULT_RULE, DEFAULT_ARN, |r| Rule {
-            fixed_rate: 0.1,
-            reservoir_size: 2,
-            ..r
-        })),
-        tags: None,
-    };
+    let live = live_rule(DEFAULT_RULE, DEFAULT_ARN, |r| Rule {
+        fixed_rate: 0.1,
+        reservoir_size: 2,
+        ..r
+    });
     assert_eq!(
         SamplingRule::normalize(&ok, &env()),
         SamplingRule::live_state(&live, &env())
@@ -207,18 +208,13 @@ fn defaults_fill_in_like_aws() {
         reservoir_size: 0,
         ..Spec::default()
     };
-    let live = Live {
-        name: NAME.into(),
-        arn: ARN.into(),
-        rule: Rule::from_sdk(&sdk_rule(NAME, ARN, |r| Rule {
-            fixed_rate: 1.0,
-            reservoir_size: 0,
-            service_name: "*".into(),
-            url_path: "*".into(),
-            ..r
-        })),
-        tags: None,
-    };
+    let live = live_rule(NAME, ARN, |r| Rule {
+        fixed_rate: 1.0,
+        reservoir_size: 0,
+        service_name: "*".into(),
+        url_path: "*".into(),
+        ..r
+    });
     assert_eq!(
         SamplingRule::normalize(&short, &env()),
         SamplingRule::live_state(&live, &env())
@@ -289,19 +285,14 @@ async fn create() {
                 )
                 .build()
         });
-    let xray = mock_client!(aws_sdk_xray, RuleMode::MatchAny, [&get, &create]);
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let live = crate::testkit::fixtures::observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get, &create]);
+    let live = observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
         .await
         .unwrap();
     assert!(live.is_empty());
-    let attrs =
-        crate::kinds::apply_typed::<SamplingRule>(&aws, NAME, &spec(), None, &Default::default())
-            .await
-            .unwrap();
+    let attrs = apply::<SamplingRule>(&aws, NAME, &spec(), None)
+        .await
+        .unwrap();
     assert_eq!(attrs["arn"], ARN);
     assert_eq!((get.num_calls(), create.num_calls()), (1, 1));
 }
@@ -319,28 +310,11 @@ async fn noop_writes_nothing() {
         .then_output(|| TagResourceOutput::builder().build());
     let untag = mock!(aws_sdk_xray::Client::untag_resource)
         .then_output(|| UntagResourceOutput::builder().build());
-    let xray = mock_client!(
-        aws_sdk_xray,
-        RuleMode::MatchAny,
-        [&get, &tags, &update, &tag, &untag]
-    );
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let live = crate::testkit::fixtures::observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
-        .await
-        .unwrap();
-    let l = &live[NAME];
-    assert!(diff_of::<SamplingRule>(&spec(), l, &aws.env).is_empty());
-    crate::kinds::apply_typed::<SamplingRule>(&aws, NAME, &spec(), Some(l), &Default::default())
-        .await
-        .unwrap();
-    assert_eq!((get.num_calls(), tags.num_calls()), (1, 1));
-    assert_eq!(
-        (update.num_calls(), tag.num_calls(), untag.num_calls()),
-        (0, 0, 0)
-    );
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get, &tags, &update, &tag, &untag]);
+    let l = &observe_one::<SamplingRule>(&aws, &wanted(&[NAME]), NAME).await;
+    apply_unchanged::<SamplingRule>(&aws, NAME, &spec(), l).await;
+    let calls = [&get, &tags, &update, &tag, &untag].map(|r| r.num_calls());
+    assert_eq!(calls, [1, 1, 0, 0, 0], "reads, then no write");
 }
 
 #[tokio::test]
@@ -367,19 +341,8 @@ async fn update_sends_a_partial_sampling_rule_update() {
         .then_output(|| UpdateSamplingRuleOutput::builder().build());
     let tag = mock!(aws_sdk_xray::Client::tag_resource)
         .then_output(|| TagResourceOutput::builder().build());
-    let xray = mock_client!(
-        aws_sdk_xray,
-        RuleMode::MatchAny,
-        [&get, &tags, &update, &tag]
-    );
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let live = crate::testkit::fixtures::observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
-        .await
-        .unwrap();
-    let l = &live[NAME];
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get, &tags, &update, &tag]);
+    let l = &observe_one::<SamplingRule>(&aws, &wanted(&[NAME]), NAME).await;
     let diffs = diff_of::<SamplingRule>(&spec(), l, &aws.env);
     assert_eq!(diffs.len(), 1);
     assert_eq!(diffs[0].path, "fixedRate");
@@ -387,7 +350,7 @@ async fn update_sends_a_partial_sampling_rule_update() {
         (diffs[0].from.clone(), diffs[0].to.clone()),
         (Some(json!(0.5)), Some(json!(0.1)))
     );
-    crate::kinds::apply_typed::<SamplingRule>(&aws, NAME, &spec(), Some(l), &Default::default())
+    apply::<SamplingRule>(&aws, NAME, &spec(), Some(l))
         .await
         .unwrap();
     assert_eq!((update.num_calls(), tag.num_calls()), (1, 0));
@@ -405,39 +368,26 @@ async fn default_rule_is_updated_in_place_never_created_tagged_or_deleted() {
             })
         })
         .then_output(|| UpdateSamplingRuleOutput::builder().build());
-    let xray = mock_client!(aws_sdk_xray, RuleMode::MatchAny, [&get, &update]);
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get, &update]);
     let s = Spec {
         fixed_rate: 0.1,
         reservoir_size: 1,
         ..Spec::default()
     };
     // Even with tags wanted (import), the Default rule's tags are not read.
-    let live = crate::testkit::fixtures::observe_live::<SamplingRule>(&aws, &Wanted::everything())
-        .await
-        .unwrap();
-    let l = &live[DEFAULT_RULE];
+    let l = &observe_one::<SamplingRule>(&aws, &Wanted::everything(), DEFAULT_RULE).await;
     assert!(
         SamplingRule::live_tags(l).is_none(),
         "its tags are not read"
     );
-    crate::kinds::apply_typed::<SamplingRule>(&aws, DEFAULT_RULE, &s, Some(l), &Default::default())
+    apply::<SamplingRule>(&aws, DEFAULT_RULE, &s, Some(l))
         .await
         .unwrap();
     assert_eq!(update.num_calls(), 1);
 
-    let err = crate::kinds::apply_typed::<SamplingRule>(
-        &aws,
-        DEFAULT_RULE,
-        &s,
-        None,
-        &Default::default(),
-    )
-    .await
-    .unwrap_err();
+    let err = apply::<SamplingRule>(&aws, DEFAULT_RULE, &s, None)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("cannot be created"), "{err}");
     let err = SamplingRule::delete(&aws, DEFAULT_RULE, l)
         .await
@@ -453,11 +403,7 @@ async fn delete() {
     let del = mock!(aws_sdk_xray::Client::delete_sampling_rule)
         .match_requests(|r| r.rule_name() == Some(NAME) && r.rule_arn().is_none())
         .then_output(|| DeleteSamplingRuleOutput::builder().build());
-    let xray = mock_client!(aws_sdk_xray, RuleMode::Sequential, [&del]);
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
+    let aws = mock_aws!(xray: aws_sdk_xray, Sequential, [&del]);
     let l = Live {
         name: NAME.into(),
         arn: ARN.into(),
@@ -482,13 +428,9 @@ async fn throttling_is_classified() {
             .insert("x-amzn-errortype", "ThrottledException");
         r
     });
-    let xray = mock_client!(aws_sdk_xray, RuleMode::MatchAny, [&get], |c| c
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get], |c| c
         .retry_config(aws_sdk_xray::config::retry::RetryConfig::disabled()));
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let err = crate::testkit::fixtures::observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
+    let err = observe_live::<SamplingRule>(&aws, &wanted(&[NAME]))
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::Throttled);

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::events::Backoff;
 use super::service::SERVICE;
-use crate::aws::{Aws, AwsError, AwsResultExt};
+use crate::aws::{Aws, AwsError, AwsResultExt, Condition};
 
 /// A resource's drift status as CloudFormation reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -167,9 +167,10 @@ pub async fn detect_drift_with(
             break s;
         }
         if clock.elapsed() > backoff.limit {
-            return Err(AwsError::timed_out(
+            return Err(AwsError::raised(
                 SERVICE,
                 "DescribeStackDriftDetectionStatus",
+                Condition::WaitTimedOut,
                 "drift detection did not finish in time",
             ));
         }

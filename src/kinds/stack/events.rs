@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_cloudformation::types::{Stack, StackEvent};
 
-use crate::aws::{Aws, AwsError, AwsResultExt};
+use crate::aws::{Aws, AwsError, AwsResultExt, Condition};
 
 use super::service::SERVICE;
 
@@ -278,9 +278,10 @@ pub async fn wait(
                         .map(str::to_string)
                 })
                 .unwrap_or_else(|| "CloudFormation gave no reason".to_string());
-            return Err(AwsError::operation_failed(
+            return Err(AwsError::raised(
                 SERVICE,
                 "Wait",
+                Condition::OperationFailed,
                 format!(
                     "stack {name} ended in {status}; first failure: {reason}{}",
                     after_failure(name, &status)
@@ -288,9 +289,10 @@ pub async fn wait(
             ));
         }
         if clock.elapsed() > backoff.limit {
-            return Err(AwsError::timed_out(
+            return Err(AwsError::raised(
                 SERVICE,
                 "Wait",
+                Condition::WaitTimedOut,
                 format!(
                     "stack {name} is still {status} after {}; vigil stopped waiting, CloudFormation carries on",
                     format_elapsed(clock.elapsed())

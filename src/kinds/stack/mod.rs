@@ -878,9 +878,10 @@ async fn read_change_set(
         match out.status() {
             Some(ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress) => {
                 if clock.elapsed() > backoff.limit {
-                    return Err(AwsError::timed_out(
+                    return Err(AwsError::raised(
                         SERVICE,
                         "DescribeChangeSet",
+                        Condition::WaitTimedOut,
                         "the change set took too long to create",
                     ));
                 }
@@ -893,9 +894,10 @@ async fn read_change_set(
                 if change_set_condition(reason) == Some(Condition::NoUpdates) {
                     return Ok(None);
                 }
-                return Err(AwsError::operation_failed(
+                return Err(AwsError::raised(
                     SERVICE,
                     "CreateChangeSet",
+                    Condition::OperationFailed,
                     format!("the change set failed: {reason}"),
                 ));
             }
@@ -928,9 +930,10 @@ async fn apply_stack(
         match Health::of(&l.status) {
             Health::Ready => return update(aws, name, spec, l).await,
             Health::Busy => {
-                return Err(AwsError::busy(
+                return Err(AwsError::raised(
                     SERVICE,
                     "UpdateStack",
+                    Condition::Busy,
                     format!(
                         "stack {name} is busy ({}); vigil tries again once it ends",
                         l.status

@@ -32,7 +32,7 @@ use aws_smithy_types::body::SdkBody;
 use super::*;
 use crate::aws::testing::{MockClients, aws_with};
 use crate::kinds::ApplyOptions;
-use crate::testkit::fixtures::diff_of;
+use crate::testkit::fixtures::{diff_of, observe_live};
 
 const TEMPLATE: &str = "Parameters:\n  Name:\n    Type: String\n    Default: a\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: !Ref Name\nOutputs:\n  TopicName:\n    Value: !GetAtt Topic.TopicName\n";
 const ID: &str =
@@ -122,14 +122,19 @@ fn event(
         .build()
 }
 
+/// Asserts that the error's message says each of these.
+fn assert_mentions(err: &impl std::fmt::Display, wanted: &[&str]) {
+    let msg = err.to_string();
+    for w in wanted {
+        assert!(msg.contains(w), "{w}: {msg}");
+    }
+}
+
 #[test]
 fn a_matching_live_stack_is_no_change() {
     let env = aws_with(MockClients::default()).env;
     assert_eq!(
-        Stack::diff(
-            &Stack::normalize(&spec(), &env),
-            &Stack::live_state(&live("UPDATE_ROLLBACK_COMPLETE"), &env)
-        ),
+        diff_of::<Stack>(&spec(), &live("UPDATE_ROLLBACK_COMPLETE"), &env),
         vec![]
     );
     // A NoEcho parameter is shown as **** by AWS.
@@ -150,10 +155,7 @@ fn a_matching_live_stack_is_no_change() {
 #[test]
 fn a_stack_that_cannot_be_updated_shows_in_the_diff() {
     let env = aws_with(MockClients::default()).env;
-    let d = Stack::diff(
-        &Stack::normalize(&spec(), &env),
-        &Stack::live_state(&live("ROLLBACK_COMPLETE"), &env),
-    );
+    let d = diff_of::<Stack>(&spec(), &live("ROLLBACK_COMPLETE"), &env);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].path, "stackStatus");
     assert_eq!(d[0].from, Some(json!("ROLLBACK_COMPLETE")));
@@ -202,9 +204,7 @@ async fn observe_lists_once_and_reads_templates_of_wanted_stacks_only() {
         ("lab".to_string(), Value::Null),
         ("gone".to_string(), Value::Null),
     ]));
-    let found = crate::testkit::fixtures::observe_live::<Stack>(&aws, &wanted)
-        .await
-        .unwrap();
+    let found = observe_live::<Stack>(&aws, &wanted).await.unwrap();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["lab"]);
     assert_eq!(
         (page1.num_calls(), page2.num_calls(), get.num_calls()),
@@ -228,22 +228,13 @@ async fn rollback_complete_is_refused_plainly_without_the_annotation() {
     )
     .await
     .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("stack lab is in ROLLBACK_COMPLETE"),
-        "{}",
-        err.to_string()
-    );
-    assert!(
-        err.to_string().contains("cannot be updated"),
-        "{}",
-        err.to_string()
-    );
-    assert!(
-        err.to_string()
-            .contains("vigil/recreate-on-rollback: \"true\""),
-        "{}",
-        err.to_string()
+    assert_mentions(
+        &err,
+        &[
+            "stack lab is in ROLLBACK_COMPLETE",
+            "cannot be updated",
+            "vigil/recreate-on-rollback: \"true\"",
+        ],
     );
 }
 
@@ -304,16 +295,12 @@ async fn update_rollback_failed_says_what_to_do_and_writes_nothing() {
     let err = Stack::apply(&aws, "lab", &spec(), Some(&l))
         .await
         .unwrap_err();
-    assert!(
-        err.to_string().contains("UPDATE_ROLLBACK_FAILED"),
-        "{}",
-        err.to_string()
-    );
-    assert!(
-        err.to_string()
-            .contains("aws cloudformation continue-update-rollback --stack-name lab"),
-        "{}",
-        err.to_string()
+    assert_mentions(
+        &err,
+        &[
+            "UPDATE_ROLLBACK_FAILED",
+            "aws cloudformation continue-update-rollback --stack-name lab",
+        ],
     );
     let err = Stack::apply(&aws, "lab", &spec(), Some(&live("UPDATE_IN_PROGRESS")))
         .await
@@ -347,15 +334,12 @@ async fn a_failed_create_reports_the_first_failing_event() {
     });
     let aws = cfn(&[&create, &describe, &events]);
     let err = Stack::apply(&aws, "lab", &spec(), None).await.unwrap_err();
-    assert!(
-        err.to_string().contains("stack lab ended in ROLLBACK_COMPLETE; first failure: Topic (AWS::SNS::Topic) CREATE_FAILED: Invalid parameter: TopicName"),
-        "{}",
-        err.to_string()
-    );
-    assert!(
-        err.to_string().contains("delete-stack --stack-name lab"),
-        "{}",
-        err.to_string()
+    assert_mentions(
+        &err,
+        &[
+            "stack lab ended in ROLLBACK_COMPLETE; first failure: Topic (AWS::SNS::Topic) CREATE_FAILED: Invalid parameter: TopicName",
+            "delete-stack --stack-name lab",
+        ],
     );
     assert_eq!(events.num_calls(), 1);
 }

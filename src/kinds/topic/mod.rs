@@ -137,6 +137,19 @@ fn canonical(
     })
 }
 
+/// Whether import keeps a topic attribute: not a default AWS adds (Policy,
+/// DeliveryPolicy, SignatureVersion, TracingConfig) nor an empty value.
+pub fn set_on_purpose(key: &str, value: &Value) -> bool {
+    ![
+        "Policy",
+        "DeliveryPolicy",
+        "SignatureVersion",
+        "TracingConfig",
+    ]
+    .contains(&key)
+        && value.as_str() != Some("")
+}
+
 pub struct Topic;
 
 impl Kind for Topic {
@@ -281,15 +294,8 @@ impl Kind for Topic {
             .iter()
             .filter(|(k, v)| {
                 !READ_ONLY.contains(&k.as_str())
-                    && ![
-                        "DisplayName",
-                        "Policy",
-                        "DeliveryPolicy",
-                        "SignatureVersion",
-                        "TracingConfig",
-                    ]
-                    .contains(&k.as_str())
-                    && v.as_str() != Some("")
+                    && k.as_str() != "DisplayName"
+                    && set_on_purpose(k, v)
             })
             .map(|(k, v)| (k.clone(), attr_value(v)))
             .collect();

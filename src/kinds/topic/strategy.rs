@@ -226,16 +226,7 @@ pub fn imported(s: &topic::Spec) -> topic::Spec {
     if let Some(Value::String(d)) = s.attributes.remove("DisplayName") {
         s.display_name = Some(d);
     }
-    s.attributes.retain(|k, v| {
-        ![
-            "Policy",
-            "DeliveryPolicy",
-            "SignatureVersion",
-            "TracingConfig",
-        ]
-        .contains(&k.as_str())
-            && v.as_str() != Some("")
-    });
+    s.attributes.retain(|k, v| topic::set_on_purpose(k, v));
     for sub in &mut s.subscriptions {
         sub.attributes.clear();
     }

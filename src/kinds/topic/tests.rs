@@ -1,6 +1,7 @@
 //! Unit tests of the topic kind: pure normalize and diff, and mocked AWS calls.
 
 use super::*;
+use crate::testkit::fixtures::diff_of;
 
 fn live(attrs: &[(&str, &str)], subs: Vec<LiveSubscription>) -> Live {
     Live {
@@ -36,13 +37,7 @@ fn server_added_attributes_are_ignored() {
         ],
         vec![],
     );
-    assert!(
-        Topic::diff(
-            &Topic::normalize(&spec, &env()),
-            &Topic::live_state(&l, &env())
-        )
-        .is_empty()
-    );
+    assert!(diff_of::<Topic>(&spec, &l, &env()).is_empty());
 }
 
 // `attributes: {DisplayName: X}` set X on AWS, but normalized to an empty display
@@ -54,13 +49,7 @@ fn display_name_among_the_attributes_is_the_display_name() {
         ..Spec::default()
     };
     let l = live(&[("DisplayName", "Alerts")], vec![]);
-    assert!(
-        Topic::diff(
-            &Topic::normalize(&spec, &env()),
-            &Topic::live_state(&l, &env())
-        )
-        .is_empty()
-    );
+    assert!(diff_of::<Topic>(&spec, &l, &env()).is_empty());
 }
 
 #[test]
@@ -79,13 +68,7 @@ fn json_attributes_compare_by_meaning() {
         )],
         vec![],
     );
-    assert!(
-        Topic::diff(
-            &Topic::normalize(&spec, &env()),
-            &Topic::live_state(&l, &env())
-        )
-        .is_empty()
-    );
+    assert!(diff_of::<Topic>(&spec, &l, &env()).is_empty());
 }
 
 #[test]
@@ -107,13 +90,7 @@ fn pending_subscription_is_not_a_change_and_is_reported() {
             attributes: BTreeMap::new(),
         }],
     );
-    assert!(
-        Topic::diff(
-            &Topic::normalize(&spec, &env()),
-            &Topic::live_state(&l, &env())
-        )
-        .is_empty()
-    );
+    assert!(diff_of::<Topic>(&spec, &l, &env()).is_empty());
     assert_eq!(Topic::pending(&l), vec!["email:ops@example.com"]);
 }
 
@@ -128,10 +105,7 @@ fn undeclared_subscription_shows_as_removal() {
             attributes: BTreeMap::new(),
         }],
     );
-    let d = Topic::diff(
-        &Topic::normalize(&Spec::default(), &env()),
-        &Topic::live_state(&l, &env()),
-    );
+    let d = diff_of::<Topic>(&Spec::default(), &l, &env());
     assert_eq!(d.len(), 1);
     assert!(d[0].path.starts_with("subscriptions["), "{}", d[0].path);
     assert!(d[0].to.is_none());

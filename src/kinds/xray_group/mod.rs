@@ -137,7 +137,7 @@ impl Kind for XRayGroup {
     }
 
     fn attributes(live: &Live) -> Attrs {
-        attrs(&live.arn, &live.name)
+        Attrs::arn_and_name(&live.arn, &live.name)
     }
 
     fn to_spec(live: &Live) -> Spec {
@@ -219,7 +219,7 @@ impl Kind for XRayGroup {
             let arn = out.group().and_then(|g| g.group_arn()).ok_or_else(|| {
                 AwsError::unexpected(SERVICE, "CreateGroup", "no GroupARN in the response")
             })?;
-            return Ok(attrs(arn, name));
+            return Ok(Attrs::arn_and_name(arn, name));
         };
         // One UpdateGroup only when something differs. It carries the whole desired
         // group, so the result does not depend on how AWS treats an omitted member.
@@ -234,7 +234,7 @@ impl Kind for XRayGroup {
                 .await
                 .aws(SERVICE, "UpdateGroup")?;
         }
-        Ok(attrs(&l.arn, name))
+        Ok(Attrs::arn_and_name(&l.arn, name))
     }
 
     async fn delete(aws: &Aws, _name: &str, live: &Live) -> Result<(), KindError> {
@@ -251,13 +251,6 @@ impl Kind for XRayGroup {
             _ => Ok(()),
         }
     }
-}
-
-fn attrs(arn: &str, name: &str) -> Attrs {
-    Attrs::from([
-        ("arn".to_string(), arn.to_string()),
-        ("name".to_string(), name.to_string()),
-    ])
 }
 
 /// X-Ray's tag API, shared with `SamplingRule`: one ListTagsForResource per

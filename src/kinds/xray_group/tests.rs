@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::aws::ErrorClass;
-use crate::aws::testing::{MockClients, aws_with};
-use crate::testkit::fixtures::diff_of;
+use crate::aws::testing::mock_aws;
+use crate::testkit::fixtures::{apply, apply_unchanged, diff_of, observe_live, observe_one};
 use aws_sdk_xray::operation::create_group::CreateGroupOutput;
 use aws_sdk_xray::operation::delete_group::DeleteGroupOutput;
 use aws_sdk_xray::operation::get_groups::GetGroupsOutput;
@@ -12,7 +12,7 @@ use aws_sdk_xray::operation::tag_resource::TagResourceOutput;
 use aws_sdk_xray::operation::untag_resource::UntagResourceOutput;
 use aws_sdk_xray::operation::update_group::UpdateGroupOutput;
 use aws_sdk_xray::types::{Group, GroupSummary};
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_mocks::{Rule, mock};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
@@ -38,11 +38,7 @@ fn spec() -> Spec {
 }
 
 fn env() -> Env {
-    Env {
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        owner: "test".into(),
-    }
+    crate::testkit::fixtures::env_of("test")
 }
 
 /// GetGroups as AWS answers it: the reserved Default group first, with no filter.
@@ -105,8 +101,7 @@ fn wanted() -> Wanted {
 
 #[test]
 fn validation() {
-    let mut i = Issues::default();
-    XRayGroup::validate(&spec(), &mut i);
+    let i = crate::testkit::fixtures::issues_of::<XRayGroup>(&spec());
     assert!(i.is_empty(), "{:?}", i.0);
 
     let mut bad = spec();
@@ -115,8 +110,7 @@ fn validation() {
         insights_enabled: Some(false),
         notifications_enabled: Some(true),
     });
-    let mut i = Issues::default();
-    XRayGroup::validate(&bad, &mut i);
+    let i = crate::testkit::fixtures::issues_of::<XRayGroup>(&bad);
     assert_eq!(i.0.len(), 2, "{:?}", i.0);
     assert!(i.0[1].1.contains("insightsEnabled: true"));
 
@@ -129,20 +123,25 @@ fn validation() {
     assert!(XRayGroup::validate_name(NAME).is_ok());
 }
 
-#[test]
-fn absent_insights_mean_false_and_filter_whitespace_is_ignored() {
-    let s = Spec {
-        filter_expression: format!("  {FILTER}\n"),
-        ..Spec::default()
-    };
-    let l = Live {
+/// The group with the filter, insights off and its tags not read.
+fn plain_live() -> Live {
+    Live {
         name: NAME.into(),
         arn: ARN.into(),
         filter_expression: FILTER.into(),
         insights_enabled: false,
         notifications_enabled: false,
         tags: None,
+    }
+}
+
+#[test]
+fn absent_insights_mean_false_and_filter_whitespace_is_ignored() {
+    let s = Spec {
+        filter_expression: format!("  {FILTER}\n"),
+        ..Spec::default()
     };
+    let l = plain_live();
     assert_eq!(
         XRayGroup::normalize(&s, &env()),
         XRayGroup::live_state(&l, &env())
@@ -166,15 +165,12 @@ fn tags_compare_only_when_declared_and_import_drops_the_owner_tag() {
     let mut s = spec();
     s.tags = None;
     let l = Live {
-        name: NAME.into(),
-        arn: ARN.into(),
-        filter_expression: FILTER.into(),
         insights_enabled: true,
-        notifications_enabled: false,
         tags: Some(BTreeMap::from([(
             "vigil:owner".to_string(),
             "test".to_string(),
         )])),
+        ..plain_live()
     };
     assert!(XRayGroup::normalize(&s, &env()).get("tags").is_none());
     assert_eq!(
@@ -225,22 +221,13 @@ async fn create() {
                 )
                 .build()
         });
-    let xray = mock_client!(aws_sdk_xray, RuleMode::MatchAny, [&get, &create]);
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let live = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
-        .await
-        .unwrap();
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get, &create]);
+    let live = observe_live::<XRayGroup>(&aws, &wanted()).await.unwrap();
     assert!(
         live.is_empty(),
         "the reserved Default group is never a declared one"
     );
-    let attrs =
-        crate::kinds::apply_typed::<XRayGroup>(&aws, NAME, &spec(), None, &Default::default())
-            .await
-            .unwrap();
+    let attrs = apply::<XRayGroup>(&aws, NAME, &spec(), None).await.unwrap();
     assert_eq!(attrs["arn"], ARN);
     assert_eq!((get.num_calls(), create.num_calls()), (1, 1));
 }
@@ -255,28 +242,11 @@ async fn noop_writes_nothing() {
         .then_output(|| TagResourceOutput::builder().build());
     let untag = mock!(aws_sdk_xray::Client::untag_resource)
         .then_output(|| UntagResourceOutput::builder().build());
-    let xray = mock_client!(
-        aws_sdk_xray,
-        RuleMode::MatchAny,
-        [&get, &tags, &update, &tag, &untag]
-    );
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let live = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
-        .await
-        .unwrap();
-    let l = &live[NAME];
-    assert!(diff_of::<XRayGroup>(&spec(), l, &aws.env).is_empty());
-    crate::kinds::apply_typed::<XRayGroup>(&aws, NAME, &spec(), Some(l), &Default::default())
-        .await
-        .unwrap();
-    assert_eq!((get.num_calls(), tags.num_calls()), (1, 1));
-    assert_eq!(
-        (update.num_calls(), tag.num_calls(), untag.num_calls()),
-        (0, 0, 0)
-    );
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get, &tags, &update, &tag, &untag]);
+    let l = &observe_one::<XRayGroup>(&aws, &wanted(), NAME).await;
+    apply_unchanged::<XRayGroup>(&aws, NAME, &spec(), l).await;
+    let calls = [&get, &tags, &update, &tag, &untag].map(|r| r.num_calls());
+    assert_eq!(calls, [1, 1, 0, 0, 0], "reads, then no write");
 }
 
 #[tokio::test]
@@ -302,26 +272,15 @@ async fn update_only_when_filter_or_insights_differ() {
     let untag = mock!(aws_sdk_xray::Client::untag_resource)
         .match_requests(|r| r.resource_arn() == Some(ARN) && r.tag_keys() == ["extra"])
         .then_output(|| UntagResourceOutput::builder().build());
-    let xray = mock_client!(
-        aws_sdk_xray,
-        RuleMode::MatchAny,
-        [&get, &tags, &update, &tag, &untag]
-    );
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let live = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
-        .await
-        .unwrap();
-    let l = &live[NAME];
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get, &tags, &update, &tag, &untag]);
+    let l = &observe_one::<XRayGroup>(&aws, &wanted(), NAME).await;
     let diffs = diff_of::<XRayGroup>(&spec(), l, &aws.env);
     let paths: Vec<&str> = diffs.iter().map(|d| d.path.as_str()).collect();
     assert_eq!(
         paths,
         ["insightsConfiguration.insightsEnabled", "tags.extra"]
     );
-    crate::kinds::apply_typed::<XRayGroup>(&aws, NAME, &spec(), Some(l), &Default::default())
+    apply::<XRayGroup>(&aws, NAME, &spec(), Some(l))
         .await
         .unwrap();
     assert_eq!(
@@ -344,27 +303,11 @@ async fn a_tag_change_alone_does_not_update_the_group() {
                 && r.tags()[0].value() == "monitoring-lab"
         })
         .then_output(|| TagResourceOutput::builder().build());
-    let xray = mock_client!(
-        aws_sdk_xray,
-        RuleMode::MatchAny,
-        [&get, &tags, &update, &tag]
-    );
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let live = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get, &tags, &update, &tag]);
+    let live = observe_live::<XRayGroup>(&aws, &wanted()).await.unwrap();
+    apply::<XRayGroup>(&aws, NAME, &spec(), Some(&live[NAME]))
         .await
         .unwrap();
-    crate::kinds::apply_typed::<XRayGroup>(
-        &aws,
-        NAME,
-        &spec(),
-        Some(&live[NAME]),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
     assert_eq!((update.num_calls(), tag.num_calls()), (0, 1));
 }
 
@@ -373,29 +316,14 @@ async fn delete_by_arn_and_already_gone_is_fine() {
     let del = mock!(aws_sdk_xray::Client::delete_group)
         .match_requests(|r| r.group_arn() == Some(ARN))
         .then_output(|| DeleteGroupOutput::builder().build());
-    let xray = mock_client!(aws_sdk_xray, RuleMode::Sequential, [&del]);
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let l = Live {
-        name: NAME.into(),
-        arn: ARN.into(),
-        filter_expression: FILTER.into(),
-        insights_enabled: false,
-        notifications_enabled: false,
-        tags: None,
-    };
+    let aws = mock_aws!(xray: aws_sdk_xray, Sequential, [&del]);
+    let l = plain_live();
     XRayGroup::delete(&aws, NAME, &l).await.unwrap();
     assert_eq!(del.num_calls(), 1);
 
     let gone = mock!(aws_sdk_xray::Client::delete_group)
         .then_http_response(|| json_error(400, "InvalidRequestException", "Group not found"));
-    let xray = mock_client!(aws_sdk_xray, RuleMode::Sequential, [&gone]);
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
+    let aws = mock_aws!(xray: aws_sdk_xray, Sequential, [&gone]);
     XRayGroup::delete(&aws, NAME, &l).await.unwrap();
     assert_eq!(gone.num_calls(), 1);
 }
@@ -425,12 +353,8 @@ async fn an_emulator_without_xray_is_unsupported_not_retried() {
                 .insert("content-type", "text/html; charset=utf-8");
             r
         });
-    let xray = mock_client!(aws_sdk_xray, RuleMode::MatchAny, [&get]);
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let err = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get]);
+    let err = observe_live::<XRayGroup>(&aws, &wanted())
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::Unsupported);
@@ -450,12 +374,8 @@ async fn access_denied_is_classified_and_not_retried() {
             "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: xray:GetGroups",
         )
     });
-    let xray = mock_client!(aws_sdk_xray, RuleMode::MatchAny, [&get]);
-    let aws = aws_with(MockClients {
-        xray: Some(xray),
-        ..Default::default()
-    });
-    let err = crate::testkit::fixtures::observe_live::<XRayGroup>(&aws, &wanted())
+    let aws = mock_aws!(xray: aws_sdk_xray, MatchAny, [&get]);
+    let err = observe_live::<XRayGroup>(&aws, &wanted())
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::AccessDenied);

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::model::DailyReport;
 use crate::escape::code_span;
 use crate::ops::format_duration;
+use crate::render::if_any;
 
 /// `80`, `83.33`, `0.001`: short, without trailing zeros.
 pub fn fmt_num(v: f64) -> String {
@@ -91,11 +92,7 @@ impl DailyReport {
             s.in_alarm,
             s.ok,
             s.insufficient_data,
-            if s.missing > 0 {
-                format!(", {} missing", s.missing)
-            } else {
-                String::new()
-            },
+            if_any(s.missing, ", ", " missing"),
         );
     }
 
@@ -148,11 +145,7 @@ impl DailyReport {
             d.missing,
             d.pending,
             d.unmanaged,
-            if d.errors.is_empty() {
-                String::new()
-            } else {
-                format!(", {} could not be checked", d.errors.len())
-            }
+            if_any(d.errors.len(), ", ", " could not be checked")
         );
         for it in d
             .items

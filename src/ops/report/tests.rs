@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::collect::{config_compliance, get_metric_data, history, unavailable};
 use super::*;
 use crate::aws::ApiCalls;
-use crate::aws::testing::{MockClients, aws_with};
+use crate::aws::testing::mock_aws;
 use crate::ops::rfc3339;
 use aws_sdk_cloudwatch::operation::describe_alarm_history::DescribeAlarmHistoryOutput;
 use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
@@ -23,7 +23,7 @@ use aws_sdk_config::operation::describe_compliance_by_config_rule::{
 use aws_sdk_config::types::{
     Compliance, ComplianceByConfigRule, ComplianceContributorCount, ComplianceType,
 };
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_mocks::mock;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::error::ErrorMetadata;
 
@@ -343,11 +343,7 @@ async fn history_is_one_account_wide_walk_filtered_to_declared_alarms() {
                 .alarm_history_items(history_item("HighCPUUtilization", 3000, "ALARM", "OK"))
                 .build()
         });
-    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&page1, &page2]);
-    let aws = aws_with(MockClients {
-        cloudwatch: Some(cw),
-        ..Default::default()
-    });
+    let aws = mock_aws!(cloudwatch: aws_sdk_cloudwatch, Sequential, [&page1, &page2]);
     let names = HashSet::from(["HighCPUUtilization".to_string()]);
     let h = history(&aws, &names, 1000, 5000).await.unwrap();
     assert_eq!((page1.num_calls(), page2.num_calls()), (1, 1));
@@ -396,11 +392,7 @@ async fn metric_data_pages_are_merged_by_query_id() {
                 .metric_data_results(r2.clone())
                 .build()
         });
-    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&page1, &page2]);
-    let aws = aws_with(MockClients {
-        cloudwatch: Some(cw),
-        ..Default::default()
-    });
+    let aws = mock_aws!(cloudwatch: aws_sdk_cloudwatch, Sequential, [&page1, &page2]);
     let q = queries_for(0, &cpu_alarm(), 3600).unwrap();
     let data = get_metric_data(&aws, q.queries, 0, 3600).await.unwrap();
     assert_eq!(data["a0_mx"], vec![(0, 1.0), (300, 2.0), (600, 3.0)]);
@@ -480,15 +472,7 @@ async fn compliance_survives_a_rule_missing_from_aws() {
                     .build(),
             )
         });
-    let client = mock_client!(
-        aws_sdk_config,
-        RuleMode::MatchAny,
-        [&all, &enc, &ssh, &gone]
-    );
-    let aws = aws_with(MockClients {
-        config: Some(client),
-        ..Default::default()
-    });
+    let aws = mock_aws!(config: aws_sdk_config, MatchAny, [&all, &enc, &ssh, &gone]);
     let c = config_compliance(&aws, &names).await.unwrap();
     assert_eq!(
         [
@@ -515,20 +499,12 @@ async fn compliance_survives_a_rule_missing_from_aws() {
 async fn compliance_access_denied_is_reported_not_retried() {
     let denied =
         mock!(aws_sdk_config::Client::describe_compliance_by_config_rule).then_error(|| {
-            DescribeComplianceByConfigRuleError::generic(
-                aws_smithy_types::error::ErrorMetadata::builder()
-                    .code("AccessDeniedException")
-                    .message(
-                        "User is not authorized to perform: config:DescribeComplianceByConfigRule",
-                    )
-                    .build(),
-            )
+            DescribeComplianceByConfigRuleError::generic(crate::aws::testing::error_meta(
+                "AccessDeniedException",
+                "User is not authorized to perform: config:DescribeComplianceByConfigRule",
+            ))
         });
-    let client = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&denied]);
-    let aws = aws_with(MockClients {
-        config: Some(client),
-        ..Default::default()
-    });
+    let aws = mock_aws!(config: aws_sdk_config, MatchAny, [&denied]);
     let e = config_compliance(&aws, &["encrypted-volumes".to_string()])
         .await
         .unwrap_err();

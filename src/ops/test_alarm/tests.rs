@@ -10,7 +10,7 @@ use super::judge::judge;
 use super::run::MAX_REASON;
 use super::*;
 use crate::aws::Aws;
-use crate::aws::testing::{MockClients, aws_with};
+use crate::aws::testing::{MockClients, aws_with, mock_aws};
 use crate::kinds::KindId;
 use crate::manifest::Manifests;
 use crate::ops::{Endpoint, describe_alarms};
@@ -120,6 +120,17 @@ fn ours(state: StateValue) -> MetricAlarm {
     alarm(state, &format!("{REASON_MARK} a test"))
 }
 
+/// The test with the default options against these CloudWatch answers, in
+/// order, and this SNS answer; each CloudWatch answer is asked for once.
+async fn run_through(rules: &[aws_smithy_mocks::Rule], sns: &aws_smithy_mocks::Rule) -> TestReport {
+    let aws = mocked(rules, sns);
+    let report = run(&aws, &opts()).await.unwrap();
+    for r in rules {
+        assert_eq!(r.num_calls(), 1);
+    }
+    report
+}
+
 #[tokio::test]
 async fn a_pending_email_subscription_is_a_broken_path_and_the_state_is_put_back() {
     let rules = [
@@ -134,11 +145,7 @@ async fn a_pending_email_subscription_is_a_broken_path_and_the_state_is_put_back
         describe(ours(StateValue::Ok)),
     ];
     let pending = subscriptions("PendingConfirmation");
-    let aws = mocked(&rules, &pending);
-    let report = run(&aws, &opts()).await.unwrap();
-    for r in &rules {
-        assert_eq!(r.num_calls(), 1);
-    }
+    let report = run_through(&rules, &pending).await;
     assert_eq!(pending.num_calls(), 1);
     let t = &report.alarms[0];
     assert!(t.fired && t.confirmed, "{t:#?}");
@@ -188,11 +195,7 @@ async fn an_alarm_already_in_alarm_goes_through_another_state_first() {
         describe(ours(StateValue::Alarm)),
     ];
     let confirmed = subscriptions("arn:aws:sns:us-east-1:123456789012:monitoring-lab-alerts:0b7f");
-    let aws = mocked(&rules, &confirmed);
-    let report = run(&aws, &opts()).await.unwrap();
-    for r in &rules {
-        assert_eq!(r.num_calls(), 1);
-    }
+    let report = run_through(&rules, &confirmed).await;
     let t = &report.alarms[0];
     assert!(t.problems.is_empty() && t.warnings.is_empty(), "{t:#?}");
     assert_eq!(t.actions[0].confirmed.len(), 1);
@@ -211,23 +214,20 @@ async fn an_alarm_already_in_alarm_goes_through_another_state_first() {
     assert_eq!((report.passed, report.broken), (1, 0));
 }
 
+/// SetAlarmState refused for want of permission.
+fn denied_error() -> SetAlarmStateError {
+    SetAlarmStateError::generic(crate::aws::testing::error_meta(
+        "AccessDenied",
+        "User is not authorized to perform: cloudwatch:SetAlarmState",
+    ))
+}
+
 #[tokio::test]
 async fn no_action_for_the_state_and_a_refused_write_are_both_broken() {
     // Testing OK: the lab's alarms have no okActions, so nobody hears of it.
-    let denied = mock!(aws_sdk_cloudwatch::Client::set_alarm_state).then_error(|| {
-        SetAlarmStateError::generic(
-            aws_smithy_types::error::ErrorMetadata::builder()
-                .code("AccessDenied")
-                .message("User is not authorized to perform: cloudwatch:SetAlarmState")
-                .build(),
-        )
-    });
+    let denied = mock!(aws_sdk_cloudwatch::Client::set_alarm_state).then_error(denied_error);
     let first = describe(alarm(StateValue::Alarm, "real"));
-    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&first, &denied]);
-    let aws = aws_with(MockClients {
-        cloudwatch: Some(cw),
-        ..Default::default()
-    });
+    let aws = mock_aws!(cloudwatch: aws_sdk_cloudwatch, Sequential, [&first, &denied]);
     let mut o = opts();
     o.state = "OK".into();
     let report = run(&aws, &o).await.unwrap();
@@ -264,11 +264,7 @@ async fn an_undeclared_live_state_left_by_cloudwatch_is_not_overwritten() {
         )),
     ];
     let confirmed = subscriptions("arn:aws:sns:us-east-1:123456789012:monitoring-lab-alerts:0b7f");
-    let aws = mocked(&rules, &confirmed);
-    let report = run(&aws, &opts()).await.unwrap();
-    for r in &rules {
-        assert_eq!(r.num_calls(), 1);
-    }
+    let report = run_through(&rules, &confirmed).await;
     let t = &report.alarms[0];
     assert!(t.restored.is_none());
     assert!(
@@ -304,19 +300,7 @@ async fn actions_disabled_and_a_missing_topic_reach_nobody() {
             TOPIC.to_string(),
             super::super::topic_subscriptions(&aws, TOPIC).await,
         )]);
-        let mut t = AlarmTest {
-            kind: "MetricAlarm".into(),
-            name: NAME.into(),
-            previous_state: None,
-            fired: false,
-            confirmed: false,
-            restored: None,
-            actions_enabled: None,
-            actions: vec![],
-            problems: vec![],
-            warnings: vec![],
-            notes: vec![],
-        };
+        let mut t = AlarmTest::new(KindId::MetricAlarm, NAME, None);
         judge(
             &live[NAME],
             "ALARM",
@@ -481,14 +465,7 @@ fn the_last_argument_is_the_directory_when_it_is_one() {
 async fn a_first_step_is_put_back_when_the_second_is_refused() {
     let refused = mock!(aws_sdk_cloudwatch::Client::set_alarm_state)
         .match_requests(|r| r.state_value() == Some(&StateValue::Alarm))
-        .then_error(|| {
-            SetAlarmStateError::generic(
-                aws_smithy_types::error::ErrorMetadata::builder()
-                    .code("AccessDenied")
-                    .message("User is not authorized to perform: cloudwatch:SetAlarmState")
-                    .build(),
-            )
-        });
+        .then_error(denied_error);
     let first = describe(alarm(StateValue::Alarm, "real"));
     let step = set("INSUFFICIENT_DATA");
     let confirm = describe(ours(StateValue::InsufficientData));
