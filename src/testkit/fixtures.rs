@@ -30,7 +30,7 @@ where
 }
 
 /// The live value of `name` as [`observe_live`] finds it; panics when it is not found.
-pub async fn observe_one<K: Kind>(aws: &Aws, wanted: &Wanted, name: &str) -> K::Live
+pub async fn observe_one<K: kinds::Member>(aws: &Aws, wanted: &Wanted, name: &str) -> K::Live
 where
     K::Live: Clone,
 {
@@ -39,14 +39,25 @@ where
         .unwrap_or_else(|| panic!("{} {name} not observed", K::NAME))
 }
 
-/// The kind's apply as the engine calls it, with the default options.
+/// The kind's apply as the engine calls it: with the planner's diff of `spec`
+/// against `live` (against nothing for a create).
 pub async fn apply<K: Kind>(
     aws: &Aws,
     name: &str,
     spec: &K::Spec,
     live: Option<&K::Live>,
 ) -> Result<kinds::Attrs, KindError> {
-    kinds::apply_typed::<K>(aws, name, spec, live, &Default::default()).await
+    let env = &aws.env;
+    let live_state = live.map_or_else(
+        || Value::Object(Default::default()),
+        |l| K::live_state(l, env),
+    );
+    let id = KindId::parse(K::NAME).expect("a listed kind");
+    let opts = kinds::ApplyOptions {
+        fields: id.diff(&K::normalize(spec, env), &live_state),
+        ..kinds::ApplyOptions::default()
+    };
+    kinds::apply_typed::<K>(aws, name, spec, live, &opts).await
 }
 
 /// What a run with nothing changed does: asserts that `live` shows no
