@@ -212,8 +212,8 @@ impl AwsError {
         // emulator speaking another shape (moto's GetBucketVersioning), not a failure of AWS.
         let unparsed = status.is_some_and(|s| (200..300).contains(&s)) && code.is_none();
         let class = match &err {
-            // moto answers an unimplemented awsQuery/JSON operation with an HTML 500, and an
-            // unknown REST route (X-Ray, restJson1) with an HTML 404. AWS never sends HTML.
+            // moto answers an unimplemented operation (awsQuery, JSON or CBOR) with an HTML 500,
+            // and an unknown REST route (X-Ray, restJson1) with an HTML 404. AWS never sends HTML.
             _ if html && matches!(status, Some(404 | 500)) => ErrorClass::Unsupported,
             SdkError::ServiceError(_) | SdkError::ResponseError(_) if unparsed => {
                 ErrorClass::Unsupported

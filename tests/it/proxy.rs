@@ -1851,7 +1851,8 @@ mod tests {
             );
         }
 
-        // CloudWatch in JSON (newer SDKs): the throttle also carries its awsQuery code.
+        // CloudWatch in awsJson 1.0 (the SDKs between awsQuery and CBOR): the throttle
+        // also carries its awsQuery code.
         let a = auth("monitoring");
         let p = parts(
             "POST",
