@@ -92,8 +92,9 @@ fn add<T: Default + std::ops::AddAssign>(
         .or_default() += n;
 }
 
-/// Whether AWS throttled the attempt: a 429, or a 400 (awsQuery and JSON
-/// protocols) or 503 (S3) whose error code says so.
+/// Whether AWS throttled the attempt: a 429, or a 400 (awsQuery, JSON and CBOR
+/// protocols; CBOR's text strings are UTF-8 in the body) or 503 (S3) whose error
+/// code says so.
 pub(super) fn is_throttle(r: &HttpResponse) -> bool {
     const MARKERS: &[&str] = &[
         "Throttl",

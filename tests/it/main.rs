@@ -2,6 +2,7 @@
 //! One test binary, so the expensive link happens once.
 
 mod assume;
+mod cbor;
 mod config;
 mod controller;
 mod corpus;

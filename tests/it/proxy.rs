@@ -6,7 +6,8 @@
 //! credential scope: moto maps each AssumeRole credential to one account),
 //! region and service (the scope's region and signing name, `monitoring` read
 //! as `cloudwatch`) and operation (from the protocol: awsQuery `Action=`,
-//! awsJson `X-Amz-Target`, S3's method, path and query, X-Ray's path). A token
+//! awsJson `X-Amz-Target`, Smithy RPC v2 CBOR's `/operation/` path, S3's method,
+//! path and query, X-Ray's path). A token
 //! bucket per (account, region, service, operation), as AWS's quotas are per
 //! account and region, refills at [`quotas::default_rate`] unless overridden;
 //! a request without a token is answered with the service's own throttling
@@ -700,6 +701,8 @@ enum Protocol {
     Query,
     /// awsJson, with the request's content type (1.0 or 1.1).
     Json(&'static str),
+    /// Smithy RPC v2 CBOR (CloudWatch).
+    Cbor,
     /// S3's restXml.
     S3,
     RestJson,
@@ -805,8 +808,11 @@ fn identify(parts: &Parts, body: &[u8]) -> Option<Call> {
     } else {
         format!("Unknown.{}", parts.method)
     };
+    let cbor = header(parts, "smithy-protocol") == Some("rpc-v2-cbor");
     let protocol = if service == "s3" {
         Protocol::S3
+    } else if cbor {
+        Protocol::Cbor
     } else if target.is_some() {
         match header(parts, "content-type") {
             Some(ct) if ct.starts_with("application/x-amz-json-1.0") => {
@@ -829,6 +835,7 @@ fn identify(parts: &Parts, body: &[u8]) -> Option<Call> {
             Protocol::Json(_) => serde_json::from_slice::<serde_json::Value>(body)
                 .ok()
                 .and_then(|v| v["MaxRecords"].as_u64()),
+            Protocol::Cbor => cbor_max_records(body),
             _ => form_value(body, "MaxRecords").and_then(|v| v.parse::<u64>().ok()),
         };
         max_records.unwrap_or(100).clamp(1, 100)
@@ -920,10 +927,87 @@ fn xray_operation(path: &str) -> String {
     }
 }
 
+/// The entries of a CBOR map at the decoder, `f` reading each key's value (or
+/// skipping it). Definite and indefinite lengths alike; None if it is no map.
+fn cbor_map_entries(
+    d: &mut aws_smithy_cbor::Decoder,
+    mut f: impl FnMut(&str, &mut aws_smithy_cbor::Decoder) -> Option<()>,
+) -> Option<()> {
+    use aws_smithy_cbor::data::Type;
+    let len = d.map().ok()?;
+    let mut i = 0;
+    loop {
+        match len {
+            Some(n) if i == n => return Some(()),
+            None if d.datatype().ok()? == Type::Break => {
+                d.skip().ok()?;
+                return Some(());
+            }
+            _ => {}
+        }
+        let key = d.str().ok()?.into_owned();
+        f(&key, d)?;
+        i += 1;
+    }
+}
+
+/// The number of items of the CBOR array at the decoder, which it skips.
+fn cbor_array_len(d: &mut aws_smithy_cbor::Decoder) -> Option<u64> {
+    use aws_smithy_cbor::data::Type;
+    match d.list().ok()? {
+        Some(n) => {
+            for _ in 0..n {
+                d.skip().ok()?;
+            }
+            Some(n)
+        }
+        None => {
+            let mut n = 0;
+            while d.datatype().ok()? != Type::Break {
+                d.skip().ok()?;
+                n += 1;
+            }
+            d.skip().ok()?;
+            Some(n)
+        }
+    }
+}
+
+/// DescribeAlarms' `MaxRecords` in a CBOR request body.
+fn cbor_max_records(body: &[u8]) -> Option<u64> {
+    let mut max = None;
+    cbor_map_entries(&mut aws_smithy_cbor::Decoder::new(body), |k, d| {
+        if k == "MaxRecords" {
+            max = u64::try_from(d.long().ok()?).ok();
+        } else {
+            d.skip().ok()?;
+        }
+        Some(())
+    })?;
+    max
+}
+
+/// The lengths of `MetricAlarms` and `CompositeAlarms` in a CBOR DescribeAlarms response.
+fn cbor_count_alarms(body: &[u8]) -> Option<u64> {
+    let mut n = 0;
+    cbor_map_entries(&mut aws_smithy_cbor::Decoder::new(body), |k, d| {
+        if matches!(k, "MetricAlarms" | "CompositeAlarms") {
+            n += cbor_array_len(d)?;
+        } else {
+            d.skip().ok()?;
+        }
+        Some(())
+    })?;
+    Some(n)
+}
+
 /// Alarms in a DescribeAlarms response: `<member>`s directly under `<MetricAlarms>`
 /// and `<CompositeAlarms>` (not the dimensions' or actions' members inside them),
-/// or those arrays' lengths in a JSON response.
+/// or those arrays' lengths in a JSON or CBOR response.
 fn count_alarms(xml: &[u8]) -> u64 {
+    if let Some(n) = cbor_count_alarms(xml) {
+        return n;
+    }
     if xml.trim_ascii_start().starts_with(b"{") {
         let v: serde_json::Value = serde_json::from_slice(xml).unwrap_or_default();
         return ["MetricAlarms", "CompositeAlarms"]
@@ -1039,6 +1123,34 @@ fn error_response(call: &Call, failure: Failure, request_id: &str) -> Response<B
                 builder,
                 serde_json::json!({"__type": code, "message": message}).to_string(),
             )
+        }
+        Protocol::Cbor => {
+            // CloudWatch in RPC v2 CBOR: `__type` is the error's absolute shape id, and the
+            // query-compatible header carries the awsQuery code the SDK reports.
+            let (status, shape, query, message) = match failure {
+                Failure::Throttle => (400, "ThrottlingException", "Throttling;Sender", THROTTLED),
+                Failure::Fault => (500, "InternalFailure", "InternalFailure;Receiver", INTERNAL),
+                Failure::Denied => (
+                    400,
+                    "AccessDeniedException",
+                    "AccessDenied;Sender",
+                    &*denied,
+                ),
+            };
+            let mut cbor = aws_smithy_cbor::Encoder::new(Vec::new());
+            cbor.map(2)
+                .str("__type")
+                .str(&format!("com.amazonaws.{}#{shape}", call.service))
+                .str("message")
+                .str(message);
+            return builder
+                .status(status)
+                .header("content-type", "application/cbor")
+                .header("smithy-protocol", "rpc-v2-cbor")
+                .header("x-amzn-query-error", query)
+                .header("x-amzn-requestid", request_id)
+                .body(Full::new(Bytes::from(cbor.into_writer())))
+                .expect("an error response");
         }
         Protocol::S3 => {
             let (status, code, message) = match failure {
@@ -1472,9 +1584,10 @@ mod tests {
         let xray = client!(aws_sdk_xray, &sdk, seen);
         let s3 = s3_client(&sdk, &seen);
 
-        // awsQuery
+        // Smithy RPC v2 CBOR, with the awsQuery code in its query-compatible header
         let r = cw.describe_alarms().send().await;
         expect_error("cloudwatch", r, &seen, 400, "Throttling", throttling);
+        // awsQuery
         let r = sns.list_topics().send().await;
         expect_error("sns", r, &seen, 400, "Throttling", throttling);
         let r = sts.get_caller_identity().send().await;
@@ -1738,7 +1851,8 @@ mod tests {
             );
         }
 
-        // CloudWatch in JSON (newer SDKs): the throttle also carries its awsQuery code.
+        // CloudWatch in awsJson 1.0 (the SDKs between awsQuery and CBOR): the throttle
+        // also carries its awsQuery code.
         let a = auth("monitoring");
         let p = parts(
             "POST",
@@ -1764,6 +1878,35 @@ mod tests {
         let r = error_response(&c, Failure::Throttle, "id");
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         assert_eq!(r.headers()["content-type"], "application/x-amz-json-1.0");
+        assert_eq!(r.headers()["x-amzn-query-error"], "Throttling;Sender");
+
+        // CloudWatch in Smithy RPC v2 CBOR (the SDK's protocol for it now): the operation from
+        // the path, the page size from the CBOR body, the throttle in CBOR with its awsQuery code.
+        let p = parts(
+            "POST",
+            "/service/GraniteServiceVersion20100801/operation/DescribeAlarms",
+            &[
+                ("authorization", &a),
+                ("smithy-protocol", "rpc-v2-cbor"),
+                ("content-type", "application/cbor"),
+            ],
+        );
+        let mut body = aws_smithy_cbor::Encoder::new(Vec::new());
+        body.begin_map()
+            .str("AlarmNamePrefix")
+            .str("x")
+            .str("MaxRecords")
+            .integer(30)
+            .end();
+        let c = identify(&p, &body.into_writer()).unwrap();
+        assert_eq!(
+            (c.op.as_str(), c.protocol, c.alarm_page),
+            ("DescribeAlarms", Protocol::Cbor, Some(30))
+        );
+        let r = error_response(&c, Failure::Throttle, "id");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(r.headers()["content-type"], "application/cbor");
+        assert_eq!(r.headers()["smithy-protocol"], "rpc-v2-cbor");
         assert_eq!(r.headers()["x-amzn-query-error"], "Throttling;Sender");
 
         // Unsigned requests (moto's API, the console) are not AWS calls.
@@ -1844,6 +1987,18 @@ mod tests {
         assert_eq!(count_alarms(b"<R><MetricAlarms/><CompositeAlarms/></R>"), 0);
         let json = br#"{"MetricAlarms":[{"Dimensions":[{}]},{}],"CompositeAlarms":[{}]}"#;
         assert_eq!(count_alarms(json), 3);
+        // CBOR, a definite and an indefinite array, nested arrays not counted.
+        let mut cbor = aws_smithy_cbor::Encoder::new(Vec::new());
+        cbor.map(3).str("MetricAlarms").array(2);
+        cbor.map(1).str("Dimensions").array(1).map(0);
+        cbor.map(0);
+        cbor.str("CompositeAlarms")
+            .begin_array()
+            .map(0)
+            .map(0)
+            .end();
+        cbor.str("NextToken").str("t");
+        assert_eq!(count_alarms(&cbor.into_writer()), 4);
         assert_eq!(count_alarms(b""), 0);
     }
 
