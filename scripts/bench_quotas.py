@@ -31,7 +31,7 @@ SIZES = {
     "targets_rss": int(os.environ.get("BENCH_TARGETS_RSS", 2000)),
 }
 # The quota table's rates (src/aws/quotas.rs), which the proxy enforces.
-RATE = {"DescribeAlarms": 9.0, "GetResources": 5.0, "ListTagsForResource": 10.0, "PutMetricAlarm": 3.0}
+RATE = {"DescribeAlarms": 9.0, "GetResources": 15.0, "ListTagsForResource": 10.0, "PutMetricAlarm": 3.0}
 NEXT_ACCOUNT = [300000000000 + (os.getpid() % 1000) * 1000]
 WORK = tempfile.mkdtemp(prefix="vigil-bench-quotas-")
 

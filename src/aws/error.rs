@@ -205,7 +205,7 @@ impl AwsError {
         let status = err.raw_response().map(|r| r.status().as_u16());
         let html = err.raw_response().is_some_and(is_html);
         let code = match &err {
-            SdkError::ServiceError(se) => se.err().code().map(str::to_string),
+            SdkError::ServiceError(se) => se.err().code().map(|c| plain_code(c).to_string()),
             _ => None,
         };
         // A success status with no error code is a body the SDK could not parse: an
@@ -278,7 +278,7 @@ where
         SdkError::ServiceError(se) => se.err().message().unwrap_or_default(),
         _ => "",
     };
-    match (service, code?) {
+    match (service, plain_code(code?)) {
         ("s3", "BucketAlreadyExists") => Some(Condition::BucketAlreadyExists),
         ("s3", "BucketNotEmpty") => Some(Condition::BucketNotEmpty),
         ("s3", "NoSuchBucket") => Some(Condition::NoSuchBucket),
@@ -332,6 +332,15 @@ pub(super) fn is_html(resp: &HttpResponse) -> bool {
         .is_some_and(|v| v.starts_with("text/html"))
 }
 
+/// An error code without what a JSON or CBOR protocol may wrap it in: the
+/// shape id's namespace before a `#` (RPC v2 CBOR's `__type` is
+/// `com.amazonaws.cloudwatch#ResourceNotFound`) and a trailing `:` URL
+/// (`ResourceNotFound:http://internal.amazon.com/...`).
+pub fn plain_code(code: &str) -> &str {
+    let code = code.split_once(':').map_or(code, |(c, _)| c);
+    code.rsplit_once('#').map_or(code, |(_, c)| c).trim()
+}
+
 /// Sorts an error code into a class. Codes vary by service, so match families.
 pub fn classify_code(code: Option<&str>, status: Option<u16>) -> ErrorClass {
     const THROTTLING: &[&str] = &[
@@ -369,7 +378,7 @@ pub fn classify_code(code: Option<&str>, status: Option<u16>) -> ErrorClass {
         "AuthFailure",
         "MissingAuthenticationToken",
     ];
-    if let Some(code) = code {
+    if let Some(code) = code.map(plain_code) {
         if THROTTLING.contains(&code) {
             return ErrorClass::Throttled;
         }
@@ -433,6 +442,110 @@ mod tests {
             ErrorClass::Terminal
         );
         assert_eq!(classify_code(None, Some(429)), ErrorClass::Throttled);
+    }
+
+    #[test]
+    fn namespaced_codes_are_read_by_their_name() {
+        // RPC v2 CBOR and awsJson name an error by its shape id, with a namespace and
+        // sometimes a trailing URL; the class and conditions go by the name alone.
+        for (raw, plain) in [
+            (
+                "com.amazonaws.cloudwatch#ResourceNotFound",
+                "ResourceNotFound",
+            ),
+            (
+                "GraniteServiceVersion20100801#ThrottlingException",
+                "ThrottlingException",
+            ),
+            (
+                "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/",
+                "ThrottlingException",
+            ),
+            (
+                "aws.protocoltests.restjson#FooError:http://internal.amazon.com/coral/com.amazon.coral.validate/",
+                "FooError",
+            ),
+            ("AccessDenied", "AccessDenied"),
+            ("", ""),
+        ] {
+            assert_eq!(plain_code(raw), plain, "{raw}");
+        }
+        assert_eq!(
+            classify_code(
+                Some("GraniteServiceVersion20100801#ThrottlingException"),
+                Some(400)
+            ),
+            ErrorClass::Throttled
+        );
+        assert_eq!(
+            classify_code(Some("com.amazonaws.cloudwatch#AccessDenied"), Some(400)),
+            ErrorClass::AccessDenied
+        );
+        assert_eq!(
+            classify_code(Some("com.amazonaws.cloudwatch#InternalFailure"), Some(400)),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            classify_code(Some("com.amazonaws.cloudwatch#ResourceNotFound"), Some(400)),
+            ErrorClass::NotFound
+        );
+    }
+
+    /// CloudWatch's errors as AWS and moto send them in RPC v2 CBOR, through the SDK.
+    #[tokio::test]
+    async fn cloudwatch_errors_in_cbor_are_classified_by_their_code() {
+        use crate::aws::testing::cbor_error;
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        async fn get_dashboard(
+            answer: impl Fn() -> HttpResponse + Send + Sync + 'static,
+        ) -> AwsError {
+            let rule = mock!(aws_sdk_cloudwatch::Client::get_dashboard)
+                .sequence()
+                .http_response(answer)
+                .build();
+            let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&rule], |c| {
+                c.retry_config(aws_config::retry::RetryConfig::disabled())
+            });
+            cw.get_dashboard()
+                .dashboard_name("d")
+                .send()
+                .await
+                .aws("cloudwatch", "GetDashboard")
+                .unwrap_err()
+        }
+        // The awsQuery code from the query-compatible header.
+        let e = get_dashboard(cbor_error(
+            404,
+            "GraniteServiceVersion20100801#ResourceNotFound",
+            Some("ResourceNotFound;Sender"),
+            "Dashboard does not exist",
+        ))
+        .await;
+        assert_eq!(e.class, ErrorClass::NotFound, "{e}");
+        assert_eq!(e.code.as_deref(), Some("ResourceNotFound"));
+        assert_eq!(
+            e.to_string(),
+            "cloudwatch GetDashboard: ResourceNotFound: Dashboard does not exist"
+        );
+        // Without the header, the shape's name from the namespaced `__type`.
+        let e = get_dashboard(cbor_error(
+            400,
+            "com.amazonaws.cloudwatch#ThrottlingException",
+            None,
+            "Rate exceeded",
+        ))
+        .await;
+        assert_eq!(e.class, ErrorClass::Throttled, "{e}");
+        assert_eq!(e.code.as_deref(), Some("ThrottlingException"));
+        let e = get_dashboard(cbor_error(
+            403,
+            "com.amazonaws.cloudwatch#AccessDeniedException",
+            Some("AccessDenied;Sender"),
+            "User is not authorized",
+        ))
+        .await;
+        assert_eq!(e.class, ErrorClass::AccessDenied, "{e}");
+        assert!(e.to_string().contains("AccessDenied: User is not authorized"), "{e}");
     }
 
     #[test]

@@ -72,7 +72,9 @@ mod tests {
         assert_eq!(default_rate("cloudwatch", "PutMetricAlarm"), 3.0);
         assert_eq!(default_rate("cloudwatch", "TagResource"), 20.0);
         assert!(lookup("cloudwatch", "DescribeAlarms").unwrap().published);
-        assert!(!lookup("tagging", "GetResources").unwrap().published);
+        assert_eq!(default_rate("tagging", "GetResources"), 15.0);
+        assert!(lookup("tagging", "GetResources").unwrap().published);
+        assert!(!lookup("tagging", "GetTagKeys").unwrap().published);
     }
 
     #[test]

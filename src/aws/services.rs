@@ -308,8 +308,9 @@ services! {
     ]
     /// The Resource Groups Tagging API: tags of many resources a call.
     tagging: aws_sdk_resourcegroupstagging, "Resource Groups Tagging API" [
-        // tagging: the Resource Groups Tagging API publishes no request rates.
-        guess("GetResources", 5.0), // none published
+        // tagging: AWS General Reference, "AWS Resource Groups and Tagging endpoints and quotas"
+        // (GetResources, 15 requests a second); no figure for the other calls.
+        aws("GetResources", 15.0),
         guess("GetTagKeys", 5.0), // none published
         guess("GetTagValues", 5.0), // none published
         guess("TagResources", 5.0), // none published

@@ -192,13 +192,6 @@ fn anomaly_band_needs_two_returning_metrics() {
     assert!(errors(&bad).iter().any(|e| e.contains("not both")));
 }
 
-fn query_error(code: &str) -> String {
-    format!(
-        "<ErrorResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><Error><Type>Sender</Type>\
-             <Code>{code}</Code><Message>{code} for this test</Message></Error><RequestId>r-1</RequestId></ErrorResponse>"
-    )
-}
-
 /// Which DescribeAlarms requests an observe sends, for `wanted`: each as the
 /// AlarmNames it carries (empty for a walk of the account).
 async fn describe_requests(wanted: &Wanted) -> Vec<Vec<String>> {
@@ -267,7 +260,12 @@ async fn throttling_is_retried_then_succeeds() {
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
         .sequence()
-        .http_status(400, Some(query_error("Throttling")))
+        .http_response(crate::aws::testing::cbor_error(
+            400,
+            "com.amazonaws.cloudwatch#ThrottlingException",
+            Some("Throttling;Sender"),
+            "Rate exceeded",
+        ))
         .output(|| DescribeAlarmsOutput::builder().build())
         .build();
     let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&rule], |c| {
@@ -295,7 +293,12 @@ async fn access_denied_is_terminal_and_not_retried() {
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     let rule = mock!(aws_sdk_cloudwatch::Client::put_metric_alarm)
         .sequence()
-        .http_status(403, Some(query_error("AccessDenied")))
+        .http_response(crate::aws::testing::cbor_error(
+            403,
+            "com.amazonaws.cloudwatch#AccessDeniedException",
+            Some("AccessDenied;Sender"),
+            "AccessDenied for this test",
+        ))
         .build();
     let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&rule], |c| {
         c.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
