@@ -89,6 +89,9 @@ impl Report {
         if s.failed > 0 {
             let _ = write!(out, " {} failed.", s.failed);
         }
+        if s.not_served > 0 {
+            let _ = write!(out, " {} not served by this endpoint.", s.not_served);
+        }
         if s.refused > 0 {
             let _ = write!(out, " {} refused.", s.refused);
         }
@@ -107,11 +110,11 @@ impl Report {
             s.update,
             s.delete,
             s.unchanged,
-            if s.failed > 0 {
-                format!(", {} failed", s.failed)
-            } else {
-                String::new()
-            }
+            [(s.failed, "failed"), (s.not_served, "not served by this endpoint")]
+                .iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, what)| format!(", {n} {what}"))
+                .collect::<String>()
         );
         if self.changes.is_empty() && self.errors.is_empty() {
             out.push_str("No changes. AWS matches `desired-state/`.\n");
