@@ -110,11 +110,14 @@ impl Report {
             s.update,
             s.delete,
             s.unchanged,
-            [(s.failed, "failed"), (s.not_served, "not served by this endpoint")]
-                .iter()
-                .filter(|(n, _)| *n > 0)
-                .map(|(n, what)| format!(", {n} {what}"))
-                .collect::<String>()
+            [
+                (s.failed, "failed"),
+                (s.not_served, "not served by this endpoint")
+            ]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!(", {n} {what}"))
+            .collect::<String>()
         );
         if self.changes.is_empty() && self.errors.is_empty() {
             out.push_str("No changes. AWS matches `desired-state/`.\n");

@@ -237,9 +237,15 @@ impl AwsError {
                 status.unwrap_or_default()
             ),
             _ => match &err {
-                SdkError::ServiceError(se) => match se.err().message() {
-                    Some(m) => format!("{}: {m}", code.as_deref().unwrap_or("error")),
-                    None => DisplayErrorContext(&err).to_string(),
+                SdkError::ServiceError(se) => match (se.err().message(), code.as_deref()) {
+                    (Some(m), c) => format!("{}: {m}", c.unwrap_or("error")),
+                    // An error the SDK does not model, without a message: its code and
+                    // status say it in one line; the SDK's debug form would dump the response.
+                    (None, Some(c)) => format!(
+                        "{c} (HTTP {}): an error this version of vigil does not know",
+                        status.unwrap_or_default()
+                    ),
+                    (None, None) => DisplayErrorContext(&err).to_string(),
                 },
                 _ => DisplayErrorContext(&err).to_string(),
             },
@@ -545,7 +551,11 @@ mod tests {
         ))
         .await;
         assert_eq!(e.class, ErrorClass::AccessDenied, "{e}");
-        assert!(e.to_string().contains("AccessDenied: User is not authorized"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("AccessDenied: User is not authorized"),
+            "{e}"
+        );
     }
 
     #[test]
