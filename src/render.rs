@@ -109,6 +109,9 @@ impl Report {
         if s.failed > 0 {
             let _ = write!(out, " {} failed.", s.failed);
         }
+        if s.not_served > 0 {
+            let _ = write!(out, " {} not served by this endpoint.", s.not_served);
+        }
         if s.refused > 0 {
             let _ = write!(out, " {} refused.", s.refused);
         }
@@ -128,6 +131,7 @@ impl Report {
             s.delete,
             s.unchanged,
             if_any(s.failed, ", ", " failed")
+                + &if_any(s.not_served, ", ", " not served by this endpoint")
         );
         if self.changes.is_empty() && self.errors.is_empty() {
             out.push_str("No changes. AWS matches `desired-state/`.\n");

@@ -215,9 +215,15 @@ impl AwsError {
                 status.unwrap_or_default()
             ),
             _ => match &err {
-                SdkError::ServiceError(se) => match se.err().message() {
-                    Some(m) => format!("{}: {m}", code.as_deref().unwrap_or("error")),
-                    None => DisplayErrorContext(&err).to_string(),
+                SdkError::ServiceError(se) => match (se.err().message(), code.as_deref()) {
+                    (Some(m), c) => format!("{}: {m}", c.unwrap_or("error")),
+                    // An error the SDK does not model, without a message: its code and
+                    // status say it in one line; the SDK's debug form would dump the response.
+                    (None, Some(c)) => format!(
+                        "{c} (HTTP {}): an error this version of vigil does not know",
+                        status.unwrap_or_default()
+                    ),
+                    (None, None) => DisplayErrorContext(&err).to_string(),
                 },
                 _ => DisplayErrorContext(&err).to_string(),
             },

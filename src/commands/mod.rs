@@ -380,7 +380,17 @@ async fn import_cmd(
         if imported.files.len() == 2 { "" } else { "s" },
         out.display()
     );
-    Ok(Exit::Ok)
+    for f in &imported.failed {
+        eprintln!(
+            "error: not imported: {}",
+            vigil::escape::visible(&vigil::secret::redact_text(f))
+        );
+    }
+    if imported.failed.is_empty() {
+        Ok(Exit::Ok)
+    } else {
+        Ok(Exit::Error)
+    }
 }
 
 /// Where import reads: the ambient account; with `--dir D`, D's target (its

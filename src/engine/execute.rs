@@ -477,7 +477,7 @@ fn report(
     for e in plan.errors {
         match e.code {
             FailureCode::Refused => r.summary.refused += 1,
-            _ => r.summary.failed += 1,
+            _ => r.summary.not_written(e.class),
         }
         r.errors.push(e);
     }
@@ -540,7 +540,11 @@ fn report_step(r: &mut Report, owner: &str, step: plan::Step, outcome: Outcome) 
             return;
         }
         Decision::Skipped(skip) => {
-            r.summary.failed += 1;
+            let class = match &skip {
+                Skip::ObserveFailed { class, .. } => *class,
+                _ => ErrorClass::Terminal,
+            };
+            r.summary.not_written(class);
             r.errors.push(match skip {
                 Skip::ObserveFailed { class, message } => {
                     failure(class, message, FailureCode::ObserveFailed)
@@ -568,7 +572,7 @@ fn report_step(r: &mut Report, owner: &str, step: plan::Step, outcome: Outcome) 
         }
         Outcome::Applied => (Status::Applied, None, None),
         Outcome::Failed(e) => {
-            r.summary.failed += 1;
+            r.summary.not_written(e.class());
             (Status::Failed, Some(e.to_string()), Some(e.class()))
         }
     };

@@ -653,7 +653,13 @@ impl Walk<'_> {
             if self.changing.contains(&j) && !IDENTITY_ATTRIBUTES.contains(&attr) {
                 return None;
             }
-            obs.attrs(j)?.get(attr).cloned()
+            match obs.attrs(j) {
+                Some(a) => a.get(attr).cloned(),
+                // Not created yet: its name is the manifest's, known before apply
+                // (a composite alarm's rule over new alarms is shown whole).
+                None if attr == "name" => Some(m.resources[j].name.clone()),
+                None => None,
+            }
         };
         let resolved = resolve(m, r, obs, &value);
         let desired = r.kind.desired(&resolved, &obs.env);

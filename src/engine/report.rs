@@ -185,8 +185,28 @@ pub struct Summary {
     pub delete: usize,
     pub unchanged: usize,
     pub failed: usize,
+    /// Resources whose API the endpoint does not implement (an emulator's
+    /// limits): not applied, and counted apart from failures.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_served: usize,
     /// Resources a safety rule would not touch (not owned, or another owner's).
     pub refused: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl Summary {
+    /// Counts one resource that was not written: as not served when the
+    /// endpoint does not implement its API, else as failed.
+    pub fn not_written(&mut self, class: ErrorClass) {
+        if class == ErrorClass::Unsupported {
+            self.not_served += 1;
+        } else {
+            self.failed += 1;
+        }
+    }
 }
 
 /// What a note is about.
@@ -251,7 +271,9 @@ impl Report {
     }
 
     pub fn failed(&self) -> bool {
-        self.summary.failed > 0 || self.changes.iter().any(|c| c.status == Status::Failed)
+        self.summary.failed > 0
+            || self.summary.not_served > 0
+            || self.changes.iter().any(|c| c.status == Status::Failed)
     }
 
     pub fn refused(&self) -> bool {

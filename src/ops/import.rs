@@ -25,6 +25,9 @@ pub struct ImportOptions {
 pub struct Imported {
     pub files: Vec<PathBuf>,
     pub skipped: Vec<String>,
+    /// Kinds that could not be read, one line each: every other kind is
+    /// imported, and the command fails at the end.
+    pub failed: Vec<String>,
 }
 
 /// A live resource to import: its kind, name and what was observed.
@@ -32,7 +35,7 @@ type Found = (KindId, String, Observed);
 
 /// Lists live resources of the chosen kinds and writes their manifests.
 pub async fn run(aws: &Aws, opts: &ImportOptions, inv: &Inventory) -> Result<Imported, KindError> {
-    let (mut found, mut skipped) = observe_all(aws, opts).await?;
+    let (mut found, mut skipped, failed) = observe_all(aws, opts).await;
     // Resources a CloudFormation stack manages belong to the stack's template, not to
     // manifests of their own: managing them twice would fight the stack.
     let stack_owned = stack_resources(aws, &found).await?;
@@ -71,15 +74,16 @@ pub async fn run(aws: &Aws, opts: &ImportOptions, inv: &Inventory) -> Result<Imp
         write(&path, &doc)?;
         files.push(path);
     }
-    Ok(Imported { files, skipped })
+    Ok(Imported {
+        files,
+        skipped,
+        failed,
+    })
 }
 
-/// Observes every chosen kind at once; the resources that match the prefix, and
-/// the kinds the endpoint does not support.
-async fn observe_all(
-    aws: &Aws,
-    opts: &ImportOptions,
-) -> Result<(Vec<Found>, Vec<String>), KindError> {
+/// Observes every chosen kind at once: the resources that match the prefix,
+/// the kinds the endpoint does not support, and the kinds that failed.
+async fn observe_all(aws: &Aws, opts: &ImportOptions) -> (Vec<Found>, Vec<String>, Vec<String>) {
     let kinds: Vec<KindId> = if opts.kinds.is_empty() {
         KindId::ALL.to_vec()
     } else {
@@ -93,6 +97,7 @@ async fn observe_all(
     .await;
     let mut found: Vec<Found> = Vec::new();
     let mut skipped = Vec::new();
+    let mut failed = Vec::new();
     for (kind, result) in results {
         match result {
             Ok(observed) => {
@@ -104,10 +109,11 @@ async fn observe_all(
             }
             // An emulator that lacks a kind should not stop the others from importing.
             Err(e) if e.class() == ErrorClass::Unsupported => skipped.push(format!("{kind}: {e}")),
-            Err(e) => return Err(e),
+            // One service's error does not stop the others from importing.
+            Err(e) => failed.push(format!("{kind}: {e}")),
         }
     }
-    Ok((found, skipped))
+    (found, skipped, failed)
 }
 
 /// Attribute values that other manifests can reference instead of repeating.

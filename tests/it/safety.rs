@@ -591,3 +591,72 @@ async fn a_name_recreated_by_another_owner_is_refused_whatever_the_inventory_say
         (None, 55.0)
     );
 }
+
+/// A loopback endpoint that answers every request with an error no SDK models:
+/// HTTP 400, an awsJson `__type` of a new exception, no message.
+fn unmodeled_error_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read as _, Write as _};
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 65536];
+            let _ = s.read(&mut buf);
+            let body = r#"{"__type":"com.amazonaws.starling#BrandNewException"}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.1\r\nx-amzn-requestid: r-1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{addr}")
+}
+
+// One service answering an error the SDK does not model: every other kind is
+// imported, that service's kinds are named in one clear line each (no SDK debug
+// dump), and the command exits 1 at the end.
+#[tokio::test]
+async fn import_goes_on_past_one_services_unmodeled_error_and_fails_at_the_end() {
+    let lab = Lab::new().await;
+    lab.copy_fixture("foundation");
+    lab.reconcile_json(&[]).0.expect_code(0);
+    let out = lab.tmp.path().join("imported");
+    let (mut cmd, args) = lab.command(&["import", "--out", out.to_str().unwrap()]);
+    cmd.env(
+        "AWS_ENDPOINT_URL_CONFIG_SERVICE",
+        unmodeled_error_endpoint(),
+    );
+    let run = crate::harness::Run::from(cmd.output().unwrap(), args);
+    run.expect_code(1);
+    for kind in ["metricalarm", "topic", "dashboard"] {
+        assert!(out.join(kind).is_dir(), "{kind} missing: {}", run.stderr);
+    }
+    let failed: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: not imported: "))
+        .collect();
+    assert_eq!(failed.len(), 3, "{}", run.stderr);
+    for (line, kind) in
+        failed
+            .iter()
+            .zip(["ConfigurationRecorder", "DeliveryChannel", "ConfigRule"])
+    {
+        assert!(line.contains(kind), "{line}");
+        assert!(
+            line.contains(
+                "BrandNewException (HTTP 400): an error this version of vigil does not know"
+            ),
+            "{line}"
+        );
+    }
+    for noise in ["ServiceError", "raw:", "Unhandled", "SdkBody"] {
+        assert!(
+            !run.stderr.contains(noise),
+            "debug dump in:\n{}",
+            run.stderr
+        );
+    }
+}

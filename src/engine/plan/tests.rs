@@ -1047,3 +1047,23 @@ fn a_bucket_whose_create_crashed_before_its_tags_is_vigils_only_while_bare() {
         vec![pair("Bucket/lab-config", "refused Unconfirmed")]
     );
 }
+
+// A composite alarm over alarms created in the same run: their names are the
+// manifests', known before apply, so its rule is shown whole and applied as planned.
+#[test]
+fn names_of_resources_not_created_yet_are_known_before_apply() {
+    let composite = "apiVersion: vigil/v1\nkind: CompositeAlarm\nmetadata: {name: any}\nspec:\n  alarmRule: ALARM(\"${MetricAlarm/cpu.name}\") OR ALARM(\"${MetricAlarm/mem.name}\")\n";
+    let (_t, m) = load(&[
+        ("a.yaml", alarm("cpu", 80, "", "")),
+        ("b.yaml", alarm("mem", 90, "", "")),
+        ("c.yaml", composite.to_string()),
+    ]);
+    let p = plan_of(&m, &observation(), &Inventory::default(), &opts(false)).unwrap();
+    let any = p.steps.iter().find(|s| s.name == "any").unwrap();
+    assert!(!any.unresolved, "{any:?}");
+    assert_eq!(
+        any.desired.as_ref().unwrap().state["alarmRule"],
+        "ALARM(\"cpu\") OR ALARM(\"mem\")"
+    );
+    assert_eq!(any.after.len(), 2, "it still waits for both alarms");
+}
