@@ -1,12 +1,14 @@
 //! One moto server per test binary on a free loopback port; one AWS account per test,
 #![allow(dead_code)] // shared by test modules; not every module uses every helper
 //! reached through STS AssumeRole (moto maps those credentials to that account).
+//! Where moto falls short for CloudWatch alarms, one MiniStack server per test
+//! binary serves CloudWatch alone ([`Lab::ministack`]).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
@@ -17,6 +19,30 @@ pub const REGION: &str = "us-east-1";
 
 static MOTO: OnceLock<String> = OnceLock::new();
 static NEXT_ACCOUNT: AtomicU32 = AtomicU32::new(0);
+static MINISTACK: OnceLock<String> = OnceLock::new();
+static NEXT_MINISTACK_REGION: AtomicUsize = AtomicUsize::new(0);
+
+/// The account MiniStack labs work in, on both emulators: moto puts a request
+/// whose access key it did not issue in its default account, this one, and
+/// MiniStack takes a 12-digit access key as the account. (MiniStack does not
+/// know moto's STS sessions, so the per-test accounts of [`Lab::new`] would be
+/// its default account there, and alarm ARNs would name another account.)
+pub const MINISTACK_ACCOUNT: &str = "123456789012";
+
+/// One region per MiniStack lab, so that labs sharing [`MINISTACK_ACCOUNT`] see
+/// neither each other's alarms (both emulators keep them per account and
+/// region) nor anything of the moto tests, which use `us-east-1`, `eu-west-1`
+/// and `eu-central-1`.
+const MINISTACK_REGIONS: [&str; 8] = [
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "ap-northeast-1",
+    "ap-southeast-2",
+    "sa-east-1",
+    "eu-north-1",
+];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -32,23 +58,71 @@ pub fn moto_endpoint() -> &'static str {
     })
 }
 
-/// Starts a moto server on a free port. A watchdog stops it when this test
-/// process exits, however it exits, or when `tied_to` (a directory) is removed.
-fn start_moto(tied_to: Option<&Path>) -> String {
-    let install = Command::new(repo().join("scripts/install-moto.sh"))
+/// Starts MiniStack once and returns its endpoint: the executable that
+/// `VIGIL_TEST_MINISTACK` names (scripts/test.sh exports it), else the one
+/// scripts/install-ministack.sh installs.
+pub fn ministack_endpoint() -> &'static str {
+    MINISTACK.get_or_init(|| {
+        let server = match std::env::var("VIGIL_TEST_MINISTACK") {
+            Ok(path) if !path.is_empty() => path,
+            _ => install("install-ministack.sh"),
+        };
+        let port = free_port();
+        // Loopback only (BIND_HOST; its default is every interface), and only
+        // CloudWatch: nothing else is sent to it.
+        let envs = [
+            ("BIND_HOST", "127.0.0.1".to_string()),
+            ("GATEWAY_PORT", port.to_string()),
+            ("SERVICES", "cloudwatch".to_string()),
+        ];
+        serve(&format!("'{server}'"), &envs, port, None, "MiniStack")
+    })
+}
+
+/// Runs `scripts/NAME`, which installs an emulator once and prints its executable.
+fn install(name: &str) -> String {
+    let out = Command::new(repo().join("scripts").join(name))
         .stderr(Stdio::inherit())
         .output()
-        .expect("run scripts/install-moto.sh");
-    assert!(install.status.success(), "installing moto failed");
-    let server = String::from_utf8(install.stdout)
-        .unwrap()
-        .trim()
-        .to_string();
-    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap_or_else(|e| panic!("run scripts/{name}: {e}"));
+    assert!(out.status.success(), "scripts/{name} failed");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+/// Starts a moto server on a free port. A watchdog stops it when this test
+/// process exits, however it exits, or when `tied_to` (a directory) is removed.
+fn start_moto(tied_to: Option<&Path>) -> String {
+    let server = install("install-moto.sh");
+    let port = free_port();
+    let envs = [("MOTO_IAM_LOAD_MANAGED_POLICIES", "true".to_string())];
+    serve(
+        &format!("{server} -H 127.0.0.1 -p {port}"),
+        &envs,
+        port,
+        tied_to,
+        "moto",
+    )
+}
+
+/// Starts `command` (an emulator that listens on `port` of loopback) under a
+/// watchdog that stops it (SIGTERM) when this test process exits, however it
+/// exits, or when `tied_to` (a directory) is removed. Returns its endpoint once
+/// it accepts connections.
+fn serve(
+    command: &str,
+    envs: &[(&str, String)],
+    port: u16,
+    tied_to: Option<&Path>,
+    what: &str,
+) -> String {
     let alive = match tied_to {
         Some(dir) => format!(
             "kill -0 {parent} 2>/dev/null && [ -d '{}' ]",
@@ -58,7 +132,7 @@ fn start_moto(tied_to: Option<&Path>) -> String {
         None => format!("kill -0 {} 2>/dev/null", std::process::id()),
     };
     let script = format!(
-        "{server} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+        "{command} >/dev/null 2>&1 & m=$!; \
          while {alive}; do sleep 0.5; done; kill $m"
     );
     // Detached on purpose: the watchdog outlives no one, it exits with this process.
@@ -66,17 +140,17 @@ fn start_moto(tied_to: Option<&Path>) -> String {
     Command::new("bash")
         .arg("-c")
         .arg(script)
-        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        .envs(envs.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start moto");
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
             Instant::now() < deadline,
-            "moto did not start on port {port}"
+            "{what} did not start on port {port}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -87,7 +161,11 @@ fn start_moto(tied_to: Option<&Path>) -> String {
 /// a way to run the real `vigil` binary against both.
 pub struct Lab {
     pub account: String,
+    /// moto's endpoint: every service, CloudWatch too unless `cloudwatch` is set.
     pub endpoint: String,
+    pub region: String,
+    /// MiniStack's endpoint when CloudWatch is served there ([`Lab::ministack`]).
+    pub cloudwatch: Option<String>,
     creds: Credentials,
     pub tmp: tempfile::TempDir,
 }
@@ -104,6 +182,29 @@ impl Lab {
         let tmp = tempfile::tempdir().unwrap();
         let endpoint = start_moto(Some(tmp.path()));
         Lab::on(endpoint, tmp).await
+    }
+
+    /// A lab whose CloudWatch is the shared MiniStack server (through
+    /// `AWS_ENDPOINT_URL_CLOUDWATCH`) and everything else moto: for what moto
+    /// does not do with alarms (composite alarms, evaluating alarms on
+    /// PutMetricData, paging DescribeAlarms). In [`MINISTACK_ACCOUNT`], in a
+    /// region of its own; Settings must name [`Lab::region`].
+    pub async fn ministack() -> Lab {
+        let i = NEXT_MINISTACK_REGION.fetch_add(1, Ordering::SeqCst);
+        let region = MINISTACK_REGIONS.get(i).unwrap_or_else(|| {
+            panic!(
+                "more MiniStack labs than regions ({}): add one to MINISTACK_REGIONS",
+                MINISTACK_REGIONS.len()
+            )
+        });
+        Lab {
+            account: MINISTACK_ACCOUNT.to_string(),
+            endpoint: moto_endpoint().to_string(),
+            region: region.to_string(),
+            cloudwatch: Some(ministack_endpoint().to_string()),
+            creds: Credentials::new(MINISTACK_ACCOUNT, "test", None, None, "static"),
+            tmp: tempfile::tempdir().unwrap(),
+        }
     }
 
     async fn on(endpoint: String, tmp: tempfile::TempDir) -> Lab {
@@ -138,6 +239,8 @@ impl Lab {
         Lab {
             account,
             endpoint,
+            region: REGION.to_string(),
+            cloudwatch: None,
             creds,
             tmp,
         }
@@ -183,20 +286,30 @@ impl Lab {
         std::fs::remove_file(self.dir().join(rel)).unwrap();
     }
 
+    /// The lab's SDK configuration, on moto (see [`Lab::cloudwatch_client`]).
     pub async fn sdk(&self) -> aws_types::SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
+            .region(aws_config::Region::new(self.region.clone()))
             .endpoint_url(&self.endpoint)
             .credentials_provider(self.creds.clone())
             .load()
             .await
     }
 
+    /// A CloudWatch client on the emulator that serves this lab's CloudWatch.
+    pub async fn cloudwatch_client(&self) -> aws_sdk_cloudwatch::Client {
+        let mut conf = aws_sdk_cloudwatch::config::Builder::from(&self.sdk().await);
+        if let Some(url) = &self.cloudwatch {
+            conf = conf.endpoint_url(url);
+        }
+        aws_sdk_cloudwatch::Client::from_conf(conf.build())
+    }
+
     /// Someone outside git sets HighCPUUtilization's threshold: PutMetricAlarm
     /// with everything else as it is live.
     pub async fn set_cpu_threshold_out_of_band(&self, threshold: f64) {
         use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
-        let cw = aws_sdk_cloudwatch::Client::new(&self.sdk().await);
+        let cw = self.cloudwatch_client().await;
         let live = cw
             .describe_alarms()
             .alarm_names("HighCPUUtilization")
@@ -236,11 +349,16 @@ impl Lab {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.tmp.path())
             .env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_REGION", REGION)
+            .env("AWS_REGION", &self.region)
             .env("AWS_ACCESS_KEY_ID", self.creds.access_key_id())
             .env("AWS_SECRET_ACCESS_KEY", self.creds.secret_access_key())
-            .env("AWS_SESSION_TOKEN", self.creds.session_token().unwrap())
             .env("AWS_EC2_METADATA_DISABLED", "true");
+        if let Some(token) = self.creds.session_token() {
+            cmd.env("AWS_SESSION_TOKEN", token);
+        }
+        if let Some(url) = &self.cloudwatch {
+            cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", url);
+        }
         (cmd, args)
     }
 
@@ -315,10 +433,10 @@ impl Lab {
 
     /// The local inventory file of this lab's account, parsed (`Null` when there is none).
     pub fn inventory(&self) -> Value {
-        let path = self
-            .tmp
-            .path()
-            .join(format!(".vigil/inventory-{}-{REGION}.json", self.account));
+        let path = self.tmp.path().join(format!(
+            ".vigil/inventory-{}-{}.json",
+            self.account, self.region
+        ));
         match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text).unwrap(),
             Err(_) => Value::Null,

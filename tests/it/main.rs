@@ -1,4 +1,5 @@
-//! Integration tests: the real `vigil` binary against moto on loopback.
+//! Integration tests: the real `vigil` binary against moto on loopback (and
+//! MiniStack for CloudWatch alarms where moto falls short: `ministack.rs`).
 //! One test binary, so the expensive link happens once.
 
 mod assume;
@@ -13,6 +14,7 @@ mod iam;
 mod input;
 mod lab;
 mod logs;
+mod ministack;
 mod ops;
 mod ownership;
 mod partial;
