@@ -488,6 +488,7 @@ pub mod config_recorder;
 pub mod config_rule;
 pub mod dashboard;
 pub mod delivery_channel;
+pub mod log_alarm;
 pub mod log_group;
 pub mod metric_alarm;
 pub mod metric_filter;
@@ -502,6 +503,7 @@ kinds! {
     Topic => topic,
     MetricAlarm => metric_alarm,
     CompositeAlarm => composite_alarm,
+    LogAlarm => log_alarm,
     Dashboard => dashboard,
     XRayGroup => xray_group,
     SamplingRule => sampling_rule,
