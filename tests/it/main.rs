@@ -11,6 +11,7 @@ mod harness;
 mod iam;
 mod input;
 mod lab;
+mod log_alarms;
 mod logs;
 mod ops;
 mod ownership;
