@@ -66,7 +66,11 @@ async fn emulator_without_put_log_alarm_is_unsupported_and_the_rest_applies() {
     let (run, plan) = lab.reconcile_json(&["--dry-run"]);
     run.expect_code(0);
     let planned = changes(&plan);
-    for r in ["Topic/log-alerts", "MetricAlarm/HighCPU", "LogAlarm/HttpdErrors"] {
+    for r in [
+        "Topic/log-alerts",
+        "MetricAlarm/HighCPU",
+        "LogAlarm/HttpdErrors",
+    ] {
         assert!(
             planned.contains(&("create".to_string(), r.to_string())),
             "{r}: {plan:#}"

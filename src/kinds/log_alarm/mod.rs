@@ -328,7 +328,9 @@ fn check_evaluation(s: &Spec, issues: &mut Issues) {
     if m < 1 || m > n {
         issues.at(
             "queryResultsToAlarm",
-            format!("queryResultsToAlarm must be between 1 and queryResultsToEvaluate ({n}), found {m}"),
+            format!(
+                "queryResultsToAlarm must be between 1 and queryResultsToEvaluate ({n}), found {m}"
+            ),
         );
     }
     if !OPERATORS.contains(&s.comparison_operator.as_str()) {

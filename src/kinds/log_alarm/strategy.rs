@@ -123,7 +123,10 @@ fn render_log_alarm(s: &LogAlarmSem, st: Style) -> Value {
         .done(st, "schedule");
     let query = Obj::new()
         .put("queryString", s.query.as_str())
-        .put("logGroupIdentifiers", json!(st.shuffled("groups", &s.groups)))
+        .put(
+            "logGroupIdentifiers",
+            json!(st.shuffled("groups", &s.groups)),
+        )
         .put("scheduledQueryRoleArn", ROLE)
         .put("scheduleConfiguration", schedule)
         .put("aggregationExpression", s.aggregation.as_str())
@@ -202,9 +205,7 @@ pub fn live(name: &str, s: &log_alarm::Spec, st: Style, env: &Env) -> log_alarm:
                     ScheduleConfiguration::builder()
                         .schedule_expression(sched.schedule_expression.trim())
                         .start_time_offset(sched.start_time_offset)
-                        .set_end_time_offset(
-                            sched.end_time_offset.or(st.coin("end0").then_some(0)),
-                        )
+                        .set_end_time_offset(sched.end_time_offset.or(st.coin("end0").then_some(0)))
                         .build(),
                 )
                 .aggregation_expression(q.aggregation_expression.trim())
@@ -219,10 +220,7 @@ pub fn live(name: &str, s: &log_alarm::Spec, st: Style, env: &Env) -> log_alarm:
                 .clone()
                 .or(st.coin("tmd").then(|| "missing".to_string())),
         )
-        .set_action_log_line_count(
-            s.action_log_line_count
-                .or(st.coin("lines0").then_some(0)),
-        )
+        .set_action_log_line_count(s.action_log_line_count.or(st.coin("lines0").then_some(0)))
         .set_action_log_line_role_arn(s.action_log_line_role_arn.clone())
         .set_warm_up_configuration(s.warm_up_configuration.as_ref().map(|w| {
             WarmUpConfiguration::builder()

@@ -73,7 +73,9 @@ fn described(spec: &Spec) -> aws_sdk_cloudwatch::types::LogAlarm {
                         .cloned()
                         .collect(),
                 ))
-                .scheduled_query_role_arn(&spec.scheduled_query_configuration.scheduled_query_role_arn)
+                .scheduled_query_role_arn(
+                    &spec.scheduled_query_configuration.scheduled_query_role_arn,
+                )
                 .schedule_configuration(
                     ScheduleConfiguration::builder()
                         .schedule_expression("rate(5 minutes)")
@@ -104,7 +106,9 @@ fn validation_follows_aws_rules() {
     assert!(errors(&spec()).is_empty(), "{:?}", errors(&spec()));
     let mut s = spec();
     s.scheduled_query_configuration.query_string = " ".into();
-    s.scheduled_query_configuration.log_group_identifiers.clear();
+    s.scheduled_query_configuration
+        .log_group_identifiers
+        .clear();
     s.scheduled_query_configuration.scheduled_query_role_arn = "LogAlarmQuery".into();
     s.scheduled_query_configuration.aggregation_expression = String::new();
     let e = errors(&s);
@@ -124,8 +128,14 @@ fn validation_follows_aws_rules() {
         .schedule_configuration
         .end_time_offset = Some(300);
     let e = errors(&s);
-    assert!(e.iter().any(|m| m.contains("is not a rate expression")), "{e:?}");
-    assert!(e.iter().any(|m| m.contains("below startTimeOffset")), "{e:?}");
+    assert!(
+        e.iter().any(|m| m.contains("is not a rate expression")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().any(|m| m.contains("below startTimeOffset")),
+        "{e:?}"
+    );
     for (expr, ok) in [
         ("rate(1 minute)", true),
         ("rate(12 hours)", true),
@@ -140,9 +150,21 @@ fn validation_follows_aws_rules() {
     s.comparison_operator = "LessThanLowerOrGreaterThanUpperThreshold".into();
     s.treat_missing_data = Some("zero".into());
     let e = errors(&s);
-    assert!(e.iter().any(|m| m.contains("between 1 and queryResultsToEvaluate (3)")), "{e:?}");
-    assert!(e.iter().any(|m| m.contains("not a comparison a log alarm can make")), "{e:?}");
-    assert!(e.iter().any(|m| m.contains("`zero` is not a valid treatMissingData")), "{e:?}");
+    assert!(
+        e.iter()
+            .any(|m| m.contains("between 1 and queryResultsToEvaluate (3)")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.contains("not a comparison a log alarm can make")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.contains("`zero` is not a valid treatMissingData")),
+        "{e:?}"
+    );
     let mut s = spec();
     s.query_results_to_evaluate = 101;
     s.query_results_to_alarm = 1;
@@ -179,8 +201,14 @@ fn defaults_and_order_do_not_matter() {
         .scheduled_query_configuration
         .schedule_configuration
         .end_time_offset = Some(0);
-    explicit.scheduled_query_configuration.log_group_identifiers.reverse();
-    explicit.scheduled_query_configuration.query_string.push('\n');
+    explicit
+        .scheduled_query_configuration
+        .log_group_identifiers
+        .reverse();
+    explicit
+        .scheduled_query_configuration
+        .query_string
+        .push('\n');
     assert_eq!(canonical(&implicit, None), canonical(&explicit, None));
     // What AWS reports back is the same alarm.
     assert_eq!(
@@ -289,7 +317,12 @@ async fn second_run_writes_nothing_and_changes_are_targeted() {
     let live = &obs.found[NAME];
     assert_eq!(live.owner, crate::kinds::LiveOwner::Tagged("test".into()));
     let l = crate::kinds::detail::<LogAlarm>(live);
-    assert!(l.query_arn.as_deref().unwrap().contains(":scheduled-query:"));
+    assert!(
+        l.query_arn
+            .as_deref()
+            .unwrap()
+            .contains(":scheduled-query:")
+    );
     let desired = KindId::LogAlarm.normalize(&serde_json::to_value(spec()).unwrap(), &env());
     assert!(
         KindId::LogAlarm
@@ -341,10 +374,7 @@ async fn import_round_trips() {
         imported.tags,
         Some(BTreeMap::from([("team".into(), "ops".into())]))
     );
-    let d = KindId::LogAlarm.diff(
-        &LogAlarm::normalize(&imported, &env()),
-        &live.state(&env()),
-    );
+    let d = KindId::LogAlarm.diff(&LogAlarm::normalize(&imported, &env()), &live.state(&env()));
     assert!(d.is_empty(), "{d:?}");
 }
 
@@ -356,7 +386,11 @@ async fn delete_and_not_found() {
         .match_requests(|r| r.alarm_names() == [NAME])
         .then_output(|| DeleteAlarmsOutput::builder().build());
     let aws = aws_with(MockClients {
-        cloudwatch: Some(mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&del])),
+        cloudwatch: Some(mock_client!(
+            aws_sdk_cloudwatch,
+            RuleMode::Sequential,
+            [&del]
+        )),
         ..Default::default()
     });
     let l = Live {
@@ -376,7 +410,11 @@ async fn delete_and_not_found() {
         "Alarm HttpdErrors does not exist",
     ));
     let aws = aws_with(MockClients {
-        cloudwatch: Some(mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&gone])),
+        cloudwatch: Some(mock_client!(
+            aws_sdk_cloudwatch,
+            RuleMode::Sequential,
+            [&gone]
+        )),
         ..Default::default()
     });
     let err = LogAlarm::delete(&aws, NAME, &l).await.unwrap_err();
@@ -392,8 +430,7 @@ async fn one_paginated_walk_serves_every_alarm_kind() {
     second.alarm_name = Some("second".into());
     let page1 = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
         .match_requests(|r| {
-            r.next_token().is_none()
-                && r.alarm_types() == crate::kinds::alarms_walk::ALARM_TYPES
+            r.next_token().is_none() && r.alarm_types() == crate::kinds::alarms_walk::ALARM_TYPES
         })
         .then_output(|| {
             DescribeAlarmsOutput::builder()
@@ -427,7 +464,9 @@ async fn one_paginated_walk_serves_every_alarm_kind() {
         )),
         ..Default::default()
     });
-    let logs = LogAlarm::observe(&aws, &Wanted::everything()).await.unwrap();
+    let logs = LogAlarm::observe(&aws, &Wanted::everything())
+        .await
+        .unwrap();
     assert_eq!(logs.keys().collect::<Vec<_>>(), ["HttpdErrors", "second"]);
     let metric = crate::kinds::metric_alarm::MetricAlarm::observe(&aws, &Wanted::everything())
         .await
@@ -463,7 +502,9 @@ async fn an_endpoint_without_put_log_alarm_is_unsupported_not_retried() {
         cloudwatch: Some(cw),
         ..Default::default()
     });
-    let err = LogAlarm::apply(&aws, NAME, &spec(), None).await.unwrap_err();
+    let err = LogAlarm::apply(&aws, NAME, &spec(), None)
+        .await
+        .unwrap_err();
     assert_eq!(err.class(), ErrorClass::Unsupported);
     assert_eq!(
         err.to_string(),

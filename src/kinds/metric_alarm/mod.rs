@@ -443,7 +443,9 @@ pub fn canonical(spec: &Spec, tags: Option<&BTreeMap<String, String>>) -> Value 
     }
     put(
         "warmUpConfiguration",
-        spec.warm_up_configuration.as_ref().map(WarmUpSpec::canonical),
+        spec.warm_up_configuration
+            .as_ref()
+            .map(WarmUpSpec::canonical),
     );
     put("tags", tags.map(|t| json!(t)));
     obj
@@ -540,7 +542,12 @@ fn check_statistics(s: &Spec, issues: &mut Issues) {
         );
     }
     match &s.comparison_operator {
-        Some(op) => one_of(issues, "comparisonOperator", op, ComparisonOperator::values()),
+        Some(op) => one_of(
+            issues,
+            "comparisonOperator",
+            op,
+            ComparisonOperator::values(),
+        ),
         None => issues.at(
             "comparisonOperator",
             "missing field `comparisonOperator`: add it to spec",

@@ -147,7 +147,12 @@ fn replay(case: &Case) -> Result<(), TestCaseError> {
         )),
         ..Default::default()
     });
-    run(cycle(KindId::MetricAlarm, &aws, case, &[&put, &tag, &untag]))
+    run(cycle(
+        KindId::MetricAlarm,
+        &aws,
+        case,
+        &[&put, &tag, &untag],
+    ))
 }
 
 proptest! {

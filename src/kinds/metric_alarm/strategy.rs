@@ -126,7 +126,13 @@ fn alarm_metric() -> impl Strategy<Value = AlarmMetric> {
         (metric_stat(), select(&[1.0, 2.0, 2.5][..]))
             .prop_map(|(m, width)| AlarmMetric::Anomaly { m, width }),
         (
-            select(&["up == 0", "rate(http_errors_total[5m]) > 1\n", "  sum by (host) (x) > 3"][..]),
+            select(
+                &[
+                    "up == 0",
+                    "rate(http_errors_total[5m]) > 1\n",
+                    "  sum by (host) (x) > 3"
+                ][..]
+            ),
             prop::option::of(select(&[0, 60, 300, 86_400][..])),
             prop::option::of(select(&[0, 120][..])),
             select(&[10, 20, 30, 60, 600][..]),
@@ -157,10 +163,7 @@ pub fn strategy() -> impl Strategy<Value = Case> {
             ][..],
         ),
         select(&["missing", "breaching", "notBreaching", "ignore"][..]),
-        prop::option::of((
-            select(&[1, 10, 60][..]),
-            prop::option::of(any::<bool>()),
-        )),
+        prop::option::of((select(&[1, 10, 60][..]), prop::option::of(any::<bool>()))),
         opt_tags(),
     )
         .prop_map(
@@ -403,7 +406,11 @@ pub fn live(name: &str, s: &metric_alarm::Spec, st: Style, env: &Env) -> metric_
                 .or(s.evaluation_periods.filter(|_| st.coin("dp"))),
         )
         .set_threshold(s.threshold)
-        .set_comparison_operator(s.comparison_operator.as_deref().map(ComparisonOperator::from))
+        .set_comparison_operator(
+            s.comparison_operator
+                .as_deref()
+                .map(ComparisonOperator::from),
+        )
         .set_treat_missing_data(
             s.treat_missing_data
                 .clone()

@@ -457,7 +457,14 @@ fn promql_interval_and_periods_follow_aws_rules() {
             .iter()
             .any(|e| e.contains("needs evaluationInterval"))
     );
-    for (i, ok) in [(10, true), (20, true), (30, true), (120, true), (45, false), (0, false)] {
+    for (i, ok) in [
+        (10, true),
+        (20, true),
+        (30, true),
+        (120, true),
+        (45, false),
+        (0, false),
+    ] {
         let s = Spec {
             evaluation_interval: Some(i),
             ..promql()
@@ -465,11 +472,22 @@ fn promql_interval_and_periods_follow_aws_rules() {
         assert_eq!(errors(&s).is_empty(), ok, "{i}: {:?}", errors(&s));
     }
     let mut s = promql();
-    s.evaluation_criteria.as_mut().unwrap().prom_ql_criteria.pending_period = Some(86_401);
-    s.evaluation_criteria.as_mut().unwrap().prom_ql_criteria.query = "  \n".into();
+    s.evaluation_criteria
+        .as_mut()
+        .unwrap()
+        .prom_ql_criteria
+        .pending_period = Some(86_401);
+    s.evaluation_criteria
+        .as_mut()
+        .unwrap()
+        .prom_ql_criteria
+        .query = "  \n".into();
     let e = errors(&s);
     assert!(e.iter().any(|m| m.contains("0 to 86400")), "{e:?}");
-    assert!(e.iter().any(|m| m.contains("query must not be empty")), "{e:?}");
+    assert!(
+        e.iter().any(|m| m.contains("query must not be empty")),
+        "{e:?}"
+    );
     // An interval belongs to a PromQL alarm only.
     let s = Spec {
         evaluation_interval: Some(60),
@@ -546,7 +564,10 @@ fn a_live_promql_alarm_reads_back_as_its_spec() {
     assert!(errors(&spec).is_empty(), "{:?}", errors(&spec));
     assert_eq!(canonical(&spec, None), canonical(&promql(), None));
     // A metric alarm's interval, if AWS reports one, is not the manifest's.
-    let mut metric = live_alarm(&[("InstanceId", "i-1")], aws_sdk_cloudwatch::types::StateValue::Ok);
+    let mut metric = live_alarm(
+        &[("InstanceId", "i-1")],
+        aws_sdk_cloudwatch::types::StateValue::Ok,
+    );
     metric.evaluation_interval = Some(300);
     assert_eq!(spec_from_live(&metric).evaluation_interval, None);
 }
@@ -573,8 +594,7 @@ async fn put_metric_alarm_carries_promql_and_warm_up() {
                 && r.metric_name().is_none()
         })
         .then_output(|| {
-            aws_sdk_cloudwatch::operation::put_metric_alarm::PutMetricAlarmOutput::builder()
-                .build()
+            aws_sdk_cloudwatch::operation::put_metric_alarm::PutMetricAlarmOutput::builder().build()
         });
     let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&put]);
     let aws = crate::aws::testing::aws_with(crate::aws::testing::MockClients {
