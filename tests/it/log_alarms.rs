@@ -80,13 +80,25 @@ async fn emulator_without_put_log_alarm_is_unsupported_and_the_rest_applies() {
 
     let (run, report) = lab.reconcile_json(&[]);
     run.expect_code(1);
-    let errors = report["errors"].as_array().unwrap();
-    assert_eq!(errors.len(), 1, "{report:#}");
-    assert_eq!(errors[0]["class"], "unsupported", "{report:#}");
+    let status = |kind: &str| {
+        report["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kind"] == kind)
+            .unwrap_or_else(|| panic!("{kind}: {report:#}"))
+            .clone()
+    };
+    let log = status("LogAlarm");
+    assert_eq!(log["status"], "failed", "{report:#}");
+    assert_eq!(log["errorClass"], "unsupported", "{report:#}");
     assert_eq!(
-        errors[0]["message"],
+        log["error"],
         "cloudwatch PutLogAlarm: the endpoint does not implement this API (it answered HTTP 500 with an HTML page)"
     );
+    for kind in ["Topic", "MetricAlarm"] {
+        assert_eq!(status(kind)["status"], "applied", "{kind}: {report:#}");
+    }
     // One attempt: the call log counts every attempt, and a retry would show.
     assert_eq!(
         report["apiCalls"]["byService"]["CloudWatch"]["PutLogAlarm"], 1,
