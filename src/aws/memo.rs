@@ -6,14 +6,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_cloudwatch::types::{CompositeAlarm, MetricAlarm};
+use aws_sdk_cloudwatch::types::{CompositeAlarm, LogAlarm, MetricAlarm};
 use tokio::sync::OnceCell;
 
 use super::AwsError;
 
 #[derive(Default)]
 pub struct Memo {
-    /// The account's DescribeAlarms walk (both alarm kinds, the daily report).
+    /// The account's DescribeAlarms walk (every alarm kind, the daily report).
     pub alarms: OnceCell<Result<Arc<AlarmPages>, AwsError>>,
     /// The Tagging API's reads.
     pub tagging: Tagging,
@@ -25,14 +25,15 @@ impl std::fmt::Debug for Memo {
     }
 }
 
-/// DescribeAlarms pages of both alarm types, by alarm name.
+/// DescribeAlarms pages of the three alarm types, by alarm name.
 #[derive(Debug, Default)]
 pub struct AlarmPages {
     /// Boxed: the SDK struct is ~600 bytes, and a table sized for thousands of
     /// them would be mostly empty slots.
     pub metric: HashMap<String, Box<MetricAlarm>>,
     pub composite: HashMap<String, CompositeAlarm>,
-    /// How many alarms of both types the pages held.
+    pub log: HashMap<String, LogAlarm>,
+    /// How many alarms of all types the pages held.
     pub listed: usize,
 }
 
@@ -40,7 +41,7 @@ pub struct AlarmPages {
 pub type TagWalk = OnceCell<Result<Arc<HashMap<String, BTreeMap<String, String>>>, AwsError>>;
 
 /// The Tagging API in one cycle: whether it was denied, and its walk of each
-/// resource type (both alarm kinds share `cloudwatch:alarm`).
+/// resource type (the alarm kinds share `cloudwatch:alarm`).
 #[derive(Default)]
 pub struct Tagging {
     pub denied: AtomicBool,

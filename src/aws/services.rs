@@ -127,6 +127,7 @@ services! {
         aws("ListTagsForResource", 10.0),
         aws("PutCompositeAlarm", 3.0),
         aws("PutDashboard", 10.0),
+        guess("PutLogAlarm", 5.0), // not published
         aws("PutMetricAlarm", 3.0),
         aws("PutMetricData", 500.0),
         aws("SetAlarmState", 3.0),

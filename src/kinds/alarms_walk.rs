@@ -1,6 +1,7 @@
-//! The DescribeAlarms walk both alarm kinds observe through (and the daily
-//! report reads): one paginated walk of the account a cycle, or the wanted
-//! alarms by name when that is fewer calls. Start at [`wanted_alarms`].
+//! The DescribeAlarms walk every alarm kind (metric, composite, log) observes
+//! through (and the daily report reads): one paginated walk of the account a
+//! cycle, asking for the three alarm types at once, or the wanted alarms by
+//! name when that is fewer calls. Start at [`wanted_alarms`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +12,13 @@ use super::kind::Wanted;
 use crate::aws::{Aws, AwsError, AwsResultExt};
 
 const SERVICE: &str = "cloudwatch";
+
+/// Without AlarmTypes DescribeAlarms returns metric alarms only.
+pub const ALARM_TYPES: [AlarmType; 3] = [
+    AlarmType::MetricAlarm,
+    AlarmType::CompositeAlarm,
+    AlarmType::LogAlarm,
+];
 
 pub use crate::aws::memo::AlarmPages;
 
@@ -32,7 +40,12 @@ impl AlarmPages {
                 self.composite.insert(n, a);
             }
         }
-        self.listed = self.metric.len() + self.composite.len();
+        for a in out.log_alarms.take().unwrap_or_default() {
+            if let Some(n) = a.alarm_name().map(str::to_string) {
+                self.log.insert(n, a);
+            }
+        }
+        self.listed = self.metric.len() + self.composite.len() + self.log.len();
     }
 
     /// The alarms of `table` that `wanted` asks for, borrowed.
@@ -51,8 +64,8 @@ impl AlarmPages {
     }
 }
 
-/// DescribeAlarms for both alarm types over the whole account, 100 a page;
-/// one walk a cycle, shared by both alarm kinds.
+/// DescribeAlarms for the three alarm types over the whole account, 100 a
+/// page; one walk a cycle, shared by the alarm kinds.
 pub async fn all_alarms(aws: &Aws) -> Result<Arc<AlarmPages>, AwsError> {
     aws.memo
         .alarms
@@ -62,8 +75,7 @@ pub async fn all_alarms(aws: &Aws) -> Result<Arc<AlarmPages>, AwsError> {
                 .clients
                 .cloudwatch
                 .describe_alarms()
-                .alarm_types(AlarmType::MetricAlarm)
-                .alarm_types(AlarmType::CompositeAlarm)
+                .set_alarm_types(Some(ALARM_TYPES.to_vec()))
                 .max_records(100)
                 .into_paginator()
                 .send();
@@ -88,8 +100,7 @@ pub async fn alarms_named(aws: &Aws, names: &[&String]) -> Result<AlarmPages, Aw
             .cloudwatch
             .describe_alarms()
             .set_alarm_names(Some(chunk.iter().map(|n| n.to_string()).collect()))
-            .alarm_types(AlarmType::MetricAlarm)
-            .alarm_types(AlarmType::CompositeAlarm)
+            .set_alarm_types(Some(ALARM_TYPES.to_vec()))
             .max_records(100)
             .send()
             .await
@@ -125,7 +136,7 @@ pub async fn wanted_alarms(aws: &Aws, wanted: &Wanted) -> Result<Arc<AlarmPages>
     Ok(Arc::new(alarms_named(aws, &names).await?))
 }
 
-/// How many alarms of both types the cycle's DescribeAlarms walk saw.
+/// How many alarms of the three types the cycle's DescribeAlarms walk saw.
 pub(crate) fn alarms_listed(aws: &Aws) -> Option<usize> {
     match aws.memo.alarms.get() {
         Some(Ok(p)) => Some(p.listed),

@@ -489,6 +489,7 @@ pub mod config_recorder;
 pub mod config_rule;
 pub mod dashboard;
 pub mod delivery_channel;
+pub mod log_alarm;
 pub mod log_group;
 pub mod metric_alarm;
 pub mod metric_filter;
@@ -511,6 +512,7 @@ kinds! {
     LogGroup => log_group,
     MetricFilter => metric_filter,
     QueryDefinition => query_definition,
+    LogAlarm => log_alarm,
     AgentConfig => agent_config,
     ConfigurationRecorder => config_recorder,
     DeliveryChannel => delivery_channel,

@@ -13,6 +13,7 @@ mod harness;
 mod iam;
 mod input;
 mod lab;
+mod log_alarms;
 mod logs;
 mod ministack;
 mod ops;

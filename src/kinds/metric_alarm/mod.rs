@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_cloudwatch::types::{
-    ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, StandardUnit, Statistic,
-    Tag,
+    AlarmPromQlCriteria, ComparisonOperator, Dimension, EvaluationCriteria, Metric,
+    MetricDataQuery, MetricStat, StandardUnit, Statistic, Tag, WarmUpConfiguration,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -46,12 +46,16 @@ pub struct Spec {
     pub period: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
-    pub evaluation_periods: i32,
+    /// Required, except on a PromQL alarm (`evaluationCriteria`), which has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_periods: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datapoints_to_alarm: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
-    pub comparison_operator: String,
+    /// Required, except on a PromQL alarm (`evaluationCriteria`), which has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison_operator: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub treat_missing_data: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,9 +64,126 @@ pub struct Spec {
     pub metrics: Vec<MetricQuery>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold_metric_id: Option<String>,
+    /// A PromQL alarm: the query and how long a contributor breaches (or
+    /// recovers) before the alarm changes state. It replaces the metric, the
+    /// threshold, the operator and the evaluation periods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_criteria: Option<EvaluationCriteriaSpec>,
+    /// Seconds between evaluations of a PromQL alarm: 10, 20, 30 or a multiple of 60.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_interval: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_up_configuration: Option<WarmUpSpec>,
     /// Absent: tags are not managed (and not read). Present, even `{}`: exactly these tags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// AWS's `EvaluationCriteria` union; `PromQLCriteria` is its one member.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationCriteriaSpec {
+    #[serde(rename = "promQLCriteria")]
+    pub prom_ql_criteria: PromQlCriteriaSpec,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PromQlCriteriaSpec {
+    /// A PromQL instant query returning a vector; each series is a contributor.
+    pub query: String,
+    /// Seconds a contributor breaches before ALARM (0 to 86400; absent means 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_period: Option<i32>,
+    /// Seconds a contributor stays absent before OK (0 to 86400; absent means 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_period: Option<i32>,
+}
+
+/// How long a new or updated alarm stays in INSUFFICIENT_DATA without acting
+/// (metric and log alarms).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WarmUpSpec {
+    pub warm_up_period_duration_in_minutes: i32,
+    /// Wait the whole period even once data arrives (AWS's default: false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_start_evaluating_after_warm_up_period_ends: Option<bool>,
+}
+
+impl WarmUpSpec {
+    pub fn from_sdk(w: &WarmUpConfiguration) -> Option<WarmUpSpec> {
+        Some(WarmUpSpec {
+            warm_up_period_duration_in_minutes: w.warm_up_period_duration_in_minutes()?,
+            only_start_evaluating_after_warm_up_period_ends: w
+                .only_start_evaluating_after_warm_up_period_ends(),
+        })
+    }
+
+    pub fn to_sdk(&self) -> WarmUpConfiguration {
+        WarmUpConfiguration::builder()
+            .warm_up_period_duration_in_minutes(self.warm_up_period_duration_in_minutes)
+            .set_only_start_evaluating_after_warm_up_period_ends(
+                self.only_start_evaluating_after_warm_up_period_ends,
+            )
+            .build()
+    }
+
+    /// The default `false` filled in.
+    pub fn canonical(&self) -> Value {
+        json!({
+            "warmUpPeriodDurationInMinutes": self.warm_up_period_duration_in_minutes,
+            "onlyStartEvaluatingAfterWarmUpPeriodEnds":
+                self.only_start_evaluating_after_warm_up_period_ends.unwrap_or(false),
+        })
+    }
+
+    pub fn validate(&self, path: &str, issues: &mut Issues) {
+        if self.warm_up_period_duration_in_minutes < 1 {
+            issues.at(
+                &format!("{path}.warmUpPeriodDurationInMinutes"),
+                format!(
+                    "{} is not a warm-up period; give at least 1 minute, or remove warmUpConfiguration",
+                    self.warm_up_period_duration_in_minutes
+                ),
+            );
+        }
+    }
+}
+
+impl EvaluationCriteriaSpec {
+    fn from_sdk(c: &EvaluationCriteria) -> Option<EvaluationCriteriaSpec> {
+        let p = c.as_prom_ql_criteria().ok()?;
+        Some(EvaluationCriteriaSpec {
+            prom_ql_criteria: PromQlCriteriaSpec {
+                query: p.query().unwrap_or_default().to_string(),
+                pending_period: p.pending_period(),
+                recovery_period: p.recovery_period(),
+            },
+        })
+    }
+
+    fn to_sdk(&self) -> EvaluationCriteria {
+        let p = &self.prom_ql_criteria;
+        EvaluationCriteria::PromQlCriteria(
+            AlarmPromQlCriteria::builder()
+                .query(p.query.trim())
+                .set_pending_period(p.pending_period)
+                .set_recovery_period(p.recovery_period)
+                .build(),
+        )
+    }
+
+    /// Surrounding whitespace trimmed (a YAML block adds a newline); both
+    /// periods absent mean 0.
+    fn canonical(&self) -> Value {
+        let p = &self.prom_ql_criteria;
+        json!({"promQLCriteria": {
+            "query": p.query.trim(),
+            "pendingPeriod": p.pending_period.unwrap_or(0),
+            "recoveryPeriod": p.recovery_period.unwrap_or(0),
+        }})
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
@@ -159,9 +280,10 @@ fn map_to_dims(m: &BTreeMap<String, String>) -> Option<Vec<Dimension>> {
     )
 }
 
-/// Reads a live alarm back into the manifest's shape.
+/// Reads a live alarm back into the manifest's shape. A PromQL alarm keeps
+/// only what a PromQL alarm may declare, whatever else AWS reports for it.
 pub fn spec_from_live(a: &aws_sdk_cloudwatch::types::MetricAlarm) -> Spec {
-    Spec {
+    let spec = Spec {
         alarm_description: a
             .alarm_description()
             .filter(|s| !s.is_empty())
@@ -177,13 +299,10 @@ pub fn spec_from_live(a: &aws_sdk_cloudwatch::types::MetricAlarm) -> Spec {
         dimensions: dims_to_map(a.dimensions()),
         period: a.period(),
         unit: a.unit().map(|u| u.as_str().to_string()),
-        evaluation_periods: a.evaluation_periods().unwrap_or(1),
+        evaluation_periods: a.evaluation_periods(),
         datapoints_to_alarm: a.datapoints_to_alarm(),
         threshold: a.threshold(),
-        comparison_operator: a
-            .comparison_operator()
-            .map(|c| c.as_str().to_string())
-            .unwrap_or_default(),
+        comparison_operator: a.comparison_operator().map(|c| c.as_str().to_string()),
         treat_missing_data: a.treat_missing_data().map(str::to_string),
         evaluate_low_sample_count_percentile: a
             .evaluate_low_sample_count_percentile()
@@ -215,7 +334,37 @@ pub fn spec_from_live(a: &aws_sdk_cloudwatch::types::MetricAlarm) -> Spec {
             })
             .collect(),
         threshold_metric_id: a.threshold_metric_id().map(str::to_string),
+        evaluation_criteria: a
+            .evaluation_criteria()
+            .and_then(EvaluationCriteriaSpec::from_sdk),
+        evaluation_interval: a.evaluation_interval(),
+        warm_up_configuration: a.warm_up_configuration().and_then(WarmUpSpec::from_sdk),
         tags: None,
+    };
+    if spec.evaluation_criteria.is_some() {
+        promql_only(spec)
+    } else {
+        // Only a PromQL alarm has an interval of its own.
+        Spec {
+            evaluation_interval: None,
+            ..spec
+        }
+    }
+}
+
+/// The fields a PromQL alarm may declare; the others cleared.
+fn promql_only(s: Spec) -> Spec {
+    Spec {
+        alarm_description: s.alarm_description,
+        actions_enabled: s.actions_enabled,
+        ok_actions: s.ok_actions,
+        alarm_actions: s.alarm_actions,
+        insufficient_data_actions: s.insufficient_data_actions,
+        evaluation_criteria: s.evaluation_criteria,
+        evaluation_interval: s.evaluation_interval,
+        warm_up_configuration: s.warm_up_configuration,
+        tags: s.tags,
+        ..Spec::default()
     }
 }
 
@@ -224,6 +373,9 @@ pub fn spec_from_live(a: &aws_sdk_cloudwatch::types::MetricAlarm) -> Spec {
 /// `actionsEnabled: true`, `returnData: true`), action lists are sorted, and
 /// empty dimension maps are dropped.
 pub fn canonical(spec: &Spec, tags: Option<&BTreeMap<String, String>>) -> Value {
+    if spec.evaluation_criteria.is_some() {
+        return canonical_promql(&promql_only(spec.clone()), tags);
+    }
     let sorted = |v: &Vec<String>| {
         let mut v = v.clone();
         v.sort();
@@ -235,7 +387,7 @@ pub fn canonical(spec: &Spec, tags: Option<&BTreeMap<String, String>>) -> Value 
         "alarmActions": sorted(&spec.alarm_actions),
         "insufficientDataActions": sorted(&spec.insufficient_data_actions),
         "evaluationPeriods": spec.evaluation_periods,
-        "datapointsToAlarm": spec.datapoints_to_alarm.unwrap_or(spec.evaluation_periods),
+        "datapointsToAlarm": spec.datapoints_to_alarm.or(spec.evaluation_periods),
         "comparisonOperator": spec.comparison_operator,
         "treatMissingData": spec.treat_missing_data.clone().unwrap_or_else(|| "missing".into()),
     });
@@ -289,7 +441,42 @@ pub fn canonical(spec: &Spec, tags: Option<&BTreeMap<String, String>>) -> Value 
             .collect();
         put("metrics", Some(Value::Array(metrics)));
     }
+    put(
+        "warmUpConfiguration",
+        spec.warm_up_configuration
+            .as_ref()
+            .map(WarmUpSpec::canonical),
+    );
     put("tags", tags.map(|t| json!(t)));
+    obj
+}
+
+/// A PromQL alarm's canonical form: no metric, threshold or periods, and no
+/// `treatMissingData` default, which does not apply to it.
+fn canonical_promql(spec: &Spec, tags: Option<&BTreeMap<String, String>>) -> Value {
+    let sorted = |v: &Vec<String>| {
+        let mut v = v.clone();
+        v.sort();
+        v
+    };
+    let mut obj = json!({
+        "actionsEnabled": spec.actions_enabled.unwrap_or(true),
+        "okActions": sorted(&spec.ok_actions),
+        "alarmActions": sorted(&spec.alarm_actions),
+        "insufficientDataActions": sorted(&spec.insufficient_data_actions),
+        "evaluationCriteria": spec.evaluation_criteria.as_ref().map(EvaluationCriteriaSpec::canonical),
+        "evaluationInterval": spec.evaluation_interval,
+    });
+    let m = obj.as_object_mut().expect("object");
+    if let Some(d) = spec.alarm_description.as_deref().filter(|d| !d.is_empty()) {
+        m.insert("alarmDescription".into(), json!(d));
+    }
+    if let Some(w) = &spec.warm_up_configuration {
+        m.insert("warmUpConfiguration".into(), w.canonical());
+    }
+    if let Some(t) = tags {
+        m.insert("tags".into(), json!(t));
+    }
     obj
 }
 
@@ -354,12 +541,18 @@ fn check_statistics(s: &Spec, issues: &mut Issues) {
             format!("`{es}` is not a percentile or trimmed statistic such as p99 or tm90"),
         );
     }
-    one_of(
-        issues,
-        "comparisonOperator",
-        &s.comparison_operator,
-        ComparisonOperator::values(),
-    );
+    match &s.comparison_operator {
+        Some(op) => one_of(
+            issues,
+            "comparisonOperator",
+            op,
+            ComparisonOperator::values(),
+        ),
+        None => issues.at(
+            "comparisonOperator",
+            "missing field `comparisonOperator`: add it to spec",
+        ),
+    }
     if let Some(t) = &s.treat_missing_data {
         one_of(
             issues,
@@ -383,18 +576,28 @@ fn check_statistics(s: &Spec, issues: &mut Issues) {
 
 /// How many periods, and how long each.
 fn check_evaluation(s: &Spec, issues: &mut Issues) {
-    if s.evaluation_periods < 1 {
+    let Some(periods) = s.evaluation_periods else {
+        issues.at(
+            "evaluationPeriods",
+            "missing field `evaluationPeriods`: add it to spec",
+        );
+        return;
+    };
+    if periods < 1 {
         issues.at("evaluationPeriods", "evaluationPeriods must be at least 1");
     }
     if let Some(d) = s.datapoints_to_alarm
-        && (d < 1 || d > s.evaluation_periods)
+        && (d < 1 || d > periods)
     {
         issues.at(
             "datapointsToAlarm",
-            format!(
-                "datapointsToAlarm must be between 1 and evaluationPeriods ({})",
-                s.evaluation_periods
-            ),
+            format!("datapointsToAlarm must be between 1 and evaluationPeriods ({periods})"),
+        );
+    }
+    if s.evaluation_interval.is_some() {
+        issues.at(
+            "evaluationInterval",
+            "evaluationInterval is only for a PromQL alarm (evaluationCriteria); this alarm is evaluated every period: remove it",
         );
     }
     if let Some(p) = s.period
@@ -416,7 +619,7 @@ fn check_metric_source(s: &Spec, issues: &mut Issues) {
         ),
         (None, true) => issues.at(
             "comparisonOperator",
-            "the alarm needs a metric: set metricName with namespace, or metrics",
+            "the alarm needs a metric: set metricName with namespace, or metrics (or evaluationCriteria for a PromQL alarm)",
         ),
         (Some(_), true) => {
             if s.namespace.is_none() {
@@ -526,7 +729,7 @@ fn check_threshold(s: &Spec, issues: &mut Issues) {
                     format!("`{id}` is not the id of one of the metrics"),
                 );
             }
-            if !ANOMALY_OPERATORS.contains(&s.comparison_operator.as_str()) {
+            if !ANOMALY_OPERATORS.contains(&s.comparison_operator.as_deref().unwrap_or_default()) {
                 issues.at(
                     "comparisonOperator",
                     format!(
@@ -537,16 +740,91 @@ fn check_threshold(s: &Spec, issues: &mut Issues) {
             }
         }
         (None, Some(_)) => {
-            if ANOMALY_OPERATORS.contains(&s.comparison_operator.as_str()) {
+            if let Some(op) = s
+                .comparison_operator
+                .as_deref()
+                .filter(|op| ANOMALY_OPERATORS.contains(op))
+            {
                 issues.at(
                     "comparisonOperator",
                     format!(
-                        "`{}` compares with an anomaly band and needs thresholdMetricId; with a fixed threshold use GreaterThanThreshold, LessThanThreshold or their OrEqualTo forms",
-                        s.comparison_operator
+                        "`{op}` compares with an anomaly band and needs thresholdMetricId; with a fixed threshold use GreaterThanThreshold, LessThanThreshold or their OrEqualTo forms"
                     ),
                 );
             }
         }
+    }
+}
+
+/// What AWS refuses beside `EvaluationCriteria`: a PromQL alarm's query,
+/// interval and periods replace all of these.
+fn check_promql(s: &Spec, issues: &mut Issues) {
+    let set = [
+        ("namespace", s.namespace.is_some()),
+        ("metricName", s.metric_name.is_some()),
+        ("dimensions", !s.dimensions.is_empty()),
+        ("period", s.period.is_some()),
+        ("unit", s.unit.is_some()),
+        ("statistic", s.statistic.is_some()),
+        ("extendedStatistic", s.extended_statistic.is_some()),
+        ("metrics", !s.metrics.is_empty()),
+        ("threshold", s.threshold.is_some()),
+        ("comparisonOperator", s.comparison_operator.is_some()),
+        ("thresholdMetricId", s.threshold_metric_id.is_some()),
+        ("evaluationPeriods", s.evaluation_periods.is_some()),
+        ("datapointsToAlarm", s.datapoints_to_alarm.is_some()),
+        ("treatMissingData", s.treat_missing_data.is_some()),
+        (
+            "evaluateLowSampleCountPercentile",
+            s.evaluate_low_sample_count_percentile.is_some(),
+        ),
+    ];
+    for (field, _) in set.iter().filter(|(_, on)| *on) {
+        issues.at(
+            field,
+            format!("{field} cannot be used with evaluationCriteria: a PromQL alarm's query decides what breaches; remove {field}"),
+        );
+    }
+    let Some(c) = &s.evaluation_criteria else {
+        return;
+    };
+    let p = &c.prom_ql_criteria;
+    let path = "evaluationCriteria.promQLCriteria";
+    let query = p.query.trim();
+    if query.is_empty() {
+        issues.at(
+            &format!("{path}.query"),
+            "query must not be empty; give a PromQL query that returns the breaching series, such as up == 0",
+        );
+    } else if query.chars().count() > 10_000 {
+        issues.at(
+            &format!("{path}.query"),
+            "query is longer than the 10000 characters AWS allows",
+        );
+    }
+    for (field, v) in [
+        ("pendingPeriod", p.pending_period),
+        ("recoveryPeriod", p.recovery_period),
+    ] {
+        if let Some(v) = v
+            && !(0..=86_400).contains(&v)
+        {
+            issues.at(
+                &format!("{path}.{field}"),
+                format!("{v} is not a valid {field}; give seconds from 0 to 86400 (one day)"),
+            );
+        }
+    }
+    match s.evaluation_interval {
+        None => issues.at(
+            "evaluationCriteria",
+            "a PromQL alarm needs evaluationInterval: add it to spec (seconds: 10, 20, 30 or a multiple of 60)",
+        ),
+        Some(i) if !(i == 10 || i == 20 || i == 30 || (i > 0 && i % 60 == 0)) => issues.at(
+            "evaluationInterval",
+            format!("{i} is not a valid evaluationInterval; use 10, 20, 30 or a multiple of 60"),
+        ),
+        Some(_) => {}
     }
 }
 
@@ -568,10 +846,17 @@ impl Kind for MetricAlarm {
     }
 
     fn validate(s: &Spec, issues: &mut Issues) {
-        check_statistics(s, issues);
-        check_evaluation(s, issues);
-        check_metric_source(s, issues);
-        check_threshold(s, issues);
+        if s.evaluation_criteria.is_some() {
+            check_promql(s, issues);
+        } else {
+            check_statistics(s, issues);
+            check_evaluation(s, issues);
+            check_metric_source(s, issues);
+            check_threshold(s, issues);
+        }
+        if let Some(w) = &s.warm_up_configuration {
+            w.validate("warmUpConfiguration", issues);
+        }
         validate_actions(
             [
                 ("okActions", &s.ok_actions),
@@ -731,16 +1016,27 @@ async fn put(
             )
             .set_period(spec.period)
             .set_unit(spec.unit.as_deref().map(StandardUnit::from))
-            .evaluation_periods(spec.evaluation_periods)
+            .set_evaluation_periods(spec.evaluation_periods)
             .set_datapoints_to_alarm(spec.datapoints_to_alarm)
             .set_threshold(spec.threshold)
-            .comparison_operator(ComparisonOperator::from(spec.comparison_operator.as_str()))
+            .set_comparison_operator(
+                spec.comparison_operator
+                    .as_deref()
+                    .map(ComparisonOperator::from),
+            )
             .set_treat_missing_data(spec.treat_missing_data.clone())
             .set_evaluate_low_sample_count_percentile(
                 spec.evaluate_low_sample_count_percentile.clone(),
             )
             .set_metrics(metrics)
             .set_threshold_metric_id(spec.threshold_metric_id.clone())
+            .set_evaluation_criteria(
+                spec.evaluation_criteria
+                    .as_ref()
+                    .map(EvaluationCriteriaSpec::to_sdk),
+            )
+            .set_evaluation_interval(spec.evaluation_interval)
+            .set_warm_up_configuration(spec.warm_up_configuration.as_ref().map(WarmUpSpec::to_sdk))
             .set_tags((!create_tags.is_empty()).then(|| sdk_tags(&create_tags)))
             .send()
             .await
@@ -752,6 +1048,8 @@ async fn put(
     ]))
 }
 
+#[cfg(test)]
+mod replay;
 #[cfg(any(test, feature = "testkit"))]
 pub mod strategy;
 #[cfg(test)]

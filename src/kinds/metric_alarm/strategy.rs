@@ -41,6 +41,13 @@ pub enum AlarmMetric {
         m: MetricStatSem,
         width: f64,
     },
+    /// A PromQL alarm: no metric, threshold, operator or periods.
+    PromQl {
+        query: String,
+        pending: Option<i32>,
+        recovery: Option<i32>,
+        interval: i32,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +61,7 @@ pub struct MetricAlarmSem {
     pub threshold: f64,
     pub comparison: String,
     pub treat_missing: String,
+    pub warm_up: Option<(i32, Option<bool>)>,
     pub tags: Option<Tags>,
 }
 
@@ -117,6 +125,24 @@ fn alarm_metric() -> impl Strategy<Value = AlarmMetric> {
             }),
         (metric_stat(), select(&[1.0, 2.0, 2.5][..]))
             .prop_map(|(m, width)| AlarmMetric::Anomaly { m, width }),
+        (
+            select(
+                &[
+                    "up == 0",
+                    "rate(http_errors_total[5m]) > 1\n",
+                    "  sum by (host) (x) > 3"
+                ][..]
+            ),
+            prop::option::of(select(&[0, 60, 300, 86_400][..])),
+            prop::option::of(select(&[0, 120][..])),
+            select(&[10, 20, 30, 60, 600][..]),
+        )
+            .prop_map(|(q, pending, recovery, interval)| AlarmMetric::PromQl {
+                query: q.into(),
+                pending,
+                recovery,
+                interval,
+            }),
     ]
 }
 
@@ -137,10 +163,11 @@ pub fn strategy() -> impl Strategy<Value = Case> {
             ][..],
         ),
         select(&["missing", "breaching", "notBreaching", "ignore"][..]),
+        prop::option::of((select(&[1, 10, 60][..]), prop::option::of(any::<bool>()))),
         opt_tags(),
     )
         .prop_map(
-            |(name, description, actions, metric, (e, d), threshold, cmp, treat, tags)| {
+            |(name, description, actions, metric, (e, d), threshold, cmp, treat, warm_up, tags)| {
                 let comparison = if matches!(metric, AlarmMetric::Anomaly { .. }) {
                     "LessThanLowerOrGreaterThanUpperThreshold".to_string()
                 } else {
@@ -156,6 +183,7 @@ pub fn strategy() -> impl Strategy<Value = Case> {
                     threshold,
                     comparison,
                     treat_missing: treat.into(),
+                    warm_up,
                     tags,
                 }
             },
@@ -180,7 +208,53 @@ fn metric_stat_value(m: &MetricStatSem, st: Style) -> Value {
         .done(st, "metricStat")
 }
 
+fn render_warm_up(o: Obj, s: &MetricAlarmSem, st: Style) -> Obj {
+    match s.warm_up {
+        None => o,
+        Some((minutes, only_after)) => {
+            let w = Obj::new()
+                .put("warmUpPeriodDurationInMinutes", minutes)
+                .when(
+                    only_after.is_some() || st.coin("wu.only"),
+                    "onlyStartEvaluatingAfterWarmUpPeriodEnds",
+                    only_after.unwrap_or(false),
+                )
+                .done(st, "warmUp");
+            o.put("warmUpConfiguration", w)
+        }
+    }
+}
+
 fn render_metric_alarm(s: &MetricAlarmSem, st: Style) -> Value {
+    if let AlarmMetric::PromQl {
+        query,
+        pending,
+        recovery,
+        interval,
+    } = &s.metric
+    {
+        // `pendingPeriod` and `recoveryPeriod` are 0 when left out.
+        let criteria = Obj::new()
+            .put("query", query.as_str())
+            .when(
+                pending.is_some() || st.coin("pending"),
+                "pendingPeriod",
+                pending.unwrap_or(0),
+            )
+            .when(
+                recovery.is_some() || st.coin("recovery"),
+                "recoveryPeriod",
+                recovery.unwrap_or(0),
+            )
+            .done(st, "promql");
+        let mut o = Obj::new()
+            .opt("alarmDescription", s.description.as_deref())
+            .put("evaluationCriteria", json!({ "promQLCriteria": criteria }))
+            .put("evaluationInterval", *interval);
+        o = put_actions(o, &s.actions, st);
+        o = opt_tags_field(o, &s.tags, st);
+        return render_warm_up(o, s, st).done(st, "alarm");
+    }
     let mut o = Obj::new()
         .opt("alarmDescription", s.description.as_deref())
         .put("evaluationPeriods", s.evaluation_periods)
@@ -197,6 +271,7 @@ fn render_metric_alarm(s: &MetricAlarmSem, st: Style) -> Value {
         );
     o = put_actions(o, &s.actions, st);
     o = opt_tags_field(o, &s.tags, st);
+    o = render_warm_up(o, s, st);
     // `returnData` is true when left out.
     let returning = |st: Style, what: &str| st.coin(what).then_some(true);
     match &s.metric {
@@ -262,6 +337,7 @@ fn render_metric_alarm(s: &MetricAlarmSem, st: Style) -> Value {
                 .put("metrics", json!([m1, ad]))
                 .put("thresholdMetricId", "ad1");
         }
+        AlarmMetric::PromQl { .. } => unreachable!("rendered above"),
     }
     o.done(st, "alarm")
 }
@@ -324,13 +400,17 @@ pub fn live(name: &str, s: &metric_alarm::Spec, st: Style, env: &Env) -> metric_
         .set_dimensions(Some(dims(&s.dimensions, "d")))
         .set_period(s.period)
         .set_unit(s.unit.as_deref().map(StandardUnit::from))
-        .evaluation_periods(s.evaluation_periods)
+        .set_evaluation_periods(s.evaluation_periods)
         .set_datapoints_to_alarm(
             s.datapoints_to_alarm
-                .or(st.coin("dp").then_some(s.evaluation_periods)),
+                .or(s.evaluation_periods.filter(|_| st.coin("dp"))),
         )
         .set_threshold(s.threshold)
-        .comparison_operator(ComparisonOperator::from(s.comparison_operator.as_str()))
+        .set_comparison_operator(
+            s.comparison_operator
+                .as_deref()
+                .map(ComparisonOperator::from),
+        )
         .set_treat_missing_data(
             s.treat_missing_data
                 .clone()
@@ -339,6 +419,27 @@ pub fn live(name: &str, s: &metric_alarm::Spec, st: Style, env: &Env) -> metric_
         .set_evaluate_low_sample_count_percentile(s.evaluate_low_sample_count_percentile.clone())
         .set_metrics(Some(metrics))
         .set_threshold_metric_id(s.threshold_metric_id.clone())
+        .set_evaluation_criteria(s.evaluation_criteria.as_ref().map(|c| {
+            let p = &c.prom_ql_criteria;
+            // AWS may report the periods left out as 0.
+            aws_sdk_cloudwatch::types::EvaluationCriteria::PromQlCriteria(
+                aws_sdk_cloudwatch::types::AlarmPromQlCriteria::builder()
+                    .query(p.query.trim())
+                    .set_pending_period(p.pending_period.or(st.coin("pp0").then_some(0)))
+                    .set_recovery_period(p.recovery_period.or(st.coin("rp0").then_some(0)))
+                    .build(),
+            )
+        }))
+        .set_evaluation_interval(s.evaluation_interval)
+        .set_warm_up_configuration(s.warm_up_configuration.as_ref().map(|w| {
+            aws_sdk_cloudwatch::types::WarmUpConfiguration::builder()
+                .warm_up_period_duration_in_minutes(w.warm_up_period_duration_in_minutes)
+                .set_only_start_evaluating_after_warm_up_period_ends(
+                    w.only_start_evaluating_after_warm_up_period_ends
+                        .or(st.coin("wu0").then_some(false)),
+                )
+                .build()
+        }))
         .state_value(if st.coin("state") {
             StateValue::Alarm
         } else {

@@ -10,9 +10,9 @@ fn base() -> Spec {
         namespace: Some("AWS/EC2".into()),
         statistic: Some("Average".into()),
         period: Some(300),
-        evaluation_periods: 2,
+        evaluation_periods: Some(2),
         threshold: Some(80.0),
-        comparison_operator: "GreaterThanThreshold".into(),
+        comparison_operator: Some("GreaterThanThreshold".into()),
         dimensions: BTreeMap::from([("InstanceId".into(), "i-1".into())]),
         ..Spec::default()
     }
@@ -160,8 +160,8 @@ fn validation_catches_what_aws_rejects() {
 #[test]
 fn anomaly_band_needs_two_returning_metrics() {
     let s = Spec {
-        evaluation_periods: 2,
-        comparison_operator: "LessThanLowerOrGreaterThanUpperThreshold".into(),
+        evaluation_periods: Some(2),
+        comparison_operator: Some("LessThanLowerOrGreaterThanUpperThreshold".into()),
         threshold_metric_id: Some("ad1".into()),
         metrics: vec![
             MetricQuery {
@@ -385,4 +385,215 @@ async fn the_cycles_alarm_walk_serves_every_reader_in_any_order() {
     }
     assert!(all_alarms(&aws).await.unwrap().metric.contains_key("cpu"));
     assert_eq!(rule.num_calls(), 1);
+}
+
+fn promql() -> Spec {
+    Spec {
+        evaluation_criteria: Some(EvaluationCriteriaSpec {
+            prom_ql_criteria: PromQlCriteriaSpec {
+                query: "up{job=\"api\"} == 0".into(),
+                pending_period: Some(300),
+                recovery_period: None,
+            },
+        }),
+        evaluation_interval: Some(60),
+        alarm_actions: vec!["arn:aws:sns:us-east-1:123456789012:alerts".into()],
+        ..Spec::default()
+    }
+}
+
+#[test]
+fn a_promql_alarm_needs_no_metric_threshold_or_periods() {
+    assert!(errors(&promql()).is_empty(), "{:?}", errors(&promql()));
+    // Each field AWS refuses beside EvaluationCriteria is named.
+    let mixed = Spec {
+        metric_name: Some("CPUUtilization".into()),
+        threshold: Some(1.0),
+        comparison_operator: Some("GreaterThanThreshold".into()),
+        evaluation_periods: Some(1),
+        treat_missing_data: Some("missing".into()),
+        ..promql()
+    };
+    let e = errors(&mixed);
+    for f in [
+        "metricName",
+        "threshold",
+        "comparisonOperator",
+        "evaluationPeriods",
+        "treatMissingData",
+    ] {
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with(&format!("{f} cannot be used with evaluationCriteria"))),
+            "{f}: {e:?}"
+        );
+    }
+}
+
+#[test]
+fn promql_interval_and_periods_follow_aws_rules() {
+    let no_interval = Spec {
+        evaluation_interval: None,
+        ..promql()
+    };
+    assert!(
+        errors(&no_interval)
+            .iter()
+            .any(|e| e.contains("needs evaluationInterval"))
+    );
+    for (i, ok) in [
+        (10, true),
+        (20, true),
+        (30, true),
+        (120, true),
+        (45, false),
+        (0, false),
+    ] {
+        let s = Spec {
+            evaluation_interval: Some(i),
+            ..promql()
+        };
+        assert_eq!(errors(&s).is_empty(), ok, "{i}: {:?}", errors(&s));
+    }
+    let mut s = promql();
+    s.evaluation_criteria
+        .as_mut()
+        .unwrap()
+        .prom_ql_criteria
+        .pending_period = Some(86_401);
+    s.evaluation_criteria
+        .as_mut()
+        .unwrap()
+        .prom_ql_criteria
+        .query = "  \n".into();
+    let e = errors(&s);
+    assert!(e.iter().any(|m| m.contains("0 to 86400")), "{e:?}");
+    assert!(
+        e.iter().any(|m| m.contains("query must not be empty")),
+        "{e:?}"
+    );
+    // An interval belongs to a PromQL alarm only.
+    let s = Spec {
+        evaluation_interval: Some(60),
+        ..base()
+    };
+    assert!(
+        errors(&s)
+            .iter()
+            .any(|e| e.contains("only for a PromQL alarm"))
+    );
+    // Without PromQL the operator and the periods are required.
+    let s = Spec {
+        evaluation_periods: None,
+        comparison_operator: None,
+        ..base()
+    };
+    let e = errors(&s);
+    assert!(e.contains(&"missing field `evaluationPeriods`: add it to spec".to_string()));
+    assert!(e.contains(&"missing field `comparisonOperator`: add it to spec".to_string()));
+}
+
+#[test]
+fn warm_up_defaults_and_validation() {
+    let a = Spec {
+        warm_up_configuration: Some(WarmUpSpec {
+            warm_up_period_duration_in_minutes: 10,
+            only_start_evaluating_after_warm_up_period_ends: None,
+        }),
+        ..base()
+    };
+    let mut b = a.clone();
+    b.warm_up_configuration
+        .as_mut()
+        .unwrap()
+        .only_start_evaluating_after_warm_up_period_ends = Some(false);
+    assert_eq!(canonical(&a, None), canonical(&b, None));
+    assert!(errors(&a).is_empty());
+    let mut bad = a.clone();
+    bad.warm_up_configuration
+        .as_mut()
+        .unwrap()
+        .warm_up_period_duration_in_minutes = 0;
+    assert!(
+        errors(&bad)
+            .iter()
+            .any(|e| e.contains("not a warm-up period"))
+    );
+}
+
+// What DescribeAlarms reports beside a PromQL alarm's criteria (a default
+// TreatMissingData, periods of 0) is not a difference, and import writes a
+// spec that validates.
+#[test]
+fn a_live_promql_alarm_reads_back_as_its_spec() {
+    use aws_sdk_cloudwatch::types::{AlarmPromQlCriteria, EvaluationCriteria};
+    let live = aws_sdk_cloudwatch::types::MetricAlarm::builder()
+        .alarm_name("api-down")
+        .actions_enabled(true)
+        .alarm_actions("arn:aws:sns:us-east-1:123456789012:alerts")
+        .treat_missing_data("missing")
+        .evaluation_periods(1)
+        .evaluation_criteria(EvaluationCriteria::PromQlCriteria(
+            AlarmPromQlCriteria::builder()
+                .query("up{job=\"api\"} == 0")
+                .pending_period(300)
+                .recovery_period(0)
+                .build(),
+        ))
+        .evaluation_interval(60)
+        .build();
+    let spec = spec_from_live(&live);
+    assert_eq!(spec.treat_missing_data, None);
+    assert_eq!(spec.evaluation_periods, None);
+    assert!(errors(&spec).is_empty(), "{:?}", errors(&spec));
+    assert_eq!(canonical(&spec, None), canonical(&promql(), None));
+    // A metric alarm's interval, if AWS reports one, is not the manifest's.
+    let mut metric = live_alarm(
+        &[("InstanceId", "i-1")],
+        aws_sdk_cloudwatch::types::StateValue::Ok,
+    );
+    metric.evaluation_interval = Some(300);
+    assert_eq!(spec_from_live(&metric).evaluation_interval, None);
+}
+
+// PutMetricAlarm carries the criteria, the interval and the warm-up, and none
+// of the fields a PromQL alarm may not send.
+#[tokio::test]
+async fn put_metric_alarm_carries_promql_and_warm_up() {
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    let put = mock!(aws_sdk_cloudwatch::Client::put_metric_alarm)
+        .match_requests(|r| {
+            let p = r
+                .evaluation_criteria()
+                .and_then(|c| c.as_prom_ql_criteria().ok());
+            p.and_then(|p| p.query()) == Some("up{job=\"api\"} == 0")
+                && p.and_then(|p| p.pending_period()) == Some(300)
+                && r.evaluation_interval() == Some(60)
+                && r.warm_up_configuration()
+                    .and_then(|w| w.warm_up_period_duration_in_minutes())
+                    == Some(15)
+                && r.evaluation_periods().is_none()
+                && r.comparison_operator().is_none()
+                && r.threshold().is_none()
+                && r.metric_name().is_none()
+        })
+        .then_output(|| {
+            aws_sdk_cloudwatch::operation::put_metric_alarm::PutMetricAlarmOutput::builder().build()
+        });
+    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&put]);
+    let aws = crate::aws::testing::aws_with(crate::aws::testing::MockClients {
+        cloudwatch: Some(cw),
+        ..Default::default()
+    });
+    let spec = Spec {
+        warm_up_configuration: Some(WarmUpSpec {
+            warm_up_period_duration_in_minutes: 15,
+            only_start_evaluating_after_warm_up_period_ends: Some(true),
+        }),
+        ..promql()
+    };
+    crate::kinds::apply_typed::<MetricAlarm>(&aws, "api-down", &spec, None, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(put.num_calls(), 1);
 }
