@@ -12,6 +12,7 @@ mod iam;
 mod input;
 mod lab;
 mod logs;
+mod mute_rules;
 mod ops;
 mod ownership;
 mod partial;
