@@ -357,9 +357,9 @@ impl Kind for AlarmMuteRule {
             Ok(n) if !(MIN_DURATION..=MAX_DURATION).contains(&n) => issues.at(
                 "rule.schedule.duration",
                 format!(
-                    "{:?} is {}; a mute lasts from PT1M (1 minute) to P15D (15 days)",
+                    "{:?} is {} than AWS allows; a mute lasts from PT1M (1 minute) to P15D (15 days)",
                     sched.duration,
-                    canonical_duration(n)
+                    if n < MIN_DURATION { "shorter" } else { "longer" }
                 ),
             ),
             Ok(_) => {}

@@ -54,8 +54,8 @@ pub(super) fn rules(acct: &Account) -> [Rule; 8] {
 
     // One summary a page, so every walk follows NextToken.
     let (r, gone) = (acct.rules.clone(), acct.vanished.clone());
-    let list = mock!(aws_sdk_cloudwatch::Client::list_alarm_mute_rules).then_compute_output(
-        move |req| {
+    let list =
+        mock!(aws_sdk_cloudwatch::Client::list_alarm_mute_rules).then_compute_output(move |req| {
             let mut names: Vec<String> = r.lock().unwrap().keys().cloned().collect();
             names.extend(gone.iter().cloned());
             names.sort();
@@ -71,22 +71,22 @@ pub(super) fn rules(acct: &Account) -> [Rule; 8] {
                 .set_alarm_mute_rule_summaries(Some(page.into_iter().collect()))
                 .set_next_token((at + 1 < names.len()).then(|| (at + 1).to_string()))
                 .build()
-        },
-    );
+        });
     let r = acct.rules.clone();
-    let get = mock!(aws_sdk_cloudwatch::Client::get_alarm_mute_rule).then_compute_response(
-        move |req| match r
-            .lock()
-            .unwrap()
-            .get(req.alarm_mute_rule_name().unwrap_or_default())
-        {
-            Some(o) => MockResponse::Output(o.clone()),
-            None => MockResponse::Http(not_found()),
-        },
-    );
+    let get =
+        mock!(aws_sdk_cloudwatch::Client::get_alarm_mute_rule).then_compute_response(move |req| {
+            match r
+                .lock()
+                .unwrap()
+                .get(req.alarm_mute_rule_name().unwrap_or_default())
+            {
+                Some(o) => MockResponse::Output(o.clone()),
+                None => MockResponse::Http(not_found()),
+            }
+        });
     let (r, t) = (acct.rules.clone(), acct.tags.clone());
-    let put = mock!(aws_sdk_cloudwatch::Client::put_alarm_mute_rule).then_compute_output(
-        move |req| {
+    let put =
+        mock!(aws_sdk_cloudwatch::Client::put_alarm_mute_rule).then_compute_output(move |req| {
             let name = req.name().unwrap_or_default().to_string();
             let mut rules = r.lock().unwrap();
             // Tags count on creation only, as for alarms.
@@ -127,34 +127,38 @@ pub(super) fn rules(acct: &Account) -> [Rule; 8] {
                     .set_start_date(req.start_date().cloned())
                     .set_expire_date(req.expire_date().cloned())
                     .status(AlarmMuteRuleStatus::Scheduled)
-                    .mute_type(if req
-                        .rule()
-                        .and_then(|x| x.schedule())
-                        .and_then(|s| s.expression())
-                        .is_some_and(|e| e.trim().starts_with("at("))
-                    {
-                        "ONE_TIME"
-                    } else {
-                        "RECURRING"
-                    })
+                    .mute_type(
+                        if req
+                            .rule()
+                            .and_then(|x| x.schedule())
+                            .and_then(|s| s.expression())
+                            .is_some_and(|e| e.trim().starts_with("at("))
+                        {
+                            "ONE_TIME"
+                        } else {
+                            "RECURRING"
+                        },
+                    )
                     .build(),
             );
             PutAlarmMuteRuleOutput::builder().build()
-        },
-    );
+        });
     let (r, t) = (acct.rules.clone(), acct.tags.clone());
-    let delete = mock!(aws_sdk_cloudwatch::Client::delete_alarm_mute_rule).then_compute_output(
-        move |req| {
+    let delete =
+        mock!(aws_sdk_cloudwatch::Client::delete_alarm_mute_rule).then_compute_output(move |req| {
             let name = req.alarm_mute_rule_name().unwrap_or_default();
             r.lock().unwrap().remove(name);
             t.lock().unwrap().remove(&arn(name));
             DeleteAlarmMuteRuleOutput::builder().build()
-        },
-    );
+        });
     let t = acct.tags.clone();
     let list_tags = mock!(aws_sdk_cloudwatch::Client::list_tags_for_resource)
         .then_compute_response(move |req| {
-            match t.lock().unwrap().get(req.resource_arn().unwrap_or_default()) {
+            match t
+                .lock()
+                .unwrap()
+                .get(req.resource_arn().unwrap_or_default())
+            {
                 Some(tags) => MockResponse::Output(
                     ListTagsForResourceOutput::builder()
                         .set_tags(Some(sdk_tags(tags, |k, v| {
@@ -201,16 +205,7 @@ pub(super) fn rules(acct: &Account) -> [Rule; 8] {
                 .set_resource_tag_mapping_list(Some(Vec::new()))
                 .build()
         });
-    [
-        list,
-        get,
-        put,
-        delete,
-        list_tags,
-        tag,
-        untag,
-        get_resources,
-    ]
+    [list, get, put, delete, list_tags, tag, untag, get_resources]
 }
 
 pub(super) fn aws_over(rules: &[Rule; 8]) -> Aws {

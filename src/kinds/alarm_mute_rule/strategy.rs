@@ -164,11 +164,10 @@ pub fn live(name: &str, s: &amr::Spec, st: Style, env: &Env) -> amr::Live {
                 )
                 .build(),
         )
-        .set_mute_targets((!names.is_empty() || st.coin("empty")).then(|| {
-            MuteTargets::builder()
-                .set_alarm_names(Some(names))
-                .build()
-        }))
+        .set_mute_targets(
+            (!names.is_empty() || st.coin("empty"))
+                .then(|| MuteTargets::builder().set_alarm_names(Some(names)).build()),
+        )
         .set_start_date(date(&s.start_date))
         .set_expire_date(date(&s.expire_date))
         .status(aws_sdk_cloudwatch::types::AlarmMuteRuleStatus::Scheduled)

@@ -113,29 +113,52 @@ fn durations_are_days_hours_and_minutes_from_one_minute_to_fifteen_days() {
     ] {
         assert_eq!(duration_minutes(s), Ok(minutes), "{s}");
     }
-    for bad in ["2H", "P", "PT", "P1M", "P1Y", "PT1H2H", "PTH", "PT1.5H", "PT2M1H"] {
+    for bad in [
+        "2H", "P", "PT", "P1M", "P1Y", "PT1H2H", "PTH", "PT1.5H", "PT2M1H",
+    ] {
         assert!(duration_minutes(bad).is_err(), "{bad}");
     }
-    assert!(duration_minutes("PT90S").unwrap_err().contains("whole number of minutes"));
+    assert!(
+        duration_minutes("PT90S")
+            .unwrap_err()
+            .contains("whole number of minutes")
+    );
     assert_eq!(canonical_duration(120), "PT2H");
     assert_eq!(canonical_duration(3600), "P2DT12H");
     assert_eq!(canonical_duration(10080), "P7D");
     assert_eq!(canonical_duration(61), "PT1H1M");
     assert_eq!(canonical_duration(0), "PT0M");
 
-    let p = problems(with(weekly(), &["rule", "schedule", "duration"], json!("P16D")));
+    let p = problems(with(
+        weekly(),
+        &["rule", "schedule", "duration"],
+        json!("P16D"),
+    ));
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].0, "rule.schedule.duration");
     assert!(p[0].1.contains("from PT1M (1 minute) to P15D"), "{p:?}");
-    let p = problems(with(weekly(), &["rule", "schedule", "duration"], json!("PT0M")));
+    let p = problems(with(
+        weekly(),
+        &["rule", "schedule", "duration"],
+        json!("PT0M"),
+    ));
     assert_eq!(p.len(), 1, "{p:?}");
 }
 
 #[test]
 fn timezones_targets_names_and_dates_are_checked_where_they_are() {
-    let p = problems(with(weekly(), &["rule", "schedule", "timezone"], json!("JST +09:00")));
+    let p = problems(with(
+        weekly(),
+        &["rule", "schedule", "timezone"],
+        json!("JST +09:00"),
+    ));
     assert_eq!(p[0].0, "rule.schedule.timezone");
-    for tz in ["UTC", "Asia/Tokyo", "America/Argentina/Buenos_Aires", "Etc/GMT+9"] {
+    for tz in [
+        "UTC",
+        "Asia/Tokyo",
+        "America/Argentina/Buenos_Aires",
+        "Etc/GMT+9",
+    ] {
         assert!(timezone_ok(tz), "{tz}");
     }
     assert!(!timezone_ok(&"A".repeat(51)));
@@ -145,7 +168,11 @@ fn timezones_targets_names_and_dates_are_checked_where_they_are() {
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].0, "muteTargets.alarmNames");
     assert!(p[0].1.contains("at most 100"), "{p:?}");
-    let p = problems(with(weekly(), &["muteTargets", "alarmNames"], json!(["ok", ""])));
+    let p = problems(with(
+        weekly(),
+        &["muteTargets", "alarmNames"],
+        json!(["ok", ""]),
+    ));
     assert_eq!(p[0].0, "muteTargets.alarmNames[1]");
 
     assert!(AlarmMuteRule::validate_name(&"n".repeat(255)).is_ok());
@@ -190,7 +217,9 @@ fn normalize_fills_utc_sorts_targets_and_writes_durations_and_dates_once() {
         })
     );
     // No targets: the same as an empty list.
-    let none = spec(json!({"rule": {"schedule": {"expression": "at(2026-05-10T14:00)", "duration": "PT1H"}}}));
+    let none = spec(
+        json!({"rule": {"schedule": {"expression": "at(2026-05-10T14:00)", "duration": "PT1H"}}}),
+    );
     assert_eq!(
         AlarmMuteRule::normalize(&none, &env)["muteTargets"],
         json!({"alarmNames": []})
@@ -289,7 +318,10 @@ async fn import_reads_every_rule_and_writes_specs_that_plan_nothing() {
     assert_eq!(obs.found.len(), 2);
     for (name, o) in &obs.found {
         let spec = o.spec.clone();
-        assert!(spec.get("tags").is_some_and(|t| t.get(OWNER_TAG).is_none()), "{spec:#}");
+        assert!(
+            spec.get("tags").is_some_and(|t| t.get(OWNER_TAG).is_none()),
+            "{spec:#}"
+        );
         let desired = KindId::AlarmMuteRule.normalize(&spec, &aws.env).unwrap();
         // The owner tag is the live one (owner "test" in this account).
         let d = KindId::AlarmMuteRule.diff(&desired, &o.state(&aws.env));
@@ -361,7 +393,11 @@ async fn delete_removes_the_rule_and_a_missing_one_is_already_gone() {
     let gone = mock!(aws_sdk_cloudwatch::Client::delete_alarm_mute_rule)
         .then_http_response(super::replay::not_found);
     let aws2 = aws_with(MockClients {
-        cloudwatch: Some(mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&gone])),
+        cloudwatch: Some(mock_client!(
+            aws_sdk_cloudwatch,
+            RuleMode::MatchAny,
+            [&gone]
+        )),
         ..Default::default()
     });
     KindId::AlarmMuteRule
