@@ -130,7 +130,7 @@ pub fn duration_minutes(s: &str) -> Result<u64, String> {
     };
     read(date, &[('W', 7 * 86400), ('D', 86400)])?;
     read(time, &[('H', 3600), ('M', 60), ('S', 1)])?;
-    if seconds % 60 != 0 {
+    if !seconds.is_multiple_of(60) {
         return Err(format!(
             "{s:?} is not a whole number of minutes; AWS mutes for whole minutes, from PT1M to P15D"
         ));
