@@ -113,18 +113,22 @@ services! {
     cloudwatch: aws_sdk_cloudwatch, "CloudWatch" [
         // cloudwatch: CloudWatch User Guide, "CloudWatch service quotas" (Rate of ... requests).
         aws("DeleteAlarms", 3.0),
+        guess("DeleteAlarmMuteRule", 5.0), // not published
         aws("DeleteDashboards", 10.0),
         aws("DescribeAlarmHistory", 20.0),
         aws("DescribeAlarms", 9.0),
         aws("DescribeAlarmsForMetric", 9.0),
         aws("DisableAlarmActions", 3.0),
         aws("EnableAlarmActions", 3.0),
+        guess("GetAlarmMuteRule", 5.0), // not published
         aws("GetDashboard", 10.0),
         aws("GetMetricData", 500.0),
         aws("GetMetricStatistics", 400.0),
+        guess("ListAlarmMuteRules", 5.0), // not published
         aws("ListDashboards", 10.0),
         aws("ListMetrics", 25.0),
         aws("ListTagsForResource", 10.0),
+        guess("PutAlarmMuteRule", 5.0), // not published
         aws("PutCompositeAlarm", 3.0),
         aws("PutDashboard", 10.0),
         guess("PutLogAlarm", 5.0), // not published

@@ -483,6 +483,7 @@ macro_rules! kinds {
 
 // Declared outside the macro so that rustfmt and IDEs see them.
 pub mod agent_config;
+pub mod alarm_mute_rule;
 pub mod bucket;
 pub mod composite_alarm;
 pub mod config_recorder;
@@ -504,6 +505,7 @@ kinds! {
     Topic => topic,
     MetricAlarm => metric_alarm,
     CompositeAlarm => composite_alarm,
+    AlarmMuteRule => alarm_mute_rule,
     Dashboard => dashboard,
     XRayGroup => xray_group,
     SamplingRule => sampling_rule,

@@ -145,7 +145,7 @@ fn bad_input_corpus() {
         (
             "unknown kind",
             vec![("a.yaml", "apiVersion: vigil/v1\nkind: Alarm\nmetadata: {name: x}\nspec: {}\n".into())],
-            "a.yaml:2:7: Alarm/x: unknown kind `Alarm`; expected Settings or one of: Topic, MetricAlarm, CompositeAlarm, Dashboard",
+            "a.yaml:2:7: Alarm/x: unknown kind `Alarm`; expected Settings or one of: Topic, MetricAlarm, CompositeAlarm, AlarmMuteRule, Dashboard",
         ),
         (
             "unknown top-level field",
@@ -417,7 +417,7 @@ fn depends_on_errors_point_at_the_annotation() {
         ),
         (
             "Recorder/default",
-            "`vigil/depends-on`: unknown kind `Recorder` in `Recorder/default`; expected one of Topic, MetricAlarm, CompositeAlarm, Dashboard, XRayGroup, SamplingRule, Role, Bucket, LogGroup, MetricFilter, QueryDefinition, AgentConfig, ConfigurationRecorder, DeliveryChannel, ConfigRule, Stack",
+            "`vigil/depends-on`: unknown kind `Recorder` in `Recorder/default`; expected one of Topic, MetricAlarm, CompositeAlarm, AlarmMuteRule, Dashboard, XRayGroup, SamplingRule, Role, Bucket, LogGroup, MetricFilter, QueryDefinition, AgentConfig, ConfigurationRecorder, DeliveryChannel, ConfigRule, Stack",
         ),
         (
             "ConfigRule/r",

@@ -16,6 +16,7 @@ mod lab;
 mod log_alarms;
 mod logs;
 mod ministack;
+mod mute_rules;
 mod ops;
 mod ownership;
 mod partial;
