@@ -545,7 +545,11 @@ mod tests {
         ))
         .await;
         assert_eq!(e.class, ErrorClass::AccessDenied, "{e}");
-        assert!(e.to_string().contains("AccessDenied: User is not authorized"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("AccessDenied: User is not authorized"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -113,10 +113,12 @@ services! {
     cloudwatch: aws_sdk_cloudwatch, "CloudWatch" [
         // cloudwatch: CloudWatch User Guide, "CloudWatch service quotas" (Rate of ... requests).
         aws("DeleteAlarms", 3.0),
+        guess("DeleteAnomalyDetector", 5.0), // not published
         aws("DeleteDashboards", 10.0),
         aws("DescribeAlarmHistory", 20.0),
         aws("DescribeAlarms", 9.0),
         aws("DescribeAlarmsForMetric", 9.0),
+        guess("DescribeAnomalyDetectors", 5.0), // not published
         aws("DisableAlarmActions", 3.0),
         aws("EnableAlarmActions", 3.0),
         aws("GetDashboard", 10.0),
@@ -125,6 +127,7 @@ services! {
         aws("ListDashboards", 10.0),
         aws("ListMetrics", 25.0),
         aws("ListTagsForResource", 10.0),
+        guess("PutAnomalyDetector", 5.0), // not published
         aws("PutCompositeAlarm", 3.0),
         aws("PutDashboard", 10.0),
         aws("PutMetricAlarm", 3.0),

@@ -482,6 +482,7 @@ macro_rules! kinds {
 
 // Declared outside the macro so that rustfmt and IDEs see them.
 pub mod agent_config;
+pub mod anomaly_detector;
 pub mod bucket;
 pub mod composite_alarm;
 pub mod config_recorder;
@@ -502,6 +503,7 @@ kinds! {
     Topic => topic,
     MetricAlarm => metric_alarm,
     CompositeAlarm => composite_alarm,
+    AnomalyDetector => anomaly_detector,
     Dashboard => dashboard,
     XRayGroup => xray_group,
     SamplingRule => sampling_rule,
