@@ -1,6 +1,7 @@
 //! Integration tests: the real `vigil` binary against moto on loopback.
 //! One test binary, so the expensive link happens once.
 
+mod anomaly;
 mod assume;
 mod config;
 mod controller;

@@ -540,8 +540,8 @@ fn check_configuration(c: &Configuration, issues: &mut Issues) {
 fn check_no_references(s: &Spec, issues: &mut Issues) {
     let msg = |f: &str| {
         format!(
-            "{f} identifies the anomaly detector (AWS gives it no name), so it cannot hold a reference: \
-             vigil finds the detector by it before references resolve; write the value itself"
+            "{f} is part of the detector's identity (AWS gives a detector no name), so it cannot hold a \
+             reference: vigil finds the detector by it before references resolve; write the value itself"
         )
     };
     for (f, v) in [
