@@ -114,10 +114,12 @@ services! {
         // cloudwatch: CloudWatch User Guide, "CloudWatch service quotas" (Rate of ... requests).
         aws("DeleteAlarms", 3.0),
         guess("DeleteAlarmMuteRule", 5.0), // not published
+        guess("DeleteAnomalyDetector", 5.0), // not published
         aws("DeleteDashboards", 10.0),
         aws("DescribeAlarmHistory", 20.0),
         aws("DescribeAlarms", 9.0),
         aws("DescribeAlarmsForMetric", 9.0),
+        guess("DescribeAnomalyDetectors", 5.0), // not published
         aws("DisableAlarmActions", 3.0),
         aws("EnableAlarmActions", 3.0),
         guess("GetAlarmMuteRule", 5.0), // not published
@@ -129,6 +131,7 @@ services! {
         aws("ListMetrics", 25.0),
         aws("ListTagsForResource", 10.0),
         guess("PutAlarmMuteRule", 5.0), // not published
+        guess("PutAnomalyDetector", 5.0), // not published
         aws("PutCompositeAlarm", 3.0),
         aws("PutDashboard", 10.0),
         guess("PutLogAlarm", 5.0), // not published

@@ -67,9 +67,13 @@ pub async fn observe(
     for (kind, w) in by_kind.iter_mut() {
         w.population = inv.populations.get(kind.name()).copied();
     }
-    for id in inv.resources.keys() {
+    for (id, e) in &inv.resources {
         if let Some(w) = by_kind.get_mut(&id.kind) {
             w.inventoried.insert(id.name.clone());
+            if w.specs.get(&id.name).is_some_and(|s| s.is_null()) {
+                w.applied
+                    .insert(id.name.clone(), Arc::new(e.applied.value()));
+            }
         }
     }
     let results = futures::future::join_all(

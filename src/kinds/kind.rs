@@ -202,6 +202,9 @@ pub struct Wanted {
     /// without an owner tag is confirmed with one call, as the Tagging API can
     /// lag behind a create.
     pub inventoried: BTreeSet<String>,
+    /// The state last applied, for inventoried names: how a kind that AWS
+    /// gives no name (anomaly detectors) finds an undeclared one to prune.
+    pub applied: BTreeMap<String, Arc<Value>>,
 }
 
 impl Wanted {

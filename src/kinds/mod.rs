@@ -484,6 +484,7 @@ macro_rules! kinds {
 // Declared outside the macro so that rustfmt and IDEs see them.
 pub mod agent_config;
 pub mod alarm_mute_rule;
+pub mod anomaly_detector;
 pub mod bucket;
 pub mod composite_alarm;
 pub mod config_recorder;
@@ -507,6 +508,7 @@ kinds! {
     CompositeAlarm => composite_alarm,
     AlarmMuteRule => alarm_mute_rule,
     Dashboard => dashboard,
+    AnomalyDetector => anomaly_detector,
     XRayGroup => xray_group,
     SamplingRule => sampling_rule,
     Role => role,

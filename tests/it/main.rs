@@ -2,6 +2,7 @@
 //! MiniStack for CloudWatch alarms where moto falls short: `ministack.rs`).
 //! One test binary, so the expensive link happens once.
 
+mod anomaly;
 mod assume;
 mod cbor;
 mod config;
