@@ -417,7 +417,7 @@ fn depends_on_errors_point_at_the_annotation() {
         ),
         (
             "Recorder/default",
-            "`vigil/depends-on`: unknown kind `Recorder` in `Recorder/default`; expected one of Topic, MetricAlarm, CompositeAlarm, AlarmMuteRule, Dashboard, XRayGroup, SamplingRule, Role, Bucket, LogGroup, MetricFilter, QueryDefinition, AgentConfig, ConfigurationRecorder, DeliveryChannel, ConfigRule, Stack",
+            "`vigil/depends-on`: unknown kind `Recorder` in `Recorder/default`; expected one of Topic, MetricAlarm, CompositeAlarm, AlarmMuteRule, Dashboard, AnomalyDetector, XRayGroup, SamplingRule, Role, Bucket, LogGroup, MetricFilter, QueryDefinition, LogAlarm, AgentConfig, ConfigurationRecorder, DeliveryChannel, ConfigRule, Stack",
         ),
         (
             "ConfigRule/r",
