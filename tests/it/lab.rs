@@ -47,6 +47,7 @@ fn only_unsupported(report: &Value) {
         kinds,
         [
             "AlarmMuteRule",
+            "AnomalyDetector",
             "QueryDefinition",
             "SamplingRule",
             "XRayGroup"
@@ -68,7 +69,7 @@ async fn the_whole_lab_applies_and_the_second_plan_is_clean() {
     let (run, plan) = lab.reconcile_json(&["--dry-run"]);
     run.expect_code(1);
     only_unsupported(&plan);
-    assert_eq!(plan["summary"]["create"], 17, "{plan:#}");
+    assert_eq!(plan["summary"]["create"], 18, "{plan:#}");
     assert_eq!(writes(&plan), 0);
     // The config chain is planned in dependency order, with unknown ARNs marked.
     let order: Vec<String> = plan["changes"]
@@ -107,14 +108,14 @@ async fn the_whole_lab_applies_and_the_second_plan_is_clean() {
     let (run, applied) = lab.reconcile_json(&[]);
     run.expect_code(1);
     only_unsupported(&applied);
-    assert_eq!(applied["summary"]["create"], 17, "{applied:#}");
+    assert_eq!(applied["summary"]["create"], 18, "{applied:#}");
 
     let (run, again) = lab.reconcile_json(&["--dry-run"]);
     run.expect_code(1);
     only_unsupported(&again);
     assert_eq!(again["summary"]["create"], 0, "{again:#}");
     assert_eq!(again["summary"]["update"], 0, "{again:#}");
-    assert_eq!(again["summary"]["unchanged"], 17);
+    assert_eq!(again["summary"]["unchanged"], 18);
     assert_eq!(writes(&again), 0);
 
     // The stack's instance id reached the alarm.
@@ -160,6 +161,7 @@ async fn destroy_on_the_whole_lab_keeps_only_retained_resources() {
     std::fs::remove_dir_all(lab.dir().join("xray")).unwrap();
     lab.remove("logs/insights-queries.yaml");
     lab.remove("alarms/maintenance-window.yaml");
+    lab.remove("alarms/anomaly-detection.yaml");
     // moto 5.2.5 cannot delete this template's stack: it removes the VPC before the
     // subnet and gateway and answers DependencyViolation (CloudFormation orders them).
     // Retain the stack here; everything else is really deleted.
@@ -263,6 +265,7 @@ async fn import_round_trip_for_every_kind_shows_zero_changes() {
     std::fs::remove_dir_all(lab.dir().join("xray")).unwrap();
     lab.remove("logs/insights-queries.yaml");
     lab.remove("alarms/maintenance-window.yaml");
+    lab.remove("alarms/anomaly-detection.yaml");
     lab.reconcile_json(&[]).0.expect_code(0);
 
     let out = lab.tmp.path().join("imported");

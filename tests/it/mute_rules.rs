@@ -48,13 +48,13 @@ async fn emulator_without_mute_rules_reports_them_unsupported_and_the_lab_still_
     let (run, plan) = lab.reconcile_json(&["--dry-run"]);
     run.expect_code(1);
     mute_rule_unserved(&plan);
-    assert_eq!(plan["summary"]["create"], 17, "{plan:#}");
+    assert_eq!(plan["summary"]["create"], 18, "{plan:#}");
     assert_eq!(writes(&plan), 0);
 
     let (run, applied) = lab.reconcile_json(&[]);
     run.expect_code(1);
     mute_rule_unserved(&applied);
-    assert_eq!(applied["summary"]["create"], 17, "{applied:#}");
+    assert_eq!(applied["summary"]["create"], 18, "{applied:#}");
 
     let (run, again) = lab.reconcile_json(&["--dry-run"]);
     run.expect_code(1);

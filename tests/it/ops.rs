@@ -858,7 +858,12 @@ async fn the_schema_rejects_the_bad_input_corpus_type_errors() {
             "metadata/annotations/vigil/deletion-policy",
         ),
         ("unknown spec field", format!("{ALARM}  threshhold: 80\n"), "spec"),
-        ("missing required field", ALARM.replace("  comparisonOperator: GreaterThanThreshold\n", ""), "spec"),
+        // (A MetricAlarm requires no field in the schema: a PromQL alarm has no operator.)
+        (
+            "missing required field",
+            "apiVersion: vigil/v1\nkind: CompositeAlarm\nmetadata: {name: c}\nspec: {actionsEnabled: true}\n".into(),
+            "spec",
+        ),
         ("wrong type", ALARM.replace("threshold: 80", "threshold: high"), "spec/threshold"),
         ("dimensions as a list", format!("{ALARM}  dimensions:\n    - Name: InstanceId\n"), "spec/dimensions"),
         ("spec is not a mapping", topic.replace("spec: {}", "spec: [1]"), "spec"),

@@ -159,9 +159,12 @@ async fn settings_quotas_raise_the_pace_for_an_account_with_raised_quotas() {
 /// The lab's kinds that moto serves, plus `n` alarms.
 fn storm_directory(lab: &Lab, n: usize) {
     lab_with_unique_bucket(lab);
-    // moto lacks X-Ray groups, sampling rules and query definitions.
+    // moto lacks X-Ray groups, sampling rules, query definitions, mute rules
+    // and anomaly detectors.
     lab.remove("xray/monitoring-lab-api.yaml");
     lab.remove("logs/insights-queries.yaml");
+    lab.remove("alarms/maintenance-window.yaml");
+    lab.remove("alarms/anomaly-detection.yaml");
     lab.write("alarms/generated.yaml", &alarms("storm", n, true));
 }
 
